@@ -1,0 +1,130 @@
+//! Typed configuration from flags and environment variables.
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+
+use crate::db::DatabaseUrl;
+
+/// Where the data lives; shared by every subcommand.
+#[derive(Debug, Clone, Args)]
+pub struct DbArgs {
+    /// Database URL: sqlite://PATH or postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE.
+    /// Default: the SQLite file payouts.sqlite3 in the data directory.
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// Directory for the default SQLite database; created if missing.
+    #[arg(long, env = "PAYOUTS_DATA_DIR", default_value = "data", global = true)]
+    pub data_dir: PathBuf,
+
+    /// Maximum database connections of this process (SQLite uses at most 8).
+    #[arg(long, env = "PAYOUTS_DB_POOL_SIZE", default_value_t = 10, global = true)]
+    pub db_pool_size: u32,
+}
+
+impl DbArgs {
+    /// The database to open. A URL with an unknown scheme is an error, never a new SQLite file.
+    pub fn database_url(&self) -> Result<DatabaseUrl, String> {
+        match self.database_url.as_deref().filter(|s| !s.trim().is_empty()) {
+            Some(url) => DatabaseUrl::parse(url),
+            None => Ok(DatabaseUrl::sqlite_path(&self.data_dir.join("payouts.sqlite3"))),
+        }
+    }
+}
+
+/// Creates the directory that will hold an SQLite file.
+pub fn prepare_sqlite_dir(url: &DatabaseUrl) -> Result<(), String> {
+    if url.backend() != crate::db::Backend::Sqlite {
+        return Ok(());
+    }
+    match Path::new(url.target()).parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create the data directory {}: {e}", dir.display())),
+        _ => Ok(()),
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on.
+    #[arg(long, env = "PAYOUTS_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: String,
+
+    /// Demo mode: seed a demo organization, users and balances into an empty database, and show
+    /// one-click demo sign-in buttons on the login page.
+    #[arg(long)]
+    pub demo: bool,
+
+    /// Key for signing the sign-in form's CSRF token (at least 32 characters). Default: a random
+    /// key generated once and kept in the database, shared by every process using it.
+    #[arg(long, env = "PAYOUTS_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<String>,
+
+    /// Minutes of inactivity after which a session ends.
+    #[arg(long, env = "PAYOUTS_SESSION_IDLE_MINUTES", default_value_t = 30)]
+    pub session_idle_minutes: u32,
+
+    /// Hours after sign-in after which a session ends, active or not.
+    #[arg(long, env = "PAYOUTS_SESSION_MAX_HOURS", default_value_t = 12)]
+    pub session_max_hours: u32,
+
+    /// Email of the administrator created in an empty database (not in demo mode).
+    #[arg(long, env = "PAYOUTS_ADMIN_EMAIL", default_value = "admin@localhost")]
+    pub admin_email: String,
+
+    /// Name of the organization created in an empty database (not in demo mode).
+    #[arg(long, env = "PAYOUTS_ORG_NAME", default_value = "My organization")]
+    pub org_name: String,
+
+    /// HTTP worker threads (default: one per core).
+    #[arg(long, env = "PAYOUTS_WORKERS")]
+    pub workers: Option<usize>,
+}
+
+impl Default for ServeArgs {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:8080".into(),
+            demo: false,
+            secret_key: None,
+            session_idle_minutes: 30,
+            session_max_hours: 12,
+            admin_email: "admin@localhost".into(),
+            org_name: "My organization".into(),
+            workers: None,
+        }
+    }
+}
+
+/// What the running application needs to know, resolved from the arguments.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub demo: bool,
+    pub session_idle: chrono::Duration,
+    pub session_max_age: chrono::Duration,
+}
+
+impl Config {
+    pub fn from_args(args: &ServeArgs) -> Result<Self, String> {
+        if args.session_idle_minutes == 0 || args.session_max_hours == 0 {
+            return Err("session lifetimes must be at least one minute and one hour".into());
+        }
+        if let Some(key) = &args.secret_key
+            && key.len() < 32
+        {
+            return Err("PAYOUTS_SECRET_KEY must have at least 32 characters".into());
+        }
+        Ok(Self {
+            demo: args.demo,
+            session_idle: chrono::Duration::minutes(args.session_idle_minutes.into()),
+            session_max_age: chrono::Duration::hours(args.session_max_hours.into()),
+        })
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self::from_args(&ServeArgs::default()).expect("defaults are valid")
+    }
+}

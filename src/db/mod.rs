@@ -1,0 +1,230 @@
+//! The database layer: the only place that knows SQLite from PostgreSQL.
+
+pub mod audit;
+pub mod models;
+pub mod orgs;
+pub mod schema;
+pub mod sessions;
+pub mod settings;
+pub mod users;
+
+use std::time::Duration;
+
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::prelude::*;
+use diesel::r2d2::{self, ManageConnection, R2D2Connection};
+use diesel::{PgConnection, SqliteConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// Serializes concurrent `migrate` runs of several server processes on one PostgreSQL database.
+const MIGRATION_LOCK_KEY: i64 = 0x7061_796f_7574;
+
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Postgres(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+pub type Pool = r2d2::Pool<Manager>;
+pub type PooledConn = r2d2::PooledConnection<Manager>;
+pub use diesel::result::Error as DbError;
+pub type DbResult<T> = Result<T, DbError>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A database URL whose backend was chosen from its scheme, never by trial: diesel's derived
+/// `establish` tries each backend in turn and would hide PostgreSQL's real error.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl {
+    backend: Backend,
+    target: String,
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+impl DatabaseUrl {
+    pub fn parse(url: &str) -> Result<Self, String> {
+        let url = url.trim();
+        if let Some(rest) = url
+            .strip_prefix("postgres://")
+            .or_else(|| url.strip_prefix("postgresql://"))
+        {
+            if rest.is_empty() {
+                return Err("the PostgreSQL URL names no server: use postgres://USER@HOST/DATABASE".into());
+            }
+            return Ok(Self { backend: Backend::Postgres, target: url.to_owned() });
+        }
+        if let Some(rest) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+            let path = rest.split('?').next().unwrap_or_default();
+            if path.is_empty() || path == ":memory:" {
+                return Err("the SQLite URL needs a file path, e.g. sqlite://data/payouts.sqlite3 \
+                            (an in-memory database would differ in every pooled connection)"
+                    .into());
+            }
+            return Ok(Self { backend: Backend::Sqlite, target: path.to_owned() });
+        }
+        let scheme = url.split_once(':').map(|(s, _)| s).unwrap_or(url);
+        Err(format!(
+            "unsupported database URL scheme `{scheme}`: use sqlite://PATH or postgres://USER@HOST/DATABASE"
+        ))
+    }
+
+    pub fn sqlite_path(path: &std::path::Path) -> Self {
+        Self { backend: Backend::Sqlite, target: path.display().to_string() }
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The SQLite file path, or the whole PostgreSQL URL.
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    /// For logs: the URL without its password.
+    pub fn redacted(&self) -> String {
+        match self.backend {
+            Backend::Sqlite => format!("sqlite://{}", self.target),
+            Backend::Postgres => match (self.target.find("://"), self.target.rfind('@')) {
+                (Some(s), Some(at)) if at > s => {
+                    let userinfo = &self.target[s + 3..at];
+                    let user = userinfo.split(':').next().unwrap_or_default();
+                    format!("{}{}:***{}", &self.target[..s + 3], user, &self.target[at..])
+                }
+                _ => self.target.clone(),
+            },
+        }
+    }
+}
+
+pub struct Manager {
+    url: DatabaseUrl,
+}
+
+impl Manager {
+    pub fn new(url: DatabaseUrl) -> Self {
+        Self { url }
+    }
+}
+
+impl ManageConnection for Manager {
+    type Connection = DbConnection;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<DbConnection, r2d2::Error> {
+        match self.url.backend {
+            Backend::Postgres => PgConnection::establish(&self.url.target)
+                .map(DbConnection::Postgres)
+                .map_err(r2d2::Error::ConnectionError),
+            Backend::Sqlite => {
+                let mut conn = SqliteConnection::establish(&self.url.target)
+                    .map_err(r2d2::Error::ConnectionError)?;
+                // WAL is set once at migration time; these are per connection.
+                conn.batch_execute(
+                    "PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
+                )
+                .map_err(r2d2::Error::QueryError)?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
+        conn.ping().map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        // A panic in the middle of a transaction must not hand that connection to the next request.
+        std::thread::panicking() || conn.is_broken()
+    }
+}
+
+/// Opens one connection first so that a bad URL or an unreachable server gives its own error at
+/// once, then builds the pool.
+pub fn connect(url: &DatabaseUrl, max_size: u32) -> Result<Pool, String> {
+    let manager = Manager::new(url.clone());
+    manager
+        .connect()
+        .map_err(|e| format!("cannot open the database {}: {e}", url.redacted()))?;
+    let max_size = match url.backend {
+        // One writer at a time on SQLite; a few readers beside it are enough.
+        Backend::Sqlite => max_size.min(8),
+        Backend::Postgres => max_size,
+    };
+    r2d2::Pool::builder()
+        .max_size(max_size)
+        .min_idle(Some(1))
+        .connection_timeout(Duration::from_secs(15))
+        .build(manager)
+        .map_err(|e| format!("cannot open the database pool for {}: {e}", url.redacted()))
+}
+
+/// Applies the embedded migrations of the connection's backend; returns how many were applied.
+pub fn migrate(conn: &mut DbConnection) -> Result<usize, String> {
+    let result = match conn {
+        DbConnection::Sqlite(c) => {
+            c.batch_execute("PRAGMA journal_mode = WAL;").map_err(|e| e.to_string())?;
+            c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len())
+        }
+        DbConnection::Postgres(c) => {
+            diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"))
+                .execute(c)
+                .map_err(|e| e.to_string())?;
+            let applied = c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|v| v.len());
+            diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"))
+                .execute(c)
+                .map_err(|e| e.to_string())?;
+            applied
+        }
+    };
+    result.map_err(|e| format!("migration failed: {e}"))
+}
+
+/// Runs `f` in one write transaction. On SQLite it begins IMMEDIATE, taking the write lock up
+/// front: a deferred transaction that reads and then writes can fail with SQLITE_BUSY instead
+/// of waiting for the lock.
+pub fn write_tx<T, E>(
+    conn: &mut DbConnection,
+    f: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<DbError>,
+{
+    match conn {
+        DbConnection::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
+        DbConnection::Postgres(c) => AnsiTransactionManager::begin_transaction(c)?,
+    }
+    match f(conn) {
+        Ok(value) => {
+            <DbConnection as Connection>::TransactionManager::commit_transaction(conn)?;
+            Ok(value)
+        }
+        Err(e) => {
+            // The caller's error matters more than a failed rollback, which also marks the
+            // connection broken so the pool discards it.
+            let _ = <DbConnection as Connection>::TransactionManager::rollback_transaction(conn);
+            Err(e)
+        }
+    }
+}
+
+/// Is the database reachable and answering?
+pub fn ping(conn: &mut DbConnection) -> bool {
+    conn.ping().is_ok()
+}
+
+pub fn is_unique_violation(e: &DbError) -> bool {
+    matches!(e, DbError::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _))
+}

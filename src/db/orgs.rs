@@ -1,0 +1,33 @@
+use diesel::prelude::*;
+
+use super::models::{NewOrgRow, OrgRow};
+use super::schema::organizations::dsl as o;
+use super::{DbConnection, DbResult};
+
+pub fn insert(conn: &mut DbConnection, row: &NewOrgRow) -> DbResult<OrgRow> {
+    diesel::insert_into(o::organizations)
+        .values(row)
+        .returning(super::schema::organizations::all_columns)
+        .get_result(conn)
+}
+
+pub fn find(conn: &mut DbConnection, id: i64) -> DbResult<OrgRow> {
+    o::organizations.find(id).select(OrgRow::as_select()).first(conn)
+}
+
+pub fn find_by_name(conn: &mut DbConnection, name: &str) -> DbResult<Option<OrgRow>> {
+    o::organizations
+        .filter(o::name.eq(name))
+        .order(o::id)
+        .select(OrgRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn count(conn: &mut DbConnection) -> DbResult<i64> {
+    o::organizations.count().get_result(conn)
+}
+
+pub fn list(conn: &mut DbConnection) -> DbResult<Vec<OrgRow>> {
+    o::organizations.order(o::id).select(OrgRow::as_select()).load(conn)
+}

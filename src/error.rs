@@ -1,0 +1,113 @@
+//! One error type. Variants a user can act on render as such; the rest become a 500 with a log
+//! line carrying the request id (the request span is active when this renders).
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use askama::Template;
+
+use crate::domain::FieldErrors;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("{0}")]
+    Validation(FieldErrors),
+    #[error("not found")]
+    NotFound,
+    #[error("your role does not allow this")]
+    Forbidden,
+    #[error("sign in first")]
+    Unauthenticated,
+    #[error("the form was stale or forged (CSRF check failed)")]
+    Csrf,
+    #[error("{0}")]
+    Conflict(String),
+    #[error("database error: {0}")]
+    Db(String),
+    #[error("database pool: {0}")]
+    Pool(String),
+    #[error("template: {0}")]
+    Render(#[from] askama::Error),
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl From<crate::db::DbError> for AppError {
+    fn from(e: crate::db::DbError) -> Self {
+        match e {
+            crate::db::DbError::NotFound => AppError::NotFound,
+            other => AppError::Db(other.to_string()),
+        }
+    }
+}
+
+impl From<FieldErrors> for AppError {
+    fn from(e: FieldErrors) -> Self {
+        AppError::Validation(e)
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    status: u16,
+    title: &'a str,
+    message: String,
+}
+
+impl AppError {
+    fn title(&self) -> &'static str {
+        match self {
+            AppError::Validation(_) => "Please correct the form",
+            AppError::NotFound => "Not found",
+            AppError::Forbidden => "Not allowed",
+            AppError::Unauthenticated => "Sign in required",
+            AppError::Csrf => "Form expired",
+            AppError::Conflict(_) => "Could not complete the action",
+            _ => "Something went wrong",
+        }
+    }
+
+    /// What the person reading the page is told; internal details stay in the log.
+    fn public_message(&self) -> String {
+        match self {
+            AppError::Validation(e) => e.to_string(),
+            AppError::NotFound => "There is nothing here, or it belongs to another organization.".into(),
+            AppError::Forbidden => "Your role does not allow this. Ask an administrator if you need it.".into(),
+            AppError::Unauthenticated => "Sign in to continue.".into(),
+            AppError::Csrf => "This form was open too long or came from another site. Go back, reload the page and try again; nothing was changed.".into(),
+            AppError::Conflict(m) => m.clone(),
+            _ => "The server could not complete the request. Nothing you typed was lost; try again in a moment.".into(),
+        }
+    }
+}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            AppError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::Forbidden | AppError::Csrf => StatusCode::FORBIDDEN,
+            AppError::Unauthenticated => StatusCode::UNAUTHORIZED,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        if status.is_server_error() {
+            tracing::error!(error = %self, "request failed");
+        }
+        if matches!(self, AppError::Unauthenticated) {
+            return HttpResponse::SeeOther()
+                .insert_header(("Location", "/login"))
+                .insert_header(("HX-Redirect", "/login"))
+                .finish();
+        }
+        let page = ErrorPage { status: status.as_u16(), title: self.title(), message: self.public_message() };
+        match page.render() {
+            Ok(body) => HttpResponse::build(status).content_type("text/html; charset=utf-8").body(body),
+            Err(_) => HttpResponse::build(status).content_type("text/plain; charset=utf-8").body(page.message),
+        }
+    }
+}

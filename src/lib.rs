@@ -1,0 +1,53 @@
+//! payouts: a dashboard and JSON API for single and mass cryptocurrency payouts.
+
+pub mod config;
+pub mod crypto;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod service;
+pub mod web;
+
+use std::sync::Arc;
+
+use actix_web::web as aw;
+
+pub use config::Config;
+pub use error::AppError;
+pub use web::configure;
+
+/// What every request handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: db::Pool,
+    pub config: Arc<Config>,
+    /// Signs the sign-in form's CSRF token.
+    pub secret: Arc<Vec<u8>>,
+}
+
+impl AppState {
+    /// Connects, applies the migrations and loads the instance secret.
+    pub fn open(url: &db::DatabaseUrl, pool_size: u32, config: Config, secret_key: Option<&str>) -> Result<Self, String> {
+        config::prepare_sqlite_dir(url)?;
+        let pool = db::connect(url, pool_size)?;
+        let mut conn = pool.get().map_err(|e| format!("cannot open the database: {e}"))?;
+        db::migrate(&mut conn)?;
+        let secret = service::bootstrap::secret_key(&mut conn, secret_key).map_err(|e| e.to_string())?;
+        Ok(Self { pool: pool.clone(), config: Arc::new(config), secret: Arc::new(secret) })
+    }
+
+    /// Runs database work on the blocking thread pool with a pooled connection.
+    pub async fn run<T, F>(&self, f: F) -> Result<T, AppError>
+    where
+        F: FnOnce(&mut db::DbConnection) -> Result<T, AppError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        aw::block(move || {
+            let mut conn = pool.get().map_err(|e| AppError::Pool(e.to_string()))?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| AppError::Internal(format!("blocking task: {e}")))?
+    }
+}

@@ -1,0 +1,157 @@
+use std::io::Read;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use actix_web::{App, HttpServer, web};
+use clap::{Parser, Subcommand};
+use payouts::config::{DbArgs, ServeArgs};
+use payouts::service::bootstrap::{self, Initialized};
+use payouts::service::{now, sessions};
+use payouts::{AppState, Config, configure, crypto, db};
+use tracing_subscriber::EnvFilter;
+
+/// Single and mass cryptocurrency payouts: a web dashboard and a JSON API.
+#[derive(Parser)]
+#[command(name = "payouts", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    db: DbArgs,
+    /// With no subcommand, `payouts` serves with these options.
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the dashboard (the default when no subcommand is given).
+    Serve(ServeArgs),
+    /// Apply the database migrations and exit.
+    Migrate,
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add a user. Prints a generated password unless --password-stdin is given.
+    Add {
+        #[arg(long)]
+        email: String,
+        /// admin, manager, accountant or viewer.
+        #[arg(long)]
+        role: String,
+        /// Organization name; created if new. May be left out when there is only one.
+        #[arg(long)]
+        org: Option<String>,
+        /// Read the password from standard input instead of generating one.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,actix_server=warn")))
+        .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        None => serve(cli.db, cli.serve),
+        Some(Command::Serve(args)) => serve(cli.db, args),
+        Some(Command::Migrate) => migrate(&cli.db),
+        Some(Command::User(UserCommand::Add { email, role, org, password_stdin })) => {
+            add_user(&cli.db, &email, &role, org.as_deref(), password_stdin)
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn open_db(db_args: &DbArgs) -> Result<db::PooledConn, String> {
+    let url = db_args.database_url()?;
+    payouts::config::prepare_sqlite_dir(&url)?;
+    let pool = db::connect(&url, 1)?;
+    let mut conn = pool.get().map_err(|e| e.to_string())?;
+    db::migrate(&mut conn)?;
+    Ok(conn)
+}
+
+fn migrate(db_args: &DbArgs) -> Result<(), String> {
+    open_db(db_args)?;
+    println!("migrations applied");
+    Ok(())
+}
+
+fn add_user(db_args: &DbArgs, email: &str, role: &str, org: Option<&str>, password_stdin: bool) -> Result<(), String> {
+    let (password, generated) = if password_stdin {
+        let mut input = String::new();
+        std::io::stdin().read_to_string(&mut input).map_err(|e| format!("reading the password: {e}"))?;
+        (input.trim_end_matches(['\r', '\n']).to_owned(), false)
+    } else {
+        (crypto::random_password(), true)
+    };
+    let mut conn = open_db(db_args)?;
+    let org_name =
+        bootstrap::add_user_from_cli(&mut conn, email, role, &password, org).map_err(|e| e.to_string())?;
+    println!("added {} as {role} to {org_name}", email.trim().to_lowercase());
+    if generated {
+        println!("password: {password}");
+    }
+    Ok(())
+}
+
+#[actix_web::main]
+async fn serve(db_args: DbArgs, args: ServeArgs) -> Result<(), String> {
+    let url = db_args.database_url()?;
+    let config = Config::from_args(&args)?;
+    let state = AppState::open(&url, db_args.db_pool_size, config, args.secret_key.as_deref())?;
+    tracing::info!(database = %url.redacted(), "database ready");
+    {
+        let mut conn = state.pool.get().map_err(|e| e.to_string())?;
+        match bootstrap::initialize(&mut conn, args.demo, &args.org_name, &args.admin_email)
+            .map_err(|e| e.to_string())?
+        {
+            Initialized::Existing => {}
+            Initialized::DemoSeeded => {
+                tracing::info!("demo organization seeded; every demo account's password is `demo`")
+            }
+            Initialized::AdminCreated { email, password } => {
+                println!("\n  First start: created the administrator account");
+                println!("    email:    {email}\n    password: {password}");
+                println!("  This password is shown only once. Sign in and add your team in Settings.\n");
+            }
+        }
+    }
+    spawn_session_purge(state.clone());
+    let data = web::Data::new(state);
+    let mut server = HttpServer::new(move || App::new().app_data(data.clone()).configure(configure));
+    if let Some(workers) = args.workers {
+        server = server.workers(workers);
+    }
+    let server = server.bind(&args.bind).map_err(|e| format!("cannot listen on {}: {e}", args.bind))?;
+    tracing::info!("listening on http://{}", args.bind);
+    server.run().await.map_err(|e| e.to_string())
+}
+
+/// Deletes sessions that can no longer be used, every ten minutes.
+fn spawn_session_purge(state: AppState) {
+    actix_web::rt::spawn(async move {
+        let mut tick = actix_web::rt::time::interval(Duration::from_secs(600));
+        loop {
+            tick.tick().await;
+            let config = state.config.clone();
+            if let Err(e) = state.run(move |conn| sessions::purge_expired(conn, &config, now())).await {
+                tracing::warn!(error = %e, "purging expired sessions failed");
+            }
+        }
+    });
+}

@@ -1,0 +1,32 @@
+//! Use cases. Each owns its transaction and its authorization rule; none sees HTTP.
+
+pub mod audit;
+pub mod bootstrap;
+pub mod sessions;
+pub mod users;
+
+use chrono::{NaiveDateTime, SubsecRound, Utc};
+
+use crate::domain::account::Role;
+use crate::error::AppError;
+
+/// The current UTC time at microsecond precision, which both databases store exactly.
+pub fn now() -> NaiveDateTime {
+    Utc::now().naive_utc().trunc_subsecs(6)
+}
+
+/// Who is acting, as the services see it.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub user_id: i64,
+    pub org_id: i64,
+    pub email: String,
+    pub role: Role,
+    pub ip: Option<String>,
+}
+
+impl Actor {
+    pub fn require(&self, allowed: fn(Role) -> bool) -> Result<(), AppError> {
+        if allowed(self.role) { Ok(()) } else { Err(AppError::Forbidden) }
+    }
+}

@@ -1,0 +1,215 @@
+//! Sign-in, sign-out and the session behind each request.
+
+use chrono::NaiveDateTime;
+
+use super::audit::{self, Entry};
+use crate::config::Config;
+use crate::crypto;
+use crate::db::models::{NewSessionRow, UserRow};
+use crate::db::{self, DbConnection};
+use crate::domain::FieldErrors;
+use crate::domain::account::{Role, lockout_after, normalize_email};
+use crate::error::AppError;
+
+/// The signed-in user of a live session.
+#[derive(Debug, Clone)]
+pub struct SessionUser {
+    pub session_id: i64,
+    pub user_id: i64,
+    pub org_id: i64,
+    pub org_name: String,
+    pub email: String,
+    pub role: Role,
+    pub csrf_token: String,
+}
+
+/// A new session: `token` goes into the cookie and is stored only as its SHA-256.
+pub struct NewSession {
+    pub token: String,
+    pub user_id: i64,
+}
+
+const WRONG_CREDENTIALS: &str = "The email or password is not right. Check both and try again.";
+
+/// Seconds between writes of a session's last-seen time: idle expiry needs no finer clock, and a
+/// write on every request would serialize SQLite readers behind the writer.
+const TOUCH_INTERVAL_SECS: i64 = 60;
+
+pub fn token_hash(token: &str) -> String {
+    crypto::sha256_hex(token.as_bytes())
+}
+
+/// Checks the credentials and opens a new session. Any session the browser still held
+/// (`previous_token`) is ended, so a session id planted before sign-in is worth nothing after.
+pub fn login(
+    conn: &mut DbConnection,
+    email: &str,
+    password: &str,
+    previous_token: Option<&str>,
+    ip: Option<&str>,
+    now: NaiveDateTime,
+) -> Result<NewSession, AppError> {
+    let email = match normalize_email(email) {
+        Ok(e) => e,
+        Err(msg) => return Err(FieldErrors::single("email", msg).into()),
+    };
+    if password.is_empty() {
+        return Err(FieldErrors::single("password", "Enter your password.").into());
+    }
+    let Some(user) = db::users::find_by_email(conn, &email)? else {
+        crypto::verify_against_dummy(password);
+        audit::record(
+            conn,
+            Entry {
+                org_id: None,
+                actor_user_id: None,
+                action: "login.failed",
+                object_type: "user",
+                object_id: None,
+                detail: format!("unknown email {email}"),
+                ip,
+            },
+            now,
+        )?;
+        return Err(FieldErrors::form(WRONG_CREDENTIALS).into());
+    };
+    if let Some(until) = user.locked_until.filter(|until| *until > now) {
+        return Err(FieldErrors::form(locked_message(until - now)).into());
+    }
+    // Verified outside any transaction: argon2 takes tens of milliseconds and must not hold
+    // SQLite's write lock.
+    if !crypto::verify_password(password, &user.password_hash) {
+        return Err(record_failure(conn, &user, ip, now)?);
+    }
+    if user.disabled {
+        return Err(FieldErrors::form("This account is disabled. Ask an administrator to enable it.").into());
+    }
+    let token = crypto::random_hex(32);
+    let csrf = crypto::random_hex(32);
+    db::write_tx(conn, |conn| -> Result<(), AppError> {
+        if let Some(old) = previous_token {
+            db::sessions::delete_by_token_hash(conn, &token_hash(old))?;
+        }
+        db::users::record_successful_login(conn, user.id, now)?;
+        db::sessions::insert(
+            conn,
+            &NewSessionRow {
+                token_hash: &token_hash(&token),
+                user_id: user.id,
+                csrf_token: &csrf,
+                ip,
+                created_at: now,
+                last_seen_at: now,
+            },
+        )?;
+        audit::record(
+            conn,
+            Entry {
+                org_id: Some(user.org_id),
+                actor_user_id: Some(user.id),
+                action: "login",
+                object_type: "user",
+                object_id: Some(user.id.to_string()),
+                detail: String::new(),
+                ip,
+            },
+            now,
+        )?;
+        Ok(())
+    })?;
+    Ok(NewSession { token, user_id: user.id })
+}
+
+fn record_failure(
+    conn: &mut DbConnection,
+    user: &UserRow,
+    ip: Option<&str>,
+    now: NaiveDateTime,
+) -> Result<AppError, AppError> {
+    db::write_tx(conn, |conn| {
+        let failures = db::users::increment_failed_logins(conn, user.id)?;
+        let lock = lockout_after(failures);
+        if let Some(d) = lock {
+            db::users::set_locked_until(conn, user.id, Some(now + d))?;
+        }
+        audit::record(
+            conn,
+            Entry {
+                org_id: Some(user.org_id),
+                actor_user_id: None,
+                action: "login.failed",
+                object_type: "user",
+                object_id: Some(user.id.to_string()),
+                detail: format!("wrong password, {failures} in a row"),
+                ip,
+            },
+            now,
+        )?;
+        Ok(match lock {
+            Some(d) => FieldErrors::form(locked_message(d)).into(),
+            None => FieldErrors::form(WRONG_CREDENTIALS).into(),
+        })
+    })
+}
+
+fn locked_message(remaining: chrono::Duration) -> String {
+    let secs = remaining.num_seconds().max(1);
+    let wait = if secs < 90 { format!("{secs} seconds") } else { format!("{} minutes", (secs + 59) / 60) };
+    format!("Too many failed sign-ins for this account. Wait {wait} and try again.")
+}
+
+/// The live session for a cookie token, or None when it is unknown, idle too long, too old or
+/// its user is disabled (a dead session is deleted).
+pub fn resolve(
+    conn: &mut DbConnection,
+    token: &str,
+    config: &Config,
+    now: NaiveDateTime,
+) -> Result<Option<SessionUser>, AppError> {
+    let Some((session, user, org)) = db::sessions::find_with_user(conn, &token_hash(token))? else {
+        return Ok(None);
+    };
+    let expired = now - session.last_seen_at > config.session_idle || now - session.created_at > config.session_max_age;
+    let role = Role::parse(&user.role);
+    if expired || user.disabled || role.is_none() {
+        db::sessions::delete(conn, session.id)?;
+        return Ok(None);
+    }
+    if (now - session.last_seen_at).num_seconds() >= TOUCH_INTERVAL_SECS {
+        db::sessions::touch(conn, session.id, now)?;
+    }
+    Ok(Some(SessionUser {
+        session_id: session.id,
+        user_id: user.id,
+        org_id: user.org_id,
+        org_name: org.name,
+        email: user.email,
+        role: role.expect("checked above"),
+        csrf_token: session.csrf_token,
+    }))
+}
+
+pub fn logout(conn: &mut DbConnection, user: &SessionUser, ip: Option<&str>, now: NaiveDateTime) -> Result<(), AppError> {
+    db::write_tx(conn, |conn| -> Result<(), AppError> {
+        db::sessions::delete(conn, user.session_id)?;
+        audit::record(
+            conn,
+            Entry {
+                org_id: Some(user.org_id),
+                actor_user_id: Some(user.user_id),
+                action: "logout",
+                object_type: "user",
+                object_id: Some(user.user_id.to_string()),
+                detail: String::new(),
+                ip,
+            },
+            now,
+        )?;
+        Ok(())
+    })
+}
+
+/// Ends sessions that can no longer be used; run from time to time.
+pub fn purge_expired(conn: &mut DbConnection, config: &Config, now: NaiveDateTime) -> Result<usize, AppError> {
+    Ok(db::sessions::delete_expired(conn, now - config.session_idle, now - config.session_max_age)?)
+}

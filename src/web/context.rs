@@ -1,0 +1,232 @@
+//! The per-request context: who is signed in, the CSRF token, the flash message. One middleware
+//! loads it and enforces CSRF on every state-changing request; extractors hand it to handlers.
+
+use std::future::{Ready, ready};
+
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+
+use super::csrf;
+use crate::error::AppError;
+use crate::service::sessions::{self, SessionUser};
+use crate::service::{Actor, now};
+use crate::{AppState, crypto};
+
+pub const SESSION_COOKIE: &str = "payouts_session";
+pub const LOGIN_CSRF_COOKIE: &str = "payouts_csrf";
+pub const FLASH_COOKIE: &str = "payouts_flash";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FlashKind {
+    Success,
+    Error,
+}
+
+/// A one-time message shown on the page that follows an action.
+#[derive(Debug, Clone)]
+pub struct Flash {
+    pub kind: FlashKind,
+    pub message: String,
+}
+
+impl Flash {
+    fn encode(&self) -> String {
+        let kind = if self.kind == FlashKind::Success { 's' } else { 'e' };
+        format!("{kind}{}", hex::encode(self.message.as_bytes()))
+    }
+
+    fn decode(value: &str) -> Option<Flash> {
+        let kind = match value.chars().next()? {
+            's' => FlashKind::Success,
+            'e' => FlashKind::Error,
+            _ => return None,
+        };
+        let message = String::from_utf8(hex::decode(&value[1..]).ok()?).ok()?;
+        Some(Flash { kind, message: message.chars().take(500).collect() })
+    }
+
+    pub fn css_class(&self) -> &'static str {
+        match self.kind {
+            FlashKind::Success => "flash flash-success",
+            FlashKind::Error => "flash flash-error",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    pub user: Option<SessionUser>,
+    pub csrf_token: String,
+    pub flash: Option<Flash>,
+    pub ip: Option<String>,
+    /// Served over https (directly or behind a proxy that says so): cookies get `Secure`.
+    pub secure: bool,
+    /// The session cookie the browser sent, valid or not (ended at sign-in).
+    pub session_token: Option<String>,
+    /// The browser sent a session cookie that no longer names a live session.
+    pub stale_session: bool,
+    pub demo: bool,
+}
+
+impl RequestContext {
+    pub fn actor(&self) -> Option<Actor> {
+        self.user.as_ref().map(|u| Actor {
+            user_id: u.user_id,
+            org_id: u.org_id,
+            email: u.email.clone(),
+            role: u.role,
+            ip: self.ip.clone(),
+        })
+    }
+
+    pub fn cookie<'c>(&self, name: &'c str, value: String) -> Cookie<'c> {
+        Cookie::build(name, value)
+            .path("/")
+            .http_only(true)
+            .same_site(SameSite::Lax)
+            .secure(self.secure)
+            .finish()
+    }
+
+    pub fn removal_cookie<'c>(&self, name: &'c str) -> Cookie<'c> {
+        let mut c = self.cookie(name, String::new());
+        c.make_removal();
+        c
+    }
+
+    pub fn flash_cookie(&self, flash: &Flash) -> Cookie<'static> {
+        let mut c = self.cookie(FLASH_COOKIE, flash.encode());
+        c.set_max_age(CookieDuration::minutes(5));
+        c
+    }
+}
+
+fn skips_session(path: &str) -> bool {
+    path.starts_with("/static/") || path == "/healthz"
+}
+
+pub async fn session_layer(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    if skips_session(req.path()) {
+        return next.call(req).await.map(ServiceResponse::map_into_left_body);
+    }
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| AppError::Internal("application state missing".into()))?;
+    let secure = req.connection_info().scheme() == "https";
+    let ip = req.peer_addr().map(|a| a.ip().to_string());
+    let session_token = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned());
+    let user = match session_token.clone() {
+        Some(token) => {
+            let config = state.config.clone();
+            match state.run(move |conn| sessions::resolve(conn, &token, &config, now())).await {
+                Ok(user) => user,
+                Err(e) => return Ok(req.error_response(e).map_into_right_body()),
+            }
+        }
+        None => None,
+    };
+    let mut new_nonce = None;
+    let csrf_token = match &user {
+        Some(u) => u.csrf_token.clone(),
+        None => {
+            let nonce = match req.cookie(LOGIN_CSRF_COOKIE) {
+                Some(c) if c.value().len() == 32 => c.value().to_owned(),
+                _ => {
+                    let n = crypto::random_hex(16);
+                    new_nonce = Some(n.clone());
+                    n
+                }
+            };
+            csrf::login_token(&state.secret, &nonce)
+        }
+    };
+    if csrf::is_state_changing(req.method()) {
+        let supplied = csrf::supplied_token(&mut req).await;
+        if !supplied.is_some_and(|s| crypto::constant_time_eq(&s, &csrf_token)) {
+            tracing::warn!(path = req.path(), "CSRF token missing or wrong");
+            return Ok(req.error_response(AppError::Csrf).map_into_right_body());
+        }
+    }
+    let flash = req.cookie(FLASH_COOKIE).and_then(|c| Flash::decode(c.value()));
+    let ctx = RequestContext {
+        stale_session: session_token.is_some() && user.is_none(),
+        user,
+        csrf_token,
+        flash,
+        ip,
+        secure,
+        session_token,
+        demo: state.config.demo,
+    };
+    req.extensions_mut().insert(ctx.clone());
+    let mut res = next.call(req).await?;
+    let response = res.response_mut();
+    // A page that showed the flash consumes it; a redirect carries it on to the next page.
+    if ctx.flash.is_some() && !response.status().is_redirection() && !sets_cookie(response, FLASH_COOKIE) {
+        response.add_cookie(&ctx.removal_cookie(FLASH_COOKIE)).ok();
+    }
+    if let Some(nonce) = new_nonce {
+        response.add_cookie(&ctx.cookie(LOGIN_CSRF_COOKIE, nonce)).ok();
+    }
+    if ctx.stale_session && !sets_cookie(response, SESSION_COOKIE) {
+        response.add_cookie(&ctx.removal_cookie(SESSION_COOKIE)).ok();
+    }
+    Ok(res.map_into_left_body())
+}
+
+fn sets_cookie<B>(response: &actix_web::HttpResponse<B>, name: &str) -> bool {
+    response.cookies().any(|c| c.name() == name)
+}
+
+/// The request context; present on every request that passed the session layer.
+pub struct Ctx(pub RequestContext);
+
+impl FromRequest for Ctx {
+    type Error = AppError;
+    type Future = Ready<Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(
+            req.extensions()
+                .get::<RequestContext>()
+                .cloned()
+                .map(Ctx)
+                .ok_or_else(|| AppError::Internal("request context missing".into())),
+        )
+    }
+}
+
+/// A signed-in user; anyone else is sent to the sign-in page.
+pub struct Authed {
+    pub ctx: RequestContext,
+    pub user: SessionUser,
+}
+
+impl Authed {
+    pub fn actor(&self) -> Actor {
+        self.ctx.actor().expect("an Authed context has a user")
+    }
+}
+
+impl FromRequest for Authed {
+    type Error = AppError;
+    type Future = Ready<Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let ctx = req.extensions().get::<RequestContext>().cloned();
+        ready(match ctx {
+            Some(ctx) => match ctx.user.clone() {
+                Some(user) => Ok(Authed { ctx, user }),
+                None => Err(AppError::Unauthenticated),
+            },
+            None => Err(AppError::Internal("request context missing".into())),
+        })
+    }
+}

@@ -1,0 +1,72 @@
+//! HTTP: routes, middleware, extractors and page handlers. Handlers hold no business rules.
+
+pub mod assets;
+pub mod context;
+pub mod csrf;
+pub mod health;
+pub mod layout;
+pub mod pages;
+pub mod request_log;
+pub mod security;
+
+use actix_web::http::StatusCode;
+use actix_web::middleware::from_fn;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+
+use crate::error::AppError;
+
+/// The route table, shared by `main` and the tests.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("")
+            .wrap(from_fn(context::session_layer))
+            .wrap(security::headers())
+            .wrap(from_fn(request_log::request_log))
+            .route("/healthz", web::get().to(health::healthz))
+            .route("/static/{name}", web::get().to(assets::serve))
+            .route("/login", web::get().to(pages::auth::login_page))
+            .route("/login", web::post().to(pages::auth::login))
+            .route("/logout", web::post().to(pages::auth::logout))
+            .route("/", web::get().to(pages::dashboard::show))
+            .route("/settings", web::get().to(pages::settings::index))
+            .route("/settings/users", web::get().to(pages::settings::users))
+            .route("/settings/users", web::post().to(pages::settings::add_user))
+            .route("/settings/users/{id}/role", web::post().to(pages::settings::change_role))
+            .route("/settings/users/{id}/disable", web::post().to(pages::settings::disable_user))
+            .route("/settings/users/{id}/enable", web::post().to(pages::settings::enable_user))
+            .route("/settings/audit", web::get().to(pages::settings::audit))
+            .default_service(web::to(not_found)),
+    );
+}
+
+async fn not_found() -> Result<HttpResponse, AppError> {
+    Err(AppError::NotFound)
+}
+
+/// An HTML response of `status` from a template. Pages that answer htmx with a fragment vary on
+/// `HX-Request`, and caches must know it.
+pub fn html(status: StatusCode, template: &impl Template) -> Result<HttpResponse, AppError> {
+    Ok(HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .insert_header(("Vary", "HX-Request"))
+        .insert_header(("Cache-Control", "no-store"))
+        .body(template.render()?))
+}
+
+pub fn page(template: &impl Template) -> Result<HttpResponse, AppError> {
+    html(StatusCode::OK, template)
+}
+
+/// 303 to `location`; htmx follows it as a normal navigation.
+pub fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther().insert_header(("Location", location)).finish()
+}
+
+/// 303 to `location` with a one-time message for the page that follows.
+pub fn see_other_with_flash(ctx: &context::RequestContext, location: &str, kind: context::FlashKind, message: &str) -> HttpResponse {
+    let mut res = see_other(location);
+    let flash = context::Flash { kind, message: message.into() };
+    res.add_cookie(&ctx.flash_cookie(&flash)).ok();
+    res
+}

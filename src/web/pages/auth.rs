@@ -1,0 +1,89 @@
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::domain::FieldErrors;
+use crate::error::AppError;
+use crate::service::bootstrap::{DEMO_PASSWORD, DEMO_USERS};
+use crate::service::{now, sessions};
+use crate::web::context::{Authed, Ctx, FlashKind, LOGIN_CSRF_COOKIE, SESSION_COOKIE};
+use crate::web::layout::Layout;
+use crate::web::{html, see_other, see_other_with_flash};
+
+pub struct DemoAccount {
+    pub email: &'static str,
+    pub role: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "pages/login.html")]
+pub struct LoginPage {
+    pub layout: Layout,
+    pub email: String,
+    pub errors: FieldErrors,
+    pub demo_accounts: Vec<DemoAccount>,
+    pub demo_password: &'static str,
+}
+
+impl LoginPage {
+    fn new(ctx: &crate::web::context::RequestContext, email: String, errors: FieldErrors) -> Self {
+        let demo_accounts = if ctx.demo {
+            DEMO_USERS.iter().map(|(email, role)| DemoAccount { email, role: role.label() }).collect()
+        } else {
+            Vec::new()
+        };
+        Self { layout: Layout::new(ctx, ""), email, errors, demo_accounts, demo_password: DEMO_PASSWORD }
+    }
+}
+
+pub async fn login_page(Ctx(ctx): Ctx) -> Result<HttpResponse, AppError> {
+    if ctx.user.is_some() {
+        return Ok(see_other("/"));
+    }
+    html(StatusCode::OK, &LoginPage::new(&ctx, String::new(), FieldErrors::new()))
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+}
+
+pub async fn login(
+    state: web::Data<AppState>,
+    Ctx(ctx): Ctx,
+    form: web::Form<LoginForm>,
+) -> Result<HttpResponse, AppError> {
+    let LoginForm { email, password } = form.into_inner();
+    let previous = ctx.session_token.clone();
+    let ip = ctx.ip.clone();
+    let typed_email = email.clone();
+    let result = state
+        .run(move |conn| sessions::login(conn, &email, &password, previous.as_deref(), ip.as_deref(), now()))
+        .await;
+    match result {
+        Ok(session) => {
+            let mut res = see_other("/");
+            res.add_cookie(&ctx.cookie(SESSION_COOKIE, session.token)).ok();
+            res.add_cookie(&ctx.removal_cookie(LOGIN_CSRF_COOKIE)).ok();
+            Ok(res)
+        }
+        Err(AppError::Validation(errors)) => {
+            html(StatusCode::UNPROCESSABLE_ENTITY, &LoginPage::new(&ctx, typed_email, errors))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+pub async fn logout(state: web::Data<AppState>, authed: Authed) -> Result<HttpResponse, AppError> {
+    let user = authed.user.clone();
+    let ip = authed.ctx.ip.clone();
+    state.run(move |conn| sessions::logout(conn, &user, ip.as_deref(), now())).await?;
+    let mut res = see_other_with_flash(&authed.ctx, "/login", FlashKind::Success, "You are signed out.");
+    res.add_cookie(&authed.ctx.removal_cookie(SESSION_COOKIE)).ok();
+    Ok(res)
+}

@@ -1,0 +1,141 @@
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::domain::FieldErrors;
+use crate::domain::account::Role;
+use crate::error::AppError;
+use crate::service::audit::{self, AuditView};
+use crate::service::users::{self, NewUserForm, UserView};
+use crate::service::Actor;
+use crate::web::context::{Authed, FlashKind};
+use crate::web::layout::Layout;
+use crate::web::{html, page, see_other, see_other_with_flash};
+
+pub async fn index(authed: Authed) -> Result<HttpResponse, AppError> {
+    authed.actor().require(Role::can_administer)?;
+    Ok(see_other("/settings/users"))
+}
+
+#[derive(Template)]
+#[template(path = "pages/settings_users.html")]
+pub struct UsersPage {
+    pub layout: Layout,
+    pub users: Vec<UserView>,
+    pub me: i64,
+    pub roles: [Role; 4],
+    pub form: NewUserForm,
+    pub errors: FieldErrors,
+}
+
+async fn users_page(
+    state: &AppState,
+    authed: &Authed,
+    status: StatusCode,
+    form: NewUserForm,
+    errors: FieldErrors,
+) -> Result<HttpResponse, AppError> {
+    let actor = authed.actor();
+    let list = state.run(move |conn| users::list(conn, &actor)).await?;
+    html(
+        status,
+        &UsersPage {
+            layout: Layout::new(&authed.ctx, "/settings"),
+            users: list,
+            me: authed.user.user_id,
+            roles: Role::ALL,
+            form,
+            errors,
+        },
+    )
+}
+
+pub async fn users(state: web::Data<AppState>, authed: Authed) -> Result<HttpResponse, AppError> {
+    let form = NewUserForm { role: Role::Accountant.as_str().into(), ..Default::default() };
+    users_page(&state, &authed, StatusCode::OK, form, FieldErrors::new()).await
+}
+
+pub async fn add_user(
+    state: web::Data<AppState>,
+    authed: Authed,
+    form: web::Form<NewUserForm>,
+) -> Result<HttpResponse, AppError> {
+    let form = form.into_inner();
+    let actor = authed.actor();
+    let submitted = form.clone();
+    match state.run(move |conn| users::add(conn, &actor, &submitted)).await {
+        Ok(user) => Ok(redirect_with_flash(&authed, &format!("Added {} as {}.", user.email, user.role))),
+        Err(AppError::Validation(errors)) => {
+            let kept = NewUserForm { password: String::new(), ..form };
+            users_page(&state, &authed, StatusCode::UNPROCESSABLE_ENTITY, kept, errors).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct RoleForm {
+    #[serde(default)]
+    role: String,
+}
+
+pub async fn change_role(
+    state: web::Data<AppState>,
+    authed: Authed,
+    id: web::Path<i64>,
+    form: web::Form<RoleForm>,
+) -> Result<HttpResponse, AppError> {
+    let (actor, id, role) = (authed.actor(), id.into_inner(), form.into_inner().role);
+    let user = state.run(move |conn| users::change_role(conn, &actor, id, &role)).await?;
+    Ok(redirect_with_flash(&authed, &format!("{} is now {}.", user.email, user.role)))
+}
+
+pub async fn disable_user(state: web::Data<AppState>, authed: Authed, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
+    set_disabled(state, authed, id.into_inner(), true).await
+}
+
+pub async fn enable_user(state: web::Data<AppState>, authed: Authed, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
+    set_disabled(state, authed, id.into_inner(), false).await
+}
+
+async fn set_disabled(state: web::Data<AppState>, authed: Authed, id: i64, disabled: bool) -> Result<HttpResponse, AppError> {
+    let actor: Actor = authed.actor();
+    let user = state.run(move |conn| users::set_disabled(conn, &actor, id, disabled)).await?;
+    let message = if user.disabled {
+        format!("{} is disabled and signed out everywhere.", user.email)
+    } else {
+        format!("{} can sign in again.", user.email)
+    };
+    Ok(redirect_with_flash(&authed, &message))
+}
+
+fn redirect_with_flash(authed: &Authed, message: &str) -> HttpResponse {
+    see_other_with_flash(&authed.ctx, "/settings/users", FlashKind::Success, message)
+}
+
+#[derive(Template)]
+#[template(path = "pages/settings_audit.html")]
+pub struct AuditPage {
+    pub layout: Layout,
+    pub entries: Vec<AuditView>,
+    pub next_before: Option<i64>,
+}
+
+#[derive(Deserialize)]
+pub struct AuditQuery {
+    before: Option<i64>,
+}
+
+pub async fn audit(
+    state: web::Data<AppState>,
+    authed: Authed,
+    query: web::Query<AuditQuery>,
+) -> Result<HttpResponse, AppError> {
+    let actor = authed.actor();
+    let before = query.before;
+    let entries = state.run(move |conn| audit::list(conn, &actor, before)).await?;
+    let next_before = if entries.len() as i64 == audit::PAGE_SIZE { entries.last().map(|e| e.id) } else { None };
+    page(&AuditPage { layout: Layout::new(&authed.ctx, "/settings"), entries, next_before })
+}
