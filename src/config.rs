@@ -39,8 +39,9 @@ pub fn prepare_sqlite_dir(url: &DatabaseUrl) -> Result<(), String> {
         return Ok(());
     }
     match Path::new(url.target()).parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => std::fs::create_dir_all(dir)
-            .map_err(|e| format!("cannot create the data directory {}: {e}", dir.display())),
+        Some(dir) if !dir.as_os_str().is_empty() => {
+            std::fs::create_dir_all(dir).map_err(|e| format!("cannot create the data directory {}: {e}", dir.display()))
+        }
         _ => Ok(()),
     }
 }

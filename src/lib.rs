@@ -27,7 +27,12 @@ pub struct AppState {
 
 impl AppState {
     /// Connects, applies the migrations and loads the instance secret.
-    pub fn open(url: &db::DatabaseUrl, pool_size: u32, config: Config, secret_key: Option<&str>) -> Result<Self, String> {
+    pub fn open(
+        url: &db::DatabaseUrl,
+        pool_size: u32,
+        config: Config,
+        secret_key: Option<&str>,
+    ) -> Result<Self, String> {
         config::prepare_sqlite_dir(url)?;
         let pool = db::connect(url, pool_size)?;
         let mut conn = pool.get().map_err(|e| format!("cannot open the database: {e}"))?;

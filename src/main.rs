@@ -100,8 +100,7 @@ fn add_user(db_args: &DbArgs, email: &str, role: &str, org: Option<&str>, passwo
         (crypto::random_password(), true)
     };
     let mut conn = open_db(db_args)?;
-    let org_name =
-        bootstrap::add_user_from_cli(&mut conn, email, role, &password, org).map_err(|e| e.to_string())?;
+    let org_name = bootstrap::add_user_from_cli(&mut conn, email, role, &password, org).map_err(|e| e.to_string())?;
     println!("added {} as {role} to {org_name}", email.trim().to_lowercase());
     if generated {
         println!("password: {password}");

@@ -29,10 +29,5 @@ pub fn list_in_org(
 
 /// Entries with no organization (failed logins with an unknown email, CLI bootstrap).
 pub fn list_without_org(conn: &mut DbConnection, limit: i64) -> DbResult<Vec<AuditRow>> {
-    a::audit_log
-        .filter(a::org_id.is_null())
-        .order(a::id.desc())
-        .limit(limit)
-        .select(AuditRow::as_select())
-        .load(conn)
+    a::audit_log.filter(a::org_id.is_null()).order(a::id.desc()).limit(limit).select(AuditRow::as_select()).load(conn)
 }

@@ -56,10 +56,7 @@ impl std::fmt::Debug for DatabaseUrl {
 impl DatabaseUrl {
     pub fn parse(url: &str) -> Result<Self, String> {
         let url = url.trim();
-        if let Some(rest) = url
-            .strip_prefix("postgres://")
-            .or_else(|| url.strip_prefix("postgresql://"))
-        {
+        if let Some(rest) = url.strip_prefix("postgres://").or_else(|| url.strip_prefix("postgresql://")) {
             if rest.is_empty() {
                 return Err("the PostgreSQL URL names no server: use postgres://USER@HOST/DATABASE".into());
             }
@@ -75,9 +72,7 @@ impl DatabaseUrl {
             return Ok(Self { backend: Backend::Sqlite, target: path.to_owned() });
         }
         let scheme = url.split_once(':').map(|(s, _)| s).unwrap_or(url);
-        Err(format!(
-            "unsupported database URL scheme `{scheme}`: use sqlite://PATH or postgres://USER@HOST/DATABASE"
-        ))
+        Err(format!("unsupported database URL scheme `{scheme}`: use sqlite://PATH or postgres://USER@HOST/DATABASE"))
     }
 
     pub fn sqlite_path(path: &std::path::Path) -> Self {
@@ -129,8 +124,7 @@ impl ManageConnection for Manager {
                 .map(DbConnection::Postgres)
                 .map_err(r2d2::Error::ConnectionError),
             Backend::Sqlite => {
-                let mut conn = SqliteConnection::establish(&self.url.target)
-                    .map_err(r2d2::Error::ConnectionError)?;
+                let mut conn = SqliteConnection::establish(&self.url.target).map_err(r2d2::Error::ConnectionError)?;
                 // WAL is set once at migration time; these are per connection.
                 conn.batch_execute(
                     "PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
@@ -155,9 +149,7 @@ impl ManageConnection for Manager {
 /// once, then builds the pool.
 pub fn connect(url: &DatabaseUrl, max_size: u32) -> Result<Pool, String> {
     let manager = Manager::new(url.clone());
-    manager
-        .connect()
-        .map_err(|e| format!("cannot open the database {}: {e}", url.redacted()))?;
+    manager.connect().map_err(|e| format!("cannot open the database {}: {e}", url.redacted()))?;
     let max_size = match url.backend {
         // One writer at a time on SQLite; a few readers beside it are enough.
         Backend::Sqlite => max_size.min(8),
@@ -195,10 +187,7 @@ pub fn migrate(conn: &mut DbConnection) -> Result<usize, String> {
 /// Runs `f` in one write transaction. On SQLite it begins IMMEDIATE, taking the write lock up
 /// front: a deferred transaction that reads and then writes can fail with SQLITE_BUSY instead
 /// of waiting for the lock.
-pub fn write_tx<T, E>(
-    conn: &mut DbConnection,
-    f: impl FnOnce(&mut DbConnection) -> Result<T, E>,
-) -> Result<T, E>
+pub fn write_tx<T, E>(conn: &mut DbConnection, f: impl FnOnce(&mut DbConnection) -> Result<T, E>) -> Result<T, E>
 where
     E: From<DbError>,
 {

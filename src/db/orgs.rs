@@ -16,12 +16,7 @@ pub fn find(conn: &mut DbConnection, id: i64) -> DbResult<OrgRow> {
 }
 
 pub fn find_by_name(conn: &mut DbConnection, name: &str) -> DbResult<Option<OrgRow>> {
-    o::organizations
-        .filter(o::name.eq(name))
-        .order(o::id)
-        .select(OrgRow::as_select())
-        .first(conn)
-        .optional()
+    o::organizations.filter(o::name.eq(name)).order(o::id).select(OrgRow::as_select()).first(conn).optional()
 }
 
 pub fn count(conn: &mut DbConnection) -> DbResult<i64> {

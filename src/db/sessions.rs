@@ -9,10 +9,7 @@ pub fn insert(conn: &mut DbConnection, row: &NewSessionRow) -> DbResult<()> {
     diesel::insert_into(s::sessions).values(row).execute(conn).map(drop)
 }
 
-pub fn find_with_user(
-    conn: &mut DbConnection,
-    token_hash: &str,
-) -> DbResult<Option<(SessionRow, UserRow, OrgRow)>> {
+pub fn find_with_user(conn: &mut DbConnection, token_hash: &str) -> DbResult<Option<(SessionRow, UserRow, OrgRow)>> {
     s::sessions
         .inner_join(users::table.inner_join(organizations::table))
         .filter(s::token_hash.eq(token_hash))
@@ -43,10 +40,8 @@ pub fn delete_expired(
     idle_before: NaiveDateTime,
     created_before: NaiveDateTime,
 ) -> DbResult<usize> {
-    diesel::delete(
-        s::sessions.filter(s::last_seen_at.lt(idle_before).or(s::created_at.lt(created_before))),
-    )
-    .execute(conn)
+    diesel::delete(s::sessions.filter(s::last_seen_at.lt(idle_before).or(s::created_at.lt(created_before))))
+        .execute(conn)
 }
 
 /// For tests and maintenance: move a session's clock back.

@@ -6,11 +6,7 @@ use super::schema::instance_settings::dsl as s;
 use super::{DbConnection, DbResult};
 
 pub fn get(conn: &mut DbConnection, name: &str) -> DbResult<Option<String>> {
-    s::instance_settings
-        .filter(s::name.eq(name))
-        .select(s::value)
-        .first(conn)
-        .optional()
+    s::instance_settings.filter(s::name.eq(name)).select(s::value).first(conn).optional()
 }
 
 /// Inserts unless present; returns the value that is stored afterwards, so that two processes
@@ -19,10 +15,7 @@ pub fn get_or_insert(conn: &mut DbConnection, name: &str, value: &str) -> DbResu
     if let Some(existing) = get(conn, name)? {
         return Ok(existing);
     }
-    match diesel::insert_into(s::instance_settings)
-        .values((s::name.eq(name), s::value.eq(value)))
-        .execute(conn)
-    {
+    match diesel::insert_into(s::instance_settings).values((s::name.eq(name), s::value.eq(value))).execute(conn) {
         Ok(_) => Ok(value.to_owned()),
         // Another process stored its value first: use that one.
         Err(e) if super::is_unique_violation(&e) => get(conn, name)?.ok_or(e),

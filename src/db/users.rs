@@ -6,35 +6,20 @@ use super::schema::users::dsl as u;
 use super::{DbConnection, DbResult};
 
 pub fn insert(conn: &mut DbConnection, row: &NewUserRow) -> DbResult<UserRow> {
-    diesel::insert_into(u::users)
-        .values(row)
-        .returning(super::schema::users::all_columns)
-        .get_result(conn)
+    diesel::insert_into(u::users).values(row).returning(super::schema::users::all_columns).get_result(conn)
 }
 
 pub fn find_by_email(conn: &mut DbConnection, email: &str) -> DbResult<Option<UserRow>> {
-    u::users
-        .filter(u::email.eq(email))
-        .select(UserRow::as_select())
-        .first(conn)
-        .optional()
+    u::users.filter(u::email.eq(email)).select(UserRow::as_select()).first(conn).optional()
 }
 
 /// A user of `org_id` only: another organization's user is not found.
 pub fn find_in_org(conn: &mut DbConnection, org_id: i64, id: i64) -> DbResult<Option<UserRow>> {
-    u::users
-        .filter(u::id.eq(id).and(u::org_id.eq(org_id)))
-        .select(UserRow::as_select())
-        .first(conn)
-        .optional()
+    u::users.filter(u::id.eq(id).and(u::org_id.eq(org_id))).select(UserRow::as_select()).first(conn).optional()
 }
 
 pub fn list_in_org(conn: &mut DbConnection, org_id: i64) -> DbResult<Vec<UserRow>> {
-    u::users
-        .filter(u::org_id.eq(org_id))
-        .order(u::email)
-        .select(UserRow::as_select())
-        .load(conn)
+    u::users.filter(u::org_id.eq(org_id)).order(u::email).select(UserRow::as_select()).load(conn)
 }
 
 /// Counts one more failed sign-in in the database itself, so parallel failures all count;
@@ -52,11 +37,7 @@ pub fn set_locked_until(conn: &mut DbConnection, id: i64, until: Option<NaiveDat
 
 pub fn record_successful_login(conn: &mut DbConnection, id: i64, at: NaiveDateTime) -> DbResult<()> {
     diesel::update(u::users.find(id))
-        .set((
-            u::failed_logins.eq(0),
-            u::locked_until.eq(None::<NaiveDateTime>),
-            u::last_login_at.eq(Some(at)),
-        ))
+        .set((u::failed_logins.eq(0), u::locked_until.eq(None::<NaiveDateTime>), u::last_login_at.eq(Some(at))))
         .execute(conn)
         .map(drop)
 }

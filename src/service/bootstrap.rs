@@ -26,12 +26,20 @@ pub enum Initialized {
     Existing,
     DemoSeeded,
     /// The first administrator; the password is shown once and stored only as a hash.
-    AdminCreated { email: String, password: String },
+    AdminCreated {
+        email: String,
+        password: String,
+    },
 }
 
 /// Seeds an empty database: the demo organization in demo mode, else one organization with an
 /// administrator whose random password the caller prints once.
-pub fn initialize(conn: &mut DbConnection, demo: bool, org_name: &str, admin_email: &str) -> Result<Initialized, AppError> {
+pub fn initialize(
+    conn: &mut DbConnection,
+    demo: bool,
+    org_name: &str,
+    admin_email: &str,
+) -> Result<Initialized, AppError> {
     if db::orgs::count(conn)? > 0 {
         return Ok(Initialized::Existing);
     }

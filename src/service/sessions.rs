@@ -189,7 +189,12 @@ pub fn resolve(
     }))
 }
 
-pub fn logout(conn: &mut DbConnection, user: &SessionUser, ip: Option<&str>, now: NaiveDateTime) -> Result<(), AppError> {
+pub fn logout(
+    conn: &mut DbConnection,
+    user: &SessionUser,
+    ip: Option<&str>,
+    now: NaiveDateTime,
+) -> Result<(), AppError> {
     db::write_tx(conn, |conn| -> Result<(), AppError> {
         db::sessions::delete(conn, user.session_id)?;
         audit::record(

@@ -143,8 +143,12 @@ pub fn change_role(conn: &mut DbConnection, actor: &Actor, user_id: i64, role: &
         db::users::set_role(conn, user.id, role.as_str())?;
         audit::record(
             conn,
-            Entry::by(actor, "user.role_changed", "user", user.id)
-                .detail(format!("{}: {} → {}", user.email, user.role, role.as_str())),
+            Entry::by(actor, "user.role_changed", "user", user.id).detail(format!(
+                "{}: {} → {}",
+                user.email,
+                user.role,
+                role.as_str()
+            )),
             at,
         )?;
         let updated = db::users::find_in_org(conn, actor.org_id, user.id)?.ok_or(AppError::NotFound)?;
@@ -153,7 +157,12 @@ pub fn change_role(conn: &mut DbConnection, actor: &Actor, user_id: i64, role: &
 }
 
 /// Disabling ends the user's sessions at once.
-pub fn set_disabled(conn: &mut DbConnection, actor: &Actor, user_id: i64, disabled: bool) -> Result<UserView, AppError> {
+pub fn set_disabled(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    user_id: i64,
+    disabled: bool,
+) -> Result<UserView, AppError> {
     let at = now();
     db::write_tx(conn, |conn| {
         let user = load_other_user(conn, actor, user_id)?;

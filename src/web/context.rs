@@ -83,12 +83,7 @@ impl RequestContext {
     }
 
     pub fn cookie<'c>(&self, name: &'c str, value: String) -> Cookie<'c> {
-        Cookie::build(name, value)
-            .path("/")
-            .http_only(true)
-            .same_site(SameSite::Lax)
-            .secure(self.secure)
-            .finish()
+        Cookie::build(name, value).path("/").http_only(true).same_site(SameSite::Lax).secure(self.secure).finish()
     }
 
     pub fn removal_cookie<'c>(&self, name: &'c str) -> Cookie<'c> {

@@ -18,10 +18,16 @@ pub struct Layout {
     pub nav: Vec<NavItem>,
 }
 
-/// Navigation entries and who may use them.
-const NAV: &[(&str, &str, fn(Role) -> bool)] = &[
-    ("/", "Dashboard", |_| true),
-    ("/settings", "Settings", Role::can_administer),
+/// A navigation entry: where it goes, its label, and which roles may use it.
+struct NavEntry {
+    href: &'static str,
+    label: &'static str,
+    allowed: fn(Role) -> bool,
+}
+
+const NAV: &[NavEntry] = &[
+    NavEntry { href: "/", label: "Dashboard", allowed: |_| true },
+    NavEntry { href: "/settings", label: "Settings", allowed: Role::can_administer },
 ];
 
 impl Layout {
@@ -30,8 +36,8 @@ impl Layout {
         let nav = match &ctx.user {
             Some(user) => NAV
                 .iter()
-                .filter(|(_, _, allowed)| allowed(user.role))
-                .map(|(href, label, _)| NavItem { href, label, current: *href == section })
+                .filter(|e| (e.allowed)(user.role))
+                .map(|e| NavItem { href: e.href, label: e.label, current: e.href == section })
                 .collect(),
             None => Vec::new(),
         };

@@ -64,7 +64,12 @@ pub fn see_other(location: &str) -> HttpResponse {
 }
 
 /// 303 to `location` with a one-time message for the page that follows.
-pub fn see_other_with_flash(ctx: &context::RequestContext, location: &str, kind: context::FlashKind, message: &str) -> HttpResponse {
+pub fn see_other_with_flash(
+    ctx: &context::RequestContext,
+    location: &str,
+    kind: context::FlashKind,
+    message: &str,
+) -> HttpResponse {
     let mut res = see_other(location);
     let flash = context::Flash { kind, message: message.into() };
     res.add_cookie(&ctx.flash_cookie(&flash)).ok();

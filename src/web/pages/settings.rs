@@ -7,9 +7,9 @@ use crate::AppState;
 use crate::domain::FieldErrors;
 use crate::domain::account::Role;
 use crate::error::AppError;
+use crate::service::Actor;
 use crate::service::audit::{self, AuditView};
 use crate::service::users::{self, NewUserForm, UserView};
-use crate::service::Actor;
 use crate::web::context::{Authed, FlashKind};
 use crate::web::layout::Layout;
 use crate::web::{html, page, see_other, see_other_with_flash};
@@ -92,15 +92,28 @@ pub async fn change_role(
     Ok(redirect_with_flash(&authed, &format!("{} is now {}.", user.email, user.role)))
 }
 
-pub async fn disable_user(state: web::Data<AppState>, authed: Authed, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
+pub async fn disable_user(
+    state: web::Data<AppState>,
+    authed: Authed,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
     set_disabled(state, authed, id.into_inner(), true).await
 }
 
-pub async fn enable_user(state: web::Data<AppState>, authed: Authed, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
+pub async fn enable_user(
+    state: web::Data<AppState>,
+    authed: Authed,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
     set_disabled(state, authed, id.into_inner(), false).await
 }
 
-async fn set_disabled(state: web::Data<AppState>, authed: Authed, id: i64, disabled: bool) -> Result<HttpResponse, AppError> {
+async fn set_disabled(
+    state: web::Data<AppState>,
+    authed: Authed,
+    id: i64,
+    disabled: bool,
+) -> Result<HttpResponse, AppError> {
     let actor: Actor = authed.actor();
     let user = state.run(move |conn| users::set_disabled(conn, &actor, id, disabled)).await?;
     let message = if user.disabled {

@@ -1,0 +1,242 @@
+//! The test application, built exactly as `main` builds it (same `configure`), against a fresh
+//! database: a temporary SQLite file, and a new PostgreSQL database when
+//! PAYOUTS_TEST_DATABASE_URL names a server (dropped afterwards).
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+
+use actix_http::Request;
+use actix_web::body::MessageBody;
+use actix_web::dev::{Service, ServiceResponse};
+use actix_web::http::{Method, StatusCode, header::HeaderMap};
+use actix_web::{App, test, web};
+use diesel::prelude::*;
+use payouts::db::{Backend, DatabaseUrl};
+use payouts::service::bootstrap;
+use payouts::{AppState, Config, configure};
+
+pub const PG_ENV: &str = "PAYOUTS_TEST_DATABASE_URL";
+
+/// The backends to run every database test on. In CI (`CI=true`) PostgreSQL is required.
+pub fn backends() -> Vec<Backend> {
+    let mut list = vec![Backend::Sqlite];
+    let in_ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    match std::env::var(PG_ENV) {
+        Ok(url) if !url.trim().is_empty() => match PgConnection::establish(&url) {
+            Ok(_) => list.push(Backend::Postgres),
+            Err(e) if in_ci => panic!("{PG_ENV} is set but PostgreSQL is unreachable: {e}"),
+            Err(e) => eprintln!("skipping PostgreSQL: {e}"),
+        },
+        _ if in_ci => panic!("CI=true but {PG_ENV} is not set: PostgreSQL would go untested"),
+        _ => {}
+    }
+    list
+}
+
+/// A database that exists for one test and is removed afterwards.
+pub enum TestDb {
+    Sqlite { dir: tempfile::TempDir },
+    Postgres { admin_url: String, name: String },
+}
+
+impl TestDb {
+    pub fn create(backend: Backend) -> (TestDb, DatabaseUrl) {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = DatabaseUrl::sqlite_path(&dir.path().join("test.sqlite3"));
+                (TestDb::Sqlite { dir }, url)
+            }
+            Backend::Postgres => {
+                let admin_url = std::env::var(PG_ENV).expect("PostgreSQL URL");
+                let name = format!("payouts_test_{}", payouts::crypto::random_hex(6));
+                let mut admin = PgConnection::establish(&admin_url).expect("PostgreSQL reachable");
+                diesel::sql_query(format!("CREATE DATABASE \"{name}\"")).execute(&mut admin).expect("create database");
+                let url = DatabaseUrl::parse(&replace_db_name(&admin_url, &name)).expect("valid URL");
+                (TestDb::Postgres { admin_url, name }, url)
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let TestDb::Postgres { admin_url, name } = self
+            && let Ok(mut admin) = PgConnection::establish(admin_url)
+        {
+            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).execute(&mut admin);
+        }
+    }
+}
+
+fn replace_db_name(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let host_part = match base[scheme_end..].find('/') {
+        Some(i) => &base[..scheme_end + i],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{host_part}/{name}?{q}"),
+        None => format!("{host_part}/{name}"),
+    }
+}
+
+pub struct TestApp {
+    pub state: AppState,
+    pub backend: Backend,
+    pub url: DatabaseUrl,
+    // Dropped last: the database outlives the pool that uses it.
+    _db: TestDb,
+}
+
+impl TestApp {
+    /// A fresh database seeded with the demo organization (every demo password is `demo`) and a
+    /// second organization, "Other Org", with its own admin `other-admin@example.com`.
+    pub async fn start(backend: Backend) -> TestApp {
+        Self::start_with(backend, Config::default()).await
+    }
+
+    pub async fn start_with(backend: Backend, config: Config) -> TestApp {
+        let (db, url) = TestDb::create(backend);
+        let state = AppState::open(&url, 4, config, None).expect("open test database");
+        let mut conn = state.pool.get().expect("connection");
+        bootstrap::initialize(&mut conn, true, "", "").expect("seed demo");
+        bootstrap::add_user_from_cli(
+            &mut conn,
+            "other-admin@example.com",
+            "admin",
+            "other-password",
+            Some("Other Org"),
+        )
+        .expect("second organization");
+        drop(conn);
+        TestApp { state, backend, url, _db: db }
+    }
+
+    pub fn conn(&self) -> payouts::db::PooledConn {
+        self.state.pool.get().expect("connection")
+    }
+
+    pub async fn client(
+        &self,
+    ) -> Client<impl Service<Request, Response = ServiceResponse<impl MessageBody>, Error = actix_web::Error>> {
+        let svc =
+            test::init_service(App::new().app_data(web::Data::new(self.state.clone())).configure(configure)).await;
+        Client { svc, cookies: HashMap::new(), csrf: None, backend: self.backend }
+    }
+}
+
+pub struct Response {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn location(&self) -> Option<&str> {
+        self.header("location")
+    }
+
+    pub fn set_cookies(&self) -> Vec<String> {
+        self.headers.get_all("set-cookie").filter_map(|v| v.to_str().ok().map(str::to_owned)).collect()
+    }
+}
+
+/// A browser in miniature: keeps cookies, remembers the last CSRF token a page carried, and
+/// sends forms the way a browser does.
+pub struct Client<S> {
+    svc: S,
+    pub cookies: HashMap<String, String>,
+    pub csrf: Option<String>,
+    pub backend: Backend,
+}
+
+impl<S, B> Client<S>
+where
+    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    pub async fn send(&mut self, req: test::TestRequest) -> Response {
+        let mut req = req.peer_addr("127.0.0.1:40000".parse().unwrap());
+        if !self.cookies.is_empty() {
+            let header: Vec<String> = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            req = req.insert_header(("Cookie", header.join("; ")));
+        }
+        let res = test::call_service(&self.svc, req.to_request()).await;
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = test::read_body(res).await;
+        let body = String::from_utf8_lossy(&bytes).into_owned();
+        for value in headers.get_all("set-cookie") {
+            let cookie = actix_web::cookie::Cookie::parse(value.to_str().unwrap().to_owned()).unwrap();
+            let removed = cookie.max_age().is_some_and(|a| a.is_zero() || a.is_negative());
+            if removed {
+                self.cookies.remove(cookie.name());
+            } else {
+                self.cookies.insert(cookie.name().to_owned(), cookie.value().to_owned());
+            }
+        }
+        if let Some(token) = csrf_in(&body) {
+            self.csrf = Some(token);
+        }
+        Response { status, headers, body }
+    }
+
+    pub async fn get(&mut self, path: &str) -> Response {
+        self.send(test::TestRequest::get().uri(path)).await
+    }
+
+    /// Posts a form with the CSRF token of the last page seen, as a browser would.
+    pub async fn post_form(&mut self, path: &str, fields: &[(&str, &str)]) -> Response {
+        let token = self.csrf.clone().expect("a page with a CSRF token was loaded first");
+        let mut all: Vec<(&str, &str)> = vec![("csrf_token", token.as_str())];
+        all.extend_from_slice(fields);
+        self.post_raw(path, &all).await
+    }
+
+    /// Posts exactly these fields, CSRF token or not.
+    pub async fn post_raw(&mut self, path: &str, fields: &[(&str, &str)]) -> Response {
+        let body = serde_urlencoded::to_string(fields).unwrap();
+        self.send(
+            test::TestRequest::default()
+                .method(Method::POST)
+                .uri(path)
+                .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
+                .set_payload(body),
+        )
+        .await
+    }
+
+    /// Loads the sign-in page and signs in; panics unless it worked.
+    pub async fn login(&mut self, email: &str, password: &str) {
+        self.get("/login").await;
+        let res = self.post_form("/login", &[("email", email), ("password", password)]).await;
+        assert_eq!(res.status, StatusCode::SEE_OTHER, "[{:?}] sign-in as {email} failed: {}", self.backend, res.body);
+        self.get("/").await;
+    }
+}
+
+/// The value of the first hidden `csrf_token` field in a page.
+pub fn csrf_in(body: &str) -> Option<String> {
+    let marker = "name=\"csrf_token\" value=\"";
+    let start = body.find(marker)? + marker.len();
+    let end = body[start..].find('"')? + start;
+    Some(body[start..end].to_owned())
+}
+
+/// The id in `/settings/users/{id}/…` of the users-page row showing `email`.
+pub fn user_id_in(page: &str, email: &str) -> i64 {
+    let row_start = page.find(&format!("<td>{email}</td>")).expect("user listed");
+    let rest = &page[row_start..];
+    let start = rest.find("/settings/users/").expect("row has actions") + "/settings/users/".len();
+    let end = rest[start..].find('/').unwrap() + start;
+    rest[start..end].parse().unwrap()
+}
