@@ -1,6 +1,13 @@
 //! Pure types and rules, no I/O.
 
 pub mod account;
+pub mod address;
+pub mod asset;
+pub mod fee;
+pub mod money;
 pub mod validation;
 
+pub use address::Address;
+pub use asset::Asset;
+pub use money::Amount;
 pub use validation::FieldErrors;

@@ -1,0 +1,126 @@
+//! What can be paid out: each asset's network, decimals, minimum, address family and explorer.
+
+use std::fmt;
+
+/// How an asset's addresses are written and checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AddressFamily {
+    Bitcoin,
+    Litecoin,
+    Dogecoin,
+    Evm,
+    Tron,
+}
+
+impl AddressFamily {
+    pub const ALL: [AddressFamily; 5] = [
+        AddressFamily::Bitcoin,
+        AddressFamily::Litecoin,
+        AddressFamily::Dogecoin,
+        AddressFamily::Evm,
+        AddressFamily::Tron,
+    ];
+
+    /// "a Bitcoin address", as said in messages.
+    pub fn address_kind(self) -> &'static str {
+        match self {
+            AddressFamily::Bitcoin => "a Bitcoin address",
+            AddressFamily::Litecoin => "a Litecoin address",
+            AddressFamily::Dogecoin => "a Dogecoin address",
+            AddressFamily::Evm => "an EVM address (Ethereum, BNB Smart Chain, Polygon)",
+            AddressFamily::Tron => "a TRON address",
+        }
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct Asset {
+    pub code: &'static str,
+    pub name: &'static str,
+    /// The network the asset is paid on, as people name it.
+    pub network: &'static str,
+    pub decimals: u32,
+    /// The smallest payout, written as an amount of this asset.
+    pub min_amount: &'static str,
+    pub family: AddressFamily,
+    /// Transaction page, with `{tx}` where the hash goes.
+    pub explorer_tx: &'static str,
+}
+
+impl Asset {
+    pub fn explorer_url(&self, tx_hash: &str) -> String {
+        self.explorer_tx.replace("{tx}", tx_hash)
+    }
+}
+
+impl fmt::Display for Asset {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code)
+    }
+}
+
+const fn asset(
+    code: &'static str,
+    name: &'static str,
+    network: &'static str,
+    decimals: u32,
+    min_amount: &'static str,
+    family: AddressFamily,
+    explorer_tx: &'static str,
+) -> Asset {
+    Asset { code, name, network, decimals, min_amount, family, explorer_tx }
+}
+
+use AddressFamily::{Bitcoin, Dogecoin, Evm, Litecoin, Tron};
+
+pub static ASSETS: [Asset; 12] = [
+    asset("BTC", "Bitcoin", "Bitcoin", 8, "0.0001", Bitcoin, "https://mempool.space/tx/{tx}"),
+    asset("LTC", "Litecoin", "Litecoin", 8, "0.001", Litecoin, "https://litecoinspace.org/tx/{tx}"),
+    asset("DOGE", "Dogecoin", "Dogecoin", 8, "1", Dogecoin, "https://dogechain.info/tx/{tx}"),
+    asset("ETH", "Ether", "Ethereum", 18, "0.001", Evm, "https://etherscan.io/tx/{tx}"),
+    asset("USDT_ERC20", "Tether USD (ERC-20)", "Ethereum", 6, "1", Evm, "https://etherscan.io/tx/{tx}"),
+    asset("USDC_ERC20", "USD Coin (ERC-20)", "Ethereum", 6, "1", Evm, "https://etherscan.io/tx/{tx}"),
+    asset("TRX", "TRON", "TRON", 6, "1", Tron, "https://tronscan.org/#/transaction/{tx}"),
+    asset("USDT_TRC20", "Tether USD (TRC-20)", "TRON", 6, "1", Tron, "https://tronscan.org/#/transaction/{tx}"),
+    asset("BNB", "BNB", "BNB Smart Chain", 18, "0.001", Evm, "https://bscscan.com/tx/{tx}"),
+    asset("USDT_BEP20", "Tether USD (BEP-20)", "BNB Smart Chain", 18, "1", Evm, "https://bscscan.com/tx/{tx}"),
+    asset("POL", "POL", "Polygon", 18, "0.1", Evm, "https://polygonscan.com/tx/{tx}"),
+    asset("USDT_POLYGON", "Tether USD (Polygon)", "Polygon", 6, "1", Evm, "https://polygonscan.com/tx/{tx}"),
+];
+
+/// The asset with this code, ignoring case and surrounding spaces.
+pub fn find(code: &str) -> Option<&'static Asset> {
+    let code = code.trim();
+    ASSETS.iter().find(|a| a.code.eq_ignore_ascii_case(code))
+}
+
+/// "BTC, LTC, …": for messages that list what is accepted.
+pub fn codes() -> String {
+    ASSETS.iter().map(|a| a.code).collect::<Vec<_>>().join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_and_found_case_insensitively() {
+        for a in &ASSETS {
+            assert_eq!(ASSETS.iter().filter(|b| b.code == a.code).count(), 1, "{}", a.code);
+            assert_eq!(find(&a.code.to_lowercase()).map(|b| b.code), Some(a.code));
+        }
+        assert!(find("XRP").is_none());
+    }
+
+    #[test]
+    fn decimals_match_the_chains() {
+        let decimals = |code| find(code).unwrap().decimals;
+        assert_eq!((decimals("BTC"), decimals("ETH"), decimals("USDT_TRC20")), (8, 18, 6));
+        assert_eq!((decimals("USDT_BEP20"), decimals("USDT_POLYGON"), decimals("USDC_ERC20")), (18, 6, 6));
+    }
+
+    #[test]
+    fn explorer_links_carry_the_hash() {
+        assert_eq!(find("ETH").unwrap().explorer_url("0xabc"), "https://etherscan.io/tx/0xabc");
+    }
+}
