@@ -1,5 +1,6 @@
 //! payouts: a dashboard and JSON API for single and mass cryptocurrency payouts.
 
+pub mod cli;
 pub mod config;
 pub mod crypto;
 pub mod db;

@@ -1,13 +1,15 @@
 use std::io::Read;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use actix_web::{App, HttpServer, web};
 use clap::{Parser, Subcommand};
 use payouts::config::{DbArgs, ServeArgs};
+use payouts::domain::registry::Limits;
 use payouts::service::bootstrap::{self, Initialized};
 use payouts::service::{now, sessions};
-use payouts::{AppState, Config, configure, crypto, db};
+use payouts::{AppState, Config, cli, configure, crypto, db};
 use tracing_subscriber::EnvFilter;
 
 /// Single and mass cryptocurrency payouts: a web dashboard and a JSON API.
@@ -32,6 +34,30 @@ enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Check a CSV registry offline. Exit code 0: every row valid; 1: some row invalid;
+    /// 2: the file cannot be read as a registry.
+    CheckRegistry {
+        /// The asset the registry pays, e.g. USDT_TRC20.
+        #[arg(long)]
+        asset: String,
+        file: PathBuf,
+        #[arg(long, value_enum, default_value = "text")]
+        format: cli::Format,
+        /// Most recipients a registry may have.
+        #[arg(long, default_value_t = 10_000)]
+        max_rows: usize,
+        /// Largest registry file, in bytes.
+        #[arg(long, default_value_t = 5 * 1024 * 1024)]
+        max_bytes: u64,
+    },
+    /// Check one address offline. Exit code 0: valid; 1: invalid.
+    CheckAddress {
+        #[arg(long)]
+        asset: String,
+        address: String,
+        #[arg(long, value_enum, default_value = "text")]
+        format: cli::Format,
+    },
 }
 
 #[derive(Subcommand)]
@@ -60,6 +86,13 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
+        Some(Command::CheckRegistry { asset, file, format, max_rows, max_bytes }) => {
+            let limits = Limits { max_rows, max_bytes };
+            return ExitCode::from(cli::check_registry(&mut std::io::stdout().lock(), &asset, &file, format, &limits));
+        }
+        Some(Command::CheckAddress { asset, address, format }) => {
+            return ExitCode::from(cli::check_address(&mut std::io::stdout().lock(), &asset, &address, format));
+        }
         None => serve(cli.db, cli.serve),
         Some(Command::Serve(args)) => serve(cli.db, args),
         Some(Command::Migrate) => migrate(&cli.db),

@@ -5,6 +5,7 @@ pub mod address;
 pub mod asset;
 pub mod fee;
 pub mod money;
+pub mod registry;
 pub mod validation;
 
 pub use address::Address;
