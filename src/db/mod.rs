@@ -1,7 +1,9 @@
 //! The database layer: the only place that knows SQLite from PostgreSQL.
 
 pub mod audit;
+pub mod ledger;
 pub mod models;
+pub mod org_settings;
 pub mod orgs;
 pub mod schema;
 pub mod sessions;
@@ -21,6 +23,18 @@ const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/po
 
 /// Serializes concurrent `migrate` runs of several server processes on one PostgreSQL database.
 const MIGRATION_LOCK_KEY: i64 = 0x7061_796f_7574;
+
+/// Runs `$body` with `$c` bound to the concrete connection, compiled once per backend: for the
+/// queries diesel's multi-connection backend cannot express (upserts, `ON CONFLICT`, locking).
+macro_rules! per_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::db::DbConnection::Postgres($c) => $body,
+            $crate::db::DbConnection::Sqlite($c) => $body,
+        }
+    };
+}
+pub(crate) use per_backend;
 
 #[derive(diesel::MultiConnection)]
 pub enum DbConnection {

@@ -60,4 +60,63 @@ diesel::table! {
 diesel::joinable!(users -> organizations (org_id));
 diesel::joinable!(sessions -> users (user_id));
 
-diesel::allow_tables_to_appear_in_same_query!(organizations, users, sessions, audit_log, instance_settings);
+diesel::table! {
+    org_assets (org_id, asset) {
+        org_id -> BigInt,
+        asset -> Text,
+        enabled -> Bool,
+    }
+}
+
+diesel::table! {
+    fee_rules (org_id, asset, operation) {
+        org_id -> BigInt,
+        asset -> Text,
+        operation -> Text,
+        percent -> Text,
+        fixed -> Text,
+        min_fee -> Text,
+        max_fee -> Nullable<Text>,
+        updated_by -> Nullable<BigInt>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    balances (org_id, asset) {
+        org_id -> BigInt,
+        asset -> Text,
+        available -> Text,
+        reserved -> Text,
+        paid -> Text,
+        version -> BigInt,
+    }
+}
+
+diesel::table! {
+    ledger_entries (id) {
+        id -> BigInt,
+        org_id -> BigInt,
+        asset -> Text,
+        kind -> Text,
+        from_bucket -> Text,
+        to_bucket -> Text,
+        amount -> Text,
+        payout_id -> Nullable<BigInt>,
+        note -> Text,
+        created_by -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(
+    organizations,
+    users,
+    sessions,
+    audit_log,
+    instance_settings,
+    org_assets,
+    fee_rules,
+    balances,
+    ledger_entries,
+);

@@ -4,7 +4,9 @@ pub mod account;
 pub mod address;
 pub mod asset;
 pub mod fee;
+pub mod ledger;
 pub mod money;
+pub mod payout;
 pub mod registry;
 pub mod validation;
 

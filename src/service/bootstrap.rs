@@ -1,17 +1,30 @@
 //! What an empty database gets on first start, the instance secret, and users added from the CLI.
 
 use super::audit::{self, Entry};
+use super::ledger::{MoveContext, move_funds};
 use super::now;
 use super::users::{NewUser, insert_user};
 use crate::crypto;
 use crate::db::models::NewOrgRow;
 use crate::db::{self, DbConnection};
-use crate::domain::FieldErrors;
 use crate::domain::account::{Role, check_new_password, normalize_email};
+use crate::domain::asset;
+use crate::domain::ledger::Movement;
+use crate::domain::{Amount, FieldErrors};
 use crate::error::AppError;
 
 pub const DEMO_PASSWORD: &str = "demo";
 pub const DEMO_ORG: &str = "Demo Company";
+/// Demo balances: (asset, amount).
+pub const DEMO_BALANCES: [(&str, &str); 6] = [
+    ("USDT_TRC20", "50000"),
+    ("USDT_ERC20", "20000"),
+    ("BTC", "1.5"),
+    ("ETH", "12.5"),
+    ("TRX", "100000"),
+    ("USDC_ERC20", "8000"),
+];
+
 pub const DEMO_USERS: [(&str, Role); 5] = [
     ("admin@demo.local", Role::Admin),
     ("manager@demo.local", Role::Manager),
@@ -62,8 +75,10 @@ pub fn initialize(
             return Err(AppError::Conflict("initialized by another process".into()));
         }
         let org = db::orgs::insert(conn, &NewOrgRow { name: org_name, created_at: at })?;
+        let mut first_user = None;
         for (user, hash) in users.iter().zip(&hashes) {
             let row = insert_user(conn, org.id, user, hash, at)?;
+            first_user.get_or_insert(row.id);
             audit::record(
                 conn,
                 Entry {
@@ -77,6 +92,15 @@ pub fn initialize(
                 },
                 at,
             )?;
+        }
+        if demo {
+            let ctx =
+                MoveContext { org_id: org.id, payout_id: None, note: "Demo top-up", actor_user_id: first_user, at };
+            for (code, amount) in DEMO_BALANCES {
+                let asset = asset::find(code).expect("demo assets exist");
+                let amount = Amount::parse(asset, amount).expect("valid demo amount");
+                move_funds(conn, Movement::Deposit, amount, &ctx)?;
+            }
         }
         Ok(())
     });

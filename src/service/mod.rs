@@ -2,6 +2,9 @@
 
 pub mod audit;
 pub mod bootstrap;
+pub mod dashboard;
+pub mod ledger;
+pub mod org_settings;
 pub mod sessions;
 pub mod users;
 

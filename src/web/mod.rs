@@ -36,6 +36,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/settings/users/{id}/disable", web::post().to(pages::settings::disable_user))
             .route("/settings/users/{id}/enable", web::post().to(pages::settings::enable_user))
             .route("/settings/audit", web::get().to(pages::settings::audit))
+            .route("/settings/assets", web::get().to(pages::settings_org::assets))
+            .route("/settings/assets", web::post().to(pages::settings_org::save_assets))
+            .route("/settings/fees", web::get().to(pages::settings_org::fees))
+            .route("/settings/fees/{asset}/{operation}", web::post().to(pages::settings_org::save_fee))
+            .route("/settings/balances", web::get().to(pages::settings_org::balances))
+            .route("/settings/balances", web::post().to(pages::settings_org::deposit))
+            .route("/registry-template.csv", web::get().to(pages::settings_org::registry_template))
             .default_service(web::to(not_found)),
     );
 }

@@ -1,7 +1,10 @@
-use actix_web::HttpResponse;
+use actix_web::{HttpResponse, web};
 use askama::Template;
 
+use crate::AppState;
+use crate::domain::ledger::Balance;
 use crate::error::AppError;
+use crate::service::dashboard;
 use crate::web::context::Authed;
 use crate::web::layout::Layout;
 use crate::web::page;
@@ -13,13 +16,17 @@ pub struct DashboardPage {
     pub org_name: String,
     pub role_label: &'static str,
     pub can_administer: bool,
+    pub balances: Vec<Balance>,
 }
 
-pub async fn show(authed: Authed) -> Result<HttpResponse, AppError> {
+pub async fn show(state: web::Data<AppState>, authed: Authed) -> Result<HttpResponse, AppError> {
+    let actor = authed.actor();
+    let overview = state.run(move |conn| dashboard::overview(conn, &actor)).await?;
     page(&DashboardPage {
         layout: Layout::new(&authed.ctx, "/"),
         org_name: authed.user.org_name.clone(),
         role_label: authed.user.role.label(),
         can_administer: authed.user.role.can_administer(),
+        balances: overview.balances,
     })
 }

@@ -1,3 +1,4 @@
 pub mod auth;
 pub mod dashboard;
 pub mod settings;
+pub mod settings_org;
