@@ -6,6 +6,7 @@ pub mod crypto;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod rails;
 pub mod service;
 pub mod web;
 

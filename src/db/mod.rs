@@ -5,9 +5,12 @@ pub mod ledger;
 pub mod models;
 pub mod org_settings;
 pub mod orgs;
+pub mod payouts;
+pub mod processor;
 pub mod schema;
 pub mod sessions;
 pub mod settings;
+pub mod sim;
 pub mod users;
 
 use std::time::Duration;

@@ -11,6 +11,7 @@ pub struct OrgRow {
     pub id: i64,
     pub name: String,
     pub created_at: NaiveDateTime,
+    pub approval_required: bool,
 }
 
 #[derive(Insertable)]

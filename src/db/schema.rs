@@ -6,6 +6,7 @@ diesel::table! {
         id -> BigInt,
         name -> Text,
         created_at -> Timestamp,
+        approval_required -> Bool,
     }
 }
 
@@ -109,6 +110,78 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    payouts (id) {
+        id -> BigInt,
+        org_id -> BigInt,
+        kind -> Text,
+        asset -> Text,
+        status -> Text,
+        description -> Text,
+        amount_total -> Text,
+        fee -> Text,
+        total_debit -> Text,
+        item_count -> Integer,
+        approvals_required -> Integer,
+        idempotency_key -> Nullable<Text>,
+        created_by -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    payout_items (id) {
+        id -> BigInt,
+        payout_id -> BigInt,
+        org_id -> BigInt,
+        line -> Integer,
+        address -> Text,
+        amount -> Text,
+        fee -> Text,
+        comment -> Text,
+        reference -> Text,
+        status -> Text,
+        idempotency_key -> Text,
+        tx_hash -> Nullable<Text>,
+        confirmations -> Integer,
+        error -> Nullable<Text>,
+        attempts -> Integer,
+        lease_owner -> Nullable<Text>,
+        lease_until -> Nullable<Timestamp>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    payout_events (id) {
+        id -> BigInt,
+        payout_id -> BigInt,
+        item_id -> Nullable<BigInt>,
+        actor_user_id -> Nullable<BigInt>,
+        from_status -> Nullable<Text>,
+        to_status -> Text,
+        reason -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sim_transfers (key) {
+        key -> Text,
+        tx_hash -> Text,
+        asset -> Text,
+        address -> Text,
+        amount -> Text,
+        fail_reason -> Nullable<Text>,
+        submitted_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(payout_items -> payouts (payout_id));
+diesel::joinable!(payout_events -> payouts (payout_id));
+diesel::joinable!(payouts -> users (created_by));
+
 diesel::allow_tables_to_appear_in_same_query!(
     organizations,
     users,
@@ -119,4 +192,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     fee_rules,
     balances,
     ledger_entries,
+    payouts,
+    payout_items,
+    payout_events,
+    sim_transfers,
 );

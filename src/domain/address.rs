@@ -24,18 +24,38 @@ impl Address {
         check_characters(s)?;
         match parse_family(asset.family, s) {
             Ok(address) => Ok(address),
-            Err(message) => {
-                let other =
-                    AddressFamily::ALL.into_iter().filter(|f| *f != asset.family).find(|f| parse_family(*f, s).is_ok());
-                match other {
-                    Some(family) => {
-                        Err(format!("This is {}, but {} pays on {}.", family.address_kind(), asset.code, asset.network))
-                    }
-                    None => Err(message),
-                }
-            }
+            Err(message) => match identify(s) {
+                Some(family) if family != asset.family => Err(format!(
+                    "This is {}, but {} pays on {}.",
+                    family.address_kind(),
+                    asset.code,
+                    asset.network
+                )),
+                _ => Err(message),
+            },
         }
     }
+}
+
+/// Which family an address belongs to, judged from its form with one decode: a registry that
+/// mixes networks must not cost a full validation per family per row.
+fn identify(s: &str) -> Option<AddressFamily> {
+    if s.len() == 42 && s.starts_with("0x") && s[2..].chars().all(|c| c.is_ascii_hexdigit()) {
+        return Some(AddressFamily::Evm);
+    }
+    if let Ok((hrp, _, _)) = segwit::decode(s) {
+        return match hrp.as_str().to_ascii_lowercase().as_str() {
+            "bc" => Some(AddressFamily::Bitcoin),
+            "ltc" => Some(AddressFamily::Litecoin),
+            _ => None,
+        };
+    }
+    let payload = bs58::decode(s).with_check(None).into_vec().ok().filter(|p| p.len() == 21)?;
+    [(&BITCOIN, AddressFamily::Bitcoin), (&LITECOIN, AddressFamily::Litecoin), (&DOGECOIN, AddressFamily::Dogecoin)]
+        .into_iter()
+        .find(|(chain, _)| chain.versions.contains(&payload[0]))
+        .map(|(_, family)| family)
+        .or((payload[0] == 0x41).then_some(AddressFamily::Tron))
 }
 
 fn check_characters(s: &str) -> Result<(), String> {

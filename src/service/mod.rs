@@ -5,6 +5,8 @@ pub mod bootstrap;
 pub mod dashboard;
 pub mod ledger;
 pub mod org_settings;
+pub mod payouts;
+pub mod processor;
 pub mod sessions;
 pub mod users;
 

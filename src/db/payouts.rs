@@ -1,0 +1,245 @@
+//! Payouts, their items and their timeline.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::{payout_events::dsl as e, payout_items::dsl as i, payouts::dsl as p};
+use super::{DbConnection, DbResult};
+
+diesel::define_sql_function! {
+    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = super::schema::payouts)]
+pub struct PayoutRow {
+    pub id: i64,
+    pub org_id: i64,
+    pub kind: String,
+    pub asset: String,
+    pub status: String,
+    pub description: String,
+    pub amount_total: String,
+    pub fee: String,
+    pub total_debit: String,
+    pub item_count: i32,
+    pub approvals_required: i32,
+    pub idempotency_key: Option<String>,
+    pub created_by: i64,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = super::schema::payouts)]
+pub struct NewPayoutRow<'a> {
+    pub org_id: i64,
+    pub kind: &'a str,
+    pub asset: &'a str,
+    pub status: &'a str,
+    pub description: &'a str,
+    pub amount_total: &'a str,
+    pub fee: &'a str,
+    pub total_debit: &'a str,
+    pub item_count: i32,
+    pub approvals_required: i32,
+    pub idempotency_key: Option<&'a str>,
+    pub created_by: i64,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = super::schema::payout_items)]
+pub struct ItemRow {
+    pub id: i64,
+    pub payout_id: i64,
+    pub org_id: i64,
+    pub line: i32,
+    pub address: String,
+    pub amount: String,
+    pub fee: String,
+    pub comment: String,
+    pub reference: String,
+    pub status: String,
+    pub idempotency_key: String,
+    pub tx_hash: Option<String>,
+    pub confirmations: i32,
+    pub error: Option<String>,
+    pub attempts: i32,
+    pub lease_owner: Option<String>,
+    pub lease_until: Option<NaiveDateTime>,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = super::schema::payout_items)]
+pub struct NewItemRow {
+    pub payout_id: i64,
+    pub org_id: i64,
+    pub line: i32,
+    pub address: String,
+    pub amount: String,
+    pub fee: String,
+    pub comment: String,
+    pub reference: String,
+    pub status: String,
+    pub idempotency_key: String,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = super::schema::payout_events)]
+pub struct EventRow {
+    pub id: i64,
+    pub payout_id: i64,
+    pub item_id: Option<i64>,
+    pub actor_user_id: Option<i64>,
+    pub from_status: Option<String>,
+    pub to_status: String,
+    pub reason: String,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = super::schema::payout_events)]
+pub struct NewEventRow<'a> {
+    pub payout_id: i64,
+    pub item_id: Option<i64>,
+    pub actor_user_id: Option<i64>,
+    pub from_status: Option<&'a str>,
+    pub to_status: &'a str,
+    pub reason: &'a str,
+    pub created_at: NaiveDateTime,
+}
+
+pub fn insert(conn: &mut DbConnection, row: &NewPayoutRow) -> DbResult<PayoutRow> {
+    diesel::insert_into(p::payouts).values(row).returning(super::schema::payouts::all_columns).get_result(conn)
+}
+
+/// Many rows per statement, in chunks that stay under both backends' bind-parameter limits.
+pub fn insert_items(conn: &mut DbConnection, rows: &[NewItemRow]) -> DbResult<()> {
+    for chunk in rows.chunks(500) {
+        super::per_backend!(conn, |c| diesel::insert_into(i::payout_items).values(chunk).execute(c))?;
+    }
+    Ok(())
+}
+
+pub fn insert_event(conn: &mut DbConnection, row: &NewEventRow) -> DbResult<()> {
+    diesel::insert_into(e::payout_events).values(row).execute(conn).map(drop)
+}
+
+pub fn find_in_org(conn: &mut DbConnection, org_id: i64, id: i64) -> DbResult<Option<PayoutRow>> {
+    p::payouts.filter(p::id.eq(id).and(p::org_id.eq(org_id))).select(PayoutRow::as_select()).first(conn).optional()
+}
+
+pub fn find(conn: &mut DbConnection, id: i64) -> DbResult<PayoutRow> {
+    p::payouts.find(id).select(PayoutRow::as_select()).first(conn)
+}
+
+pub fn find_by_idempotency_key(conn: &mut DbConnection, org_id: i64, key: &str) -> DbResult<Option<PayoutRow>> {
+    p::payouts
+        .filter(p::org_id.eq(org_id).and(p::idempotency_key.eq(key)))
+        .select(PayoutRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The compare-and-swap of a payout's status: true when this call made the change.
+pub fn cas_status(conn: &mut DbConnection, id: i64, from: &str, to: &str, at: NaiveDateTime) -> DbResult<bool> {
+    let n = diesel::update(p::payouts.filter(p::id.eq(id).and(p::status.eq(from))))
+        .set((p::status.eq(to), p::updated_at.eq(at)))
+        .execute(conn)?;
+    Ok(n == 1)
+}
+
+pub fn items(conn: &mut DbConnection, payout_id: i64) -> DbResult<Vec<ItemRow>> {
+    i::payout_items.filter(i::payout_id.eq(payout_id)).order(i::line).select(ItemRow::as_select()).load(conn)
+}
+
+pub fn events(conn: &mut DbConnection, payout_id: i64) -> DbResult<Vec<EventRow>> {
+    e::payout_events.filter(e::payout_id.eq(payout_id)).order(e::id).select(EventRow::as_select()).load(conn)
+}
+
+/// Moves every item of a payout in status `from` to `to`; returns how many moved.
+pub fn set_items_status(
+    conn: &mut DbConnection,
+    payout_id: i64,
+    from: &str,
+    to: &str,
+    at: NaiveDateTime,
+) -> DbResult<usize> {
+    diesel::update(i::payout_items.filter(i::payout_id.eq(payout_id).and(i::status.eq(from))))
+        .set((i::status.eq(to), i::updated_at.eq(at)))
+        .execute(conn)
+}
+
+/// (status, count) of a payout's items.
+pub fn item_status_counts(conn: &mut DbConnection, payout_id: i64) -> DbResult<Vec<(String, i64)>> {
+    i::payout_items
+        .filter(i::payout_id.eq(payout_id))
+        .group_by(i::status)
+        .select((i::status, diesel::dsl::count_star()))
+        .load(conn)
+}
+
+/// Filters of the payouts list. Amounts are never compared in SQL.
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    pub status: Option<String>,
+    pub kind: Option<String>,
+    pub asset: Option<String>,
+    pub created_from: Option<NaiveDateTime>,
+    pub created_before: Option<NaiveDateTime>,
+    /// Exact address or reference of an item, or part of the description.
+    pub search: Option<String>,
+}
+
+/// Newest first, `limit` rows with an id below `before_id` (keyset pagination: the same cost on
+/// page 1 and page 10,000).
+pub fn list(
+    conn: &mut DbConnection,
+    org_id: i64,
+    filter: &ListFilter,
+    before_id: Option<i64>,
+    limit: i64,
+) -> DbResult<Vec<PayoutRow>> {
+    let mut q = filtered(org_id, filter);
+    if let Some(before) = before_id {
+        q = q.filter(p::id.lt(before));
+    }
+    q.order(p::id.desc()).limit(limit).select(PayoutRow::as_select()).load(conn)
+}
+
+/// How many payouts match the filter, its status included.
+pub fn count(conn: &mut DbConnection, org_id: i64, filter: &ListFilter) -> DbResult<i64> {
+    filtered(org_id, filter).count().get_result(conn)
+}
+
+fn filtered<'a>(org_id: i64, filter: &'a ListFilter) -> super::schema::payouts::BoxedQuery<'a, super::MultiBackend> {
+    let mut q = p::payouts.filter(p::org_id.eq(org_id)).into_boxed();
+    if let Some(status) = &filter.status {
+        q = q.filter(p::status.eq(status));
+    }
+    if let Some(kind) = &filter.kind {
+        q = q.filter(p::kind.eq(kind));
+    }
+    if let Some(asset) = &filter.asset {
+        q = q.filter(p::asset.eq(asset));
+    }
+    if let Some(from) = filter.created_from {
+        q = q.filter(p::created_at.ge(from));
+    }
+    if let Some(before) = filter.created_before {
+        q = q.filter(p::created_at.lt(before));
+    }
+    if let Some(term) = &filter.search {
+        let matching_items = i::payout_items
+            .filter(i::org_id.eq(org_id).and(i::address.eq(term.clone()).or(i::reference.eq(term.clone()))))
+            .select(i::payout_id);
+        let escaped = term.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        // lower() on both sides: LIKE is case-insensitive on SQLite but not on PostgreSQL.
+        q = q.filter(p::id.eq_any(matching_items).or(lower(p::description).like(format!("%{escaped}%")).escape('\\')));
+    }
+    q
+}

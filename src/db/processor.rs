@@ -1,0 +1,76 @@
+//! The processor's queries: claiming items under a lease stored in the database (so several
+//! server processes never take the same item), and recording what the rail said.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::payouts::ItemRow;
+use super::schema::payout_items::dsl as i;
+use super::{DbConnection, DbResult};
+
+/// Items ready to send, and items whose processor's lease ran out (it crashed or stalled).
+pub fn claimable(conn: &mut DbConnection, now: NaiveDateTime, limit: i64) -> DbResult<Vec<ItemRow>> {
+    i::payout_items
+        .filter(i::status.eq("queued").or(i::status.eq("submitting").and(i::lease_until.lt(now))))
+        .order(i::id)
+        .limit(limit)
+        .select(ItemRow::as_select())
+        .load(conn)
+}
+
+/// Takes the item for `owner` until `until` unless another processor took it first.
+pub fn try_claim(conn: &mut DbConnection, item: &ItemRow, owner: &str, now: NaiveDateTime, until: NaiveDateTime) -> DbResult<bool> {
+    let still_claimable = i::status.eq("queued").or(i::status.eq("submitting").and(i::lease_until.lt(now)));
+    let n = diesel::update(i::payout_items.filter(i::id.eq(item.id).and(still_claimable)))
+        .set((
+            i::status.eq("submitting"),
+            i::lease_owner.eq(owner),
+            i::lease_until.eq(until),
+            i::attempts.eq(i::attempts + 1),
+            i::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// Records the transaction of an item this owner holds; false when the lease was lost.
+pub fn mark_submitted(conn: &mut DbConnection, item_id: i64, owner: &str, tx_hash: &str, now: NaiveDateTime) -> DbResult<bool> {
+    let n = diesel::update(
+        i::payout_items.filter(i::id.eq(item_id).and(i::status.eq("submitting")).and(i::lease_owner.eq(owner))),
+    )
+    .set((
+        i::status.eq("submitted"),
+        i::tx_hash.eq(tx_hash),
+        i::lease_owner.eq(None::<String>),
+        i::lease_until.eq(None::<NaiveDateTime>),
+        i::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+pub fn submitted(conn: &mut DbConnection, limit: i64) -> DbResult<Vec<ItemRow>> {
+    i::payout_items.filter(i::status.eq("submitted")).order(i::id).limit(limit).select(ItemRow::as_select()).load(conn)
+}
+
+pub fn set_confirmations(conn: &mut DbConnection, item_id: i64, confirmations: i32) -> DbResult<()> {
+    diesel::update(i::payout_items.filter(i::id.eq(item_id).and(i::status.eq("submitted"))))
+        .set(i::confirmations.eq(confirmations))
+        .execute(conn)
+        .map(drop)
+}
+
+/// submitted → completed or failed, once: false when another processor finished it first.
+pub fn finish(
+    conn: &mut DbConnection,
+    item_id: i64,
+    to: &str,
+    confirmations: i32,
+    error: Option<&str>,
+    now: NaiveDateTime,
+) -> DbResult<bool> {
+    let n = diesel::update(i::payout_items.filter(i::id.eq(item_id).and(i::status.eq("submitted"))))
+        .set((i::status.eq(to), i::confirmations.eq(confirmations), i::error.eq(error), i::updated_at.eq(now)))
+        .execute(conn)?;
+    Ok(n == 1)
+}

@@ -1,0 +1,53 @@
+//! Where money leaves. A rail sends transfers and reports on them by their idempotency key, so
+//! that after a crash a transfer that was sent but not recorded is found instead of sent again.
+
+pub mod simulated;
+
+use crate::domain::{Amount, Asset};
+
+/// One transfer, named by the idempotency key of the payout item it pays.
+#[derive(Debug, Clone)]
+pub struct Transfer {
+    pub key: String,
+    pub asset: &'static Asset,
+    pub address: String,
+    pub amount: Amount,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TxState {
+    /// On the network, not yet confirmed deeply enough.
+    Pending { confirmations: u32 },
+    Confirmed { confirmations: u32 },
+    /// Rejected or reverted: nothing was paid. The reason is for a person to act on.
+    Failed { reason: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RailTx {
+    pub tx_hash: String,
+    pub state: TxState,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum RailError {
+    /// The network could not be reached; the transfer may or may not have been sent, so the
+    /// next attempt looks it up first.
+    #[error("the network is unavailable: {0}")]
+    Unavailable(String),
+}
+
+pub trait Rail: Send + Sync {
+    /// As shown to people ("simulated network").
+    fn label(&self) -> &'static str;
+
+    /// Whether many transfers can go out as one transaction (a mass payout paid at once).
+    fn supports_batch(&self) -> bool;
+
+    /// Sends the transfers: one transaction for all of them when batching, else one each. A key
+    /// that was already sent is not sent again: its first transaction is returned.
+    fn submit(&self, transfers: &[Transfer]) -> Result<Vec<RailTx>, RailError>;
+
+    /// The transaction sent for `key`, if any.
+    fn lookup(&self, key: &str) -> Result<Option<RailTx>, RailError>;
+}

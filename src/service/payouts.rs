@@ -1,0 +1,383 @@
+//! Creating payouts (single now, mass and API later through the same `create`), cancelling
+//! them, and reading them back.
+
+use chrono::NaiveDateTime;
+
+use super::audit::{self, Entry};
+use super::ledger::{self, MoveContext};
+use super::{Actor, now, org_settings};
+use crate::db::payouts::{ItemRow, NewEventRow, NewItemRow, NewPayoutRow, PayoutRow};
+use crate::db::{self, DbConnection};
+use crate::domain::account::Role;
+use crate::domain::asset::{self, Asset};
+use crate::domain::fee::{Operation, Quote};
+use crate::domain::ledger::Movement;
+use crate::domain::payout::{ItemStatus, PayoutKind, PayoutStatus};
+use crate::domain::registry::{Row, RowInput, check_duplicates, check_text};
+use crate::domain::{Amount, FieldErrors};
+use crate::error::AppError;
+
+pub const MAX_DESCRIPTION_CHARS: usize = 500;
+
+/// A payout about to be created: checked rows and what it will cost.
+#[derive(Debug, Clone)]
+pub struct Draft {
+    pub kind: PayoutKind,
+    pub asset: &'static Asset,
+    pub description: String,
+    pub rows: Vec<Row>,
+    pub quote: Quote,
+}
+
+/// What the single-payout form sends; strings as typed.
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+pub struct SinglePayoutForm {
+    #[serde(default)]
+    pub asset: String,
+    #[serde(default)]
+    pub amount: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub address: String,
+}
+
+fn enabled_asset(conn: &mut DbConnection, org_id: i64, code: &str) -> Result<Option<&'static Asset>, AppError> {
+    let enabled = org_settings::enabled_assets(conn, org_id)?;
+    Ok(asset::find(code).filter(|a| enabled.iter().any(|e| e.code == a.code)))
+}
+
+/// Checks a single payout and prices it against the current balance. Field errors are named
+/// `asset`, `amount`, `address`, `description`.
+pub fn check_single(conn: &mut DbConnection, actor: &Actor, form: &SinglePayoutForm) -> Result<Draft, AppError> {
+    actor.require(Role::can_create_payouts)?;
+    let mut errors = FieldErrors::new();
+    let asset = enabled_asset(conn, actor.org_id, &form.asset)?;
+    let Some(asset) = asset else {
+        errors.add("asset", "Choose one of your organization's payout currencies.");
+        if form.amount.trim().is_empty() {
+            errors.add("amount", "Enter an amount.");
+        }
+        if form.address.trim().is_empty() {
+            errors.add("address", "Enter an address.");
+        }
+        return Err(errors.into());
+    };
+    let row = Row::check(asset, 1, &RowInput { address: &form.address, amount: &form.amount, ..Default::default() });
+    for issue in &row.errors {
+        errors.add(issue.column, issue.message.clone());
+    }
+    if let Err(e) = check_text(&form.description, MAX_DESCRIPTION_CHARS) {
+        errors.add("description", e);
+    }
+    errors.into_result(())?;
+    price(conn, actor, PayoutKind::Single, asset, form.description.trim(), vec![row])
+}
+
+/// Prices checked rows: the fee by the schedule in force, the balance they would draw on.
+pub fn price(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    kind: PayoutKind,
+    asset: &'static Asset,
+    description: &str,
+    mut rows: Vec<Row>,
+) -> Result<Draft, AppError> {
+    check_duplicates(&mut rows);
+    let operation = if kind == PayoutKind::Single { Operation::Single } else { Operation::MassRow };
+    let rule = org_settings::fee_schedule(conn, actor.org_id)?.rule(asset, operation);
+    let amounts: Vec<Amount> = rows.iter().filter_map(|r| r.amount).collect();
+    let available = ledger::balance_of(conn, actor.org_id, asset)?.available;
+    let quote = Quote::new(&rule, &amounts, Some(available))
+        .ok_or_else(|| FieldErrors::form("The total is too large to pay in one payout."))?;
+    Ok(Draft { kind, asset, description: description.to_owned(), rows, quote })
+}
+
+/// The outcome of a confirm: the payout, and whether an earlier identical confirm had already
+/// created it (a double click, the back button, a retried API call).
+pub struct Created {
+    pub payout: PayoutRow,
+    pub replayed: bool,
+}
+
+/// Stores the draft as a payout, reserves amount + fee, and starts it (or leaves it Pending
+/// when approval is required), all in one transaction. The same `idempotency_key` again
+/// returns the first payout.
+pub fn create(conn: &mut DbConnection, actor: &Actor, draft: &Draft, idempotency_key: &str) -> Result<Created, AppError> {
+    actor.require(Role::can_create_payouts)?;
+    if draft.rows.iter().any(|r| !r.is_valid()) {
+        return Err(FieldErrors::form("Correct the rows with problems before confirming.").into());
+    }
+    if draft.rows.is_empty() {
+        return Err(FieldErrors::form("A payout needs at least one recipient.").into());
+    }
+    if let Some(existing) = db::payouts::find_by_idempotency_key(conn, actor.org_id, idempotency_key)? {
+        return Ok(Created { payout: existing, replayed: true });
+    }
+    let at = now();
+    let result = db::write_tx(conn, |conn| create_in_tx(conn, actor, draft, idempotency_key, at));
+    match result {
+        Ok(payout) => Ok(Created { payout, replayed: false }),
+        // Two confirms with one key raced; the other one stored it.
+        Err(e) => match db::payouts::find_by_idempotency_key(conn, actor.org_id, idempotency_key)? {
+            Some(existing) => Ok(Created { payout: existing, replayed: true }),
+            None => Err(e),
+        },
+    }
+}
+
+fn create_in_tx(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    draft: &Draft,
+    idempotency_key: &str,
+    at: NaiveDateTime,
+) -> Result<PayoutRow, AppError> {
+    let org = db::orgs::find(conn, actor.org_id)?;
+    let (status, item_status) = if org.approval_required {
+        (PayoutStatus::Pending, ItemStatus::Waiting)
+    } else {
+        (PayoutStatus::InProgress, ItemStatus::Queued)
+    };
+    let q = &draft.quote;
+    let payout = db::payouts::insert(
+        conn,
+        &NewPayoutRow {
+            org_id: actor.org_id,
+            kind: draft.kind.as_str(),
+            asset: draft.asset.code,
+            status: status.as_str(),
+            description: &draft.description,
+            amount_total: &q.amount_total.to_string(),
+            fee: &q.fee.to_string(),
+            total_debit: &q.total_debit.to_string(),
+            item_count: draft.rows.len() as i32,
+            approvals_required: i32::from(org.approval_required),
+            idempotency_key: Some(idempotency_key),
+            created_by: actor.user_id,
+            created_at: at,
+            updated_at: at,
+        },
+    )?;
+    let operation = if draft.kind == PayoutKind::Single { Operation::Single } else { Operation::MassRow };
+    let rule = org_settings::fee_schedule(conn, actor.org_id)?.rule(draft.asset, operation);
+    let items: Vec<NewItemRow> = draft
+        .rows
+        .iter()
+        .enumerate()
+        .map(|(n, row)| {
+            let amount = row.amount.expect("valid rows have an amount");
+            NewItemRow {
+                payout_id: payout.id,
+                org_id: actor.org_id,
+                line: (n + 1) as i32,
+                address: row.address.clone(),
+                amount: amount.to_string(),
+                fee: rule.fee_for(amount).to_string(),
+                comment: row.comment.clone(),
+                reference: row.reference.clone(),
+                status: item_status.as_str().into(),
+                idempotency_key: format!("payout-{}-item-{}", payout.id, n + 1),
+                updated_at: at,
+            }
+        })
+        .collect();
+    db::payouts::insert_items(conn, &items)?;
+    let ctx = MoveContext {
+        org_id: actor.org_id,
+        payout_id: Some(payout.id),
+        note: "Reserved for payout",
+        actor_user_id: Some(actor.user_id),
+        at,
+    };
+    ledger::move_funds(conn, Movement::Reserve, q.total_debit, &ctx)?;
+    let reason = if org.approval_required { "Created; waiting for a manager's approval" } else { "Created and confirmed" };
+    event(conn, payout.id, None, Some(actor.user_id), None, status.as_str(), reason, at)?;
+    audit::record(
+        conn,
+        Entry::by(actor, "payout.created", "payout", payout.id)
+            .detail(format!("{} {} {} to {} recipient(s)", draft.kind.label(), q.total_debit, draft.asset.code, draft.rows.len())),
+        at,
+    )?;
+    Ok(payout)
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn event(
+    conn: &mut DbConnection,
+    payout_id: i64,
+    item_id: Option<i64>,
+    actor_user_id: Option<i64>,
+    from: Option<&str>,
+    to: &str,
+    reason: &str,
+    at: NaiveDateTime,
+) -> Result<(), AppError> {
+    db::payouts::insert_event(
+        conn,
+        &NewEventRow { payout_id, item_id, actor_user_id, from_status: from, to_status: to, reason, created_at: at },
+    )?;
+    Ok(())
+}
+
+pub(crate) fn stored_amount(asset: &'static Asset, s: &str) -> Result<Amount, AppError> {
+    Amount::parse_non_negative(asset, s).map_err(|e| AppError::Internal(format!("stored amount {s:?}: {e}")))
+}
+
+pub(crate) fn payout_asset(row: &PayoutRow) -> Result<&'static Asset, AppError> {
+    asset::find(&row.asset).ok_or_else(|| AppError::Internal(format!("unknown stored asset {}", row.asset)))
+}
+
+/// Cancels a payout that has not started paying: Pending, or In progress with every item
+/// still queued. Its reservation is released. The creator or a manager may cancel.
+pub fn cancel(conn: &mut DbConnection, actor: &Actor, payout_id: i64, reason: &str) -> Result<PayoutRow, AppError> {
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Err(FieldErrors::single("reason", "Say why the payout is cancelled.").into());
+    }
+    check_text(reason, MAX_DESCRIPTION_CHARS).map_err(|e| FieldErrors::single("reason", e))?;
+    let at = now();
+    db::write_tx(conn, |conn| {
+        let payout = db::payouts::find_in_org(conn, actor.org_id, payout_id)?.ok_or(AppError::NotFound)?;
+        if payout.created_by != actor.user_id && !actor.role.can_approve() {
+            return Err(AppError::Forbidden);
+        }
+        let status = PayoutStatus::parse(&payout.status).ok_or_else(|| AppError::Internal("bad status".into()))?;
+        if !status.can_become(PayoutStatus::Cancelled) {
+            return Err(AppError::Conflict(format!("This payout is {} and can no longer be cancelled.", status.label())));
+        }
+        let waiting = if status == PayoutStatus::Pending { ItemStatus::Waiting } else { ItemStatus::Queued };
+        let moved = db::payouts::set_items_status(conn, payout.id, waiting.as_str(), ItemStatus::Cancelled.as_str(), at)?;
+        if moved != payout.item_count as usize {
+            return Err(AppError::Conflict(
+                "Sending has already started, so this payout can no longer be cancelled.".into(),
+            ));
+        }
+        if !db::payouts::cas_status(conn, payout.id, status.as_str(), PayoutStatus::Cancelled.as_str(), at)? {
+            return Err(AppError::Conflict("The payout changed meanwhile; reload the page.".into()));
+        }
+        let asset = payout_asset(&payout)?;
+        let ctx = MoveContext {
+            org_id: actor.org_id,
+            payout_id: Some(payout.id),
+            note: "Released: payout cancelled",
+            actor_user_id: Some(actor.user_id),
+            at,
+        };
+        ledger::move_funds(conn, Movement::Release, stored_amount(asset, &payout.total_debit)?, &ctx)?;
+        event(conn, payout.id, None, Some(actor.user_id), Some(status.as_str()), PayoutStatus::Cancelled.as_str(), &format!("Cancelled: {reason}"), at)?;
+        audit::record(conn, Entry::by(actor, "payout.cancelled", "payout", payout.id).detail(reason.to_owned()), at)?;
+        Ok(db::payouts::find(conn, payout.id)?)
+    })
+}
+
+/// A payout as pages and exports show it.
+#[derive(Debug, Clone)]
+pub struct PayoutView {
+    pub id: i64,
+    pub kind: PayoutKind,
+    pub asset: &'static Asset,
+    pub status: PayoutStatus,
+    pub description: String,
+    pub amount_total: Amount,
+    pub fee: Amount,
+    pub total_debit: Amount,
+    pub item_count: i32,
+    pub created_by: i64,
+    pub created_by_email: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+pub(crate) fn view(row: &PayoutRow, emails: &[(i64, String)]) -> Result<PayoutView, AppError> {
+    let asset = payout_asset(row)?;
+    Ok(PayoutView {
+        id: row.id,
+        kind: PayoutKind::parse(&row.kind).ok_or_else(|| AppError::Internal("bad kind".into()))?,
+        asset,
+        status: PayoutStatus::parse(&row.status).ok_or_else(|| AppError::Internal("bad status".into()))?,
+        description: row.description.clone(),
+        amount_total: stored_amount(asset, &row.amount_total)?,
+        fee: stored_amount(asset, &row.fee)?,
+        total_debit: stored_amount(asset, &row.total_debit)?,
+        item_count: row.item_count,
+        created_by: row.created_by,
+        created_by_email: emails.iter().find(|(id, _)| *id == row.created_by).map_or_else(|| "—".into(), |(_, e)| e.clone()),
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    })
+}
+
+pub(crate) fn org_emails(conn: &mut DbConnection, org_id: i64) -> Result<Vec<(i64, String)>, AppError> {
+    Ok(db::users::list_in_org(conn, org_id)?.into_iter().map(|u| (u.id, u.email)).collect())
+}
+
+pub struct ItemView {
+    pub row: ItemRow,
+    pub status: ItemStatus,
+    pub amount: Amount,
+    pub fee: Amount,
+    pub explorer_url: Option<String>,
+}
+
+pub struct EventView {
+    pub at: NaiveDateTime,
+    pub actor: String,
+    pub from: Option<PayoutStatus>,
+    pub to: String,
+    pub reason: String,
+    pub item_line: Option<i32>,
+}
+
+pub struct Details {
+    pub payout: PayoutView,
+    pub items: Vec<ItemView>,
+    pub events: Vec<EventView>,
+    pub paid: usize,
+    pub failed: usize,
+    pub can_cancel: bool,
+}
+
+pub fn details(conn: &mut DbConnection, actor: &Actor, payout_id: i64) -> Result<Details, AppError> {
+    let row = db::payouts::find_in_org(conn, actor.org_id, payout_id)?.ok_or(AppError::NotFound)?;
+    let emails = org_emails(conn, actor.org_id)?;
+    let payout = view(&row, &emails)?;
+    let items: Vec<ItemView> = db::payouts::items(conn, row.id)?
+        .into_iter()
+        .map(|r| {
+            Ok(ItemView {
+                status: ItemStatus::parse(&r.status).ok_or_else(|| AppError::Internal("bad item status".into()))?,
+                amount: stored_amount(payout.asset, &r.amount)?,
+                fee: stored_amount(payout.asset, &r.fee)?,
+                explorer_url: r.tx_hash.as_deref().map(|h| payout.asset.explorer_url(h)),
+                row: r,
+            })
+        })
+        .collect::<Result<_, AppError>>()?;
+    let events = db::payouts::events(conn, row.id)?
+        .into_iter()
+        .map(|e| EventView {
+            at: e.created_at,
+            actor: e
+                .actor_user_id
+                .and_then(|id| emails.iter().find(|(uid, _)| *uid == id))
+                .map_or_else(|| "system".into(), |(_, email)| email.clone()),
+            from: e.from_status.as_deref().and_then(PayoutStatus::parse),
+            to: PayoutStatus::parse(&e.to_status)
+                .map(|s| s.label().to_string())
+                .or_else(|| ItemStatus::parse(&e.to_status).map(|s| s.label().to_string()))
+                .unwrap_or(e.to_status),
+            reason: e.reason,
+            item_line: e.item_id.and_then(|id| items.iter().find(|i| i.row.id == id)).map(|i| i.row.line),
+        })
+        .collect();
+    let paid = items.iter().filter(|i| i.status == ItemStatus::Completed).count();
+    let failed = items.iter().filter(|i| i.status == ItemStatus::Failed).count();
+    let not_started = match payout.status {
+        PayoutStatus::Pending => true,
+        PayoutStatus::InProgress => items.iter().all(|i| i.status == ItemStatus::Queued),
+        _ => false,
+    };
+    let can_cancel = not_started && (payout.created_by == actor.user_id || actor.role.can_approve());
+    Ok(Details { payout, items, events, paid, failed, can_cancel })
+}

@@ -1,0 +1,211 @@
+//! The background processor: claims items under a database lease, sends them through the rail,
+//! and records each outcome with its ledger entries and an event, in one transaction.
+//!
+//! Exactly once: an item is marked `submitting` (with a lease) before the rail sees it, and
+//! the rail is asked for the item's idempotency key before anything is sent. A processor that
+//! dies between sending and recording leaves a lease that runs out; the next claim finds the
+//! transfer on the rail and records it instead of sending it again.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDateTime;
+
+use super::ledger::{self, MoveContext};
+use super::payouts::{event, payout_asset, stored_amount};
+use super::now;
+use crate::db::payouts::{ItemRow, PayoutRow};
+use crate::db::{self, DbConnection};
+use crate::domain::ledger::Movement;
+use crate::domain::payout::{ItemStatus, PayoutKind, PayoutStatus};
+use crate::error::AppError;
+use crate::rails::{Rail, RailTx, Transfer, TxState};
+
+#[derive(Debug, Clone)]
+pub struct ProcessorConfig {
+    /// How long a claim holds an item before another processor may take it over.
+    pub lease: chrono::Duration,
+    /// Items claimed, and items polled, per tick.
+    pub batch: i64,
+}
+
+impl Default for ProcessorConfig {
+    fn default() -> Self {
+        Self { lease: chrono::Duration::seconds(30), batch: 500 }
+    }
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct TickReport {
+    pub claimed: usize,
+    pub submitted: usize,
+    pub completed: usize,
+    pub failed: usize,
+}
+
+/// One round: claim and send what is ready, then record what the network settled.
+pub fn tick(conn: &mut DbConnection, rail: &dyn Rail, owner: &str, config: &ProcessorConfig) -> Result<TickReport, AppError> {
+    let mut report = TickReport::default();
+    let claimed = claim(conn, owner, config)?;
+    report.claimed = claimed.len();
+    let mut payouts: HashMap<i64, PayoutRow> = HashMap::new();
+    let mut by_payout: Vec<(i64, Vec<ItemRow>)> = Vec::new();
+    for item in claimed {
+        match by_payout.iter_mut().find(|(id, _)| *id == item.payout_id) {
+            Some((_, list)) => list.push(item),
+            None => by_payout.push((item.payout_id, vec![item])),
+        }
+    }
+    for (payout_id, items) in by_payout {
+        let payout = cached(conn, &mut payouts, payout_id)?;
+        report.submitted += send(conn, rail, owner, &payout, &items)?;
+    }
+    for item in db::processor::submitted(conn, config.batch)? {
+        let Some(tx) = rail.lookup(&item.idempotency_key).map_err(|e| AppError::Internal(e.to_string()))? else {
+            tracing::error!(item = item.id, "the rail has no record of a submitted item");
+            continue;
+        };
+        let payout = cached(conn, &mut payouts, item.payout_id)?;
+        match tx.state {
+            TxState::Pending { confirmations } => {
+                if confirmations as i32 != item.confirmations {
+                    db::processor::set_confirmations(conn, item.id, confirmations as i32)?;
+                }
+            }
+            TxState::Confirmed { confirmations } => {
+                if finish(conn, &payout, &item, Ok(confirmations))? {
+                    report.completed += 1;
+                }
+            }
+            TxState::Failed { reason } => {
+                if finish(conn, &payout, &item, Err(&reason))? {
+                    report.failed += 1;
+                }
+            }
+        }
+    }
+    Ok(report)
+}
+
+fn cached(conn: &mut DbConnection, cache: &mut HashMap<i64, PayoutRow>, id: i64) -> Result<PayoutRow, AppError> {
+    if let Some(p) = cache.get(&id) {
+        return Ok(p.clone());
+    }
+    let p = db::payouts::find(conn, id)?;
+    cache.insert(id, p.clone());
+    Ok(p)
+}
+
+fn claim(conn: &mut DbConnection, owner: &str, config: &ProcessorConfig) -> Result<Vec<ItemRow>, AppError> {
+    let at = now();
+    let until = at + config.lease;
+    let mut claimed = Vec::new();
+    for item in db::processor::claimable(conn, at, config.batch)? {
+        if db::processor::try_claim(conn, &item, owner, at, until)? {
+            claimed.push(item);
+        }
+    }
+    Ok(claimed)
+}
+
+/// Sends one payout's claimed items: those the rail already knows are recorded as they are;
+/// the rest go out, as one transaction when the rail can batch.
+fn send(conn: &mut DbConnection, rail: &dyn Rail, owner: &str, payout: &PayoutRow, items: &[ItemRow]) -> Result<usize, AppError> {
+    let asset = payout_asset(payout)?;
+    let mut known: Vec<(&ItemRow, RailTx)> = Vec::new();
+    let mut fresh: Vec<&ItemRow> = Vec::new();
+    for item in items {
+        match rail.lookup(&item.idempotency_key) {
+            Ok(Some(tx)) => known.push((item, tx)),
+            Ok(None) => fresh.push(item),
+            Err(e) => {
+                // Unknown whether it went out: leave it claimed; after the lease the next try looks again.
+                tracing::warn!(item = item.id, error = %e, "rail lookup failed");
+            }
+        }
+    }
+    let transfers = |batch: &[&ItemRow]| -> Result<Vec<Transfer>, AppError> {
+        batch
+            .iter()
+            .map(|i| {
+                Ok(Transfer {
+                    key: i.idempotency_key.clone(),
+                    asset,
+                    address: i.address.clone(),
+                    amount: stored_amount(asset, &i.amount)?,
+                })
+            })
+            .collect()
+    };
+    let batches: Vec<Vec<&ItemRow>> =
+        if rail.supports_batch() { vec![fresh] } else { fresh.into_iter().map(|i| vec![i]).collect() };
+    for batch in batches.into_iter().filter(|b| !b.is_empty()) {
+        match rail.submit(&transfers(&batch)?) {
+            Ok(txs) => known.extend(batch.into_iter().zip(txs)),
+            Err(e) => tracing::warn!(payout = payout.id, error = %e, "rail submit failed; will look up after the lease"),
+        }
+    }
+    let mut recorded = 0;
+    for (item, tx) in known {
+        let at = now();
+        let done = db::write_tx(conn, |conn| -> Result<bool, AppError> {
+            if !db::processor::mark_submitted(conn, item.id, owner, &tx.tx_hash, at)? {
+                return Ok(false);
+            }
+            let reason = format!("Sent on the {}: transaction {}", rail.label(), tx.tx_hash);
+            event(conn, payout.id, Some(item.id), None, Some(ItemStatus::Submitting.as_str()), ItemStatus::Submitted.as_str(), &reason, at)?;
+            Ok(true)
+        })?;
+        recorded += usize::from(done);
+    }
+    Ok(recorded)
+}
+
+/// Records an item's end: completed (its reservation settles) or failed (it is released).
+/// When it was the payout's last open item, the payout ends too. One transaction.
+fn finish(conn: &mut DbConnection, payout: &PayoutRow, item: &ItemRow, outcome: Result<u32, &str>) -> Result<bool, AppError> {
+    let asset = payout_asset(payout)?;
+    let at = now();
+    db::write_tx(conn, |conn| {
+        let (to, confirmations, error) = match outcome {
+            Ok(c) => (ItemStatus::Completed, c as i32, None),
+            Err(reason) => (ItemStatus::Failed, item.confirmations, Some(reason)),
+        };
+        if !db::processor::finish(conn, item.id, to.as_str(), confirmations, error, at)? {
+            return Ok(false);
+        }
+        let held = stored_amount(asset, &item.amount)?
+            .checked_add(stored_amount(asset, &item.fee)?)
+            .ok_or_else(|| AppError::Internal("item total overflow".into()))?;
+        let (movement, note) = match to {
+            ItemStatus::Completed => (Movement::Settle, "Paid"),
+            _ => (Movement::Release, "Released: transfer failed"),
+        };
+        let ctx = MoveContext { org_id: payout.org_id, payout_id: Some(payout.id), note, actor_user_id: None, at };
+        ledger::move_funds(conn, movement, held, &ctx)?;
+        let reason = match error {
+            Some(e) => format!("Line {} failed: {e}", item.line),
+            None => format!("Line {} paid with {confirmations} confirmations", item.line),
+        };
+        event(conn, payout.id, Some(item.id), None, Some(ItemStatus::Submitted.as_str()), to.as_str(), &reason, at)?;
+        settle_payout(conn, payout, at)?;
+        Ok(true)
+    })
+}
+
+fn settle_payout(conn: &mut DbConnection, payout: &PayoutRow, at: NaiveDateTime) -> Result<(), AppError> {
+    let counts = db::payouts::item_status_counts(conn, payout.id)?;
+    let count = |s: ItemStatus| counts.iter().find(|(k, _)| k == s.as_str()).map_or(0, |(_, n)| *n as usize);
+    let kind = PayoutKind::parse(&payout.kind).unwrap_or(PayoutKind::Single);
+    let (completed, failed) = (count(ItemStatus::Completed), count(ItemStatus::Failed));
+    if let Some(end) = PayoutStatus::settle(kind, completed, failed, payout.item_count as usize)
+        && db::payouts::cas_status(conn, payout.id, PayoutStatus::InProgress.as_str(), end.as_str(), at)?
+    {
+        let reason = match end {
+            PayoutStatus::Completed => format!("All {completed} paid"),
+            PayoutStatus::PartiallyCompleted => format!("{completed} paid, {failed} failed; the failed rows' funds are released"),
+            _ => format!("Nothing was paid; {failed} failed and the funds are released"),
+        };
+        event(conn, payout.id, None, None, Some(PayoutStatus::InProgress.as_str()), end.as_str(), &reason, at)?;
+    }
+    Ok(())
+}
