@@ -81,6 +81,26 @@ pub struct ServeArgs {
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "PAYOUTS_WORKERS")]
     pub workers: Option<usize>,
+
+    /// Do not run the payout processor in this process (another process runs it).
+    #[arg(long, env = "PAYOUTS_NO_PROCESSOR")]
+    pub no_processor: bool,
+
+    /// Milliseconds between the processor's rounds.
+    #[arg(long, env = "PAYOUTS_PROCESSOR_INTERVAL_MS", default_value_t = 500)]
+    pub processor_interval_ms: u64,
+
+    /// Simulated network: seconds from sending to full confirmation.
+    #[arg(long, env = "PAYOUTS_SIM_CONFIRM_SECONDS", default_value_t = 4)]
+    pub sim_confirm_seconds: u64,
+
+    /// Simulated network: transfers to these addresses fail (comma-separated).
+    #[arg(long, env = "PAYOUTS_SIM_FAIL_ADDRESSES", value_delimiter = ',')]
+    pub sim_fail_addresses: Vec<String>,
+
+    /// Simulated network: share of other transfers that fail, per mille (0-1000).
+    #[arg(long, env = "PAYOUTS_SIM_FAILURE_PER_MILLE", default_value_t = 0, value_parser = clap::value_parser!(u16).range(0..=1000))]
+    pub sim_failure_per_mille: u16,
 }
 
 impl Default for ServeArgs {
@@ -94,6 +114,11 @@ impl Default for ServeArgs {
             admin_email: "admin@localhost".into(),
             org_name: "My organization".into(),
             workers: None,
+            no_processor: false,
+            processor_interval_ms: 500,
+            sim_confirm_seconds: 4,
+            sim_fail_addresses: Vec::new(),
+            sim_failure_per_mille: 0,
         }
     }
 }

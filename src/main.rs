@@ -1,13 +1,17 @@
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::{App, HttpServer, web};
 use clap::{Parser, Subcommand};
 use payouts::config::{DbArgs, ServeArgs};
 use payouts::domain::registry::Limits;
+use payouts::rails::Rail;
+use payouts::rails::simulated::{SimConfig, SimulatedRail};
 use payouts::service::bootstrap::{self, Initialized};
+use payouts::service::processor::{self, ProcessorConfig};
 use payouts::service::{now, sessions};
 use payouts::{AppState, Config, cli, configure, crypto, db};
 use tracing_subscriber::EnvFilter;
@@ -164,6 +168,21 @@ async fn serve(db_args: DbArgs, args: ServeArgs) -> Result<(), String> {
         }
     }
     spawn_session_purge(state.clone());
+    if !args.no_processor {
+        let sim = SimConfig {
+            confirm_after: Duration::from_secs(args.sim_confirm_seconds),
+            fail_addresses: args.sim_fail_addresses.clone(),
+            failure_per_mille: args.sim_failure_per_mille,
+            ..SimConfig::default()
+        };
+        let rail: Arc<dyn Rail> = Arc::new(SimulatedRail::new(state.pool.clone(), sim));
+        processor::spawn(
+            state.pool.clone(),
+            rail,
+            ProcessorConfig::default(),
+            Duration::from_millis(args.processor_interval_ms.max(50)),
+        );
+    }
     let data = web::Data::new(state);
     let mut server = HttpServer::new(move || App::new().app_data(data.clone()).configure(configure));
     if let Some(workers) = args.workers {

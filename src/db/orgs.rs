@@ -26,3 +26,7 @@ pub fn count(conn: &mut DbConnection) -> DbResult<i64> {
 pub fn list(conn: &mut DbConnection) -> DbResult<Vec<OrgRow>> {
     o::organizations.order(o::id).select(OrgRow::as_select()).load(conn)
 }
+
+pub fn set_approval_required(conn: &mut DbConnection, id: i64, required: bool) -> DbResult<()> {
+    diesel::update(o::organizations.find(id)).set(o::approval_required.eq(required)).execute(conn).map(drop)
+}

@@ -19,7 +19,13 @@ pub fn claimable(conn: &mut DbConnection, now: NaiveDateTime, limit: i64) -> DbR
 }
 
 /// Takes the item for `owner` until `until` unless another processor took it first.
-pub fn try_claim(conn: &mut DbConnection, item: &ItemRow, owner: &str, now: NaiveDateTime, until: NaiveDateTime) -> DbResult<bool> {
+pub fn try_claim(
+    conn: &mut DbConnection,
+    item: &ItemRow,
+    owner: &str,
+    now: NaiveDateTime,
+    until: NaiveDateTime,
+) -> DbResult<bool> {
     let still_claimable = i::status.eq("queued").or(i::status.eq("submitting").and(i::lease_until.lt(now)));
     let n = diesel::update(i::payout_items.filter(i::id.eq(item.id).and(still_claimable)))
         .set((
@@ -34,7 +40,13 @@ pub fn try_claim(conn: &mut DbConnection, item: &ItemRow, owner: &str, now: Naiv
 }
 
 /// Records the transaction of an item this owner holds; false when the lease was lost.
-pub fn mark_submitted(conn: &mut DbConnection, item_id: i64, owner: &str, tx_hash: &str, now: NaiveDateTime) -> DbResult<bool> {
+pub fn mark_submitted(
+    conn: &mut DbConnection,
+    item_id: i64,
+    owner: &str,
+    tx_hash: &str,
+    now: NaiveDateTime,
+) -> DbResult<bool> {
     let n = diesel::update(
         i::payout_items.filter(i::id.eq(item_id).and(i::status.eq("submitting")).and(i::lease_owner.eq(owner))),
     )

@@ -32,7 +32,10 @@ pub struct NewSimTransfer<'a> {
 
 /// Inserts unless the key was sent before; returns what is stored for the key.
 pub fn insert_once(conn: &mut DbConnection, row: &NewSimTransfer) -> DbResult<SimTransferRow> {
-    super::per_backend!(conn, |c| diesel::insert_into(s::sim_transfers).values(row).on_conflict_do_nothing().execute(c))?;
+    super::per_backend!(conn, |c| diesel::insert_into(s::sim_transfers)
+        .values(row)
+        .on_conflict_do_nothing()
+        .execute(c))?;
     s::sim_transfers.find(row.key).select(SimTransferRow::as_select()).first(conn)
 }
 

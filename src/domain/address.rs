@@ -25,12 +25,9 @@ impl Address {
         match parse_family(asset.family, s) {
             Ok(address) => Ok(address),
             Err(message) => match identify(s) {
-                Some(family) if family != asset.family => Err(format!(
-                    "This is {}, but {} pays on {}.",
-                    family.address_kind(),
-                    asset.code,
-                    asset.network
-                )),
+                Some(family) if family != asset.family => {
+                    Err(format!("This is {}, but {} pays on {}.", family.address_kind(), asset.code, asset.network))
+                }
                 _ => Err(message),
             },
         }

@@ -8,6 +8,7 @@ pub mod ledger;
 pub mod money;
 pub mod payout;
 pub mod registry;
+pub mod spreadsheet;
 pub mod validation;
 
 pub use address::Address;

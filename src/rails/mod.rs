@@ -17,10 +17,16 @@ pub struct Transfer {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TxState {
     /// On the network, not yet confirmed deeply enough.
-    Pending { confirmations: u32 },
-    Confirmed { confirmations: u32 },
+    Pending {
+        confirmations: u32,
+    },
+    Confirmed {
+        confirmations: u32,
+    },
     /// Rejected or reverted: nothing was paid. The reason is for a person to act on.
-    Failed { reason: String },
+    Failed {
+        reason: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -26,7 +26,12 @@ pub struct SimConfig {
 
 impl Default for SimConfig {
     fn default() -> Self {
-        Self { confirm_after: Duration::from_secs(4), confirmations: 3, fail_addresses: Vec::new(), failure_per_mille: 0 }
+        Self {
+            confirm_after: Duration::from_secs(4),
+            confirmations: 3,
+            fail_addresses: Vec::new(),
+            failure_per_mille: 0,
+        }
     }
 }
 
@@ -94,7 +99,10 @@ impl Rail for SimulatedRail {
         let now = crate::service::now();
         // A batch is one transaction: its hash covers every key in it.
         let keys: Vec<&str> = transfers.iter().map(|t| t.key.as_str()).collect();
-        let tx_hash = format!("0x{}", crypto::sha256_hex(keys.join("\n").as_bytes()));
+        let digest = crypto::sha256_hex(keys.join("\n").as_bytes());
+        // Written the way each network writes its hashes: EVM chains with 0x, the others bare.
+        let evm = transfers.first().is_some_and(|t| t.asset.family == crate::domain::asset::AddressFamily::Evm);
+        let tx_hash = if evm { format!("0x{digest}") } else { digest };
         let mut out = Vec::with_capacity(transfers.len());
         for t in transfers {
             let row = sim::NewSimTransfer {

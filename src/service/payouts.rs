@@ -103,7 +103,12 @@ pub struct Created {
 /// Stores the draft as a payout, reserves amount + fee, and starts it (or leaves it Pending
 /// when approval is required), all in one transaction. The same `idempotency_key` again
 /// returns the first payout.
-pub fn create(conn: &mut DbConnection, actor: &Actor, draft: &Draft, idempotency_key: &str) -> Result<Created, AppError> {
+pub fn create(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    draft: &Draft,
+    idempotency_key: &str,
+) -> Result<Created, AppError> {
     actor.require(Role::can_create_payouts)?;
     if draft.rows.iter().any(|r| !r.is_valid()) {
         return Err(FieldErrors::form("Correct the rows with problems before confirming.").into());
@@ -191,12 +196,18 @@ fn create_in_tx(
         at,
     };
     ledger::move_funds(conn, Movement::Reserve, q.total_debit, &ctx)?;
-    let reason = if org.approval_required { "Created; waiting for a manager's approval" } else { "Created and confirmed" };
+    let reason =
+        if org.approval_required { "Created; waiting for a manager's approval" } else { "Created and confirmed" };
     event(conn, payout.id, None, Some(actor.user_id), None, status.as_str(), reason, at)?;
     audit::record(
         conn,
-        Entry::by(actor, "payout.created", "payout", payout.id)
-            .detail(format!("{} {} {} to {} recipient(s)", draft.kind.label(), q.total_debit, draft.asset.code, draft.rows.len())),
+        Entry::by(actor, "payout.created", "payout", payout.id).detail(format!(
+            "{} {} {} to {} recipient(s)",
+            draft.kind.label(),
+            q.total_debit,
+            draft.asset.code,
+            draft.rows.len()
+        )),
         at,
     )?;
     Ok(payout)
@@ -244,10 +255,14 @@ pub fn cancel(conn: &mut DbConnection, actor: &Actor, payout_id: i64, reason: &s
         }
         let status = PayoutStatus::parse(&payout.status).ok_or_else(|| AppError::Internal("bad status".into()))?;
         if !status.can_become(PayoutStatus::Cancelled) {
-            return Err(AppError::Conflict(format!("This payout is {} and can no longer be cancelled.", status.label())));
+            return Err(AppError::Conflict(format!(
+                "This payout is {} and can no longer be cancelled.",
+                status.label()
+            )));
         }
         let waiting = if status == PayoutStatus::Pending { ItemStatus::Waiting } else { ItemStatus::Queued };
-        let moved = db::payouts::set_items_status(conn, payout.id, waiting.as_str(), ItemStatus::Cancelled.as_str(), at)?;
+        let moved =
+            db::payouts::set_items_status(conn, payout.id, waiting.as_str(), ItemStatus::Cancelled.as_str(), at)?;
         if moved != payout.item_count as usize {
             return Err(AppError::Conflict(
                 "Sending has already started, so this payout can no longer be cancelled.".into(),
@@ -265,7 +280,16 @@ pub fn cancel(conn: &mut DbConnection, actor: &Actor, payout_id: i64, reason: &s
             at,
         };
         ledger::move_funds(conn, Movement::Release, stored_amount(asset, &payout.total_debit)?, &ctx)?;
-        event(conn, payout.id, None, Some(actor.user_id), Some(status.as_str()), PayoutStatus::Cancelled.as_str(), &format!("Cancelled: {reason}"), at)?;
+        event(
+            conn,
+            payout.id,
+            None,
+            Some(actor.user_id),
+            Some(status.as_str()),
+            PayoutStatus::Cancelled.as_str(),
+            &format!("Cancelled: {reason}"),
+            at,
+        )?;
         audit::record(conn, Entry::by(actor, "payout.cancelled", "payout", payout.id).detail(reason.to_owned()), at)?;
         Ok(db::payouts::find(conn, payout.id)?)
     })
@@ -302,7 +326,10 @@ pub(crate) fn view(row: &PayoutRow, emails: &[(i64, String)]) -> Result<PayoutVi
         total_debit: stored_amount(asset, &row.total_debit)?,
         item_count: row.item_count,
         created_by: row.created_by,
-        created_by_email: emails.iter().find(|(id, _)| *id == row.created_by).map_or_else(|| "—".into(), |(_, e)| e.clone()),
+        created_by_email: emails
+            .iter()
+            .find(|(id, _)| *id == row.created_by)
+            .map_or_else(|| "—".into(), |(_, e)| e.clone()),
         created_at: row.created_at,
         updated_at: row.updated_at,
     })
@@ -380,4 +407,135 @@ pub fn details(conn: &mut DbConnection, actor: &Actor, payout_id: i64) -> Result
     };
     let can_cancel = not_started && (payout.created_by == actor.user_id || actor.role.can_approve());
     Ok(Details { payout, items, events, paid, failed, can_cancel })
+}
+
+/// The payouts list's filters, as the query string carries them.
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+pub struct ListQuery {
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub kind: String,
+    #[serde(default)]
+    pub asset: String,
+    /// First day, YYYY-MM-DD (UTC).
+    #[serde(default)]
+    pub from: String,
+    /// Last day, YYYY-MM-DD (UTC), included.
+    #[serde(default)]
+    pub to: String,
+    #[serde(default)]
+    pub q: String,
+    pub before: Option<i64>,
+}
+
+impl ListQuery {
+    pub fn filter(&self) -> Result<db::payouts::ListFilter, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let mut day = |field: &str, s: &str| -> Option<chrono::NaiveDate> {
+            let s = s.trim();
+            if s.is_empty() {
+                return None;
+            }
+            chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .map_err(|_| errors.add(field, "Use a date like 2026-11-24."))
+                .ok()
+        };
+        let from = day("from", &self.from);
+        let to = day("to", &self.to);
+        let filter = db::payouts::ListFilter {
+            status: PayoutStatus::parse(&self.status).map(|s| s.as_str().to_owned()),
+            kind: PayoutKind::parse(&self.kind).map(|k| k.as_str().to_owned()),
+            asset: asset::find(&self.asset).map(|a| a.code.to_owned()),
+            created_from: from.and_then(|d| d.and_hms_opt(0, 0, 0)),
+            created_before: to.and_then(|d| d.succ_opt()).and_then(|d| d.and_hms_opt(0, 0, 0)),
+            search: Some(self.q.trim().to_owned()).filter(|q| !q.is_empty()),
+        };
+        errors.into_result(filter)
+    }
+}
+
+pub struct ListPage {
+    pub payouts: Vec<PayoutView>,
+    /// Where the next page starts; None on the last page.
+    pub next_before: Option<i64>,
+    /// The count of every status under the other filters: (None = all, count) first.
+    pub counts: Vec<(Option<PayoutStatus>, i64)>,
+}
+
+pub const PAGE_SIZE: i64 = 50;
+
+pub fn list(conn: &mut DbConnection, actor: &Actor, query: &ListQuery) -> Result<ListPage, AppError> {
+    let filter = query.filter()?;
+    let mut rows = db::payouts::list(conn, actor.org_id, &filter, query.before, PAGE_SIZE + 1)?;
+    let next_before = if rows.len() as i64 > PAGE_SIZE {
+        rows.truncate(PAGE_SIZE as usize);
+        rows.last().map(|r| r.id)
+    } else {
+        None
+    };
+    let emails = org_emails(conn, actor.org_id)?;
+    let payouts = rows.iter().map(|r| view(r, &emails)).collect::<Result<_, _>>()?;
+    let mut counts = Vec::with_capacity(PayoutStatus::ALL.len() + 1);
+    let unfiltered = db::payouts::ListFilter { status: None, ..filter.clone() };
+    counts.push((None, db::payouts::count(conn, actor.org_id, &unfiltered)?));
+    for status in PayoutStatus::ALL {
+        let f = db::payouts::ListFilter { status: Some(status.as_str().into()), ..filter.clone() };
+        counts.push((Some(status), db::payouts::count(conn, actor.org_id, &f)?));
+    }
+    Ok(ListPage { payouts, next_before, counts })
+}
+
+/// Most rows one export may hold.
+pub const EXPORT_LIMIT: i64 = 100_000;
+
+/// The filtered list as CSV, every text cell safe from spreadsheet formula injection.
+pub fn export_csv(conn: &mut DbConnection, actor: &Actor, query: &ListQuery) -> Result<Vec<u8>, AppError> {
+    use crate::domain::spreadsheet::safe_cell;
+    let filter = query.filter()?;
+    let emails = org_emails(conn, actor.org_id)?;
+    let mut out = csv::Writer::from_writer(Vec::new());
+    let header = [
+        "id",
+        "created_at_utc",
+        "type",
+        "asset",
+        "status",
+        "description",
+        "amount",
+        "fee",
+        "total_debit",
+        "rows",
+        "created_by",
+    ];
+    let csv_err = |e: csv::Error| AppError::Internal(e.to_string());
+    out.write_record(header).map_err(csv_err)?;
+    let mut before = None;
+    let mut written = 0;
+    loop {
+        let rows = db::payouts::list(conn, actor.org_id, &filter, before, 1000)?;
+        for row in &rows {
+            let v = view(row, &emails)?;
+            out.write_record([
+                v.id.to_string().as_str(),
+                &v.created_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                v.kind.as_str(),
+                v.asset.code,
+                v.status.as_str(),
+                &safe_cell(&v.description),
+                &v.amount_total.to_string(),
+                &v.fee.to_string(),
+                &v.total_debit.to_string(),
+                &v.item_count.to_string(),
+                &safe_cell(&v.created_by_email),
+            ])
+            .map_err(csv_err)?;
+            written += 1;
+        }
+        match rows.last() {
+            Some(last) if rows.len() == 1000 && written < EXPORT_LIMIT => before = Some(last.id),
+            _ => break,
+        }
+    }
+    out.into_inner().map_err(|e| AppError::Internal(e.to_string()))
 }

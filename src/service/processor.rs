@@ -11,8 +11,8 @@ use std::collections::HashMap;
 use chrono::NaiveDateTime;
 
 use super::ledger::{self, MoveContext};
-use super::payouts::{event, payout_asset, stored_amount};
 use super::now;
+use super::payouts::{event, payout_asset, stored_amount};
 use crate::db::payouts::{ItemRow, PayoutRow};
 use crate::db::{self, DbConnection};
 use crate::domain::ledger::Movement;
@@ -43,7 +43,12 @@ pub struct TickReport {
 }
 
 /// One round: claim and send what is ready, then record what the network settled.
-pub fn tick(conn: &mut DbConnection, rail: &dyn Rail, owner: &str, config: &ProcessorConfig) -> Result<TickReport, AppError> {
+pub fn tick(
+    conn: &mut DbConnection,
+    rail: &dyn Rail,
+    owner: &str,
+    config: &ProcessorConfig,
+) -> Result<TickReport, AppError> {
     let mut report = TickReport::default();
     let claimed = claim(conn, owner, config)?;
     report.claimed = claimed.len();
@@ -109,7 +114,13 @@ fn claim(conn: &mut DbConnection, owner: &str, config: &ProcessorConfig) -> Resu
 
 /// Sends one payout's claimed items: those the rail already knows are recorded as they are;
 /// the rest go out, as one transaction when the rail can batch.
-fn send(conn: &mut DbConnection, rail: &dyn Rail, owner: &str, payout: &PayoutRow, items: &[ItemRow]) -> Result<usize, AppError> {
+fn send(
+    conn: &mut DbConnection,
+    rail: &dyn Rail,
+    owner: &str,
+    payout: &PayoutRow,
+    items: &[ItemRow],
+) -> Result<usize, AppError> {
     let asset = payout_asset(payout)?;
     let mut known: Vec<(&ItemRow, RailTx)> = Vec::new();
     let mut fresh: Vec<&ItemRow> = Vec::new();
@@ -141,7 +152,9 @@ fn send(conn: &mut DbConnection, rail: &dyn Rail, owner: &str, payout: &PayoutRo
     for batch in batches.into_iter().filter(|b| !b.is_empty()) {
         match rail.submit(&transfers(&batch)?) {
             Ok(txs) => known.extend(batch.into_iter().zip(txs)),
-            Err(e) => tracing::warn!(payout = payout.id, error = %e, "rail submit failed; will look up after the lease"),
+            Err(e) => {
+                tracing::warn!(payout = payout.id, error = %e, "rail submit failed; will look up after the lease")
+            }
         }
     }
     let mut recorded = 0;
@@ -152,7 +165,16 @@ fn send(conn: &mut DbConnection, rail: &dyn Rail, owner: &str, payout: &PayoutRo
                 return Ok(false);
             }
             let reason = format!("Sent on the {}: transaction {}", rail.label(), tx.tx_hash);
-            event(conn, payout.id, Some(item.id), None, Some(ItemStatus::Submitting.as_str()), ItemStatus::Submitted.as_str(), &reason, at)?;
+            event(
+                conn,
+                payout.id,
+                Some(item.id),
+                None,
+                Some(ItemStatus::Submitting.as_str()),
+                ItemStatus::Submitted.as_str(),
+                &reason,
+                at,
+            )?;
             Ok(true)
         })?;
         recorded += usize::from(done);
@@ -162,7 +184,12 @@ fn send(conn: &mut DbConnection, rail: &dyn Rail, owner: &str, payout: &PayoutRo
 
 /// Records an item's end: completed (its reservation settles) or failed (it is released).
 /// When it was the payout's last open item, the payout ends too. One transaction.
-fn finish(conn: &mut DbConnection, payout: &PayoutRow, item: &ItemRow, outcome: Result<u32, &str>) -> Result<bool, AppError> {
+fn finish(
+    conn: &mut DbConnection,
+    payout: &PayoutRow,
+    item: &ItemRow,
+    outcome: Result<u32, &str>,
+) -> Result<bool, AppError> {
     let asset = payout_asset(payout)?;
     let at = now();
     db::write_tx(conn, |conn| {
@@ -202,10 +229,46 @@ fn settle_payout(conn: &mut DbConnection, payout: &PayoutRow, at: NaiveDateTime)
     {
         let reason = match end {
             PayoutStatus::Completed => format!("All {completed} paid"),
-            PayoutStatus::PartiallyCompleted => format!("{completed} paid, {failed} failed; the failed rows' funds are released"),
+            PayoutStatus::PartiallyCompleted => {
+                format!("{completed} paid, {failed} failed; the failed rows' funds are released")
+            }
             _ => format!("Nothing was paid; {failed} failed and the funds are released"),
         };
         event(conn, payout.id, None, None, Some(PayoutStatus::InProgress.as_str()), end.as_str(), &reason, at)?;
     }
     Ok(())
+}
+
+/// Runs the processor on its own thread until the process ends: one per rail. The owner name
+/// identifies this process's leases.
+pub fn spawn(
+    pool: crate::db::Pool,
+    rail: std::sync::Arc<dyn Rail>,
+    config: ProcessorConfig,
+    interval: std::time::Duration,
+) {
+    let owner = format!("{}-{}", std::process::id(), crate::crypto::random_hex(4));
+    std::thread::Builder::new()
+        .name(format!("processor-{}", rail.label()))
+        .spawn(move || {
+            tracing::info!(%owner, rail = rail.label(), "payout processor started");
+            loop {
+                match pool.get() {
+                    Ok(mut conn) => match tick(&mut conn, rail.as_ref(), &owner, &config) {
+                        Ok(r) if r != TickReport::default() => tracing::info!(
+                            claimed = r.claimed,
+                            submitted = r.submitted,
+                            completed = r.completed,
+                            failed = r.failed,
+                            "processor round"
+                        ),
+                        Ok(_) => {}
+                        Err(e) => tracing::error!(error = %e, "processor round failed"),
+                    },
+                    Err(e) => tracing::error!(error = %e, "processor has no database connection"),
+                }
+                std::thread::sleep(interval);
+            }
+        })
+        .expect("the processor thread starts");
 }

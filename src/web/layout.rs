@@ -27,6 +27,7 @@ struct NavEntry {
 
 const NAV: &[NavEntry] = &[
     NavEntry { href: "/", label: "Dashboard", allowed: |_| true },
+    NavEntry { href: "/payouts", label: "Payouts", allowed: |_| true },
     NavEntry { href: "/settings", label: "Settings", allowed: Role::can_administer },
 ];
 

@@ -240,3 +240,67 @@ pub fn user_id_in(page: &str, email: &str) -> i64 {
     let end = rest[start..].find('/').unwrap() + start;
     rest[start..end].parse().unwrap()
 }
+
+pub const TRON_ADDRESS: &str = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t";
+pub const EVM_ADDRESS: &str = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed";
+
+/// The demo organization's id.
+pub fn demo_org(app: &TestApp) -> i64 {
+    payouts::db::orgs::find_by_name(&mut app.conn(), "Demo Company").unwrap().unwrap().id
+}
+
+/// A simulated network that confirms at once, failing transfers to `fail_addresses`.
+pub fn instant_rail(app: &TestApp, fail_addresses: &[&str]) -> payouts::rails::simulated::SimulatedRail {
+    payouts::rails::simulated::SimulatedRail::new(
+        app.state.pool.clone(),
+        payouts::rails::simulated::SimConfig {
+            confirm_after: std::time::Duration::ZERO,
+            fail_addresses: fail_addresses.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        },
+    )
+}
+
+/// Runs processor rounds until nothing moves.
+pub fn process_all(app: &TestApp, rail: &dyn payouts::rails::Rail) {
+    let config = payouts::service::processor::ProcessorConfig::default();
+    let mut conn = app.conn();
+    for _ in 0..10 {
+        let report = payouts::service::processor::tick(&mut conn, rail, "test-processor", &config).unwrap();
+        if report == payouts::service::processor::TickReport::default() {
+            return;
+        }
+    }
+}
+
+impl<S, B> Client<S>
+where
+    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    /// Form → review → confirm, as a person would; returns the confirm response.
+    pub async fn single_payout(&mut self, asset: &str, amount: &str, address: &str, description: &str) -> Response {
+        self.get("/payouts/new/single").await;
+        let fields = [("asset", asset), ("amount", amount), ("address", address), ("description", description)];
+        let review = self.post_form("/payouts/new/single", &fields).await;
+        assert_eq!(review.status, StatusCode::OK, "[{:?}] review: {}", self.backend, review.body);
+        let token = hidden_field(&review.body, "token").expect("the review carries a one-time token");
+        let mut confirm = vec![("token", token.as_str())];
+        confirm.extend_from_slice(&fields);
+        self.post_form("/payouts/new/single/confirm", &confirm).await
+    }
+}
+
+/// The value of the hidden field `name` in a page.
+pub fn hidden_field(body: &str, name: &str) -> Option<String> {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = body.find(&marker)? + marker.len();
+    let end = body[start..].find('"')? + start;
+    Some(body[start..end].to_owned())
+}
+
+/// The payout id a confirm redirected to.
+pub fn payout_id_of(res: &Response) -> i64 {
+    let location = res.location().expect("a redirect to the payout");
+    location.trim_start_matches("/payouts/").parse().unwrap()
+}

@@ -1,4 +1,5 @@
 pub mod auth;
 pub mod dashboard;
+pub mod payouts;
 pub mod settings;
 pub mod settings_org;

@@ -1,0 +1,360 @@
+//! Payouts: the list, the single-payout form → review → confirm, details, cancel, export.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::crypto;
+use crate::domain::asset::Asset;
+use crate::domain::payout::PayoutStatus;
+use crate::domain::registry::check_payout_amount;
+use crate::domain::{Address, FieldErrors};
+use crate::error::AppError;
+use crate::service::payouts::{self, Details, Draft, ListPage, ListQuery, SinglePayoutForm};
+use crate::service::{Actor, org_settings};
+use crate::web::context::{Authed, FlashKind};
+use crate::web::layout::Layout;
+use crate::web::{html, page, see_other_with_flash};
+
+/// A full page for a browser, only the live part for htmx polling (boosted navigation is a
+/// full page too).
+fn wants_fragment(req: &HttpRequest) -> bool {
+    req.headers().contains_key("HX-Request") && !req.headers().contains_key("HX-Boosted")
+}
+
+#[derive(Template)]
+#[template(path = "pages/payouts_list.html")]
+pub struct ListTemplate {
+    pub layout: Layout,
+    pub page: ListPage,
+    pub query: ListQuery,
+    pub errors: FieldErrors,
+    pub assets: Vec<&'static Asset>,
+    pub statuses: [PayoutStatus; 6],
+    pub can_create: bool,
+    pub base_query: String,
+}
+
+impl ListTemplate {
+    /// The first page of a status tab, keeping the other filters.
+    pub fn tab_link(&self, status: &Option<PayoutStatus>) -> String {
+        let q = ListQuery {
+            status: status.map(|s| s.as_str().to_owned()).unwrap_or_default(),
+            before: None,
+            ..self.query.clone()
+        };
+        format!("/payouts?{}", serde_urlencoded::to_string(&q).unwrap_or_default())
+    }
+
+    /// The next page under the same filters.
+    pub fn next_link(&self, before: &i64) -> String {
+        let q = ListQuery { before: Some(*before), ..self.query.clone() };
+        format!("/payouts?{}", serde_urlencoded::to_string(&q).unwrap_or_default())
+    }
+
+    pub fn is_tab(&self, status: &Option<PayoutStatus>) -> bool {
+        status.map(|s| s.as_str()).unwrap_or("") == self.query.status
+    }
+}
+
+pub async fn list(
+    state: web::Data<AppState>,
+    authed: Authed,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, AppError> {
+    let query = query.into_inner();
+    let actor = authed.actor();
+    let q = query.clone();
+    let (result, assets) = state
+        .run(move |conn| {
+            let assets = org_settings::enabled_assets(conn, actor.org_id)?;
+            Ok((payouts::list(conn, &actor, &q), assets))
+        })
+        .await?;
+    let (page_data, errors) = match result {
+        Ok(p) => (p, FieldErrors::new()),
+        Err(AppError::Validation(errors)) => (ListPage { payouts: vec![], next_before: None, counts: vec![] }, errors),
+        Err(e) => return Err(e),
+    };
+    let base_query = serde_urlencoded::to_string(ListQuery { before: None, ..query.clone() }).unwrap_or_default();
+    page(&ListTemplate {
+        layout: Layout::new(&authed.ctx, "/payouts"),
+        page: page_data,
+        query,
+        errors,
+        assets,
+        statuses: PayoutStatus::ALL,
+        can_create: authed.user.role.can_create_payouts(),
+        base_query,
+    })
+}
+
+pub async fn export(
+    state: web::Data<AppState>,
+    authed: Authed,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, AppError> {
+    let actor = authed.actor();
+    let query = query.into_inner();
+    let body = state.run(move |conn| payouts::export_csv(conn, &actor, &query)).await?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header(("Content-Disposition", "attachment; filename=\"payouts.csv\""))
+        .insert_header(("Cache-Control", "no-store"))
+        .body(body))
+}
+
+#[derive(Template)]
+#[template(path = "pages/payout_new.html")]
+pub struct NewTemplate {
+    pub layout: Layout,
+}
+
+pub async fn new(authed: Authed) -> Result<HttpResponse, AppError> {
+    authed.actor().require(crate::domain::account::Role::can_create_payouts)?;
+    page(&NewTemplate { layout: Layout::new(&authed.ctx, "/payouts") })
+}
+
+#[derive(Template)]
+#[template(path = "pages/payout_single.html")]
+pub struct SingleTemplate {
+    pub layout: Layout,
+    pub form: SinglePayoutForm,
+    pub errors: FieldErrors,
+    pub assets: Vec<&'static Asset>,
+}
+
+async fn single_form(
+    state: &AppState,
+    authed: &Authed,
+    form: SinglePayoutForm,
+    errors: FieldErrors,
+) -> Result<HttpResponse, AppError> {
+    let actor = authed.actor();
+    actor.require(crate::domain::account::Role::can_create_payouts)?;
+    let assets = state.run(move |conn| org_settings::enabled_assets(conn, actor.org_id)).await?;
+    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    html(status, &SingleTemplate { layout: Layout::new(&authed.ctx, "/payouts"), form, errors, assets })
+}
+
+/// The form, filled with the query's values when coming back from the review ("Edit").
+pub async fn single(
+    state: web::Data<AppState>,
+    authed: Authed,
+    form: web::Query<SinglePayoutForm>,
+) -> Result<HttpResponse, AppError> {
+    single_form(&state, &authed, form.into_inner(), FieldErrors::new()).await
+}
+
+#[derive(Deserialize)]
+pub struct CheckForm {
+    field: String,
+    #[serde(flatten)]
+    form: SinglePayoutForm,
+}
+
+#[derive(Template)]
+#[template(path = "partials/field_feedback.html")]
+pub struct FieldFeedback {
+    pub id: String,
+    pub error: Option<String>,
+    pub notes: Vec<String>,
+}
+
+/// The htmx check of one field as the user leaves it: the same domain rules as the submit.
+pub async fn check_field(
+    state: web::Data<AppState>,
+    authed: Authed,
+    form: web::Form<CheckForm>,
+) -> Result<HttpResponse, AppError> {
+    let CheckForm { field, form } = form.into_inner();
+    let actor = authed.actor();
+    let code = form.asset.clone();
+    let asset = state
+        .run(move |conn| Ok(org_settings::enabled_assets(conn, actor.org_id)?.into_iter().find(|a| a.code == code)))
+        .await?;
+    let (error, notes) = match (field.as_str(), asset) {
+        (_, None) => (Some("Choose the payout currency first.".to_string()), vec![]),
+        ("address", Some(asset)) if !form.address.trim().is_empty() => match Address::parse(asset, &form.address) {
+            Ok(a) => (
+                None,
+                std::iter::once(format!("Valid {} address on {}.", asset.code, asset.network))
+                    .chain(a.warnings)
+                    .collect(),
+            ),
+            Err(e) => (Some(e), vec![]),
+        },
+        ("amount", Some(asset)) if !form.amount.trim().is_empty() => match check_payout_amount(asset, &form.amount) {
+            Ok(a) => (None, vec![format!("{} {}", a.grouped(), asset.code)]),
+            Err(e) => (Some(e), vec![]),
+        },
+        _ => (None, vec![]),
+    };
+    let id = match field.as_str() {
+        "address" => "address-feedback",
+        _ => "amount-feedback",
+    };
+    page(&FieldFeedback { id: id.into(), error, notes })
+}
+
+#[derive(Template)]
+#[template(path = "pages/payout_review.html")]
+pub struct ReviewTemplate {
+    pub layout: Layout,
+    pub form: SinglePayoutForm,
+    pub draft: Draft,
+    pub token: String,
+    pub edit_query: String,
+    pub error: Option<String>,
+}
+
+fn review(
+    authed: &Authed,
+    form: SinglePayoutForm,
+    draft: Draft,
+    token: String,
+    error: Option<String>,
+) -> Result<HttpResponse, AppError> {
+    let status = if error.is_some() { StatusCode::CONFLICT } else { StatusCode::OK };
+    let edit_query = serde_urlencoded::to_string(&form).unwrap_or_default();
+    html(
+        status,
+        &ReviewTemplate { layout: Layout::new(&authed.ctx, "/payouts"), form, draft, token, edit_query, error },
+    )
+}
+
+/// Form → review: nothing is stored; the review states exactly what Confirm will do.
+pub async fn single_review(
+    state: web::Data<AppState>,
+    authed: Authed,
+    form: web::Form<SinglePayoutForm>,
+) -> Result<HttpResponse, AppError> {
+    let form = form.into_inner();
+    let actor = authed.actor();
+    let f = form.clone();
+    match state.run(move |conn| payouts::check_single(conn, &actor, &f)).await {
+        Ok(draft) => review(&authed, form, draft, crypto::random_hex(32), None),
+        Err(AppError::Validation(errors)) => single_form(&state, &authed, form, errors).await,
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ConfirmForm {
+    #[serde(default)]
+    token: String,
+    #[serde(flatten)]
+    form: SinglePayoutForm,
+}
+
+/// Review → stored payout. The review's one-time token makes a repeated confirm (double click,
+/// back button, resubmit) find the first payout instead of creating another.
+pub async fn single_confirm(
+    state: web::Data<AppState>,
+    authed: Authed,
+    form: web::Form<ConfirmForm>,
+) -> Result<HttpResponse, AppError> {
+    let ConfirmForm { token, form } = form.into_inner();
+    if token.len() != 64 || !token.chars().all(|c| c.is_ascii_hexdigit()) {
+        let errors = FieldErrors::form("The review expired; check the payout and review it again.");
+        return single_form(&state, &authed, form, errors).await;
+    }
+    let actor: Actor = authed.actor();
+    let (f, t) = (form.clone(), token.clone());
+    let result = state
+        .run(move |conn| {
+            let draft = payouts::check_single(conn, &actor, &f)?;
+            match payouts::create(conn, &actor, &draft, &t) {
+                Ok(created) => Ok(Ok(created)),
+                Err(AppError::Conflict(message)) => Ok(Err((draft, message))),
+                Err(e) => Err(e),
+            }
+        })
+        .await;
+    match result {
+        Ok(Ok(created)) => {
+            let status = PayoutStatus::parse(&created.payout.status).unwrap_or(PayoutStatus::InProgress);
+            let message = match (created.replayed, status) {
+                (true, _) => "This payout was already confirmed; here it is.".to_string(),
+                (false, PayoutStatus::Pending) => "Payout created. It waits for a manager's approval.".to_string(),
+                (false, _) => "Payout confirmed. It is being sent now.".to_string(),
+            };
+            Ok(see_other_with_flash(
+                &authed.ctx,
+                &format!("/payouts/{}", created.payout.id),
+                FlashKind::Success,
+                &message,
+            ))
+        }
+        Ok(Err((draft, message))) => review(&authed, form, draft, token, Some(message)),
+        Err(AppError::Validation(errors)) => single_form(&state, &authed, form, errors).await,
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "pages/payout_details.html")]
+pub struct DetailsTemplate {
+    pub layout: Layout,
+    pub d: Details,
+    pub rail_label: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "pages/payout_details.html", block = "live")]
+pub struct DetailsLive {
+    pub d: Details,
+    pub rail_label: &'static str,
+}
+
+pub async fn details(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    authed: Authed,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let actor = authed.actor();
+    let id = id.into_inner();
+    let d = state.run(move |conn| payouts::details(conn, &actor, id)).await?;
+    let rail_label = "simulated network";
+    if wants_fragment(&req) {
+        return page(&DetailsLive { d, rail_label });
+    }
+    page(&DetailsTemplate { layout: Layout::new(&authed.ctx, "/payouts"), d, rail_label })
+}
+
+#[derive(Deserialize)]
+pub struct ReasonForm {
+    #[serde(default)]
+    reason: String,
+}
+
+pub async fn cancel(
+    state: web::Data<AppState>,
+    authed: Authed,
+    id: web::Path<i64>,
+    form: web::Form<ReasonForm>,
+) -> Result<HttpResponse, AppError> {
+    let actor = authed.actor();
+    let id = id.into_inner();
+    let reason = form.into_inner().reason;
+    let location = format!("/payouts/{id}");
+    match state.run(move |conn| payouts::cancel(conn, &actor, id, &reason)).await {
+        Ok(_) => Ok(see_other_with_flash(
+            &authed.ctx,
+            &location,
+            FlashKind::Success,
+            "Payout cancelled; its funds are available again.",
+        )),
+        Err(AppError::Validation(errors)) => {
+            let message = errors.get("reason").unwrap_or("Say why the payout is cancelled.").to_owned();
+            Ok(see_other_with_flash(&authed.ctx, &location, FlashKind::Error, &message))
+        }
+        Err(AppError::Conflict(message)) => {
+            Ok(see_other_with_flash(&authed.ctx, &location, FlashKind::Error, &message))
+        }
+        Err(e) => Err(e),
+    }
+}
