@@ -12,7 +12,7 @@ use payouts::rails::Rail;
 use payouts::rails::simulated::{SimConfig, SimulatedRail};
 use payouts::service::bootstrap::{self, Initialized};
 use payouts::service::processor::{self, ProcessorConfig};
-use payouts::service::{now, sessions};
+use payouts::service::{demo, now, sessions};
 use payouts::{AppState, Config, cli, configure, crypto, db};
 use tracing_subscriber::EnvFilter;
 
@@ -158,6 +158,15 @@ async fn serve(db_args: DbArgs, args: ServeArgs) -> Result<(), String> {
         {
             Initialized::Existing => {}
             Initialized::DemoSeeded => {
+                let seed_rail = SimulatedRail::new(
+                    state.pool.clone(),
+                    SimConfig {
+                        confirm_after: Duration::ZERO,
+                        fail_addresses: vec![demo::DEMO_FAIL_ADDRESS.into()],
+                        ..SimConfig::default()
+                    },
+                );
+                demo::seed_payouts(&mut conn, &seed_rail).map_err(|e| e.to_string())?;
                 tracing::info!("demo organization seeded; every demo account's password is `demo`")
             }
             Initialized::AdminCreated { email, password } => {
@@ -169,9 +178,13 @@ async fn serve(db_args: DbArgs, args: ServeArgs) -> Result<(), String> {
     }
     spawn_session_purge(state.clone());
     if !args.no_processor {
+        let mut fail_addresses = args.sim_fail_addresses.clone();
+        if args.demo {
+            fail_addresses.push(demo::DEMO_FAIL_ADDRESS.into());
+        }
         let sim = SimConfig {
             confirm_after: Duration::from_secs(args.sim_confirm_seconds),
-            fail_addresses: args.sim_fail_addresses.clone(),
+            fail_addresses,
             failure_per_mille: args.sim_failure_per_mille,
             ..SimConfig::default()
         };

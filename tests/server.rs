@@ -166,3 +166,44 @@ fn cli_adds_a_user_and_prints_a_generated_password() {
     let user = db::users::find_by_email(&mut pool.get().unwrap(), "ops@example.com").unwrap().unwrap();
     assert!(payouts::crypto::verify_password(password, &user.password_hash));
 }
+
+#[actix_web::test]
+async fn demo_seeds_payouts_in_every_status_and_the_ledger_adds_up() {
+    for backend in backends() {
+        let app = TestApp::start(backend).await;
+        let rail = common::instant_rail(&app, &[payouts::service::demo::DEMO_FAIL_ADDRESS]);
+        payouts::service::demo::seed_payouts(&mut app.conn(), &rail).unwrap();
+        let org = common::demo_org(&app);
+        let mut conn = app.conn();
+        let mut statuses: Vec<String> = db::payouts::list(&mut conn, org, &Default::default(), None, 100)
+            .unwrap()
+            .into_iter()
+            .map(|p| p.status)
+            .collect();
+        statuses.sort();
+        assert_eq!(
+            statuses,
+            ["cancelled", "completed", "completed", "failed", "in_progress", "pending"],
+            "[{backend:?}]"
+        );
+        for (code, deposited) in payouts::service::bootstrap::DEMO_BALANCES {
+            let asset = payouts::domain::asset::find(code).unwrap();
+            let b = payouts::service::ledger::balance_of(&mut conn, org, asset).unwrap();
+            assert_eq!(
+                b.funded().unwrap(),
+                payouts::domain::Amount::parse(asset, deposited).unwrap(),
+                "[{backend:?}] {code}"
+            );
+        }
+        let mut client = app.client().await;
+        client.login("viewer@demo.local", "demo").await;
+        let dashboard = client.get("/").await;
+        assert!(dashboard.body.contains("<span class=\"tile-number\">1</span> awaiting approval"), "[{backend:?}]");
+        assert!(dashboard.body.contains("Paid out, last 30 days") && dashboard.body.contains("<svg"));
+        assert!(
+            dashboard.body.contains("USDT_TRC20: <span class=\"amount\">1,250.5 USDT_TRC20</span>"),
+            "{}",
+            dashboard.body
+        );
+    }
+}

@@ -243,3 +243,16 @@ fn filtered<'a>(org_id: i64, filter: &'a ListFilter) -> super::schema::payouts::
     }
     q
 }
+
+/// (asset, amount, completed at) of the items paid since `since`, for the volume chart.
+pub fn paid_items_since(
+    conn: &mut DbConnection,
+    org_id: i64,
+    since: NaiveDateTime,
+) -> DbResult<Vec<(String, String, NaiveDateTime)>> {
+    i::payout_items
+        .inner_join(p::payouts)
+        .filter(i::org_id.eq(org_id).and(i::status.eq("completed")).and(i::updated_at.ge(since)))
+        .select((p::asset, i::amount, i::updated_at))
+        .load(conn)
+}

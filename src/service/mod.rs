@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod bootstrap;
 pub mod dashboard;
+pub mod demo;
 pub mod ledger;
 pub mod org_settings;
 pub mod payouts;

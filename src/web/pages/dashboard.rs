@@ -2,9 +2,8 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 
 use crate::AppState;
-use crate::domain::ledger::Balance;
 use crate::error::AppError;
-use crate::service::dashboard;
+use crate::service::dashboard::{self, Overview};
 use crate::web::context::Authed;
 use crate::web::layout::Layout;
 use crate::web::page;
@@ -16,7 +15,8 @@ pub struct DashboardPage {
     pub org_name: String,
     pub role_label: &'static str,
     pub can_administer: bool,
-    pub balances: Vec<Balance>,
+    pub can_create: bool,
+    pub o: Overview,
 }
 
 pub async fn show(state: web::Data<AppState>, authed: Authed) -> Result<HttpResponse, AppError> {
@@ -27,6 +27,7 @@ pub async fn show(state: web::Data<AppState>, authed: Authed) -> Result<HttpResp
         org_name: authed.user.org_name.clone(),
         role_label: authed.user.role.label(),
         can_administer: authed.user.role.can_administer(),
-        balances: overview.balances,
+        can_create: authed.user.role.can_create_payouts(),
+        o: overview,
     })
 }
