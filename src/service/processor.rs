@@ -15,6 +15,7 @@ use super::now;
 use super::payouts::{event, payout_asset, stored_amount};
 use crate::db::payouts::{ItemRow, PayoutRow};
 use crate::db::{self, DbConnection};
+use crate::domain::Amount;
 use crate::domain::ledger::Movement;
 use crate::domain::payout::{ItemStatus, PayoutKind, PayoutStatus};
 use crate::error::AppError;
@@ -64,29 +65,32 @@ pub fn tick(
         let payout = cached(conn, &mut payouts, payout_id)?;
         report.submitted += send(conn, rail, owner, &payout, &items)?;
     }
+    let mut settled: Vec<(i64, Vec<(ItemRow, Result<u32, String>)>)> = Vec::new();
     for item in db::processor::submitted(conn, config.batch)? {
         let Some(tx) = rail.lookup(&item.idempotency_key).map_err(|e| AppError::Internal(e.to_string()))? else {
             tracing::error!(item = item.id, "the rail has no record of a submitted item");
             continue;
         };
-        let payout = cached(conn, &mut payouts, item.payout_id)?;
-        match tx.state {
+        let outcome = match tx.state {
             TxState::Pending { confirmations } => {
                 if confirmations as i32 != item.confirmations {
                     db::processor::set_confirmations(conn, item.id, confirmations as i32)?;
                 }
+                continue;
             }
-            TxState::Confirmed { confirmations } => {
-                if finish(conn, &payout, &item, Ok(confirmations))? {
-                    report.completed += 1;
-                }
-            }
-            TxState::Failed { reason } => {
-                if finish(conn, &payout, &item, Err(&reason))? {
-                    report.failed += 1;
-                }
-            }
+            TxState::Confirmed { confirmations } => Ok(confirmations),
+            TxState::Failed { reason } => Err(reason),
+        };
+        match settled.iter_mut().find(|(id, _)| *id == item.payout_id) {
+            Some((_, list)) => list.push((item, outcome)),
+            None => settled.push((item.payout_id, vec![(item, outcome)])),
         }
+    }
+    for (payout_id, outcomes) in settled {
+        let payout = cached(conn, &mut payouts, payout_id)?;
+        let (completed, failed) = finish(conn, &payout, &outcomes)?;
+        report.completed += completed;
+        report.failed += failed;
     }
     Ok(report)
 }
@@ -157,65 +161,66 @@ fn send(
             }
         }
     }
-    let mut recorded = 0;
-    for (item, tx) in known {
-        let at = now();
-        let done = db::write_tx(conn, |conn| -> Result<bool, AppError> {
+    let at = now();
+    db::write_tx(conn, |conn| -> Result<usize, AppError> {
+        let mut recorded = 0;
+        for (item, tx) in &known {
             if !db::processor::mark_submitted(conn, item.id, owner, &tx.tx_hash, at)? {
-                return Ok(false);
+                continue;
             }
             let reason = format!("Sent on the {}: transaction {}", rail.label(), tx.tx_hash);
-            event(
-                conn,
-                payout.id,
-                Some(item.id),
-                None,
-                Some(ItemStatus::Submitting.as_str()),
-                ItemStatus::Submitted.as_str(),
-                &reason,
-                at,
-            )?;
-            Ok(true)
-        })?;
-        recorded += usize::from(done);
-    }
-    Ok(recorded)
+            event(conn, payout.id, Some(item.id), None, Some(ItemStatus::Submitting.as_str()), ItemStatus::Submitted.as_str(), &reason, at)?;
+            recorded += 1;
+        }
+        Ok(recorded)
+    })
 }
 
-/// Records an item's end: completed (its reservation settles) or failed (it is released).
-/// When it was the payout's last open item, the payout ends too. One transaction.
-fn finish(
-    conn: &mut DbConnection,
-    payout: &PayoutRow,
-    item: &ItemRow,
-    outcome: Result<u32, &str>,
-) -> Result<bool, AppError> {
+/// Records items' ends for one payout in one transaction: completed items settle their
+/// reservation (amount + fee), failed ones release it, and when no item is left open the
+/// payout ends too. Returns (completed, failed) counts of what this call recorded.
+fn finish(conn: &mut DbConnection, payout: &PayoutRow, outcomes: &[(ItemRow, Result<u32, String>)]) -> Result<(usize, usize), AppError> {
     let asset = payout_asset(payout)?;
     let at = now();
     db::write_tx(conn, |conn| {
-        let (to, confirmations, error) = match outcome {
-            Ok(c) => (ItemStatus::Completed, c as i32, None),
-            Err(reason) => (ItemStatus::Failed, item.confirmations, Some(reason)),
-        };
-        if !db::processor::finish(conn, item.id, to.as_str(), confirmations, error, at)? {
-            return Ok(false);
+        let (mut settle, mut release) = (Amount::zero(asset), Amount::zero(asset));
+        let (mut completed, mut failed) = (0, 0);
+        for (item, outcome) in outcomes {
+            let (to, confirmations, error) = match outcome {
+                Ok(c) => (ItemStatus::Completed, *c as i32, None),
+                Err(reason) => (ItemStatus::Failed, item.confirmations, Some(reason.as_str())),
+            };
+            if !db::processor::finish(conn, item.id, to.as_str(), confirmations, error, at)? {
+                continue;
+            }
+            let held = stored_amount(asset, &item.amount)?
+                .checked_add(stored_amount(asset, &item.fee)?)
+                .ok_or_else(|| AppError::Internal("item total overflow".into()))?;
+            let overflow = || AppError::Internal("payout total overflow".into());
+            let reason = match error {
+                Some(e) => {
+                    release = release.checked_add(held).ok_or_else(overflow)?;
+                    failed += 1;
+                    format!("Line {} failed: {e}", item.line)
+                }
+                None => {
+                    settle = settle.checked_add(held).ok_or_else(overflow)?;
+                    completed += 1;
+                    format!("Line {} paid with {confirmations} confirmations", item.line)
+                }
+            };
+            event(conn, payout.id, Some(item.id), None, Some(ItemStatus::Submitted.as_str()), to.as_str(), &reason, at)?;
         }
-        let held = stored_amount(asset, &item.amount)?
-            .checked_add(stored_amount(asset, &item.fee)?)
-            .ok_or_else(|| AppError::Internal("item total overflow".into()))?;
-        let (movement, note) = match to {
-            ItemStatus::Completed => (Movement::Settle, "Paid"),
-            _ => (Movement::Release, "Released: transfer failed"),
-        };
-        let ctx = MoveContext { org_id: payout.org_id, payout_id: Some(payout.id), note, actor_user_id: None, at };
-        ledger::move_funds(conn, movement, held, &ctx)?;
-        let reason = match error {
-            Some(e) => format!("Line {} failed: {e}", item.line),
-            None => format!("Line {} paid with {confirmations} confirmations", item.line),
-        };
-        event(conn, payout.id, Some(item.id), None, Some(ItemStatus::Submitted.as_str()), to.as_str(), &reason, at)?;
-        settle_payout(conn, payout, at)?;
-        Ok(true)
+        for (movement, amount, note) in [(Movement::Settle, settle, "Paid"), (Movement::Release, release, "Released: transfers failed")] {
+            if !amount.is_zero() {
+                let ctx = MoveContext { org_id: payout.org_id, payout_id: Some(payout.id), note, actor_user_id: None, at };
+                ledger::move_funds(conn, movement, amount, &ctx)?;
+            }
+        }
+        if completed + failed > 0 {
+            settle_payout(conn, payout, at)?;
+        }
+        Ok((completed, failed))
     })
 }
 
