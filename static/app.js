@@ -16,3 +16,30 @@
   document.addEventListener("DOMContentLoaded", function () { localize(document); });
   document.addEventListener("htmx:afterSwap", function (e) { localize(e.target); });
 })();
+
+// After a successful htmx post, clear forms marked data-reset-on-success (the add-row form) and
+// put the cursor back in their first field, so rows can be typed one after another.
+document.addEventListener("htmx:afterRequest", function (e) {
+  var form = e.target;
+  if (form.matches && form.matches("form[data-reset-on-success]") && e.detail.successful) {
+    form.reset();
+    var first = form.querySelector("input:not([type=hidden])");
+    if (first) first.focus();
+  }
+});
+
+// Upload progress for the registry form.
+document.addEventListener("htmx:xhr:progress", function (e) {
+  var bar = e.target.querySelector && e.target.querySelector("progress.upload-bar");
+  if (bar && e.detail.lengthComputable) bar.value = Math.round(100 * e.detail.loaded / e.detail.total);
+});
+
+// Copy buttons: <button data-copy="…">.
+document.addEventListener("click", function (e) {
+  var button = e.target.closest && e.target.closest("button[data-copy]");
+  if (!button || !navigator.clipboard) return;
+  navigator.clipboard.writeText(button.dataset.copy).then(function () {
+    button.textContent = "Copied";
+    setTimeout(function () { button.textContent = "Copy"; }, 1500);
+  });
+});

@@ -1,6 +1,7 @@
 //! The database layer: the only place that knows SQLite from PostgreSQL.
 
 pub mod audit;
+pub mod drafts;
 pub mod ledger;
 pub mod models;
 pub mod org_settings;

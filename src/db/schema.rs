@@ -178,6 +178,35 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    mass_drafts (id) {
+        id -> BigInt,
+        org_id -> BigInt,
+        created_by -> BigInt,
+        asset -> Text,
+        purpose -> Text,
+        status -> Text,
+        payout_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    mass_draft_rows (id) {
+        id -> BigInt,
+        draft_id -> BigInt,
+        position -> BigInt,
+        source_line -> Nullable<BigInt>,
+        address -> Text,
+        amount -> Text,
+        comment -> Text,
+        reference -> Text,
+    }
+}
+
+diesel::joinable!(mass_draft_rows -> mass_drafts (draft_id));
+
 diesel::joinable!(payout_items -> payouts (payout_id));
 diesel::joinable!(payout_events -> payouts (payout_id));
 diesel::joinable!(payouts -> users (created_by));
@@ -196,4 +225,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     payout_items,
     payout_events,
     sim_transfers,
+    mass_drafts,
+    mass_draft_rows,
 );

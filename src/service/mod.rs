@@ -4,6 +4,7 @@ pub mod audit;
 pub mod bootstrap;
 pub mod dashboard;
 pub mod demo;
+pub mod drafts;
 pub mod ledger;
 pub mod org_settings;
 pub mod payouts;

@@ -109,6 +109,18 @@ pub fn create(
     draft: &Draft,
     idempotency_key: &str,
 ) -> Result<Created, AppError> {
+    create_with(conn, actor, draft, idempotency_key, |_, _| Ok(()))
+}
+
+/// [`create`], running `also` in the same transaction once the payout exists (a mass payout
+/// closes its draft there, so a draft is confirmed exactly when its payout is created).
+pub fn create_with(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    draft: &Draft,
+    idempotency_key: &str,
+    also: impl FnOnce(&mut DbConnection, &PayoutRow) -> Result<(), AppError>,
+) -> Result<Created, AppError> {
     actor.require(Role::can_create_payouts)?;
     if draft.rows.iter().any(|r| !r.is_valid()) {
         return Err(FieldErrors::form("Correct the rows with problems before confirming.").into());
@@ -120,7 +132,11 @@ pub fn create(
         return Ok(Created { payout: existing, replayed: true });
     }
     let at = now();
-    let result = db::write_tx(conn, |conn| create_in_tx(conn, actor, draft, idempotency_key, at));
+    let result = db::write_tx(conn, |conn| {
+        let payout = create_in_tx(conn, actor, draft, idempotency_key, at)?;
+        also(conn, &payout)?;
+        Ok(payout)
+    });
     match result {
         Ok(payout) => Ok(Created { payout, replayed: false }),
         // Two confirms with one key raced; the other one stored it.
@@ -363,6 +379,8 @@ pub struct Details {
     pub paid: usize,
     pub failed: usize,
     pub can_cancel: bool,
+    /// The payout ended with failed rows and the actor may start a new draft of them.
+    pub can_retry: bool,
 }
 
 pub fn details(conn: &mut DbConnection, actor: &Actor, payout_id: i64) -> Result<Details, AppError> {
@@ -406,7 +424,8 @@ pub fn details(conn: &mut DbConnection, actor: &Actor, payout_id: i64) -> Result
         _ => false,
     };
     let can_cancel = not_started && (payout.created_by == actor.user_id || actor.role.can_approve());
-    Ok(Details { payout, items, events, paid, failed, can_cancel })
+    let can_retry = failed > 0 && payout.status.is_terminal() && actor.role.can_create_payouts();
+    Ok(Details { payout, items, events, paid, failed, can_cancel, can_retry })
 }
 
 /// The payouts list's filters, as the query string carries them.
@@ -536,6 +555,32 @@ pub fn export_csv(conn: &mut DbConnection, actor: &Actor, query: &ListQuery) -> 
             Some(last) if rows.len() == 1000 && written < EXPORT_LIMIT => before = Some(last.id),
             _ => break,
         }
+    }
+    out.into_inner().map_err(|e| AppError::Internal(e.to_string()))
+}
+
+/// Per-row results of a payout as CSV: line, address, amount, comment, reference, status,
+/// transaction hash, fee, error — every text cell safe to open in a spreadsheet.
+pub fn results_csv(conn: &mut DbConnection, actor: &Actor, payout_id: i64) -> Result<Vec<u8>, AppError> {
+    use crate::domain::spreadsheet::safe_cell;
+    let payout = db::payouts::find_in_org(conn, actor.org_id, payout_id)?.ok_or(AppError::NotFound)?;
+    let csv_err = |e: csv::Error| AppError::Internal(e.to_string());
+    let mut out = csv::Writer::from_writer(Vec::new());
+    out.write_record(["line", "address", "amount", "comment", "reference", "status", "tx_hash", "fee", "error"])
+        .map_err(csv_err)?;
+    for item in db::payouts::items(conn, payout.id)? {
+        out.write_record([
+            item.line.to_string().as_str(),
+            &safe_cell(&item.address),
+            &item.amount,
+            &safe_cell(&item.comment),
+            &safe_cell(&item.reference),
+            &item.status,
+            item.tx_hash.as_deref().unwrap_or(""),
+            &item.fee,
+            &safe_cell(item.error.as_deref().unwrap_or("")),
+        ])
+        .map_err(csv_err)?;
     }
     out.into_inner().map_err(|e| AppError::Internal(e.to_string()))
 }

@@ -169,7 +169,16 @@ fn send(
                 continue;
             }
             let reason = format!("Sent on the {}: transaction {}", rail.label(), tx.tx_hash);
-            event(conn, payout.id, Some(item.id), None, Some(ItemStatus::Submitting.as_str()), ItemStatus::Submitted.as_str(), &reason, at)?;
+            event(
+                conn,
+                payout.id,
+                Some(item.id),
+                None,
+                Some(ItemStatus::Submitting.as_str()),
+                ItemStatus::Submitted.as_str(),
+                &reason,
+                at,
+            )?;
             recorded += 1;
         }
         Ok(recorded)
@@ -179,7 +188,11 @@ fn send(
 /// Records items' ends for one payout in one transaction: completed items settle their
 /// reservation (amount + fee), failed ones release it, and when no item is left open the
 /// payout ends too. Returns (completed, failed) counts of what this call recorded.
-fn finish(conn: &mut DbConnection, payout: &PayoutRow, outcomes: &[(ItemRow, Result<u32, String>)]) -> Result<(usize, usize), AppError> {
+fn finish(
+    conn: &mut DbConnection,
+    payout: &PayoutRow,
+    outcomes: &[(ItemRow, Result<u32, String>)],
+) -> Result<(usize, usize), AppError> {
     let asset = payout_asset(payout)?;
     let at = now();
     db::write_tx(conn, |conn| {
@@ -209,11 +222,23 @@ fn finish(conn: &mut DbConnection, payout: &PayoutRow, outcomes: &[(ItemRow, Res
                     format!("Line {} paid with {confirmations} confirmations", item.line)
                 }
             };
-            event(conn, payout.id, Some(item.id), None, Some(ItemStatus::Submitted.as_str()), to.as_str(), &reason, at)?;
+            event(
+                conn,
+                payout.id,
+                Some(item.id),
+                None,
+                Some(ItemStatus::Submitted.as_str()),
+                to.as_str(),
+                &reason,
+                at,
+            )?;
         }
-        for (movement, amount, note) in [(Movement::Settle, settle, "Paid"), (Movement::Release, release, "Released: transfers failed")] {
+        for (movement, amount, note) in
+            [(Movement::Settle, settle, "Paid"), (Movement::Release, release, "Released: transfers failed")]
+        {
             if !amount.is_zero() {
-                let ctx = MoveContext { org_id: payout.org_id, payout_id: Some(payout.id), note, actor_user_id: None, at };
+                let ctx =
+                    MoveContext { org_id: payout.org_id, payout_id: Some(payout.id), note, actor_user_id: None, at };
                 ledger::move_funds(conn, movement, amount, &ctx)?;
             }
         }

@@ -265,7 +265,7 @@ pub fn instant_rail(app: &TestApp, fail_addresses: &[&str]) -> payouts::rails::s
 pub fn process_all(app: &TestApp, rail: &dyn payouts::rails::Rail) {
     let config = payouts::service::processor::ProcessorConfig::default();
     let mut conn = app.conn();
-    for _ in 0..10 {
+    for _ in 0..200 {
         let report = payouts::service::processor::tick(&mut conn, rail, "test-processor", &config).unwrap();
         if report == payouts::service::processor::TickReport::default() {
             return;
@@ -303,4 +303,47 @@ pub fn hidden_field(body: &str, name: &str) -> Option<String> {
 pub fn payout_id_of(res: &Response) -> i64 {
     let location = res.location().expect("a redirect to the payout");
     location.trim_start_matches("/payouts/").parse().unwrap()
+}
+
+impl<S, B> Client<S>
+where
+    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    /// Posts a file as `multipart/form-data` field `file`, the CSRF token in the query string as
+    /// the upload form does.
+    pub async fn upload(&mut self, path: &str, file_name: &str, content: &[u8]) -> Response {
+        let token = self.csrf.clone().expect("a page with a CSRF token was loaded first");
+        let boundary = "----payouts-test-boundary-7f3a";
+        let mut body = Vec::new();
+        body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\nContent-Type: text/csv\r\n\r\n").as_bytes());
+        body.extend_from_slice(content);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        self.send(
+            test::TestRequest::default()
+                .method(Method::POST)
+                .uri(&format!("{path}?csrf_token={token}"))
+                .insert_header(("Content-Type", format!("multipart/form-data; boundary={boundary}")))
+                .set_payload(body),
+        )
+        .await
+    }
+
+    /// Starts a mass payout draft and returns its id.
+    pub async fn start_draft(&mut self, asset: &str, purpose: &str) -> i64 {
+        self.get("/payouts/new/mass").await;
+        let res = self.post_form("/payouts/drafts", &[("asset", asset), ("purpose", purpose)]).await;
+        assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+        let id = res.location().unwrap().trim_start_matches("/payouts/drafts/").parse().unwrap();
+        self.get(&format!("/payouts/drafts/{id}")).await;
+        id
+    }
+}
+
+/// A valid TRON address made from `n`.
+pub fn tron_address(n: u32) -> String {
+    let mut payload = vec![0x41u8];
+    payload.extend_from_slice(&[0u8; 16]);
+    payload.extend_from_slice(&n.to_be_bytes());
+    bs58::encode(payload).with_check().into_string()
 }

@@ -1,5 +1,6 @@
 pub mod auth;
 pub mod dashboard;
+pub mod drafts;
 pub mod payouts;
 pub mod settings;
 pub mod settings_org;

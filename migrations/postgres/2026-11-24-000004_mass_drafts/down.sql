@@ -1,0 +1,1 @@
+DROP TABLE mass_draft_rows; DROP TABLE mass_drafts;

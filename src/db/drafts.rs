@@ -1,0 +1,155 @@
+//! Mass payout drafts and their rows.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::{mass_draft_rows::dsl as r, mass_drafts::dsl as d};
+use super::{DbConnection, DbResult};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = super::schema::mass_drafts)]
+pub struct DraftRow {
+    pub id: i64,
+    pub org_id: i64,
+    pub created_by: i64,
+    pub asset: String,
+    pub purpose: String,
+    pub status: String,
+    pub payout_id: Option<i64>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = super::schema::mass_draft_rows)]
+pub struct DraftLineRow {
+    pub id: i64,
+    pub draft_id: i64,
+    pub position: i64,
+    pub source_line: Option<i64>,
+    pub address: String,
+    pub amount: String,
+    pub comment: String,
+    pub reference: String,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = super::schema::mass_draft_rows)]
+pub struct NewDraftLine {
+    pub draft_id: i64,
+    pub position: i64,
+    pub source_line: Option<i64>,
+    pub address: String,
+    pub amount: String,
+    pub comment: String,
+    pub reference: String,
+}
+
+pub fn insert(
+    conn: &mut DbConnection,
+    org_id: i64,
+    created_by: i64,
+    asset: &str,
+    purpose: &str,
+    at: NaiveDateTime,
+) -> DbResult<DraftRow> {
+    diesel::insert_into(d::mass_drafts)
+        .values((
+            d::org_id.eq(org_id),
+            d::created_by.eq(created_by),
+            d::asset.eq(asset),
+            d::purpose.eq(purpose),
+            d::status.eq("open"),
+            d::created_at.eq(at),
+            d::updated_at.eq(at),
+        ))
+        .returning(super::schema::mass_drafts::all_columns)
+        .get_result(conn)
+}
+
+pub fn find_in_org(conn: &mut DbConnection, org_id: i64, id: i64) -> DbResult<Option<DraftRow>> {
+    d::mass_drafts.filter(d::id.eq(id).and(d::org_id.eq(org_id))).select(DraftRow::as_select()).first(conn).optional()
+}
+
+pub fn open_in_org(conn: &mut DbConnection, org_id: i64) -> DbResult<Vec<DraftRow>> {
+    d::mass_drafts
+        .filter(d::org_id.eq(org_id).and(d::status.eq("open")))
+        .order(d::id.desc())
+        .select(DraftRow::as_select())
+        .load(conn)
+}
+
+pub fn update_header(conn: &mut DbConnection, id: i64, asset: &str, purpose: &str, at: NaiveDateTime) -> DbResult<()> {
+    diesel::update(d::mass_drafts.find(id))
+        .set((d::asset.eq(asset), d::purpose.eq(purpose), d::updated_at.eq(at)))
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn touch(conn: &mut DbConnection, id: i64, at: NaiveDateTime) -> DbResult<()> {
+    diesel::update(d::mass_drafts.find(id)).set(d::updated_at.eq(at)).execute(conn).map(drop)
+}
+
+/// open → confirmed or discarded, once.
+pub fn close(
+    conn: &mut DbConnection,
+    id: i64,
+    status: &str,
+    payout_id: Option<i64>,
+    at: NaiveDateTime,
+) -> DbResult<bool> {
+    let n = diesel::update(d::mass_drafts.filter(d::id.eq(id).and(d::status.eq("open"))))
+        .set((d::status.eq(status), d::payout_id.eq(payout_id), d::updated_at.eq(at)))
+        .execute(conn)?;
+    Ok(n == 1)
+}
+
+pub fn lines(conn: &mut DbConnection, draft_id: i64) -> DbResult<Vec<DraftLineRow>> {
+    r::mass_draft_rows.filter(r::draft_id.eq(draft_id)).order(r::position).select(DraftLineRow::as_select()).load(conn)
+}
+
+pub fn count_lines(conn: &mut DbConnection, draft_id: i64) -> DbResult<i64> {
+    r::mass_draft_rows.filter(r::draft_id.eq(draft_id)).count().get_result(conn)
+}
+
+pub fn max_position(conn: &mut DbConnection, draft_id: i64) -> DbResult<i64> {
+    r::mass_draft_rows
+        .filter(r::draft_id.eq(draft_id))
+        .select(diesel::dsl::max(r::position))
+        .first::<Option<i64>>(conn)
+        .map(|p| p.unwrap_or(0))
+}
+
+pub fn insert_lines(conn: &mut DbConnection, rows: &[NewDraftLine]) -> DbResult<()> {
+    for chunk in rows.chunks(500) {
+        super::per_backend!(conn, |c| diesel::insert_into(r::mass_draft_rows).values(chunk).execute(c))?;
+    }
+    Ok(())
+}
+
+pub fn insert_line(conn: &mut DbConnection, row: &NewDraftLine) -> DbResult<DraftLineRow> {
+    diesel::insert_into(r::mass_draft_rows)
+        .values(row)
+        .returning(super::schema::mass_draft_rows::all_columns)
+        .get_result(conn)
+}
+
+pub fn update_line(
+    conn: &mut DbConnection,
+    draft_id: i64,
+    id: i64,
+    address: &str,
+    amount: &str,
+    comment: &str,
+    reference: &str,
+) -> DbResult<bool> {
+    let n = diesel::update(r::mass_draft_rows.filter(r::id.eq(id).and(r::draft_id.eq(draft_id))))
+        .set((r::address.eq(address), r::amount.eq(amount), r::comment.eq(comment), r::reference.eq(reference)))
+        .execute(conn)?;
+    Ok(n == 1)
+}
+
+pub fn delete_line(conn: &mut DbConnection, draft_id: i64, id: i64) -> DbResult<bool> {
+    let n = diesel::delete(r::mass_draft_rows.filter(r::id.eq(id).and(r::draft_id.eq(draft_id)))).execute(conn)?;
+    Ok(n == 1)
+}

@@ -1,0 +1,312 @@
+//! Mass payout drafts: started with an asset and a purpose, filled by CSV upload and by hand,
+//! checked as a whole, confirmed into one payout.
+
+use std::io::Read;
+
+use super::payouts::{self, Created, Draft, MAX_DESCRIPTION_CHARS};
+use super::{Actor, now, org_settings};
+use crate::db::drafts::{DraftLineRow, DraftRow, NewDraftLine};
+use crate::db::{self, DbConnection};
+use crate::domain::FieldErrors;
+use crate::domain::account::Role;
+use crate::domain::asset::{self, Asset};
+use crate::domain::payout::{ItemStatus, PayoutKind};
+use crate::domain::registry::{self, Limits, Row, RowInput, check_text};
+use crate::error::AppError;
+
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+pub struct HeaderForm {
+    #[serde(default)]
+    pub asset: String,
+    #[serde(default)]
+    pub purpose: String,
+}
+
+/// One row's cells as typed.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct RowForm {
+    #[serde(default)]
+    pub address: String,
+    #[serde(default)]
+    pub amount: String,
+    #[serde(default)]
+    pub comment: String,
+    #[serde(default)]
+    pub reference: String,
+}
+
+fn check_header(conn: &mut DbConnection, actor: &Actor, form: &HeaderForm) -> Result<&'static Asset, AppError> {
+    let mut errors = FieldErrors::new();
+    let enabled = org_settings::enabled_assets(conn, actor.org_id)?;
+    let asset = asset::find(&form.asset).filter(|a| enabled.iter().any(|e| e.code == a.code));
+    if asset.is_none() {
+        errors.add("asset", "Choose one of your organization's payout currencies.");
+    }
+    if form.purpose.trim().is_empty() {
+        errors.add("purpose", "Say what the payout is for, e.g. \"November salaries\".");
+    } else if let Err(e) = check_text(&form.purpose, MAX_DESCRIPTION_CHARS) {
+        errors.add("purpose", e);
+    }
+    errors.into_result(())?;
+    Ok(asset.expect("checked"))
+}
+
+pub fn start(conn: &mut DbConnection, actor: &Actor, form: &HeaderForm) -> Result<DraftRow, AppError> {
+    actor.require(Role::can_create_payouts)?;
+    let asset = check_header(conn, actor, form)?;
+    Ok(db::drafts::insert(conn, actor.org_id, actor.user_id, asset.code, form.purpose.trim(), now())?)
+}
+
+pub fn open_drafts(conn: &mut DbConnection, actor: &Actor) -> Result<Vec<DraftRow>, AppError> {
+    actor.require(Role::can_create_payouts)?;
+    Ok(db::drafts::open_in_org(conn, actor.org_id)?)
+}
+
+/// An open draft of the actor's organization.
+fn load_open(conn: &mut DbConnection, actor: &Actor, id: i64) -> Result<(DraftRow, &'static Asset), AppError> {
+    actor.require(Role::can_create_payouts)?;
+    let draft = db::drafts::find_in_org(conn, actor.org_id, id)?.ok_or(AppError::NotFound)?;
+    if draft.status != "open" {
+        let message = match draft.payout_id {
+            Some(p) => format!("This draft was confirmed as payout #{p}."),
+            None => "This draft was discarded.".to_string(),
+        };
+        return Err(AppError::Conflict(message));
+    }
+    let asset = asset::find(&draft.asset).ok_or_else(|| AppError::Internal("draft asset unknown".into()))?;
+    Ok((draft, asset))
+}
+
+/// A draft with every row checked, the duplicates flagged and the whole priced.
+pub struct DraftView {
+    pub draft: DraftRow,
+    /// The stored rows, in order, beside their checked form (`checked.rows[i]`).
+    pub lines: Vec<DraftLineRow>,
+    pub checked: Draft,
+}
+
+impl DraftView {
+    pub fn invalid(&self) -> usize {
+        self.checked.rows.iter().filter(|r| !r.is_valid()).count()
+    }
+
+    pub fn duplicate_warnings(&self) -> usize {
+        self.checked.rows.iter().filter(|r| r.warnings.iter().any(|w| w.column.is_empty())).count()
+    }
+}
+
+pub fn view(conn: &mut DbConnection, actor: &Actor, id: i64) -> Result<DraftView, AppError> {
+    let (draft, asset) = load_open(conn, actor, id)?;
+    let lines = db::drafts::lines(conn, id)?;
+    let rows: Vec<Row> = lines
+        .iter()
+        .enumerate()
+        .map(|(n, l)| {
+            let input =
+                RowInput { address: &l.address, amount: &l.amount, comment: &l.comment, reference: &l.reference };
+            Row::check(asset, n as u64 + 1, &input)
+        })
+        .collect();
+    let checked = payouts::price(conn, actor, PayoutKind::Mass, asset, &draft.purpose, rows)?;
+    Ok(DraftView { draft, lines, checked })
+}
+
+pub fn set_header(conn: &mut DbConnection, actor: &Actor, id: i64, form: &HeaderForm) -> Result<(), AppError> {
+    load_open(conn, actor, id)?;
+    let asset = check_header(conn, actor, form)?;
+    db::drafts::update_header(conn, id, asset.code, form.purpose.trim(), now())?;
+    Ok(())
+}
+
+fn line_of(draft_id: i64, position: i64, source_line: Option<i64>, row: &RowForm) -> NewDraftLine {
+    NewDraftLine {
+        draft_id,
+        position,
+        source_line,
+        address: row.address.trim().to_owned(),
+        amount: row.amount.trim().to_owned(),
+        comment: row.comment.trim().to_owned(),
+        reference: row.reference.trim().to_owned(),
+    }
+}
+
+fn check_room(conn: &mut DbConnection, id: i64, adding: usize, limits: &Limits) -> Result<(), AppError> {
+    let existing = db::drafts::count_lines(conn, id)? as usize;
+    if existing + adding > limits.max_rows {
+        return Err(FieldErrors::form(format!(
+            "A mass payout has at most {} rows; this draft has {existing} and {adding} more would not fit.",
+            limits.max_rows
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+/// Adds a row; returns its id.
+pub fn add_row(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    id: i64,
+    row: &RowForm,
+    limits: &Limits,
+) -> Result<i64, AppError> {
+    db::write_tx(conn, |conn| {
+        load_open(conn, actor, id)?;
+        check_room(conn, id, 1, limits)?;
+        let position = db::drafts::max_position(conn, id)? + 1;
+        let line = db::drafts::insert_line(conn, &line_of(id, position, None, row))?;
+        db::drafts::touch(conn, id, now())?;
+        Ok(line.id)
+    })
+}
+
+pub fn update_row(conn: &mut DbConnection, actor: &Actor, id: i64, row_id: i64, row: &RowForm) -> Result<(), AppError> {
+    db::write_tx(conn, |conn| {
+        load_open(conn, actor, id)?;
+        let l = line_of(id, 0, None, row);
+        if !db::drafts::update_line(conn, id, row_id, &l.address, &l.amount, &l.comment, &l.reference)? {
+            return Err(AppError::NotFound);
+        }
+        db::drafts::touch(conn, id, now())?;
+        Ok(())
+    })
+}
+
+pub fn delete_row(conn: &mut DbConnection, actor: &Actor, id: i64, row_id: i64) -> Result<(), AppError> {
+    db::write_tx(conn, |conn| {
+        load_open(conn, actor, id)?;
+        if !db::drafts::delete_line(conn, id, row_id)? {
+            return Err(AppError::NotFound);
+        }
+        db::drafts::touch(conn, id, now())?;
+        Ok(())
+    })
+}
+
+/// What an upload added.
+pub struct Uploaded {
+    pub rows: usize,
+    pub with_problems: usize,
+    pub unknown_columns: Vec<String>,
+}
+
+/// Appends a CSV registry's rows. A whole-file problem is one field error (`file`) and changes
+/// nothing; row problems land in the draft, marked for correction.
+pub fn upload(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    id: i64,
+    file: impl Read,
+    limits: &Limits,
+) -> Result<Uploaded, AppError> {
+    let (_, asset) = load_open(conn, actor, id)?;
+    let registry = registry::parse(file, asset, limits).map_err(|e| FieldErrors::single("file", e.to_string()))?;
+    let with_problems = registry.rows.iter().filter(|r| !r.is_valid()).count();
+    let rows = registry.rows.len();
+    db::write_tx(conn, |conn| -> Result<(), AppError> {
+        load_open(conn, actor, id)?;
+        check_room(conn, id, rows, limits)?;
+        let start = db::drafts::max_position(conn, id)? + 1;
+        let lines: Vec<NewDraftLine> = registry
+            .rows
+            .iter()
+            .enumerate()
+            .map(|(n, r)| {
+                let form = RowForm {
+                    address: r.address.clone(),
+                    amount: r.amount_text.clone(),
+                    comment: r.comment.clone(),
+                    reference: r.reference.clone(),
+                };
+                line_of(id, start + n as i64, Some(r.line as i64), &form)
+            })
+            .collect();
+        db::drafts::insert_lines(conn, &lines)?;
+        db::drafts::touch(conn, id, now())?;
+        Ok(())
+    })?;
+    Ok(Uploaded { rows, with_problems, unknown_columns: registry.unknown_columns })
+}
+
+pub fn discard(conn: &mut DbConnection, actor: &Actor, id: i64) -> Result<(), AppError> {
+    load_open(conn, actor, id)?;
+    if !db::drafts::close(conn, id, "discarded", None, now())? {
+        return Err(AppError::Conflict("The draft changed meanwhile; reload the page.".into()));
+    }
+    Ok(())
+}
+
+/// The key that makes confirming one draft create one payout, however often it is sent.
+fn idempotency_key(draft_id: i64) -> String {
+    format!("mass-draft-{draft_id}")
+}
+
+/// Turns the draft into one Mass payout with one item per row, in one transaction. Refused while
+/// any row is invalid, and until possible duplicates are acknowledged. A repeat returns the
+/// payout the first confirm created.
+pub fn confirm(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    id: i64,
+    duplicates_acknowledged: bool,
+) -> Result<Created, AppError> {
+    actor.require(Role::can_create_payouts)?;
+    if let Some(existing) = db::payouts::find_by_idempotency_key(conn, actor.org_id, &idempotency_key(id))? {
+        return Ok(Created { payout: existing, replayed: true });
+    }
+    let v = view(conn, actor, id)?;
+    if v.checked.rows.is_empty() {
+        return Err(FieldErrors::form("Add at least one row before confirming.").into());
+    }
+    let invalid = v.invalid();
+    if invalid > 0 {
+        return Err(
+            FieldErrors::form(format!("{invalid} row(s) still have problems; correct or delete them first.")).into()
+        );
+    }
+    if v.duplicate_warnings() > 0 && !duplicates_acknowledged {
+        return Err(FieldErrors::single(
+            "acknowledge",
+            "Some rows repeat another row's address and amount: confirm that these are not duplicates.",
+        )
+        .into());
+    }
+    payouts::create_with(conn, actor, &v.checked, &idempotency_key(id), |conn, payout| {
+        if !db::drafts::close(conn, id, "confirmed", Some(payout.id), now())? {
+            return Err(AppError::Conflict("The draft changed meanwhile; reload the page.".into()));
+        }
+        Ok(())
+    })
+}
+
+/// "Pay failed rows again": a new draft holding just the failed rows of a payout.
+pub fn from_failed_rows(conn: &mut DbConnection, actor: &Actor, payout_id: i64) -> Result<DraftRow, AppError> {
+    actor.require(Role::can_create_payouts)?;
+    let payout = db::payouts::find_in_org(conn, actor.org_id, payout_id)?.ok_or(AppError::NotFound)?;
+    let failed: Vec<_> =
+        db::payouts::items(conn, payout.id)?.into_iter().filter(|i| i.status == ItemStatus::Failed.as_str()).collect();
+    if failed.is_empty() {
+        return Err(AppError::Conflict("No row of this payout failed.".into()));
+    }
+    let at = now();
+    db::write_tx(conn, |conn| {
+        let purpose = format!("{} (failed rows of payout #{})", payout.description, payout.id);
+        let purpose: String = purpose.chars().take(MAX_DESCRIPTION_CHARS).collect();
+        let draft = db::drafts::insert(conn, actor.org_id, actor.user_id, &payout.asset, &purpose, at)?;
+        let lines: Vec<NewDraftLine> = failed
+            .iter()
+            .enumerate()
+            .map(|(n, i)| {
+                let form = RowForm {
+                    address: i.address.clone(),
+                    amount: i.amount.clone(),
+                    comment: i.comment.clone(),
+                    reference: i.reference.clone(),
+                };
+                line_of(draft.id, n as i64 + 1, Some(i.line.into()), &form)
+            })
+            .collect();
+        db::drafts::insert_lines(conn, &lines)?;
+        Ok(draft)
+    })
+}

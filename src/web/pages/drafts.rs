@@ -1,0 +1,532 @@
+//! The mass payout editor: a draft stored in the database, filled by upload and by hand, edited
+//! in place with htmx (each change re-renders its row and the totals bar), reviewed, confirmed.
+
+use actix_multipart::Multipart;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use futures_util::TryStreamExt;
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::db::drafts::DraftRow;
+use crate::domain::FieldErrors;
+use crate::domain::asset::Asset;
+use crate::domain::registry::{Limits, Row};
+use crate::error::AppError;
+use crate::service::drafts::{self, DraftView, HeaderForm, RowForm};
+use crate::service::{Actor, org_settings};
+use crate::web::context::{Authed, FlashKind, RequestContext};
+use crate::web::layout::Layout;
+use crate::web::{html, see_other, see_other_with_flash};
+
+pub const PAGE_ROWS: usize = 100;
+
+fn is_htmx(req: &HttpRequest) -> bool {
+    req.headers().contains_key("HX-Request") && !req.headers().contains_key("HX-Boosted")
+}
+
+fn limits() -> Limits {
+    Limits::default()
+}
+
+#[derive(Template)]
+#[template(path = "pages/mass_new.html")]
+pub struct NewTemplate {
+    pub layout: Layout,
+    pub form: HeaderForm,
+    pub errors: FieldErrors,
+    pub assets: Vec<&'static Asset>,
+    pub drafts: Vec<DraftRow>,
+}
+
+async fn new_page(
+    state: &AppState,
+    authed: &Authed,
+    form: HeaderForm,
+    errors: FieldErrors,
+) -> Result<HttpResponse, AppError> {
+    let actor = authed.actor();
+    let (assets, drafts) = state
+        .run(move |conn| Ok((org_settings::enabled_assets(conn, actor.org_id)?, drafts::open_drafts(conn, &actor)?)))
+        .await?;
+    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    html(status, &NewTemplate { layout: Layout::new(&authed.ctx, "/payouts"), form, errors, assets, drafts })
+}
+
+pub async fn new(state: web::Data<AppState>, authed: Authed) -> Result<HttpResponse, AppError> {
+    new_page(&state, &authed, HeaderForm::default(), FieldErrors::new()).await
+}
+
+pub async fn start(
+    state: web::Data<AppState>,
+    authed: Authed,
+    form: web::Form<HeaderForm>,
+) -> Result<HttpResponse, AppError> {
+    let form = form.into_inner();
+    let actor = authed.actor();
+    let f = form.clone();
+    match state.run(move |conn| drafts::start(conn, &actor, &f)).await {
+        Ok(draft) => Ok(see_other(&format!("/payouts/drafts/{}", draft.id))),
+        Err(AppError::Validation(errors)) => new_page(&state, &authed, form, errors).await,
+        Err(e) => Err(e),
+    }
+}
+
+/// One table row as the editor shows it.
+pub struct LineView {
+    pub id: i64,
+    pub number: usize,
+    pub source_line: Option<i64>,
+    pub address: String,
+    pub amount: String,
+    pub comment: String,
+    pub reference: String,
+    pub row: Row,
+}
+
+impl LineView {
+    pub fn error(&self, column: &str) -> Option<&str> {
+        self.row.errors.iter().find(|e| e.column == column).map(|e| e.message.as_str())
+    }
+
+    pub fn warning(&self, column: &str) -> Option<&str> {
+        self.row.warnings.iter().find(|e| e.column == column).map(|e| e.message.as_str())
+    }
+
+    pub fn has_problems(&self) -> bool {
+        !self.row.errors.is_empty() || !self.row.warnings.is_empty()
+    }
+}
+
+fn line_views(v: &DraftView) -> Vec<LineView> {
+    v.lines
+        .iter()
+        .zip(&v.checked.rows)
+        .enumerate()
+        .map(|(n, (l, row))| LineView {
+            id: l.id,
+            number: n + 1,
+            source_line: l.source_line,
+            address: l.address.clone(),
+            amount: l.amount.clone(),
+            comment: l.comment.clone(),
+            reference: l.reference.clone(),
+            row: row.clone(),
+        })
+        .collect()
+}
+
+/// The totals bar.
+#[derive(Template)]
+#[template(path = "partials/draft_totals.html")]
+pub struct Totals {
+    pub draft_id: i64,
+    pub rows: usize,
+    pub valid: usize,
+    pub invalid: usize,
+    pub warnings: usize,
+    pub code: &'static str,
+    pub total: String,
+    pub fee: String,
+    pub debit: String,
+    pub available: String,
+    pub after: String,
+    pub sufficient: bool,
+    pub oob: bool,
+}
+
+fn totals(v: &DraftView, oob: bool) -> Totals {
+    let q = &v.checked.quote;
+    let invalid = v.invalid();
+    Totals {
+        draft_id: v.draft.id,
+        rows: v.checked.rows.len(),
+        valid: v.checked.rows.len() - invalid,
+        invalid,
+        warnings: v.duplicate_warnings(),
+        code: v.checked.asset.code,
+        total: q.amount_total.grouped(),
+        fee: q.fee.grouped(),
+        debit: q.total_debit.grouped(),
+        available: q.available.map(|a| a.grouped()).unwrap_or_default(),
+        after: q.balance_after().map(|a| a.grouped()).unwrap_or_default(),
+        sufficient: q.sufficient != Some(false),
+        oob,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "partials/draft_row.html")]
+pub struct RowTemplate {
+    pub draft_id: i64,
+    pub line: LineView,
+    pub csrf_token: String,
+}
+
+#[derive(Template)]
+#[template(path = "pages/mass_editor.html")]
+pub struct EditorTemplate {
+    pub layout: Layout,
+    pub v: DraftView,
+    /// The page's rows and the totals bar, rendered by their own templates (the same ones the
+    /// htmx fragments use).
+    pub rows_html: String,
+    pub totals_html: String,
+    pub assets: Vec<&'static Asset>,
+    pub page: usize,
+    pub pages: usize,
+    pub problems_only: bool,
+    pub errors: FieldErrors,
+}
+
+impl EditorTemplate {
+    pub fn page_link(&self, page: &usize) -> String {
+        let problems = if self.problems_only { "&problems=1" } else { "" };
+        format!("/payouts/drafts/{}?page={page}{problems}", self.v.draft.id)
+    }
+}
+
+#[derive(Deserialize)]
+pub struct EditorQuery {
+    page: Option<usize>,
+    problems: Option<String>,
+}
+
+async fn editor(
+    state: &AppState,
+    authed: &Authed,
+    id: i64,
+    page_number: usize,
+    problems_only: bool,
+    errors: FieldErrors,
+) -> Result<HttpResponse, AppError> {
+    let actor = authed.actor();
+    let (v, assets) = state
+        .run(move |conn| Ok((drafts::view(conn, &actor, id)?, org_settings::enabled_assets(conn, actor.org_id)?)))
+        .await?;
+    let all: Vec<LineView> = line_views(&v).into_iter().filter(|l| !problems_only || l.has_problems()).collect();
+    let pages = all.len().div_ceil(PAGE_ROWS).max(1);
+    let page = page_number.clamp(1, pages);
+    let mut rows_html = String::new();
+    for line in all.into_iter().skip((page - 1) * PAGE_ROWS).take(PAGE_ROWS) {
+        rows_html.push_str(&RowTemplate { draft_id: id, line, csrf_token: authed.ctx.csrf_token.clone() }.render()?);
+    }
+    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    let totals_html = totals(&v, false).render()?;
+    html(
+        status,
+        &EditorTemplate {
+            layout: Layout::new(&authed.ctx, "/payouts"),
+            v,
+            rows_html,
+            totals_html,
+            assets,
+            page,
+            pages,
+            problems_only,
+            errors,
+        },
+    )
+}
+
+pub async fn show(
+    state: web::Data<AppState>,
+    authed: Authed,
+    id: web::Path<i64>,
+    q: web::Query<EditorQuery>,
+) -> Result<HttpResponse, AppError> {
+    let problems = q.problems.as_deref().is_some_and(|p| !p.is_empty() && p != "0");
+    closed_draft_redirect(
+        editor(&state, &authed, id.into_inner(), q.page.unwrap_or(1), problems, FieldErrors::new()).await,
+        &authed.ctx,
+    )
+}
+
+/// A confirmed or discarded draft sends the browser where it went, saying why.
+fn closed_draft_redirect(
+    result: Result<HttpResponse, AppError>,
+    ctx: &RequestContext,
+) -> Result<HttpResponse, AppError> {
+    match result {
+        Err(AppError::Conflict(message)) => {
+            let location = message
+                .split("payout #")
+                .nth(1)
+                .map(|rest| format!("/payouts/{}", rest.trim_end_matches('.')))
+                .unwrap_or_else(|| "/payouts".into());
+            Ok(see_other_with_flash(ctx, &location, FlashKind::Error, &message))
+        }
+        other => other,
+    }
+}
+
+pub async fn set_header(
+    state: web::Data<AppState>,
+    authed: Authed,
+    id: web::Path<i64>,
+    form: web::Form<HeaderForm>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let actor = authed.actor();
+    let form = form.into_inner();
+    match state.run(move |conn| drafts::set_header(conn, &actor, id, &form)).await {
+        Ok(()) => Ok(see_other_with_flash(
+            &authed.ctx,
+            &format!("/payouts/drafts/{id}"),
+            FlashKind::Success,
+            "Saved; every row was checked again.",
+        )),
+        Err(AppError::Validation(errors)) => editor(&state, &authed, id, 1, false, errors).await,
+        Err(e) => closed_draft_redirect(Err(e), &authed.ctx),
+    }
+}
+
+/// After a change: for htmx, the changed row (if any) and the totals bar out of band; for a
+/// plain form post, back to the editor.
+async fn after_change(
+    state: &AppState,
+    req: &HttpRequest,
+    authed: &Authed,
+    id: i64,
+    row_id: Option<i64>,
+) -> Result<HttpResponse, AppError> {
+    if !is_htmx(req) {
+        return Ok(see_other(&format!("/payouts/drafts/{id}")));
+    }
+    let actor: Actor = authed.actor();
+    let v = state.run(move |conn| drafts::view(conn, &actor, id)).await?;
+    let mut body = String::new();
+    if let Some(line) = row_id.and_then(|rid| line_views(&v).into_iter().find(|l| l.id == rid)) {
+        body.push_str(RowTemplate { draft_id: id, line, csrf_token: authed.ctx.csrf_token.clone() }.render()?.trim());
+    }
+    body.push_str(&totals(&v, true).render()?);
+    Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").insert_header(("Vary", "HX-Request")).body(body))
+}
+
+pub async fn add_row(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    authed: Authed,
+    id: web::Path<i64>,
+    form: web::Form<RowForm>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let actor = authed.actor();
+    let form = form.into_inner();
+    match state.run(move |conn| drafts::add_row(conn, &actor, id, &form, &limits())).await {
+        Ok(row_id) => after_change(&state, &req, &authed, id, Some(row_id)).await,
+        Err(AppError::Validation(errors)) => editor(&state, &authed, id, 1, false, errors).await,
+        Err(e) => closed_draft_redirect(Err(e), &authed.ctx),
+    }
+}
+
+pub async fn update_row(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    authed: Authed,
+    path: web::Path<(i64, i64)>,
+    form: web::Form<RowForm>,
+) -> Result<HttpResponse, AppError> {
+    let (id, row_id) = path.into_inner();
+    let actor = authed.actor();
+    let form = form.into_inner();
+    match state.run(move |conn| drafts::update_row(conn, &actor, id, row_id, &form)).await {
+        Ok(()) => after_change(&state, &req, &authed, id, Some(row_id)).await,
+        Err(e) => closed_draft_redirect(Err(e), &authed.ctx),
+    }
+}
+
+pub async fn delete_row(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    authed: Authed,
+    path: web::Path<(i64, i64)>,
+) -> Result<HttpResponse, AppError> {
+    let (id, row_id) = path.into_inner();
+    let actor = authed.actor();
+    match state.run(move |conn| drafts::delete_row(conn, &actor, id, row_id)).await {
+        Ok(()) => after_change(&state, &req, &authed, id, None).await,
+        Err(e) => closed_draft_redirect(Err(e), &authed.ctx),
+    }
+}
+
+/// Reads the multipart `file` field, stopping one byte past the size limit.
+async fn read_file(mut payload: Multipart, max_bytes: u64) -> Result<Option<Vec<u8>>, AppError> {
+    let bad =
+        |e: actix_multipart::MultipartError| FieldErrors::single("file", format!("The upload could not be read: {e}"));
+    while let Some(mut field) = payload.try_next().await.map_err(bad)? {
+        if field.name() != Some("file") {
+            while field.try_next().await.map_err(bad)?.is_some() {}
+            continue;
+        }
+        let mut bytes = Vec::new();
+        while let Some(chunk) = field.try_next().await.map_err(bad)? {
+            bytes.extend_from_slice(&chunk);
+            if bytes.len() as u64 > max_bytes {
+                // The parser reports the size limit in its own words.
+                break;
+            }
+        }
+        return Ok(Some(bytes));
+    }
+    Ok(None)
+}
+
+pub async fn upload(
+    state: web::Data<AppState>,
+    authed: Authed,
+    id: web::Path<i64>,
+    payload: Multipart,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let location = format!("/payouts/drafts/{id}");
+    let bytes = match read_file(payload, limits().max_bytes).await {
+        Ok(Some(b)) if !b.is_empty() => b,
+        Ok(_) => {
+            return Ok(see_other_with_flash(&authed.ctx, &location, FlashKind::Error, "Choose a CSV file to upload."));
+        }
+        Err(AppError::Validation(e)) => {
+            let message = e.get("file").unwrap_or("The upload could not be read.").to_owned();
+            return Ok(see_other_with_flash(&authed.ctx, &location, FlashKind::Error, &message));
+        }
+        Err(e) => return Err(e),
+    };
+    let actor = authed.actor();
+    match state.run(move |conn| drafts::upload(conn, &actor, id, bytes.as_slice(), &limits())).await {
+        Ok(up) => {
+            let mut message = format!("Added {} row(s) from the file", up.rows);
+            if up.with_problems > 0 {
+                message.push_str(&format!("; {} need correcting (shown in red)", up.with_problems));
+            }
+            if !up.unknown_columns.is_empty() {
+                message.push_str(&format!("; ignored the columns {}", up.unknown_columns.join(", ")));
+            }
+            message.push('.');
+            let target = if up.with_problems > 0 { format!("{location}?problems=1") } else { location };
+            Ok(see_other_with_flash(&authed.ctx, &target, FlashKind::Success, &message))
+        }
+        Err(AppError::Validation(e)) => {
+            let message = e.iter().map(|(_, m)| m).collect::<Vec<_>>().join(" ");
+            Ok(see_other_with_flash(&authed.ctx, &location, FlashKind::Error, &format!("Nothing was added. {message}")))
+        }
+        Err(e) => closed_draft_redirect(Err(e), &authed.ctx),
+    }
+}
+
+pub async fn discard(state: web::Data<AppState>, authed: Authed, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let actor = authed.actor();
+    match state.run(move |conn| drafts::discard(conn, &actor, id)).await {
+        Ok(()) => Ok(see_other_with_flash(&authed.ctx, "/payouts/new/mass", FlashKind::Success, "Draft discarded.")),
+        Err(e) => closed_draft_redirect(Err(e), &authed.ctx),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "pages/mass_review.html")]
+pub struct ReviewTemplate {
+    pub layout: Layout,
+    pub v: DraftView,
+    pub totals: Totals,
+    pub lines: Vec<LineView>,
+    pub errors: FieldErrors,
+}
+
+async fn review_page(
+    state: &AppState,
+    authed: &Authed,
+    id: i64,
+    errors: FieldErrors,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let actor = authed.actor();
+    let v = state.run(move |conn| drafts::view(conn, &actor, id)).await?;
+    let totals = totals(&v, false);
+    let lines = line_views(&v).into_iter().filter(|l| l.has_problems()).collect();
+    html(status, &ReviewTemplate { layout: Layout::new(&authed.ctx, "/payouts"), v, totals, lines, errors })
+}
+
+pub async fn review(state: web::Data<AppState>, authed: Authed, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
+    closed_draft_redirect(
+        review_page(&state, &authed, id.into_inner(), FieldErrors::new(), StatusCode::OK).await,
+        &authed.ctx,
+    )
+}
+
+#[derive(Deserialize)]
+pub struct ConfirmForm {
+    #[serde(default)]
+    acknowledge: String,
+}
+
+pub async fn confirm(
+    state: web::Data<AppState>,
+    authed: Authed,
+    id: web::Path<i64>,
+    form: web::Form<ConfirmForm>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let actor = authed.actor();
+    let acknowledged = !form.acknowledge.is_empty();
+    match state.run(move |conn| drafts::confirm(conn, &actor, id, acknowledged)).await {
+        Ok(created) => {
+            let message = if created.replayed {
+                "This draft was already confirmed; here is its payout."
+            } else if created.payout.status == "pending" {
+                "Mass payout created. It waits for a manager's approval."
+            } else {
+                "Mass payout confirmed. It is being sent now."
+            };
+            Ok(see_other_with_flash(
+                &authed.ctx,
+                &format!("/payouts/{}", created.payout.id),
+                FlashKind::Success,
+                message,
+            ))
+        }
+        Err(AppError::Validation(errors)) => {
+            review_page(&state, &authed, id, errors, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        Err(AppError::Conflict(message)) if message.starts_with("Insufficient") => {
+            review_page(&state, &authed, id, FieldErrors::form(message), StatusCode::CONFLICT).await
+        }
+        Err(e) => closed_draft_redirect(Err(e), &authed.ctx),
+    }
+}
+
+pub async fn retry_failed(
+    state: web::Data<AppState>,
+    authed: Authed,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let payout_id = id.into_inner();
+    let actor = authed.actor();
+    match state.run(move |conn| drafts::from_failed_rows(conn, &actor, payout_id)).await {
+        Ok(draft) => Ok(see_other_with_flash(
+            &authed.ctx,
+            &format!("/payouts/drafts/{}", draft.id),
+            FlashKind::Success,
+            "A new draft holds the failed rows. Check the addresses, then review and confirm.",
+        )),
+        Err(AppError::Conflict(m)) => {
+            Ok(see_other_with_flash(&authed.ctx, &format!("/payouts/{payout_id}"), FlashKind::Error, &m))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+pub async fn results_csv(
+    state: web::Data<AppState>,
+    authed: Authed,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let actor = authed.actor();
+    let id = id.into_inner();
+    let body = state.run(move |conn| crate::service::payouts::results_csv(conn, &actor, id)).await?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header(("Content-Disposition", format!("attachment; filename=\"payout-{id}-results.csv\"")))
+        .insert_header(("Cache-Control", "no-store"))
+        .body(body))
+}
