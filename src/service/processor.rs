@@ -65,7 +65,7 @@ pub fn tick(
         let payout = cached(conn, &mut payouts, payout_id)?;
         report.submitted += send(conn, rail, owner, &payout, &items)?;
     }
-    let mut settled: Vec<(i64, Vec<(ItemRow, Result<u32, String>)>)> = Vec::new();
+    let mut settled: Vec<(i64, Vec<Outcome>)> = Vec::new();
     for item in db::processor::submitted(conn, config.batch)? {
         let Some(tx) = rail.lookup(&item.idempotency_key).map_err(|e| AppError::Internal(e.to_string()))? else {
             tracing::error!(item = item.id, "the rail has no record of a submitted item");
@@ -94,6 +94,9 @@ pub fn tick(
     }
     Ok(report)
 }
+
+/// What the rail said of a submitted item: confirmed with so many confirmations, or failed.
+type Outcome = (ItemRow, Result<u32, String>);
 
 fn cached(conn: &mut DbConnection, cache: &mut HashMap<i64, PayoutRow>, id: i64) -> Result<PayoutRow, AppError> {
     if let Some(p) = cache.get(&id) {
@@ -188,11 +191,7 @@ fn send(
 /// Records items' ends for one payout in one transaction: completed items settle their
 /// reservation (amount + fee), failed ones release it, and when no item is left open the
 /// payout ends too. Returns (completed, failed) counts of what this call recorded.
-fn finish(
-    conn: &mut DbConnection,
-    payout: &PayoutRow,
-    outcomes: &[(ItemRow, Result<u32, String>)],
-) -> Result<(usize, usize), AppError> {
+fn finish(conn: &mut DbConnection, payout: &PayoutRow, outcomes: &[Outcome]) -> Result<(usize, usize), AppError> {
     let asset = payout_asset(payout)?;
     let at = now();
     db::write_tx(conn, |conn| {
