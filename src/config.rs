@@ -82,6 +82,14 @@ pub struct ServeArgs {
     #[arg(long, env = "PAYOUTS_WORKERS")]
     pub workers: Option<usize>,
 
+    /// Most rows a mass payout (and an uploaded registry) may have.
+    #[arg(long, env = "PAYOUTS_REGISTRY_MAX_ROWS", default_value_t = 10_000)]
+    pub registry_max_rows: usize,
+
+    /// Largest registry file, in MiB.
+    #[arg(long, env = "PAYOUTS_REGISTRY_MAX_MIB", default_value_t = 5)]
+    pub registry_max_mib: u64,
+
     /// Do not run the payout processor in this process (another process runs it).
     #[arg(long, env = "PAYOUTS_NO_PROCESSOR")]
     pub no_processor: bool,
@@ -114,6 +122,8 @@ impl Default for ServeArgs {
             admin_email: "admin@localhost".into(),
             org_name: "My organization".into(),
             workers: None,
+            registry_max_rows: 10_000,
+            registry_max_mib: 5,
             no_processor: false,
             processor_interval_ms: 500,
             sim_confirm_seconds: 4,
@@ -129,6 +139,7 @@ pub struct Config {
     pub demo: bool,
     pub session_idle: chrono::Duration,
     pub session_max_age: chrono::Duration,
+    pub registry_limits: crate::domain::registry::Limits,
 }
 
 impl Config {
@@ -145,6 +156,10 @@ impl Config {
             demo: args.demo,
             session_idle: chrono::Duration::minutes(args.session_idle_minutes.into()),
             session_max_age: chrono::Duration::hours(args.session_max_hours.into()),
+            registry_limits: crate::domain::registry::Limits {
+                max_rows: args.registry_max_rows.max(1),
+                max_bytes: args.registry_max_mib.max(1) * 1024 * 1024,
+            },
         })
     }
 }

@@ -372,10 +372,15 @@ pub struct EventView {
     pub item_line: Option<i32>,
 }
 
+/// Row-level events a payout's timeline shows at most.
+pub const MAX_ROW_EVENTS: usize = 20;
+
 pub struct Details {
     pub payout: PayoutView,
     pub items: Vec<ItemView>,
     pub events: Vec<EventView>,
+    /// Row events left out of `events` (the oldest ones).
+    pub hidden_row_events: usize,
     pub paid: usize,
     pub failed: usize,
     pub can_cancel: bool,
@@ -399,7 +404,7 @@ pub fn details(conn: &mut DbConnection, actor: &Actor, payout_id: i64) -> Result
             })
         })
         .collect::<Result<_, AppError>>()?;
-    let events = db::payouts::events(conn, row.id)?
+    let events: Vec<EventView> = db::payouts::events(conn, row.id)?
         .into_iter()
         .map(|e| EventView {
             at: e.created_at,
@@ -416,6 +421,20 @@ pub fn details(conn: &mut DbConnection, actor: &Actor, payout_id: i64) -> Result
             item_line: e.item_id.and_then(|id| items.iter().find(|i| i.row.id == id)).map(|i| i.row.line),
         })
         .collect();
+    // A large payout has two events per row; the page keeps the payout's own and the latest rows'.
+    let row_events = events.iter().filter(|e: &&EventView| e.item_line.is_some()).count();
+    let hidden_row_events = row_events.saturating_sub(MAX_ROW_EVENTS);
+    let mut skip = hidden_row_events;
+    let events: Vec<EventView> = events
+        .into_iter()
+        .filter(|e| {
+            if e.item_line.is_some() && skip > 0 {
+                skip -= 1;
+                return false;
+            }
+            true
+        })
+        .collect();
     let paid = items.iter().filter(|i| i.status == ItemStatus::Completed).count();
     let failed = items.iter().filter(|i| i.status == ItemStatus::Failed).count();
     let not_started = match payout.status {
@@ -425,7 +444,7 @@ pub fn details(conn: &mut DbConnection, actor: &Actor, payout_id: i64) -> Result
     };
     let can_cancel = not_started && (payout.created_by == actor.user_id || actor.role.can_approve());
     let can_retry = failed > 0 && payout.status.is_terminal() && actor.role.can_create_payouts();
-    Ok(Details { payout, items, events, paid, failed, can_cancel, can_retry })
+    Ok(Details { payout, items, events, hidden_row_events, paid, failed, can_cancel, can_retry })
 }
 
 /// The payouts list's filters, as the query string carries them.

@@ -26,10 +26,6 @@ fn is_htmx(req: &HttpRequest) -> bool {
     req.headers().contains_key("HX-Request") && !req.headers().contains_key("HX-Boosted")
 }
 
-fn limits() -> Limits {
-    Limits::default()
-}
-
 #[derive(Template)]
 #[template(path = "pages/mass_new.html")]
 pub struct NewTemplate {
@@ -314,7 +310,8 @@ pub async fn add_row(
     let id = id.into_inner();
     let actor = authed.actor();
     let form = form.into_inner();
-    match state.run(move |conn| drafts::add_row(conn, &actor, id, &form, &limits())).await {
+    let limits = state.config.registry_limits;
+    match state.run(move |conn| drafts::add_row(conn, &actor, id, &form, &limits)).await {
         Ok(row_id) => after_change(&state, &req, &authed, id, Some(row_id)).await,
         Err(AppError::Validation(errors)) => editor(&state, &authed, id, 1, false, errors).await,
         Err(e) => closed_draft_redirect(Err(e), &authed.ctx),
@@ -381,7 +378,8 @@ pub async fn upload(
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
     let location = format!("/payouts/drafts/{id}");
-    let bytes = match read_file(payload, limits().max_bytes).await {
+    let limits: Limits = state.config.registry_limits;
+    let bytes = match read_file(payload, limits.max_bytes).await {
         Ok(Some(b)) if !b.is_empty() => b,
         Ok(_) => {
             return Ok(see_other_with_flash(&authed.ctx, &location, FlashKind::Error, "Choose a CSV file to upload."));
@@ -393,7 +391,7 @@ pub async fn upload(
         Err(e) => return Err(e),
     };
     let actor = authed.actor();
-    match state.run(move |conn| drafts::upload(conn, &actor, id, bytes.as_slice(), &limits())).await {
+    match state.run(move |conn| drafts::upload(conn, &actor, id, bytes.as_slice(), &limits)).await {
         Ok(up) => {
             let mut message = format!("Added {} row(s) from the file", up.rows);
             if up.with_problems > 0 {

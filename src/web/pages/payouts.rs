@@ -294,12 +294,34 @@ pub async fn single_confirm(
     }
 }
 
+/// Rows per page of a payout's recipients table.
+pub const ITEMS_PER_PAGE: usize = 100;
+
+/// Which recipients the details page lists.
+pub struct ItemsShown {
+    /// The status filter as in the query string ("" for all).
+    pub filter: String,
+    pub page: usize,
+    pub pages: usize,
+    pub matching: usize,
+    /// The query string of this view, for links and for polling.
+    pub query: String,
+}
+
+impl ItemsShown {
+    pub fn link(&self, filter: &str, page: usize) -> String {
+        format!("?items={filter}&page={page}")
+    }
+}
+
 #[derive(Template)]
 #[template(path = "pages/payout_details.html")]
 pub struct DetailsTemplate {
     pub layout: Layout,
     pub d: Details,
     pub rail_label: &'static str,
+    pub shown: ItemsShown,
+    pub item_filters: [(&'static str, &'static str); 4],
 }
 
 #[derive(Template)]
@@ -307,6 +329,18 @@ pub struct DetailsTemplate {
 pub struct DetailsLive {
     pub d: Details,
     pub rail_label: &'static str,
+    pub shown: ItemsShown,
+    pub item_filters: [(&'static str, &'static str); 4],
+}
+
+const ITEM_FILTERS: [(&str, &str); 4] =
+    [("", "All"), ("completed", "Paid"), ("failed", "Failed"), ("open", "Not finished")];
+
+#[derive(Deserialize)]
+pub struct DetailsQuery {
+    #[serde(default)]
+    items: String,
+    page: Option<usize>,
 }
 
 pub async fn details(
@@ -314,15 +348,42 @@ pub async fn details(
     state: web::Data<AppState>,
     authed: Authed,
     id: web::Path<i64>,
+    query: web::Query<DetailsQuery>,
 ) -> Result<HttpResponse, AppError> {
     let actor = authed.actor();
     let id = id.into_inner();
-    let d = state.run(move |conn| payouts::details(conn, &actor, id)).await?;
+    let mut d = state.run(move |conn| payouts::details(conn, &actor, id)).await?;
+    let filter = ITEM_FILTERS.iter().find(|(f, _)| *f == query.items).map_or("", |(f, _)| *f);
+    let matching: Vec<_> = std::mem::take(&mut d.items)
+        .into_iter()
+        .filter(|i| match filter {
+            "" => true,
+            "open" => !i.status.is_terminal(),
+            f => i.status.as_str() == f,
+        })
+        .collect();
+    let pages = matching.len().div_ceil(ITEMS_PER_PAGE).max(1);
+    let page_number = query.page.unwrap_or(1).clamp(1, pages);
+    let count = matching.len();
+    d.items = matching.into_iter().skip((page_number - 1) * ITEMS_PER_PAGE).take(ITEMS_PER_PAGE).collect();
+    let shown = ItemsShown {
+        filter: filter.to_owned(),
+        page: page_number,
+        pages,
+        matching: count,
+        query: format!("items={filter}&page={page_number}"),
+    };
     let rail_label = "simulated network";
     if wants_fragment(&req) {
-        return page(&DetailsLive { d, rail_label });
+        return page(&DetailsLive { d, rail_label, shown, item_filters: ITEM_FILTERS });
     }
-    page(&DetailsTemplate { layout: Layout::new(&authed.ctx, "/payouts"), d, rail_label })
+    page(&DetailsTemplate {
+        layout: Layout::new(&authed.ctx, "/payouts"),
+        d,
+        rail_label,
+        shown,
+        item_filters: ITEM_FILTERS,
+    })
 }
 
 #[derive(Deserialize)]
