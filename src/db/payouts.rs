@@ -129,6 +129,13 @@ pub fn insert_event(conn: &mut DbConnection, row: &NewEventRow) -> DbResult<()> 
     diesel::insert_into(e::payout_events).values(row).execute(conn).map(drop)
 }
 
+pub fn insert_events(conn: &mut DbConnection, rows: &[NewEventRow]) -> DbResult<()> {
+    for chunk in rows.chunks(500) {
+        super::per_backend!(conn, |c| diesel::insert_into(e::payout_events).values(chunk).execute(c))?;
+    }
+    Ok(())
+}
+
 pub fn find_in_org(conn: &mut DbConnection, org_id: i64, id: i64) -> DbResult<Option<PayoutRow>> {
     p::payouts.filter(p::id.eq(id).and(p::org_id.eq(org_id))).select(PayoutRow::as_select()).first(conn).optional()
 }

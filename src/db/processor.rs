@@ -18,6 +18,58 @@ pub fn claimable(conn: &mut DbConnection, now: NaiveDateTime, limit: i64) -> DbR
         .load(conn)
 }
 
+/// Payouts that have items waiting to be sent, oldest first.
+pub fn payouts_with_queued_items(conn: &mut DbConnection, limit: i64) -> DbResult<Vec<i64>> {
+    i::payout_items
+        .filter(i::status.eq("queued"))
+        .select(i::payout_id)
+        .distinct()
+        .order(i::payout_id)
+        .limit(limit)
+        .load(conn)
+}
+
+/// Claims every queued item of a payout in one statement, so that a mass payout goes to the rail
+/// as one batch; returns what this claim took (owner and lease end together name the claim).
+pub fn claim_payout(
+    conn: &mut DbConnection,
+    payout_id: i64,
+    owner: &str,
+    now: NaiveDateTime,
+    until: NaiveDateTime,
+) -> DbResult<Vec<ItemRow>> {
+    diesel::update(i::payout_items.filter(i::payout_id.eq(payout_id).and(i::status.eq("queued"))))
+        .set((
+            i::status.eq("submitting"),
+            i::lease_owner.eq(owner),
+            i::lease_until.eq(until),
+            i::attempts.eq(i::attempts + 1),
+            i::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    i::payout_items
+        .filter(
+            i::payout_id
+                .eq(payout_id)
+                .and(i::status.eq("submitting"))
+                .and(i::lease_owner.eq(owner))
+                .and(i::lease_until.eq(until)),
+        )
+        .order(i::id)
+        .select(ItemRow::as_select())
+        .load(conn)
+}
+
+/// Items whose processor's lease ran out while sending (it crashed or stalled).
+pub fn expired(conn: &mut DbConnection, now: NaiveDateTime, limit: i64) -> DbResult<Vec<ItemRow>> {
+    i::payout_items
+        .filter(i::status.eq("submitting").and(i::lease_until.lt(now)))
+        .order(i::id)
+        .limit(limit)
+        .select(ItemRow::as_select())
+        .load(conn)
+}
+
 /// Takes the item for `owner` until `until` unless another processor took it first.
 pub fn try_claim(
     conn: &mut DbConnection,

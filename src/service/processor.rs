@@ -13,7 +13,7 @@ use chrono::NaiveDateTime;
 use super::ledger::{self, MoveContext};
 use super::now;
 use super::payouts::{event, payout_asset, stored_amount};
-use crate::db::payouts::{ItemRow, PayoutRow};
+use crate::db::payouts::{ItemRow, NewEventRow, PayoutRow};
 use crate::db::{self, DbConnection};
 use crate::domain::Amount;
 use crate::domain::ledger::Movement;
@@ -111,7 +111,13 @@ fn claim(conn: &mut DbConnection, owner: &str, config: &ProcessorConfig) -> Resu
     let at = now();
     let until = at + config.lease;
     let mut claimed = Vec::new();
-    for item in db::processor::claimable(conn, at, config.batch)? {
+    for payout_id in db::processor::payouts_with_queued_items(conn, 20)? {
+        claimed.extend(db::processor::claim_payout(conn, payout_id, owner, at, until)?);
+        if claimed.len() as i64 >= config.batch {
+            break;
+        }
+    }
+    for item in db::processor::expired(conn, at, config.batch)? {
         if db::processor::try_claim(conn, &item, owner, at, until)? {
             claimed.push(item);
         }
@@ -166,26 +172,41 @@ fn send(
     }
     let at = now();
     db::write_tx(conn, |conn| -> Result<usize, AppError> {
-        let mut recorded = 0;
+        let mut sent = Vec::new();
         for (item, tx) in &known {
-            if !db::processor::mark_submitted(conn, item.id, owner, &tx.tx_hash, at)? {
-                continue;
+            if db::processor::mark_submitted(conn, item.id, owner, &tx.tx_hash, at)? {
+                sent.push((item.id, format!("Sent on the {}: transaction {}", rail.label(), tx.tx_hash)));
             }
-            let reason = format!("Sent on the {}: transaction {}", rail.label(), tx.tx_hash);
-            event(
-                conn,
-                payout.id,
-                Some(item.id),
-                None,
-                Some(ItemStatus::Submitting.as_str()),
-                ItemStatus::Submitted.as_str(),
-                &reason,
-                at,
-            )?;
-            recorded += 1;
         }
-        Ok(recorded)
+        let from = ItemStatus::Submitting.as_str();
+        insert_item_events(conn, payout.id, from, |_| ItemStatus::Submitted.as_str(), &sent, at)?;
+        Ok(sent.len())
     })
+}
+
+/// One event per item, written in a few statements: a mass payout has thousands.
+fn insert_item_events(
+    conn: &mut DbConnection,
+    payout_id: i64,
+    from: &str,
+    to: impl Fn(usize) -> &'static str,
+    items: &[(i64, String)],
+    at: NaiveDateTime,
+) -> Result<(), AppError> {
+    let rows: Vec<NewEventRow> = items
+        .iter()
+        .enumerate()
+        .map(|(n, (item_id, reason))| NewEventRow {
+            payout_id,
+            item_id: Some(*item_id),
+            actor_user_id: None,
+            from_status: Some(from),
+            to_status: to(n),
+            reason,
+            created_at: at,
+        })
+        .collect();
+    Ok(db::payouts::insert_events(conn, &rows)?)
 }
 
 /// Records items' ends for one payout in one transaction: completed items settle their
@@ -197,6 +218,7 @@ fn finish(conn: &mut DbConnection, payout: &PayoutRow, outcomes: &[Outcome]) -> 
     db::write_tx(conn, |conn| {
         let (mut settle, mut release) = (Amount::zero(asset), Amount::zero(asset));
         let (mut completed, mut failed) = (0, 0);
+        let (mut ended, mut statuses) = (Vec::new(), Vec::new());
         for (item, outcome) in outcomes {
             let (to, confirmations, error) = match outcome {
                 Ok(c) => (ItemStatus::Completed, *c as i32, None),
@@ -221,17 +243,10 @@ fn finish(conn: &mut DbConnection, payout: &PayoutRow, outcomes: &[Outcome]) -> 
                     format!("Line {} paid with {confirmations} confirmations", item.line)
                 }
             };
-            event(
-                conn,
-                payout.id,
-                Some(item.id),
-                None,
-                Some(ItemStatus::Submitted.as_str()),
-                to.as_str(),
-                &reason,
-                at,
-            )?;
+            ended.push((item.id, reason));
+            statuses.push(to.as_str());
         }
+        insert_item_events(conn, payout.id, ItemStatus::Submitted.as_str(), |n| statuses[n], &ended, at)?;
         for (movement, amount, note) in
             [(Movement::Settle, settle, "Paid"), (Movement::Release, release, "Released: transfers failed")]
         {
