@@ -300,3 +300,32 @@ async fn duplicates_must_be_acknowledged() {
         assert_eq!(res.status, StatusCode::SEE_OTHER, "[{backend:?}]");
     }
 }
+
+#[actix_web::test]
+async fn a_shifted_line_stays_an_error_until_it_is_edited() {
+    for backend in backends() {
+        let app = TestApp::start(backend).await;
+        let mut client = app.client().await;
+        client.login("accountant@demo.local", "demo").await;
+        let id = client.start_draft("USDT_TRC20", "Comma trouble").await;
+        // "12,5" unquoted splits into amount 12 and comment 5: never pay 12 silently.
+        let csv = format!("address,amount,comment\n{TRON_ADDRESS},12,5,Carol\n");
+        client.upload(&format!("/payouts/drafts/{id}/upload"), "c.csv", csv.as_bytes()).await;
+        let editor = client.get(&format!("/payouts/drafts/{id}")).await;
+        assert!(editor.body.contains("This line has 4 fields but the header has 3"), "[{backend:?}] {}", editor.body);
+        let res = client.post_form(&format!("/payouts/drafts/{id}/confirm"), &[]).await;
+        assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "[{backend:?}]");
+        let line = payouts::db::drafts::lines(&mut app.conn(), id).unwrap().remove(0);
+        client.get(&format!("/payouts/drafts/{id}")).await;
+        let res = client
+            .post_form(
+                &format!("/payouts/drafts/{id}/rows/{}", line.id),
+                &[("address", TRON_ADDRESS), ("amount", "12.5"), ("comment", "Carol"), ("reference", "")],
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::SEE_OTHER);
+        let editor = client.get(&format!("/payouts/drafts/{id}")).await;
+        assert!(!editor.body.contains("fields but the header"), "[{backend:?}] saved by a person: cleared");
+        assert!(editor.body.contains("Review 1 rows"));
+    }
+}

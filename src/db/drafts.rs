@@ -31,6 +31,7 @@ pub struct DraftLineRow {
     pub amount: String,
     pub comment: String,
     pub reference: String,
+    pub upload_error: Option<String>,
 }
 
 #[derive(Insertable)]
@@ -43,6 +44,7 @@ pub struct NewDraftLine {
     pub amount: String,
     pub comment: String,
     pub reference: String,
+    pub upload_error: Option<String>,
 }
 
 pub fn insert(
@@ -144,7 +146,13 @@ pub fn update_line(
     reference: &str,
 ) -> DbResult<bool> {
     let n = diesel::update(r::mass_draft_rows.filter(r::id.eq(id).and(r::draft_id.eq(draft_id))))
-        .set((r::address.eq(address), r::amount.eq(amount), r::comment.eq(comment), r::reference.eq(reference)))
+        .set((
+            r::address.eq(address),
+            r::amount.eq(amount),
+            r::comment.eq(comment),
+            r::reference.eq(reference),
+            r::upload_error.eq(None::<String>),
+        ))
         .execute(conn)?;
     Ok(n == 1)
 }

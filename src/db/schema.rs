@@ -202,6 +202,7 @@ diesel::table! {
         amount -> Text,
         comment -> Text,
         reference -> Text,
+        upload_error -> Nullable<Text>,
     }
 }
 

@@ -35,7 +35,7 @@ pub struct Issue {
 }
 
 impl Issue {
-    fn new(column: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(column: &'static str, message: impl Into<String>) -> Self {
         Self { column, message: message.into() }
     }
 }

@@ -11,7 +11,7 @@ use crate::domain::FieldErrors;
 use crate::domain::account::Role;
 use crate::domain::asset::{self, Asset};
 use crate::domain::payout::{ItemStatus, PayoutKind};
-use crate::domain::registry::{self, Limits, Row, RowInput, check_text};
+use crate::domain::registry::{self, Issue, Limits, Row, RowInput, check_text};
 use crate::error::AppError;
 
 #[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
@@ -104,7 +104,11 @@ pub fn view(conn: &mut DbConnection, actor: &Actor, id: i64) -> Result<DraftView
         .map(|(n, l)| {
             let input =
                 RowInput { address: &l.address, amount: &l.amount, comment: &l.comment, reference: &l.reference };
-            Row::check(asset, n as u64 + 1, &input)
+            let mut row = Row::check(asset, n as u64 + 1, &input);
+            if let Some(problem) = &l.upload_error {
+                row.errors.push(Issue::new("", format!("{problem} Check every cell, then save the row.")));
+            }
+            row
         })
         .collect();
     let checked = payouts::price(conn, actor, PayoutKind::Mass, asset, &draft.purpose, rows)?;
@@ -127,6 +131,7 @@ fn line_of(draft_id: i64, position: i64, source_line: Option<i64>, row: &RowForm
         amount: row.amount.trim().to_owned(),
         comment: row.comment.trim().to_owned(),
         reference: row.reference.trim().to_owned(),
+        upload_error: None,
     }
 }
 
@@ -218,7 +223,9 @@ pub fn upload(
                     comment: r.comment.clone(),
                     reference: r.reference.clone(),
                 };
-                line_of(id, start + n as i64, Some(r.line as i64), &form)
+                // Only a problem of the line itself is kept: the cells' own are found again.
+                let upload_error = r.errors.iter().find(|e| e.column.is_empty()).map(|e| e.message.clone());
+                NewDraftLine { upload_error, ..line_of(id, start + n as i64, Some(r.line as i64), &form) }
             })
             .collect();
         db::drafts::insert_lines(conn, &lines)?;

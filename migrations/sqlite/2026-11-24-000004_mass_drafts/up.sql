@@ -22,6 +22,9 @@ CREATE TABLE mass_draft_rows (
     address TEXT NOT NULL,
     amount TEXT NOT NULL,
     comment TEXT NOT NULL,
-    reference TEXT NOT NULL
+    reference TEXT NOT NULL,
+    -- A problem of the uploaded line that its cells cannot show (a stray delimiter that shifted
+    -- the columns); kept until the row is edited.
+    upload_error TEXT
 );
 CREATE INDEX mass_draft_rows_draft ON mass_draft_rows(draft_id, position);
