@@ -15,6 +15,9 @@ pub enum AppError {
     NotFound,
     #[error("your role does not allow this")]
     Forbidden,
+    /// Forbidden, with the rule that forbids it.
+    #[error("{0}")]
+    NotAllowed(String),
     #[error("sign in first")]
     Unauthenticated,
     #[error("the form was stale or forged (CSRF check failed)")]
@@ -59,7 +62,7 @@ impl AppError {
         match self {
             AppError::Validation(_) => "Please correct the form",
             AppError::NotFound => "Not found",
-            AppError::Forbidden => "Not allowed",
+            AppError::Forbidden | AppError::NotAllowed(_) => "Not allowed",
             AppError::Unauthenticated => "Sign in required",
             AppError::Csrf => "Form expired",
             AppError::Conflict(_) => "Could not complete the action",
@@ -75,7 +78,7 @@ impl AppError {
             AppError::Forbidden => "Your role does not allow this. Ask an administrator if you need it.".into(),
             AppError::Unauthenticated => "Sign in to continue.".into(),
             AppError::Csrf => "This form was open too long or came from another site. Go back, reload the page and try again; nothing was changed.".into(),
-            AppError::Conflict(m) => m.clone(),
+            AppError::Conflict(m) | AppError::NotAllowed(m) => m.clone(),
             _ => "The server could not complete the request. Nothing you typed was lost; try again in a moment.".into(),
         }
     }
@@ -86,7 +89,7 @@ impl ResponseError for AppError {
         match self {
             AppError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::NotFound => StatusCode::NOT_FOUND,
-            AppError::Forbidden | AppError::Csrf => StatusCode::FORBIDDEN,
+            AppError::Forbidden | AppError::NotAllowed(_) | AppError::Csrf => StatusCode::FORBIDDEN,
             AppError::Unauthenticated => StatusCode::UNAUTHORIZED,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             _ => StatusCode::INTERNAL_SERVER_ERROR,

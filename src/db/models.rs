@@ -12,6 +12,7 @@ pub struct OrgRow {
     pub name: String,
     pub created_at: NaiveDateTime,
     pub approval_required: bool,
+    pub approvals_needed: i32,
 }
 
 #[derive(Insertable)]

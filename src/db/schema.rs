@@ -7,6 +7,7 @@ diesel::table! {
         name -> Text,
         created_at -> Timestamp,
         approval_required -> Bool,
+        approvals_needed -> Integer,
     }
 }
 
@@ -208,6 +209,26 @@ diesel::table! {
 
 diesel::joinable!(mass_draft_rows -> mass_drafts (draft_id));
 
+diesel::table! {
+    approval_thresholds (org_id, asset) {
+        org_id -> BigInt,
+        asset -> Text,
+        threshold -> Text,
+    }
+}
+
+diesel::table! {
+    payout_approvals (id) {
+        id -> BigInt,
+        payout_id -> BigInt,
+        user_id -> BigInt,
+        decision -> Text,
+        reason -> Text,
+        digest -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(payout_items -> payouts (payout_id));
 diesel::joinable!(payout_events -> payouts (payout_id));
 diesel::joinable!(payouts -> users (created_by));
@@ -228,4 +249,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     sim_transfers,
     mass_drafts,
     mass_draft_rows,
+    approval_thresholds,
+    payout_approvals,
 );

@@ -47,10 +47,11 @@ pub fn seed_payouts(conn: &mut DbConnection, rail: &dyn Rail) -> Result<(), AppE
     }
     let cancelled = create(conn, form("ETH", "0.5", evm, "Duplicate of invoice 2026-110"), "demo-cancelled")?;
     payouts::cancel(conn, &actor, cancelled, "Duplicate: already paid")?;
-    db::orgs::set_approval_required(conn, actor.org_id, true)?;
-    create(conn, form("USDT_TRC20", "4800", tron, "November salary, contractor team lead"), "demo-pending")?;
-    db::orgs::set_approval_required(conn, actor.org_id, false)?;
     // Left queued: the server's processor sends it in its first seconds.
     create(conn, form("TRX", "2500", tron, "Community reward"), "demo-in-progress")?;
+    // The demo organization requires approval, so the whole workflow can be tried at once: this
+    // one waits for a manager.
+    db::orgs::set_approval_required(conn, actor.org_id, true)?;
+    create(conn, form("USDT_TRC20", "4800", tron, "November salary, contractor team lead"), "demo-pending")?;
     Ok(())
 }

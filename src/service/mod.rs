@@ -1,5 +1,6 @@
 //! Use cases. Each owns its transaction and its authorization rule; none sees HTTP.
 
+pub mod approvals;
 pub mod audit;
 pub mod bootstrap;
 pub mod dashboard;

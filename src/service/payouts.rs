@@ -154,8 +154,8 @@ fn create_in_tx(
     idempotency_key: &str,
     at: NaiveDateTime,
 ) -> Result<PayoutRow, AppError> {
-    let org = db::orgs::find(conn, actor.org_id)?;
-    let (status, item_status) = if org.approval_required {
+    let approvals_required = super::approvals::policy(conn, actor.org_id)?.approvals_for(draft.quote.amount_total);
+    let (status, item_status) = if approvals_required > 0 {
         (PayoutStatus::Pending, ItemStatus::Waiting)
     } else {
         (PayoutStatus::InProgress, ItemStatus::Queued)
@@ -173,7 +173,7 @@ fn create_in_tx(
             fee: &q.fee.to_string(),
             total_debit: &q.total_debit.to_string(),
             item_count: draft.rows.len() as i32,
-            approvals_required: i32::from(org.approval_required),
+            approvals_required,
             idempotency_key: Some(idempotency_key),
             created_by: actor.user_id,
             created_at: at,
@@ -213,7 +213,7 @@ fn create_in_tx(
     };
     ledger::move_funds(conn, Movement::Reserve, q.total_debit, &ctx)?;
     let reason =
-        if org.approval_required { "Created; waiting for a manager's approval" } else { "Created and confirmed" };
+        if approvals_required > 0 { "Created; waiting for a manager's approval" } else { "Created and confirmed" };
     event(conn, payout.id, None, Some(actor.user_id), None, status.as_str(), reason, at)?;
     audit::record(
         conn,
@@ -276,16 +276,18 @@ pub fn cancel(conn: &mut DbConnection, actor: &Actor, payout_id: i64, reason: &s
                 status.label()
             )));
         }
+        // Every transition locks the payout row before its items: one order, no deadlock.
+        if !db::payouts::cas_status(conn, payout.id, status.as_str(), PayoutStatus::Cancelled.as_str(), at)? {
+            return Err(AppError::Conflict("The payout changed meanwhile; reload the page.".into()));
+        }
         let waiting = if status == PayoutStatus::Pending { ItemStatus::Waiting } else { ItemStatus::Queued };
         let moved =
             db::payouts::set_items_status(conn, payout.id, waiting.as_str(), ItemStatus::Cancelled.as_str(), at)?;
         if moved != payout.item_count as usize {
+            // Rolled back with the status change above.
             return Err(AppError::Conflict(
                 "Sending has already started, so this payout can no longer be cancelled.".into(),
             ));
-        }
-        if !db::payouts::cas_status(conn, payout.id, status.as_str(), PayoutStatus::Cancelled.as_str(), at)? {
-            return Err(AppError::Conflict("The payout changed meanwhile; reload the page.".into()));
         }
         let asset = payout_asset(&payout)?;
         let ctx = MoveContext {

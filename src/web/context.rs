@@ -68,6 +68,8 @@ pub struct RequestContext {
     pub session_token: Option<String>,
     /// The browser sent a session cookie that no longer names a live session.
     pub stale_session: bool,
+    /// Payouts awaiting approval, for a manager's navigation badge.
+    pub pending_approvals: Option<i64>,
     pub demo: bool,
 }
 
@@ -117,15 +119,25 @@ pub async fn session_layer(
     let secure = req.connection_info().scheme() == "https";
     let ip = req.peer_addr().map(|a| a.ip().to_string());
     let session_token = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned());
-    let user = match session_token.clone() {
+    let (user, pending_approvals) = match session_token.clone() {
         Some(token) => {
             let config = state.config.clone();
-            match state.run(move |conn| sessions::resolve(conn, &token, &config, now())).await {
-                Ok(user) => user,
+            let resolved = state
+                .run(move |conn| {
+                    let user = sessions::resolve(conn, &token, &config, now())?;
+                    let pending = match &user {
+                        Some(u) if u.role.can_approve() => Some(crate::db::approvals::pending_count(conn, u.org_id)?),
+                        _ => None,
+                    };
+                    Ok((user, pending))
+                })
+                .await;
+            match resolved {
+                Ok(found) => found,
                 Err(e) => return Ok(req.error_response(e).map_into_right_body()),
             }
         }
-        None => None,
+        None => (None, None),
     };
     let mut new_nonce = None;
     let csrf_token = match &user {
@@ -152,6 +164,7 @@ pub async fn session_layer(
     let flash = req.cookie(FLASH_COOKIE).and_then(|c| Flash::decode(c.value()));
     let ctx = RequestContext {
         stale_session: session_token.is_some() && user.is_none(),
+        pending_approvals,
         user,
         csrf_token,
         flash,

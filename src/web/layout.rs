@@ -8,6 +8,8 @@ pub struct NavItem {
     pub href: &'static str,
     pub label: &'static str,
     pub current: bool,
+    /// A count shown beside the label (payouts awaiting approval).
+    pub badge: Option<i64>,
 }
 
 pub struct Layout {
@@ -28,6 +30,7 @@ struct NavEntry {
 const NAV: &[NavEntry] = &[
     NavEntry { href: "/", label: "Dashboard", allowed: |_| true },
     NavEntry { href: "/payouts", label: "Payouts", allowed: |_| true },
+    NavEntry { href: "/approvals", label: "Approvals", allowed: Role::can_approve },
     NavEntry { href: "/settings", label: "Settings", allowed: Role::can_administer },
 ];
 
@@ -38,7 +41,12 @@ impl Layout {
             Some(user) => NAV
                 .iter()
                 .filter(|e| (e.allowed)(user.role))
-                .map(|e| NavItem { href: e.href, label: e.label, current: e.href == section })
+                .map(|e| NavItem {
+                    href: e.href,
+                    label: e.label,
+                    current: e.href == section,
+                    badge: if e.href == "/approvals" { ctx.pending_approvals.filter(|n| *n > 0) } else { None },
+                })
                 .collect(),
             None => Vec::new(),
         };

@@ -319,6 +319,7 @@ impl ItemsShown {
 pub struct DetailsTemplate {
     pub layout: Layout,
     pub d: Details,
+    pub decision: crate::service::approvals::Decision,
     pub rail_label: &'static str,
     pub shown: ItemsShown,
     pub item_filters: [(&'static str, &'static str); 4],
@@ -352,7 +353,11 @@ pub async fn details(
 ) -> Result<HttpResponse, AppError> {
     let actor = authed.actor();
     let id = id.into_inner();
-    let mut d = state.run(move |conn| payouts::details(conn, &actor, id)).await?;
+    let (mut d, decision) = state
+        .run(move |conn| {
+            Ok((payouts::details(conn, &actor, id)?, crate::service::approvals::decision(conn, &actor, id)?))
+        })
+        .await?;
     let filter = ITEM_FILTERS.iter().find(|(f, _)| *f == query.items).map_or("", |(f, _)| *f);
     let matching: Vec<_> = std::mem::take(&mut d.items)
         .into_iter()
@@ -380,6 +385,7 @@ pub async fn details(
     page(&DetailsTemplate {
         layout: Layout::new(&authed.ctx, "/payouts"),
         d,
+        decision,
         rail_label,
         shown,
         item_filters: ITEM_FILTERS,

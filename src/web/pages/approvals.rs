@@ -1,0 +1,191 @@
+//! Approvals: the managers' queue, approve and reject, and the policy in Settings.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::domain::FieldErrors;
+use crate::domain::asset::{ASSETS, Asset};
+use crate::error::AppError;
+use crate::service::approvals::{self, Approved, Policy, QueueEntry};
+use crate::web::context::{Authed, FlashKind};
+use crate::web::layout::Layout;
+use crate::web::{html, page, see_other_with_flash};
+
+#[derive(Template)]
+#[template(path = "pages/approvals.html")]
+pub struct QueueTemplate {
+    pub layout: Layout,
+    pub entries: Vec<QueueEntry>,
+    pub now: chrono::NaiveDateTime,
+}
+
+impl QueueTemplate {
+    pub fn age(&self, at: &chrono::NaiveDateTime) -> String {
+        let minutes = (self.now - *at).num_minutes().max(0);
+        match minutes {
+            0 => "just now".into(),
+            m if m < 60 => format!("{m} min"),
+            m if m < 48 * 60 => format!("{} h", m / 60),
+            m => format!("{} days", m / (24 * 60)),
+        }
+    }
+}
+
+pub async fn queue(state: web::Data<AppState>, authed: Authed) -> Result<HttpResponse, AppError> {
+    let actor = authed.actor();
+    let entries = state.run(move |conn| approvals::queue(conn, &actor)).await?;
+    page(&QueueTemplate { layout: Layout::new(&authed.ctx, "/approvals"), entries, now: crate::service::now() })
+}
+
+/// Approves every ticked payout (`id` repeated), each on its own; says what happened to each.
+pub async fn bulk_approve(
+    state: web::Data<AppState>,
+    authed: Authed,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    let ids: Vec<i64> = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body)
+        .map_err(|_| AppError::Validation(FieldErrors::form("The form could not be read.")))?
+        .into_iter()
+        .filter(|(k, _)| k == "id")
+        .filter_map(|(_, v)| v.parse().ok())
+        .collect();
+    if ids.is_empty() {
+        return Ok(see_other_with_flash(&authed.ctx, "/approvals", FlashKind::Error, "Tick the payouts to approve."));
+    }
+    let actor = authed.actor();
+    let results = state
+        .run(move |conn| {
+            Ok(ids.into_iter().map(|id| (id, approvals::approve(conn, &actor, id, ""))).collect::<Vec<_>>())
+        })
+        .await?;
+    let started = results.iter().filter(|(_, r)| matches!(r, Ok(Approved::Started))).count();
+    let waiting = results.iter().filter(|(_, r)| matches!(r, Ok(Approved::Waiting(..)))).count();
+    let failed: Vec<String> =
+        results.iter().filter_map(|(id, r)| r.as_ref().err().map(|e| format!("#{id}: {e}"))).collect();
+    let mut message = format!("Approved {started} payout(s)");
+    if waiting > 0 {
+        message.push_str(&format!("; {waiting} wait for another manager"));
+    }
+    if !failed.is_empty() {
+        message.push_str(&format!("; not approved: {}", failed.join(" ")));
+    }
+    let kind = if failed.is_empty() { FlashKind::Success } else { FlashKind::Error };
+    Ok(see_other_with_flash(&authed.ctx, "/approvals", kind, &format!("{message}.")))
+}
+
+#[derive(Deserialize)]
+pub struct ApproveForm {
+    #[serde(default)]
+    digest: String,
+}
+
+pub async fn approve(
+    state: web::Data<AppState>,
+    authed: Authed,
+    id: web::Path<i64>,
+    form: web::Form<ApproveForm>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let actor = authed.actor();
+    let digest = form.into_inner().digest;
+    let location = format!("/payouts/{id}");
+    match state.run(move |conn| approvals::approve(conn, &actor, id, &digest)).await {
+        Ok(Approved::Started) => {
+            Ok(see_other_with_flash(&authed.ctx, &location, FlashKind::Success, "Approved. The payout is being sent."))
+        }
+        Ok(Approved::Waiting(given, needed)) => Ok(see_other_with_flash(
+            &authed.ctx,
+            &location,
+            FlashKind::Success,
+            &format!("Approved ({given} of {needed}). It waits for another manager."),
+        )),
+        Err(AppError::Conflict(m)) => Ok(see_other_with_flash(&authed.ctx, &location, FlashKind::Error, &m)),
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct RejectForm {
+    #[serde(default)]
+    reason: String,
+}
+
+pub async fn reject(
+    state: web::Data<AppState>,
+    authed: Authed,
+    id: web::Path<i64>,
+    form: web::Form<RejectForm>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let actor = authed.actor();
+    let reason = form.into_inner().reason;
+    let location = format!("/payouts/{id}");
+    match state.run(move |conn| approvals::reject(conn, &actor, id, &reason)).await {
+        Ok(()) => Ok(see_other_with_flash(
+            &authed.ctx,
+            &location,
+            FlashKind::Success,
+            "Rejected. The funds are available again.",
+        )),
+        Err(AppError::Validation(e)) => {
+            let m = e.get("reason").unwrap_or("Say why the payout is rejected.").to_owned();
+            Ok(see_other_with_flash(&authed.ctx, &location, FlashKind::Error, &m))
+        }
+        Err(AppError::Conflict(m)) => Ok(see_other_with_flash(&authed.ctx, &location, FlashKind::Error, &m)),
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "pages/settings_approvals.html")]
+pub struct PolicyTemplate {
+    pub layout: Layout,
+    pub policy: Policy,
+    pub assets: &'static [Asset],
+    pub errors: FieldErrors,
+}
+
+impl PolicyTemplate {
+    pub fn threshold(&self, code: &str) -> String {
+        self.policy.thresholds.iter().find(|(a, _)| a.code == code).map(|(_, t)| t.to_string()).unwrap_or_default()
+    }
+}
+
+async fn policy_page(state: &AppState, authed: &Authed, errors: FieldErrors) -> Result<HttpResponse, AppError> {
+    let actor = authed.actor();
+    let policy = state
+        .run(move |conn| {
+            actor.require(crate::domain::account::Role::can_administer)?;
+            approvals::policy(conn, actor.org_id)
+        })
+        .await?;
+    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    html(status, &PolicyTemplate { layout: Layout::new(&authed.ctx, "/settings"), policy, assets: &ASSETS, errors })
+}
+
+pub async fn policy(state: web::Data<AppState>, authed: Authed) -> Result<HttpResponse, AppError> {
+    policy_page(&state, &authed, FieldErrors::new()).await
+}
+
+pub async fn save_policy(
+    state: web::Data<AppState>,
+    authed: Authed,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
+        .map_err(|_| AppError::Validation(FieldErrors::form("The form could not be read.")))?;
+    let actor = authed.actor();
+    match state.run(move |conn| approvals::set_policy(conn, &actor, &fields)).await {
+        Ok(_) => Ok(see_other_with_flash(
+            &authed.ctx,
+            "/settings/approvals",
+            FlashKind::Success,
+            "Approval policy saved. It applies to payouts created from now on.",
+        )),
+        Err(AppError::Validation(errors)) => policy_page(&state, &authed, errors).await,
+        Err(e) => Err(e),
+    }
+}
