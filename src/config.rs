@@ -90,6 +90,14 @@ pub struct ServeArgs {
     #[arg(long, env = "PAYOUTS_REGISTRY_MAX_MIB", default_value_t = 5)]
     pub registry_max_mib: u64,
 
+    /// Minutes after which a payout still in progress is flagged on the dashboard.
+    #[arg(long, env = "PAYOUTS_STUCK_AFTER_MINUTES", default_value_t = 30)]
+    pub stuck_after_minutes: u32,
+
+    /// Seconds a processor's claim on an item lasts before another processor may take it over.
+    #[arg(long, env = "PAYOUTS_PROCESSOR_LEASE_SECONDS", default_value_t = 30)]
+    pub processor_lease_seconds: u32,
+
     /// Do not run the payout processor in this process (another process runs it).
     #[arg(long, env = "PAYOUTS_NO_PROCESSOR")]
     pub no_processor: bool,
@@ -124,6 +132,8 @@ impl Default for ServeArgs {
             workers: None,
             registry_max_rows: 10_000,
             registry_max_mib: 5,
+            stuck_after_minutes: 30,
+            processor_lease_seconds: 30,
             no_processor: false,
             processor_interval_ms: 500,
             sim_confirm_seconds: 4,
@@ -140,6 +150,7 @@ pub struct Config {
     pub session_idle: chrono::Duration,
     pub session_max_age: chrono::Duration,
     pub registry_limits: crate::domain::registry::Limits,
+    pub stuck_after: chrono::Duration,
 }
 
 impl Config {
@@ -160,6 +171,7 @@ impl Config {
                 max_rows: args.registry_max_rows.max(1),
                 max_bytes: args.registry_max_mib.max(1) * 1024 * 1024,
             },
+            stuck_after: chrono::Duration::minutes(args.stuck_after_minutes.max(1).into()),
         })
     }
 }

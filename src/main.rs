@@ -192,7 +192,10 @@ async fn serve(db_args: DbArgs, args: ServeArgs) -> Result<(), String> {
         processor::spawn(
             state.pool.clone(),
             rail,
-            ProcessorConfig::default(),
+            ProcessorConfig {
+                lease: chrono::Duration::seconds(args.processor_lease_seconds.max(1).into()),
+                ..ProcessorConfig::default()
+            },
             Duration::from_millis(args.processor_interval_ms.max(50)),
         );
     }

@@ -271,3 +271,77 @@ async fn managers_clear_the_queue_in_one_go() {
         }
     }
 }
+
+#[actix_web::test]
+async fn an_unconfirmable_item_waits_for_a_manager_and_is_never_sent_again() {
+    use diesel::RunQueryDsl;
+    for backend in backends() {
+        let app = TestApp::start(backend).await;
+        let first = create(&app, "100", "lost-1");
+        let second = create(&app, "200", "lost-2");
+        let slow = payouts::rails::simulated::SimulatedRail::new(
+            app.state.pool.clone(),
+            payouts::rails::simulated::SimConfig {
+                confirm_after: std::time::Duration::from_secs(600),
+                ..Default::default()
+            },
+        );
+        process_all(&app, &slow);
+        // The network loses its record of both transfers.
+        diesel::sql_query("DELETE FROM sim_transfers").execute(&mut *app.conn()).unwrap();
+        process_all(&app, &slow);
+        for id in [first, second] {
+            assert_eq!(status(&app, id), "in_progress", "[{backend:?}]");
+            assert_eq!(payouts::db::payouts::items(&mut app.conn(), id).unwrap()[0].status, "needs_review");
+        }
+        assert!(slow.sent().unwrap().is_empty(), "[{backend:?}] nothing was sent again");
+
+        let mut manager = app.client().await;
+        manager.login("manager@demo.local", "demo").await;
+        let dashboard = manager.get("/").await;
+        assert!(dashboard.body.contains(&format!("Payout #{first}, line 1</a> needs review")), "[{backend:?}]");
+        let item = payouts::db::payouts::items(&mut app.conn(), first).unwrap().remove(0);
+        manager.get(&format!("/payouts/{first}")).await;
+        let path = format!("/payouts/{first}/items/{}/resolve", item.id);
+        manager.post_form(&path, &[("outcome", "paid"), ("tx_hash", "")]).await;
+        assert_eq!(status(&app, first), "in_progress", "[{backend:?}] no hash, no decision");
+        manager.post_form(&path, &[("outcome", "paid"), ("tx_hash", "abc123def456")]).await;
+        assert_eq!(status(&app, first), "completed", "[{backend:?}]");
+        let item2 = payouts::db::payouts::items(&mut app.conn(), second).unwrap().remove(0);
+        let reviewer = actor(&app, "manager2@demo.local");
+        let form = payouts::service::review::ResolveForm {
+            outcome: "failed".into(),
+            tx_hash: String::new(),
+            reason: "Not on chain after 2 days".into(),
+        };
+        payouts::service::review::resolve(&mut app.conn(), &reviewer, second, item2.id, &form).unwrap();
+        assert_eq!(status(&app, second), "failed", "[{backend:?}]");
+        assert_eq!(
+            balance(&app),
+            ("49899".into(), "0".into(), "101".into()),
+            "[{backend:?}] paid one, released the other"
+        );
+        let viewer = actor(&app, "viewer@demo.local");
+        assert!(payouts::service::review::resolve(&mut app.conn(), &viewer, second, item2.id, &form).is_err());
+    }
+}
+
+#[actix_web::test]
+async fn a_payout_in_progress_too_long_is_flagged_on_the_dashboard() {
+    use diesel::RunQueryDsl;
+    for backend in backends() {
+        let app = TestApp::start(backend).await;
+        let id = create(&app, "100", "slow");
+        let long_ago = payouts::service::now() - chrono::Duration::hours(2);
+        diesel::sql_query(format!(
+            "UPDATE payouts SET updated_at = '{}' WHERE id = {id}",
+            long_ago.format("%Y-%m-%d %H:%M:%S")
+        ))
+        .execute(&mut *app.conn())
+        .unwrap();
+        let mut viewer = app.client().await;
+        viewer.login("viewer@demo.local", "demo").await;
+        let dashboard = viewer.get("/").await;
+        assert!(dashboard.body.contains(&format!("Payout #{id}</a> has been in progress since")), "[{backend:?}]");
+    }
+}

@@ -263,3 +263,25 @@ pub fn paid_items_since(
         .select((p::asset, i::amount, i::updated_at))
         .load(conn)
 }
+
+/// Payouts in progress since before `before`: stuck, or very large.
+pub fn in_progress_since_before(
+    conn: &mut DbConnection,
+    org_id: i64,
+    before: NaiveDateTime,
+) -> DbResult<Vec<PayoutRow>> {
+    p::payouts
+        .filter(p::org_id.eq(org_id).and(p::status.eq("in_progress")).and(p::updated_at.lt(before)))
+        .order(p::id)
+        .limit(100)
+        .select(PayoutRow::as_select())
+        .load(conn)
+}
+
+pub fn find_item(conn: &mut DbConnection, payout_id: i64, item_id: i64) -> DbResult<Option<ItemRow>> {
+    i::payout_items
+        .filter(i::id.eq(item_id).and(i::payout_id.eq(payout_id)))
+        .select(ItemRow::as_select())
+        .first(conn)
+        .optional()
+}

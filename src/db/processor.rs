@@ -138,3 +138,36 @@ pub fn finish(
         .execute(conn)?;
     Ok(n == 1)
 }
+
+/// submitted → needs review, with the reason a person needs.
+pub fn to_review(conn: &mut DbConnection, item_id: i64, reason: &str, now: NaiveDateTime) -> DbResult<bool> {
+    let n = diesel::update(i::payout_items.filter(i::id.eq(item_id).and(i::status.eq("submitted"))))
+        .set((i::status.eq("needs_review"), i::error.eq(reason), i::updated_at.eq(now)))
+        .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// needs review → completed (with the transaction a manager found) or failed, once.
+pub fn resolve(
+    conn: &mut DbConnection,
+    item_id: i64,
+    to: &str,
+    tx_hash: Option<&str>,
+    error: Option<&str>,
+    now: NaiveDateTime,
+) -> DbResult<bool> {
+    let n = diesel::update(i::payout_items.filter(i::id.eq(item_id).and(i::status.eq("needs_review"))))
+        .set((i::status.eq(to), i::tx_hash.eq(tx_hash), i::error.eq(error), i::updated_at.eq(now)))
+        .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// Items waiting for a manager's review in an organization.
+pub fn needing_review(conn: &mut DbConnection, org_id: i64) -> DbResult<Vec<ItemRow>> {
+    i::payout_items
+        .filter(i::org_id.eq(org_id).and(i::status.eq("needs_review")))
+        .order(i::id)
+        .limit(200)
+        .select(ItemRow::as_select())
+        .load(conn)
+}

@@ -141,17 +141,20 @@ pub enum ItemStatus {
     Submitting,
     /// On the network, awaiting confirmations.
     Submitted,
+    /// The rail cannot say what became of it: a manager decides, with evidence.
+    NeedsReview,
     Completed,
     Failed,
     Cancelled,
 }
 
 impl ItemStatus {
-    pub const ALL: [ItemStatus; 7] = [
+    pub const ALL: [ItemStatus; 8] = [
         ItemStatus::Waiting,
         ItemStatus::Queued,
         ItemStatus::Submitting,
         ItemStatus::Submitted,
+        ItemStatus::NeedsReview,
         ItemStatus::Completed,
         ItemStatus::Failed,
         ItemStatus::Cancelled,
@@ -163,6 +166,7 @@ impl ItemStatus {
             ItemStatus::Queued => "queued",
             ItemStatus::Submitting => "submitting",
             ItemStatus::Submitted => "submitted",
+            ItemStatus::NeedsReview => "needs_review",
             ItemStatus::Completed => "completed",
             ItemStatus::Failed => "failed",
             ItemStatus::Cancelled => "cancelled",
@@ -179,6 +183,7 @@ impl ItemStatus {
             ItemStatus::Queued => "Queued",
             ItemStatus::Submitting => "Sending",
             ItemStatus::Submitted => "Confirming",
+            ItemStatus::NeedsReview => "Needs review",
             ItemStatus::Completed => "Paid",
             ItemStatus::Failed => "Failed",
             ItemStatus::Cancelled => "Cancelled",
@@ -187,7 +192,7 @@ impl ItemStatus {
 
     pub fn badge(self) -> &'static str {
         match self {
-            ItemStatus::Waiting => "badge badge-pending",
+            ItemStatus::Waiting | ItemStatus::NeedsReview => "badge badge-pending",
             ItemStatus::Queued | ItemStatus::Submitting | ItemStatus::Submitted => "badge badge-in-progress",
             ItemStatus::Completed => "badge badge-completed",
             ItemStatus::Failed => "badge badge-failed",

@@ -36,9 +36,10 @@ pub struct Overview {
     pub in_progress: i64,
     pub recent: Vec<PayoutView>,
     pub charts: Vec<VolumeChart>,
+    pub problems: super::review::Problems,
 }
 
-pub fn overview(conn: &mut DbConnection, actor: &Actor) -> Result<Overview, AppError> {
+pub fn overview(conn: &mut DbConnection, actor: &Actor, stuck_after: Duration) -> Result<Overview, AppError> {
     let enabled = org_settings::enabled_assets(conn, actor.org_id)?;
     let held = ledger::balances(conn, actor.org_id)?;
     let mut balances: Vec<Balance> = enabled
@@ -57,7 +58,8 @@ pub fn overview(conn: &mut DbConnection, actor: &Actor) -> Result<Overview, AppE
     let in_progress = count(conn, PayoutStatus::InProgress)?;
     let mut recent = payouts::list(conn, actor, &ListQuery::default())?.payouts;
     recent.truncate(5);
-    Ok(Overview { balances, awaiting_approval, in_progress, recent, charts: charts(conn, actor.org_id)? })
+    let problems = super::review::problems(conn, actor, stuck_after)?;
+    Ok(Overview { balances, awaiting_approval, in_progress, recent, charts: charts(conn, actor.org_id)?, problems })
 }
 
 fn charts(conn: &mut DbConnection, org_id: i64) -> Result<Vec<VolumeChart>, AppError> {

@@ -10,6 +10,7 @@ pub mod ledger;
 pub mod org_settings;
 pub mod payouts;
 pub mod processor;
+pub mod review;
 pub mod sessions;
 pub mod users;
 

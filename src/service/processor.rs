@@ -68,7 +68,17 @@ pub fn tick(
     let mut settled: Vec<(i64, Vec<Outcome>)> = Vec::new();
     for item in db::processor::submitted(conn, config.batch)? {
         let Some(tx) = rail.lookup(&item.idempotency_key).map_err(|e| AppError::Internal(e.to_string()))? else {
+            // Never back to a payable state: a person decides, with the evidence of the chain.
             tracing::error!(item = item.id, "the rail has no record of a submitted item");
+            let reason = "The network has no record of this transfer. Check the transaction hash on the explorer, then mark the row paid or failed.";
+            let at = now();
+            db::write_tx(conn, |conn| -> Result<(), AppError> {
+                if db::processor::to_review(conn, item.id, reason, at)? {
+                    let text = format!("Line {} needs review: {reason}", item.line);
+                    event(conn, item.payout_id, Some(item.id), None, Some("submitted"), "needs_review", &text, at)?;
+                }
+                Ok(())
+            })?;
             continue;
         };
         let outcome = match tx.state {
@@ -263,7 +273,7 @@ fn finish(conn: &mut DbConnection, payout: &PayoutRow, outcomes: &[Outcome]) -> 
     })
 }
 
-fn settle_payout(conn: &mut DbConnection, payout: &PayoutRow, at: NaiveDateTime) -> Result<(), AppError> {
+pub(crate) fn settle_payout(conn: &mut DbConnection, payout: &PayoutRow, at: NaiveDateTime) -> Result<(), AppError> {
     let counts = db::payouts::item_status_counts(conn, payout.id)?;
     let count = |s: ItemStatus| counts.iter().find(|(k, _)| k == s.as_str()).map_or(0, |(_, n)| *n as usize);
     let kind = PayoutKind::parse(&payout.kind).unwrap_or(PayoutKind::Single);

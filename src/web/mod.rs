@@ -52,6 +52,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/payouts/{id}", web::get().to(pages::payouts::details))
             .route("/payouts/{id}/cancel", web::post().to(pages::payouts::cancel))
             .route("/payouts/{id}/approve", web::post().to(pages::approvals::approve))
+            .route("/payouts/{id}/items/{item}/resolve", web::post().to(pages::payouts::resolve_item))
             .route("/payouts/{id}/reject", web::post().to(pages::approvals::reject))
             .route("/approvals", web::get().to(pages::approvals::queue))
             .route("/approvals/bulk", web::post().to(pages::approvals::bulk_approve))

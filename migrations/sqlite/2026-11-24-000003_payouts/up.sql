@@ -34,7 +34,7 @@ CREATE TABLE payout_items (
     fee TEXT NOT NULL,
     comment TEXT NOT NULL,
     reference TEXT NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ('waiting', 'queued', 'submitting', 'submitted', 'completed', 'failed', 'cancelled')),
+    status TEXT NOT NULL CHECK (status IN ('waiting', 'queued', 'submitting', 'submitted', 'needs_review', 'completed', 'failed', 'cancelled')),
     -- What the rail sees: a retry after a crash looks the transfer up by it before sending again.
     idempotency_key TEXT NOT NULL UNIQUE,
     tx_hash TEXT,

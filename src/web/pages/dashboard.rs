@@ -21,7 +21,8 @@ pub struct DashboardPage {
 
 pub async fn show(state: web::Data<AppState>, authed: Authed) -> Result<HttpResponse, AppError> {
     let actor = authed.actor();
-    let overview = state.run(move |conn| dashboard::overview(conn, &actor)).await?;
+    let stuck_after = state.config.stuck_after;
+    let overview = state.run(move |conn| dashboard::overview(conn, &actor, stuck_after)).await?;
     page(&DashboardPage {
         layout: Layout::new(&authed.ctx, "/"),
         org_name: authed.user.org_name.clone(),

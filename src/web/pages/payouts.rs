@@ -319,6 +319,8 @@ impl ItemsShown {
 pub struct DetailsTemplate {
     pub layout: Layout,
     pub d: Details,
+    pub can_review: bool,
+    pub csrf_token: String,
     pub decision: crate::service::approvals::Decision,
     pub rail_label: &'static str,
     pub shown: ItemsShown,
@@ -329,6 +331,8 @@ pub struct DetailsTemplate {
 #[template(path = "pages/payout_details.html", block = "live")]
 pub struct DetailsLive {
     pub d: Details,
+    pub can_review: bool,
+    pub csrf_token: String,
     pub rail_label: &'static str,
     pub shown: ItemsShown,
     pub item_filters: [(&'static str, &'static str); 4],
@@ -380,11 +384,20 @@ pub async fn details(
     };
     let rail_label = "simulated network";
     if wants_fragment(&req) {
-        return page(&DetailsLive { d, rail_label, shown, item_filters: ITEM_FILTERS });
+        return page(&DetailsLive {
+            d,
+            can_review: authed.user.role.can_approve(),
+            csrf_token: authed.ctx.csrf_token.clone(),
+            rail_label,
+            shown,
+            item_filters: ITEM_FILTERS,
+        });
     }
     page(&DetailsTemplate {
         layout: Layout::new(&authed.ctx, "/payouts"),
         d,
+        can_review: authed.user.role.can_approve(),
+        csrf_token: authed.ctx.csrf_token.clone(),
         decision,
         rail_label,
         shown,
@@ -422,6 +435,27 @@ pub async fn cancel(
         Err(AppError::Conflict(message)) => {
             Ok(see_other_with_flash(&authed.ctx, &location, FlashKind::Error, &message))
         }
+        Err(e) => Err(e),
+    }
+}
+
+pub async fn resolve_item(
+    state: web::Data<AppState>,
+    authed: Authed,
+    path: web::Path<(i64, i64)>,
+    form: web::Form<crate::service::review::ResolveForm>,
+) -> Result<HttpResponse, AppError> {
+    let (id, item) = path.into_inner();
+    let actor = authed.actor();
+    let form = form.into_inner();
+    let location = format!("/payouts/{id}");
+    match state.run(move |conn| crate::service::review::resolve(conn, &actor, id, item, &form)).await {
+        Ok(()) => Ok(see_other_with_flash(&authed.ctx, &location, FlashKind::Success, "Row resolved.")),
+        Err(AppError::Validation(e)) => {
+            let m = e.iter().map(|(_, m)| m).collect::<Vec<_>>().join(" ");
+            Ok(see_other_with_flash(&authed.ctx, &location, FlashKind::Error, &m))
+        }
+        Err(AppError::Conflict(m)) => Ok(see_other_with_flash(&authed.ctx, &location, FlashKind::Error, &m)),
         Err(e) => Err(e),
     }
 }

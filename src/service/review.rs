@@ -1,0 +1,115 @@
+//! Stuck work made visible: payouts in progress too long, and items whose outcome the rail
+//! cannot confirm, which a manager marks paid (with its transaction) or failed.
+
+use super::audit::{self, Entry};
+use super::ledger::{self, MoveContext};
+use super::payouts::{PayoutView, event, org_emails, payout_asset, stored_amount, view};
+use super::processor::settle_payout;
+use super::{Actor, now};
+use crate::db::payouts::ItemRow;
+use crate::db::{self, DbConnection};
+use crate::domain::FieldErrors;
+use crate::domain::account::Role;
+use crate::domain::ledger::Movement;
+use crate::domain::payout::ItemStatus;
+use crate::error::AppError;
+
+pub struct Problems {
+    pub stuck: Vec<PayoutView>,
+    pub review: Vec<ItemRow>,
+}
+
+pub fn problems(conn: &mut DbConnection, actor: &Actor, stuck_after: chrono::Duration) -> Result<Problems, AppError> {
+    let emails = org_emails(conn, actor.org_id)?;
+    let stuck = db::payouts::in_progress_since_before(conn, actor.org_id, now() - stuck_after)?
+        .iter()
+        .map(|p| view(p, &emails))
+        .collect::<Result<_, _>>()?;
+    Ok(Problems { stuck, review: db::processor::needing_review(conn, actor.org_id)? })
+}
+
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct ResolveForm {
+    /// "paid" or "failed".
+    #[serde(default)]
+    pub outcome: String,
+    #[serde(default)]
+    pub tx_hash: String,
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// A manager's decision on an item that needs review. Paid settles its reservation, failed
+/// releases it; it never goes back to be sent again.
+pub fn resolve(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    payout_id: i64,
+    item_id: i64,
+    form: &ResolveForm,
+) -> Result<(), AppError> {
+    actor.require(Role::can_approve)?;
+    let (paid, tx_hash, reason) = match form.outcome.as_str() {
+        "paid" => {
+            let hash = form.tx_hash.trim();
+            if hash.is_empty() || hash.len() > 120 || !hash.chars().all(|c| c.is_ascii_alphanumeric()) {
+                return Err(FieldErrors::single(
+                    "tx_hash",
+                    "Enter the transaction hash that paid this row, as the explorer shows it.",
+                )
+                .into());
+            }
+            (true, Some(hash.to_owned()), None)
+        }
+        "failed" => {
+            let reason = form.reason.trim();
+            if reason.is_empty() {
+                return Err(FieldErrors::single("reason", "Say why the row failed.").into());
+            }
+            crate::domain::registry::check_text(reason, 500).map_err(|e| FieldErrors::single("reason", e))?;
+            (false, None, Some(reason.to_owned()))
+        }
+        _ => return Err(FieldErrors::single("outcome", "Choose paid or failed.").into()),
+    };
+    let at = now();
+    db::write_tx(conn, |conn| {
+        let payout = db::payouts::find_in_org(conn, actor.org_id, payout_id)?.ok_or(AppError::NotFound)?;
+        let item = db::payouts::find_item(conn, payout.id, item_id)?.ok_or(AppError::NotFound)?;
+        let to = if paid { ItemStatus::Completed } else { ItemStatus::Failed };
+        if !db::processor::resolve(
+            conn,
+            item.id,
+            to.as_str(),
+            tx_hash.as_deref().or(item.tx_hash.as_deref()),
+            reason.as_deref(),
+            at,
+        )? {
+            return Err(AppError::Conflict("This row no longer needs review; reload the page.".into()));
+        }
+        let asset = payout_asset(&payout)?;
+        let held = stored_amount(asset, &item.amount)?
+            .checked_add(stored_amount(asset, &item.fee)?)
+            .ok_or_else(|| AppError::Internal("item total overflow".into()))?;
+        let (movement, note) = if paid {
+            (Movement::Settle, "Paid (confirmed by a manager)")
+        } else {
+            (Movement::Release, "Released: marked failed by a manager")
+        };
+        let ctx = MoveContext {
+            org_id: payout.org_id,
+            payout_id: Some(payout.id),
+            note,
+            actor_user_id: Some(actor.user_id),
+            at,
+        };
+        ledger::move_funds(conn, movement, held, &ctx)?;
+        let text = match (&tx_hash, &reason) {
+            (Some(h), _) => format!("Line {} marked paid by {} with transaction {h}", item.line, actor.email),
+            (_, Some(r)) => format!("Line {} marked failed by {}: {r}", item.line, actor.email),
+            _ => unreachable!("one of them is set"),
+        };
+        event(conn, payout.id, Some(item.id), Some(actor.user_id), Some("needs_review"), to.as_str(), &text, at)?;
+        audit::record(conn, Entry::by(actor, "payout_item.resolved", "payout_item", item.id).detail(text), at)?;
+        settle_payout(conn, &payout, at)
+    })
+}
