@@ -38,6 +38,9 @@ enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Manage API keys.
+    #[command(subcommand, name = "api-key")]
+    ApiKey(ApiKeyCommand),
     /// Check a CSV registry offline. Exit code 0: every row valid; 1: some row invalid;
     /// 2: the file cannot be read as a registry.
     CheckRegistry {
@@ -61,6 +64,20 @@ enum Command {
         address: String,
         #[arg(long, value_enum, default_value = "text")]
         format: cli::Format,
+    },
+}
+
+#[derive(Subcommand)]
+enum ApiKeyCommand {
+    /// Create a key for an existing user; prints only the key.
+    Create {
+        #[arg(long)]
+        email: String,
+        /// Comma-separated: read, create, approve (approve needs a manager, create an accountant).
+        #[arg(long)]
+        scopes: String,
+        #[arg(long, default_value = "API key")]
+        name: String,
     },
 }
 
@@ -100,6 +117,14 @@ fn main() -> ExitCode {
         None => serve(cli.db, cli.serve),
         Some(Command::Serve(args)) => serve(cli.db, args),
         Some(Command::Migrate) => migrate(&cli.db),
+        Some(Command::ApiKey(ApiKeyCommand::Create { email, scopes, name })) => {
+            open_db(&cli.db).and_then(|mut conn| {
+                let key = payouts::service::api_keys::create_from_cli(&mut conn, &email, &scopes, &name)
+                    .map_err(|e| e.to_string())?;
+                println!("{key}");
+                Ok(())
+            })
+        }
         Some(Command::User(UserCommand::Add { email, role, org, password_stdin })) => {
             add_user(&cli.db, &email, &role, org.as_deref(), password_stdin)
         }

@@ -1,5 +1,6 @@
 //! The database layer: the only place that knows SQLite from PostgreSQL.
 
+pub mod api;
 pub mod approvals;
 pub mod audit;
 pub mod drafts;

@@ -63,6 +63,47 @@ impl fmt::Display for Role {
     }
 }
 
+/// What an API key may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scope {
+    Read,
+    Create,
+    Approve,
+}
+
+impl Scope {
+    pub const ALL: [Scope; 3] = [Scope::Read, Scope::Create, Scope::Approve];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Read => "read",
+            Scope::Create => "create",
+            Scope::Approve => "approve",
+        }
+    }
+
+    /// "read,create" → the scopes, or the unknown name.
+    pub fn parse_list(s: &str) -> Result<Vec<Scope>, String> {
+        let mut scopes = Vec::new();
+        for name in s.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            let scope = Scope::ALL.into_iter().find(|x| x.as_str() == name).ok_or_else(|| name.to_owned())?;
+            if !scopes.contains(&scope) {
+                scopes.push(scope);
+            }
+        }
+        Ok(scopes)
+    }
+
+    /// Whether a user of `role` may hold a key with this scope.
+    pub fn allowed_for(self, role: Role) -> bool {
+        match self {
+            Scope::Read => true,
+            Scope::Create => role.can_create_payouts(),
+            Scope::Approve => role.can_approve(),
+        }
+    }
+}
+
 pub const MIN_PASSWORD_LEN: usize = 10;
 pub const MAX_PASSWORD_LEN: usize = 256;
 

@@ -1,5 +1,7 @@
 //! Use cases. Each owns its transaction and its authorization rule; none sees HTTP.
 
+pub mod api;
+pub mod api_keys;
 pub mod approvals;
 pub mod audit;
 pub mod bootstrap;

@@ -101,8 +101,10 @@ impl RequestContext {
     }
 }
 
+/// Static files and health need no session; the JSON API authenticates each request with its
+/// own bearer key and sends no cookies, so it needs neither session nor CSRF token.
 fn skips_session(path: &str) -> bool {
-    path.starts_with("/static/") || path == "/healthz"
+    path.starts_with("/static/") || path == "/healthz" || path.starts_with("/api/")
 }
 
 pub async fn session_layer(

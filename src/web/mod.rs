@@ -1,5 +1,6 @@
 //! HTTP: routes, middleware, extractors and page handlers. Handlers hold no business rules.
 
+pub mod api;
 pub mod assets;
 pub mod context;
 pub mod csrf;
@@ -24,6 +25,27 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .wrap(security::headers())
             .wrap(from_fn(request_log::request_log))
             .route("/healthz", web::get().to(health::healthz))
+            .service(
+                web::scope("/api/v1")
+                    .app_data(web::PathConfig::default().error_handler(|_, _| api::ApiError(AppError::NotFound).into()))
+                    .app_data(web::QueryConfig::default().error_handler(|e, _| {
+                        api::ApiError(
+                            crate::domain::FieldErrors::form(format!("The query string is invalid: {e}")).into(),
+                        )
+                        .into()
+                    }))
+                    .route("/assets", web::get().to(api::assets))
+                    .route("/balances", web::get().to(api::balances))
+                    .route("/addresses/validate", web::post().to(api::validate_address))
+                    .route("/payouts/quote", web::post().to(api::quote))
+                    .route("/payouts", web::post().to(api::create))
+                    .route("/payouts", web::get().to(api::list))
+                    .route("/payouts/{id}", web::get().to(api::get))
+                    .route("/payouts/{id}/approve", web::post().to(api::approve))
+                    .route("/payouts/{id}/reject", web::post().to(api::reject))
+                    .route("/payouts/{id}/cancel", web::post().to(api::cancel))
+                    .default_service(web::to(api::not_found)),
+            )
             .route("/static/{name}", web::get().to(assets::serve))
             .route("/login", web::get().to(pages::auth::login_page))
             .route("/login", web::post().to(pages::auth::login))

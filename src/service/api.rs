@@ -1,0 +1,518 @@
+//! The JSON API's use cases: the same services as the dashboard, with JSON shapes, field paths
+//! like `items[3].address`, and Idempotency-Key replay.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::api_keys::ApiCaller;
+use super::payouts::{self, Draft, PayoutView};
+use super::{approvals, ledger, now, org_settings};
+use crate::crypto;
+use crate::db::{self, DbConnection};
+use crate::domain::account::Scope;
+use crate::domain::asset::{self, Asset};
+use crate::domain::payout::{PayoutKind, PayoutStatus};
+use crate::domain::registry::{Limits, Row, RowInput, check_text};
+use crate::domain::{Address, FieldErrors};
+use crate::error::AppError;
+
+fn rfc3339(t: NaiveDateTime) -> String {
+    DateTime::<Utc>::from_naive_utc_and_offset(t, Utc).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+#[derive(Serialize)]
+pub struct AssetJson {
+    pub code: &'static str,
+    pub name: &'static str,
+    pub network: &'static str,
+    pub decimals: u32,
+    pub min_amount: &'static str,
+}
+
+pub fn assets(conn: &mut DbConnection, caller: &ApiCaller) -> Result<Vec<AssetJson>, AppError> {
+    caller.require(Scope::Read)?;
+    Ok(org_settings::enabled_assets(conn, caller.actor.org_id)?
+        .into_iter()
+        .map(|a| AssetJson {
+            code: a.code,
+            name: a.name,
+            network: a.network,
+            decimals: a.decimals,
+            min_amount: a.min_amount,
+        })
+        .collect())
+}
+
+#[derive(Serialize)]
+pub struct BalanceJson {
+    pub asset: &'static str,
+    pub available: String,
+    pub reserved: String,
+    pub paid: String,
+}
+
+pub fn balances(conn: &mut DbConnection, caller: &ApiCaller) -> Result<Vec<BalanceJson>, AppError> {
+    caller.require(Scope::Read)?;
+    Ok(ledger::balances(conn, caller.actor.org_id)?
+        .into_iter()
+        .map(|b| BalanceJson {
+            asset: b.asset().code,
+            available: b.available.to_string(),
+            reserved: b.reserved.to_string(),
+            paid: b.paid.to_string(),
+        })
+        .collect())
+}
+
+#[derive(Deserialize)]
+pub struct ValidateRequest {
+    #[serde(default)]
+    pub asset: String,
+    #[serde(default)]
+    pub address: String,
+}
+
+#[derive(Serialize)]
+pub struct ValidateResponse {
+    pub valid: bool,
+    pub address: Option<String>,
+    pub errors: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+pub fn validate_address(caller: &ApiCaller, req: &ValidateRequest) -> Result<ValidateResponse, AppError> {
+    caller.require(Scope::Read)?;
+    let asset = asset::find(&req.asset)
+        .ok_or_else(|| FieldErrors::single("asset", format!("Unknown asset; use one of {}.", asset::codes())))?;
+    Ok(match Address::parse(asset, &req.address) {
+        Ok(a) => ValidateResponse { valid: true, address: Some(a.value), errors: vec![], warnings: a.warnings },
+        Err(e) => ValidateResponse { valid: false, address: None, errors: vec![e], warnings: vec![] },
+    })
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct ItemRequest {
+    #[serde(default)]
+    pub address: String,
+    #[serde(default)]
+    pub amount: String,
+    #[serde(default)]
+    pub comment: String,
+    #[serde(default)]
+    pub reference: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct PayoutRequest {
+    #[serde(default)]
+    pub asset: String,
+    #[serde(default)]
+    pub kind: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub purpose: String,
+    #[serde(default)]
+    pub items: Vec<ItemRequest>,
+}
+
+#[derive(Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+#[derive(Serialize)]
+pub struct QuoteItem {
+    pub index: usize,
+    pub valid: bool,
+    pub errors: Vec<FieldError>,
+    pub warnings: Vec<FieldError>,
+}
+
+#[derive(Serialize)]
+pub struct QuoteResponse {
+    pub asset: &'static str,
+    pub kind: &'static str,
+    pub count: usize,
+    pub amount_total: String,
+    pub fee: String,
+    pub total_debit: String,
+    pub available: String,
+    pub sufficient: bool,
+    pub valid: bool,
+    pub items: Vec<QuoteItem>,
+}
+
+/// Checks the request's shape and every item; errors named like `items[3].address`.
+fn check(
+    conn: &mut DbConnection,
+    caller: &ApiCaller,
+    req: &PayoutRequest,
+    limits: &Limits,
+) -> Result<(Draft, Vec<Row>), AppError> {
+    let mut errors = FieldErrors::new();
+    let enabled = org_settings::enabled_assets(conn, caller.actor.org_id)?;
+    let asset: Option<&'static Asset> = asset::find(&req.asset).filter(|a| enabled.iter().any(|e| e.code == a.code));
+    if asset.is_none() {
+        errors.add("asset", "Use one of your organization's enabled assets (GET /api/v1/assets).");
+    }
+    let kind = PayoutKind::parse(&req.kind);
+    let text = match kind {
+        Some(PayoutKind::Single) => {
+            if req.items.len() != 1 {
+                errors.add("items", "A single payout has exactly one item.");
+            }
+            if let Err(e) = check_text(&req.description, payouts::MAX_DESCRIPTION_CHARS) {
+                errors.add("description", e);
+            }
+            req.description.trim()
+        }
+        Some(PayoutKind::Mass) => {
+            if req.items.is_empty() || req.items.len() > limits.max_rows {
+                errors.add("items", format!("A mass payout has from 1 to {} items.", limits.max_rows));
+            }
+            if req.purpose.trim().is_empty() {
+                errors.add("purpose", "Say what the payout is for.");
+            } else if let Err(e) = check_text(&req.purpose, payouts::MAX_DESCRIPTION_CHARS) {
+                errors.add("purpose", e);
+            }
+            req.purpose.trim()
+        }
+        None => {
+            errors.add("kind", "Use \"single\" or \"mass\".");
+            ""
+        }
+    };
+    errors.clone().into_result(())?;
+    let (asset, kind) = (asset.expect("checked"), kind.expect("checked"));
+    let rows: Vec<Row> = req
+        .items
+        .iter()
+        .enumerate()
+        .map(|(n, i)| {
+            let input =
+                RowInput { address: &i.address, amount: &i.amount, comment: &i.comment, reference: &i.reference };
+            Row::check(asset, n as u64, &input)
+        })
+        .collect();
+    let draft = payouts::price(conn, &caller.actor, kind, asset, text, rows.clone())?;
+    Ok((draft, rows))
+}
+
+fn item_errors(draft: &Draft) -> FieldErrors {
+    let mut errors = FieldErrors::new();
+    for (n, row) in draft.rows.iter().enumerate() {
+        for e in &row.errors {
+            let field = if e.column.is_empty() { format!("items[{n}]") } else { format!("items[{n}].{}", e.column) };
+            errors.add(field, e.message.clone());
+        }
+    }
+    errors
+}
+
+pub fn quote(
+    conn: &mut DbConnection,
+    caller: &ApiCaller,
+    req: &PayoutRequest,
+    limits: &Limits,
+) -> Result<QuoteResponse, AppError> {
+    caller.require(Scope::Read)?;
+    let (draft, _) = check(conn, caller, req, limits)?;
+    let q = &draft.quote;
+    let items = draft
+        .rows
+        .iter()
+        .enumerate()
+        .map(|(n, r)| QuoteItem {
+            index: n,
+            valid: r.is_valid(),
+            errors: r
+                .errors
+                .iter()
+                .map(|e| FieldError {
+                    field: format!("items[{n}].{}", e.column).trim_end_matches('.').into(),
+                    message: e.message.clone(),
+                })
+                .collect(),
+            warnings: r
+                .warnings
+                .iter()
+                .map(|e| FieldError {
+                    field: format!("items[{n}].{}", e.column).trim_end_matches('.').into(),
+                    message: e.message.clone(),
+                })
+                .collect(),
+        })
+        .collect();
+    Ok(QuoteResponse {
+        asset: draft.asset.code,
+        kind: draft.kind.as_str(),
+        count: q.count,
+        amount_total: q.amount_total.to_string(),
+        fee: q.fee.to_string(),
+        total_debit: q.total_debit.to_string(),
+        available: q.available.map(|a| a.to_string()).unwrap_or_default(),
+        sufficient: q.sufficient.unwrap_or(false),
+        valid: draft.rows.iter().all(Row::is_valid),
+        items,
+    })
+}
+
+#[derive(Serialize)]
+pub struct ApprovalJson {
+    pub user: String,
+    pub decision: String,
+    pub reason: String,
+    pub at: String,
+}
+
+#[derive(Serialize)]
+pub struct ItemJson {
+    pub id: i64,
+    pub line: i32,
+    pub address: String,
+    pub amount: String,
+    pub fee: String,
+    pub comment: String,
+    pub reference: String,
+    pub status: String,
+    pub tx_hash: Option<String>,
+    pub error: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct PayoutJson {
+    pub id: i64,
+    pub kind: &'static str,
+    pub asset: &'static str,
+    pub status: &'static str,
+    pub description: String,
+    pub amount_total: String,
+    pub fee: String,
+    pub total_debit: String,
+    pub created_at: String,
+    pub created_by: String,
+    pub approvals_required: i32,
+    pub approvals: Vec<ApprovalJson>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub items: Option<Vec<ItemJson>>,
+}
+
+fn payout_json(conn: &mut DbConnection, v: &PayoutView, with_items: bool) -> Result<PayoutJson, AppError> {
+    let row = db::payouts::find(conn, v.id)?;
+    let emails = payouts::org_emails(conn, row.org_id)?;
+    let email = |id: i64| emails.iter().find(|(u, _)| *u == id).map_or_else(String::new, |(_, e)| e.clone());
+    let approvals = db::approvals::of_payout(conn, v.id)?
+        .into_iter()
+        .map(|a| ApprovalJson {
+            user: email(a.user_id),
+            decision: a.decision,
+            reason: a.reason,
+            at: rfc3339(a.created_at),
+        })
+        .collect();
+    let items = if with_items {
+        Some(
+            db::payouts::items(conn, v.id)?
+                .into_iter()
+                .map(|i| ItemJson {
+                    id: i.id,
+                    line: i.line,
+                    address: i.address,
+                    amount: i.amount,
+                    fee: i.fee,
+                    comment: i.comment,
+                    reference: i.reference,
+                    status: i.status,
+                    tx_hash: i.tx_hash,
+                    error: i.error,
+                })
+                .collect(),
+        )
+    } else {
+        None
+    };
+    let approvals_required = row.approvals_required;
+    Ok(PayoutJson {
+        id: v.id,
+        kind: v.kind.as_str(),
+        asset: v.asset.code,
+        status: v.status.as_str(),
+        description: v.description.clone(),
+        amount_total: v.amount_total.to_string(),
+        fee: v.fee.to_string(),
+        total_debit: v.total_debit.to_string(),
+        created_at: rfc3339(v.created_at),
+        created_by: v.created_by_email.clone(),
+        approvals_required,
+        approvals,
+        items,
+    })
+}
+
+pub fn get(conn: &mut DbConnection, caller: &ApiCaller, id: i64) -> Result<PayoutJson, AppError> {
+    caller.require(Scope::Read)?;
+    let row = db::payouts::find_in_org(conn, caller.actor.org_id, id)?.ok_or(AppError::NotFound)?;
+    let emails = payouts::org_emails(conn, caller.actor.org_id)?;
+    payout_json(conn, &payouts::view(&row, &emails)?, true)
+}
+
+/// The stored or fresh answer to a create: (HTTP status, JSON body).
+pub struct Answer {
+    pub status: u16,
+    pub body: String,
+}
+
+/// Creates a payout once per Idempotency-Key: a repeat with the same body gets the first
+/// answer; a repeat with another body is refused. Nothing is stored when validation fails.
+pub fn create(
+    conn: &mut DbConnection,
+    caller: &ApiCaller,
+    key: &str,
+    raw_body: &serde_json::Value,
+    limits: &Limits,
+) -> Result<Answer, AppError> {
+    caller.require(Scope::Create)?;
+    let key = key.trim();
+    if key.is_empty() || key.len() > 200 {
+        return Err(FieldErrors::single(
+            "Idempotency-Key",
+            "Send an Idempotency-Key header (1 to 200 characters) with every create.",
+        )
+        .into());
+    }
+    let request_hash = crypto::sha256_hex(raw_body.to_string().as_bytes());
+    if let Some(stored) = db::api::find_answer(conn, caller.actor.org_id, key)? {
+        if stored.request_hash != request_hash {
+            return Err(FieldErrors::single(
+                "Idempotency-Key",
+                "This key was already used with a different request body.",
+            )
+            .into());
+        }
+        return Ok(Answer { status: stored.status as u16, body: stored.response_body });
+    }
+    let req: PayoutRequest = serde_json::from_value(raw_body.clone())
+        .map_err(|e| FieldErrors::form(format!("The body is not a payout request: {e}")))?;
+    let (draft, _) = check(conn, caller, &req, limits)?;
+    item_errors(&draft).into_result(())?;
+    let created = payouts::create(conn, &caller.actor, &draft, &format!("api:{key}"))?;
+    let emails = payouts::org_emails(conn, caller.actor.org_id)?;
+    let body = serde_json::to_string(&payout_json(conn, &payouts::view(&created.payout, &emails)?, true)?)
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let stored = db::api::store_answer(conn, caller.actor.org_id, key, &request_hash, 201, &body, now())?;
+    Ok(Answer { status: stored.status as u16, body: stored.response_body })
+}
+
+#[derive(Deserialize, Default)]
+pub struct ListParams {
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub asset: String,
+    #[serde(default)]
+    pub kind: String,
+    #[serde(default)]
+    pub created_from: String,
+    #[serde(default)]
+    pub created_to: String,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct ListResponse {
+    pub data: Vec<PayoutJson>,
+    pub next_cursor: Option<String>,
+}
+
+pub fn list(conn: &mut DbConnection, caller: &ApiCaller, p: &ListParams) -> Result<ListResponse, AppError> {
+    caller.require(Scope::Read)?;
+    let mut errors = FieldErrors::new();
+    if !p.status.is_empty() && PayoutStatus::parse(&p.status).is_none() {
+        errors.add("status", "Unknown status.");
+    }
+    if !p.kind.is_empty() && PayoutKind::parse(&p.kind).is_none() {
+        errors.add("kind", "Use single or mass.");
+    }
+    if !p.asset.is_empty() && asset::find(&p.asset).is_none() {
+        errors.add("asset", "Unknown asset.");
+    }
+    let parse_time = |field: &str, s: &str, errors: &mut FieldErrors| -> Option<NaiveDateTime> {
+        if s.is_empty() {
+            return None;
+        }
+        DateTime::parse_from_rfc3339(s)
+            .map(|t| t.naive_utc())
+            .map_err(|_| errors.add(field, "Use an RFC 3339 time, like 2026-11-24T00:00:00Z."))
+            .ok()
+    };
+    let from = parse_time("created_from", &p.created_from, &mut errors);
+    let to = parse_time("created_to", &p.created_to, &mut errors);
+    let before = match &p.cursor {
+        Some(c) => match c.parse::<i64>() {
+            Ok(v) => Some(v),
+            Err(_) => {
+                errors.add("cursor", "Use the next_cursor of a previous page.");
+                None
+            }
+        },
+        None => None,
+    };
+    let limit = p.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        errors.add("limit", "Use a limit from 1 to 200.");
+    }
+    errors.into_result(())?;
+    let filter = db::payouts::ListFilter {
+        status: Some(p.status.clone()).filter(|s| !s.is_empty()),
+        kind: Some(p.kind.clone()).filter(|s| !s.is_empty()),
+        asset: asset::find(&p.asset).map(|a| a.code.to_owned()),
+        created_from: from,
+        created_before: to,
+        search: None,
+    };
+    let mut rows = db::payouts::list(conn, caller.actor.org_id, &filter, before, limit + 1)?;
+    let next_cursor = if rows.len() as i64 > limit {
+        rows.truncate(limit as usize);
+        rows.last().map(|r| r.id.to_string())
+    } else {
+        None
+    };
+    let emails = payouts::org_emails(conn, caller.actor.org_id)?;
+    let data = rows.iter().map(|r| payout_json(conn, &payouts::view(r, &emails)?, false)).collect::<Result<_, _>>()?;
+    Ok(ListResponse { data, next_cursor })
+}
+
+#[derive(Deserialize, Default)]
+pub struct ReasonRequest {
+    #[serde(default)]
+    pub reason: String,
+}
+
+pub fn approve(conn: &mut DbConnection, caller: &ApiCaller, id: i64) -> Result<PayoutJson, AppError> {
+    caller.require(Scope::Approve)?;
+    approvals::approve(conn, &caller.actor, id, "")?;
+    get_after(conn, caller, id)
+}
+
+pub fn reject(conn: &mut DbConnection, caller: &ApiCaller, id: i64, reason: &str) -> Result<PayoutJson, AppError> {
+    caller.require(Scope::Approve)?;
+    approvals::reject(conn, &caller.actor, id, reason)?;
+    get_after(conn, caller, id)
+}
+
+pub fn cancel(conn: &mut DbConnection, caller: &ApiCaller, id: i64, reason: &str) -> Result<PayoutJson, AppError> {
+    if caller.require(Scope::Create).is_err() {
+        caller.require(Scope::Approve)?;
+    }
+    payouts::cancel(conn, &caller.actor, id, reason)?;
+    get_after(conn, caller, id)
+}
+
+fn get_after(conn: &mut DbConnection, caller: &ApiCaller, id: i64) -> Result<PayoutJson, AppError> {
+    let row = db::payouts::find_in_org(conn, caller.actor.org_id, id)?.ok_or(AppError::NotFound)?;
+    let emails = payouts::org_emails(conn, caller.actor.org_id)?;
+    payout_json(conn, &payouts::view(&row, &emails)?, true)
+}
