@@ -234,15 +234,22 @@ async fn serve(db_args: DbArgs, args: ServeArgs) -> Result<(), String> {
     server.run().await.map_err(|e| e.to_string())
 }
 
-/// Deletes sessions that can no longer be used, every ten minutes.
+/// Deletes sessions that can no longer be used and forgotten idempotency answers, every ten
+/// minutes.
 fn spawn_session_purge(state: AppState) {
     actix_web::rt::spawn(async move {
         let mut tick = actix_web::rt::time::interval(Duration::from_secs(600));
         loop {
             tick.tick().await;
             let config = state.config.clone();
-            if let Err(e) = state.run(move |conn| sessions::purge_expired(conn, &config, now())).await {
-                tracing::warn!(error = %e, "purging expired sessions failed");
+            let purged = state
+                .run(move |conn| {
+                    sessions::purge_expired(conn, &config, now())?;
+                    payouts::service::api::purge_old_answers(conn)
+                })
+                .await;
+            if let Err(e) = purged {
+                tracing::warn!(error = %e, "purging expired sessions and old idempotency answers failed");
             }
         }
     });

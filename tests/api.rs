@@ -233,3 +233,75 @@ async fn list_pages_with_a_cursor_and_filters() {
         assert!(fields.contains(&"limit") && fields.contains(&"created_from"), "{fields:?}");
     }
 }
+
+#[actix_web::test]
+async fn an_admin_creates_a_key_shown_once_and_revokes_it() {
+    for backend in backends() {
+        let app = TestApp::start(backend).await;
+        let mut admin = app.client().await;
+        admin.login("admin@demo.local", "demo").await;
+        let page = admin.get("/settings/api-keys").await;
+        assert!(page.body.contains("No keys yet"), "[{backend:?}]");
+        let accountant = payouts::db::users::find_by_email(&mut app.conn(), "accountant@demo.local").unwrap().unwrap();
+        let id = accountant.id.to_string();
+        let res = admin
+            .post_form(
+                "/settings/api-keys",
+                &[("name", "Rewards"), ("user_id", &id), ("scopes", "read"), ("scopes", "approve")],
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "[{backend:?}] an accountant cannot approve");
+        assert!(res.body.contains("cannot hold the `approve` scope"));
+        let res = admin
+            .post_form(
+                "/settings/api-keys",
+                &[("name", "Rewards"), ("user_id", &id), ("scopes", "read"), ("scopes", "create")],
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::OK, "[{backend:?}]");
+        let start =
+            res.body.find("<code class=\"wrap\">pk_").expect("the key is shown") + "<code class=\"wrap\">".len();
+        let secret = res.body[start..start + 51].to_owned();
+        assert!(secret.starts_with("pk_") && !secret.contains('<'), "{secret}");
+        let again = admin.get("/settings/api-keys").await;
+        assert!(!again.body.contains(&secret), "[{backend:?}] shown once");
+        assert!(again.body.contains(&secret[..11]), "the prefix stays visible");
+
+        let mut c = app.client().await;
+        assert_eq!(c.send(req("GET", "/api/v1/balances", &secret, None)).await.status, StatusCode::OK);
+        assert!(admin.get("/settings/api-keys").await.body.contains("read,create"));
+        let key_id = payouts::db::api::list(&mut app.conn(), accountant.org_id).unwrap()[0].id;
+        admin.post_form(&format!("/settings/api-keys/{key_id}/revoke"), &[]).await;
+        assert_eq!(
+            c.send(req("GET", "/api/v1/balances", &secret, None)).await.status,
+            StatusCode::UNAUTHORIZED,
+            "[{backend:?}] revoked"
+        );
+        let audit = admin.get("/settings/audit").await;
+        assert!(audit.body.contains("api_key.created") && audit.body.contains("api_key.revoked"));
+    }
+}
+
+#[test]
+fn cli_creates_a_key_and_prints_only_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_payouts"))
+            .env_remove("DATABASE_URL")
+            .env("PAYOUTS_DATA_DIR", dir.path())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    assert!(
+        run(&["user", "add", "--email", "bot@acme.test", "--role", "accountant", "--org", "Acme"]).status.success()
+    );
+    let out = run(&["api-key", "create", "--email", "bot@acme.test", "--scopes", "read,create", "--name", "shop"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    assert!(stdout.trim().starts_with("pk_") && stdout.trim().len() == 51);
+    let out = run(&["api-key", "create", "--email", "bot@acme.test", "--scopes", "approve"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot hold the `approve` scope"));
+}

@@ -516,3 +516,10 @@ fn get_after(conn: &mut DbConnection, caller: &ApiCaller, id: i64) -> Result<Pay
     let emails = payouts::org_emails(conn, caller.actor.org_id)?;
     payout_json(conn, &payouts::view(&row, &emails)?, true)
 }
+
+/// Idempotency-Key answers are kept 48 hours (the contract promises at least 24).
+pub const ANSWERS_KEPT_HOURS: i64 = 48;
+
+pub fn purge_old_answers(conn: &mut DbConnection) -> Result<usize, AppError> {
+    Ok(db::api::purge_answers(conn, now() - chrono::Duration::hours(ANSWERS_KEPT_HOURS))?)
+}

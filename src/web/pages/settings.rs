@@ -152,3 +152,87 @@ pub async fn audit(
     let next_before = if entries.len() as i64 == audit::PAGE_SIZE { entries.last().map(|e| e.id) } else { None };
     page(&AuditPage { layout: Layout::new(&authed.ctx, "/settings"), entries, next_before })
 }
+
+pub struct KeyView {
+    pub id: i64,
+    pub name: String,
+    pub prefix: String,
+    pub user: String,
+    pub scopes: String,
+    pub created_at: chrono::NaiveDateTime,
+    pub last_used_at: Option<chrono::NaiveDateTime>,
+    pub revoked: bool,
+}
+
+#[derive(Template)]
+#[template(path = "pages/settings_api_keys.html")]
+pub struct ApiKeysPage {
+    pub layout: Layout,
+    pub keys: Vec<KeyView>,
+    pub users: Vec<UserView>,
+    pub new_key: Option<String>,
+    pub errors: FieldErrors,
+}
+
+async fn api_keys_page(
+    state: &AppState,
+    authed: &Authed,
+    new_key: Option<String>,
+    errors: FieldErrors,
+) -> Result<HttpResponse, AppError> {
+    let actor = authed.actor();
+    let (rows, people) =
+        state.run(move |conn| Ok((crate::service::api_keys::list(conn, &actor)?, users::list(conn, &actor)?))).await?;
+    let keys = rows
+        .into_iter()
+        .map(|k| KeyView {
+            user: people.iter().find(|u| u.id == k.user_id).map_or_else(|| "—".into(), |u| u.email.clone()),
+            id: k.id,
+            name: k.name,
+            prefix: k.prefix,
+            scopes: k.scopes,
+            created_at: k.created_at,
+            last_used_at: k.last_used_at,
+            revoked: k.revoked_at.is_some(),
+        })
+        .collect();
+    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    let users = people.into_iter().filter(|u| !u.disabled).collect();
+    html(status, &ApiKeysPage { layout: Layout::new(&authed.ctx, "/settings"), keys, users, new_key, errors })
+}
+
+pub async fn api_keys(state: web::Data<AppState>, authed: Authed) -> Result<HttpResponse, AppError> {
+    api_keys_page(&state, &authed, None, FieldErrors::new()).await
+}
+
+/// Creates a key and shows it once, on this response only (never in a redirect or cookie).
+pub async fn create_api_key(
+    state: web::Data<AppState>,
+    authed: Authed,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
+        .map_err(|_| AppError::Validation(FieldErrors::form("The form could not be read.")))?;
+    let get = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default();
+    let name = get("name");
+    let user_id: i64 = get("user_id").parse().unwrap_or(0);
+    let scopes: Vec<String> = fields.iter().filter(|(k, _)| k == "scopes").map(|(_, v)| v.clone()).collect();
+    let actor = authed.actor();
+    match state.run(move |conn| crate::service::api_keys::create_by_admin(conn, &actor, &name, user_id, &scopes)).await
+    {
+        Ok((_, key)) => api_keys_page(&state, &authed, Some(key), FieldErrors::new()).await,
+        Err(AppError::Validation(errors)) => api_keys_page(&state, &authed, None, errors).await,
+        Err(e) => Err(e),
+    }
+}
+
+pub async fn revoke_api_key(
+    state: web::Data<AppState>,
+    authed: Authed,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let actor = authed.actor();
+    let id = id.into_inner();
+    state.run(move |conn| crate::service::api_keys::revoke(conn, &actor, id)).await?;
+    Ok(see_other_with_flash(&authed.ctx, "/settings/api-keys", FlashKind::Success, "Key revoked; it no longer works."))
+}
