@@ -305,3 +305,34 @@ fn cli_creates_a_key_and_prints_only_the_key() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot hold the `approve` scope"));
 }
+
+#[actix_web::test]
+async fn the_openapi_document_describes_every_endpoint() {
+    let app = TestApp::start(payouts::db::Backend::Sqlite).await;
+    let mut c = app.client().await;
+    let res = c.send(TestRequest::get().uri("/api/openapi.json")).await;
+    assert_eq!(res.status, StatusCode::OK);
+    let doc = body(&res);
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"), "{}", doc["openapi"]);
+    for (path, method) in [
+        ("/api/v1/assets", "get"),
+        ("/api/v1/balances", "get"),
+        ("/api/v1/addresses/validate", "post"),
+        ("/api/v1/payouts/quote", "post"),
+        ("/api/v1/payouts", "post"),
+        ("/api/v1/payouts", "get"),
+        ("/api/v1/payouts/{id}", "get"),
+        ("/api/v1/payouts/{id}/approve", "post"),
+        ("/api/v1/payouts/{id}/reject", "post"),
+        ("/api/v1/payouts/{id}/cancel", "post"),
+    ] {
+        assert!(doc["paths"][path][method].is_object(), "{method} {path} is documented");
+    }
+    assert_eq!(
+        doc["components"]["schemas"]["PayoutJson"]["properties"]["amount_total"]["type"], "string",
+        "amounts are strings"
+    );
+    assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+    let docs = c.send(TestRequest::get().uri("/api/docs")).await;
+    assert!(docs.body.contains("<code>POST /api/v1/payouts</code>") && !docs.body.contains("<script"));
+}

@@ -20,7 +20,7 @@ fn rfc3339(t: NaiveDateTime) -> String {
     DateTime::<Utc>::from_naive_utc_and_offset(t, Utc).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct AssetJson {
     pub code: &'static str,
     pub name: &'static str,
@@ -43,7 +43,7 @@ pub fn assets(conn: &mut DbConnection, caller: &ApiCaller) -> Result<Vec<AssetJs
         .collect())
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct BalanceJson {
     pub asset: &'static str,
     pub available: String,
@@ -64,7 +64,7 @@ pub fn balances(conn: &mut DbConnection, caller: &ApiCaller) -> Result<Vec<Balan
         .collect())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct ValidateRequest {
     #[serde(default)]
     pub asset: String,
@@ -72,7 +72,7 @@ pub struct ValidateRequest {
     pub address: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ValidateResponse {
     pub valid: bool,
     pub address: Option<String>,
@@ -90,7 +90,7 @@ pub fn validate_address(caller: &ApiCaller, req: &ValidateRequest) -> Result<Val
     })
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 pub struct ItemRequest {
     #[serde(default)]
     pub address: String,
@@ -102,7 +102,7 @@ pub struct ItemRequest {
     pub reference: String,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 pub struct PayoutRequest {
     #[serde(default)]
     pub asset: String,
@@ -116,13 +116,13 @@ pub struct PayoutRequest {
     pub items: Vec<ItemRequest>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct FieldError {
     pub field: String,
     pub message: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct QuoteItem {
     pub index: usize,
     pub valid: bool,
@@ -130,7 +130,7 @@ pub struct QuoteItem {
     pub warnings: Vec<FieldError>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct QuoteResponse {
     pub asset: &'static str,
     pub kind: &'static str,
@@ -259,7 +259,7 @@ pub fn quote(
     })
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ApprovalJson {
     pub user: String,
     pub decision: String,
@@ -267,7 +267,7 @@ pub struct ApprovalJson {
     pub at: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ItemJson {
     pub id: i64,
     pub line: i32,
@@ -281,7 +281,7 @@ pub struct ItemJson {
     pub error: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct PayoutJson {
     pub id: i64,
     pub kind: &'static str,
@@ -405,7 +405,7 @@ pub fn create(
     Ok(Answer { status: stored.status as u16, body: stored.response_body })
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::IntoParams)]
 pub struct ListParams {
     #[serde(default)]
     pub status: String,
@@ -421,7 +421,7 @@ pub struct ListParams {
     pub cursor: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ListResponse {
     pub data: Vec<PayoutJson>,
     pub next_cursor: Option<String>,
@@ -485,7 +485,7 @@ pub fn list(conn: &mut DbConnection, caller: &ApiCaller, p: &ListParams) -> Resu
     Ok(ListResponse { data, next_cursor })
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 pub struct ReasonRequest {
     #[serde(default)]
     pub reason: String,

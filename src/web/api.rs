@@ -118,25 +118,30 @@ fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         .map_err(|e| ApiError(FieldErrors::form(format!("The body is not valid JSON for this request: {e}")).into()))
 }
 
+#[utoipa::path(get, path = "/api/v1/assets", tag = "reference", security(("bearer" = [])), responses((status = 200, description = "The organization's enabled assets", body = [api::AssetJson]), (status = 401, description = "Missing or unknown API key", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The key lacks the scope, or a rule forbids it", body = Problem, content_type = "application/problem+json")))]
 pub async fn assets(state: web::Data<AppState>, Api(caller): Api) -> ApiResult {
     ok(StatusCode::OK, &state.run(move |conn| api::assets(conn, &caller)).await?)
 }
 
+#[utoipa::path(get, path = "/api/v1/balances", tag = "reference", security(("bearer" = [])), responses((status = 200, description = "Available, reserved and paid per asset", body = [api::BalanceJson]), (status = 401, description = "Missing or unknown API key", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The key lacks the scope, or a rule forbids it", body = Problem, content_type = "application/problem+json")))]
 pub async fn balances(state: web::Data<AppState>, Api(caller): Api) -> ApiResult {
     ok(StatusCode::OK, &state.run(move |conn| api::balances(conn, &caller)).await?)
 }
 
+#[utoipa::path(post, path = "/api/v1/addresses/validate", tag = "reference", security(("bearer" = [])), request_body = api::ValidateRequest, responses((status = 200, description = "Whether the address is valid for the asset", body = api::ValidateResponse), (status = 401, description = "Missing or unknown API key", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The key lacks the scope, or a rule forbids it", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid fields, named like items[3].address", body = Problem, content_type = "application/problem+json")))]
 pub async fn validate_address(Api(caller): Api, body: web::Bytes) -> ApiResult {
     let req: ValidateRequest = parse(&body)?;
     ok(StatusCode::OK, &api::validate_address(&caller, &req)?)
 }
 
+#[utoipa::path(post, path = "/api/v1/payouts/quote", tag = "payouts", security(("bearer" = [])), request_body = api::PayoutRequest, responses((status = 200, description = "Amounts, service fee, total debit, balance check and per-item errors", body = api::QuoteResponse), (status = 401, description = "Missing or unknown API key", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The key lacks the scope, or a rule forbids it", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid fields, named like items[3].address", body = Problem, content_type = "application/problem+json")))]
 pub async fn quote(state: web::Data<AppState>, Api(caller): Api, body: web::Bytes) -> ApiResult {
     let req: PayoutRequest = parse(&body)?;
     let limits = state.config.registry_limits;
     ok(StatusCode::OK, &state.run(move |conn| api::quote(conn, &caller, &req, &limits)).await?)
 }
 
+#[utoipa::path(post, path = "/api/v1/payouts", tag = "payouts", security(("bearer" = [])), params(("Idempotency-Key" = String, Header, description = "Required. The same key and body again returns the first answer; the same key with another body is refused (422). Kept 48 hours.")), request_body = api::PayoutRequest, responses((status = 201, description = "The payout, Pending when approval applies, else In progress", body = api::PayoutJson), (status = 401, description = "Missing or unknown API key", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The key lacks the scope, or a rule forbids it", body = Problem, content_type = "application/problem+json"), (status = 409, description = "Conflicts with the payout's state or the balance", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid fields, named like items[3].address", body = Problem, content_type = "application/problem+json")))]
 pub async fn create(state: web::Data<AppState>, req: HttpRequest, Api(caller): Api, body: web::Bytes) -> ApiResult {
     let key = req.headers().get("Idempotency-Key").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
     let value: serde_json::Value = parse(&body)?;
@@ -148,27 +153,32 @@ pub async fn create(state: web::Data<AppState>, req: HttpRequest, Api(caller): A
         .body(answer.body))
 }
 
+#[utoipa::path(get, path = "/api/v1/payouts", tag = "payouts", security(("bearer" = [])), params(api::ListParams), responses((status = 200, description = "Newest first; pass next_cursor as cursor for the next page", body = api::ListResponse), (status = 401, description = "Missing or unknown API key", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The key lacks the scope, or a rule forbids it", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid fields, named like items[3].address", body = Problem, content_type = "application/problem+json")))]
 pub async fn list(state: web::Data<AppState>, Api(caller): Api, params: web::Query<ListParams>) -> ApiResult {
     let params = params.into_inner();
     ok(StatusCode::OK, &state.run(move |conn| api::list(conn, &caller, &params)).await?)
 }
 
+#[utoipa::path(get, path = "/api/v1/payouts/{id}", tag = "payouts", security(("bearer" = [])), params(("id" = i64, Path, description = "Payout id")), responses((status = 200, description = "The payout with its items", body = api::PayoutJson), (status = 401, description = "Missing or unknown API key", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The key lacks the scope, or a rule forbids it", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such payout in this organization", body = Problem, content_type = "application/problem+json")))]
 pub async fn get(state: web::Data<AppState>, Api(caller): Api, id: web::Path<i64>) -> ApiResult {
     let id = id.into_inner();
     ok(StatusCode::OK, &state.run(move |conn| api::get(conn, &caller, id)).await?)
 }
 
+#[utoipa::path(post, path = "/api/v1/payouts/{id}/approve", tag = "approvals", security(("bearer" = [])), params(("id" = i64, Path, description = "Payout id")), responses((status = 200, description = "Approved; In progress once enough managers approved", body = api::PayoutJson), (status = 401, description = "Missing or unknown API key", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The key lacks the scope, or a rule forbids it", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such payout in this organization", body = Problem, content_type = "application/problem+json"), (status = 409, description = "Conflicts with the payout's state or the balance", body = Problem, content_type = "application/problem+json")))]
 pub async fn approve(state: web::Data<AppState>, Api(caller): Api, id: web::Path<i64>) -> ApiResult {
     let id = id.into_inner();
     ok(StatusCode::OK, &state.run(move |conn| api::approve(conn, &caller, id)).await?)
 }
 
+#[utoipa::path(post, path = "/api/v1/payouts/{id}/reject", tag = "approvals", security(("bearer" = [])), params(("id" = i64, Path, description = "Payout id")), request_body = api::ReasonRequest, responses((status = 200, description = "Rejected: cancelled, funds released", body = api::PayoutJson), (status = 401, description = "Missing or unknown API key", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The key lacks the scope, or a rule forbids it", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such payout in this organization", body = Problem, content_type = "application/problem+json"), (status = 409, description = "Conflicts with the payout's state or the balance", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid fields, named like items[3].address", body = Problem, content_type = "application/problem+json")))]
 pub async fn reject(state: web::Data<AppState>, Api(caller): Api, id: web::Path<i64>, body: web::Bytes) -> ApiResult {
     let id = id.into_inner();
     let req: ReasonRequest = parse(&body)?;
     ok(StatusCode::OK, &state.run(move |conn| api::reject(conn, &caller, id, &req.reason)).await?)
 }
 
+#[utoipa::path(post, path = "/api/v1/payouts/{id}/cancel", tag = "payouts", security(("bearer" = [])), params(("id" = i64, Path, description = "Payout id")), request_body = api::ReasonRequest, responses((status = 200, description = "Cancelled before anything was sent; funds released", body = api::PayoutJson), (status = 401, description = "Missing or unknown API key", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The key lacks the scope, or a rule forbids it", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such payout in this organization", body = Problem, content_type = "application/problem+json"), (status = 409, description = "Conflicts with the payout's state or the balance", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid fields, named like items[3].address", body = Problem, content_type = "application/problem+json")))]
 pub async fn cancel(state: web::Data<AppState>, Api(caller): Api, id: web::Path<i64>, body: web::Bytes) -> ApiResult {
     let id = id.into_inner();
     let req: ReasonRequest = parse(&body)?;
@@ -178,4 +188,45 @@ pub async fn cancel(state: web::Data<AppState>, Api(caller): Api, id: web::Path<
 /// Unknown API paths answer problem+json too.
 pub async fn not_found() -> ApiResult {
     Err(ApiError(AppError::NotFound))
+}
+
+/// An RFC 9457 problem document.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct Problem {
+    /// A relative URI naming the kind of problem, e.g. `/problems/validation`.
+    #[schema(rename = "type")]
+    kind: String,
+    title: String,
+    status: u16,
+    detail: String,
+    /// For validation problems: each invalid field.
+    errors: Option<Vec<api::FieldError>>,
+}
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(title = "payouts API", version = "1", description = "Single and mass cryptocurrency payouts. Amounts are decimal strings; times are RFC 3339 UTC; errors are application/problem+json."),
+    paths(assets, balances, validate_address, quote, create, list, get, approve, reject, cancel),
+    components(schemas(Problem)),
+    modifiers(&BearerAuth)
+)]
+pub struct ApiDoc;
+
+pub async fn openapi_json() -> HttpResponse {
+    use utoipa::OpenApi;
+    HttpResponse::Ok().content_type("application/json").body(ApiDoc::openapi().to_json().unwrap_or_default())
 }

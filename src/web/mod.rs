@@ -25,6 +25,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .wrap(security::headers())
             .wrap(from_fn(request_log::request_log))
             .route("/healthz", web::get().to(health::healthz))
+            .route("/api/openapi.json", web::get().to(api::openapi_json))
+            .route("/api/docs", web::get().to(pages::api_docs::show))
             .service(
                 web::scope("/api/v1")
                     .app_data(web::PathConfig::default().error_handler(|_, _| api::ApiError(AppError::NotFound).into()))

@@ -1,3 +1,4 @@
+pub mod api_docs;
 pub mod approvals;
 pub mod auth;
 pub mod dashboard;
