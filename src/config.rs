@@ -98,7 +98,7 @@ pub struct ServeArgs {
     #[arg(long, env = "PAYOUTS_PROCESSOR_LEASE_SECONDS", default_value_t = 30)]
     pub processor_lease_seconds: u32,
 
-    /// Do not run the payout processor in this process (another process runs it).
+    /// Do not run the payout processor and webhook sender in this process (another process does).
     #[arg(long, env = "PAYOUTS_NO_PROCESSOR")]
     pub no_processor: bool,
 

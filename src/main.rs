@@ -223,6 +223,7 @@ async fn serve(db_args: DbArgs, args: ServeArgs) -> Result<(), String> {
             },
             Duration::from_millis(args.processor_interval_ms.max(50)),
         );
+        payouts::service::webhooks::spawn(state.pool.clone(), Duration::from_secs(1));
     }
     let data = web::Data::new(state);
     let mut server = HttpServer::new(move || App::new().app_data(data.clone()).configure(configure));

@@ -336,3 +336,43 @@ async fn the_openapi_document_describes_every_endpoint() {
     let docs = c.send(TestRequest::get().uri("/api/docs")).await;
     assert!(docs.body.contains("<code>POST /api/v1/payouts</code>") && !docs.body.contains("<script"));
 }
+
+#[actix_web::test]
+async fn cancel_over_the_api_releases_the_funds() {
+    for backend in backends() {
+        let app = TestApp::start(backend).await;
+        let mut c = app.client().await;
+        let create = key(&app, "accountant@demo.local", "read,create");
+        let b = json!({"asset": "USDT_TRC20", "kind": "single", "description": "oops", "items": [{"address": TRON_ADDRESS, "amount": "100"}]});
+        let id = body(
+            &c.send(req("POST", "/api/v1/payouts", &create, Some(b)).insert_header(("Idempotency-Key", "c1"))).await,
+        )["id"]
+            .as_i64()
+            .unwrap();
+        let res =
+            c.send(req("POST", &format!("/api/v1/payouts/{id}/cancel"), &create, Some(json!({"reason": ""})))).await;
+        assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "[{backend:?}]");
+        assert_eq!(body(&res)["errors"][0]["field"], "reason");
+        let res = c
+            .send(req(
+                "POST",
+                &format!("/api/v1/payouts/{id}/cancel"),
+                &create,
+                Some(json!({"reason": "duplicate order"})),
+            ))
+            .await;
+        assert_eq!(res.status, StatusCode::OK, "[{backend:?}] {}", res.body);
+        assert_eq!(body(&res)["status"], "cancelled");
+        let res = c
+            .send(req("POST", &format!("/api/v1/payouts/{id}/cancel"), &create, Some(json!({"reason": "again"}))))
+            .await;
+        assert_eq!(res.status, StatusCode::CONFLICT, "[{backend:?}]");
+        let balances = body(&c.send(req("GET", "/api/v1/balances", &create, None)).await);
+        let usdt = balances.as_array().unwrap().iter().find(|b| b["asset"] == "USDT_TRC20").unwrap().clone();
+        assert_eq!(
+            (usdt["available"].as_str(), usdt["reserved"].as_str()),
+            (Some("50000"), Some("0")),
+            "[{backend:?}]"
+        );
+    }
+}

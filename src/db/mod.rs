@@ -15,6 +15,7 @@ pub mod sessions;
 pub mod settings;
 pub mod sim;
 pub mod users;
+pub mod webhooks;
 
 use std::time::Duration;
 

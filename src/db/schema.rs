@@ -256,6 +256,38 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    webhook_endpoints (id) {
+        id -> BigInt,
+        org_id -> BigInt,
+        url -> Text,
+        events -> Text,
+        secret -> Text,
+        previous_secret -> Nullable<Text>,
+        previous_expires_at -> Nullable<Timestamp>,
+        enabled -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> BigInt,
+        org_id -> BigInt,
+        endpoint_id -> BigInt,
+        event_id -> Text,
+        event_type -> Text,
+        payload -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        last_status_code -> Nullable<Integer>,
+        last_response -> Nullable<Text>,
+        created_at -> Timestamp,
+        delivered_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(payout_items -> payouts (payout_id));
 diesel::joinable!(payout_events -> payouts (payout_id));
 diesel::joinable!(payouts -> users (created_by));
@@ -280,4 +312,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     payout_approvals,
     api_keys,
     api_idempotency,
+    webhook_endpoints,
+    webhook_deliveries,
 );

@@ -299,7 +299,7 @@ pub struct PayoutJson {
     pub items: Option<Vec<ItemJson>>,
 }
 
-fn payout_json(conn: &mut DbConnection, v: &PayoutView, with_items: bool) -> Result<PayoutJson, AppError> {
+pub(crate) fn payout_json(conn: &mut DbConnection, v: &PayoutView, with_items: bool) -> Result<PayoutJson, AppError> {
     let row = db::payouts::find(conn, v.id)?;
     let emails = payouts::org_emails(conn, row.org_id)?;
     let email = |id: i64| emails.iter().find(|(u, _)| *u == id).map_or_else(String::new, |(_, e)| e.clone());

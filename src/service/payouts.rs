@@ -244,7 +244,15 @@ pub(crate) fn event(
         conn,
         &NewEventRow { payout_id, item_id, actor_user_id, from_status: from, to_status: to, reason, created_at: at },
     )?;
-    Ok(())
+    // Webhooks go out from the same transaction: no event is lost on a crash.
+    match (item_id, from) {
+        (Some(item), _) => super::webhooks::item_events(conn, payout_id, &[item]),
+        (None, None) => super::webhooks::payout_event(conn, payout_id, super::webhooks::PAYOUT_CREATED),
+        (None, Some(f)) if f != to => {
+            super::webhooks::payout_event(conn, payout_id, super::webhooks::PAYOUT_STATUS_CHANGED)
+        }
+        _ => Ok(()),
+    }
 }
 
 pub(crate) fn stored_amount(asset: &'static Asset, s: &str) -> Result<Amount, AppError> {

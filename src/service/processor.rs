@@ -216,7 +216,9 @@ fn insert_item_events(
             created_at: at,
         })
         .collect();
-    Ok(db::payouts::insert_events(conn, &rows)?)
+    db::payouts::insert_events(conn, &rows)?;
+    let ids: Vec<i64> = items.iter().map(|(id, _)| *id).collect();
+    super::webhooks::item_events(conn, payout_id, &ids)
 }
 
 /// Records items' ends for one payout in one transaction: completed items settle their

@@ -236,3 +236,104 @@ pub async fn revoke_api_key(
     state.run(move |conn| crate::service::api_keys::revoke(conn, &actor, id)).await?;
     Ok(see_other_with_flash(&authed.ctx, "/settings/api-keys", FlashKind::Success, "Key revoked; it no longer works."))
 }
+
+#[derive(Template)]
+#[template(path = "pages/settings_webhooks.html")]
+pub struct WebhooksPage {
+    pub layout: Layout,
+    pub o: crate::service::webhooks::Overview,
+    pub new_secret: Option<String>,
+    pub errors: FieldErrors,
+    pub event_types: [&'static str; 3],
+}
+
+async fn webhooks_page(
+    state: &AppState,
+    authed: &Authed,
+    new_secret: Option<String>,
+    errors: FieldErrors,
+) -> Result<HttpResponse, AppError> {
+    let actor = authed.actor();
+    let o = state.run(move |conn| crate::service::webhooks::overview(conn, &actor)).await?;
+    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    let event_types = crate::service::webhooks::EVENT_TYPES;
+    html(status, &WebhooksPage { layout: Layout::new(&authed.ctx, "/settings"), o, new_secret, errors, event_types })
+}
+
+pub async fn webhooks(state: web::Data<AppState>, authed: Authed) -> Result<HttpResponse, AppError> {
+    webhooks_page(&state, &authed, None, FieldErrors::new()).await
+}
+
+pub async fn add_webhook(
+    state: web::Data<AppState>,
+    authed: Authed,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
+        .map_err(|_| AppError::Validation(FieldErrors::form("The form could not be read.")))?;
+    let url = fields.iter().find(|(k, _)| k == "url").map(|(_, v)| v.clone()).unwrap_or_default();
+    let events: Vec<String> = fields.iter().filter(|(k, _)| k == "events").map(|(_, v)| v.clone()).collect();
+    let actor = authed.actor();
+    match state.run(move |conn| crate::service::webhooks::add_endpoint(conn, &actor, &url, &events)).await {
+        Ok((_, secret)) => webhooks_page(&state, &authed, Some(secret), FieldErrors::new()).await,
+        Err(AppError::Validation(errors)) => webhooks_page(&state, &authed, None, errors).await,
+        Err(e) => Err(e),
+    }
+}
+
+pub async fn rotate_webhook(
+    state: web::Data<AppState>,
+    authed: Authed,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let actor = authed.actor();
+    let id = id.into_inner();
+    let secret = state.run(move |conn| crate::service::webhooks::rotate_secret(conn, &actor, id)).await?;
+    webhooks_page(&state, &authed, Some(secret), FieldErrors::new()).await
+}
+
+pub async fn enable_webhook(
+    state: web::Data<AppState>,
+    authed: Authed,
+    path: web::Path<(i64, String)>,
+) -> Result<HttpResponse, AppError> {
+    let (id, action) = path.into_inner();
+    let enable = match action.as_str() {
+        "enable" => true,
+        "disable" => false,
+        _ => return Err(AppError::NotFound),
+    };
+    let actor = authed.actor();
+    state
+        .run(move |conn| {
+            actor.require(Role::can_administer)?;
+            if crate::db::webhooks::set_enabled(conn, actor.org_id, id, enable)? {
+                Ok(())
+            } else {
+                Err(AppError::NotFound)
+            }
+        })
+        .await?;
+    Ok(see_other_with_flash(
+        &authed.ctx,
+        "/settings/webhooks",
+        FlashKind::Success,
+        if enable { "Endpoint enabled." } else { "Endpoint disabled." },
+    ))
+}
+
+pub async fn resend_webhook(
+    state: web::Data<AppState>,
+    authed: Authed,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let actor = authed.actor();
+    let id = id.into_inner();
+    state.run(move |conn| crate::service::webhooks::resend(conn, &actor, id)).await?;
+    Ok(see_other_with_flash(
+        &authed.ctx,
+        "/settings/webhooks",
+        FlashKind::Success,
+        "The delivery will be sent again shortly.",
+    ))
+}

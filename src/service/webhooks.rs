@@ -1,0 +1,296 @@
+//! Signed webhooks. Each change writes its deliveries (the outbox) in its own transaction; a
+//! worker sends them, signed with HMAC-SHA256, and retries with exponential backoff for a day.
+
+use std::time::Duration;
+
+use chrono::{NaiveDateTime, Utc};
+use serde_json::json;
+
+use super::audit::{self, Entry};
+use super::{Actor, now};
+use crate::crypto;
+use crate::db::webhooks::{DeliveryRow, EndpointRow, NewDelivery};
+use crate::db::{self, DbConnection};
+use crate::domain::FieldErrors;
+use crate::domain::account::Role;
+use crate::error::AppError;
+
+pub const PAYOUT_CREATED: &str = "payout.created";
+pub const PAYOUT_STATUS_CHANGED: &str = "payout.status_changed";
+pub const ITEM_STATUS_CHANGED: &str = "payout.item_status_changed";
+pub const EVENT_TYPES: [&str; 3] = [PAYOUT_CREATED, PAYOUT_STATUS_CHANGED, ITEM_STATUS_CHANGED];
+
+/// Deliveries are retried until this long after the event.
+pub const RETRY_FOR_HOURS: i64 = 25;
+/// During a rotation the previous secret keeps signing this long.
+pub const ROTATION_OVERLAP_HOURS: i64 = 24;
+/// Payouts with more items than this are sent without their items.
+const MAX_ITEMS_IN_PAYLOAD: i32 = 100;
+
+fn subscribed(conn: &mut DbConnection, org_id: i64, event_type: &str) -> Result<Vec<EndpointRow>, AppError> {
+    Ok(db::webhooks::endpoints(conn, org_id)?
+        .into_iter()
+        .filter(|e| e.enabled && e.events.split(',').any(|t| t == event_type))
+        .collect())
+}
+
+fn envelope(event_type: &str, data: serde_json::Value, at: NaiveDateTime) -> (String, String) {
+    let id = format!("evt_{}", crypto::random_hex(12));
+    let created =
+        chrono::DateTime::<Utc>::from_naive_utc_and_offset(at, Utc).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let body = json!({ "id": id, "type": event_type, "created_at": created, "data": data }).to_string();
+    (id, body)
+}
+
+fn queue(
+    conn: &mut DbConnection,
+    endpoints: &[EndpointRow],
+    event_type: &str,
+    bodies: Vec<(String, String)>,
+    at: NaiveDateTime,
+) -> Result<(), AppError> {
+    let rows: Vec<NewDelivery> = endpoints
+        .iter()
+        .flat_map(|e| {
+            bodies.iter().map(move |(id, body)| NewDelivery {
+                org_id: e.org_id,
+                endpoint_id: e.id,
+                event_id: id.clone(),
+                event_type: event_type.to_owned(),
+                payload: body.clone(),
+                status: "pending".into(),
+                next_attempt_at: at,
+                created_at: at,
+            })
+        })
+        .collect();
+    Ok(db::webhooks::insert_deliveries(conn, &rows)?)
+}
+
+/// A payout event: created, or its status changed. Call inside the change's transaction.
+pub fn payout_event(conn: &mut DbConnection, payout_id: i64, event_type: &str) -> Result<(), AppError> {
+    let row = db::payouts::find(conn, payout_id)?;
+    let org_id = row.org_id;
+    let endpoints = subscribed(conn, org_id, event_type)?;
+    if endpoints.is_empty() {
+        return Ok(());
+    }
+    let emails = super::payouts::org_emails(conn, org_id)?;
+    let view = super::payouts::view(&row, &emails)?;
+    let data = serde_json::to_value(super::api::payout_json(conn, &view, row.item_count <= MAX_ITEMS_IN_PAYLOAD)?)
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let at = now();
+    queue(conn, &endpoints, event_type, vec![envelope(event_type, data, at)], at)
+}
+
+/// Item events for the given items of one payout, as they are now. Call inside the change's
+/// transaction.
+pub fn item_events(conn: &mut DbConnection, payout_id: i64, item_ids: &[i64]) -> Result<(), AppError> {
+    if item_ids.is_empty() {
+        return Ok(());
+    }
+    let payout = db::payouts::find(conn, payout_id)?;
+    let endpoints = subscribed(conn, payout.org_id, ITEM_STATUS_CHANGED)?;
+    if endpoints.is_empty() {
+        return Ok(());
+    }
+    let at = now();
+    let bodies = db::payouts::items(conn, payout_id)?
+        .into_iter()
+        .filter(|i| item_ids.contains(&i.id))
+        .map(|i| {
+            let data = json!({
+                "payout_id": payout.id,
+                "payout_status": payout.status,
+                "asset": payout.asset,
+                "item": { "id": i.id, "line": i.line, "address": i.address, "amount": i.amount, "fee": i.fee,
+                          "comment": i.comment, "reference": i.reference, "status": i.status, "tx_hash": i.tx_hash, "error": i.error },
+            });
+            envelope(ITEM_STATUS_CHANGED, data, at)
+        })
+        .collect();
+    queue(conn, &endpoints, ITEM_STATUS_CHANGED, bodies, at)
+}
+
+/// `Payouts-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`, with one `v1`
+/// per secret in force (two during a rotation).
+pub fn signature_header(secrets: &[&str], t: i64, body: &str) -> String {
+    let message = format!("{t}.{body}");
+    let mut header = format!("t={t}");
+    for s in secrets {
+        header.push_str(&format!(",v1={}", crypto::hmac_sha256_hex(s.as_bytes(), message.as_bytes())));
+    }
+    header
+}
+
+fn secrets_in_force(e: &EndpointRow, at: NaiveDateTime) -> Vec<&str> {
+    let mut list = vec![e.secret.as_str()];
+    if let (Some(prev), Some(until)) = (&e.previous_secret, e.previous_expires_at)
+        && until > at
+    {
+        list.push(prev.as_str());
+    }
+    list
+}
+
+/// Backoff after the n-th failed attempt: 10 s, 20 s, 40 s … capped at one hour.
+pub fn backoff(attempts: i32) -> chrono::Duration {
+    let secs = 10i64.saturating_mul(1 << attempts.clamp(0, 12)).min(3600);
+    chrono::Duration::seconds(secs)
+}
+
+/// Sends what is due; returns how many were delivered.
+pub fn deliver_due(conn: &mut DbConnection, agent: &ureq::Agent, limit: i64) -> Result<usize, AppError> {
+    let mut delivered = 0;
+    for row in db::webhooks::due(conn, now(), limit)? {
+        let at = now();
+        if !db::webhooks::claim(conn, &row, at + chrono::Duration::seconds(60))? {
+            continue;
+        }
+        let endpoint = db::webhooks::endpoint(conn, row.endpoint_id)?;
+        let (code, response) = send(agent, &endpoint, &row, at);
+        let ok = code.is_some_and(|c| (200..300).contains(&c));
+        let attempts = row.attempts + 1;
+        let done_at = now();
+        let (status, next) = if ok {
+            delivered += 1;
+            ("delivered", done_at)
+        } else if done_at - row.created_at > chrono::Duration::hours(RETRY_FOR_HOURS) {
+            ("failed", done_at)
+        } else {
+            ("pending", done_at + backoff(attempts))
+        };
+        db::webhooks::record(conn, row.id, status, code, &response, next, ok.then_some(done_at))?;
+    }
+    Ok(delivered)
+}
+
+fn send(agent: &ureq::Agent, endpoint: &EndpointRow, row: &DeliveryRow, at: NaiveDateTime) -> (Option<i32>, String) {
+    let t = at.and_utc().timestamp();
+    let signature = signature_header(&secrets_in_force(endpoint, at), t, &row.payload);
+    let result = agent
+        .post(&endpoint.url)
+        .header("Content-Type", "application/json")
+        .header("Payouts-Signature", &signature)
+        .header("Payouts-Event", &row.event_type)
+        .send(row.payload.as_str());
+    match result {
+        Ok(mut response) => {
+            let code = response.status().as_u16() as i32;
+            let text = response.body_mut().with_config().limit(2048).read_to_string().unwrap_or_default();
+            (Some(code), text.chars().take(500).collect())
+        }
+        Err(e) => (None, format!("{e}").chars().take(500).collect()),
+    }
+}
+
+pub fn agent(timeout: Duration) -> ureq::Agent {
+    ureq::Agent::config_builder().timeout_global(Some(timeout)).http_status_as_error(false).build().into()
+}
+
+/// Runs the delivery worker on its own thread until the process ends.
+pub fn spawn(pool: crate::db::Pool, interval: Duration) {
+    std::thread::Builder::new()
+        .name("webhooks".into())
+        .spawn(move || {
+            let agent = agent(Duration::from_secs(10));
+            loop {
+                match pool.get() {
+                    Ok(mut conn) => {
+                        if let Err(e) = deliver_due(&mut conn, &agent, 100) {
+                            tracing::error!(error = %e, "webhook delivery round failed");
+                        }
+                    }
+                    Err(e) => tracing::error!(error = %e, "webhook worker has no database connection"),
+                }
+                std::thread::sleep(interval);
+            }
+        })
+        .expect("the webhook thread starts");
+}
+
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct EndpointForm {
+    #[serde(default)]
+    pub url: String,
+    #[serde(default)]
+    pub events: Vec<String>,
+}
+
+/// Adds an endpoint; returns it with its secret, shown once.
+pub fn add_endpoint(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    url: &str,
+    events: &[String],
+) -> Result<(EndpointRow, String), AppError> {
+    actor.require(Role::can_administer)?;
+    let url = url.trim();
+    let mut errors = FieldErrors::new();
+    if !(url.starts_with("https://") || url.starts_with("http://"))
+        || url.len() > 500
+        || url.contains(char::is_whitespace)
+    {
+        errors.add("url", "Enter the receiver's URL, starting with https://.");
+    }
+    let events: Vec<&str> = EVENT_TYPES.iter().copied().filter(|t| events.iter().any(|e| e == t)).collect();
+    if events.is_empty() {
+        errors.add("events", "Choose at least one event.");
+    }
+    errors.into_result(())?;
+    let secret = format!("whsec_{}", crypto::random_hex(24));
+    let at = now();
+    db::write_tx(conn, |conn| {
+        let row = db::webhooks::insert_endpoint(conn, actor.org_id, url, &events.join(","), &secret, at)?;
+        audit::record(
+            conn,
+            Entry::by(actor, "webhook.added", "webhook_endpoint", row.id)
+                .detail(format!("{url} for {}", events.join(", "))),
+            at,
+        )?;
+        Ok((row, secret.clone()))
+    })
+}
+
+/// A new secret; the old one keeps signing for a day so receivers can switch without a gap.
+pub fn rotate_secret(conn: &mut DbConnection, actor: &Actor, id: i64) -> Result<String, AppError> {
+    actor.require(Role::can_administer)?;
+    let secret = format!("whsec_{}", crypto::random_hex(24));
+    let at = now();
+    db::write_tx(conn, |conn| {
+        let endpoint =
+            db::webhooks::endpoints(conn, actor.org_id)?.into_iter().find(|e| e.id == id).ok_or(AppError::NotFound)?;
+        db::webhooks::rotate(
+            conn,
+            actor.org_id,
+            id,
+            &secret,
+            &endpoint.secret,
+            at + chrono::Duration::hours(ROTATION_OVERLAP_HOURS),
+        )?;
+        audit::record(conn, Entry::by(actor, "webhook.secret_rotated", "webhook_endpoint", id), at)?;
+        Ok(secret.clone())
+    })
+}
+
+pub fn resend(conn: &mut DbConnection, actor: &Actor, delivery_id: i64) -> Result<(), AppError> {
+    actor.require(Role::can_administer)?;
+    if !db::webhooks::resend(conn, actor.org_id, delivery_id, now())? {
+        return Err(AppError::NotFound);
+    }
+    audit::record(conn, Entry::by(actor, "webhook.resent", "webhook_delivery", delivery_id), now())?;
+    Ok(())
+}
+
+pub struct Overview {
+    pub endpoints: Vec<EndpointRow>,
+    pub deliveries: Vec<DeliveryRow>,
+}
+
+pub fn overview(conn: &mut DbConnection, actor: &Actor) -> Result<Overview, AppError> {
+    actor.require(Role::can_administer)?;
+    Ok(Overview {
+        endpoints: db::webhooks::endpoints(conn, actor.org_id)?,
+        deliveries: db::webhooks::recent(conn, actor.org_id, 100)?,
+    })
+}
