@@ -143,3 +143,15 @@ pub fn see_other_with_flash(
     res.add_cookie(&ctx.flash_cookie(&flash)).ok();
     res
 }
+
+/// A urlencoded form's fields in order, for forms that repeat a name (checkboxes), which serde's
+/// struct decoding cannot gather.
+pub fn form_pairs(body: &[u8]) -> Result<Vec<(String, String)>, AppError> {
+    serde_urlencoded::from_bytes(body)
+        .map_err(|_| AppError::Validation(crate::domain::FieldErrors::form("The form could not be read.")))
+}
+
+/// Every value of the field `name`.
+pub fn values_of(fields: &[(String, String)], name: &str) -> Vec<String> {
+    fields.iter().filter(|(k, _)| k == name).map(|(_, v)| v.clone()).collect()
+}

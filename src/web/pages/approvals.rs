@@ -12,7 +12,7 @@ use crate::error::AppError;
 use crate::service::approvals::{self, Approved, Policy, QueueEntry};
 use crate::web::context::{Authed, FlashKind};
 use crate::web::layout::Layout;
-use crate::web::{html, page, see_other_with_flash};
+use crate::web::{form_pairs, html, page, see_other_with_flash, values_of};
 
 #[derive(Template)]
 #[template(path = "pages/approvals.html")]
@@ -46,12 +46,7 @@ pub async fn bulk_approve(
     authed: Authed,
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
-    let ids: Vec<i64> = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body)
-        .map_err(|_| AppError::Validation(FieldErrors::form("The form could not be read.")))?
-        .into_iter()
-        .filter(|(k, _)| k == "id")
-        .filter_map(|(_, v)| v.parse().ok())
-        .collect();
+    let ids: Vec<i64> = values_of(&form_pairs(&body)?, "id").iter().filter_map(|v| v.parse().ok()).collect();
     if ids.is_empty() {
         return Ok(see_other_with_flash(&authed.ctx, "/approvals", FlashKind::Error, "Tick the payouts to approve."));
     }
@@ -175,8 +170,7 @@ pub async fn save_policy(
     authed: Authed,
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
-    let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
-        .map_err(|_| AppError::Validation(FieldErrors::form("The form could not be read.")))?;
+    let fields = form_pairs(&body)?;
     let actor = authed.actor();
     match state.run(move |conn| approvals::set_policy(conn, &actor, &fields)).await {
         Ok(_) => Ok(see_other_with_flash(

@@ -12,7 +12,7 @@ use crate::service::audit::{self, AuditView};
 use crate::service::users::{self, NewUserForm, UserView};
 use crate::web::context::{Authed, FlashKind};
 use crate::web::layout::Layout;
-use crate::web::{html, page, see_other, see_other_with_flash};
+use crate::web::{form_pairs, html, page, see_other, see_other_with_flash, values_of};
 
 pub async fn index(authed: Authed) -> Result<HttpResponse, AppError> {
     authed.actor().require(Role::can_administer)?;
@@ -211,12 +211,11 @@ pub async fn create_api_key(
     authed: Authed,
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
-    let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
-        .map_err(|_| AppError::Validation(FieldErrors::form("The form could not be read.")))?;
+    let fields = form_pairs(&body)?;
     let get = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default();
     let name = get("name");
     let user_id: i64 = get("user_id").parse().unwrap_or(0);
-    let scopes: Vec<String> = fields.iter().filter(|(k, _)| k == "scopes").map(|(_, v)| v.clone()).collect();
+    let scopes = values_of(&fields, "scopes");
     let actor = authed.actor();
     match state.run(move |conn| crate::service::api_keys::create_by_admin(conn, &actor, &name, user_id, &scopes)).await
     {
@@ -269,10 +268,9 @@ pub async fn add_webhook(
     authed: Authed,
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
-    let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
-        .map_err(|_| AppError::Validation(FieldErrors::form("The form could not be read.")))?;
+    let fields = form_pairs(&body)?;
     let url = fields.iter().find(|(k, _)| k == "url").map(|(_, v)| v.clone()).unwrap_or_default();
-    let events: Vec<String> = fields.iter().filter(|(k, _)| k == "events").map(|(_, v)| v.clone()).collect();
+    let events = values_of(&fields, "events");
     let actor = authed.actor();
     match state.run(move |conn| crate::service::webhooks::add_endpoint(conn, &actor, &url, &events)).await {
         Ok((_, secret)) => webhooks_page(&state, &authed, Some(secret), FieldErrors::new()).await,

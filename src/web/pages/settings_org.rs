@@ -15,7 +15,7 @@ use crate::service::ledger::{self, DepositForm};
 use crate::service::{org_settings, users};
 use crate::web::context::{Authed, FlashKind};
 use crate::web::layout::Layout;
-use crate::web::{html, see_other_with_flash};
+use crate::web::{form_pairs, html, see_other_with_flash, values_of};
 
 #[derive(Template)]
 #[template(path = "pages/settings_assets.html")]
@@ -56,12 +56,7 @@ pub async fn save_assets(
     authed: Authed,
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
-    let codes: Vec<String> = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body)
-        .map_err(|_| AppError::Validation(FieldErrors::form("The form could not be read.")))?
-        .into_iter()
-        .filter(|(k, _)| k == "asset")
-        .map(|(_, v)| v)
-        .collect();
+    let codes = values_of(&form_pairs(&body)?, "asset");
     let actor = authed.actor();
     match state.run(move |conn| org_settings::set_enabled_assets(conn, &actor, &codes)).await {
         Ok(()) => Ok(see_other_with_flash(&authed.ctx, "/settings/assets", FlashKind::Success, "Assets saved.")),
