@@ -68,7 +68,7 @@ fn row_cases() -> Vec<(String, &'static str, &'static str, &'static str, &'stati
         ("".into(), "10", "", "", "Enter an address"),
         ("TR7N HqjeKQxGTCi8q8ZY4pL8otSzgjLj6t".into(), "10", "", "", "spaces"),
         (t(15), "10", "pay \u{202E}gnp.exe", "", "U+202E"),
-        (t(16), "10", &"long comment ", "", ""),
+        (t(16), "10", "long comment ", "", ""),
         (t(17), "10", "", "REF-1", ""),
         (t(18), "10", "", "REF-1", "already used on line"),
     ]
@@ -112,7 +112,7 @@ async fn bad_rows_are_explained_escaped_and_block_confirm() {
         }
         csv.write_record([tron_address(30).as_str(), "10", "<script>alert(1)</script>", "=HYPERLINK(\"x\")"]).unwrap();
         let res = client.upload(&format!("/payouts/drafts/{id}/upload"), "rows.csv", &csv.into_inner().unwrap()).await;
-        let editor = client.get(&format!("{}", res.location().unwrap()).replace("?problems=1", "")).await;
+        let editor = client.get(&res.location().unwrap().replace("?problems=1", "")).await;
         for (n, (_, _, _, _, message)) in cases.iter().enumerate() {
             if message.is_empty() {
                 continue;
