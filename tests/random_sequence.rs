@@ -65,6 +65,18 @@ fn check_invariants(app: &TestApp, asset: &'static Asset, deposited: Amount, ste
     }
     assert_eq!(b.reserved, reserved, "{ctx}: reserved = open items");
     assert_eq!(b.paid, paid, "{ctx}: paid = completed items");
+    // The status counters kept with every change agree with a count of the table.
+    let counted: Vec<(String, i64)> = payouts_table::table
+        .group_by(payouts_table::status)
+        .select((payouts_table::status, diesel::dsl::count_star()))
+        .load(&mut *conn)
+        .unwrap();
+    let mut kept = payouts::db::payouts::status_counts(&mut conn, demo_org(app)).unwrap();
+    kept.retain(|(_, n)| *n != 0);
+    let (mut counted, mut kept) = (counted, kept);
+    counted.sort();
+    kept.sort();
+    assert_eq!(kept, counted, "{ctx}: status counters");
     let sent: HashSet<String> =
         sim_transfers::table.select(sim_transfers::key).load(&mut *conn).unwrap().into_iter().collect();
     for (status, _, _, key) in &items {

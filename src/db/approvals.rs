@@ -82,5 +82,5 @@ pub fn pending(conn: &mut DbConnection, org_id: i64, limit: i64) -> DbResult<Vec
 }
 
 pub fn pending_count(conn: &mut DbConnection, org_id: i64) -> DbResult<i64> {
-    p::payouts.filter(p::org_id.eq(org_id).and(p::status.eq("pending"))).count().get_result(conn)
+    Ok(super::payouts::status_counts(conn, org_id)?.into_iter().find(|(s, _)| s == "pending").map_or(0, |(_, n)| n))
 }

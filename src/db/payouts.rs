@@ -114,7 +114,29 @@ pub struct NewEventRow<'a> {
 }
 
 pub fn insert(conn: &mut DbConnection, row: &NewPayoutRow) -> DbResult<PayoutRow> {
-    diesel::insert_into(p::payouts).values(row).returning(super::schema::payouts::all_columns).get_result(conn)
+    let payout: PayoutRow =
+        diesel::insert_into(p::payouts).values(row).returning(super::schema::payouts::all_columns).get_result(conn)?;
+    add_to_count(conn, payout.org_id, &payout.status, 1)?;
+    Ok(payout)
+}
+
+/// Keeps `payout_status_counts` in step with a status change, in the caller's transaction.
+fn add_to_count(conn: &mut DbConnection, org_id: i64, status: &str, delta: i64) -> DbResult<()> {
+    use super::schema::payout_status_counts::dsl as c;
+    let row = (c::org_id.eq(org_id), c::status.eq(status), c::count.eq(delta));
+    super::per_backend!(conn, |x| diesel::insert_into(c::payout_status_counts)
+        .values(row)
+        .on_conflict((c::org_id, c::status))
+        .do_update()
+        .set(c::count.eq(c::count + delta))
+        .execute(x))
+    .map(drop)
+}
+
+/// The organization's payouts per status, without counting the table.
+pub fn status_counts(conn: &mut DbConnection, org_id: i64) -> DbResult<Vec<(String, i64)>> {
+    use super::schema::payout_status_counts::dsl as c;
+    c::payout_status_counts.filter(c::org_id.eq(org_id)).select((c::status, c::count)).load(conn)
 }
 
 /// Many rows per statement, in chunks that stay under both backends' bind-parameter limits.
@@ -154,10 +176,17 @@ pub fn find_by_idempotency_key(conn: &mut DbConnection, org_id: i64, key: &str) 
 
 /// The compare-and-swap of a payout's status: true when this call made the change.
 pub fn cas_status(conn: &mut DbConnection, id: i64, from: &str, to: &str, at: NaiveDateTime) -> DbResult<bool> {
-    let n = diesel::update(p::payouts.filter(p::id.eq(id).and(p::status.eq(from))))
+    let changed: Option<i64> = diesel::update(p::payouts.filter(p::id.eq(id).and(p::status.eq(from))))
         .set((p::status.eq(to), p::updated_at.eq(at)))
-        .execute(conn)?;
-    Ok(n == 1)
+        .returning(p::org_id)
+        .get_result(conn)
+        .optional()?;
+    let Some(org_id) = changed else {
+        return Ok(false);
+    };
+    add_to_count(conn, org_id, from, -1)?;
+    add_to_count(conn, org_id, to, 1)?;
+    Ok(true)
 }
 
 pub fn items(conn: &mut DbConnection, payout_id: i64) -> DbResult<Vec<ItemRow>> {

@@ -288,6 +288,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    payout_status_counts (org_id, status) {
+        org_id -> BigInt,
+        status -> Text,
+        count -> BigInt,
+    }
+}
+
 diesel::joinable!(payout_items -> payouts (payout_id));
 diesel::joinable!(payout_events -> payouts (payout_id));
 diesel::joinable!(payouts -> users (created_by));
@@ -314,4 +322,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     api_idempotency,
     webhook_endpoints,
     webhook_deliveries,
+    payout_status_counts,
 );

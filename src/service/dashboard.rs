@@ -50,12 +50,10 @@ pub fn overview(conn: &mut DbConnection, actor: &Actor, stuck_after: Duration) -
         held.iter()
             .filter(|b| !enabled.iter().any(|a| a.code == b.asset().code) && !b.funded().is_some_and(|f| f.is_zero())),
     );
-    let count = |conn: &mut DbConnection, status: PayoutStatus| {
-        let filter = db::payouts::ListFilter { status: Some(status.as_str().into()), ..Default::default() };
-        db::payouts::count(conn, actor.org_id, &filter)
-    };
-    let awaiting_approval = count(conn, PayoutStatus::Pending)?;
-    let in_progress = count(conn, PayoutStatus::InProgress)?;
+    let counts = db::payouts::status_counts(conn, actor.org_id)?;
+    let count = |status: PayoutStatus| counts.iter().find(|(s, _)| s == status.as_str()).map_or(0, |(_, n)| *n);
+    let awaiting_approval = count(PayoutStatus::Pending);
+    let in_progress = count(PayoutStatus::InProgress);
     let mut recent = payouts::list(conn, actor, &ListQuery::default())?.payouts;
     recent.truncate(5);
     let problems = super::review::problems(conn, actor, stuck_after)?;
