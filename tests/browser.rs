@@ -1,0 +1,748 @@
+//! The user stories in a real browser: headless Chromium driven over WebDriver (chromedriver +
+//! fantoccini) against the real server binary, on a free port with a fresh database, by visible
+//! labels and buttons. On a failure each story's last page is saved as a PNG (and its HTML) under
+//! `target/tmp/browser-screenshots/`.
+//!
+//! Without Chromium and chromedriver the stories are skipped with a notice, except with
+//! `CI=true`, where a missing browser fails the run. `PAYOUTS_CHROMIUM` and
+//! `PAYOUTS_CHROMEDRIVER` point at other binaries.
+
+mod common;
+
+use std::future::Future;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{TestDb, backends, tron_address};
+use fantoccini::elements::Element;
+use fantoccini::key::Key;
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use payouts::db::Backend;
+use serde_json::{Value, json};
+
+/// axe-core 4.14.1, the `axe.min.js` of the npm package (MPL-2.0, licence beside it).
+const AXE: &str = include_str!("browser/axe.min.js");
+const WAIT: Duration = Duration::from_secs(20);
+
+type Outcome<T = ()> = Result<T, String>;
+
+fn on_path(names: &[&str]) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).flat_map(|dir| names.iter().map(move |n| dir.join(n))).find(|p| p.is_file())
+}
+
+fn browser_binaries() -> Option<(PathBuf, PathBuf)> {
+    let pick = |var: &str, names: &[&str]| std::env::var_os(var).map(PathBuf::from).or_else(|| on_path(names));
+    let chromium = pick("PAYOUTS_CHROMIUM", &["chromium", "chromium-browser", "google-chrome"])?;
+    let driver = pick("PAYOUTS_CHROMEDRIVER", &["chromedriver"])?;
+    Some((chromium, driver))
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port()
+}
+
+fn wait_listening(port: u16, what: &str, child: &mut Child) {
+    let started = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("{what} exited before listening: {status}");
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "{what} is not listening on port {port}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A child process killed when the test ends, however it ends.
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The address the simulated network rejects in these stories.
+fn failing_address() -> String {
+    tron_address(9_001)
+}
+
+fn start_server(backend: Backend, url: &payouts::db::DatabaseUrl, dir: &Path) -> (Process, String) {
+    let port = free_port();
+    let url = match backend {
+        Backend::Sqlite => format!("sqlite://{}", url.target()),
+        Backend::Postgres => url.target().to_owned(),
+    };
+    let mut child = Command::new(env!("CARGO_BIN_EXE_payouts"))
+        .args(["serve", "--demo", "--bind", &format!("127.0.0.1:{port}")])
+        .args(["--sim-confirm-seconds", "2", "--processor-interval-ms", "200"])
+        .args(["--sim-fail-addresses", &failing_address()])
+        .env("DATABASE_URL", url)
+        .env("PAYOUTS_DATA_DIR", dir)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("the server starts");
+    wait_listening(port, "the server", &mut child);
+    (Process(child), format!("http://127.0.0.1:{port}"))
+}
+
+struct Driver {
+    _process: Process,
+    url: String,
+    chromium: PathBuf,
+}
+
+impl Driver {
+    fn start(chromium: PathBuf, driver: &Path) -> Driver {
+        let port = free_port();
+        let mut child = Command::new(driver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        wait_listening(port, "chromedriver", &mut child);
+        Driver { _process: Process(child), url: format!("http://127.0.0.1:{port}"), chromium }
+    }
+
+    /// A new browser with its own profile: no cookies, downloads saved to `downloads`.
+    async fn open(&self, profile: &Path, downloads: &Path) -> Client {
+        let options = json!({
+            "binary": self.chromium,
+            // The network here is closed: without these Chromium keeps trying to reach Google.
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+                "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--window-size=1280,1000", format!("--user-data-dir={}", profile.display())],
+            "prefs": {"download.default_directory": downloads, "download.prompt_for_download": false},
+        });
+        let mut caps = serde_json::Map::new();
+        caps.insert("goog:chromeOptions".into(), options);
+        let client = ClientBuilder::new(HttpConnector::new())
+            .capabilities(caps)
+            .connect(&self.url)
+            .await
+            .expect("a Chromium session");
+        client
+            .update_timeouts(fantoccini::wd::TimeoutConfiguration::new(
+                Some(Duration::from_secs(60)),
+                Some(Duration::from_secs(30)),
+                None,
+            ))
+            .await
+            .expect("timeouts");
+        client
+    }
+}
+
+/// One story's browser, with the helpers that find things the way a person does: by the text of
+/// labels, buttons and links.
+struct Page {
+    client: Client,
+    base: String,
+    downloads: PathBuf,
+}
+
+fn literal(text: &str) -> String {
+    assert!(!text.contains('\''), "XPath literal with a quote: {text}");
+    format!("'{text}'")
+}
+
+impl Page {
+    async fn goto(&self, path: &str) -> Outcome {
+        self.client.goto(&format!("{}{path}", self.base)).await.map_err(|e| format!("open {path}: {e}"))
+    }
+
+    async fn path(&self) -> Outcome<String> {
+        let url = self.client.current_url().await.map_err(|e| e.to_string())?;
+        Ok(url.path().to_owned())
+    }
+
+    async fn body_text(&self) -> String {
+        match self.client.execute("return document.body ? document.body.innerText : ''", vec![]).await {
+            Ok(Value::String(s)) => s,
+            _ => String::new(),
+        }
+    }
+
+    async fn has_text(&self, text: &str) -> bool {
+        self.body_text().await.contains(text)
+    }
+
+    /// Waits until the page shows `text` (htmx swaps and polling included).
+    async fn wait_text(&self, text: &str) -> Outcome {
+        let started = Instant::now();
+        loop {
+            let body = self.body_text().await;
+            if body.contains(text) {
+                return Ok(());
+            }
+            if started.elapsed() > WAIT {
+                let url = self.client.current_url().await.map(|u| u.to_string()).unwrap_or_default();
+                let shown: String = body.chars().take(1500).collect();
+                return Err(format!("{url} never showed {text:?}; it shows:\n{shown}"));
+            }
+            tokio_sleep(100).await;
+        }
+    }
+
+    async fn wait_find(&self, xpath: &str, what: &str) -> Outcome<Element> {
+        let started = Instant::now();
+        loop {
+            if let Ok(found) = self.client.find_all(Locator::XPath(xpath)).await {
+                for el in found {
+                    if el.is_displayed().await.unwrap_or(false) || el.tag_name().await.is_ok_and(|t| t == "input") {
+                        return Ok(el);
+                    }
+                }
+            }
+            if started.elapsed() > WAIT {
+                let url = self.client.current_url().await.map(|u| u.to_string()).unwrap_or_default();
+                return Err(format!("{url}: no {what}"));
+            }
+            tokio_sleep(100).await;
+        }
+    }
+
+    async fn absent(&self, xpath: &str) -> bool {
+        self.client.find_all(Locator::XPath(xpath)).await.map(|f| f.is_empty()).unwrap_or(false)
+    }
+
+    /// The input, select or file field that the label with this exact text names.
+    async fn field(&self, label: &str) -> Outcome<Element> {
+        self.field_in("", label).await
+    }
+
+    /// Like [`Page::field`], within the form holding the button that starts with `button`.
+    async fn field_in(&self, button: &str, label: &str) -> Outcome<Element> {
+        let scope = if button.is_empty() {
+            String::new()
+        } else {
+            format!("//form[.//button[starts-with(normalize-space(.), {})]]", literal(button))
+        };
+        let xpath = format!("{scope}//label[normalize-space(.)={}]", literal(label));
+        let label_el = self.wait_find(&xpath, &format!("label {label:?}")).await?;
+        let id = label_el.attr("for").await.map_err(|e| e.to_string())?.ok_or(format!("label {label:?} has no for"))?;
+        self.client.find(Locator::Id(&id)).await.map_err(|e| format!("field {label:?}: {e}"))
+    }
+
+    /// Types into the labelled field, replacing what it held, then leaves it (Tab), which fires
+    /// the change event the htmx checks listen to.
+    async fn fill(&self, label: &str, value: &str) -> Outcome {
+        let field = self.field(label).await?;
+        type_into(&field, value).await.map_err(|e| format!("type into {label:?}: {e}"))
+    }
+
+    async fn choose(&self, label: &str, option_starts_with: &str) -> Outcome {
+        let select = self.field(label).await?;
+        let option = format!(".//option[starts-with(normalize-space(.), {})]", literal(option_starts_with));
+        select.select_by(Locator::XPath(&option)).await.map_err(|e| format!("choose {option_starts_with:?}: {e}"))
+    }
+
+    /// Clicks the button or link whose visible text starts with `text`.
+    async fn click(&self, text: &str) -> Outcome {
+        let t = literal(text);
+        let xpath = format!(
+            "//button[starts-with(normalize-space(.), {t})] | //a[starts-with(normalize-space(.), {t})] \
+             | //button[@aria-label={t}]"
+        );
+        self.click_xpath(&xpath, &format!("button or link {text:?}")).await
+    }
+
+    /// Clicks a link of the main menu.
+    async fn nav(&self, label: &str) -> Outcome {
+        let xpath = format!("//nav[@aria-label='Main']//a[starts-with(normalize-space(.), {})]", literal(label));
+        self.click_xpath(&xpath, &format!("menu item {label:?}")).await
+    }
+
+    /// Finds and clicks, finding again when an htmx swap replaced the element in between.
+    async fn click_xpath(&self, xpath: &str, what: &str) -> Outcome {
+        let started = Instant::now();
+        loop {
+            let el = self.wait_find(xpath, what).await?;
+            match el.click().await {
+                Ok(()) => return Ok(()),
+                Err(e) if e.to_string().contains("stale") && started.elapsed() < WAIT => tokio_sleep(100).await,
+                Err(e) => return Err(format!("click {what}: {e}")),
+            }
+        }
+    }
+
+    async fn sign_in(&self, email: &str) -> Outcome {
+        self.goto("/login").await?;
+        self.click(&format!("Sign in as {}", role_of(email))).await?;
+        self.wait_text(email).await?;
+        self.wait_text("Sign out").await
+    }
+
+    async fn sign_out(&self) -> Outcome {
+        self.click("Sign out").await?;
+        self.wait_text("Demo accounts").await
+    }
+
+    async fn progress(&self) -> Option<(i64, i64)> {
+        let script = "const p = document.getElementById('progress'); return p ? [p.value, p.max] : null";
+        match self.client.execute(script, vec![]).await.ok()? {
+            Value::Array(v) => Some((v[0].as_f64()? as i64, v[1].as_f64()? as i64)),
+            _ => None,
+        }
+    }
+
+    /// Serious and critical accessibility violations that axe-core finds on the current page.
+    async fn axe_violations(&self) -> Outcome<Vec<String>> {
+        self.client.execute(AXE, vec![]).await.map_err(|e| format!("inject axe-core: {e}"))?;
+        let script = "const done = arguments[arguments.length - 1];
+            axe.run(document).then(r => done({passes: r.passes.length, violations: r.violations
+                .filter(v => v.impact === 'serious' || v.impact === 'critical')
+                .map(v => v.impact + ' ' + v.id + ': ' + v.help + ' at ' + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(', '))}))
+              .catch(e => done({error: String(e)}));";
+        let found = self.client.execute_async(script, vec![]).await.map_err(|e| format!("run axe-core: {e}"))?;
+        let passes = found["passes"].as_u64().unwrap_or(0);
+        let Some(violations) = found["violations"].as_array() else {
+            return Err(format!("axe-core answered {found}"));
+        };
+        if passes == 0 {
+            return Err("axe-core checked nothing on the page".into());
+        }
+        Ok(violations.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+    }
+
+    async fn save_evidence(&self, name: &str) -> PathBuf {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser-screenshots");
+        let _ = std::fs::create_dir_all(&dir);
+        if let Ok(png) = self.client.screenshot().await {
+            let _ = std::fs::write(dir.join(format!("{name}.png")), png);
+        }
+        if let Ok(html) = self.client.source().await {
+            let _ = std::fs::write(dir.join(format!("{name}.html")), html);
+        }
+        dir.join(format!("{name}.png"))
+    }
+}
+
+/// Selects what the field holds and types over it, as a person does: WebDriver's own clear()
+/// fires a change event of its own, which makes htmx replace the row being typed into.
+async fn type_into(field: &Element, value: &str) -> Result<(), fantoccini::error::CmdError> {
+    let select_all: String = [char::from(Key::Control), 'a', char::from(Key::Null)].iter().collect();
+    field.send_keys(&select_all).await?;
+    field.send_keys(value).await?;
+    field.send_keys(&char::from(Key::Tab).to_string()).await
+}
+
+fn role_of(email: &str) -> &'static str {
+    match email.split('@').next() {
+        Some("admin") => "Admin",
+        Some("manager") => "Manager",
+        Some("accountant") => "Accountant",
+        _ => "Viewer",
+    }
+}
+
+async fn tokio_sleep(ms: u64) {
+    actix_web::rt::time::sleep(Duration::from_millis(ms)).await;
+}
+
+/// Reads a displayed amount such as "1,250.50" as hundredths of a unit (USDT has 6 decimals;
+/// these stories use at most 2).
+fn cents(text: &str) -> Outcome<i64> {
+    let clean: String = text.chars().filter(|c| *c != ',').collect();
+    let (whole, frac) = clean.split_once('.').unwrap_or((&clean, ""));
+    let frac = format!("{frac:0<2}");
+    if frac[2..].chars().any(|c| c != '0') {
+        return Err(format!("{text} has more than two decimals"));
+    }
+    let whole: i64 = whole.trim().parse().map_err(|_| format!("{text:?} is not an amount"))?;
+    let frac: i64 = frac[..2].parse().map_err(|_| format!("{text:?} is not an amount"))?;
+    Ok(whole * 100 + frac)
+}
+
+/// The text of the `<dd>` after the `<dt>` with this label.
+async fn summary_value(page: &Page, term: &str) -> Outcome<String> {
+    let xpath = format!("//dt[normalize-space(.)={}]/following-sibling::dd[1]", literal(term));
+    let el = page.wait_find(&xpath, &format!("summary {term:?}")).await?;
+    let text = el.text().await.map_err(|e| e.to_string())?;
+    Ok(text.split_whitespace().next().unwrap_or("").to_owned())
+}
+
+// ---------------------------------------------------------------------------------------------
+// The stories
+
+/// An accountant types a mistyped address, is told at once, corrects it in place, checks the fee
+/// on the review page and confirms; a manager approves (the demo organization requires it) and the
+/// payout reaches Completed.
+async fn single_payout(page: Page) -> Outcome {
+    page.sign_in("accountant@demo.local").await?;
+    page.nav("Payouts").await?;
+    page.wait_text("Invoice 2026-114").await?;
+    page.click("New payout").await?;
+    page.click("Single payout").await?;
+    page.wait_text("Destination address").await?;
+    page.choose("Payout currency", "USDT_TRC20").await?;
+    page.fill("Payout amount", "125.50").await?;
+    page.fill("Payout description", "Story 1: invoice 77").await?;
+    let good = tron_address(77);
+    let mistyped = format!("{}{}", &good[..good.len() - 1], if good.ends_with('A') { 'B' } else { 'A' });
+    page.fill("Destination address", &mistyped).await?;
+    page.wait_text("checksum does not match").await?;
+    page.click("Review payout").await?;
+    page.wait_text("Please correct the following").await?;
+    page.fill("Destination address", &good).await?;
+    page.wait_find("//div[@id='address-feedback' and not(.//p[@class='field-error'])]", "cleared address message")
+        .await?;
+    page.click("Review payout").await?;
+    page.wait_text("Review payout").await?;
+    page.wait_text(&good).await?;
+    let amount = cents(&summary_value(&page, "Payout amount").await?)?;
+    let fee = cents(&summary_value(&page, "Service fee").await?)?;
+    let debit = cents(&summary_value(&page, "Total debit").await?)?;
+    if amount != 12_550 || fee <= 0 || amount + fee != debit {
+        return Err(format!("review shows amount {amount}, fee {fee}, debit {debit} (hundredths)"));
+    }
+    let details = confirm(&page).await?;
+    approve_as_manager(&page, &details).await?;
+    page.wait_text("Completed").await?;
+    page.wait_text("Paid").await?;
+    page.wait_text("Story 1: invoice 77").await
+}
+
+/// An accountant uploads a registry with two broken rows, fixes them in the table, adds and
+/// deletes rows by hand, checks the totals and confirms; after approval the progress bar moves and
+/// the results file downloads.
+async fn mass_payout(page: Page) -> Outcome {
+    let csv_dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let registry = csv_dir.path().join("november-bonuses.csv");
+    let bad_address = {
+        let a = tron_address(2);
+        format!("{}{}", &a[..a.len() - 1], if a.ends_with('A') { 'B' } else { 'A' })
+    };
+    let csv = format!(
+        "address,amount,comment,reference\n{},10.00,Alice,R-1\n{},12.5,Bob,R-2\n{bad_address},7,Carol,R-3\n{},abc,Dave,R-4\n{},3,Eve,R-5\n",
+        tron_address(1),
+        failing_address(),
+        tron_address(4),
+        tron_address(5)
+    );
+    std::fs::write(&registry, csv).map_err(|e| e.to_string())?;
+
+    page.sign_in("accountant@demo.local").await?;
+    page.nav("Payouts").await?;
+    page.click("New payout").await?;
+    page.click("Mass payout").await?;
+    page.choose("Payout currency", "USDT_TRC20").await?;
+    page.fill("Payment purpose", "Story 2: November bonuses").await?;
+    page.click("Continue to recipients").await?;
+    page.wait_text("Upload a registry").await?;
+    let file = page.field("Registry file (CSV)").await?;
+    file.send_keys(&registry.display().to_string()).await.map_err(|e| e.to_string())?;
+    page.click("Upload and check").await?;
+    page.wait_text("5 rows").await?;
+    page.wait_text("2 with errors").await?;
+    page.wait_text("Correct the rows with errors to review").await?;
+
+    page.fill("Address, row 3", &tron_address(3)).await?;
+    page.wait_text("1 with errors").await?;
+    page.fill("Amount, row 4", "20").await?;
+    page.wait_text("0 with errors").await?;
+    // After an upload with errors the draft opens on the rows with problems.
+    page.click("Show all rows").await?;
+    page.wait_text("(CSV 6)").await?;
+
+    page.fill("Address", &tron_address(6)).await?;
+    page.fill("Amount", "8").await?;
+    page.fill("Comment", "Frank, typed by hand").await?;
+    page.click("Add row").await?;
+    page.wait_text("6 rows").await?;
+    page.wait_find("//input[@value='Frank, typed by hand']", "the added row").await?;
+    page.click("Delete row 5").await?;
+    page.wait_text("5 rows").await?;
+
+    // 10 + 12.5 + 7 + 20 + 8 once row 5 (3) is gone.
+    let totals = page.wait_find("//div[@id='totals']", "totals bar").await?;
+    let text = totals.text().await.map_err(|e| e.to_string())?;
+    let after = |label: &str| -> Outcome<i64> {
+        let rest = text.split(label).nth(1).ok_or(format!("totals bar has no {label:?}: {text}"))?;
+        cents(rest.split_whitespace().next().unwrap_or(""))
+    };
+    let (total, fee, debit) = (after("Total ")?, after("Service fee ")?, after("Total debit ")?);
+    if total != 5_750 || fee <= 0 || total + fee != debit {
+        return Err(format!("totals bar: {text}"));
+    }
+
+    page.click("Review 5 rows").await?;
+    page.wait_text("Review mass payout").await?;
+    let details = confirm(&page).await?;
+    approve_as_manager(&page, &details).await?;
+    page.wait_text("Approved").await?;
+    let mut seen = Vec::new();
+    let started = Instant::now();
+    while !page.has_text("Partially completed").await {
+        if let Some(p) = page.progress().await
+            && seen.last() != Some(&p)
+        {
+            seen.push(p);
+        }
+        if started.elapsed() > WAIT {
+            return Err(format!("the payout did not finish; progress seen {seen:?}"));
+        }
+        tokio_sleep(100).await;
+    }
+    let last = page.progress().await;
+    if seen.first().is_none_or(|(v, max)| v >= max) || last != Some((5, 5)) {
+        return Err(format!("the progress bar did not move to the end: seen {seen:?}, last {last:?}"));
+    }
+    page.wait_text("4 of 5 paid, 1 failed").await?;
+
+    page.click("Download results").await?;
+    let started = Instant::now();
+    let results = loop {
+        let done = std::fs::read_dir(&page.downloads)
+            .map_err(|e| e.to_string())?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .find(|p| p.extension().is_some_and(|x| x == "csv"));
+        if let Some(path) = done {
+            break std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+        }
+        if started.elapsed() > WAIT {
+            return Err("the results file never downloaded".into());
+        }
+        tokio_sleep(100).await;
+    };
+    let mut lines = results.lines();
+    if lines.next() != Some("line,address,amount,comment,reference,status,tx_hash,fee,error") {
+        return Err(format!("results file header: {results}"));
+    }
+    let rows: Vec<&str> = lines.collect();
+    let failed: Vec<&&str> = rows.iter().filter(|r| r.contains(",failed,")).collect();
+    let paid = rows.iter().filter(|r| r.contains(",completed,")).count();
+    if rows.len() != 5 || paid != 4 || failed.len() != 1 || !failed[0].contains(&failing_address()) {
+        return Err(format!("results file:\n{results}"));
+    }
+    Ok(())
+}
+
+/// Confirms the payout under review; it waits for a manager (the demo organization requires
+/// approval). Returns the path of its details page.
+async fn confirm(page: &Page) -> Outcome<String> {
+    page.click("Confirm and pay").await?;
+    page.wait_text("Payout #").await?;
+    page.wait_text("Pending").await?;
+    page.path().await
+}
+
+async fn approve_as_manager(page: &Page, details: &str) -> Outcome {
+    page.sign_out().await?;
+    page.sign_in("manager@demo.local").await?;
+    page.goto(details).await?;
+    page.click("Approve payout of").await
+}
+
+async fn create_single(page: &Page, amount: &str, description: &str) -> Outcome<String> {
+    page.goto("/payouts/new/single").await?;
+    page.choose("Payout currency", "USDT_TRC20").await?;
+    page.fill("Payout amount", amount).await?;
+    page.fill("Payout description", description).await?;
+    page.fill("Destination address", &tron_address(33)).await?;
+    page.click("Review payout").await?;
+    confirm(page).await
+}
+
+/// A manager approves one payout and rejects another with a reason; the accountant who created
+/// them cannot approve them.
+async fn approvals(page: Page) -> Outcome {
+    page.sign_in("accountant@demo.local").await?;
+    let approve = create_single(&page, "40", "Story 3: approve me").await?;
+    let reject = create_single(&page, "41", "Story 3: reject me").await?;
+    if !page.absent("//button[starts-with(normalize-space(.), 'Approve')]").await {
+        return Err("the creator is offered an Approve button on their own payout".into());
+    }
+    page.wait_text("Needs 1 manager approval").await?;
+    if !page.absent("//nav//a[starts-with(normalize-space(.), 'Approvals')]").await {
+        return Err("an accountant sees the Approvals page in the menu".into());
+    }
+    page.goto("/approvals").await?;
+    page.wait_text("Error 403").await?;
+    page.goto(&approve).await?;
+    page.sign_out().await?;
+
+    page.sign_in("manager@demo.local").await?;
+    page.nav("Approvals").await?;
+    page.wait_text("Story 3: approve me").await?;
+    page.wait_text("Story 3: reject me").await?;
+    let row_link = |d: &str| format!("//tr[contains(., {})]//a", literal(d));
+    page.wait_find(&row_link("Story 3: approve me"), "approve-me row")
+        .await?
+        .click()
+        .await
+        .map_err(|e| e.to_string())?;
+    page.wait_text("Story 3: approve me").await?;
+    page.click("Approve payout of").await?;
+    page.wait_text("Approved").await?;
+    page.wait_text("Completed").await?;
+    if page.path().await? != approve {
+        return Err(format!("approved the wrong payout: {}", page.path().await?));
+    }
+
+    page.nav("Approvals").await?;
+    page.wait_find(&row_link("Story 3: reject me"), "reject-me row").await?.click().await.map_err(|e| e.to_string())?;
+    page.wait_text("Story 3: reject me").await?;
+    let reason = page.field_in("Reject", "Reason").await?;
+    type_into(&reason, "Wrong invoice number").await.map_err(|e| e.to_string())?;
+    page.click("Reject").await?;
+    page.wait_text("Rejected by manager@demo.local").await?;
+    page.wait_text("Wrong invoice number").await?;
+    page.wait_text("Cancelled").await?;
+    if page.path().await? != reject {
+        return Err(format!("rejected the wrong payout: {}", page.path().await?));
+    }
+    page.nav("Approvals").await?;
+    page.wait_text("Approvals").await?;
+    if page.has_text("Story 3: approve me").await || page.has_text("Story 3: reject me").await {
+        return Err("decided payouts are still in the approval queue".into());
+    }
+    Ok(())
+}
+
+/// A viewer sees the payouts but is offered no way to create one and is refused when trying; a
+/// signed-out visitor is sent to the sign-in page.
+async fn viewer_and_visitor(page: Page) -> Outcome {
+    page.goto("/payouts").await?;
+    page.wait_text("Sign in").await?;
+    if page.path().await? != "/login" {
+        return Err(format!("a signed-out visitor stays on {}", page.path().await?));
+    }
+    page.sign_in("viewer@demo.local").await?;
+    page.nav("Payouts").await?;
+    page.wait_text("Invoice 2026-114, design work").await?;
+    page.wait_text("Community reward").await?;
+    if !page.absent("//a[normalize-space(.)='New payout']").await {
+        return Err("a viewer is offered New payout".into());
+    }
+    page.goto("/payouts/new/single").await?;
+    page.wait_text("Error 403").await?;
+    if page.has_text("Destination address").await {
+        return Err("a viewer was shown the payout form".into());
+    }
+    Ok(())
+}
+
+/// axe-core finds no serious or critical accessibility violation on the pages people use.
+async fn accessibility(page: Page) -> Outcome {
+    let mut found = Vec::new();
+    let mut check = async |page: &Page, what: &str| -> Outcome {
+        for v in page.axe_violations().await? {
+            found.push(format!("{what}: {v}"));
+        }
+        Ok(())
+    };
+    page.goto("/login").await?;
+    page.wait_text("Demo accounts").await?;
+    check(&page, "sign-in").await?;
+
+    page.sign_in("accountant@demo.local").await?;
+    check(&page, "dashboard").await?;
+    page.goto("/payouts").await?;
+    page.wait_text("Invoice 2026-114").await?;
+    check(&page, "payouts list").await?;
+    page.goto("/payouts/new/single").await?;
+    page.fill("Payout amount", "-5").await?;
+    page.click("Review payout").await?;
+    page.wait_text("Please correct the following").await?;
+    check(&page, "single payout form with errors").await?;
+    let details = create_single(&page, "12", "Story 5").await?;
+    check(&page, "payout details").await?;
+    page.goto("/payouts/new/mass").await?;
+    page.choose("Payout currency", "USDT_TRC20").await?;
+    page.fill("Payment purpose", "Story 5").await?;
+    page.click("Continue to recipients").await?;
+    page.wait_text("Upload a registry").await?;
+    page.fill("Address", "not an address").await?;
+    page.fill("Amount", "1").await?;
+    page.click("Add row").await?;
+    page.wait_text("1 with errors").await?;
+    check(&page, "mass payout draft with an error").await?;
+    page.sign_out().await?;
+
+    page.sign_in("manager@demo.local").await?;
+    page.goto("/approvals").await?;
+    page.wait_text("Story 5").await?;
+    check(&page, "approvals").await?;
+    page.goto(&details).await?;
+    page.wait_text("Approve payout of").await?;
+    check(&page, "payout details for a manager").await?;
+    page.sign_out().await?;
+
+    page.sign_in("admin@demo.local").await?;
+    for path in [
+        "/settings/users",
+        "/settings/fees",
+        "/settings/assets",
+        "/settings/approvals",
+        "/settings/api-keys",
+        "/settings/webhooks",
+        "/settings/audit",
+        "/settings/balances",
+    ] {
+        page.goto(path).await?;
+        page.wait_text("Settings").await?;
+        check(&page, path).await?;
+    }
+    if found.is_empty() { Ok(()) } else { Err(format!("accessibility violations:\n{}", found.join("\n"))) }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async fn run_story<F, Fut>(driver: &Driver, base: &str, name: &str, story: F) -> Option<String>
+where
+    F: FnOnce(Page) -> Fut,
+    Fut: Future<Output = Outcome>,
+{
+    let profile = tempfile::tempdir().expect("profile dir");
+    let downloads = tempfile::tempdir().expect("downloads dir");
+    let client = driver.open(profile.path(), downloads.path()).await;
+    let page = Page { client: client.clone(), base: base.to_owned(), downloads: downloads.path().to_owned() };
+    let evidence = Page { client: client.clone(), base: base.to_owned(), downloads: downloads.path().to_owned() };
+    let started = Instant::now();
+    let outcome = story(page).await;
+    let failure = match outcome {
+        Ok(()) => {
+            eprintln!("browser story {name}: passed in {:.1} s", started.elapsed().as_secs_f64());
+            None
+        }
+        Err(message) => {
+            let shot = evidence.save_evidence(name).await;
+            Some(format!("{name}: {message}\n  (screenshot: {})", shot.display()))
+        }
+    };
+    let _ = client.close().await;
+    failure
+}
+
+#[actix_web::test]
+async fn user_stories_in_a_real_browser() {
+    let Some((chromium, driver_bin)) = browser_binaries() else {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("CI=true but Chromium or chromedriver is missing: the browser stories would go untested");
+        }
+        eprintln!("NOTICE: Chromium or chromedriver not found: the browser stories are skipped");
+        return;
+    };
+    let driver = Driver::start(chromium, &driver_bin);
+    let mut failures = Vec::new();
+    for backend in backends() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_db, url) = TestDb::create(backend);
+        let (_server, base) = start_server(backend, &url, dir.path());
+        let tag = |story: &str| format!("{backend:?}-{story}").to_lowercase();
+        failures.extend(run_story(&driver, &base, &tag("1-single-payout"), single_payout).await);
+        failures.extend(run_story(&driver, &base, &tag("2-mass-payout"), mass_payout).await);
+        failures.extend(run_story(&driver, &base, &tag("3-approvals"), approvals).await);
+        failures.extend(run_story(&driver, &base, &tag("4-viewer-and-visitor"), viewer_and_visitor).await);
+        failures.extend(run_story(&driver, &base, &tag("5-accessibility"), accessibility).await);
+    }
+    assert!(failures.is_empty(), "browser stories failed:\n{}", failures.join("\n"));
+}
