@@ -16,6 +16,11 @@ use payouts::service::{demo, now, sessions};
 use payouts::{AppState, Config, cli, configure, crypto, db};
 use tracing_subscriber::EnvFilter;
 
+// glibc's malloc showed up as a quarter of the server's CPU under load, most of it arena locks
+// taken when a blocking-pool thread frees what a worker thread allocated (BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Single and mass cryptocurrency payouts: a web dashboard and a JSON API.
 #[derive(Parser)]
 #[command(name = "payouts", version)]
@@ -225,11 +230,21 @@ async fn serve(db_args: DbArgs, args: ServeArgs) -> Result<(), String> {
         );
         payouts::service::webhooks::spawn(state.pool.clone(), Duration::from_secs(1));
     }
+    let connections = state.pool.max_size() as usize;
     let data = web::Data::new(state);
-    let mut server = HttpServer::new(move || App::new().app_data(data.clone()).configure(configure));
-    if let Some(workers) = args.workers {
-        server = server.workers(workers);
+    let workers = args.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    // Database work runs on each worker's blocking threads (actix's default: 512 per process,
+    // which under load only queue on the pool and switch contexts). SQLite work is CPU in this
+    // process, so the pool's connections are shared among the workers; PostgreSQL work mostly
+    // waits on the server, so each worker may keep every connection busy (BENCHMARKS.md).
+    let blocking = match url.backend() {
+        db::Backend::Sqlite => connections.div_ceil(workers),
+        db::Backend::Postgres => connections,
     }
+    .max(1);
+    let server = HttpServer::new(move || App::new().app_data(data.clone()).configure(configure))
+        .workers(workers)
+        .worker_max_blocking_threads(blocking);
     let server = server.bind(&args.bind).map_err(|e| format!("cannot listen on {}: {e}", args.bind))?;
     tracing::info!("listening on http://{}", args.bind);
     server.run().await.map_err(|e| e.to_string())

@@ -254,10 +254,16 @@ impl Page {
         self.click_xpath(&xpath, &format!("button or link {text:?}")).await
     }
 
-    /// Clicks a link of the main menu.
+    /// Clicks a link of the main menu and waits until its page is the one shown: the page before
+    /// may hold the very text the story looks for next.
     async fn nav(&self, label: &str) -> Outcome {
         let xpath = format!("//nav[@aria-label='Main']//a[starts-with(normalize-space(.), {})]", literal(label));
-        self.click_xpath(&xpath, &format!("menu item {label:?}")).await
+        let link = self.wait_find(&xpath, &format!("menu item {label:?}")).await?;
+        let href = link.attr("href").await.map_err(|e| e.to_string())?.unwrap_or_default();
+        self.click_xpath(&xpath, &format!("menu item {label:?}")).await?;
+        let current = format!("//nav[@aria-label='Main']//a[@aria-current='page' and @href={}]", literal(&href));
+        self.wait_find(&current, &format!("{href} as the current page")).await?;
+        Ok(())
     }
 
     /// Finds and clicks, finding again when an htmx swap replaced the element in between.
@@ -600,7 +606,6 @@ async fn approvals(page: Page) -> Outcome {
         return Err(format!("rejected the wrong payout: {}", page.path().await?));
     }
     page.nav("Approvals").await?;
-    page.wait_text("Approvals").await?;
     if page.has_text("Story 3: approve me").await || page.has_text("Story 3: reject me").await {
         return Err("decided payouts are still in the approval queue".into());
     }

@@ -22,6 +22,11 @@ pub fn list_in_org(conn: &mut DbConnection, org_id: i64) -> DbResult<Vec<UserRow
     u::users.filter(u::org_id.eq(org_id)).order(u::email).select(UserRow::as_select()).load(conn)
 }
 
+/// (id, email) of every user of the organization, for showing who created what.
+pub fn emails_in_org(conn: &mut DbConnection, org_id: i64) -> DbResult<Vec<(i64, String)>> {
+    u::users.filter(u::org_id.eq(org_id)).select((u::id, u::email)).load(conn)
+}
+
 /// Counts one more failed sign-in in the database itself, so parallel failures all count;
 /// returns the new count.
 pub fn increment_failed_logins(conn: &mut DbConnection, id: i64) -> DbResult<i32> {

@@ -362,7 +362,7 @@ pub(crate) fn view(row: &PayoutRow, emails: &[(i64, String)]) -> Result<PayoutVi
 }
 
 pub(crate) fn org_emails(conn: &mut DbConnection, org_id: i64) -> Result<Vec<(i64, String)>, AppError> {
-    Ok(db::users::list_in_org(conn, org_id)?.into_iter().map(|u| (u.id, u.email)).collect())
+    Ok(db::users::emails_in_org(conn, org_id)?)
 }
 
 pub struct ItemView {

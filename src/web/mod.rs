@@ -4,6 +4,7 @@ pub mod api;
 pub mod assets;
 pub mod context;
 pub mod csrf;
+pub mod datetime;
 pub mod health;
 pub mod layout;
 pub mod pages;

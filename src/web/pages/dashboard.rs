@@ -1,3 +1,4 @@
+use crate::web::datetime::Stamp as _;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 

@@ -1,6 +1,7 @@
 //! The mass payout editor: a draft stored in the database, filled by upload and by hand, edited
 //! in place with htmx (each change re-renders its row and the totals bar), reviewed, confirmed.
 
+use crate::web::datetime::Stamp as _;
 use actix_multipart::Multipart;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};

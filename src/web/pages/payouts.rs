@@ -1,5 +1,6 @@
 //! Payouts: the list, the single-payout form → review → confirm, details, cancel, export.
 
+use crate::web::datetime::Stamp as _;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;

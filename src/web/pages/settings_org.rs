@@ -1,5 +1,6 @@
 //! Settings → Assets, Fees and Balances (admins).
 
+use crate::web::datetime::Stamp as _;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
