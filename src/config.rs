@@ -117,6 +117,12 @@ pub struct ServeArgs {
     /// Simulated network: share of other transfers that fail, per mille (0-1000).
     #[arg(long, env = "PAYOUTS_SIM_FAILURE_PER_MILLE", default_value_t = 0, value_parser = clap::value_parser!(u16).range(0..=1000))]
     pub sim_failure_per_mille: u16,
+
+    /// EVM rail: a JSON file naming the node, chain, assets and wallet key source (README,
+    /// "Paying on an EVM chain"); repeat the flag for several chains. Assets named there are paid
+    /// on that chain; the rest stay on the simulated network.
+    #[arg(long, env = "PAYOUTS_EVM_CONFIG", value_delimiter = ',')]
+    pub evm_config: Vec<std::path::PathBuf>,
 }
 
 impl Default for ServeArgs {
@@ -139,6 +145,7 @@ impl Default for ServeArgs {
             sim_confirm_seconds: 4,
             sim_fail_addresses: Vec::new(),
             sim_failure_per_mille: 0,
+            evm_config: Vec::new(),
         }
     }
 }

@@ -218,16 +218,23 @@ async fn serve(db_args: DbArgs, args: ServeArgs) -> Result<(), String> {
             failure_per_mille: args.sim_failure_per_mille,
             ..SimConfig::default()
         };
+        let processor_config = |assets| ProcessorConfig {
+            lease: chrono::Duration::seconds(args.processor_lease_seconds.max(1).into()),
+            assets,
+            ..ProcessorConfig::default()
+        };
+        let interval = Duration::from_millis(args.processor_interval_ms.max(50));
+        let mut on_chain: Vec<String> = Vec::new();
+        for (rail, codes) in evm_rails(&args.evm_config, &state.pool)? {
+            on_chain.extend(codes.iter().cloned());
+            processor::spawn(state.pool.clone(), rail, processor_config(Some(codes)), interval);
+        }
+        // The simulated network pays whatever no real rail pays.
+        let simulated = (!on_chain.is_empty()).then(|| {
+            payouts::domain::asset::ASSETS.iter().map(|a| a.code.to_owned()).filter(|c| !on_chain.contains(c)).collect()
+        });
         let rail: Arc<dyn Rail> = Arc::new(SimulatedRail::new(state.pool.clone(), sim));
-        processor::spawn(
-            state.pool.clone(),
-            rail,
-            ProcessorConfig {
-                lease: chrono::Duration::seconds(args.processor_lease_seconds.max(1).into()),
-                ..ProcessorConfig::default()
-            },
-            Duration::from_millis(args.processor_interval_ms.max(50)),
-        );
+        processor::spawn(state.pool.clone(), rail, processor_config(simulated), interval);
         payouts::service::webhooks::spawn(state.pool.clone(), Duration::from_secs(1));
     }
     let connections = state.pool.max_size() as usize;
@@ -248,6 +255,34 @@ async fn serve(db_args: DbArgs, args: ServeArgs) -> Result<(), String> {
     let server = server.bind(&args.bind).map_err(|e| format!("cannot listen on {}: {e}", args.bind))?;
     tracing::info!("listening on http://{}", args.bind);
     server.run().await.map_err(|e| e.to_string())
+}
+
+type EvmRails = Vec<(Arc<dyn Rail>, Vec<String>)>;
+
+/// One rail per `--evm-config` file, each connected and checked before the server starts.
+#[cfg(feature = "evm")]
+fn evm_rails(files: &[PathBuf], pool: &db::Pool) -> Result<EvmRails, String> {
+    use payouts::rails::evm::{EvmRail, config};
+    let key = std::env::var(config::KEY_ENV).ok();
+    let mut rails: EvmRails = Vec::new();
+    for file in files {
+        let rail = EvmRail::connect(config::EvmConfig::load(file, key.clone())?, pool.clone())?;
+        let codes = rail.asset_codes();
+        if let Some(code) = codes.iter().find(|c| rails.iter().any(|(_, taken)| taken.contains(c))) {
+            return Err(format!("{}: {code} is already paid by another --evm-config", file.display()));
+        }
+        tracing::info!(wallet = %rail.wallet(), assets = ?codes, "EVM rail ready");
+        rails.push((Arc::new(rail), codes));
+    }
+    Ok(rails)
+}
+
+#[cfg(not(feature = "evm"))]
+fn evm_rails(files: &[PathBuf], _: &db::Pool) -> Result<EvmRails, String> {
+    match files.first() {
+        Some(f) => Err(format!("{}: this build has no EVM rail (cargo feature `evm`)", f.display())),
+        None => Ok(Vec::new()),
+    }
 }
 
 /// Deletes sessions that can no longer be used and forgotten idempotency answers, every ten

@@ -4,6 +4,7 @@ pub mod api;
 pub mod approvals;
 pub mod audit;
 pub mod drafts;
+pub mod evm;
 pub mod ledger;
 pub mod models;
 pub mod org_settings;

@@ -6,7 +6,19 @@ use diesel::prelude::*;
 
 use super::payouts::ItemRow;
 use super::schema::payout_items::dsl as i;
-use super::{DbConnection, DbResult};
+use super::schema::payouts::dsl as p;
+use super::{DbConnection, DbResult, MultiBackend};
+
+type ItemQuery<'a> = super::schema::payout_items::BoxedQuery<'a, MultiBackend>;
+
+/// Only the items of payouts in these assets, when a processor serves some assets only (each
+/// rail has its own processor).
+fn of_assets<'a>(q: ItemQuery<'a>, assets: Option<&'a [String]>) -> ItemQuery<'a> {
+    match assets {
+        Some(codes) => q.filter(i::payout_id.eq_any(p::payouts.filter(p::asset.eq_any(codes)).select(p::id))),
+        None => q,
+    }
+}
 
 /// Items ready to send, and items whose processor's lease ran out (it crashed or stalled).
 pub fn claimable(conn: &mut DbConnection, now: NaiveDateTime, limit: i64) -> DbResult<Vec<ItemRow>> {
@@ -19,8 +31,8 @@ pub fn claimable(conn: &mut DbConnection, now: NaiveDateTime, limit: i64) -> DbR
 }
 
 /// Payouts that have items waiting to be sent, oldest first.
-pub fn payouts_with_queued_items(conn: &mut DbConnection, limit: i64) -> DbResult<Vec<i64>> {
-    i::payout_items
+pub fn payouts_with_queued_items(conn: &mut DbConnection, assets: Option<&[String]>, limit: i64) -> DbResult<Vec<i64>> {
+    of_assets(i::payout_items.into_boxed(), assets)
         .filter(i::status.eq("queued"))
         .select(i::payout_id)
         .distinct()
@@ -61,8 +73,13 @@ pub fn claim_payout(
 }
 
 /// Items whose processor's lease ran out while sending (it crashed or stalled).
-pub fn expired(conn: &mut DbConnection, now: NaiveDateTime, limit: i64) -> DbResult<Vec<ItemRow>> {
-    i::payout_items
+pub fn expired(
+    conn: &mut DbConnection,
+    assets: Option<&[String]>,
+    now: NaiveDateTime,
+    limit: i64,
+) -> DbResult<Vec<ItemRow>> {
+    of_assets(i::payout_items.into_boxed(), assets)
         .filter(i::status.eq("submitting").and(i::lease_until.lt(now)))
         .order(i::id)
         .limit(limit)
@@ -113,8 +130,13 @@ pub fn mark_submitted(
     Ok(n == 1)
 }
 
-pub fn submitted(conn: &mut DbConnection, limit: i64) -> DbResult<Vec<ItemRow>> {
-    i::payout_items.filter(i::status.eq("submitted")).order(i::id).limit(limit).select(ItemRow::as_select()).load(conn)
+pub fn submitted(conn: &mut DbConnection, assets: Option<&[String]>, limit: i64) -> DbResult<Vec<ItemRow>> {
+    of_assets(i::payout_items.into_boxed(), assets)
+        .filter(i::status.eq("submitted"))
+        .order(i::id)
+        .limit(limit)
+        .select(ItemRow::as_select())
+        .load(conn)
 }
 
 pub fn set_confirmations(conn: &mut DbConnection, item_id: i64, confirmations: i32) -> DbResult<()> {

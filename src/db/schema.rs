@@ -180,6 +180,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    evm_transactions (idempotency_key) {
+        idempotency_key -> Text,
+        chain_id -> BigInt,
+        from_address -> Text,
+        nonce -> BigInt,
+        tx_hash -> Text,
+        raw_tx -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     mass_drafts (id) {
         id -> BigInt,
         org_id -> BigInt,
@@ -314,6 +326,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     payout_items,
     payout_events,
     sim_transfers,
+    evm_transactions,
     mass_drafts,
     mass_draft_rows,
     approval_thresholds,

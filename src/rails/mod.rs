@@ -1,6 +1,8 @@
 //! Where money leaves. A rail sends transfers and reports on them by their idempotency key, so
 //! that after a crash a transfer that was sent but not recorded is found instead of sent again.
 
+#[cfg(feature = "evm")]
+pub mod evm;
 pub mod simulated;
 
 use crate::domain::{Amount, Asset};

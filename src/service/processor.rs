@@ -27,11 +27,13 @@ pub struct ProcessorConfig {
     pub lease: chrono::Duration,
     /// Items claimed, and items polled, per tick.
     pub batch: i64,
+    /// The assets this processor's rail pays; None for all.
+    pub assets: Option<Vec<String>>,
 }
 
 impl Default for ProcessorConfig {
     fn default() -> Self {
-        Self { lease: chrono::Duration::seconds(30), batch: 500 }
+        Self { lease: chrono::Duration::seconds(30), batch: 500, assets: None }
     }
 }
 
@@ -66,7 +68,7 @@ pub fn tick(
         report.submitted += send(conn, rail, owner, &payout, &items)?;
     }
     let mut settled: Vec<(i64, Vec<Outcome>)> = Vec::new();
-    for item in db::processor::submitted(conn, config.batch)? {
+    for item in db::processor::submitted(conn, config.assets.as_deref(), config.batch)? {
         let Some(tx) = rail.lookup(&item.idempotency_key).map_err(|e| AppError::Internal(e.to_string()))? else {
             // Never back to a payable state: a person decides, with the evidence of the chain.
             tracing::error!(item = item.id, "the rail has no record of a submitted item");
@@ -121,13 +123,13 @@ fn claim(conn: &mut DbConnection, owner: &str, config: &ProcessorConfig) -> Resu
     let at = now();
     let until = at + config.lease;
     let mut claimed = Vec::new();
-    for payout_id in db::processor::payouts_with_queued_items(conn, 20)? {
+    for payout_id in db::processor::payouts_with_queued_items(conn, config.assets.as_deref(), 20)? {
         claimed.extend(db::processor::claim_payout(conn, payout_id, owner, at, until)?);
         if claimed.len() as i64 >= config.batch {
             break;
         }
     }
-    for item in db::processor::expired(conn, at, config.batch)? {
+    for item in db::processor::expired(conn, config.assets.as_deref(), at, config.batch)? {
         if db::processor::try_claim(conn, &item, owner, at, until)? {
             claimed.push(item);
         }

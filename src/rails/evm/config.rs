@@ -1,0 +1,116 @@
+//! The EVM rail's configuration: a JSON file naming the node, the chain and the assets paid on
+//! it, and the hot wallet's key, read from an environment variable or a file — never from the
+//! database, never logged.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use alloy::primitives::Address;
+use alloy::signers::local::PrivateKeySigner;
+use serde::Deserialize;
+
+use crate::domain::asset::{self, AddressFamily, Asset};
+
+/// The environment variable holding the hot wallet's private key (hex), unless the file names
+/// `private_key_file`.
+pub const KEY_ENV: &str = "PAYOUTS_EVM_PRIVATE_KEY";
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    rpc_url: String,
+    chain_id: u64,
+    #[serde(default = "default_confirmations")]
+    confirmations: u32,
+    /// The most the wallet pays per unit of gas, in gwei; a higher network price waits.
+    max_fee_per_gas_gwei: u64,
+    private_key_file: Option<PathBuf>,
+    assets: BTreeMap<String, AssetFile>,
+}
+
+fn default_confirmations() -> u32 {
+    12
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AssetFile {
+    /// The ERC-20 contract; absent for the chain's own coin.
+    token: Option<String>,
+    decimals: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum Payment {
+    Native,
+    Token(Address),
+}
+
+pub struct EvmConfig {
+    pub rpc_url: String,
+    pub chain_id: u64,
+    pub confirmations: u32,
+    pub max_fee_per_gas: u128,
+    pub signer: PrivateKeySigner,
+    pub assets: Vec<(&'static Asset, Payment)>,
+}
+
+impl std::fmt::Debug for EvmConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EvmConfig")
+            .field("rpc_url", &self.rpc_url)
+            .field("chain_id", &self.chain_id)
+            .field("wallet", &self.signer.address())
+            .finish_non_exhaustive()
+    }
+}
+
+impl EvmConfig {
+    /// Reads and checks the file; `key_from_env` is the value of [`KEY_ENV`], if set.
+    pub fn load(path: &Path, key_from_env: Option<String>) -> Result<EvmConfig, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let file: File = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        let key = match (&file.private_key_file, key_from_env) {
+            (Some(p), _) => std::fs::read_to_string(p).map_err(|e| format!("private_key_file {}: {e}", p.display()))?,
+            (None, Some(k)) => k,
+            (None, None) => {
+                return Err(format!("{}: no hot-wallet key: set {KEY_ENV} or private_key_file", path.display()));
+            }
+        };
+        // The error text of a bad key never includes the key.
+        let signer: PrivateKeySigner =
+            key.trim().parse().map_err(|_| "the hot-wallet key is not a 32-byte hex private key".to_owned())?;
+        let mut assets = Vec::new();
+        for (code, a) in &file.assets {
+            let asset = asset::find(code).ok_or_else(|| format!("{}: unknown asset {code}", path.display()))?;
+            if asset.family != AddressFamily::Evm {
+                return Err(format!("{}: {code} is not paid on an EVM network", path.display()));
+            }
+            let payment = match &a.token {
+                None => Payment::Native,
+                Some(t) => {
+                    let address: Address = t.parse().map_err(|_| format!("{code}: token {t} is not an address"))?;
+                    if a.decimals != Some(asset.decimals) {
+                        return Err(format!(
+                            "{code}: decimals must be given and equal {} (amounts are kept in that many decimals)",
+                            asset.decimals
+                        ));
+                    }
+                    Payment::Token(address)
+                }
+            };
+            assets.push((asset, payment));
+        }
+        if assets.is_empty() {
+            return Err(format!("{}: no assets", path.display()));
+        }
+        Ok(EvmConfig {
+            rpc_url: file.rpc_url,
+            chain_id: file.chain_id,
+            confirmations: file.confirmations.max(1),
+            max_fee_per_gas: u128::from(file.max_fee_per_gas_gwei) * 1_000_000_000,
+            signer,
+            assets,
+        })
+    }
+}

@@ -1,0 +1,266 @@
+//! A real chain: ETH and ERC-20 transfers on an EVM network, from one hot wallet.
+//!
+//! Exactly once: each transfer is signed with a nonce reserved in the database and stored
+//! (signed bytes and hash, under the item's idempotency key) in the same transaction, before it
+//! is broadcast. A later look-up for the key finds the stored transaction and asks the node about
+//! it; a node that never saw it gets the same bytes again. An item is never signed twice.
+//!
+//! Mass payouts go out as consecutive transactions from the wallet, one per row: each row has its
+//! own hash, receipt and fate (a batch contract would save gas but make one bad row fail all).
+
+pub mod config;
+pub mod rpc;
+
+use alloy::consensus::{SignableTransaction, TxEip1559, TxEnvelope};
+use alloy::eips::eip2718::Encodable2718;
+use alloy::primitives::{Address, B256, Bytes, TxKind, U256};
+use alloy::signers::SignerSync;
+use alloy::sol_types::SolCall;
+
+use self::config::{EvmConfig, Payment};
+use self::rpc::{Call, Rpc, RpcError};
+use super::{Rail, RailError, RailTx, Transfer, TxState};
+use crate::db::{self, Pool, evm::EvmTxRow};
+
+alloy::sol! {
+    function transfer(address to, uint256 amount) returns (bool);
+    function balanceOf(address owner) returns (uint256);
+    function decimals() returns (uint8);
+}
+
+/// Gas given to a transfer the node expects to revert: it is sent anyway, so the chain itself
+/// records the failure, but it cannot burn more than this.
+const REVERT_GAS: u64 = 100_000;
+
+pub struct EvmRail {
+    config: EvmConfig,
+    rpc: Rpc,
+    pool: Pool,
+}
+
+fn unavailable(e: impl std::fmt::Display) -> RailError {
+    RailError::Unavailable(e.to_string())
+}
+
+impl EvmRail {
+    /// Connects and checks that the node is on the configured chain and that every token's
+    /// contract reports the configured decimals.
+    pub fn connect(config: EvmConfig, pool: Pool) -> Result<EvmRail, String> {
+        let rpc = Rpc::new(&config.rpc_url);
+        let chain = rpc.chain_id().map_err(|e| format!("EVM node {}: {e}", config.rpc_url))?;
+        if chain != config.chain_id {
+            return Err(format!("the node at {} is on chain {chain}, not {}", config.rpc_url, config.chain_id));
+        }
+        let rail = EvmRail { rpc, pool, config };
+        for (asset, payment) in &rail.config.assets {
+            if let Payment::Token(token) = payment {
+                let answer =
+                    rail.read(*token, decimalsCall {}.abi_encode()).map_err(|e| format!("{}: {e}", asset.code))?;
+                let decimals = decimalsCall::abi_decode_returns(&answer)
+                    .map_err(|e| format!("{}: the token at {token} has no decimals(): {e}", asset.code))?;
+                if u32::from(decimals) != asset.decimals {
+                    return Err(format!(
+                        "{}: the token at {token} has {decimals} decimals, not {}",
+                        asset.code, asset.decimals
+                    ));
+                }
+            }
+        }
+        Ok(rail)
+    }
+
+    pub fn wallet(&self) -> Address {
+        self.config.signer.address()
+    }
+
+    /// The asset codes this rail pays.
+    pub fn asset_codes(&self) -> Vec<String> {
+        self.config.assets.iter().map(|(a, _)| a.code.to_owned()).collect()
+    }
+
+    fn read(&self, to: Address, input: Vec<u8>) -> Result<Bytes, RpcError> {
+        self.rpc.eth_call(&Call { from: self.wallet(), to, value: U256::ZERO, input: input.into() })
+    }
+
+    /// The hot wallet's balance of `code` on chain, in the asset's smallest units.
+    pub fn wallet_balance(&self, code: &str) -> Result<Option<U256>, RailError> {
+        let Some((_, payment)) = self.config.assets.iter().find(|(a, _)| a.code == code) else { return Ok(None) };
+        match payment {
+            Payment::Native => self.rpc.balance(self.wallet()).map(Some).map_err(unavailable),
+            Payment::Token(token) => {
+                let answer =
+                    self.read(*token, balanceOfCall { owner: self.wallet() }.abi_encode()).map_err(unavailable)?;
+                balanceOfCall::abi_decode_returns(&answer).map(Some).map_err(unavailable)
+            }
+        }
+    }
+
+    fn call_for(&self, t: &Transfer) -> Result<Call, RailError> {
+        let payment = self
+            .config
+            .assets
+            .iter()
+            .find(|(a, _)| a.code == t.asset.code)
+            .map(|(_, p)| *p)
+            .ok_or_else(|| unavailable(format!("{} is not configured on this chain", t.asset.code)))?;
+        let to: Address = t.address.parse().map_err(|_| unavailable(format!("{} is not an EVM address", t.address)))?;
+        let amount = U256::from(u128::try_from(t.amount.minor()).map_err(|_| unavailable("negative amount"))?);
+        Ok(match payment {
+            Payment::Native => Call { from: self.wallet(), to, value: amount, input: Bytes::new() },
+            Payment::Token(token) => Call {
+                from: self.wallet(),
+                to: token,
+                value: U256::ZERO,
+                input: transferCall { to, amount }.abi_encode().into(),
+            },
+        })
+    }
+
+    /// Signs `call` with the next free nonce and stores it under `key`, in one transaction.
+    /// Returns what is stored for the key (another processor may have stored it first).
+    fn sign_and_store(
+        &self,
+        key: &str,
+        call: &Call,
+        gas: u64,
+        fees: (u128, u128),
+        chain_nonce: u64,
+    ) -> Result<EvmTxRow, RailError> {
+        let (max_fee, tip) = fees;
+        let from = format!("{:#x}", self.wallet());
+        let chain_id = self.config.chain_id as i64;
+        let mut conn = self.pool.get().map_err(unavailable)?;
+        for _ in 0..10 {
+            if let Some(row) = db::evm::find(&mut conn, key).map_err(unavailable)? {
+                return Ok(row);
+            }
+            let stored = db::evm::max_nonce(&mut conn, chain_id, &from).map_err(unavailable)?;
+            let nonce = stored.map_or(0, |n| n as u64 + 1).max(chain_nonce);
+            let tx = TxEip1559 {
+                chain_id: self.config.chain_id,
+                nonce,
+                gas_limit: gas,
+                max_fee_per_gas: max_fee,
+                max_priority_fee_per_gas: tip,
+                to: TxKind::Call(call.to),
+                value: call.value,
+                access_list: Default::default(),
+                input: call.input.clone(),
+            };
+            let signature = self.config.signer.sign_hash_sync(&tx.signature_hash()).map_err(unavailable)?;
+            let envelope = TxEnvelope::from(tx.into_signed(signature));
+            let row = EvmTxRow {
+                idempotency_key: key.to_owned(),
+                chain_id,
+                from_address: from.clone(),
+                nonce: nonce as i64,
+                tx_hash: format!("{:#x}", envelope.tx_hash()),
+                raw_tx: format!("0x{}", hex::encode(envelope.encoded_2718())),
+                created_at: crate::service::now(),
+            };
+            match db::write_tx(&mut conn, |c| db::evm::insert(c, &row)) {
+                Ok(()) => return Ok(row),
+                // Another processor took this nonce (or stored this key): look again.
+                Err(e) if db::is_unique_violation(&e) => continue,
+                Err(e) => return Err(unavailable(e)),
+            }
+        }
+        Err(unavailable("no free nonce after 10 tries"))
+    }
+
+    fn broadcast(&self, row: &EvmTxRow) -> Result<(), RpcError> {
+        let raw: Bytes = row.raw_tx.parse().map_err(|e| RpcError::Transport(format!("stored transaction: {e}")))?;
+        match self.rpc.send_raw(&raw) {
+            Ok(_) => Ok(()),
+            // The node has it already (an earlier broadcast arrived): that is the goal.
+            Err(RpcError::Node { message, .. }) if message.to_lowercase().contains("already") => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn state_of(&self, row: &EvmTxRow) -> Result<TxState, RailError> {
+        let hash: B256 = row.tx_hash.parse().map_err(unavailable)?;
+        if let Some(receipt) = self.rpc.receipt(hash).map_err(unavailable)? {
+            if !receipt.success {
+                return Ok(TxState::Failed {
+                    reason: "The transaction reverted on chain (for a token, the hot wallet may hold too few tokens); nothing was paid.".into(),
+                });
+            }
+            let head = self.rpc.block_number().map_err(unavailable)?;
+            let confirmations = head.saturating_sub(receipt.block) as u32 + 1;
+            return Ok(if confirmations >= self.config.confirmations {
+                TxState::Confirmed { confirmations }
+            } else {
+                TxState::Pending { confirmations }
+            });
+        }
+        if self.rpc.knows(hash).map_err(unavailable)? {
+            return Ok(TxState::Pending { confirmations: 0 });
+        }
+        // Neither mined nor pending: the node lost it (a restart, a crash before the first
+        // broadcast). The same signed bytes go again.
+        match self.broadcast(row) {
+            Ok(()) => Ok(TxState::Pending { confirmations: 0 }),
+            Err(RpcError::Node { message, .. }) if message.to_lowercase().contains("nonce too low") => {
+                // Its nonce went to another transaction, unless it was mined a moment ago.
+                if self.rpc.receipt(hash).map_err(unavailable)?.is_some() {
+                    return self.state_of(row);
+                }
+                Ok(TxState::Failed {
+                    reason: format!(
+                        "The transaction was dropped: its nonce {} was used by another transaction; nothing was paid.",
+                        row.nonce
+                    ),
+                })
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+}
+
+impl Rail for EvmRail {
+    fn label(&self) -> &'static str {
+        "EVM network"
+    }
+
+    fn supports_batch(&self) -> bool {
+        false
+    }
+
+    fn submit(&self, transfers: &[Transfer]) -> Result<Vec<RailTx>, RailError> {
+        let (base, tip) = self.rpc.fees().map_err(unavailable)?;
+        let max_fee = base.saturating_mul(2).saturating_add(tip);
+        if max_fee > self.config.max_fee_per_gas {
+            return Err(unavailable(format!(
+                "gas costs {} gwei, above the cap of {} gwei: waiting",
+                max_fee / 1_000_000_000,
+                self.config.max_fee_per_gas / 1_000_000_000
+            )));
+        }
+        let chain_nonce = self.rpc.pending_nonce(self.wallet()).map_err(unavailable)?;
+        let mut sent = Vec::with_capacity(transfers.len());
+        for t in transfers {
+            let call = self.call_for(t)?;
+            let gas = match self.rpc.estimate_gas(&call) {
+                Ok(g) => g.saturating_mul(6) / 5,
+                Err(RpcError::Node { .. }) => REVERT_GAS,
+                Err(e) => return Err(unavailable(e)),
+            };
+            let row = self.sign_and_store(&t.key, &call, gas, (max_fee, tip), chain_nonce)?;
+            if let Err(e) = self.broadcast(&row) {
+                // Stored: the look-up after this sends the same bytes again or finds them.
+                tracing::warn!(key = %t.key, error = %e, "broadcast failed; it will be retried by look-up");
+            }
+            sent.push(RailTx { tx_hash: row.tx_hash, state: TxState::Pending { confirmations: 0 } });
+        }
+        Ok(sent)
+    }
+
+    fn lookup(&self, key: &str) -> Result<Option<RailTx>, RailError> {
+        let mut conn = self.pool.get().map_err(unavailable)?;
+        let Some(row) = db::evm::find(&mut conn, key).map_err(unavailable)? else { return Ok(None) };
+        drop(conn);
+        let state = self.state_of(&row)?;
+        Ok(Some(RailTx { tx_hash: row.tx_hash, state }))
+    }
+}

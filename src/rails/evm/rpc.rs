@@ -1,0 +1,135 @@
+//! The few Ethereum JSON-RPC calls the rail needs, over the HTTP client the product already
+//! uses for webhooks. Quantities are hex strings on the wire.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use alloy::primitives::{Address, B256, Bytes, U256};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum RpcError {
+    /// The node could not be reached or answered garbage: whether a send arrived is unknown.
+    #[error("the node is unreachable: {0}")]
+    Transport(String),
+    /// The node answered with an error (a revert, a nonce already used, …).
+    #[error("the node refused: {message}")]
+    Node { code: i64, message: String },
+}
+
+pub struct Rpc {
+    url: String,
+    agent: ureq::Agent,
+    id: AtomicU64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Receipt {
+    pub success: bool,
+    pub block: u64,
+}
+
+/// What a transaction does: `to` with `value` wei and `input` calldata.
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub from: Address,
+    pub to: Address,
+    pub value: U256,
+    pub input: Bytes,
+}
+
+fn quantity(v: &Value) -> Result<u128, RpcError> {
+    let s = v.as_str().ok_or_else(|| RpcError::Transport(format!("expected a quantity, got {v}")))?;
+    u128::from_str_radix(s.trim_start_matches("0x"), 16).map_err(|e| RpcError::Transport(format!("quantity {s}: {e}")))
+}
+
+impl Rpc {
+    pub fn new(url: &str) -> Rpc {
+        let agent = ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(15)))
+            .http_status_as_error(false)
+            .build()
+            .into();
+        Rpc { url: url.to_owned(), agent, id: AtomicU64::new(1) }
+    }
+
+    fn call<T: DeserializeOwned>(&self, method: &str, params: Value) -> Result<T, RpcError> {
+        let id = self.id.fetch_add(1, Ordering::Relaxed);
+        let body = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+        let transport = |e: &dyn std::fmt::Display| RpcError::Transport(format!("{method}: {e}"));
+        let mut response = self
+            .agent
+            .post(&self.url)
+            .header("Content-Type", "application/json")
+            .send(body.to_string())
+            .map_err(|e| transport(&e))?;
+        let text = response.body_mut().with_config().limit(16 << 20).read_to_string().map_err(|e| transport(&e))?;
+        let answer: Value = serde_json::from_str(&text).map_err(|e| transport(&e))?;
+        if let Some(error) = answer.get("error") {
+            return Err(RpcError::Node {
+                code: error["code"].as_i64().unwrap_or(0),
+                message: error["message"].as_str().unwrap_or("unknown error").to_owned(),
+            });
+        }
+        serde_json::from_value(answer.get("result").cloned().unwrap_or(Value::Null))
+            .map_err(|e| RpcError::Transport(format!("{method}: unexpected answer: {e}")))
+    }
+
+    fn quantity(&self, method: &str, params: Value) -> Result<u128, RpcError> {
+        quantity(&self.call::<Value>(method, params)?)
+    }
+
+    pub fn chain_id(&self) -> Result<u64, RpcError> {
+        Ok(self.quantity("eth_chainId", json!([]))? as u64)
+    }
+
+    pub fn block_number(&self) -> Result<u64, RpcError> {
+        Ok(self.quantity("eth_blockNumber", json!([]))? as u64)
+    }
+
+    /// The next nonce of `address`, counting transactions still in the node's pool.
+    pub fn pending_nonce(&self, address: Address) -> Result<u64, RpcError> {
+        Ok(self.quantity("eth_getTransactionCount", json!([address, "pending"]))? as u64)
+    }
+
+    pub fn balance(&self, address: Address) -> Result<U256, RpcError> {
+        self.call("eth_getBalance", json!([address, "latest"]))
+    }
+
+    pub fn eth_call(&self, call: &Call) -> Result<Bytes, RpcError> {
+        self.call(
+            "eth_call",
+            json!([{"from": call.from, "to": call.to, "value": call.value, "input": call.input}, "latest"]),
+        )
+    }
+
+    pub fn estimate_gas(&self, call: &Call) -> Result<u64, RpcError> {
+        let tx = json!({"from": call.from, "to": call.to, "value": call.value, "input": call.input});
+        Ok(self.quantity("eth_estimateGas", json!([tx]))? as u64)
+    }
+
+    /// (base fee of the latest block, suggested priority fee), in wei per gas.
+    pub fn fees(&self) -> Result<(u128, u128), RpcError> {
+        let block: Value = self.call("eth_getBlockByNumber", json!(["latest", false]))?;
+        let base = quantity(&block["baseFeePerGas"])?;
+        let tip = self.quantity("eth_maxPriorityFeePerGas", json!([]))?;
+        Ok((base, tip))
+    }
+
+    pub fn send_raw(&self, raw: &Bytes) -> Result<B256, RpcError> {
+        self.call("eth_sendRawTransaction", json!([raw]))
+    }
+
+    pub fn receipt(&self, hash: B256) -> Result<Option<Receipt>, RpcError> {
+        let receipt: Option<Value> = self.call("eth_getTransactionReceipt", json!([hash]))?;
+        receipt
+            .map(|r| Ok(Receipt { success: quantity(&r["status"])? == 1, block: quantity(&r["blockNumber"])? as u64 }))
+            .transpose()
+    }
+
+    /// Whether the node knows the transaction at all (in its pool or in a block).
+    pub fn knows(&self, hash: B256) -> Result<bool, RpcError> {
+        Ok(self.call::<Option<Value>>("eth_getTransactionByHash", json!([hash]))?.is_some())
+    }
+}

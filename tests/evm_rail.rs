@@ -1,0 +1,351 @@
+//! The EVM rail against a real local chain: anvil (from the npm package
+//! `@foundry-rs/anvil-linux-amd64`, installed by `.ci/run`), with a small ERC-20 token
+//! (tests/evm/TestToken.sol, its compiled bytecode beside it) deployed at the start. The real
+//! server binary pays; the chain itself is asked what arrived.
+//!
+//! Without anvil the tests are skipped with a notice, except with `CI=true`. `PAYOUTS_ANVIL`
+//! points at another anvil binary.
+
+mod common;
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use alloy::consensus::{SignableTransaction, TxEip1559, TxEnvelope};
+use alloy::eips::eip2718::Encodable2718;
+use alloy::primitives::{Address, Bytes, TxKind, U256};
+use alloy::signers::SignerSync;
+use alloy::signers::local::PrivateKeySigner;
+use alloy::sol_types::{SolCall, SolValue};
+use common::{TestDb, backends};
+use payouts::db::Backend;
+use payouts::domain::account::Role;
+use payouts::domain::asset::find;
+use payouts::domain::payout::PayoutKind;
+use payouts::domain::registry::{Row, RowInput};
+use payouts::rails::evm::rpc::{Call, Rpc};
+use payouts::service::{Actor, bootstrap, ledger, payouts as payout_service};
+use payouts::{AppState, Config};
+
+/// anvil's first two default accounts (public test keys, funded with 10,000 ETH each).
+const WALLET_KEY: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+const TOKENLESS_KEY: &str = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
+const CHAIN_ID: u64 = 31337;
+const TOKEN_BIN: &str = include_str!("evm/TestToken.bin");
+
+alloy::sol! {
+    function balanceOf(address owner) returns (uint256);
+}
+
+fn anvil_binary() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("PAYOUTS_ANVIL") {
+        return Some(PathBuf::from(p));
+    }
+    let cached = std::env::var_os("HOME")
+        .map(|h| PathBuf::from(h).join(".cache/payouts-anvil/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"));
+    let on_path =
+        std::env::var_os("PATH").and_then(|p| std::env::split_paths(&p).map(|d| d.join("anvil")).find(|p| p.is_file()));
+    on_path.or(cached.filter(|p| p.is_file()))
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port()
+}
+
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn wait_listening(port: u16) {
+    let started = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(started.elapsed() < Duration::from_secs(30), "nothing listens on port {port}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A local chain mining a block every second, with the test token deployed by the wallet.
+struct Chain {
+    _anvil: Process,
+    url: String,
+    rpc: Rpc,
+    token: Address,
+}
+
+impl Chain {
+    fn start(anvil: &Path) -> Chain {
+        let port = free_port();
+        let child = Command::new(anvil)
+            .args(["--port", &port.to_string(), "--block-time", "1", "--silent"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("anvil starts");
+        let anvil = Process(child);
+        wait_listening(port);
+        let url = format!("http://127.0.0.1:{port}");
+        let rpc = Rpc::new(&url);
+        let supply = U256::from(1_000_000u64) * U256::from(1_000_000u64); // 1,000,000 tokens
+        let mut code = alloy::hex::decode(TOKEN_BIN.trim()).expect("token bytecode");
+        code.extend(supply.abi_encode());
+        let wallet: PrivateKeySigner = WALLET_KEY.parse().unwrap();
+        let nonce = rpc.pending_nonce(wallet.address()).unwrap();
+        let hash = send(&rpc, &wallet, TxKind::Create, U256::ZERO, code.into());
+        wait_mined(&rpc, &hash);
+        let token = wallet.address().create(nonce);
+        Chain { _anvil: anvil, url, rpc, token }
+    }
+
+    fn eth(&self, who: Address) -> U256 {
+        self.rpc.balance(who).unwrap()
+    }
+
+    fn tokens(&self, who: Address) -> U256 {
+        let input = balanceOfCall { owner: who }.abi_encode().into();
+        let call = Call { from: who, to: self.token, value: U256::ZERO, input };
+        balanceOfCall::abi_decode_returns(&self.rpc.eth_call(&call).unwrap()).unwrap()
+    }
+
+    fn nonce(&self, who: Address) -> u64 {
+        self.rpc.pending_nonce(who).unwrap()
+    }
+
+    fn config_file(&self, dir: &Path) -> PathBuf {
+        let path = dir.join("evm.json");
+        let body = serde_json::json!({
+            "rpc_url": self.url,
+            "chain_id": CHAIN_ID,
+            "confirmations": 2,
+            "max_fee_per_gas_gwei": 500,
+            "assets": {"ETH": {}, "USDT_ERC20": {"token": format!("{:#x}", self.token), "decimals": 6}},
+        });
+        std::fs::write(&path, body.to_string()).unwrap();
+        path
+    }
+}
+
+/// Signs and sends a transaction from `signer`, as a wallet outside the product would.
+fn send(rpc: &Rpc, signer: &PrivateKeySigner, to: TxKind, value: U256, input: Bytes) -> String {
+    let (base, tip) = rpc.fees().unwrap();
+    let tx = TxEip1559 {
+        chain_id: CHAIN_ID,
+        nonce: rpc.pending_nonce(signer.address()).unwrap(),
+        gas_limit: 3_000_000,
+        max_fee_per_gas: base * 2 + tip,
+        max_priority_fee_per_gas: tip,
+        to,
+        value,
+        access_list: Default::default(),
+        input,
+    };
+    let signature = signer.sign_hash_sync(&tx.signature_hash()).unwrap();
+    let raw: Bytes = TxEnvelope::from(tx.into_signed(signature)).encoded_2718().into();
+    format!("{:#x}", rpc.send_raw(&raw).unwrap())
+}
+
+fn wait_mined(rpc: &Rpc, hash: &str) {
+    let started = Instant::now();
+    while rpc.receipt(hash.parse().unwrap()).unwrap().is_none() {
+        assert!(started.elapsed() < Duration::from_secs(30), "{hash} never mined");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A fresh database with the demo organization (20,000 USDT_ERC20 and 12.5 ETH on its ledger).
+struct Books {
+    state: AppState,
+    actor: Actor,
+    url: String,
+    _db: TestDb,
+}
+
+impl Books {
+    fn open(backend: Backend) -> Books {
+        let (db, url) = TestDb::create(backend);
+        let state = AppState::open(&url, 2, Config::default(), None).unwrap();
+        let mut conn = state.pool.get().unwrap();
+        bootstrap::initialize(&mut conn, true, "", "").unwrap();
+        let user = payouts::db::users::find_by_email(&mut conn, "accountant@demo.local").unwrap().unwrap();
+        let actor =
+            Actor { user_id: user.id, org_id: user.org_id, email: user.email, role: Role::Accountant, ip: None };
+        drop(conn);
+        let url = match backend {
+            Backend::Sqlite => format!("sqlite://{}", url.target()),
+            Backend::Postgres => url.target().to_owned(),
+        };
+        Books { state, actor, url, _db: db }
+    }
+
+    /// Creates and queues a payout of (address, amount) rows; returns its id.
+    fn pay(&self, asset: &str, rows: &[(Address, &str)], key: &str) -> i64 {
+        let asset = find(asset).unwrap();
+        let kind = if rows.len() == 1 { PayoutKind::Single } else { PayoutKind::Mass };
+        let rows: Vec<Row> = rows
+            .iter()
+            .enumerate()
+            .map(|(n, (to, amount))| {
+                let address = to.to_checksum(None);
+                Row::check(asset, n as u64 + 1, &RowInput { address: &address, amount, ..Default::default() })
+            })
+            .collect();
+        let mut conn = self.state.pool.get().unwrap();
+        let draft = payout_service::price(&mut conn, &self.actor, kind, asset, "EVM test", rows).unwrap();
+        payout_service::create(&mut conn, &self.actor, &draft, key).unwrap().payout.id
+    }
+
+    fn status(&self, payout: i64) -> String {
+        payouts::db::payouts::find(&mut self.state.pool.get().unwrap(), payout).unwrap().status
+    }
+
+    fn wait_end(&self, payout: i64) -> String {
+        let started = Instant::now();
+        loop {
+            let status = self.status(payout);
+            if !["pending", "in_progress"].contains(&status.as_str()) {
+                return status;
+            }
+            assert!(started.elapsed() < Duration::from_secs(90), "payout {payout} still {status}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn item_errors(&self, payout: i64) -> Vec<Option<String>> {
+        let mut conn = self.state.pool.get().unwrap();
+        payouts::db::payouts::items(&mut conn, payout).unwrap().into_iter().map(|i| i.error).collect()
+    }
+
+    fn reserved_and_available(&self, asset: &str) -> (String, String) {
+        let mut conn = self.state.pool.get().unwrap();
+        let b = ledger::balance_of(&mut conn, self.actor.org_id, find(asset).unwrap()).unwrap();
+        (b.reserved.to_string(), b.available.to_string())
+    }
+
+    /// The real server, paying ETH and USDT_ERC20 on `chain` from the wallet with `key`.
+    fn serve(&self, chain: &Chain, dir: &Path, key: &str) -> Process {
+        let child = Command::new(env!("CARGO_BIN_EXE_payouts"))
+            .args(["serve", "--bind", &format!("127.0.0.1:{}", free_port())])
+            .args(["--processor-interval-ms", "100", "--processor-lease-seconds", "2"])
+            .arg("--evm-config")
+            .arg(chain.config_file(dir))
+            .env("DATABASE_URL", &self.url)
+            .env("PAYOUTS_DATA_DIR", dir)
+            .env("PAYOUTS_EVM_PRIVATE_KEY", key)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("the server starts");
+        Process(child)
+    }
+}
+
+fn recipient(n: u64) -> Address {
+    let mut bytes = [0u8; 20];
+    bytes[0] = 0x5a;
+    bytes[12..].copy_from_slice(&n.to_be_bytes());
+    Address::from(bytes)
+}
+
+fn units(whole: u64, decimals: u32) -> U256 {
+    U256::from(whole) * U256::from(10u64).pow(U256::from(decimals))
+}
+
+fn chain_or_skip() -> Option<Chain> {
+    match anvil_binary() {
+        Some(anvil) => Some(Chain::start(&anvil)),
+        None if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("CI=true but anvil is missing: the EVM rail would go untested")
+        }
+        None => {
+            eprintln!("NOTICE: anvil not found (npm @foundry-rs/anvil-linux-amd64): the EVM rail tests are skipped");
+            None
+        }
+    }
+}
+
+#[test]
+fn eth_and_token_payouts_arrive_on_chain() {
+    let Some(chain) = chain_or_skip() else { return };
+    for (round, backend) in backends().into_iter().enumerate() {
+        let dir = tempfile::tempdir().unwrap();
+        let books = Books::open(backend);
+        let base = 1_000 * (round as u64 + 1);
+        let (to_eth, to_token) = (recipient(base + 1), recipient(base + 2));
+        let eth = books.pay("ETH", &[(to_eth, "0.25")], &format!("eth-{backend:?}"));
+        let token = books.pay("USDT_ERC20", &[(to_token, "150.5")], &format!("token-{backend:?}"));
+        let mass: Vec<(Address, &str)> = (0..100).map(|n| (recipient(base + 100 + n), "10")).collect();
+        let wallet = WALLET_KEY.parse::<PrivateKeySigner>().unwrap().address();
+        let nonce_before = chain.nonce(wallet);
+        let mass_id = books.pay("USDT_ERC20", &mass, &format!("mass-{backend:?}"));
+        let _server = books.serve(&chain, dir.path(), WALLET_KEY);
+
+        assert_eq!(books.wait_end(eth), "completed", "[{backend:?}]");
+        assert_eq!(books.wait_end(token), "completed", "[{backend:?}]");
+        assert_eq!(books.wait_end(mass_id), "completed", "[{backend:?}]");
+        assert_eq!(chain.eth(to_eth), units(25, 16), "[{backend:?}] 0.25 ETH arrived");
+        assert_eq!(chain.tokens(to_token), U256::from(150_500_000u64), "[{backend:?}] 150.5 tokens arrived");
+        for (to, _) in &mass {
+            assert_eq!(chain.tokens(*to), units(10, 6), "[{backend:?}] every mass-payout row arrived once");
+        }
+        assert_eq!(chain.nonce(wallet) - nonce_before, 102, "[{backend:?}] one transaction per row, none twice");
+        assert_eq!(books.reserved_and_available("USDT_ERC20").0, "0", "[{backend:?}] nothing left reserved");
+    }
+}
+
+#[test]
+fn a_reverted_transfer_fails_the_item_and_releases_its_funds() {
+    let Some(chain) = chain_or_skip() else { return };
+    for (round, backend) in backends().into_iter().enumerate() {
+        let dir = tempfile::tempdir().unwrap();
+        let books = Books::open(backend);
+        let before = books.reserved_and_available("USDT_ERC20");
+        // This wallet has ETH for gas but holds none of the token: the transfer reverts.
+        let payout = books.pay("USDT_ERC20", &[(recipient(5_000 + round as u64), "75")], "revert");
+        let _server = books.serve(&chain, dir.path(), TOKENLESS_KEY);
+        assert_eq!(books.wait_end(payout), "failed", "[{backend:?}]");
+        let errors = books.item_errors(payout);
+        assert!(errors[0].as_deref().is_some_and(|e| e.contains("reverted")), "[{backend:?}] {errors:?}");
+        assert_eq!(books.reserved_and_available("USDT_ERC20"), before, "[{backend:?}] the reservation was released");
+        assert_eq!(chain.tokens(recipient(5_000 + round as u64)), U256::ZERO);
+    }
+}
+
+#[test]
+fn a_processor_killed_after_broadcasting_pays_every_recipient_once_after_restart() {
+    let Some(chain) = chain_or_skip() else { return };
+    let wallet = WALLET_KEY.parse::<PrivateKeySigner>().unwrap().address();
+    for (round, backend) in backends().into_iter().enumerate() {
+        let dir = tempfile::tempdir().unwrap();
+        let books = Books::open(backend);
+        let base = 10_000 * (round as u64 + 1);
+        let rows: Vec<(Address, &str)> = (0..30).map(|n| (recipient(base + n), "3")).collect();
+        let nonce_before = chain.nonce(wallet);
+        let payout = books.pay("USDT_ERC20", &rows, "crash");
+        let mut server = books.serve(&chain, dir.path(), WALLET_KEY);
+        let started = Instant::now();
+        // Killed in the middle of the batch: some rows signed, stored and broadcast but not yet
+        // recorded as sent, the rest not yet signed.
+        while chain.nonce(wallet) < nonce_before + 15 {
+            assert!(started.elapsed() < Duration::from_secs(30), "[{backend:?}] nothing was broadcast");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        server.0.kill().unwrap(); // SIGKILL: no shutdown, no cleanup
+        server.0.wait().unwrap();
+        let broadcast_at_kill = chain.nonce(wallet) - nonce_before;
+        eprintln!("[{backend:?}] killed after {broadcast_at_kill} of 30 transactions reached the node");
+
+        let _server = books.serve(&chain, dir.path(), WALLET_KEY);
+        assert_eq!(books.wait_end(payout), "completed", "[{backend:?}] after {broadcast_at_kill} at kill");
+        for (to, _) in &rows {
+            assert_eq!(chain.tokens(*to), units(3, 6), "[{backend:?}] every recipient paid exactly once");
+        }
+        assert_eq!(chain.nonce(wallet) - nonce_before, 30, "[{backend:?}] 30 transactions, none signed twice");
+    }
+}
