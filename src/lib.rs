@@ -25,6 +25,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Signs the sign-in form's CSRF token.
     pub secret: Arc<Vec<u8>>,
+    /// The real chains configured (`--evm-config`), for wallet balances and network fees.
+    pub chains: Arc<Vec<Arc<dyn rails::Chain>>>,
 }
 
 impl AppState {
@@ -40,7 +42,20 @@ impl AppState {
         let mut conn = pool.get().map_err(|e| format!("cannot open the database: {e}"))?;
         db::migrate(&mut conn)?;
         let secret = service::bootstrap::secret_key(&mut conn, secret_key).map_err(|e| e.to_string())?;
-        Ok(Self { pool: pool.clone(), config: Arc::new(config), secret: Arc::new(secret) })
+        Ok(Self { pool: pool.clone(), config: Arc::new(config), secret: Arc::new(secret), chains: Arc::default() })
+    }
+
+    /// The hot wallets of the chains that pay `asset` (at most one).
+    pub fn wallet(&self, asset: &'static domain::Asset) -> Option<rails::WalletView> {
+        self.chains.iter().find_map(|c| c.wallet(asset))
+    }
+
+    pub fn network_fee(
+        &self,
+        asset: &'static domain::Asset,
+        transfers: usize,
+    ) -> Option<Result<rails::NetworkFee, String>> {
+        self.chains.iter().find_map(|c| c.network_fee(asset, transfers))
     }
 
     /// Runs database work on the blocking thread pool with a pooled connection.

@@ -206,6 +206,9 @@ async fn serve(db_args: DbArgs, args: ServeArgs) -> Result<(), String> {
             }
         }
     }
+    let evm = evm_rails(&args.evm_config, &state.pool)?;
+    let mut state = state;
+    state.chains = Arc::new(evm.iter().map(|(_, chain, _)| chain.clone()).collect());
     spawn_session_purge(state.clone());
     if !args.no_processor {
         let mut fail_addresses = args.sim_fail_addresses.clone();
@@ -225,7 +228,7 @@ async fn serve(db_args: DbArgs, args: ServeArgs) -> Result<(), String> {
         };
         let interval = Duration::from_millis(args.processor_interval_ms.max(50));
         let mut on_chain: Vec<String> = Vec::new();
-        for (rail, codes) in evm_rails(&args.evm_config, &state.pool)? {
+        for (rail, _, codes) in evm {
             on_chain.extend(codes.iter().cloned());
             processor::spawn(state.pool.clone(), rail, processor_config(Some(codes)), interval);
         }
@@ -257,7 +260,7 @@ async fn serve(db_args: DbArgs, args: ServeArgs) -> Result<(), String> {
     server.run().await.map_err(|e| e.to_string())
 }
 
-type EvmRails = Vec<(Arc<dyn Rail>, Vec<String>)>;
+type EvmRails = Vec<(Arc<dyn Rail>, Arc<dyn payouts::rails::Chain>, Vec<String>)>;
 
 /// One rail per `--evm-config` file, each connected and checked before the server starts.
 #[cfg(feature = "evm")]
@@ -268,11 +271,12 @@ fn evm_rails(files: &[PathBuf], pool: &db::Pool) -> Result<EvmRails, String> {
     for file in files {
         let rail = EvmRail::connect(config::EvmConfig::load(file, key.clone())?, pool.clone())?;
         let codes = rail.asset_codes();
-        if let Some(code) = codes.iter().find(|c| rails.iter().any(|(_, taken)| taken.contains(c))) {
+        if let Some(code) = codes.iter().find(|c| rails.iter().any(|(_, _, taken)| taken.contains(c))) {
             return Err(format!("{}: {code} is already paid by another --evm-config", file.display()));
         }
         tracing::info!(wallet = %rail.wallet(), assets = ?codes, "EVM rail ready");
-        rails.push((Arc::new(rail), codes));
+        let rail = Arc::new(rail);
+        rails.push((rail.clone(), rail, codes));
     }
     Ok(rails)
 }

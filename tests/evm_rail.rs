@@ -118,12 +118,16 @@ impl Chain {
     }
 
     fn config_file(&self, dir: &Path) -> PathBuf {
-        let path = dir.join("evm.json");
+        self.config_with_cap(dir, 500)
+    }
+
+    fn config_with_cap(&self, dir: &Path, max_fee_gwei: u64) -> PathBuf {
+        let path = dir.join(format!("evm-{max_fee_gwei}.json"));
         let body = serde_json::json!({
             "rpc_url": self.url,
             "chain_id": CHAIN_ID,
             "confirmations": 2,
-            "max_fee_per_gas_gwei": 500,
+            "max_fee_per_gas_gwei": max_fee_gwei,
             "assets": {"ETH": {}, "USDT_ERC20": {"token": format!("{:#x}", self.token), "decimals": 6}},
         });
         std::fs::write(&path, body.to_string()).unwrap();
@@ -229,11 +233,15 @@ impl Books {
 
     /// The real server, paying ETH and USDT_ERC20 on `chain` from the wallet with `key`.
     fn serve(&self, chain: &Chain, dir: &Path, key: &str) -> Process {
+        self.serve_with(chain.config_file(dir), dir, key)
+    }
+
+    fn serve_with(&self, config: PathBuf, dir: &Path, key: &str) -> Process {
         let child = Command::new(env!("CARGO_BIN_EXE_payouts"))
             .args(["serve", "--bind", &format!("127.0.0.1:{}", free_port())])
             .args(["--processor-interval-ms", "100", "--processor-lease-seconds", "2"])
             .arg("--evm-config")
-            .arg(chain.config_file(dir))
+            .arg(config)
             .env("DATABASE_URL", &self.url)
             .env("PAYOUTS_DATA_DIR", dir)
             .env("PAYOUTS_EVM_PRIVATE_KEY", key)
@@ -348,4 +356,96 @@ fn a_processor_killed_after_broadcasting_pays_every_recipient_once_after_restart
         }
         assert_eq!(chain.nonce(wallet) - nonce_before, 30, "[{backend:?}] 30 transactions, none signed twice");
     }
+}
+
+/// The pages with a real chain configured: the dashboard shows the hot wallet's balance read from
+/// the chain beside the ledger and warns when it cannot cover what is reserved; the review shows
+/// the network's fee apart from the service fee.
+#[actix_web::test]
+async fn pages_show_the_hot_wallet_and_the_network_fee() {
+    use payouts::rails::evm::{EvmRail, config::EvmConfig};
+    let Some(chain) = chain_or_skip() else { return };
+    for backend in backends() {
+        for (key, holds_tokens) in [(WALLET_KEY, true), (TOKENLESS_KEY, false)] {
+            let dir = tempfile::tempdir().unwrap();
+            let mut app = common::TestApp::start(backend).await;
+            let config = EvmConfig::load(&chain.config_file(dir.path()), Some(key.into())).unwrap();
+            let rail = EvmRail::connect(config, app.state.pool.clone()).unwrap();
+            let wallet = rail.wallet();
+            app.state.chains = std::sync::Arc::new(vec![std::sync::Arc::new(rail)]);
+            let mut c = app.client().await;
+            c.login("accountant@demo.local", "demo").await;
+
+            let review = c
+                .post_form(
+                    "/payouts/new/single",
+                    &[("asset", "USDT_ERC20"), ("amount", "100"), ("address", &recipient(77).to_checksum(None))],
+                )
+                .await;
+            assert!(review.body.contains("Network fee"), "[{backend:?}] {}", review.body);
+            assert!(review.body.contains(" ETH</span>") && review.body.contains("paid by the hot wallet"));
+            let res = c.single_payout("USDT_ERC20", "100", &recipient(77).to_checksum(None), "wallet test").await;
+            assert_eq!(res.status, actix_web::http::StatusCode::SEE_OTHER, "[{backend:?}]");
+
+            let dashboard = c.get("/").await.body;
+            assert!(dashboard.contains("Hot wallet on chain"), "[{backend:?}]");
+            let held = chain.tokens(wallet);
+            let shown =
+                find("USDT_ERC20").map(|a| payouts::domain::Amount::from_minor(a, held.to::<u128>() as i128).grouped());
+            assert!(
+                dashboard.contains(&format!("{} <span class=\"code\">USDT_ERC20", shown.unwrap())),
+                "[{backend:?}]"
+            );
+            let warned = dashboard.contains("less than the reserved amount");
+            assert_eq!(
+                warned, !holds_tokens,
+                "[{backend:?}] warning shown only when the wallet cannot cover 100 reserved"
+            );
+            assert!(dashboard.contains("<span class=\"muted\">simulated</span>"), "assets without a chain say so");
+        }
+    }
+}
+
+#[test]
+fn two_processors_on_one_database_pay_every_row_once_with_distinct_nonces() {
+    let Some(chain) = chain_or_skip() else { return };
+    let wallet = WALLET_KEY.parse::<PrivateKeySigner>().unwrap().address();
+    for (round, backend) in backends().into_iter().enumerate() {
+        let dir = tempfile::tempdir().unwrap();
+        let books = Books::open(backend);
+        let base = 20_000 * (round as u64 + 1);
+        let nonce_before = chain.nonce(wallet);
+        let payouts: Vec<(i64, Vec<Address>)> = (0..4u64)
+            .map(|p| {
+                let rows: Vec<(Address, &str)> = (0..10).map(|n| (recipient(base + p * 100 + n), "2")).collect();
+                let id = books.pay("USDT_ERC20", &rows, &format!("parallel-{p}"));
+                (id, rows.into_iter().map(|(a, _)| a).collect())
+            })
+            .collect();
+        let _one = books.serve(&chain, dir.path(), WALLET_KEY);
+        let _two = books.serve(&chain, dir.path(), WALLET_KEY);
+        for (id, recipients) in &payouts {
+            assert_eq!(books.wait_end(*id), "completed", "[{backend:?}]");
+            for to in recipients {
+                assert_eq!(chain.tokens(*to), units(2, 6), "[{backend:?}] paid exactly once");
+            }
+        }
+        assert_eq!(chain.nonce(wallet) - nonce_before, 40, "[{backend:?}] 40 transactions for 40 rows");
+    }
+}
+
+#[test]
+fn above_the_fee_cap_nothing_is_sent_and_the_payout_waits() {
+    let Some(chain) = chain_or_skip() else { return };
+    let wallet = WALLET_KEY.parse::<PrivateKeySigner>().unwrap().address();
+    let backend = backends()[0];
+    let dir = tempfile::tempdir().unwrap();
+    let books = Books::open(backend);
+    let nonce_before = chain.nonce(wallet);
+    let payout = books.pay("ETH", &[(recipient(30_001), "0.1")], "capped");
+    let _server = books.serve_with(chain.config_with_cap(dir.path(), 0), dir.path(), WALLET_KEY);
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(books.status(payout), "in_progress", "it waits for cheaper gas");
+    assert_eq!(chain.nonce(wallet), nonce_before, "nothing was signed and sent");
+    assert_eq!(chain.eth(recipient(30_001)), U256::ZERO);
 }

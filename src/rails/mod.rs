@@ -59,3 +59,26 @@ pub trait Rail: Send + Sync {
     /// The transaction sent for `key`, if any.
     fn lookup(&self, key: &str) -> Result<Option<RailTx>, RailError>;
 }
+
+/// A real chain's hot wallet, as the pages show it beside the ledger.
+pub struct WalletView {
+    pub asset: &'static Asset,
+    pub address: String,
+    /// The wallet's balance on chain, or why it could not be read.
+    pub on_chain: Result<Amount, String>,
+}
+
+/// An estimate of what the network charges to carry transfers, paid by the hot wallet in the
+/// chain's own coin; separate from the service fee, which the organization pays.
+pub struct NetworkFee {
+    pub amount: Amount,
+    pub transfers: usize,
+}
+
+/// What the web pages ask of a configured real chain. Each call reaches its node.
+pub trait Chain: Send + Sync {
+    /// None when this chain does not pay `asset`.
+    fn wallet(&self, asset: &'static Asset) -> Option<WalletView>;
+    /// None when this chain does not pay `asset`.
+    fn network_fee(&self, asset: &'static Asset, transfers: usize) -> Option<Result<NetworkFee, String>>;
+}

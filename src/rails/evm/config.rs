@@ -60,7 +60,7 @@ impl std::fmt::Debug for EvmConfig {
         f.debug_struct("EvmConfig")
             .field("rpc_url", &self.rpc_url)
             .field("chain_id", &self.chain_id)
-            .field("wallet", &self.signer.address())
+            .field("wallet", &self.signer.address().to_checksum(None))
             .finish_non_exhaustive()
     }
 }
@@ -112,5 +112,46 @@ impl EvmConfig {
             signer,
             assets,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::EvmConfig;
+
+    const KEY: &str = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
+
+    fn load(json: &str, key: Option<&str>) -> Result<EvmConfig, String> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("evm.json");
+        std::fs::write(&path, json).unwrap();
+        EvmConfig::load(&path, key.map(str::to_owned))
+    }
+
+    const GOOD: &str = r#"{"rpc_url": "http://127.0.0.1:8545", "chain_id": 1, "max_fee_per_gas_gwei": 80,
+        "assets": {"ETH": {}, "USDT_ERC20": {"token": "0xdAC17F958D2ee523a2206206994597C13D831ec7", "decimals": 6}}}"#;
+
+    #[test]
+    fn a_good_file_names_the_wallet_but_never_shows_the_key() {
+        let config = load(GOOD, Some(KEY)).unwrap();
+        assert_eq!(config.assets.len(), 2);
+        assert_eq!(config.confirmations, 12);
+        assert_eq!(config.max_fee_per_gas, 80_000_000_000);
+        let shown = format!("{config:?}");
+        assert!(shown.contains("0x70997970C51812dc3A010C7d01b50e0d17dc79C8"), "{shown}");
+        assert!(!shown.contains(&KEY[2..]), "{shown}");
+    }
+
+    #[test]
+    fn mistakes_are_refused_with_what_is_wrong() {
+        let bad_key = load(GOOD, Some("0x1234deadbeef")).unwrap_err();
+        assert!(bad_key.contains("not a 32-byte hex private key") && !bad_key.contains("deadbeef"), "{bad_key}");
+        assert!(load(GOOD, None).unwrap_err().contains("PAYOUTS_EVM_PRIVATE_KEY"));
+        let btc = GOOD.replace("\"ETH\": {}", "\"BTC\": {}");
+        assert!(load(&btc, Some(KEY)).unwrap_err().contains("BTC is not paid on an EVM network"));
+        let decimals = GOOD.replace("\"decimals\": 6", "\"decimals\": 18");
+        assert!(load(&decimals, Some(KEY)).unwrap_err().contains("decimals must be given and equal 6"));
+        let unknown = GOOD.replace("\"chain_id\"", "\"chain\"");
+        assert!(load(&unknown, Some(KEY)).unwrap_err().contains("unknown field"));
     }
 }

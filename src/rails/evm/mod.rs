@@ -19,8 +19,9 @@ use alloy::sol_types::SolCall;
 
 use self::config::{EvmConfig, Payment};
 use self::rpc::{Call, Rpc, RpcError};
-use super::{Rail, RailError, RailTx, Transfer, TxState};
+use super::{Chain, NetworkFee, Rail, RailError, RailTx, Transfer, TxState, WalletView};
 use crate::db::{self, Pool, evm::EvmTxRow};
+use crate::domain::{Amount, Asset, asset};
 
 alloy::sol! {
     function transfer(address to, uint256 amount) returns (bool);
@@ -32,9 +33,15 @@ alloy::sol! {
 /// records the failure, but it cannot burn more than this.
 const REVERT_GAS: u64 = 100_000;
 
+/// Gas of an ERC-20 transfer to a new holder when the node cannot estimate one.
+const TOKEN_TRANSFER_GAS: u64 = 65_000;
+const NATIVE_TRANSFER_GAS: u64 = 21_000;
+
 pub struct EvmRail {
     config: EvmConfig,
     rpc: Rpc,
+    /// For the pages: a node that does not answer must not hold a page for long.
+    display: Rpc,
     pool: Pool,
 }
 
@@ -51,7 +58,8 @@ impl EvmRail {
         if chain != config.chain_id {
             return Err(format!("the node at {} is on chain {chain}, not {}", config.rpc_url, config.chain_id));
         }
-        let rail = EvmRail { rpc, pool, config };
+        let display = Rpc::with_timeout(&config.rpc_url, std::time::Duration::from_secs(3));
+        let rail = EvmRail { rpc, display, pool, config };
         for (asset, payment) in &rail.config.assets {
             if let Payment::Token(token) = payment {
                 let answer =
@@ -215,6 +223,54 @@ impl EvmRail {
             }
             Err(e) => Err(unavailable(e)),
         }
+    }
+}
+
+fn amount(asset: &'static Asset, units: U256) -> Amount {
+    let minor = if units > U256::from(i128::MAX as u128) { i128::MAX } else { units.to::<u128>() as i128 };
+    Amount::from_minor(asset, minor)
+}
+
+/// The coin the network charges gas in: the asset of the same network without a token suffix
+/// (ETH on Ethereum, BNB on BNB Smart Chain, POL on Polygon).
+fn native_of(asset: &'static Asset) -> Option<&'static Asset> {
+    asset::ASSETS.iter().find(|a| a.network == asset.network && !a.code.contains('_'))
+}
+
+impl Chain for EvmRail {
+    fn wallet(&self, asset: &'static Asset) -> Option<WalletView> {
+        let (_, payment) = self.config.assets.iter().find(|(a, _)| a.code == asset.code)?;
+        let on_chain = match payment {
+            Payment::Native => self.display.balance(self.wallet()),
+            Payment::Token(token) => {
+                let input = balanceOfCall { owner: self.wallet() }.abi_encode().into();
+                self.display
+                    .eth_call(&Call { from: self.wallet(), to: *token, value: U256::ZERO, input })
+                    .and_then(|b| balanceOfCall::abi_decode_returns(&b).map_err(|e| RpcError::Transport(e.to_string())))
+            }
+        };
+        Some(WalletView {
+            asset,
+            address: self.wallet().to_checksum(None),
+            on_chain: on_chain.map(|u| amount(asset, u)).map_err(|e| e.to_string()),
+        })
+    }
+
+    fn network_fee(&self, asset: &'static Asset, transfers: usize) -> Option<Result<NetworkFee, String>> {
+        let (_, payment) = self.config.assets.iter().find(|(a, _)| a.code == asset.code)?;
+        let native = native_of(asset)?;
+        let gas = match payment {
+            Payment::Native => NATIVE_TRANSFER_GAS,
+            Payment::Token(token) => {
+                let input = transferCall { to: Address::with_last_byte(1), amount: U256::from(1) }.abi_encode().into();
+                let call = Call { from: self.wallet(), to: *token, value: U256::ZERO, input };
+                self.display.estimate_gas(&call).unwrap_or(TOKEN_TRANSFER_GAS).max(TOKEN_TRANSFER_GAS)
+            }
+        };
+        Some(self.display.fees().map_err(|e| e.to_string()).map(|(base, tip)| {
+            let wei = U256::from(gas) * U256::from(transfers) * U256::from(base.saturating_add(tip));
+            NetworkFee { amount: amount(native, wei), transfers }
+        }))
     }
 }
 

@@ -46,11 +46,12 @@ fn quantity(v: &Value) -> Result<u128, RpcError> {
 
 impl Rpc {
     pub fn new(url: &str) -> Rpc {
-        let agent = ureq::Agent::config_builder()
-            .timeout_global(Some(Duration::from_secs(15)))
-            .http_status_as_error(false)
-            .build()
-            .into();
+        Rpc::with_timeout(url, Duration::from_secs(15))
+    }
+
+    pub fn with_timeout(url: &str, timeout: Duration) -> Rpc {
+        let agent =
+            ureq::Agent::config_builder().timeout_global(Some(timeout)).http_status_as_error(false).build().into();
         Rpc { url: url.to_owned(), agent, id: AtomicU64::new(1) }
     }
 

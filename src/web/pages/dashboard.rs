@@ -3,7 +3,9 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 
 use crate::AppState;
+use crate::domain::Amount;
 use crate::error::AppError;
+use crate::rails::WalletView;
 use crate::service::dashboard::{self, Overview};
 use crate::web::context::Authed;
 use crate::web::layout::Layout;
@@ -18,12 +20,33 @@ pub struct DashboardPage {
     pub can_administer: bool,
     pub can_create: bool,
     pub o: Overview,
+    /// Hot wallets of the real chains, beside the ledger balances they pay from.
+    pub wallets: Vec<WalletView>,
+}
+
+impl DashboardPage {
+    fn wallet(&self, code: &str) -> Option<&WalletView> {
+        self.wallets.iter().find(|w| w.asset.code == code)
+    }
+
+    /// How much the hot wallet lacks to pay what is reserved, when it lacks anything.
+    fn shortfall(&self, code: &str, reserved: &Amount) -> Option<Amount> {
+        let held = *self.wallet(code)?.on_chain.as_ref().ok()?;
+        reserved.checked_sub(held).filter(|s| !s.is_negative() && !s.is_zero())
+    }
 }
 
 pub async fn show(state: web::Data<AppState>, authed: Authed) -> Result<HttpResponse, AppError> {
     let actor = authed.actor();
     let stuck_after = state.config.stuck_after;
-    let overview = state.run(move |conn| dashboard::overview(conn, &actor, stuck_after)).await?;
+    let app = state.get_ref().clone();
+    let (overview, wallets) = state
+        .run(move |conn| {
+            let o = dashboard::overview(conn, &actor, stuck_after)?;
+            let wallets = o.balances.iter().filter_map(|b| app.wallet(b.asset())).collect();
+            Ok((o, wallets))
+        })
+        .await?;
     page(&DashboardPage {
         layout: Layout::new(&authed.ctx, "/"),
         org_name: authed.user.org_name.clone(),
@@ -31,5 +54,6 @@ pub async fn show(state: web::Data<AppState>, authed: Authed) -> Result<HttpResp
         can_administer: authed.user.role.can_administer(),
         can_create: authed.user.role.can_create_payouts(),
         o: overview,
+        wallets,
     })
 }

@@ -15,6 +15,7 @@ use crate::domain::FieldErrors;
 use crate::domain::asset::Asset;
 use crate::domain::registry::{Limits, Row};
 use crate::error::AppError;
+use crate::rails::NetworkFee;
 use crate::service::drafts::{self, DraftView, HeaderForm, RowForm};
 use crate::service::{Actor, org_settings};
 use crate::web::context::{Authed, FlashKind, RequestContext};
@@ -430,6 +431,8 @@ pub struct ReviewTemplate {
     pub totals: Totals,
     pub lines: Vec<LineView>,
     pub errors: FieldErrors,
+    /// The network's own fee, estimated, when a real chain pays this asset.
+    pub network_fee: Option<Result<NetworkFee, String>>,
 }
 
 async fn review_page(
@@ -440,10 +443,18 @@ async fn review_page(
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
     let actor = authed.actor();
-    let v = state.run(move |conn| drafts::view(conn, &actor, id)).await?;
+    let app = state.clone();
+    let (v, network_fee) = state
+        .run(move |conn| {
+            let v = drafts::view(conn, &actor, id)?;
+            let fee = app.network_fee(v.checked.asset, v.checked.rows.len());
+            Ok((v, fee))
+        })
+        .await?;
     let totals = totals(&v, false);
     let lines = line_views(&v).into_iter().filter(|l| l.has_problems()).collect();
-    html(status, &ReviewTemplate { layout: Layout::new(&authed.ctx, "/payouts"), v, totals, lines, errors })
+    let layout = Layout::new(&authed.ctx, "/payouts");
+    html(status, &ReviewTemplate { layout, v, totals, lines, errors, network_fee })
 }
 
 pub async fn review(state: web::Data<AppState>, authed: Authed, id: web::Path<i64>) -> Result<HttpResponse, AppError> {

@@ -13,6 +13,7 @@ use crate::domain::payout::PayoutStatus;
 use crate::domain::registry::check_payout_amount;
 use crate::domain::{Address, FieldErrors};
 use crate::error::AppError;
+use crate::rails::NetworkFee;
 use crate::service::payouts::{self, Details, Draft, ListPage, ListQuery, SinglePayoutForm};
 use crate::service::{Actor, org_settings};
 use crate::web::context::{Authed, FlashKind};
@@ -209,21 +210,20 @@ pub struct ReviewTemplate {
     pub token: String,
     pub edit_query: String,
     pub error: Option<String>,
+    /// The network's own fee, estimated, when a real chain pays this asset.
+    pub network_fee: Option<Result<NetworkFee, String>>,
 }
 
 fn review(
     authed: &Authed,
-    form: SinglePayoutForm,
-    draft: Draft,
+    (form, draft, network_fee): (SinglePayoutForm, Draft, Option<Result<NetworkFee, String>>),
     token: String,
     error: Option<String>,
 ) -> Result<HttpResponse, AppError> {
     let status = if error.is_some() { StatusCode::CONFLICT } else { StatusCode::OK };
     let edit_query = serde_urlencoded::to_string(&form).unwrap_or_default();
-    html(
-        status,
-        &ReviewTemplate { layout: Layout::new(&authed.ctx, "/payouts"), form, draft, token, edit_query, error },
-    )
+    let layout = Layout::new(&authed.ctx, "/payouts");
+    html(status, &ReviewTemplate { layout, form, draft, token, edit_query, error, network_fee })
 }
 
 /// Form → review: nothing is stored; the review states exactly what Confirm will do.
@@ -235,8 +235,16 @@ pub async fn single_review(
     let form = form.into_inner();
     let actor = authed.actor();
     let f = form.clone();
-    match state.run(move |conn| payouts::check_single(conn, &actor, &f)).await {
-        Ok(draft) => review(&authed, form, draft, crypto::random_hex(32), None),
+    let app = state.get_ref().clone();
+    let checked = state
+        .run(move |conn| {
+            let draft = payouts::check_single(conn, &actor, &f)?;
+            let fee = app.network_fee(draft.asset, 1);
+            Ok((draft, fee))
+        })
+        .await;
+    match checked {
+        Ok((draft, fee)) => review(&authed, (form, draft, fee), crypto::random_hex(32), None),
         Err(AppError::Validation(errors)) => single_form(&state, &authed, form, errors).await,
         Err(e) => Err(e),
     }
@@ -289,7 +297,7 @@ pub async fn single_confirm(
                 &message,
             ))
         }
-        Ok(Err((draft, message))) => review(&authed, form, draft, token, Some(message)),
+        Ok(Err((draft, message))) => review(&authed, (form, draft, None), token, Some(message)),
         Err(AppError::Validation(errors)) => single_form(&state, &authed, form, errors).await,
         Err(e) => Err(e),
     }
