@@ -387,6 +387,28 @@ async fn pages_show_the_hot_wallet_and_the_network_fee() {
             let res = c.single_payout("USDT_ERC20", "100", &recipient(77).to_checksum(None), "wallet test").await;
             assert_eq!(res.status, actix_web::http::StatusCode::SEE_OTHER, "[{backend:?}]");
 
+            let key =
+                payouts::service::api_keys::create_from_cli(&mut app.conn(), "accountant@demo.local", "read", "t")
+                    .unwrap();
+            let quote = serde_json::json!({"asset": "USDT_ERC20", "kind": "mass", "purpose": "q",
+                "items": [{"address": recipient(1).to_checksum(None), "amount": "5"}, {"address": recipient(2).to_checksum(None), "amount": "5"}]});
+            let res = c
+                .send(
+                    actix_web::test::TestRequest::post()
+                        .uri("/api/v1/payouts/quote")
+                        .insert_header(("Authorization", format!("Bearer {key}")))
+                        .insert_header(("Content-Type", "application/json"))
+                        .set_payload(quote.to_string()),
+                )
+                .await;
+            let quoted: serde_json::Value = serde_json::from_str(&res.body).unwrap();
+            assert_eq!(quoted["network_fee"]["asset"], "ETH", "[{backend:?}] {quoted}");
+            let wei =
+                payouts::domain::Amount::parse(find("ETH").unwrap(), quoted["network_fee"]["amount"].as_str().unwrap())
+                    .unwrap()
+                    .minor();
+            assert!(wei >= 2 * 21_000, "[{backend:?}] two token transfers cost gas: {quoted}");
+
             let dashboard = c.get("/").await.body;
             assert!(dashboard.contains("Hot wallet on chain"), "[{backend:?}]");
             let held = chain.tokens(wallet);

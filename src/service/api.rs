@@ -142,6 +142,17 @@ pub struct QuoteResponse {
     pub sufficient: bool,
     pub valid: bool,
     pub items: Vec<QuoteItem>,
+    /// What the network itself charges, estimated, when a real chain pays the asset and its node
+    /// could estimate it; absent on the simulated network. Paid by the hot wallet, not debited.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network_fee: Option<NetworkFeeQuote>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct NetworkFeeQuote {
+    /// The chain's own coin, e.g. ETH.
+    pub asset: &'static str,
+    pub amount: String,
 }
 
 /// Checks the request's shape and every item; errors named like `items[3].address`.
@@ -256,6 +267,7 @@ pub fn quote(
         sufficient: q.sufficient.unwrap_or(false),
         valid: draft.rows.iter().all(Row::is_valid),
         items,
+        network_fee: None,
     })
 }
 

@@ -138,7 +138,18 @@ pub async fn validate_address(Api(caller): Api, body: web::Bytes) -> ApiResult {
 pub async fn quote(state: web::Data<AppState>, Api(caller): Api, body: web::Bytes) -> ApiResult {
     let req: PayoutRequest = parse(&body)?;
     let limits = state.config.registry_limits;
-    ok(StatusCode::OK, &state.run(move |conn| api::quote(conn, &caller, &req, &limits)).await?)
+    let app = state.get_ref().clone();
+    let quote = state
+        .run(move |conn| {
+            let mut quote = api::quote(conn, &caller, &req, &limits)?;
+            let estimate = crate::domain::asset::find(quote.asset).and_then(|a| app.network_fee(a, quote.count));
+            quote.network_fee = estimate
+                .and_then(Result::ok)
+                .map(|f| api::NetworkFeeQuote { asset: f.amount.asset().code, amount: f.amount.to_string() });
+            Ok(quote)
+        })
+        .await?;
+    ok(StatusCode::OK, &quote)
 }
 
 #[utoipa::path(post, path = "/api/v1/payouts", tag = "payouts", security(("bearer" = [])), params(("Idempotency-Key" = String, Header, description = "Required. The same key and body again returns the first answer; the same key with another body is refused (422). Kept 48 hours.")), request_body = api::PayoutRequest, responses((status = 201, description = "The payout, Pending when approval applies, else In progress", body = api::PayoutJson), (status = 401, description = "Missing or unknown API key", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The key lacks the scope, or a rule forbids it", body = Problem, content_type = "application/problem+json"), (status = 409, description = "Conflicts with the payout's state or the balance", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid fields, named like items[3].address", body = Problem, content_type = "application/problem+json")))]
