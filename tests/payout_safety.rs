@@ -234,3 +234,55 @@ async fn list_filters_counts_and_keyset_pages() {
         assert!(payout_service::list(&mut conn, &actor, &bad).is_err());
     }
 }
+
+/// A rail whose node cannot account for one payout's transaction once it is sent.
+struct OneLostTransaction {
+    inner: payouts::rails::simulated::SimulatedRail,
+    broken_amount: payouts::domain::Amount,
+    broken: std::sync::Mutex<Vec<String>>,
+}
+
+impl Rail for OneLostTransaction {
+    fn label(&self) -> &'static str {
+        "flaky network"
+    }
+    fn supports_batch(&self) -> bool {
+        false
+    }
+    fn submit(&self, transfers: &[Transfer]) -> Result<Vec<payouts::rails::RailTx>, payouts::rails::RailError> {
+        for t in transfers.iter().filter(|t| t.amount == self.broken_amount) {
+            self.broken.lock().unwrap().push(t.key.clone());
+        }
+        self.inner.submit(transfers)
+    }
+    fn lookup(&self, key: &str) -> Result<Option<payouts::rails::RailTx>, payouts::rails::RailError> {
+        if self.broken.lock().unwrap().iter().any(|k| k == key) {
+            return Err(payouts::rails::RailError::Unavailable("the node does not answer about it".into()));
+        }
+        self.inner.lookup(key)
+    }
+}
+
+#[actix_web::test]
+async fn a_transaction_the_network_cannot_account_for_does_not_hold_up_the_others() {
+    for backend in backends() {
+        let app = TestApp::start(backend).await;
+        let actor = accountant(&app);
+        let stuck = create(&app, &actor, "13", "stuck", "stuck").unwrap();
+        let fine = create(&app, &actor, "14", "fine", "fine").unwrap();
+        let rail = OneLostTransaction {
+            inner: instant_rail(&app, &[]),
+            broken_amount: payouts::domain::Amount::parse(find("USDT_TRC20").unwrap(), "13").unwrap(),
+            broken: Default::default(),
+        };
+        for _ in 0..3 {
+            processor::tick(&mut app.conn(), &rail, "p", &ProcessorConfig::default()).unwrap();
+        }
+        let status = |id| payouts::db::payouts::find(&mut app.conn(), id).unwrap().status;
+        assert_eq!(status(fine), "completed", "[{backend:?}] settled although another lookup failed");
+        assert_eq!(status(stuck), "in_progress", "[{backend:?}] unknown, so neither paid nor failed");
+        rail.broken.lock().unwrap().clear();
+        processor::tick(&mut app.conn(), &rail, "p", &ProcessorConfig::default()).unwrap();
+        assert_eq!(status(stuck), "completed", "[{backend:?}] settled once the network answers");
+    }
+}

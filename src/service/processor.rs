@@ -69,7 +69,15 @@ pub fn tick(
     }
     let mut settled: Vec<(i64, Vec<Outcome>)> = Vec::new();
     for item in db::processor::submitted(conn, config.assets.as_deref(), config.batch)? {
-        let Some(tx) = rail.lookup(&item.idempotency_key).map_err(|e| AppError::Internal(e.to_string()))? else {
+        let found = match rail.lookup(&item.idempotency_key) {
+            Ok(found) => found,
+            Err(e) => {
+                // One transaction the node cannot account for now must not hold up the others.
+                tracing::warn!(item = item.id, error = %e, "rail lookup failed; trying again next round");
+                continue;
+            }
+        };
+        let Some(tx) = found else {
             // Never back to a payable state: a person decides, with the evidence of the chain.
             tracing::error!(item = item.id, "the rail has no record of a submitted item");
             let reason = "The network has no record of this transfer. Check the transaction hash on the explorer, then mark the row paid or failed.";
