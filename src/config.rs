@@ -120,7 +120,7 @@ pub struct ServeArgs {
 
     /// EVM rail: a JSON file naming the node, chain, assets and wallet key source (README,
     /// "Paying on an EVM chain"); repeat the flag for several chains. Assets named there are paid
-    /// on that chain; the rest stay on the simulated network.
+    /// on that chain; the others are then paid by nothing (unless --demo), never simulated.
     #[arg(long, env = "PAYOUTS_EVM_CONFIG", value_delimiter = ',')]
     pub evm_config: Vec<std::path::PathBuf>,
 }

@@ -232,12 +232,21 @@ async fn serve(db_args: DbArgs, args: ServeArgs) -> Result<(), String> {
             on_chain.extend(codes.iter().cloned());
             processor::spawn(state.pool.clone(), rail, processor_config(Some(codes)), interval);
         }
-        // The simulated network pays whatever no real rail pays.
-        let simulated = (!on_chain.is_empty()).then(|| {
-            payouts::domain::asset::ASSETS.iter().map(|a| a.code.to_owned()).filter(|c| !on_chain.contains(c)).collect()
-        });
-        let rail: Arc<dyn Rail> = Arc::new(SimulatedRail::new(state.pool.clone(), sim));
-        processor::spawn(state.pool.clone(), rail, processor_config(simulated), interval);
+        let elsewhere: Vec<String> = payouts::domain::asset::ASSETS
+            .iter()
+            .map(|a| a.code.to_owned())
+            .filter(|c| !on_chain.contains(c))
+            .collect();
+        if on_chain.is_empty() || args.demo {
+            // Without a real chain (or in demo mode) the simulated network pays the rest.
+            let rail: Arc<dyn Rail> = Arc::new(SimulatedRail::new(state.pool.clone(), sim));
+            let assets = (!on_chain.is_empty()).then_some(elsewhere);
+            processor::spawn(state.pool.clone(), rail, processor_config(assets), interval);
+        } else {
+            // Once real money moves, a simulated "payment" would be a lie in the ledger: payouts
+            // in assets without a chain wait until one is configured.
+            tracing::warn!(assets = ?elsewhere, "no rail pays these assets; disable them in Settings → Assets");
+        }
         payouts::service::webhooks::spawn(state.pool.clone(), Duration::from_secs(1));
     }
     let connections = state.pool.max_size() as usize;

@@ -457,7 +457,7 @@ fn two_processors_on_one_database_pay_every_row_once_with_distinct_nonces() {
 }
 
 #[test]
-fn above_the_fee_cap_nothing_is_sent_and_the_payout_waits() {
+fn above_the_fee_cap_nothing_is_sent_and_assets_without_a_chain_are_not_simulated() {
     let Some(chain) = chain_or_skip() else { return };
     let wallet = WALLET_KEY.parse::<PrivateKeySigner>().unwrap().address();
     let backend = backends()[0];
@@ -465,9 +465,25 @@ fn above_the_fee_cap_nothing_is_sent_and_the_payout_waits() {
     let books = Books::open(backend);
     let nonce_before = chain.nonce(wallet);
     let payout = books.pay("ETH", &[(recipient(30_001), "0.1")], "capped");
+    let tron = {
+        let mut conn = books.state.pool.get().unwrap();
+        let form = payout_service::SinglePayoutForm {
+            asset: "USDT_TRC20".into(),
+            amount: "5".into(),
+            description: "no chain for this one".into(),
+            address: common::tron_address(1),
+        };
+        let draft = payout_service::check_single(&mut conn, &books.actor, &form).unwrap();
+        payout_service::create(&mut conn, &books.actor, &draft, "tron").unwrap().payout.id
+    };
     let _server = books.serve_with(chain.config_with_cap(dir.path(), 0), dir.path(), WALLET_KEY);
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(books.status(payout), "in_progress", "it waits for cheaper gas");
     assert_eq!(chain.nonce(wallet), nonce_before, "nothing was signed and sent");
     assert_eq!(chain.eth(recipient(30_001)), U256::ZERO);
+    assert_eq!(books.status(tron), "in_progress", "with a real chain configured nothing is paid by simulation");
+    use diesel::prelude::*;
+    let simulated: i64 =
+        payouts::db::schema::sim_transfers::table.count().get_result(&mut *books.state.pool.get().unwrap()).unwrap();
+    assert_eq!(simulated, 0, "the simulated network sent nothing");
 }
