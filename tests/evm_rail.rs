@@ -137,6 +137,13 @@ impl Chain {
 
 /// Signs and sends a transaction from `signer`, as a wallet outside the product would.
 fn send(rpc: &Rpc, signer: &PrivateKeySigner, to: TxKind, value: U256, input: Bytes) -> String {
+    let (hash, raw) = sign(rpc, signer, to, value, input);
+    rpc.send_raw(&raw).unwrap();
+    hash
+}
+
+/// A signed transaction with the wallet's next nonce: (hash, raw bytes).
+fn sign(rpc: &Rpc, signer: &PrivateKeySigner, to: TxKind, value: U256, input: Bytes) -> (String, Bytes) {
     let (base, tip) = rpc.fees().unwrap();
     let tx = TxEip1559 {
         chain_id: CHAIN_ID,
@@ -150,8 +157,8 @@ fn send(rpc: &Rpc, signer: &PrivateKeySigner, to: TxKind, value: U256, input: By
         input,
     };
     let signature = signer.sign_hash_sync(&tx.signature_hash()).unwrap();
-    let raw: Bytes = TxEnvelope::from(tx.into_signed(signature)).encoded_2718().into();
-    format!("{:#x}", rpc.send_raw(&raw).unwrap())
+    let envelope = TxEnvelope::from(tx.into_signed(signature));
+    (format!("{:#x}", envelope.tx_hash()), envelope.encoded_2718().into())
 }
 
 fn wait_mined(rpc: &Rpc, hash: &str) {
@@ -297,6 +304,14 @@ fn eth_and_token_payouts_arrive_on_chain() {
         assert_eq!(books.wait_end(eth), "completed", "[{backend:?}]");
         assert_eq!(books.wait_end(token), "completed", "[{backend:?}]");
         assert_eq!(books.wait_end(mass_id), "completed", "[{backend:?}]");
+        let mut conn = books.state.pool.get().unwrap();
+        for id in [eth, token, mass_id] {
+            for item in payouts::db::payouts::items(&mut conn, id).unwrap() {
+                assert!(item.confirmations >= 2, "[{backend:?}] completed only at the configured depth: {item:?}");
+                assert!(item.tx_hash.is_some_and(|h| h.len() == 66), "[{backend:?}] the chain's transaction hash");
+            }
+        }
+        drop(conn);
         assert_eq!(chain.eth(to_eth), units(25, 16), "[{backend:?}] 0.25 ETH arrived");
         assert_eq!(chain.tokens(to_token), U256::from(150_500_000u64), "[{backend:?}] 150.5 tokens arrived");
         for (to, _) in &mass {
@@ -486,4 +501,39 @@ fn above_the_fee_cap_nothing_is_sent_and_assets_without_a_chain_are_not_simulate
     let simulated: i64 =
         payouts::db::schema::sim_transfers::table.count().get_result(&mut *books.state.pool.get().unwrap()).unwrap();
     assert_eq!(simulated, 0, "the simulated network sent nothing");
+}
+
+/// A stored transaction that never reached the node, whose nonce another transaction of the
+/// wallet then took, can never be mined: the look-up says Failed, with the reason.
+#[test]
+fn a_transaction_whose_nonce_was_taken_is_failed_as_dropped() {
+    use payouts::rails::Rail;
+    use payouts::rails::evm::{EvmRail, config::EvmConfig};
+    let Some(chain) = chain_or_skip() else { return };
+    let backend = backends()[0];
+    let dir = tempfile::tempdir().unwrap();
+    let books = Books::open(backend);
+    let wallet: PrivateKeySigner = WALLET_KEY.parse().unwrap();
+    let config = EvmConfig::load(&chain.config_file(dir.path()), Some(WALLET_KEY.into())).unwrap();
+    let rail = EvmRail::connect(config, books.state.pool.clone()).unwrap();
+    let nonce = chain.nonce(wallet.address());
+    let (lost, raw) = sign(&chain.rpc, &wallet, TxKind::Call(recipient(40_001)), U256::from(1), Bytes::new());
+    let row = payouts::db::evm::EvmTxRow {
+        idempotency_key: "lost-item".into(),
+        chain_id: CHAIN_ID as i64,
+        from_address: format!("{:#x}", wallet.address()),
+        nonce: nonce as i64,
+        tx_hash: lost,
+        raw_tx: raw.to_string(),
+        created_at: payouts::service::now(),
+    };
+    payouts::db::evm::insert(&mut books.state.pool.get().unwrap(), &row).unwrap();
+    let other = send(&chain.rpc, &wallet, TxKind::Call(recipient(40_002)), U256::from(1), Bytes::new());
+    wait_mined(&chain.rpc, &other);
+    let found = rail.lookup("lost-item").unwrap().expect("stored");
+    match found.state {
+        payouts::rails::TxState::Failed { reason } => assert!(reason.contains("dropped"), "{reason}"),
+        state => panic!("expected Failed, got {state:?}"),
+    }
+    assert_eq!(chain.eth(recipient(40_001)), U256::ZERO, "the lost transaction paid nothing");
 }
