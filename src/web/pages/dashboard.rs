@@ -1,4 +1,3 @@
-use crate::web::datetime::Stamp as _;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 
@@ -8,6 +7,7 @@ use crate::error::AppError;
 use crate::rails::WalletView;
 use crate::service::dashboard::{self, Overview};
 use crate::web::context::Authed;
+use crate::web::datetime::Stamp as _;
 use crate::web::layout::Layout;
 use crate::web::page;
 

@@ -1,7 +1,6 @@
 //! The mass payout editor: a draft stored in the database, filled by upload and by hand, edited
 //! in place with htmx (each change re-renders its row and the totals bar), reviewed, confirmed.
 
-use crate::web::datetime::Stamp as _;
 use actix_multipart::Multipart;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -19,6 +18,7 @@ use crate::rails::NetworkFee;
 use crate::service::drafts::{self, DraftView, HeaderForm, RowForm};
 use crate::service::{Actor, org_settings};
 use crate::web::context::{Authed, FlashKind, RequestContext};
+use crate::web::datetime::Stamp as _;
 use crate::web::layout::Layout;
 use crate::web::{html, see_other, see_other_with_flash};
 

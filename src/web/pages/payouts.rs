@@ -1,6 +1,5 @@
 //! Payouts: the list, the single-payout form → review → confirm, details, cancel, export.
 
-use crate::web::datetime::Stamp as _;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
@@ -17,6 +16,7 @@ use crate::rails::NetworkFee;
 use crate::service::payouts::{self, Details, Draft, ListPage, ListQuery, SinglePayoutForm};
 use crate::service::{Actor, org_settings};
 use crate::web::context::{Authed, FlashKind};
+use crate::web::datetime::Stamp as _;
 use crate::web::layout::Layout;
 use crate::web::{html, page, see_other_with_flash};
 

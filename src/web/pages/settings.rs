@@ -1,4 +1,3 @@
-use crate::web::datetime::Stamp as _;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
@@ -12,6 +11,7 @@ use crate::service::Actor;
 use crate::service::audit::{self, AuditView};
 use crate::service::users::{self, NewUserForm, UserView};
 use crate::web::context::{Authed, FlashKind};
+use crate::web::datetime::Stamp as _;
 use crate::web::layout::Layout;
 use crate::web::{form_pairs, html, page, see_other, see_other_with_flash, values_of};
 

@@ -1,6 +1,5 @@
 //! Settings → Assets, Fees and Balances (admins).
 
-use crate::web::datetime::Stamp as _;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
@@ -15,6 +14,7 @@ use crate::error::AppError;
 use crate::service::ledger::{self, DepositForm};
 use crate::service::{org_settings, users};
 use crate::web::context::{Authed, FlashKind};
+use crate::web::datetime::Stamp as _;
 use crate::web::layout::Layout;
 use crate::web::{form_pairs, html, see_other_with_flash, values_of};
 
