@@ -10,12 +10,11 @@
 mod common;
 
 use std::future::Future;
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{TestDb, backends, tron_address};
+use common::{Process, TestDb, backends, free_port, tron_address, wait_listening};
 use fantoccini::elements::Element;
 use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -39,31 +38,6 @@ fn browser_binaries() -> Option<(PathBuf, PathBuf)> {
     let chromium = pick("PAYOUTS_CHROMIUM", &["chromium", "chromium-browser", "google-chrome"])?;
     let driver = pick("PAYOUTS_CHROMEDRIVER", &["chromedriver"])?;
     Some((chromium, driver))
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port()
-}
-
-fn wait_listening(port: u16, what: &str, child: &mut Child) {
-    let started = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("{what} exited before listening: {status}");
-        }
-        assert!(started.elapsed() < Duration::from_secs(30), "{what} is not listening on port {port}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// A child process killed when the test ends, however it ends.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// The address the simulated network rejects in these stories.

@@ -8,9 +8,8 @@
 
 mod common;
 
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use alloy::consensus::{SignableTransaction, TxEip1559, TxEnvelope};
@@ -19,7 +18,7 @@ use alloy::primitives::{Address, Bytes, TxKind, U256};
 use alloy::signers::SignerSync;
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::{SolCall, SolValue};
-use common::{TestDb, backends};
+use common::{Process, TestDb, backends, free_port, wait_listening};
 use payouts::db::Backend;
 use payouts::domain::account::Role;
 use payouts::domain::asset::find;
@@ -50,27 +49,6 @@ fn anvil_binary() -> Option<PathBuf> {
     on_path.or(cached.filter(|p| p.is_file()))
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port()
-}
-
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn wait_listening(port: u16) {
-    let started = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(started.elapsed() < Duration::from_secs(30), "nothing listens on port {port}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 /// A local chain mining a block every second, with the test token deployed by the wallet.
 struct Chain {
     _anvil: Process,
@@ -88,8 +66,8 @@ impl Chain {
             .stderr(Stdio::null())
             .spawn()
             .expect("anvil starts");
-        let anvil = Process(child);
-        wait_listening(port);
+        let mut anvil = Process(child);
+        wait_listening(port, "anvil", &mut anvil.0);
         let url = format!("http://127.0.0.1:{port}");
         let rpc = Rpc::new(&url);
         let supply = U256::from(1_000_000u64) * U256::from(1_000_000u64); // 1,000,000 tokens

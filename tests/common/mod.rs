@@ -347,3 +347,31 @@ pub fn tron_address(n: u32) -> String {
     payload.extend_from_slice(&n.to_be_bytes());
     bs58::encode(payload).with_check().into_string()
 }
+
+/// A port nothing listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port()
+}
+
+/// Waits until `child` (named `what` in failures) listens on `port`.
+pub fn wait_listening(port: u16, what: &str, child: &mut std::process::Child) {
+    let started = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("{what} exited before listening: {status}");
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(30), "{what} is not listening on port {port}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// A child process (a server, a browser driver, a chain) killed when the test ends, however it
+/// ends.
+pub struct Process(pub std::process::Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
