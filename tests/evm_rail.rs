@@ -18,7 +18,7 @@ use alloy::primitives::{Address, Bytes, TxKind, U256};
 use alloy::signers::SignerSync;
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::{SolCall, SolValue};
-use common::{Process, TestDb, backends, free_port, wait_listening};
+use common::{Process, TestDb, backends, free_port};
 use payouts::db::Backend;
 use payouts::domain::account::Role;
 use payouts::domain::asset::find;
@@ -58,17 +58,10 @@ struct Chain {
 }
 
 impl Chain {
-    fn start(anvil: &Path) -> Chain {
-        let port = free_port();
-        let child = Command::new(anvil)
-            .args(["--port", &port.to_string(), "--block-time", "1", "--silent"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("anvil starts");
-        let mut anvil = Process(child);
-        wait_listening(port, "anvil", &mut anvil.0);
-        let url = format!("http://127.0.0.1:{port}");
+    fn start(anvil_bin: &Path) -> Chain {
+        let (anvil, url) = (0..5)
+            .find_map(|_| Self::launch(anvil_bin))
+            .expect("anvil starts and answers on a free port within five tries");
         let rpc = Rpc::new(&url);
         let supply = U256::from(1_000_000u64) * U256::from(1_000_000u64); // 1,000,000 tokens
         let mut code = alloy::hex::decode(TOKEN_BIN.trim()).expect("token bytecode");
@@ -79,6 +72,32 @@ impl Chain {
         wait_mined(&rpc, &hash);
         let token = wallet.address().create(nonce);
         Chain { _anvil: anvil, url, rpc, token }
+    }
+
+    /// One try: a port that was free a moment ago may be taken by a parallel test's process
+    /// before anvil binds it, so the chain must answer as itself before it counts as started.
+    fn launch(anvil: &Path) -> Option<(Process, String)> {
+        let port = free_port();
+        let child = Command::new(anvil)
+            .args(["--port", &port.to_string(), "--block-time", "1", "--silent"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("anvil runs");
+        let mut process = Process(child);
+        let url = format!("http://127.0.0.1:{port}");
+        let rpc = Rpc::with_timeout(&url, Duration::from_secs(2));
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(30) {
+            if process.0.try_wait().ok().flatten().is_some() {
+                return None;
+            }
+            if rpc.chain_id().is_ok_and(|id| id == CHAIN_ID) {
+                return Some((process, url));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
     }
 
     fn eth(&self, who: Address) -> U256 {
