@@ -534,3 +534,30 @@ fn a_transaction_whose_nonce_was_taken_is_failed_as_dropped() {
     }
     assert_eq!(chain.eth(recipient(40_001)), U256::ZERO, "the lost transaction paid nothing");
 }
+
+/// A wallet without ETH signs nothing (no nonce is reserved that the node would refuse) and the
+/// payout waits; once the wallet is funded it is paid.
+#[test]
+fn an_unfunded_wallet_reserves_no_nonce_and_pays_once_funded() {
+    let Some(chain) = chain_or_skip() else { return };
+    let backend = backends()[0];
+    let dir = tempfile::tempdir().unwrap();
+    let books = Books::open(backend);
+    let empty = PrivateKeySigner::random();
+    let key = format!("0x{}", alloy::hex::encode(empty.to_bytes()));
+    let payout = books.pay("ETH", &[(recipient(50_001), "0.5")], "unfunded");
+    let _server = books.serve(&chain, dir.path(), &key);
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(books.status(payout), "in_progress");
+    let stored: i64 = {
+        use diesel::prelude::*;
+        payouts::db::schema::evm_transactions::table.count().get_result(&mut *books.state.pool.get().unwrap()).unwrap()
+    };
+    assert_eq!(stored, 0, "nothing signed while the wallet cannot pay");
+    let funder: PrivateKeySigner = WALLET_KEY.parse().unwrap();
+    let funding = send(&chain.rpc, &funder, TxKind::Call(empty.address()), units(1, 18), Bytes::new());
+    wait_mined(&chain.rpc, &funding);
+    assert_eq!(books.wait_end(payout), "completed");
+    assert_eq!(chain.eth(recipient(50_001)), units(5, 17));
+    assert_eq!(chain.nonce(empty.address()), 1, "one transaction, nonce 0");
+}

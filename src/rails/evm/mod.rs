@@ -294,6 +294,7 @@ impl Rail for EvmRail {
             )));
         }
         let chain_nonce = self.rpc.pending_nonce(self.wallet()).map_err(unavailable)?;
+        let mut coins = self.rpc.balance(self.wallet()).map_err(unavailable)?;
         let mut sent = Vec::with_capacity(transfers.len());
         for t in transfers {
             let call = self.call_for(t)?;
@@ -302,6 +303,16 @@ impl Rail for EvmRail {
                 Err(RpcError::Node { .. }) => REVERT_GAS,
                 Err(e) => return Err(unavailable(e)),
             };
+            // A wallet that cannot pay the value and the most the gas may cost signs nothing:
+            // the node would refuse the transaction, and every later one would queue behind its
+            // nonce. The rows wait until the wallet is funded.
+            let cost = call.value + U256::from(gas) * U256::from(max_fee);
+            if coins < cost {
+                let reason =
+                    format!("the hot wallet {} holds {coins} wei, less than the {cost} wei it may cost", self.wallet());
+                return if sent.is_empty() { Err(unavailable(reason)) } else { Ok(sent) };
+            }
+            coins -= cost;
             let row = self.sign_and_store(&t.key, &call, gas, (max_fee, tip), chain_nonce)?;
             if let Err(e) = self.broadcast(&row) {
                 // Stored: the look-up after this sends the same bytes again or finds them.
