@@ -24,6 +24,9 @@ pub enum AppError {
     Csrf,
     #[error("{0}")]
     Conflict(String),
+    /// A request body or upload over its size limit, with the limit in words.
+    #[error("{0}")]
+    TooLarge(String),
     #[error("database error: {0}")]
     Db(String),
     #[error("database pool: {0}")]
@@ -66,6 +69,7 @@ impl AppError {
             AppError::Unauthenticated => "Sign in required",
             AppError::Csrf => "Form expired",
             AppError::Conflict(_) => "Could not complete the action",
+            AppError::TooLarge(_) => "Too large",
             _ => "Something went wrong",
         }
     }
@@ -78,7 +82,7 @@ impl AppError {
             AppError::Forbidden => "Your role does not allow this. Ask an administrator if you need it.".into(),
             AppError::Unauthenticated => "Sign in to continue.".into(),
             AppError::Csrf => "This form was open too long or came from another site. Go back, reload the page and try again; nothing was changed.".into(),
-            AppError::Conflict(m) | AppError::NotAllowed(m) => m.clone(),
+            AppError::Conflict(m) | AppError::NotAllowed(m) | AppError::TooLarge(m) => m.clone(),
             _ => "The server could not complete the request. Nothing you typed was lost; try again in a moment.".into(),
         }
     }
@@ -92,6 +96,7 @@ impl ResponseError for AppError {
             AppError::Forbidden | AppError::NotAllowed(_) | AppError::Csrf => StatusCode::FORBIDDEN,
             AppError::Unauthenticated => StatusCode::UNAUTHORIZED,
             AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -5,16 +5,12 @@ mod common;
 
 use actix_web::http::StatusCode;
 use common::{TRON_ADDRESS, TestApp, backends, demo_org, instant_rail, payout_id_of, process_all};
-use payouts::domain::account::Role;
 use payouts::domain::asset::find;
 use payouts::service::approvals::{self, Approved};
 use payouts::service::payouts::{self as payout_service, SinglePayoutForm};
 use payouts::service::{Actor, ledger};
 
-fn actor(app: &TestApp, email: &str) -> Actor {
-    let u = payouts::db::users::find_by_email(&mut app.conn(), email).unwrap().unwrap();
-    Actor { user_id: u.id, org_id: u.org_id, email: u.email, role: Role::parse(&u.role).unwrap(), ip: None }
-}
+use common::actor;
 
 fn create(app: &TestApp, amount: &str, key: &str) -> i64 {
     let accountant = actor(app, "accountant@demo.local");
@@ -306,6 +302,10 @@ async fn an_unconfirmable_item_waits_for_a_manager_and_is_never_sent_again() {
         manager.post_form(&path, &[("outcome", "paid"), ("tx_hash", "")]).await;
         assert_eq!(status(&app, first), "in_progress", "[{backend:?}] no hash, no decision");
         manager.post_form(&path, &[("outcome", "paid"), ("tx_hash", "abc123def456")]).await;
+        let page = manager.get(&format!("/payouts/{first}")).await;
+        assert!(page.body.contains("A TRON transaction hash is 64 hexadecimal digits"), "[{backend:?}] {}", page.body);
+        assert_eq!(status(&app, first), "in_progress", "[{backend:?}] a hash of the wrong shape, no decision");
+        manager.post_form(&path, &[("outcome", "paid"), ("tx_hash", &"ab12".repeat(16))]).await;
         assert_eq!(status(&app, first), "completed", "[{backend:?}]");
         let item2 = payouts::db::payouts::items(&mut app.conn(), second).unwrap().remove(0);
         let reviewer = actor(&app, "manager2@demo.local");

@@ -125,7 +125,7 @@ async fn bad_rows_are_explained_escaped_and_block_confirm() {
             editor.body.contains("&#60;script&#62;alert(1)&#60;/script&#62;") || editor.body.contains("&lt;script&gt;"),
             "[{backend:?}] shown escaped"
         );
-        let res = client.post_form(&format!("/payouts/drafts/{id}/confirm"), &[]).await;
+        let res = client.confirm_draft(id, &[]).await;
         assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "[{backend:?}]");
         assert_eq!(payouts::db::payouts::count(&mut app.conn(), demo_org(&app), &Default::default()).unwrap(), 0);
     }

@@ -4,39 +4,17 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{TestDb, backends, tron_address};
+use common::{TestDb, backends, start_server, tron_address, url_string};
 use diesel::prelude::*;
 use payouts::db::schema::{payout_items, sim_transfers};
-use payouts::db::{Backend, DatabaseUrl};
 use payouts::domain::account::Role;
 use payouts::domain::asset::find;
 use payouts::domain::payout::PayoutKind;
 use payouts::domain::registry::{Row, RowInput};
 use payouts::service::{Actor, bootstrap, ledger, payouts as payout_service};
 use payouts::{AppState, Config};
-
-fn url_string(backend: Backend, url: &DatabaseUrl) -> String {
-    match backend {
-        Backend::Sqlite => format!("sqlite://{}", url.target()),
-        Backend::Postgres => url.target().to_owned(),
-    }
-}
-
-fn start_server(url: &str, dir: &std::path::Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_payouts"))
-        .args(["serve", "--bind", "127.0.0.1:0", "--sim-confirm-seconds", "1", "--processor-interval-ms", "20"])
-        .args(["--processor-lease-seconds", "1"])
-        .env("DATABASE_URL", url)
-        .env("PAYOUTS_DATA_DIR", dir)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the server starts")
-}
 
 fn count(state: &AppState, statuses: &[&str]) -> i64 {
     payout_items::table

@@ -45,14 +45,14 @@ async fn clean_registry_is_uploaded_confirmed_and_paid() {
         );
         // Fees per row: 0.25 % with a 0.3 minimum → 0.3 + 0.62625 + 0.3.
         assert!(review.body.contains("Confirm and pay 431.72625 USDT_TRC20"), "{}", review.body);
-        let res = client.post_form(&format!("/payouts/drafts/{id}/confirm"), &[]).await;
+        let res = client.confirm_draft(id, &[]).await;
         assert_eq!(res.status, StatusCode::SEE_OTHER, "[{backend:?}] {}", res.body);
         let payout_id = payout_id_of(&res);
         let payout = payouts::db::payouts::find(&mut app.conn(), payout_id).unwrap();
         assert_eq!((payout.kind.as_str(), payout.item_count, payout.status.as_str()), ("mass", 3, "in_progress"));
         assert_eq!(balance(&app, "USDT_TRC20").1, "431.72625", "[{backend:?}] reserved amount + fee");
         // Confirming again (back button, double click) finds the same payout.
-        let again = client.post_form(&format!("/payouts/drafts/{id}/confirm"), &[]).await;
+        let again = client.confirm_draft(id, &[]).await;
         assert_eq!(payout_id_of(&again), payout_id, "[{backend:?}]");
 
         let rail = instant_rail(&app, &[]);
@@ -99,7 +99,7 @@ async fn rows_with_errors_are_marked_by_line_and_block_confirm() {
         assert!(editor.body.contains("Correct the rows with errors to review."));
         assert!(!editor.body.contains("<td class=\"line\">1<"), "only rows with problems are listed");
 
-        let res = client.post_form(&format!("/payouts/drafts/{id}/confirm"), &[]).await;
+        let res = client.confirm_draft(id, &[]).await;
         assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "[{backend:?}]");
         assert!(res.body.contains("3 row(s) still have problems"));
         assert_eq!(payouts::db::payouts::count(&mut app.conn(), demo_org(&app), &Default::default()).unwrap(), 0);
@@ -158,7 +158,7 @@ async fn rows_with_errors_are_marked_by_line_and_block_confirm() {
         assert!(res.body.starts_with("<tr id=\"row-") && res.body.contains("value=\"late entry\""), "[{backend:?}]");
         assert_eq!(draft_rows(&app, id), 4);
         client.get(&format!("/payouts/drafts/{id}/review")).await;
-        let res = client.post_form(&format!("/payouts/drafts/{id}/confirm"), &[]).await;
+        let res = client.confirm_draft(id, &[]).await;
         assert_eq!(res.status, StatusCode::SEE_OTHER, "[{backend:?}] {}", res.body);
         let items = payouts::db::payouts::items(&mut app.conn(), payout_id_of(&res)).unwrap();
         let amounts: Vec<&str> = items.iter().map(|i| i.amount.as_str()).collect();
@@ -215,7 +215,7 @@ async fn partial_failure_releases_exactly_the_failed_rows_and_results_download()
         );
         client.upload(&format!("/payouts/drafts/{id}/upload"), "p.csv", csv.as_bytes()).await;
         client.get(&format!("/payouts/drafts/{id}/review")).await;
-        let payout_id = payout_id_of(&client.post_form(&format!("/payouts/drafts/{id}/confirm"), &[]).await);
+        let payout_id = payout_id_of(&client.confirm_draft(id, &[]).await);
         process_all(&app, &instant_rail(&app, &[&tron_address(12)]));
         assert_eq!(
             payouts::db::payouts::find(&mut app.conn(), payout_id).unwrap().status,
@@ -266,7 +266,7 @@ async fn ten_thousand_rows_upload_confirm_and_complete() {
         let editor = client.get(&format!("/payouts/drafts/{id}")).await;
         assert!(editor.body.contains("Page 1 of 100") && editor.body.contains("Review 10000 rows"), "[{backend:?}]");
         client.get(&format!("/payouts/drafts/{id}/review")).await;
-        let payout_id = payout_id_of(&client.post_form(&format!("/payouts/drafts/{id}/confirm"), &[]).await);
+        let payout_id = payout_id_of(&client.confirm_draft(id, &[]).await);
         process_all(&app, &instant_rail(&app, &[]));
         let payout = payouts::db::payouts::find(&mut app.conn(), payout_id).unwrap();
         assert_eq!((payout.status.as_str(), payout.item_count), ("completed", 10_000), "[{backend:?}]");
@@ -293,10 +293,10 @@ async fn duplicates_must_be_acknowledged() {
         client.upload(&format!("/payouts/drafts/{id}/upload"), "d.csv", csv.as_bytes()).await;
         let review = client.get(&format!("/payouts/drafts/{id}/review")).await;
         assert!(review.body.contains("possible duplicate"), "[{backend:?}]");
-        let res = client.post_form(&format!("/payouts/drafts/{id}/confirm"), &[]).await;
+        let res = client.confirm_draft(id, &[]).await;
         assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "[{backend:?}]");
         assert!(res.body.contains("confirm that these are not duplicates"));
-        let res = client.post_form(&format!("/payouts/drafts/{id}/confirm"), &[("acknowledge", "yes")]).await;
+        let res = client.confirm_draft(id, &[("acknowledge", "yes")]).await;
         assert_eq!(res.status, StatusCode::SEE_OTHER, "[{backend:?}]");
     }
 }
@@ -313,7 +313,7 @@ async fn a_shifted_line_stays_an_error_until_it_is_edited() {
         client.upload(&format!("/payouts/drafts/{id}/upload"), "c.csv", csv.as_bytes()).await;
         let editor = client.get(&format!("/payouts/drafts/{id}")).await;
         assert!(editor.body.contains("This line has 4 fields but the header has 3"), "[{backend:?}] {}", editor.body);
-        let res = client.post_form(&format!("/payouts/drafts/{id}/confirm"), &[]).await;
+        let res = client.confirm_draft(id, &[]).await;
         assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "[{backend:?}]");
         let line = payouts::db::drafts::lines(&mut app.conn(), id).unwrap().remove(0);
         client.get(&format!("/payouts/drafts/{id}")).await;

@@ -9,14 +9,13 @@ use std::collections::HashSet;
 use common::{TestApp, backends, demo_org, tron_address};
 use diesel::prelude::*;
 use payouts::db::schema::{payout_items, payouts as payouts_table, sim_transfers};
-use payouts::domain::account::Role;
 use payouts::domain::asset::find;
 use payouts::domain::{Amount, Asset};
 use payouts::rails::simulated::{SimConfig, SimulatedRail};
 use payouts::rails::{Rail, Transfer};
 use payouts::service::payouts::{self as payout_service, SinglePayoutForm};
 use payouts::service::processor::{self, ProcessorConfig};
-use payouts::service::{Actor, approvals, ledger, now};
+use payouts::service::{approvals, ledger, now};
 
 struct Rng(u64);
 
@@ -32,10 +31,7 @@ impl Rng {
     }
 }
 
-fn actor(app: &TestApp, email: &str) -> Actor {
-    let u = payouts::db::users::find_by_email(&mut app.conn(), email).unwrap().unwrap();
-    Actor { user_id: u.id, org_id: u.org_id, email: u.email, role: Role::parse(&u.role).unwrap(), ip: None }
-}
+use common::actor;
 
 fn amount(asset: &'static Asset, s: &str) -> Amount {
     Amount::parse_non_negative(asset, s).unwrap()

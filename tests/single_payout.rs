@@ -168,7 +168,8 @@ async fn confirming_twice_creates_one_payout() {
         ];
         let review = client.post_form("/payouts/new/single", &fields).await;
         let token = common::hidden_field(&review.body, "token").unwrap();
-        let mut confirm = vec![("token", token.as_str())];
+        let digest = common::hidden_field(&review.body, "digest").unwrap();
+        let mut confirm = vec![("token", token.as_str()), ("digest", digest.as_str())];
         confirm.extend_from_slice(&fields);
         let first = client.post_form("/payouts/new/single/confirm", &confirm).await;
         let second = client.post_form("/payouts/new/single/confirm", &confirm).await;
@@ -195,8 +196,17 @@ async fn insufficient_balance_is_a_clear_error_and_stores_nothing() {
         let review = client.post_form("/payouts/new/single", &fields).await;
         assert!(review.body.contains("does not cover the total debit"), "[{backend:?}]");
         assert!(!review.body.contains("Confirm and pay"), "no confirm button");
-        let confirm = [("token", "ab".repeat(32)).clone()];
-        let mut all: Vec<(&str, &str)> = vec![(confirm[0].0, confirm[0].1.as_str())];
+        // A forged confirm of exactly what the review showed: the balance is checked again.
+        let accountant = common::actor(&app, "accountant@demo.local");
+        let form = payouts::service::payouts::SinglePayoutForm {
+            asset: "BTC".into(),
+            amount: "1.5".into(),
+            description: "".into(),
+            address: "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa".into(),
+        };
+        let digest = payouts::service::payouts::check_single(&mut app.conn(), &accountant, &form).unwrap().digest();
+        let token = "ab".repeat(32);
+        let mut all: Vec<(&str, &str)> = vec![("token", &token), ("digest", &digest)];
         all.extend_from_slice(&fields);
         let res = client.post_form("/payouts/new/single/confirm", &all).await;
         assert_eq!(res.status, StatusCode::CONFLICT, "[{backend:?}]");

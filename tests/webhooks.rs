@@ -11,9 +11,8 @@ use std::time::Duration;
 use common::{TRON_ADDRESS, TestApp, backends, instant_rail, process_all};
 use diesel::RunQueryDsl;
 use hmac::{Hmac, Mac};
-use payouts::domain::account::Role;
 use payouts::service::payouts::{self as payout_service, SinglePayoutForm};
-use payouts::service::{Actor, webhooks};
+use payouts::service::webhooks;
 use serde_json::Value;
 use sha2::Sha256;
 
@@ -88,10 +87,7 @@ fn verify(secret: &str, header: &str, body: &str) -> bool {
     signatures.contains(&expected)
 }
 
-fn actor(app: &TestApp, email: &str) -> Actor {
-    let u = payouts::db::users::find_by_email(&mut app.conn(), email).unwrap().unwrap();
-    Actor { user_id: u.id, org_id: u.org_id, email: u.email, role: Role::parse(&u.role).unwrap(), ip: None }
-}
+use common::actor;
 
 fn create(app: &TestApp, key: &str) -> i64 {
     let a = actor(app, "accountant@demo.local");

@@ -77,29 +77,37 @@ pub fn find_answer(conn: &mut DbConnection, org_id: i64, key: &str) -> DbResult<
         .optional()
 }
 
-/// Stores the first answer for a key; a concurrent first answer wins and is returned.
-pub fn store_answer(
+/// Claims `key` for a request with `request_hash`, inside the caller's transaction; false when
+/// another request holds it. On PostgreSQL a concurrent claim of the same key waits here until
+/// the holder's transaction ends (the unique index), then finds its row.
+pub fn claim_key(
     conn: &mut DbConnection,
     org_id: i64,
     key: &str,
     request_hash: &str,
-    status: i32,
-    body: &str,
     at: NaiveDateTime,
-) -> DbResult<StoredAnswer> {
+) -> DbResult<bool> {
     let row = (
         i::org_id.eq(org_id),
         i::idempotency_key.eq(key),
         i::request_hash.eq(request_hash),
-        i::status.eq(status),
-        i::response_body.eq(body),
+        i::status.eq(0),
+        i::response_body.eq(""),
         i::created_at.eq(at),
     );
-    super::per_backend!(conn, |c| diesel::insert_into(i::api_idempotency)
+    let inserted = super::per_backend!(conn, |c| diesel::insert_into(i::api_idempotency)
         .values(row)
         .on_conflict_do_nothing()
         .execute(c))?;
-    find_answer(conn, org_id, key).map(|a| a.expect("just stored"))
+    Ok(inserted == 1)
+}
+
+/// The answer to a claimed key, written in the claim's transaction.
+pub fn set_answer(conn: &mut DbConnection, org_id: i64, key: &str, status: i32, body: &str) -> DbResult<()> {
+    diesel::update(i::api_idempotency.filter(i::org_id.eq(org_id).and(i::idempotency_key.eq(key))))
+        .set((i::status.eq(status), i::response_body.eq(body)))
+        .execute(conn)
+        .map(drop)
 }
 
 /// Answers older than `before` are forgotten (kept at least 24 hours).

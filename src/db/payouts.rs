@@ -162,6 +162,19 @@ pub fn find_in_org(conn: &mut DbConnection, org_id: i64, id: i64) -> DbResult<Op
     p::payouts.filter(p::id.eq(id).and(p::org_id.eq(org_id))).select(PayoutRow::as_select()).first(conn).optional()
 }
 
+/// [`find_in_org`] holding the payout row's lock until the transaction ends, so decisions on
+/// one payout (approvals, rejection, cancel) run one after another and each sees the others'
+/// rows. SQLite's write transactions already hold the whole database.
+pub fn lock_in_org(conn: &mut DbConnection, org_id: i64, id: i64) -> DbResult<Option<PayoutRow>> {
+    let mine = p::id.eq(id).and(p::org_id.eq(org_id));
+    match conn {
+        DbConnection::Postgres(c) => {
+            p::payouts.filter(mine).select(PayoutRow::as_select()).for_update().first(c).optional()
+        }
+        DbConnection::Sqlite(c) => p::payouts.filter(mine).select(PayoutRow::as_select()).first(c).optional(),
+    }
+}
+
 pub fn find(conn: &mut DbConnection, id: i64) -> DbResult<PayoutRow> {
     p::payouts.find(id).select(PayoutRow::as_select()).first(conn)
 }

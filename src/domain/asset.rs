@@ -48,9 +48,38 @@ pub struct Asset {
 }
 
 impl Asset {
+    /// A transaction hash as this asset's network writes it: `0x` and 64 hex digits on EVM
+    /// chains (the prefix added when missing), 64 hex digits elsewhere; lower case.
+    pub fn parse_tx_hash(&self, s: &str) -> Result<String, String> {
+        let s = s.trim();
+        let evm = self.family == AddressFamily::Evm;
+        let digits = if evm { s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")).unwrap_or(s) } else { s };
+        if digits.len() == 64 && digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+            let digits = digits.to_ascii_lowercase();
+            return Ok(if evm { format!("0x{digits}") } else { digits });
+        }
+        Err(if evm {
+            format!("A {} transaction hash is 0x and 64 hexadecimal digits, as the explorer shows it.", self.network)
+        } else {
+            format!("A {} transaction hash is 64 hexadecimal digits, as the explorer shows it.", self.network)
+        })
+    }
+
     pub fn explorer_url(&self, tx_hash: &str) -> String {
         self.explorer_tx.replace("{tx}", tx_hash)
     }
+}
+
+/// `abcdef…7890`: the first `head` and last `tail` characters of a long text, whole when short.
+/// Counts characters, not bytes, so no input can make it panic.
+pub fn shorten(s: &str, head: usize, tail: usize) -> String {
+    let count = s.chars().count();
+    if count <= head + tail + 1 {
+        return s.to_owned();
+    }
+    let start: String = s.chars().take(head).collect();
+    let end: String = s.chars().skip(count - tail).collect();
+    format!("{start}…{end}")
 }
 
 impl fmt::Display for Asset {
@@ -122,5 +151,26 @@ mod tests {
     #[test]
     fn explorer_links_carry_the_hash() {
         assert_eq!(find("ETH").unwrap().explorer_url("0xabc"), "https://etherscan.io/tx/0xabc");
+    }
+
+    #[test]
+    fn shorten_never_cuts_inside_a_character_and_keeps_short_text_whole() {
+        assert_eq!(shorten("abc", 6, 4), "abc");
+        assert_eq!(shorten("", 6, 4), "");
+        assert_eq!(shorten("0123456789abcdef", 6, 4), "012345…cdef");
+        assert_eq!(shorten("ééééééééééééé", 2, 2), "éé…éé");
+    }
+
+    #[test]
+    fn transaction_hashes_are_checked_per_network() {
+        let btc = find("BTC").unwrap();
+        let eth = find("ETH").unwrap();
+        let h = "A".repeat(64);
+        assert_eq!(btc.parse_tx_hash(&h).unwrap(), "a".repeat(64));
+        assert!(btc.parse_tx_hash("abc").is_err());
+        assert!(btc.parse_tx_hash(&format!("0x{h}")).is_err());
+        assert_eq!(eth.parse_tx_hash(&h).unwrap(), format!("0x{}", "a".repeat(64)));
+        assert!(eth.parse_tx_hash("0xabc").unwrap_err().contains("0x and 64 hexadecimal digits"));
+        assert!(eth.parse_tx_hash(&"é".repeat(64)).is_err());
     }
 }

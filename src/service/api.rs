@@ -376,13 +376,16 @@ pub struct Answer {
     pub body: String,
 }
 
-/// Creates a payout once per Idempotency-Key: a repeat with the same body gets the first
-/// answer; a repeat with another body is refused. Nothing is stored when validation fails.
+/// Creates a payout once per Idempotency-Key, with Stripe's semantics: the first request to
+/// claim the key decides. The claim, the payout and the stored answer are one transaction, so a
+/// concurrent request with the same key waits for the first to end, then gets its answer when
+/// its body is the same and a 422 when it is not. A request that fails validation claims
+/// nothing and stores nothing.
 pub fn create(
     conn: &mut DbConnection,
     caller: &ApiCaller,
     key: &str,
-    raw_body: &serde_json::Value,
+    req: &PayoutRequest,
     limits: &Limits,
 ) -> Result<Answer, AppError> {
     caller.require(Scope::Create)?;
@@ -394,8 +397,10 @@ pub fn create(
         )
         .into());
     }
-    let request_hash = crypto::sha256_hex(raw_body.to_string().as_bytes());
-    if let Some(stored) = db::api::find_answer(conn, caller.actor.org_id, key)? {
+    let canonical = serde_json::to_string(req).map_err(|e| AppError::Internal(e.to_string()))?;
+    let request_hash = crypto::sha256_hex(canonical.as_bytes());
+    let org_id = caller.actor.org_id;
+    let replay = |stored: db::api::StoredAnswer| -> Result<Answer, AppError> {
         if stored.request_hash != request_hash {
             return Err(FieldErrors::single(
                 "Idempotency-Key",
@@ -403,18 +408,28 @@ pub fn create(
             )
             .into());
         }
-        return Ok(Answer { status: stored.status as u16, body: stored.response_body });
+        Ok(Answer { status: stored.status as u16, body: stored.response_body })
+    };
+    if let Some(stored) = db::api::find_answer(conn, org_id, key)? {
+        return replay(stored);
     }
-    let req: PayoutRequest = serde_json::from_value(raw_body.clone())
-        .map_err(|e| FieldErrors::form(format!("The body is not a payout request: {e}")))?;
-    let (draft, _) = check(conn, caller, &req, limits)?;
-    item_errors(&draft).into_result(())?;
-    let created = payouts::create(conn, &caller.actor, &draft, &format!("api:{key}"))?;
-    let emails = payouts::org_emails(conn, caller.actor.org_id)?;
-    let body = serde_json::to_string(&payout_json(conn, &payouts::view(&created.payout, &emails)?, true)?)
-        .map_err(|e| AppError::Internal(e.to_string()))?;
-    let stored = db::api::store_answer(conn, caller.actor.org_id, key, &request_hash, 201, &body, now())?;
-    Ok(Answer { status: stored.status as u16, body: stored.response_body })
+    let at = now();
+    db::write_tx(conn, |conn| {
+        if !db::api::claim_key(conn, org_id, key, &request_hash, at)? {
+            // Another request held the key; its transaction has ended by now.
+            let stored = db::api::find_answer(conn, org_id, key)?
+                .ok_or_else(|| AppError::Conflict("A request with this Idempotency-Key is in progress.".into()))?;
+            return replay(stored);
+        }
+        let (draft, _) = check(conn, caller, req, limits)?;
+        item_errors(&draft).into_result(())?;
+        let payout = payouts::create_in_tx(conn, &caller.actor, &draft, &format!("api:{key}"), None, at)?;
+        let emails = payouts::org_emails(conn, org_id)?;
+        let body = serde_json::to_string(&payout_json(conn, &payouts::view(&payout, &emails)?, true)?)
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+        db::api::set_answer(conn, org_id, key, 201, &body)?;
+        Ok(Answer { status: 201, body })
+    })
 }
 
 #[derive(Deserialize, Default, utoipa::IntoParams)]

@@ -114,7 +114,9 @@ pub fn digest(conn: &mut DbConnection, payout: &PayoutRow) -> Result<String, App
 
 fn load_pending(conn: &mut DbConnection, actor: &Actor, payout_id: i64) -> Result<PayoutRow, AppError> {
     actor.require(Role::can_approve)?;
-    let payout = db::payouts::find_in_org(conn, actor.org_id, payout_id)?.ok_or(AppError::NotFound)?;
+    // Locked: with two approvals needed, two managers approving at once must see each other's
+    // approval, so the last one always moves the payout.
+    let payout = db::payouts::lock_in_org(conn, actor.org_id, payout_id)?.ok_or(AppError::NotFound)?;
     if payout.created_by == actor.user_id {
         return Err(AppError::NotAllowed(
             "You created this payout, so another manager must approve or reject it (four-eyes rule).".into(),

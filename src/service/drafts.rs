@@ -248,37 +248,44 @@ fn idempotency_key(draft_id: i64) -> String {
     format!("mass-draft-{draft_id}")
 }
 
-/// Turns the draft into one Mass payout with one item per row, in one transaction. Refused while
-/// any row is invalid, and until possible duplicates are acknowledged. A repeat returns the
-/// payout the first confirm created.
+/// Turns the draft into one Mass payout with one item per row, in one transaction that reads
+/// the rows it writes. Refused while any row is invalid, until possible duplicates are
+/// acknowledged, and when the draft no longer matches `reviewed_digest` (another person edited
+/// it, or a fee changed, after this review was shown). A repeat returns the payout the first
+/// confirm created.
 pub fn confirm(
     conn: &mut DbConnection,
     actor: &Actor,
     id: i64,
     duplicates_acknowledged: bool,
+    reviewed_digest: &str,
 ) -> Result<Created, AppError> {
     actor.require(Role::can_create_payouts)?;
     if let Some(existing) = db::payouts::find_by_idempotency_key(conn, actor.org_id, &idempotency_key(id))? {
         return Ok(Created { payout: existing, replayed: true });
     }
-    let v = view(conn, actor, id)?;
-    if v.checked.rows.is_empty() {
-        return Err(FieldErrors::form("Add at least one row before confirming.").into());
-    }
-    let invalid = v.invalid();
-    if invalid > 0 {
-        return Err(
-            FieldErrors::form(format!("{invalid} row(s) still have problems; correct or delete them first.")).into()
-        );
-    }
-    if v.duplicate_warnings() > 0 && !duplicates_acknowledged {
-        return Err(FieldErrors::single(
-            "acknowledge",
-            "Some rows repeat another row's address and amount: confirm that these are not duplicates.",
-        )
-        .into());
-    }
-    payouts::create_with(conn, actor, &v.checked, &idempotency_key(id), |conn, payout| {
+    let draft_of = |conn: &mut DbConnection| {
+        let v = view(conn, actor, id)?;
+        if v.checked.rows.is_empty() {
+            return Err(FieldErrors::form("Add at least one row before confirming.").into());
+        }
+        let invalid = v.invalid();
+        if invalid > 0 {
+            return Err(FieldErrors::form(format!(
+                "{invalid} row(s) still have problems; correct or delete them first."
+            ))
+            .into());
+        }
+        if v.duplicate_warnings() > 0 && !duplicates_acknowledged {
+            return Err(FieldErrors::single(
+                "acknowledge",
+                "Some rows repeat another row's address and amount: confirm that these are not duplicates.",
+            )
+            .into());
+        }
+        Ok(v.checked)
+    };
+    payouts::create_with(conn, actor, &idempotency_key(id), Some(reviewed_digest), draft_of, |conn, payout| {
         if !db::drafts::close(conn, id, "confirmed", Some(payout.id), now())? {
             return Err(AppError::Conflict("The draft changed meanwhile; reload the page.".into()));
         }

@@ -10,7 +10,7 @@ use crate::db::payouts::{ItemRow, NewEventRow, NewItemRow, NewPayoutRow, PayoutR
 use crate::db::{self, DbConnection};
 use crate::domain::account::Role;
 use crate::domain::asset::{self, Asset};
-use crate::domain::fee::{Operation, Quote};
+use crate::domain::fee::{FeeRule, Operation, Quote};
 use crate::domain::ledger::Movement;
 use crate::domain::payout::{ItemStatus, PayoutKind, PayoutStatus};
 use crate::domain::registry::{Row, RowInput, check_duplicates, check_text};
@@ -19,6 +19,10 @@ use crate::error::AppError;
 
 pub const MAX_DESCRIPTION_CHARS: usize = 500;
 
+/// The answer to a Confirm whose review no longer matches what would be created.
+pub const CHANGED_SINCE_REVIEW: &str = "This payout changed since you reviewed it (its rows, totals or service fee): \
+     check the review below again before confirming.";
+
 /// A payout about to be created: checked rows and what it will cost.
 #[derive(Debug, Clone)]
 pub struct Draft {
@@ -26,6 +30,8 @@ pub struct Draft {
     pub asset: &'static Asset,
     pub description: String,
     pub rows: Vec<Row>,
+    /// The fee rule the quote was priced by.
+    pub rule: FeeRule,
     pub quote: Quote,
 }
 
@@ -84,13 +90,49 @@ pub fn price(
     mut rows: Vec<Row>,
 ) -> Result<Draft, AppError> {
     check_duplicates(&mut rows);
-    let operation = if kind == PayoutKind::Single { Operation::Single } else { Operation::MassRow };
-    let rule = org_settings::fee_schedule(conn, actor.org_id)?.rule(asset, operation);
-    let amounts: Vec<Amount> = rows.iter().filter_map(|r| r.amount).collect();
     let available = ledger::balance_of(conn, actor.org_id, asset)?.available;
-    let quote = Quote::new(&rule, &amounts, Some(available))
+    let (rule, quote) = quote_rows(conn, actor.org_id, kind, asset, &rows, Some(available))?;
+    Ok(Draft { kind, asset, description: description.to_owned(), rows, rule, quote })
+}
+
+fn quote_rows(
+    conn: &mut DbConnection,
+    org_id: i64,
+    kind: PayoutKind,
+    asset: &'static Asset,
+    rows: &[Row],
+    available: Option<Amount>,
+) -> Result<(FeeRule, Quote), AppError> {
+    let operation = if kind == PayoutKind::Single { Operation::Single } else { Operation::MassRow };
+    let rule = org_settings::fee_schedule(conn, org_id)?.rule(asset, operation);
+    let amounts: Vec<Amount> = rows.iter().filter_map(|r| r.amount).collect();
+    let quote = Quote::new(&rule, &amounts, available)
         .ok_or_else(|| FieldErrors::form("The total is too large to pay in one payout."))?;
-    Ok(Draft { kind, asset, description: description.to_owned(), rows, quote })
+    Ok((rule, quote))
+}
+
+impl Draft {
+    /// What a review page shows and Confirm binds to: asset, kind, description, totals, fee, and
+    /// every row with its own fee. Confirm with another digest creates nothing.
+    pub fn digest(&self) -> String {
+        let q = &self.quote;
+        let mut text = format!(
+            "v1|{}|{}|{}|{}|{}|{}|{}\n",
+            self.kind.as_str(),
+            self.asset.code,
+            self.description,
+            q.count,
+            q.amount_total,
+            q.fee,
+            q.total_debit
+        );
+        for (n, row) in self.rows.iter().enumerate() {
+            let amount = row.amount.map(|a| a.to_string()).unwrap_or_default();
+            let fee = row.amount.map(|a| self.rule.fee_for(a).to_string()).unwrap_or_default();
+            text.push_str(&format!("{}|{}|{amount}|{fee}|{}|{}\n", n + 1, row.address, row.comment, row.reference));
+        }
+        format!("sha256:{}", crate::crypto::sha256_hex(text.as_bytes()))
+    }
 }
 
 /// The outcome of a confirm: the payout, and whether an earlier identical confirm had already
@@ -101,39 +143,49 @@ pub struct Created {
 }
 
 /// Stores the draft as a payout, reserves amount + fee, and starts it (or leaves it Pending
-/// when approval is required), all in one transaction. The same `idempotency_key` again
-/// returns the first payout.
+/// when approval is required), all in one transaction, priced by the fee rule in force in that
+/// transaction. The same `idempotency_key` again returns the first payout.
 pub fn create(
     conn: &mut DbConnection,
     actor: &Actor,
     draft: &Draft,
     idempotency_key: &str,
 ) -> Result<Created, AppError> {
-    create_with(conn, actor, draft, idempotency_key, |_, _| Ok(()))
+    create_with(conn, actor, idempotency_key, None, |_| Ok(draft.clone()), |_, _| Ok(()))
 }
 
-/// [`create`], running `also` in the same transaction once the payout exists (a mass payout
-/// closes its draft there, so a draft is confirmed exactly when its payout is created).
-pub fn create_with(
+/// [`create`] bound to what a person reviewed: when the payout priced inside the transaction
+/// no longer has `reviewed_digest` (a fee rule changed, another person edited a row), nothing
+/// is created and the answer is a conflict asking to review again.
+pub fn create_reviewed(
     conn: &mut DbConnection,
     actor: &Actor,
     draft: &Draft,
     idempotency_key: &str,
+    reviewed_digest: &str,
+) -> Result<Created, AppError> {
+    create_with(conn, actor, idempotency_key, Some(reviewed_digest), |_| Ok(draft.clone()), |_, _| Ok(()))
+}
+
+/// The general form: `draft_of` reads the rows inside the transaction (a mass payout's draft
+/// lines), `also` runs in it once the payout exists (the draft is closed there, so a draft is
+/// confirmed exactly when its payout is created).
+pub fn create_with(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    idempotency_key: &str,
+    reviewed_digest: Option<&str>,
+    draft_of: impl FnOnce(&mut DbConnection) -> Result<Draft, AppError>,
     also: impl FnOnce(&mut DbConnection, &PayoutRow) -> Result<(), AppError>,
 ) -> Result<Created, AppError> {
     actor.require(Role::can_create_payouts)?;
-    if draft.rows.iter().any(|r| !r.is_valid()) {
-        return Err(FieldErrors::form("Correct the rows with problems before confirming.").into());
-    }
-    if draft.rows.is_empty() {
-        return Err(FieldErrors::form("A payout needs at least one recipient.").into());
-    }
     if let Some(existing) = db::payouts::find_by_idempotency_key(conn, actor.org_id, idempotency_key)? {
         return Ok(Created { payout: existing, replayed: true });
     }
     let at = now();
     let result = db::write_tx(conn, |conn| {
-        let payout = create_in_tx(conn, actor, draft, idempotency_key, at)?;
+        let draft = draft_of(conn)?;
+        let payout = create_in_tx(conn, actor, &draft, idempotency_key, reviewed_digest, at)?;
         also(conn, &payout)?;
         Ok(payout)
     });
@@ -147,20 +199,56 @@ pub fn create_with(
     }
 }
 
-fn create_in_tx(
+/// Writes the payout inside the caller's write transaction. Everything that decides money is
+/// read here, in that transaction: whether the asset is enabled, the fee rule, the approval
+/// policy and the balance (admins change them while others create payouts); the payout's
+/// totals are the sums of exactly the item rows written.
+pub(crate) fn create_in_tx(
     conn: &mut DbConnection,
     actor: &Actor,
     draft: &Draft,
     idempotency_key: &str,
+    reviewed_digest: Option<&str>,
     at: NaiveDateTime,
 ) -> Result<PayoutRow, AppError> {
+    actor.require(Role::can_create_payouts)?;
+    if draft.rows.is_empty() {
+        return Err(FieldErrors::form("A payout needs at least one recipient.").into());
+    }
+    if draft.rows.iter().any(|r| !r.is_valid()) {
+        return Err(FieldErrors::form("Correct the rows with problems before confirming.").into());
+    }
+    if enabled_asset(conn, actor.org_id, draft.asset.code)?.is_none() {
+        return Err(AppError::Conflict(format!(
+            "{} is no longer enabled for your organization; an admin can enable it under Settings → Assets.",
+            draft.asset.code
+        )));
+    }
+    let (rule, quote) = quote_rows(conn, actor.org_id, draft.kind, draft.asset, &draft.rows, None)?;
+    let draft = Draft { rule, quote, ..draft.clone() };
+    if let Some(seen) = reviewed_digest
+        && seen != draft.digest()
+    {
+        return Err(AppError::Conflict(CHANGED_SINCE_REVIEW.into()));
+    }
     let approvals_required = super::approvals::policy(conn, actor.org_id)?.approvals_for(draft.quote.amount_total);
     let (status, item_status) = if approvals_required > 0 {
         (PayoutStatus::Pending, ItemStatus::Waiting)
     } else {
         (PayoutStatus::InProgress, ItemStatus::Queued)
     };
-    let q = &draft.quote;
+    let items: Vec<(Amount, Amount)> = draft
+        .rows
+        .iter()
+        .map(|row| {
+            let amount = row.amount.expect("valid rows have an amount");
+            (amount, draft.rule.fee_for(amount))
+        })
+        .collect();
+    let overflow = || FieldErrors::form("The total is too large to pay in one payout.");
+    let amount_total = Amount::sum(draft.asset, items.iter().map(|i| &i.0)).ok_or_else(overflow)?;
+    let fee = Amount::sum(draft.asset, items.iter().map(|i| &i.1)).ok_or_else(overflow)?;
+    let total_debit = amount_total.checked_add(fee).ok_or_else(overflow)?;
     let payout = db::payouts::insert(
         conn,
         &NewPayoutRow {
@@ -169,9 +257,9 @@ fn create_in_tx(
             asset: draft.asset.code,
             status: status.as_str(),
             description: &draft.description,
-            amount_total: &q.amount_total.to_string(),
-            fee: &q.fee.to_string(),
-            total_debit: &q.total_debit.to_string(),
+            amount_total: &amount_total.to_string(),
+            fee: &fee.to_string(),
+            total_debit: &total_debit.to_string(),
             item_count: draft.rows.len() as i32,
             approvals_required,
             idempotency_key: Some(idempotency_key),
@@ -180,30 +268,26 @@ fn create_in_tx(
             updated_at: at,
         },
     )?;
-    let operation = if draft.kind == PayoutKind::Single { Operation::Single } else { Operation::MassRow };
-    let rule = org_settings::fee_schedule(conn, actor.org_id)?.rule(draft.asset, operation);
-    let items: Vec<NewItemRow> = draft
+    let rows: Vec<NewItemRow> = draft
         .rows
         .iter()
+        .zip(&items)
         .enumerate()
-        .map(|(n, row)| {
-            let amount = row.amount.expect("valid rows have an amount");
-            NewItemRow {
-                payout_id: payout.id,
-                org_id: actor.org_id,
-                line: (n + 1) as i32,
-                address: row.address.clone(),
-                amount: amount.to_string(),
-                fee: rule.fee_for(amount).to_string(),
-                comment: row.comment.clone(),
-                reference: row.reference.clone(),
-                status: item_status.as_str().into(),
-                idempotency_key: format!("payout-{}-item-{}", payout.id, n + 1),
-                updated_at: at,
-            }
+        .map(|(n, (row, (amount, fee)))| NewItemRow {
+            payout_id: payout.id,
+            org_id: actor.org_id,
+            line: (n + 1) as i32,
+            address: row.address.clone(),
+            amount: amount.to_string(),
+            fee: fee.to_string(),
+            comment: row.comment.clone(),
+            reference: row.reference.clone(),
+            status: item_status.as_str().into(),
+            idempotency_key: format!("payout-{}-item-{}", payout.id, n + 1),
+            updated_at: at,
         })
         .collect();
-    db::payouts::insert_items(conn, &items)?;
+    db::payouts::insert_items(conn, &rows)?;
     let ctx = MoveContext {
         org_id: actor.org_id,
         payout_id: Some(payout.id),
@@ -211,7 +295,7 @@ fn create_in_tx(
         actor_user_id: Some(actor.user_id),
         at,
     };
-    ledger::move_funds(conn, Movement::Reserve, q.total_debit, &ctx)?;
+    ledger::move_funds(conn, Movement::Reserve, total_debit, &ctx)?;
     let reason =
         if approvals_required > 0 { "Created; waiting for a manager's approval" } else { "Created and confirmed" };
     event(conn, payout.id, None, Some(actor.user_id), None, status.as_str(), reason, at)?;
@@ -220,7 +304,7 @@ fn create_in_tx(
         Entry::by(actor, "payout.created", "payout", payout.id).detail(format!(
             "{} {} {} to {} recipient(s)",
             draft.kind.label(),
-            q.total_debit,
+            total_debit,
             draft.asset.code,
             draft.rows.len()
         )),
@@ -263,6 +347,12 @@ pub(crate) fn payout_asset(row: &PayoutRow) -> Result<&'static Asset, AppError> 
     asset::find(&row.asset).ok_or_else(|| AppError::Internal(format!("unknown stored asset {}", row.asset)))
 }
 
+/// A manager, or the creator while their role still creates payouts (a creator demoted to
+/// viewer has lost the right).
+fn may_cancel(actor: &Actor, payout: &PayoutRow) -> bool {
+    actor.role.can_approve() || (payout.created_by == actor.user_id && actor.role.can_create_payouts())
+}
+
 /// Cancels a payout that has not started paying: Pending, or In progress with every item
 /// still queued. Its reservation is released. The creator or a manager may cancel.
 pub fn cancel(conn: &mut DbConnection, actor: &Actor, payout_id: i64, reason: &str) -> Result<PayoutRow, AppError> {
@@ -273,8 +363,8 @@ pub fn cancel(conn: &mut DbConnection, actor: &Actor, payout_id: i64, reason: &s
     check_text(reason, MAX_DESCRIPTION_CHARS).map_err(|e| FieldErrors::single("reason", e))?;
     let at = now();
     db::write_tx(conn, |conn| {
-        let payout = db::payouts::find_in_org(conn, actor.org_id, payout_id)?.ok_or(AppError::NotFound)?;
-        if payout.created_by != actor.user_id && !actor.role.can_approve() {
+        let payout = db::payouts::lock_in_org(conn, actor.org_id, payout_id)?.ok_or(AppError::NotFound)?;
+        if !may_cancel(actor, &payout) {
             return Err(AppError::Forbidden);
         }
         let status = PayoutStatus::parse(&payout.status).ok_or_else(|| AppError::Internal("bad status".into()))?;
@@ -452,7 +542,7 @@ pub fn details(conn: &mut DbConnection, actor: &Actor, payout_id: i64) -> Result
         PayoutStatus::InProgress => items.iter().all(|i| i.status == ItemStatus::Queued),
         _ => false,
     };
-    let can_cancel = not_started && (payout.created_by == actor.user_id || actor.role.can_approve());
+    let can_cancel = not_started && may_cancel(actor, &row);
     let can_retry = failed > 0 && payout.status.is_terminal() && actor.role.can_create_payouts();
     Ok(Details { payout, items, events, hidden_row_events, paid, failed, can_cancel, can_retry })
 }

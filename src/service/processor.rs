@@ -63,9 +63,15 @@ pub fn tick(
             None => by_payout.push((item.payout_id, vec![item])),
         }
     }
+    // Each payout on its own: one that cannot proceed is logged (or set aside for review) and
+    // never holds up another payout or organization.
     for (payout_id, items) in by_payout {
-        let payout = cached(conn, &mut payouts, payout_id)?;
-        report.submitted += send(conn, rail, owner, &payout, &items)?;
+        match cached(conn, &mut payouts, payout_id).and_then(|payout| send(conn, rail, owner, &payout, &items)) {
+            Ok(n) => report.submitted += n,
+            Err(e) => {
+                tracing::error!(payout = payout_id, error = %e, "sending failed; its items are retried after the lease")
+            }
+        }
     }
     let mut settled: Vec<(i64, Vec<Outcome>)> = Vec::new();
     for item in db::processor::submitted(conn, config.assets.as_deref(), config.batch)? {
@@ -81,20 +87,17 @@ pub fn tick(
             // Never back to a payable state: a person decides, with the evidence of the chain.
             tracing::error!(item = item.id, "the rail has no record of a submitted item");
             let reason = "The network has no record of this transfer. Check the transaction hash on the explorer, then mark the row paid or failed.";
-            let at = now();
-            db::write_tx(conn, |conn| -> Result<(), AppError> {
-                if db::processor::to_review(conn, item.id, reason, at)? {
-                    let text = format!("Line {} needs review: {reason}", item.line);
-                    event(conn, item.payout_id, Some(item.id), None, Some("submitted"), "needs_review", &text, at)?;
-                }
-                Ok(())
-            })?;
+            if let Err(e) = to_review(conn, &item, reason) {
+                tracing::error!(item = item.id, error = %e, "could not set the item aside for review");
+            }
             continue;
         };
         let outcome = match tx.state {
             TxState::Pending { confirmations } => {
-                if confirmations as i32 != item.confirmations {
-                    db::processor::set_confirmations(conn, item.id, confirmations as i32)?;
+                if confirmations as i32 != item.confirmations
+                    && let Err(e) = db::processor::set_confirmations(conn, item.id, confirmations as i32)
+                {
+                    tracing::warn!(item = item.id, error = %e, "could not record confirmations");
                 }
                 continue;
             }
@@ -107,12 +110,44 @@ pub fn tick(
         }
     }
     for (payout_id, outcomes) in settled {
-        let payout = cached(conn, &mut payouts, payout_id)?;
-        let (completed, failed) = finish(conn, &payout, &outcomes)?;
-        report.completed += completed;
-        report.failed += failed;
+        match cached(conn, &mut payouts, payout_id).and_then(|payout| finish(conn, &payout, &outcomes)) {
+            Ok((completed, failed)) => {
+                report.completed += completed;
+                report.failed += failed;
+            }
+            // A database that did not answer: the same outcomes are recorded next round.
+            Err(e @ (AppError::Db(_) | AppError::Pool(_))) => {
+                tracing::warn!(payout = payout_id, error = %e, "recording outcomes failed; trying again next round")
+            }
+            // Anything else fails the same way every round (a ledger that cannot settle these
+            // rows): the rows go to a person with the reason instead of blocking the queue.
+            Err(e) => {
+                tracing::error!(payout = payout_id, error = %e, "outcomes cannot be recorded; rows set aside for review");
+                let reason = format!(
+                    "The network reported this transfer, but recording it failed: {e} Check the ledger and the \
+                     explorer, then mark the row paid or failed."
+                );
+                for (item, _) in &outcomes {
+                    if let Err(e) = to_review(conn, item, &reason) {
+                        tracing::error!(item = item.id, error = %e, "could not set the item aside for review");
+                    }
+                }
+            }
+        }
     }
     Ok(report)
+}
+
+/// submitted → needs review, with its reason and an event, in one transaction.
+fn to_review(conn: &mut DbConnection, item: &ItemRow, reason: &str) -> Result<(), AppError> {
+    let at = now();
+    db::write_tx(conn, |conn| {
+        if db::processor::to_review(conn, item.id, reason, at)? {
+            let text = format!("Line {} needs review: {reason}", item.line);
+            event(conn, item.payout_id, Some(item.id), None, Some("submitted"), "needs_review", &text, at)?;
+        }
+        Ok(())
+    })
 }
 
 /// What the rail said of a submitted item: confirmed with so many confirmations, or failed.

@@ -49,17 +49,12 @@ pub fn resolve(
     form: &ResolveForm,
 ) -> Result<(), AppError> {
     actor.require(Role::can_approve)?;
+    let payout = db::payouts::find_in_org(conn, actor.org_id, payout_id)?.ok_or(AppError::NotFound)?;
+    let asset = payout_asset(&payout)?;
     let (paid, tx_hash, reason) = match form.outcome.as_str() {
         "paid" => {
-            let hash = form.tx_hash.trim();
-            if hash.is_empty() || hash.len() > 120 || !hash.chars().all(|c| c.is_ascii_alphanumeric()) {
-                return Err(FieldErrors::single(
-                    "tx_hash",
-                    "Enter the transaction hash that paid this row, as the explorer shows it.",
-                )
-                .into());
-            }
-            (true, Some(hash.to_owned()), None)
+            let hash = asset.parse_tx_hash(&form.tx_hash).map_err(|e| FieldErrors::single("tx_hash", e))?;
+            (true, Some(hash), None)
         }
         "failed" => {
             let reason = form.reason.trim();
@@ -73,7 +68,6 @@ pub fn resolve(
     };
     let at = now();
     db::write_tx(conn, |conn| {
-        let payout = db::payouts::find_in_org(conn, actor.org_id, payout_id)?.ok_or(AppError::NotFound)?;
         let item = db::payouts::find_item(conn, payout.id, item_id)?.ok_or(AppError::NotFound)?;
         let to = if paid { ItemStatus::Completed } else { ItemStatus::Failed };
         if !db::processor::resolve(
@@ -86,7 +80,6 @@ pub fn resolve(
         )? {
             return Err(AppError::Conflict("This row no longer needs review; reload the page.".into()));
         }
-        let asset = payout_asset(&payout)?;
         let held = stored_amount(asset, &item.amount)?
             .checked_add(stored_amount(asset, &item.fee)?)
             .ok_or_else(|| AppError::Internal("item total overflow".into()))?;

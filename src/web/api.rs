@@ -46,6 +46,7 @@ impl ResponseError for ApiError {
             AppError::Forbidden | AppError::NotAllowed(_) => ("forbidden", "Not allowed"),
             AppError::NotFound => ("not-found", "Not found"),
             AppError::Conflict(_) => ("conflict", "The request conflicts with the payout's state"),
+            AppError::TooLarge(_) => ("too-large", "The request body is too large"),
             _ => ("internal", "Internal error"),
         };
         if status.is_server_error() {
@@ -56,7 +57,7 @@ impl ResponseError for ApiError {
             AppError::Unauthenticated => "Send `Authorization: Bearer <key>` with a key an admin created.".into(),
             AppError::NotFound => "There is nothing here, or it belongs to another organization.".into(),
             AppError::Forbidden => "The key's user or scopes do not allow this.".into(),
-            AppError::NotAllowed(m) | AppError::Conflict(m) => m.clone(),
+            AppError::NotAllowed(m) | AppError::Conflict(m) | AppError::TooLarge(m) => m.clone(),
             _ => "The server could not complete the request; nothing was changed. Try again.".into(),
         };
         let mut body =
@@ -91,7 +92,9 @@ impl FromRequest for Api {
             .headers()
             .get("Authorization")
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
+            // The scheme is case-insensitive (RFC 9110 §11.1).
+            .and_then(|v| v.split_once(' ').filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer")))
+            .map(|(_, k)| k)
             .map(|k| k.trim().to_owned());
         let ip = req.peer_addr().map(|a| a.ip().to_string());
         Box::pin(async move {
@@ -113,6 +116,26 @@ fn ok(status: StatusCode, value: &impl Serialize) -> ApiResult {
         .body(body))
 }
 
+/// The request body, refused once it passes what the largest registry may take as JSON: twice
+/// the registry file limit (a 10,000-row payout with comments and references fits).
+async fn read_body(state: &AppState, mut payload: web::Payload) -> Result<web::Bytes, ApiError> {
+    use futures_util::StreamExt;
+    let limit = state.config.registry_limits.max_bytes.saturating_mul(2) as usize;
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk =
+            chunk.map_err(|e| ApiError(FieldErrors::form(format!("The body could not be read: {e}")).into()))?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError(AppError::TooLarge(format!(
+                "The body is larger than {} MiB; send fewer items per payout.",
+                limit.div_ceil(1024 * 1024)
+            ))));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
 fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body)
         .map_err(|e| ApiError(FieldErrors::form(format!("The body is not valid JSON for this request: {e}")).into()))
@@ -129,14 +152,14 @@ pub async fn balances(state: web::Data<AppState>, Api(caller): Api) -> ApiResult
 }
 
 #[utoipa::path(post, path = "/api/v1/addresses/validate", tag = "reference", security(("bearer" = [])), request_body = api::ValidateRequest, responses((status = 200, description = "Whether the address is valid for the asset", body = api::ValidateResponse), (status = 401, description = "Missing or unknown API key", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The key lacks the scope, or a rule forbids it", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid fields, named like items[3].address", body = Problem, content_type = "application/problem+json")))]
-pub async fn validate_address(Api(caller): Api, body: web::Bytes) -> ApiResult {
-    let req: ValidateRequest = parse(&body)?;
+pub async fn validate_address(state: web::Data<AppState>, Api(caller): Api, body: web::Payload) -> ApiResult {
+    let req: ValidateRequest = parse(&read_body(&state, body).await?)?;
     ok(StatusCode::OK, &api::validate_address(&caller, &req)?)
 }
 
 #[utoipa::path(post, path = "/api/v1/payouts/quote", tag = "payouts", security(("bearer" = [])), request_body = api::PayoutRequest, responses((status = 200, description = "Amounts, service fee, total debit, balance check and per-item errors", body = api::QuoteResponse), (status = 401, description = "Missing or unknown API key", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The key lacks the scope, or a rule forbids it", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid fields, named like items[3].address", body = Problem, content_type = "application/problem+json")))]
-pub async fn quote(state: web::Data<AppState>, Api(caller): Api, body: web::Bytes) -> ApiResult {
-    let req: PayoutRequest = parse(&body)?;
+pub async fn quote(state: web::Data<AppState>, Api(caller): Api, body: web::Payload) -> ApiResult {
+    let req: PayoutRequest = parse(&read_body(&state, body).await?)?;
     let limits = state.config.registry_limits;
     let app = state.get_ref().clone();
     let quote = state
@@ -153,11 +176,11 @@ pub async fn quote(state: web::Data<AppState>, Api(caller): Api, body: web::Byte
 }
 
 #[utoipa::path(post, path = "/api/v1/payouts", tag = "payouts", security(("bearer" = [])), params(("Idempotency-Key" = String, Header, description = "Required. The same key and body again returns the first answer; the same key with another body is refused (422). Kept 48 hours.")), request_body = api::PayoutRequest, responses((status = 201, description = "The payout, Pending when approval applies, else In progress", body = api::PayoutJson), (status = 401, description = "Missing or unknown API key", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The key lacks the scope, or a rule forbids it", body = Problem, content_type = "application/problem+json"), (status = 409, description = "Conflicts with the payout's state or the balance", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid fields, named like items[3].address", body = Problem, content_type = "application/problem+json")))]
-pub async fn create(state: web::Data<AppState>, req: HttpRequest, Api(caller): Api, body: web::Bytes) -> ApiResult {
+pub async fn create(state: web::Data<AppState>, req: HttpRequest, Api(caller): Api, body: web::Payload) -> ApiResult {
     let key = req.headers().get("Idempotency-Key").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
-    let value: serde_json::Value = parse(&body)?;
+    let payout: PayoutRequest = parse(&read_body(&state, body).await?)?;
     let limits = state.config.registry_limits;
-    let answer = state.run(move |conn| api::create(conn, &caller, &key, &value, &limits)).await?;
+    let answer = state.run(move |conn| api::create(conn, &caller, &key, &payout, &limits)).await?;
     Ok(HttpResponse::build(StatusCode::from_u16(answer.status).unwrap_or(StatusCode::CREATED))
         .content_type("application/json")
         .insert_header(("Cache-Control", "no-store"))
@@ -183,22 +206,75 @@ pub async fn approve(state: web::Data<AppState>, Api(caller): Api, id: web::Path
 }
 
 #[utoipa::path(post, path = "/api/v1/payouts/{id}/reject", tag = "approvals", security(("bearer" = [])), params(("id" = i64, Path, description = "Payout id")), request_body = api::ReasonRequest, responses((status = 200, description = "Rejected: cancelled, funds released", body = api::PayoutJson), (status = 401, description = "Missing or unknown API key", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The key lacks the scope, or a rule forbids it", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such payout in this organization", body = Problem, content_type = "application/problem+json"), (status = 409, description = "Conflicts with the payout's state or the balance", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid fields, named like items[3].address", body = Problem, content_type = "application/problem+json")))]
-pub async fn reject(state: web::Data<AppState>, Api(caller): Api, id: web::Path<i64>, body: web::Bytes) -> ApiResult {
+pub async fn reject(state: web::Data<AppState>, Api(caller): Api, id: web::Path<i64>, body: web::Payload) -> ApiResult {
     let id = id.into_inner();
-    let req: ReasonRequest = parse(&body)?;
+    let req: ReasonRequest = parse(&read_body(&state, body).await?)?;
     ok(StatusCode::OK, &state.run(move |conn| api::reject(conn, &caller, id, &req.reason)).await?)
 }
 
 #[utoipa::path(post, path = "/api/v1/payouts/{id}/cancel", tag = "payouts", security(("bearer" = [])), params(("id" = i64, Path, description = "Payout id")), request_body = api::ReasonRequest, responses((status = 200, description = "Cancelled before anything was sent; funds released", body = api::PayoutJson), (status = 401, description = "Missing or unknown API key", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The key lacks the scope, or a rule forbids it", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such payout in this organization", body = Problem, content_type = "application/problem+json"), (status = 409, description = "Conflicts with the payout's state or the balance", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid fields, named like items[3].address", body = Problem, content_type = "application/problem+json")))]
-pub async fn cancel(state: web::Data<AppState>, Api(caller): Api, id: web::Path<i64>, body: web::Bytes) -> ApiResult {
+pub async fn cancel(state: web::Data<AppState>, Api(caller): Api, id: web::Path<i64>, body: web::Payload) -> ApiResult {
     let id = id.into_inner();
-    let req: ReasonRequest = parse(&body)?;
+    let req: ReasonRequest = parse(&read_body(&state, body).await?)?;
     ok(StatusCode::OK, &state.run(move |conn| api::cancel(conn, &caller, id, &req.reason)).await?)
 }
 
 /// Unknown API paths answer problem+json too.
 pub async fn not_found() -> ApiResult {
     Err(ApiError(AppError::NotFound))
+}
+
+/// An API resource whose other methods answer 405 as problem+json, with the methods it has.
+pub fn resource(path: &str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(|req: HttpRequest| async move {
+        let allow = match req.match_pattern().as_deref() {
+            Some("/api/v1/payouts") => "GET, POST",
+            Some("/api/v1/assets" | "/api/v1/balances" | "/api/v1/payouts/{id}") => "GET",
+            _ => "POST",
+        };
+        let mut res = problem(StatusCode::METHOD_NOT_ALLOWED, &format!("Use {allow} here."));
+        res.headers_mut()
+            .insert(actix_web::http::header::ALLOW, actix_web::http::header::HeaderValue::from_static(allow));
+        res
+    }))
+}
+
+fn problem(status: StatusCode, detail: &str) -> HttpResponse {
+    let title = status.canonical_reason().unwrap_or("Error");
+    let kind = title.to_lowercase().replace(' ', "-");
+    let body =
+        json!({ "type": format!("/problems/{kind}"), "title": title, "status": status.as_u16(), "detail": detail });
+    HttpResponse::build(status).content_type("application/problem+json").body(body.to_string())
+}
+
+/// Every API error is problem+json, also those actix answers itself (a body it cannot read, a
+/// header it refuses): their plain text becomes the detail.
+pub async fn problem_errors(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    use actix_web::http::header::CONTENT_TYPE;
+    let res = match next.call(req).await {
+        Ok(res) => res.map_into_boxed_body(),
+        Err(e) => {
+            let status = e.as_response_error().status_code();
+            let problem = problem(status, &e.to_string());
+            return Err(actix_web::error::InternalError::from_response(e, problem).into());
+        }
+    };
+    let status = res.status();
+    let is_problem =
+        res.headers().get(CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    if is_problem || !(status.is_client_error() || status.is_server_error()) {
+        return Ok(res);
+    }
+    let (request, old) = res.into_parts();
+    let text =
+        actix_web::body::to_bytes_limited(old.into_body(), 2048).await.ok().and_then(Result::ok).unwrap_or_default();
+    let detail: String = String::from_utf8_lossy(&text).chars().take(300).collect();
+    let detail =
+        if detail.trim().is_empty() { status.canonical_reason().unwrap_or("Error").to_string() } else { detail };
+    Ok(actix_web::dev::ServiceResponse::new(request, problem(status, &detail)))
 }
 
 /// An RFC 9457 problem document.

@@ -8,6 +8,7 @@ pub mod datetime;
 pub mod health;
 pub mod layout;
 pub mod pages;
+pub mod panics;
 pub mod request_log;
 pub mod security;
 
@@ -22,6 +23,7 @@ use crate::error::AppError;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("")
+            .wrap(from_fn(panics::catch_panics))
             .wrap(from_fn(context::session_layer))
             .wrap(security::headers())
             .wrap(from_fn(request_log::request_log))
@@ -30,6 +32,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/api/docs", web::get().to(pages::api_docs::show))
             .service(
                 web::scope("/api/v1")
+                    .wrap(from_fn(api::problem_errors))
                     .app_data(web::PathConfig::default().error_handler(|_, _| api::ApiError(AppError::NotFound).into()))
                     .app_data(web::QueryConfig::default().error_handler(|e, _| {
                         api::ApiError(
@@ -37,18 +40,21 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         )
                         .into()
                     }))
-                    .route("/assets", web::get().to(api::assets))
-                    .route("/balances", web::get().to(api::balances))
-                    .route("/addresses/validate", web::post().to(api::validate_address))
-                    .route("/payouts/quote", web::post().to(api::quote))
-                    .route("/payouts", web::post().to(api::create))
-                    .route("/payouts", web::get().to(api::list))
-                    .route("/payouts/{id}", web::get().to(api::get))
-                    .route("/payouts/{id}/approve", web::post().to(api::approve))
-                    .route("/payouts/{id}/reject", web::post().to(api::reject))
-                    .route("/payouts/{id}/cancel", web::post().to(api::cancel))
+                    .service(api::resource("/assets").route(web::get().to(api::assets)))
+                    .service(api::resource("/balances").route(web::get().to(api::balances)))
+                    .service(api::resource("/addresses/validate").route(web::post().to(api::validate_address)))
+                    .service(api::resource("/payouts/quote").route(web::post().to(api::quote)))
+                    .service(
+                        api::resource("/payouts").route(web::post().to(api::create)).route(web::get().to(api::list)),
+                    )
+                    .service(api::resource("/payouts/{id}").route(web::get().to(api::get)))
+                    .service(api::resource("/payouts/{id}/approve").route(web::post().to(api::approve)))
+                    .service(api::resource("/payouts/{id}/reject").route(web::post().to(api::reject)))
+                    .service(api::resource("/payouts/{id}/cancel").route(web::post().to(api::cancel)))
                     .default_service(web::to(api::not_found)),
             )
+            // Any other path under /api answers as the API does.
+            .service(web::scope("/api").wrap(from_fn(api::problem_errors)).default_service(web::to(api::not_found)))
             .route("/static/{name}", web::get().to(assets::serve))
             .route("/login", web::get().to(pages::auth::login_page))
             .route("/login", web::post().to(pages::auth::login))

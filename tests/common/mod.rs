@@ -244,6 +244,18 @@ pub fn user_id_in(page: &str, email: &str) -> i64 {
 pub const TRON_ADDRESS: &str = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t";
 pub const EVM_ADDRESS: &str = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed";
 
+/// The signed-in user `email` as the services see them.
+pub fn actor(app: &TestApp, email: &str) -> payouts::service::Actor {
+    let u = payouts::db::users::find_by_email(&mut app.conn(), email).unwrap().unwrap();
+    payouts::service::Actor {
+        user_id: u.id,
+        org_id: u.org_id,
+        email: u.email,
+        role: payouts::domain::account::Role::parse(&u.role).unwrap(),
+        ip: None,
+    }
+}
+
 /// The demo organization's id.
 pub fn demo_org(app: &TestApp) -> i64 {
     payouts::db::orgs::find_by_name(&mut app.conn(), "Demo Company").unwrap().unwrap().id
@@ -285,7 +297,8 @@ where
         let review = self.post_form("/payouts/new/single", &fields).await;
         assert_eq!(review.status, StatusCode::OK, "[{:?}] review: {}", self.backend, review.body);
         let token = hidden_field(&review.body, "token").expect("the review carries a one-time token");
-        let mut confirm = vec![("token", token.as_str())];
+        let digest = hidden_field(&review.body, "digest").expect("the review carries its digest");
+        let mut confirm = vec![("token", token.as_str()), ("digest", digest.as_str())];
         confirm.extend_from_slice(&fields);
         self.post_form("/payouts/new/single/confirm", &confirm).await
     }
@@ -327,6 +340,16 @@ where
                 .set_payload(body),
         )
         .await
+    }
+
+    /// Review → Confirm of a mass payout draft, as a person would: the review page's digest goes
+    /// with the confirm (none when the review offers no Confirm).
+    pub async fn confirm_draft(&mut self, id: i64, fields: &[(&str, &str)]) -> Response {
+        let review = self.get(&format!("/payouts/drafts/{id}/review")).await;
+        let digest = hidden_field(&review.body, "digest").unwrap_or_default();
+        let mut all = vec![("digest", digest.as_str())];
+        all.extend_from_slice(fields);
+        self.post_form(&format!("/payouts/drafts/{id}/confirm"), &all).await
     }
 
     /// Starts a mass payout draft and returns its id.
@@ -374,4 +397,27 @@ impl Drop for Process {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// The URL a server process is given for a test database.
+pub fn url_string(backend: Backend, url: &DatabaseUrl) -> String {
+    match backend {
+        Backend::Sqlite => format!("sqlite://{}", url.target()),
+        Backend::Postgres => url.target().to_owned(),
+    }
+}
+
+/// The real server binary on `url`, processing every 20 ms with 1 s leases, listening nowhere
+/// useful: for tests where several processes share one database.
+pub fn start_server(url: &str, dir: &std::path::Path) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_payouts"))
+        .args(["serve", "--bind", "127.0.0.1:0", "--sim-confirm-seconds", "1", "--processor-interval-ms", "20"])
+        .args(["--processor-lease-seconds", "1"])
+        .env("DATABASE_URL", url)
+        .env("PAYOUTS_DATA_DIR", dir)
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("the server starts")
 }

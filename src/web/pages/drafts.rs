@@ -16,7 +16,7 @@ use crate::domain::registry::{Limits, Row};
 use crate::error::AppError;
 use crate::rails::NetworkFee;
 use crate::service::drafts::{self, DraftView, HeaderForm, RowForm};
-use crate::service::{Actor, org_settings};
+use crate::service::{Actor, org_settings, payouts};
 use crate::web::context::{Authed, FlashKind, RequestContext};
 use crate::web::datetime::Stamp as _;
 use crate::web::layout::Layout;
@@ -468,6 +468,9 @@ pub async fn review(state: web::Data<AppState>, authed: Authed, id: web::Path<i6
 pub struct ConfirmForm {
     #[serde(default)]
     acknowledge: String,
+    /// The digest of what the review page showed.
+    #[serde(default)]
+    digest: String,
 }
 
 pub async fn confirm(
@@ -478,8 +481,9 @@ pub async fn confirm(
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
     let actor = authed.actor();
-    let acknowledged = !form.acknowledge.is_empty();
-    match state.run(move |conn| drafts::confirm(conn, &actor, id, acknowledged)).await {
+    let ConfirmForm { acknowledge, digest } = form.into_inner();
+    let acknowledged = !acknowledge.is_empty();
+    match state.run(move |conn| drafts::confirm(conn, &actor, id, acknowledged, &digest)).await {
         Ok(created) => {
             let message = if created.replayed {
                 "This draft was already confirmed; here is its payout."
@@ -498,7 +502,9 @@ pub async fn confirm(
         Err(AppError::Validation(errors)) => {
             review_page(&state, &authed, id, errors, StatusCode::UNPROCESSABLE_ENTITY).await
         }
-        Err(AppError::Conflict(message)) if message.starts_with("Insufficient") => {
+        Err(AppError::Conflict(message))
+            if message.starts_with("Insufficient") || message == payouts::CHANGED_SINCE_REVIEW =>
+        {
             review_page(&state, &authed, id, FieldErrors::form(message), StatusCode::CONFLICT).await
         }
         Err(e) => closed_draft_redirect(Err(e), &authed.ctx),

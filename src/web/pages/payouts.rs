@@ -254,6 +254,9 @@ pub async fn single_review(
 pub struct ConfirmForm {
     #[serde(default)]
     token: String,
+    /// The digest of what the review page showed.
+    #[serde(default)]
+    digest: String,
     #[serde(flatten)]
     form: SinglePayoutForm,
 }
@@ -265,8 +268,8 @@ pub async fn single_confirm(
     authed: Authed,
     form: web::Form<ConfirmForm>,
 ) -> Result<HttpResponse, AppError> {
-    let ConfirmForm { token, form } = form.into_inner();
-    if token.len() != 64 || !token.chars().all(|c| c.is_ascii_hexdigit()) {
+    let ConfirmForm { token, digest, form } = form.into_inner();
+    if token.len() != 64 || !token.chars().all(|c| c.is_ascii_hexdigit()) || digest.is_empty() {
         let errors = FieldErrors::form("The review expired; check the payout and review it again.");
         return single_form(&state, &authed, form, errors).await;
     }
@@ -275,7 +278,7 @@ pub async fn single_confirm(
     let result = state
         .run(move |conn| {
             let draft = payouts::check_single(conn, &actor, &f)?;
-            match payouts::create(conn, &actor, &draft, &t) {
+            match payouts::create_reviewed(conn, &actor, &draft, &t, &digest) {
                 Ok(created) => Ok(Ok(created)),
                 Err(AppError::Conflict(message)) => Ok(Err((draft, message))),
                 Err(e) => Err(e),
