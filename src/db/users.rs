@@ -36,6 +36,17 @@ pub fn increment_failed_logins(conn: &mut DbConnection, id: i64) -> DbResult<i32
         .get_result(conn)
 }
 
+/// Counts a sign-in attempt as a failure before its password is checked, unless the account is
+/// locked at `now`: the new count, or None when locked. One statement, so parallel guesses are
+/// counted one by one and none slips past the lock.
+pub fn claim_login_attempt(conn: &mut DbConnection, id: i64, now: NaiveDateTime) -> DbResult<Option<i32>> {
+    diesel::update(u::users.find(id).filter(u::locked_until.is_null().or(u::locked_until.le(now))))
+        .set(u::failed_logins.eq(u::failed_logins + 1))
+        .returning(u::failed_logins)
+        .get_result(conn)
+        .optional()
+}
+
 pub fn set_locked_until(conn: &mut DbConnection, id: i64, until: Option<NaiveDateTime>) -> DbResult<()> {
     diesel::update(u::users.find(id)).set(u::locked_until.eq(until)).execute(conn).map(drop)
 }

@@ -16,11 +16,22 @@ pub struct Address {
     pub warnings: Vec<String>,
 }
 
+/// Longer than any address of any supported network (bech32m taproot addresses have 62).
+pub const MAX_ADDRESS_CHARS: usize = 100;
+
 impl Address {
     /// Checks `input` as an address of `asset`'s network. When it is a valid address of another
     /// network, the message says which.
     pub fn parse(asset: &Asset, input: &str) -> Result<Address, String> {
         let s = input.trim();
+        // Bounded before anything decodes it: the checks below are not linear in the length.
+        let len = s.chars().count();
+        if len > MAX_ADDRESS_CHARS {
+            return Err(format!(
+                "This is {len} characters long; no {} address is longer than {MAX_ADDRESS_CHARS}. Check what was pasted.",
+                asset.network
+            ));
+        }
         check_characters(s)?;
         match parse_family(asset.family, s) {
             Ok(address) => Ok(address),

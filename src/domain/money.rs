@@ -11,7 +11,7 @@ use std::fmt;
 
 use super::asset::Asset;
 
-/// Whole-unit digits an amount may have: 10^15 units of any asset.
+/// Whole-unit digits an amount may have: anything below 10^15 units of any asset.
 pub const MAX_WHOLE_DIGITS: usize = 15;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -29,6 +29,9 @@ impl fmt::Debug for Amount {
 fn pow10(exp: u32) -> i128 {
     10i128.pow(exp)
 }
+
+/// More characters than the largest amount of any asset takes to write (39 digits and a dot).
+pub const MAX_AMOUNT_CHARS: usize = 64;
 
 impl Amount {
     pub fn zero(asset: &'static Asset) -> Amount {
@@ -71,6 +74,9 @@ impl Amount {
         let s = input.trim();
         if s.is_empty() {
             return Err("Enter an amount.".into());
+        }
+        if s.len() > MAX_AMOUNT_CHARS {
+            return Err(format!("An amount has at most {MAX_AMOUNT_CHARS} characters; check what was pasted."));
         }
         if s.starts_with('-') {
             return Err("Amount must be greater than zero; write it without a minus sign.".into());

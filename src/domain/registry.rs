@@ -259,6 +259,104 @@ impl<R: Read> Read for Limited<R> {
     }
 }
 
+/// Where the line ends are, as the bytes go by: the csv reader's own line count is a line short
+/// after an empty line or a CRLF line end (it stops a CRLF record at the CR and skips empty
+/// lines uncounted), so a row's line is told from its byte offset instead. Only the line ends
+/// still ahead of the reader are kept.
+#[derive(Default)]
+struct LineEnds {
+    ahead: std::collections::VecDeque<u64>,
+    read: u64,
+    passed: u64,
+}
+
+impl LineEnds {
+    /// The line of a record the reader says starts at `offset`: the csv reader puts a record
+    /// after empty lines at the first of them, so those are stepped over.
+    fn line_at(&mut self, offset: u64) -> u64 {
+        while self.ahead.front().is_some_and(|&end| end < offset) {
+            self.ahead.pop_front();
+            self.passed += 1;
+        }
+        let empty = self.ahead.iter().zip(offset..).take_while(|(end, at)| **end == *at).count() as u64;
+        self.passed + 1 + empty
+    }
+}
+
+struct LineTracker<R> {
+    inner: R,
+    ends: std::rc::Rc<std::cell::RefCell<LineEnds>>,
+}
+
+impl<R: Read> Read for LineTracker<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let mut ends = self.ends.borrow_mut();
+        let start = ends.read;
+        ends.ahead.extend(buf[..n].iter().enumerate().filter(|(_, b)| **b == b'\n').map(|(i, _)| start + i as u64));
+        ends.read += n as u64;
+        Ok(n)
+    }
+}
+
+/// Line ends as LF only: the csv reader stops a CRLF record at its CR and counts the LF on the
+/// next one, so every row of a file saved by Excel on Windows was reported a line too early.
+/// A CR inside a quoted cell before a LF goes too, which changes no amount or address.
+struct CrlfToLf<R> {
+    inner: R,
+    chunk: Vec<u8>,
+    pos: usize,
+    pending_cr: bool,
+    eof: bool,
+}
+
+impl<R> CrlfToLf<R> {
+    fn new(inner: R) -> Self {
+        Self { inner, chunk: Vec::new(), pos: 0, pending_cr: false, eof: false }
+    }
+}
+
+impl<R: Read> Read for CrlfToLf<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut out = 0;
+        while out < buf.len() {
+            if self.pos == self.chunk.len() {
+                if self.eof || out > 0 {
+                    break;
+                }
+                self.chunk.resize(8192, 0);
+                let n = self.inner.read(&mut self.chunk)?;
+                self.chunk.truncate(n);
+                self.pos = 0;
+                if n == 0 {
+                    self.eof = true;
+                    if std::mem::take(&mut self.pending_cr) {
+                        buf[out] = b'\r';
+                        out += 1;
+                    }
+                }
+                continue;
+            }
+            let b = self.chunk[self.pos];
+            if std::mem::take(&mut self.pending_cr) {
+                if b != b'\n' {
+                    buf[out] = b'\r';
+                    out += 1;
+                }
+                continue;
+            }
+            self.pos += 1;
+            if b == b'\r' {
+                self.pending_cr = true;
+            } else {
+                buf[out] = b;
+                out += 1;
+            }
+        }
+        Ok(out)
+    }
+}
+
 fn io_error(e: &io::Error, limits: &Limits) -> FileError {
     if e.get_ref().is_some_and(|inner| inner.is::<TooLargeMarker>()) {
         FileError::TooLarge { max_mib: limits.max_bytes.div_ceil(1024 * 1024) }
@@ -309,7 +407,10 @@ fn detect_delimiter(header_line: &str) -> u8 {
 /// Reads and checks a registry for `asset`. Errors that concern the whole file are returned as
 /// [`FileError`]; everything else is reported on its row.
 pub fn parse<R: Read>(reader: R, asset: &'static Asset, limits: &Limits) -> Result<Registry, FileError> {
-    let mut buffered = BufReader::with_capacity(64 * 1024, Limited { inner: reader, read: 0, max: limits.max_bytes });
+    let limited = Limited { inner: reader, read: 0, max: limits.max_bytes };
+    let ends = std::rc::Rc::new(std::cell::RefCell::new(LineEnds::default()));
+    let tracked = LineTracker { inner: CrlfToLf::new(limited), ends: ends.clone() };
+    let mut buffered = BufReader::with_capacity(64 * 1024, tracked);
     let head = buffered.fill_buf().map_err(|e| io_error(&e, limits))?;
     if head.is_empty() {
         return Err(FileError::Empty);
@@ -361,7 +462,7 @@ pub fn parse<R: Read>(reader: R, asset: &'static Asset, limits: &Limits) -> Resu
         if rows.len() == limits.max_rows {
             return Err(FileError::TooManyRows { max: limits.max_rows });
         }
-        let line = record.position().map_or(0, |p| p.line());
+        let line = record.position().map_or(0, |p| ends.borrow_mut().line_at(p.byte() + bom as u64));
         let cell = |k: usize| index[k].and_then(|i| record.get(i)).unwrap_or("");
         let input = RowInput { address: cell(0), amount: cell(1), comment: cell(2), reference: cell(3) };
         let mut row = Row::check(asset, line, &input);
@@ -403,6 +504,21 @@ mod tests {
 
     fn parse_str(s: &str) -> Result<Registry, FileError> {
         parse(s.as_bytes(), find("USDT_ERC20").unwrap(), &Limits::default())
+    }
+
+    #[test]
+    fn crlf_files_count_lines_as_lf_files_do() {
+        let lf = "address,amount\nTR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t,12\n\nTR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t,x\n";
+        let crlf = lf.replace('\n', "\r\n");
+        for text in [lf.to_string(), crlf] {
+            let reg = parse_str(&text).unwrap();
+            assert_eq!(reg.rows.iter().map(|r| r.line).collect::<Vec<_>>(), vec![2, 4], "{text:?}");
+        }
+        // A lone CR inside a cell is kept; CR before LF is a line end.
+        let mut r = CrlfToLf::new("a\rb\r\nc\r".as_bytes());
+        let mut out = String::new();
+        r.read_to_string(&mut out).unwrap();
+        assert_eq!(out, "a\rb\nc\r");
     }
 
     #[test]

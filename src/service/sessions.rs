@@ -29,11 +29,19 @@ pub struct NewSession {
     pub user_id: i64,
 }
 
-const WRONG_CREDENTIALS: &str = "The email or password is not right. Check both and try again.";
+/// One answer for an unknown email, a wrong password and a locked account alike.
+const WRONG_CREDENTIALS: &str = "The email or password is not right, or this account is paused for a few minutes \
+     after repeated failed sign-ins. Check both and try again.";
 
 /// Seconds between writes of a session's last-seen time: idle expiry needs no finer clock, and a
 /// write on every request would serialize SQLite readers behind the writer.
 const TOUCH_INTERVAL_SECS: i64 = 60;
+
+/// How stale the stored last-seen time may get: a quarter of the idle limit, at most
+/// [`TOUCH_INTERVAL_SECS`], so a session used more often than the idle limit never looks idle.
+fn touch_interval_secs(idle: chrono::Duration) -> i64 {
+    (idle.num_seconds() / 4).clamp(1, TOUCH_INTERVAL_SECS)
+}
 
 pub fn token_hash(token: &str) -> String {
     crypto::sha256_hex(token.as_bytes())
@@ -73,13 +81,28 @@ pub fn login(
         )?;
         return Err(FieldErrors::form(WRONG_CREDENTIALS).into());
     };
-    if let Some(until) = user.locked_until.filter(|until| *until > now) {
-        return Err(FieldErrors::form(locked_message(until - now)).into());
-    }
-    // Verified outside any transaction: argon2 takes tens of milliseconds and must not hold
-    // SQLite's write lock.
-    if !crypto::verify_password(password, &user.password_hash) {
-        return Err(record_failure(conn, &user, ip, now)?);
+    // The attempt is counted before the password is checked, so parallel guesses cannot run more
+    // checks than the limit allows; a locked account still costs one password check and gets
+    // the same words, so neither the answer nor its timing tells a locked account from an
+    // unknown one.
+    let allowed = claim_attempt(conn, &user, now)?;
+    let right = crypto::verify_password(password, &user.password_hash);
+    if !allowed || !right {
+        let detail = if allowed { "wrong password" } else { "attempt while locked" };
+        audit::record(
+            conn,
+            Entry {
+                org_id: Some(user.org_id),
+                actor_user_id: None,
+                action: "login.failed",
+                object_type: "user",
+                object_id: Some(user.id.to_string()),
+                detail: detail.into(),
+                ip,
+            },
+            now,
+        )?;
+        return Err(FieldErrors::form(WRONG_CREDENTIALS).into());
     }
     if user.disabled {
         return Err(FieldErrors::form("This account is disabled. Ask an administrator to enable it.").into());
@@ -120,42 +143,18 @@ pub fn login(
     Ok(NewSession { token, user_id: user.id })
 }
 
-fn record_failure(
-    conn: &mut DbConnection,
-    user: &UserRow,
-    ip: Option<&str>,
-    now: NaiveDateTime,
-) -> Result<AppError, AppError> {
+/// Takes one attempt from the account's allowance: false when it is locked. The attempt that
+/// reaches the limit locks the account (30 s, doubling to 15 minutes); a right password clears it.
+fn claim_attempt(conn: &mut DbConnection, user: &UserRow, now: NaiveDateTime) -> Result<bool, AppError> {
     db::write_tx(conn, |conn| {
-        let failures = db::users::increment_failed_logins(conn, user.id)?;
-        let lock = lockout_after(failures);
-        if let Some(d) = lock {
+        let Some(failures) = db::users::claim_login_attempt(conn, user.id, now)? else {
+            return Ok(false);
+        };
+        if let Some(d) = lockout_after(failures) {
             db::users::set_locked_until(conn, user.id, Some(now + d))?;
         }
-        audit::record(
-            conn,
-            Entry {
-                org_id: Some(user.org_id),
-                actor_user_id: None,
-                action: "login.failed",
-                object_type: "user",
-                object_id: Some(user.id.to_string()),
-                detail: format!("wrong password, {failures} in a row"),
-                ip,
-            },
-            now,
-        )?;
-        Ok(match lock {
-            Some(d) => FieldErrors::form(locked_message(d)).into(),
-            None => FieldErrors::form(WRONG_CREDENTIALS).into(),
-        })
+        Ok(true)
     })
-}
-
-fn locked_message(remaining: chrono::Duration) -> String {
-    let secs = remaining.num_seconds().max(1);
-    let wait = if secs < 90 { format!("{secs} seconds") } else { format!("{} minutes", (secs + 59) / 60) };
-    format!("Too many failed sign-ins for this account. Wait {wait} and try again.")
 }
 
 /// The live session for a cookie token, or None when it is unknown, idle too long, too old or
@@ -175,7 +174,7 @@ pub fn resolve(
         db::sessions::delete(conn, session.id)?;
         return Ok(None);
     }
-    if (now - session.last_seen_at).num_seconds() >= TOUCH_INTERVAL_SECS {
+    if (now - session.last_seen_at).num_seconds() >= touch_interval_secs(config.session_idle) {
         db::sessions::touch(conn, session.id, now)?;
     }
     Ok(Some(SessionUser {

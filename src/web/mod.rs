@@ -138,6 +138,9 @@ pub fn see_other(location: &str) -> HttpResponse {
     HttpResponse::SeeOther().insert_header(("Location", location)).finish()
 }
 
+/// The longest one-time message, in characters; longer ones end in "…".
+pub const MAX_FLASH_CHARS: usize = 400;
+
 /// 303 to `location` with a one-time message for the page that follows.
 pub fn see_other_with_flash(
     ctx: &context::RequestContext,
@@ -146,7 +149,10 @@ pub fn see_other_with_flash(
     message: &str,
 ) -> HttpResponse {
     let mut res = see_other(location);
-    let flash = context::Flash { kind, message: message.into() };
+    // A cookie rides on every later request: a long message (a file's 50,000 column names)
+    // would make the browser's requests too large to be served at all.
+    let message = crate::domain::asset::shorten(message, MAX_FLASH_CHARS, 0);
+    let flash = context::Flash { kind, message };
     res.add_cookie(&ctx.flash_cookie(&flash)).ok();
     res
 }

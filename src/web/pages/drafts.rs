@@ -400,7 +400,12 @@ pub async fn upload(
                 message.push_str(&format!("; {} need correcting (shown in red)", up.with_problems));
             }
             if !up.unknown_columns.is_empty() {
-                message.push_str(&format!("; ignored the columns {}", up.unknown_columns.join(", ")));
+                let shown: Vec<String> =
+                    up.unknown_columns.iter().take(5).map(|c| crate::domain::asset::shorten(c, 30, 0)).collect();
+                message.push_str(&format!("; ignored the columns {}", shown.join(", ")));
+                if up.unknown_columns.len() > shown.len() {
+                    message.push_str(&format!(" and {} more", up.unknown_columns.len() - shown.len()));
+                }
             }
             message.push('.');
             let target = if up.with_problems > 0 { format!("{location}?problems=1") } else { location };
