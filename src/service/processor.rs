@@ -115,8 +115,9 @@ pub fn tick(
                 report.completed += completed;
                 report.failed += failed;
             }
-            // A database that did not answer: the same outcomes are recorded next round.
-            Err(e @ (AppError::Db(_) | AppError::Pool(_))) => {
+            // A database that did not answer, or a balance row too busy to swap: the same
+            // outcomes are recorded next round.
+            Err(e) if is_transient(&e) => {
                 tracing::warn!(payout = payout_id, error = %e, "recording outcomes failed; trying again next round")
             }
             // Anything else fails the same way every round (a ledger that cannot settle these
@@ -136,6 +137,14 @@ pub fn tick(
         }
     }
     Ok(report)
+}
+
+fn is_transient(e: &AppError) -> bool {
+    match e {
+        AppError::Db(_) | AppError::Pool(_) => true,
+        AppError::Conflict(m) => !m.starts_with("Insufficient"),
+        _ => false,
+    }
 }
 
 /// submitted → needs review, with its reason and an event, in one transaction.

@@ -85,10 +85,13 @@ pub fn login(
     // checks than the limit allows; a locked account still costs one password check and gets
     // the same words, so neither the answer nor its timing tells a locked account from an
     // unknown one.
-    let allowed = claim_attempt(conn, &user, now)?;
+    let attempt = claim_attempt(conn, &user, now)?;
     let right = crypto::verify_password(password, &user.password_hash);
-    if !allowed || !right {
-        let detail = if allowed { "wrong password" } else { "attempt while locked" };
+    if attempt.is_none() || !right {
+        let detail = match attempt {
+            Some(failures) => format!("wrong password, {failures} in a row"),
+            None => "attempt while locked".into(),
+        };
         audit::record(
             conn,
             Entry {
@@ -97,7 +100,7 @@ pub fn login(
                 action: "login.failed",
                 object_type: "user",
                 object_id: Some(user.id.to_string()),
-                detail: detail.into(),
+                detail,
                 ip,
             },
             now,
@@ -143,17 +146,18 @@ pub fn login(
     Ok(NewSession { token, user_id: user.id })
 }
 
-/// Takes one attempt from the account's allowance: false when it is locked. The attempt that
-/// reaches the limit locks the account (30 s, doubling to 15 minutes); a right password clears it.
-fn claim_attempt(conn: &mut DbConnection, user: &UserRow, now: NaiveDateTime) -> Result<bool, AppError> {
+/// Takes one attempt from the account's allowance: the failures in a row counting this one, or
+/// None when it is locked. The attempt that reaches the limit locks the account (30 s, doubling
+/// to 15 minutes); a right password clears it.
+fn claim_attempt(conn: &mut DbConnection, user: &UserRow, now: NaiveDateTime) -> Result<Option<i32>, AppError> {
     db::write_tx(conn, |conn| {
         let Some(failures) = db::users::claim_login_attempt(conn, user.id, now)? else {
-            return Ok(false);
+            return Ok(None);
         };
         if let Some(d) = lockout_after(failures) {
             db::users::set_locked_until(conn, user.id, Some(now + d))?;
         }
-        Ok(true)
+        Ok(Some(failures))
     })
 }
 
