@@ -211,3 +211,24 @@ fn parallel_guesses_get_no_more_password_checks_than_the_limit() {
         assert!(signed_in <= 1, "[{backend:?}]");
     }
 }
+
+#[actix_web::test]
+async fn a_session_used_every_twenty_seconds_outlives_a_one_minute_idle_limit() {
+    for backend in backends() {
+        let config = Config { session_idle: chrono::Duration::minutes(1), ..Config::default() };
+        let app = TestApp::start_with(backend, config).await;
+        let mut client = app.client().await;
+        client.login("accountant@demo.local", "demo").await;
+        let hash = sessions::token_hash(&client.cookies["payouts_session"]);
+        let created = now() - chrono::Duration::seconds(90);
+        // Used 20 s (and more) after the last recorded use: the use must be recorded, or three
+        // such uses later the stored time would be over a minute old and the session would end.
+        for seen_ago in [20, 30, 45] {
+            let last_seen = now() - chrono::Duration::seconds(seen_ago);
+            payouts::db::sessions::set_times(&mut app.conn(), &hash, created, last_seen).unwrap();
+            assert_eq!(client.get("/").await.status, StatusCode::OK, "[{backend:?}] last seen {seen_ago} s ago");
+            let (session, _, _) = payouts::db::sessions::find_with_user(&mut app.conn(), &hash).unwrap().unwrap();
+            assert!(now() - session.last_seen_at < chrono::Duration::seconds(5), "[{backend:?}] use recorded");
+        }
+    }
+}
