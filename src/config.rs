@@ -123,6 +123,15 @@ pub struct ServeArgs {
     /// on that chain; the others are then paid by nothing (unless --demo), never simulated.
     #[arg(long, env = "PAYOUTS_EVM_CONFIG", value_delimiter = ',')]
     pub evm_config: Vec<std::path::PathBuf>,
+
+    /// Webhooks may go to plain http:// receivers (development only: deliveries carry payout data).
+    #[arg(long, env = "PAYOUTS_WEBHOOK_ALLOW_HTTP")]
+    pub webhook_allow_http: bool,
+
+    /// Webhooks may go to private, loopback and link-local addresses (tests, receivers inside
+    /// your own network). Off, only public addresses are accepted and connected to.
+    #[arg(long, env = "PAYOUTS_WEBHOOK_ALLOW_PRIVATE")]
+    pub webhook_allow_private: bool,
 }
 
 impl Default for ServeArgs {
@@ -146,6 +155,8 @@ impl Default for ServeArgs {
             sim_fail_addresses: Vec::new(),
             sim_failure_per_mille: 0,
             evm_config: Vec::new(),
+            webhook_allow_http: false,
+            webhook_allow_private: false,
         }
     }
 }
@@ -158,6 +169,8 @@ pub struct Config {
     pub session_max_age: chrono::Duration,
     pub registry_limits: crate::domain::registry::Limits,
     pub stuck_after: chrono::Duration,
+    /// Where webhooks may be sent.
+    pub webhooks: crate::domain::outbound::OutboundPolicy,
 }
 
 impl Config {
@@ -179,6 +192,10 @@ impl Config {
                 max_bytes: args.registry_max_mib.max(1) * 1024 * 1024,
             },
             stuck_after: chrono::Duration::minutes(args.stuck_after_minutes.max(1).into()),
+            webhooks: crate::domain::outbound::OutboundPolicy {
+                allow_http: args.webhook_allow_http,
+                allow_private: args.webhook_allow_private,
+            },
         })
     }
 }

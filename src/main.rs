@@ -247,7 +247,7 @@ async fn serve(db_args: DbArgs, args: ServeArgs) -> Result<(), String> {
             // in assets without a chain wait until one is configured.
             tracing::warn!(assets = ?elsewhere, "no rail pays these assets; disable them in Settings → Assets");
         }
-        payouts::service::webhooks::spawn(state.pool.clone(), Duration::from_secs(1));
+        payouts::service::webhooks::spawn(state.pool.clone(), Duration::from_secs(1), state.config.webhooks);
     }
     let connections = state.pool.max_size() as usize;
     let data = web::Data::new(state);

@@ -108,9 +108,27 @@ pub fn insert_deliveries(conn: &mut DbConnection, rows: &[NewDelivery]) -> DbRes
     Ok(())
 }
 
-pub fn due(conn: &mut DbConnection, now: NaiveDateTime, limit: i64) -> DbResult<Vec<DeliveryRow>> {
+/// Enabled endpoints that have deliveries due, each once: every endpoint gets its turn however
+/// many deliveries another one has piled up.
+pub fn endpoints_with_due(conn: &mut DbConnection, now: NaiveDateTime, limit: i64) -> DbResult<Vec<i64>> {
+    let enabled = e::webhook_endpoints.filter(e::enabled.eq(true)).select(e::id);
     d::webhook_deliveries
-        .filter(d::status.eq("pending").and(d::next_attempt_at.le(now)))
+        .filter(d::status.eq("pending").and(d::next_attempt_at.le(now)).and(d::endpoint_id.eq_any(enabled)))
+        .select(d::endpoint_id)
+        .distinct()
+        .order(d::endpoint_id)
+        .limit(limit)
+        .load(conn)
+}
+
+pub fn due_for_endpoint(
+    conn: &mut DbConnection,
+    endpoint_id: i64,
+    now: NaiveDateTime,
+    limit: i64,
+) -> DbResult<Vec<DeliveryRow>> {
+    d::webhook_deliveries
+        .filter(d::endpoint_id.eq(endpoint_id).and(d::status.eq("pending")).and(d::next_attempt_at.le(now)))
         .order(d::id)
         .limit(limit)
         .select(DeliveryRow::as_select())

@@ -6,6 +6,7 @@ pub mod asset;
 pub mod fee;
 pub mod ledger;
 pub mod money;
+pub mod outbound;
 pub mod payout;
 pub mod registry;
 pub mod spreadsheet;

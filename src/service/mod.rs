@@ -15,6 +15,7 @@ pub mod processor;
 pub mod review;
 pub mod sessions;
 pub mod users;
+pub mod webhook_net;
 pub mod webhooks;
 
 use chrono::{NaiveDateTime, SubsecRound, Utc};

@@ -1,6 +1,8 @@
 //! Signed webhooks. Each change writes its deliveries (the outbox) in its own transaction; a
 //! worker sends them, signed with HMAC-SHA256, and retries with exponential backoff for a day.
 
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{NaiveDateTime, Utc};
@@ -13,6 +15,7 @@ use crate::db::webhooks::{DeliveryRow, EndpointRow, NewDelivery};
 use crate::db::{self, DbConnection};
 use crate::domain::FieldErrors;
 use crate::domain::account::Role;
+use crate::domain::outbound::OutboundPolicy;
 use crate::error::AppError;
 
 pub const PAYOUT_CREATED: &str = "payout.created";
@@ -139,15 +142,44 @@ pub fn backoff(attempts: i32) -> chrono::Duration {
     chrono::Duration::seconds(secs)
 }
 
-/// Sends what is due; returns how many were delivered.
+/// How many endpoints are sent to at once; each endpoint has at most one request in flight.
+pub const MAX_ENDPOINTS_IN_FLIGHT: usize = 16;
+/// The longest one delivery may take, connection included.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// Deliveries one endpoint's turn sends at most.
+const PER_TURN: i64 = 20;
+/// What is kept of a receiver's answer: its status and this much of its body.
+const EXCERPT_CHARS: usize = 200;
+
+/// Sends what is due, one endpoint after another; returns how many were delivered. The server
+/// runs endpoints side by side instead ([`spawn`]); this serves tests and tools.
 pub fn deliver_due(conn: &mut DbConnection, agent: &ureq::Agent, limit: i64) -> Result<usize, AppError> {
     let mut delivered = 0;
-    for row in db::webhooks::due(conn, now(), limit)? {
+    for endpoint_id in db::webhooks::endpoints_with_due(conn, now(), limit)? {
+        delivered += deliver_endpoint(conn, agent, endpoint_id, limit)?;
+    }
+    Ok(delivered)
+}
+
+/// One endpoint's turn: its due deliveries in order, stopping at the first that fails (the rest
+/// wait for their retry rather than each waiting out a timeout). Nothing is sent to an endpoint
+/// that is disabled.
+pub fn deliver_endpoint(
+    conn: &mut DbConnection,
+    agent: &ureq::Agent,
+    endpoint_id: i64,
+    limit: i64,
+) -> Result<usize, AppError> {
+    let endpoint = db::webhooks::endpoint(conn, endpoint_id)?;
+    if !endpoint.enabled {
+        return Ok(0);
+    }
+    let mut delivered = 0;
+    for row in db::webhooks::due_for_endpoint(conn, endpoint_id, now(), limit.min(PER_TURN))? {
         let at = now();
         if !db::webhooks::claim(conn, &row, at + chrono::Duration::seconds(60))? {
             continue;
         }
-        let endpoint = db::webhooks::endpoint(conn, row.endpoint_id)?;
         let (code, response) = send(agent, &endpoint, &row, at);
         let ok = code.is_some_and(|c| (200..300).contains(&c));
         let attempts = row.attempts + 1;
@@ -161,8 +193,17 @@ pub fn deliver_due(conn: &mut DbConnection, agent: &ureq::Agent, limit: i64) -> 
             ("pending", done_at + backoff(attempts))
         };
         db::webhooks::record(conn, row.id, status, code, &response, next, ok.then_some(done_at))?;
+        if !ok {
+            break;
+        }
     }
     Ok(delivered)
+}
+
+/// A short excerpt of what a receiver said, without control characters (it is shown to admins,
+/// escaped, and nothing more of it is kept).
+fn excerpt(text: &str) -> String {
+    text.chars().filter(|c| !c.is_control()).take(EXCERPT_CHARS).collect()
 }
 
 fn send(agent: &ureq::Agent, endpoint: &EndpointRow, row: &DeliveryRow, at: NaiveDateTime) -> (Option<i32>, String) {
@@ -178,35 +219,61 @@ fn send(agent: &ureq::Agent, endpoint: &EndpointRow, row: &DeliveryRow, at: Naiv
         Ok(mut response) => {
             let code = response.status().as_u16() as i32;
             let text = response.body_mut().with_config().limit(2048).read_to_string().unwrap_or_default();
-            (Some(code), text.chars().take(500).collect())
+            (Some(code), excerpt(&text))
         }
-        Err(e) => (None, format!("{e}").chars().take(500).collect()),
+        Err(e) => (None, excerpt(&e.to_string())),
     }
 }
 
-pub fn agent(timeout: Duration) -> ureq::Agent {
-    ureq::Agent::config_builder().timeout_global(Some(timeout)).http_status_as_error(false).build().into()
-}
+pub use super::webhook_net::agent;
 
-/// Runs the delivery worker on its own thread until the process ends.
-pub fn spawn(pool: crate::db::Pool, interval: Duration) {
+/// Runs the delivery worker until the process ends: every round, each endpoint with due
+/// deliveries that is not already being sent to gets its own turn on its own thread (at most
+/// [`MAX_ENDPOINTS_IN_FLIGHT`] at once), so a slow or dead receiver delays only itself.
+pub fn spawn(pool: crate::db::Pool, interval: Duration, policy: OutboundPolicy) {
+    let busy: Busy = Arc::default();
     std::thread::Builder::new()
         .name("webhooks".into())
         .spawn(move || {
-            let agent = agent(Duration::from_secs(10));
+            let agent = agent(REQUEST_TIMEOUT, policy);
             loop {
-                match pool.get() {
-                    Ok(mut conn) => {
-                        if let Err(e) = deliver_due(&mut conn, &agent, 100) {
-                            tracing::error!(error = %e, "webhook delivery round failed");
-                        }
-                    }
-                    Err(e) => tracing::error!(error = %e, "webhook worker has no database connection"),
+                if let Err(e) = round(&pool, &agent, &busy) {
+                    tracing::error!(error = %e, "webhook round failed");
                 }
                 std::thread::sleep(interval);
             }
         })
         .expect("the webhook thread starts");
+}
+
+/// Endpoints being sent to right now.
+type Busy = Arc<Mutex<HashSet<i64>>>;
+
+fn round(pool: &crate::db::Pool, agent: &ureq::Agent, busy: &Busy) -> Result<(), AppError> {
+    let mut conn = pool.get().map_err(|e| AppError::Pool(e.to_string()))?;
+    for id in db::webhooks::endpoints_with_due(&mut conn, now(), 200)? {
+        {
+            let mut taken = busy.lock().unwrap_or_else(|p| p.into_inner());
+            if taken.len() >= MAX_ENDPOINTS_IN_FLIGHT || !taken.insert(id) {
+                continue;
+            }
+        }
+        let (pool, agent, mine) = (pool.clone(), agent.clone(), busy.clone());
+        let started = std::thread::Builder::new().name(format!("webhook-{id}")).spawn(move || {
+            let result = pool
+                .get()
+                .map_err(|e| AppError::Pool(e.to_string()))
+                .and_then(|mut conn| deliver_endpoint(&mut conn, &agent, id, PER_TURN));
+            if let Err(e) = result {
+                tracing::error!(endpoint = id, error = %e, "webhook delivery failed");
+            }
+            mine.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+        });
+        if started.is_err() {
+            busy.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+        }
+    }
+    Ok(())
 }
 
 #[derive(Debug, Clone, Default, serde::Deserialize)]
@@ -223,15 +290,13 @@ pub fn add_endpoint(
     actor: &Actor,
     url: &str,
     events: &[String],
+    policy: &OutboundPolicy,
 ) -> Result<(EndpointRow, String), AppError> {
     actor.require(Role::can_administer)?;
     let url = url.trim();
     let mut errors = FieldErrors::new();
-    if !(url.starts_with("https://") || url.starts_with("http://"))
-        || url.len() > 500
-        || url.contains(char::is_whitespace)
-    {
-        errors.add("url", "Enter the receiver's URL, starting with https://.");
+    if let Err(e) = super::webhook_net::check_receiver(url, policy) {
+        errors.add("url", e);
     }
     let events: Vec<&str> = EVENT_TYPES.iter().copied().filter(|t| events.iter().any(|e| e == t)).collect();
     if events.is_empty() {

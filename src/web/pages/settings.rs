@@ -273,7 +273,8 @@ pub async fn add_webhook(
     let url = fields.iter().find(|(k, _)| k == "url").map(|(_, v)| v.clone()).unwrap_or_default();
     let events = values_of(&fields, "events");
     let actor = authed.actor();
-    match state.run(move |conn| crate::service::webhooks::add_endpoint(conn, &actor, &url, &events)).await {
+    let policy = state.config.webhooks;
+    match state.run(move |conn| crate::service::webhooks::add_endpoint(conn, &actor, &url, &events, &policy)).await {
         Ok((_, secret)) => webhooks_page(&state, &authed, Some(secret), FieldErrors::new()).await,
         Err(AppError::Validation(errors)) => webhooks_page(&state, &authed, None, errors).await,
         Err(e) => Err(e),
