@@ -333,6 +333,18 @@ async fn the_openapi_document_describes_every_endpoint() {
         "amounts are strings"
     );
     assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+    // The list's filters are optional query parameters, not required path parameters.
+    for p in doc["paths"]["/api/v1/payouts"]["get"]["parameters"].as_array().unwrap() {
+        assert_eq!((p["in"].as_str(), p["required"].as_bool()), (Some("query"), Some(false)), "{p}");
+    }
+    let schemas = &doc["components"]["schemas"];
+    assert_eq!(schemas["PayoutRequest"]["required"], serde_json::json!(["asset", "kind", "items"]));
+    assert_eq!(schemas["ItemRequest"]["required"], serde_json::json!(["address", "amount"]));
+    assert_eq!(schemas["PayoutRequest"]["properties"]["kind"]["enum"], serde_json::json!(["single", "mass"]));
+    assert_eq!(schemas["PayoutJson"]["properties"]["status"]["enum"].as_array().unwrap().len(), 6);
+    assert!(schemas["PayoutRequest"]["properties"]["asset"]["enum"].as_array().unwrap().contains(&"USDT_TRC20".into()));
+    let links = &doc["paths"]["/api/v1/payouts"]["post"]["responses"]["201"]["links"];
+    assert_eq!(links["GetPayout"]["parameters"]["id"], "$response.body#/id", "stateful clients follow the new id");
     let docs = c.send(TestRequest::get().uri("/api/docs")).await;
     assert!(docs.body.contains("<code>POST /api/v1/payouts</code>") && !docs.body.contains("<script"));
 }

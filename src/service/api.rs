@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::api_keys::ApiCaller;
 use super::payouts::{self, Draft, PayoutView};
-use super::{approvals, ledger, now, org_settings};
+use super::{api_schema, approvals, ledger, now, org_settings};
 use crate::crypto;
 use crate::db::{self, DbConnection};
 use crate::domain::account::Scope;
@@ -67,8 +67,10 @@ pub fn balances(conn: &mut DbConnection, caller: &ApiCaller) -> Result<Vec<Balan
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct ValidateRequest {
     #[serde(default)]
+    #[schema(schema_with = api_schema::asset, required = true)]
     pub asset: String,
     #[serde(default)]
+    #[schema(required = true, min_length = 1, max_length = 100)]
     pub address: String,
 }
 
@@ -93,26 +95,37 @@ pub fn validate_address(caller: &ApiCaller, req: &ValidateRequest) -> Result<Val
 #[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 pub struct ItemRequest {
     #[serde(default)]
+    #[schema(required = true, min_length = 1, max_length = 100)]
     pub address: String,
     #[serde(default)]
+    #[schema(schema_with = api_schema::amount, required = true)]
     pub amount: String,
     #[serde(default)]
+    #[schema(max_length = 200)]
     pub comment: String,
     #[serde(default)]
+    #[schema(max_length = 64)]
     pub reference: String,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"asset": "USDT_TRC20", "kind": "single", "description": "Invoice 1042",
+    "items": [{"address": "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t", "amount": "25", "reference": "1042"}]}))]
 pub struct PayoutRequest {
     #[serde(default)]
+    #[schema(schema_with = api_schema::asset, required = true)]
     pub asset: String,
     #[serde(default)]
+    #[schema(schema_with = api_schema::kind, required = true)]
     pub kind: String,
     #[serde(default)]
+    #[schema(max_length = 500)]
     pub description: String,
     #[serde(default)]
+    #[schema(max_length = 500)]
     pub purpose: String,
     #[serde(default)]
+    #[schema(required = true, min_items = 1)]
     pub items: Vec<ItemRequest>,
 }
 
@@ -132,7 +145,9 @@ pub struct QuoteItem {
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct QuoteResponse {
+    #[schema(schema_with = api_schema::asset)]
     pub asset: &'static str,
+    #[schema(schema_with = api_schema::kind)]
     pub kind: &'static str,
     pub count: usize,
     pub amount_total: String,
@@ -288,6 +303,7 @@ pub struct ItemJson {
     pub fee: String,
     pub comment: String,
     pub reference: String,
+    #[schema(schema_with = api_schema::item_status)]
     pub status: String,
     pub tx_hash: Option<String>,
     pub error: Option<String>,
@@ -296,8 +312,11 @@ pub struct ItemJson {
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct PayoutJson {
     pub id: i64,
+    #[schema(schema_with = api_schema::kind)]
     pub kind: &'static str,
+    #[schema(schema_with = api_schema::asset)]
     pub asset: &'static str,
+    #[schema(schema_with = api_schema::payout_status)]
     pub status: &'static str,
     pub description: String,
     pub amount_total: String,
@@ -433,17 +452,24 @@ pub fn create(
 }
 
 #[derive(Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
     #[serde(default)]
+    #[param(schema_with = api_schema::payout_status)]
     pub status: String,
     #[serde(default)]
+    #[param(schema_with = api_schema::asset)]
     pub asset: String,
     #[serde(default)]
+    #[param(schema_with = api_schema::kind)]
     pub kind: String,
     #[serde(default)]
+    #[param(format = DateTime)]
     pub created_from: String,
     #[serde(default)]
+    #[param(format = DateTime)]
     pub created_to: String,
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     pub cursor: Option<String>,
 }
@@ -515,6 +541,7 @@ pub fn list(conn: &mut DbConnection, caller: &ApiCaller, p: &ListParams) -> Resu
 #[derive(Deserialize, Default, utoipa::ToSchema)]
 pub struct ReasonRequest {
     #[serde(default)]
+    #[schema(required = true, min_length = 1, max_length = 500)]
     pub reason: String,
 }
 

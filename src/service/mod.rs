@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod api_keys;
+pub mod api_schema;
 pub mod approvals;
 pub mod audit;
 pub mod bootstrap;

@@ -315,5 +315,23 @@ pub struct ApiDoc;
 
 pub async fn openapi_json() -> HttpResponse {
     use utoipa::OpenApi;
-    HttpResponse::Ok().content_type("application/json").body(ApiDoc::openapi().to_json().unwrap_or_default())
+    let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+    add_payout_links(&mut doc);
+    HttpResponse::Ok().content_type("application/json").body(doc.to_string())
+}
+
+/// Links from a created payout to what can be done with it next, for generated clients and
+/// stateful testing: the new payout's id feeds get, approve, reject and cancel. Written into the
+/// JSON because utoipa 5.5 serializes a link's `operationId` as `operation_id`.
+fn add_payout_links(doc: &mut serde_json::Value) {
+    let links: serde_json::Map<String, serde_json::Value> =
+        [("GetPayout", "get"), ("ApprovePayout", "approve"), ("RejectPayout", "reject"), ("CancelPayout", "cancel")]
+            .into_iter()
+            .map(|(name, operation)| {
+                (name.to_owned(), json!({ "operationId": operation, "parameters": { "id": "$response.body#/id" } }))
+            })
+            .collect();
+    if let Some(created) = doc.pointer_mut("/paths/~1api~1v1~1payouts/post/responses/201") {
+        created["links"] = serde_json::Value::Object(links);
+    }
 }
