@@ -226,3 +226,42 @@ async fn a_creator_demoted_to_viewer_cannot_cancel() {
         assert!(matches!(res, Err(payouts::AppError::Forbidden)), "[{backend:?}] {:?}", res.err());
     }
 }
+
+#[actix_web::test]
+async fn a_draft_view_reads_stored_verdicts_and_checks_only_what_changed() {
+    use payouts::db::schema::mass_draft_rows;
+    for backend in backends() {
+        let app = TestApp::start(backend).await;
+        let mut client = app.client().await;
+        client.login("accountant@demo.local", "demo").await;
+        let id = client.start_draft("USDT_TRC20", "Verdicts").await;
+        let csv = format!("address,amount\n{TRON_ADDRESS},5\n{TRON_ADDRESS},0.5\n");
+        client.upload(&format!("/payouts/drafts/{id}/upload"), "v.csv", csv.as_bytes()).await;
+        let lines = payouts::db::drafts::lines(&mut app.conn(), id).unwrap();
+        assert!(lines.iter().all(|l| l.verdict.is_some()), "[{backend:?}] every row checked once, when stored");
+        assert!(lines[1].verdict.as_deref().unwrap().contains("The smallest USDT_TRC20 payout is 1"));
+        // A view reads the stored verdict: a verdict planted in the database is what it shows.
+        let planted = lines[1].verdict.as_deref().unwrap().replace("The smallest", "Stored: the smallest");
+        diesel::update(mass_draft_rows::table.find(lines[1].id))
+            .set(mass_draft_rows::verdict.eq(&planted))
+            .execute(&mut *app.conn())
+            .unwrap();
+        let page = client.get(&format!("/payouts/drafts/{id}")).await;
+        assert!(page.body.contains("Stored: the smallest"), "[{backend:?}] not checked again on view");
+        // Editing the row checks it again.
+        client
+            .post_form(
+                &format!("/payouts/drafts/{id}/rows/{}", lines[1].id),
+                &[("address", TRON_ADDRESS), ("amount", "0.7")],
+            )
+            .await;
+        let page = client.get(&format!("/payouts/drafts/{id}")).await;
+        assert!(
+            !page.body.contains("Stored: the smallest") && page.body.contains("The smallest USDT_TRC20 payout is 1")
+        );
+        // Another asset means other rules: every row is checked again.
+        client.post_form(&format!("/payouts/drafts/{id}/header"), &[("asset", "BTC"), ("purpose", "Verdicts")]).await;
+        let page = client.get(&format!("/payouts/drafts/{id}")).await;
+        assert!(page.body.contains("This is a TRON address, but BTC pays on Bitcoin."), "[{backend:?}]");
+    }
+}

@@ -32,6 +32,8 @@ pub struct DraftLineRow {
     pub comment: String,
     pub reference: String,
     pub upload_error: Option<String>,
+    /// The row's checked verdict (domain::registry::Row::verdict), None until checked.
+    pub verdict: Option<String>,
 }
 
 #[derive(Insertable)]
@@ -45,6 +47,8 @@ pub struct NewDraftLine {
     pub comment: String,
     pub reference: String,
     pub upload_error: Option<String>,
+    /// The row's checked verdict (domain::registry::Row::verdict), None until checked.
+    pub verdict: Option<String>,
 }
 
 pub fn insert(
@@ -136,25 +140,27 @@ pub fn insert_line(conn: &mut DbConnection, row: &NewDraftLine) -> DbResult<Draf
         .get_result(conn)
 }
 
-pub fn update_line(
-    conn: &mut DbConnection,
-    draft_id: i64,
-    id: i64,
-    address: &str,
-    amount: &str,
-    comment: &str,
-    reference: &str,
-) -> DbResult<bool> {
+/// Replaces a row's cells and verdict (an upload's line problem is gone once a person edits it).
+pub fn update_line(conn: &mut DbConnection, draft_id: i64, id: i64, line: &NewDraftLine) -> DbResult<bool> {
     let n = diesel::update(r::mass_draft_rows.filter(r::id.eq(id).and(r::draft_id.eq(draft_id))))
         .set((
-            r::address.eq(address),
-            r::amount.eq(amount),
-            r::comment.eq(comment),
-            r::reference.eq(reference),
+            r::address.eq(&line.address),
+            r::amount.eq(&line.amount),
+            r::comment.eq(&line.comment),
+            r::reference.eq(&line.reference),
             r::upload_error.eq(None::<String>),
+            r::verdict.eq(&line.verdict),
         ))
         .execute(conn)?;
     Ok(n == 1)
+}
+
+/// New verdicts for rows checked again (the draft's asset changed).
+pub fn set_verdicts(conn: &mut DbConnection, verdicts: &[(i64, String)]) -> DbResult<()> {
+    for (id, verdict) in verdicts {
+        diesel::update(r::mass_draft_rows.find(id)).set(r::verdict.eq(verdict)).execute(conn)?;
+    }
+    Ok(())
 }
 
 pub fn delete_line(conn: &mut DbConnection, draft_id: i64, id: i64) -> DbResult<bool> {

@@ -216,6 +216,7 @@ diesel::table! {
         comment -> Text,
         reference -> Text,
         upload_error -> Nullable<Text>,
+        verdict -> Nullable<Text>,
     }
 }
 

@@ -110,6 +110,68 @@ impl Row {
     }
 }
 
+/// Bump when a row rule changes: verdicts stored under another version are checked again.
+pub const ROW_RULES_VERSION: u32 = 1;
+
+/// What [`Row::check`] decided, as stored beside a draft row.
+#[derive(Serialize, serde::Deserialize)]
+struct StoredVerdict {
+    rules: u32,
+    asset: String,
+    address: String,
+    amount: Option<String>,
+    errors: Vec<(String, String)>,
+    warnings: Vec<(String, String)>,
+}
+
+fn stored_column(name: &str) -> Option<&'static str> {
+    ["address", "amount", "comment", "reference"].into_iter().find(|c| *c == name)
+}
+
+impl Row {
+    /// This row's own checks (not those across rows, nor a CSV line's shape) as stored text.
+    pub fn verdict(&self, asset: &'static Asset) -> String {
+        let issues = |list: &[Issue]| -> Vec<(String, String)> {
+            list.iter().filter(|i| !i.column.is_empty()).map(|i| (i.column.to_owned(), i.message.clone())).collect()
+        };
+        let stored = StoredVerdict {
+            rules: ROW_RULES_VERSION,
+            asset: asset.code.to_owned(),
+            address: self.address.clone(),
+            amount: self.amount.map(|a| a.to_string()),
+            errors: issues(&self.errors),
+            warnings: issues(&self.warnings),
+        };
+        serde_json::to_string(&stored).unwrap_or_default()
+    }
+
+    /// The row as [`Row::check`] would find it, from its stored verdict; None when the verdict
+    /// was made for another asset or by other rules (then the row is checked again).
+    pub fn from_verdict(asset: &'static Asset, line: u64, input: &RowInput, verdict: &str) -> Option<Row> {
+        let stored: StoredVerdict = serde_json::from_str(verdict).ok()?;
+        if stored.rules != ROW_RULES_VERSION || stored.asset != asset.code {
+            return None;
+        }
+        let issues = |list: Vec<(String, String)>| -> Option<Vec<Issue>> {
+            list.into_iter().map(|(c, m)| Some(Issue::new(stored_column(&c)?, m))).collect()
+        };
+        let amount = match stored.amount {
+            Some(a) => Some(Amount::parse_non_negative(asset, &a).ok()?),
+            None => None,
+        };
+        Some(Row {
+            line,
+            address: stored.address,
+            amount_text: input.amount.trim().to_owned(),
+            amount,
+            comment: input.comment.trim().to_owned(),
+            reference: input.reference.trim().to_owned(),
+            errors: issues(stored.errors)?,
+            warnings: issues(stored.warnings)?,
+        })
+    }
+}
+
 /// A payout amount: a valid amount of the asset, at least its minimum.
 pub fn check_payout_amount(asset: &'static Asset, input: &str) -> Result<Amount, String> {
     let amount = Amount::parse(asset, input)?;
@@ -504,6 +566,22 @@ mod tests {
 
     fn parse_str(s: &str) -> Result<Registry, FileError> {
         parse(s.as_bytes(), find("USDT_ERC20").unwrap(), &Limits::default())
+    }
+
+    #[test]
+    fn a_stored_verdict_gives_back_the_checked_row() {
+        let tron = crate::domain::asset::find("USDT_TRC20").unwrap();
+        for (address, amount, comment) in
+            [("TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t", "12.5", "ok"), (EVM, "12,5", "bad\u{202e}"), ("", "", "")]
+        {
+            let input = RowInput { address, amount, comment, reference: "R1" };
+            let checked = Row::check(tron, 3, &input);
+            let back = Row::from_verdict(tron, 3, &input, &checked.verdict(tron)).unwrap();
+            assert_eq!(format!("{back:?}"), format!("{checked:?}"));
+            let btc = crate::domain::asset::find("BTC").unwrap();
+            assert!(Row::from_verdict(btc, 3, &input, &checked.verdict(tron)).is_none(), "another asset");
+        }
+        assert!(Row::from_verdict(tron, 1, &RowInput::default(), "{").is_none());
     }
 
     #[test]

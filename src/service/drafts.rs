@@ -104,7 +104,12 @@ pub fn view(conn: &mut DbConnection, actor: &Actor, id: i64) -> Result<DraftView
         .map(|(n, l)| {
             let input =
                 RowInput { address: &l.address, amount: &l.amount, comment: &l.comment, reference: &l.reference };
-            let mut row = Row::check(asset, n as u64 + 1, &input);
+            let line = n as u64 + 1;
+            let mut row = l
+                .verdict
+                .as_deref()
+                .and_then(|v| Row::from_verdict(asset, line, &input, v))
+                .unwrap_or_else(|| Row::check(asset, line, &input));
             if let Some(problem) = &l.upload_error {
                 row.errors.push(Issue::new("", format!("{problem} Check every cell, then save the row.")));
             }
@@ -118,11 +123,45 @@ pub fn view(conn: &mut DbConnection, actor: &Actor, id: i64) -> Result<DraftView
 pub fn set_header(conn: &mut DbConnection, actor: &Actor, id: i64, form: &HeaderForm) -> Result<(), AppError> {
     load_open(conn, actor, id)?;
     let asset = check_header(conn, actor, form)?;
-    db::drafts::update_header(conn, id, asset.code, form.purpose.trim(), now())?;
-    Ok(())
+    db::write_tx(conn, |conn| {
+        let (draft, _) = load_open(conn, actor, id)?;
+        db::drafts::update_header(conn, id, asset.code, form.purpose.trim(), now())?;
+        if draft.asset != asset.code {
+            // Another asset, other rules: every row is checked again, once.
+            let verdicts: Vec<(i64, String)> = db::drafts::lines(conn, id)?
+                .iter()
+                .map(|l| {
+                    let input = RowInput {
+                        address: &l.address,
+                        amount: &l.amount,
+                        comment: &l.comment,
+                        reference: &l.reference,
+                    };
+                    (l.id, Row::check(asset, 0, &input).verdict(asset))
+                })
+                .collect();
+            db::drafts::set_verdicts(conn, &verdicts)?;
+        }
+        Ok(())
+    })
 }
 
-fn line_of(draft_id: i64, position: i64, source_line: Option<i64>, row: &RowForm) -> NewDraftLine {
+/// A row to store, checked once here: views read the stored verdict instead of checking every
+/// row again.
+fn line_of(
+    asset: &'static Asset,
+    draft_id: i64,
+    position: i64,
+    source_line: Option<i64>,
+    row: &RowForm,
+) -> NewDraftLine {
+    let input =
+        RowInput { address: &row.address, amount: &row.amount, comment: &row.comment, reference: &row.reference };
+    let verdict = Row::check(asset, 0, &input).verdict(asset);
+    stored_line(draft_id, position, source_line, row, verdict)
+}
+
+fn stored_line(draft_id: i64, position: i64, source_line: Option<i64>, row: &RowForm, verdict: String) -> NewDraftLine {
     NewDraftLine {
         draft_id,
         position,
@@ -132,6 +171,7 @@ fn line_of(draft_id: i64, position: i64, source_line: Option<i64>, row: &RowForm
         comment: row.comment.trim().to_owned(),
         reference: row.reference.trim().to_owned(),
         upload_error: None,
+        verdict: Some(verdict),
     }
 }
 
@@ -159,7 +199,8 @@ pub fn add_row(
         load_open(conn, actor, id)?;
         check_room(conn, id, 1, limits)?;
         let position = db::drafts::max_position(conn, id)? + 1;
-        let line = db::drafts::insert_line(conn, &line_of(id, position, None, row))?;
+        let (_, asset) = load_open(conn, actor, id)?;
+        let line = db::drafts::insert_line(conn, &line_of(asset, id, position, None, row))?;
         db::drafts::touch(conn, id, now())?;
         Ok(line.id)
     })
@@ -167,9 +208,8 @@ pub fn add_row(
 
 pub fn update_row(conn: &mut DbConnection, actor: &Actor, id: i64, row_id: i64, row: &RowForm) -> Result<(), AppError> {
     db::write_tx(conn, |conn| {
-        load_open(conn, actor, id)?;
-        let l = line_of(id, 0, None, row);
-        if !db::drafts::update_line(conn, id, row_id, &l.address, &l.amount, &l.comment, &l.reference)? {
+        let (_, asset) = load_open(conn, actor, id)?;
+        if !db::drafts::update_line(conn, id, row_id, &line_of(asset, id, 0, None, row))? {
             return Err(AppError::NotFound);
         }
         db::drafts::touch(conn, id, now())?;
@@ -223,9 +263,10 @@ pub fn upload(
                     comment: r.comment.clone(),
                     reference: r.reference.clone(),
                 };
-                // Only a problem of the line itself is kept: the cells' own are found again.
+                // A problem of the line itself is kept apart; the cells' own are in the verdict
+                // (checked on their own: problems across rows are found at each view).
                 let upload_error = r.errors.iter().find(|e| e.column.is_empty()).map(|e| e.message.clone());
-                NewDraftLine { upload_error, ..line_of(id, start + n as i64, Some(r.line as i64), &form) }
+                NewDraftLine { upload_error, ..line_of(asset, id, start + n as i64, Some(r.line as i64), &form) }
             })
             .collect();
         db::drafts::insert_lines(conn, &lines)?;
@@ -302,6 +343,7 @@ pub fn from_failed_rows(conn: &mut DbConnection, actor: &Actor, payout_id: i64) 
     if failed.is_empty() {
         return Err(AppError::Conflict("No row of this payout failed.".into()));
     }
+    let asset = super::payouts::payout_asset(&payout)?;
     let at = now();
     db::write_tx(conn, |conn| {
         let purpose = format!("{} (failed rows of payout #{})", payout.description, payout.id);
@@ -317,7 +359,7 @@ pub fn from_failed_rows(conn: &mut DbConnection, actor: &Actor, payout_id: i64) 
                     comment: i.comment.clone(),
                     reference: i.reference.clone(),
                 };
-                line_of(draft.id, n as i64 + 1, Some(i.line.into()), &form)
+                line_of(asset, draft.id, n as i64 + 1, Some(i.line.into()), &form)
             })
             .collect();
         db::drafts::insert_lines(conn, &lines)?;

@@ -154,7 +154,11 @@ pub async fn balances(state: web::Data<AppState>, Api(caller): Api) -> ApiResult
 #[utoipa::path(post, path = "/api/v1/addresses/validate", tag = "reference", security(("bearer" = [])), request_body = api::ValidateRequest, responses((status = 200, description = "Whether the address is valid for the asset", body = api::ValidateResponse), (status = 401, description = "Missing or unknown API key", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The key lacks the scope, or a rule forbids it", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid fields, named like items[3].address", body = Problem, content_type = "application/problem+json")))]
 pub async fn validate_address(state: web::Data<AppState>, Api(caller): Api, body: web::Payload) -> ApiResult {
     let req: ValidateRequest = parse(&read_body(&state, body).await?)?;
-    ok(StatusCode::OK, &api::validate_address(&caller, &req)?)
+    // Checksums (keccak, sha256) are CPU work: off the async workers like everything else.
+    let answer = web::block(move || api::validate_address(&caller, &req))
+        .await
+        .map_err(|e| ApiError(AppError::Internal(format!("blocking task: {e}"))))??;
+    ok(StatusCode::OK, &answer)
 }
 
 #[utoipa::path(post, path = "/api/v1/payouts/quote", tag = "payouts", security(("bearer" = [])), request_body = api::PayoutRequest, responses((status = 200, description = "Amounts, service fee, total debit, balance check and per-item errors", body = api::QuoteResponse), (status = 401, description = "Missing or unknown API key", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The key lacks the scope, or a rule forbids it", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid fields, named like items[3].address", body = Problem, content_type = "application/problem+json")))]

@@ -1,0 +1,1 @@
+ALTER TABLE mass_draft_rows DROP COLUMN verdict;
