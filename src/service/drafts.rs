@@ -102,8 +102,7 @@ pub fn view(conn: &mut DbConnection, actor: &Actor, id: i64) -> Result<DraftView
         .iter()
         .enumerate()
         .map(|(n, l)| {
-            let input =
-                RowInput { address: &l.address, amount: &l.amount, comment: &l.comment, reference: &l.reference };
+            let input = input_of(l);
             let line = n as u64 + 1;
             let mut row = l
                 .verdict
@@ -130,15 +129,7 @@ pub fn set_header(conn: &mut DbConnection, actor: &Actor, id: i64, form: &Header
             // Another asset, other rules: every row is checked again, once.
             let verdicts: Vec<(i64, String)> = db::drafts::lines(conn, id)?
                 .iter()
-                .map(|l| {
-                    let input = RowInput {
-                        address: &l.address,
-                        amount: &l.amount,
-                        comment: &l.comment,
-                        reference: &l.reference,
-                    };
-                    (l.id, Row::check(asset, 0, &input).verdict(asset))
-                })
+                .map(|l| (l.id, Row::check(asset, 0, &input_of(l)).verdict(asset)))
                 .collect();
             db::drafts::set_verdicts(conn, &verdicts)?;
         }
@@ -157,11 +148,6 @@ fn line_of(
 ) -> NewDraftLine {
     let input =
         RowInput { address: &row.address, amount: &row.amount, comment: &row.comment, reference: &row.reference };
-    let verdict = Row::check(asset, 0, &input).verdict(asset);
-    stored_line(draft_id, position, source_line, row, verdict)
-}
-
-fn stored_line(draft_id: i64, position: i64, source_line: Option<i64>, row: &RowForm, verdict: String) -> NewDraftLine {
     NewDraftLine {
         draft_id,
         position,
@@ -171,8 +157,12 @@ fn stored_line(draft_id: i64, position: i64, source_line: Option<i64>, row: &Row
         comment: row.comment.trim().to_owned(),
         reference: row.reference.trim().to_owned(),
         upload_error: None,
-        verdict: Some(verdict),
+        verdict: Some(Row::check(asset, 0, &input).verdict(asset)),
     }
+}
+
+fn input_of(l: &DraftLineRow) -> RowInput<'_> {
+    RowInput { address: &l.address, amount: &l.amount, comment: &l.comment, reference: &l.reference }
 }
 
 fn check_room(conn: &mut DbConnection, id: i64, adding: usize, limits: &Limits) -> Result<(), AppError> {
@@ -196,10 +186,9 @@ pub fn add_row(
     limits: &Limits,
 ) -> Result<i64, AppError> {
     db::write_tx(conn, |conn| {
-        load_open(conn, actor, id)?;
+        let (_, asset) = load_open(conn, actor, id)?;
         check_room(conn, id, 1, limits)?;
         let position = db::drafts::max_position(conn, id)? + 1;
-        let (_, asset) = load_open(conn, actor, id)?;
         let line = db::drafts::insert_line(conn, &line_of(asset, id, position, None, row))?;
         db::drafts::touch(conn, id, now())?;
         Ok(line.id)
