@@ -15,6 +15,7 @@ pub mod schema;
 pub mod sessions;
 pub mod settings;
 pub mod sim;
+pub mod stamp;
 pub mod users;
 pub mod webhooks;
 
@@ -48,6 +49,15 @@ pub(crate) use per_backend;
 pub enum DbConnection {
     Postgres(PgConnection),
     Sqlite(SqliteConnection),
+}
+
+impl DbConnection {
+    pub fn backend(&self) -> Backend {
+        match self {
+            DbConnection::Postgres(_) => Backend::Postgres,
+            DbConnection::Sqlite(_) => Backend::Sqlite,
+        }
+    }
 }
 
 pub type Pool = r2d2::Pool<Manager>;
@@ -206,6 +216,9 @@ pub fn migrate(conn: &mut DbConnection) -> Result<usize, String> {
     result.map_err(|e| format!("migration failed: {e}"))
 }
 
+/// Held by the SQLite write transaction in progress in this process.
+static SQLITE_WRITER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Runs `f` in one write transaction. On SQLite it begins IMMEDIATE, taking the write lock up
 /// front: a deferred transaction that reads and then writes can fail with SQLITE_BUSY instead
 /// of waiting for the lock.
@@ -213,10 +226,21 @@ pub fn write_tx<T, E>(conn: &mut DbConnection, f: impl FnOnce(&mut DbConnection)
 where
     E: From<DbError>,
 {
-    match conn {
-        DbConnection::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
-        DbConnection::Postgres(c) => AnsiTransactionManager::begin_transaction(c)?,
-    }
+    // SQLite has one writer: this process's writers queue here, woken in turn, instead of in
+    // SQLite's busy handler, which polls with sleeps of up to 100 ms and lets a late writer
+    // overtake one that waited long (BENCHMARKS.md: create API tail latency). The busy timeout
+    // still covers writers in other processes (the CLI).
+    let _writer = match conn {
+        DbConnection::Sqlite(c) => {
+            let guard = SQLITE_WRITER.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?;
+            Some(guard)
+        }
+        DbConnection::Postgres(c) => {
+            AnsiTransactionManager::begin_transaction(c)?;
+            None
+        }
+    };
     match f(conn) {
         Ok(value) => {
             <DbConnection as Connection>::TransactionManager::commit_transaction(conn)?;
@@ -229,6 +253,15 @@ where
             Err(e)
         }
     }
+}
+
+/// An always-true condition that keeps diesel from caching its statement as a prepared one, so
+/// PostgreSQL plans it with the values of each call: an `= ANY` over a thousand keys is then
+/// hashed, and the table's current size is used instead of its size when a generic plan was
+/// made (a table that grew from empty by one mass payout was read with a sequential scan that
+/// compared every row with every key, 350 ms per thousand keys; BENCHMARKS.md).
+pub fn planned_each_time() -> diesel::expression::SqlLiteral<diesel::sql_types::Bool> {
+    diesel::dsl::sql("TRUE")
 }
 
 /// Is the database reachable and answering?

@@ -10,6 +10,7 @@ use super::schema::{audit_log, organizations, sessions, users};
 pub struct OrgRow {
     pub id: i64,
     pub name: String,
+    #[diesel(deserialize_as = super::stamp::Stamp)]
     pub created_at: NaiveDateTime,
     pub approval_required: bool,
     pub approvals_needed: i32,
@@ -34,6 +35,7 @@ pub struct UserRow {
     pub failed_logins: i32,
     pub locked_until: Option<NaiveDateTime>,
     pub last_login_at: Option<NaiveDateTime>,
+    #[diesel(deserialize_as = super::stamp::Stamp)]
     pub created_at: NaiveDateTime,
 }
 
@@ -57,7 +59,9 @@ pub struct SessionRow {
     pub user_id: i64,
     pub csrf_token: String,
     pub ip: Option<String>,
+    #[diesel(deserialize_as = super::stamp::Stamp)]
     pub created_at: NaiveDateTime,
+    #[diesel(deserialize_as = super::stamp::Stamp)]
     pub last_seen_at: NaiveDateTime,
 }
 

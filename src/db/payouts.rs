@@ -2,13 +2,10 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use diesel::sql_types::Bool;
 
 use super::schema::{payout_events::dsl as e, payout_items::dsl as i, payouts::dsl as p};
-use super::{DbConnection, DbResult};
-
-diesel::define_sql_function! {
-    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
-}
+use super::{Backend, DbConnection, DbResult};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = super::schema::payouts)]
@@ -26,7 +23,9 @@ pub struct PayoutRow {
     pub approvals_required: i32,
     pub idempotency_key: Option<String>,
     pub created_by: i64,
+    #[diesel(deserialize_as = super::stamp::Stamp)]
     pub created_at: NaiveDateTime,
+    #[diesel(deserialize_as = super::stamp::Stamp)]
     pub updated_at: NaiveDateTime,
 }
 
@@ -253,44 +252,131 @@ pub fn list(
     before_id: Option<i64>,
     limit: i64,
 ) -> DbResult<Vec<PayoutRow>> {
-    let mut q = filtered(org_id, filter);
+    let mut q = filtered(conn.backend(), org_id, filter);
     if let Some(before) = before_id {
         q = q.filter(p::id.lt(before));
+    }
+    if filter.created_from.is_some() || filter.created_before.is_some() {
+        // Both planners walk the (org, id) index from the newest payout to find the first page
+        // of a day's payouts, expecting them spread over the history: half a million rows for
+        // a day a year ago (SQLite has no statistics; PostgreSQL's are right but assume no
+        // order). The ids of those days, read from the (org, created) index, bound the walk.
+        let dated = ListFilter {
+            created_from: filter.created_from,
+            created_before: filter.created_before,
+            ..Default::default()
+        };
+        let (low, high): (Option<i64>, Option<i64>) = p::payouts
+            .filter(condition(conn.backend(), org_id, &dated))
+            // `id + 0`: min(id) alone would be read from the id index in order, the walk itself.
+            .select((diesel::dsl::min(p::id + 0), diesel::dsl::max(p::id + 0)))
+            .first(conn)?;
+        match (low, high) {
+            (Some(low), Some(high)) => q = q.filter(p::id.between(low, high)),
+            _ => return Ok(Vec::new()),
+        }
     }
     q.order(p::id.desc()).limit(limit).select(PayoutRow::as_select()).load(conn)
 }
 
 /// How many payouts match the filter, its status included.
 pub fn count(conn: &mut DbConnection, org_id: i64, filter: &ListFilter) -> DbResult<i64> {
-    filtered(org_id, filter).count().get_result(conn)
+    filtered(conn.backend(), org_id, filter).count().get_result(conn)
 }
 
-fn filtered<'a>(org_id: i64, filter: &'a ListFilter) -> super::schema::payouts::BoxedQuery<'a, super::MultiBackend> {
-    let mut q = p::payouts.filter(p::org_id.eq(org_id)).into_boxed();
+/// How many payouts match the filter (its status ignored), per status: one pass for every tab.
+pub fn count_by_status(conn: &mut DbConnection, org_id: i64, filter: &ListFilter) -> DbResult<Vec<(String, i64)>> {
+    let any_status = ListFilter { status: None, ..filter.clone() };
+    // Grouped by an expression, not the column: SQLite would otherwise read the whole
+    // (org, status) index in order to group without sorting, where a day's filter names 1,440
+    // payouts of a million; this way it starts from the (org, created) index (BENCHMARKS.md).
+    let status = diesel::dsl::sql::<diesel::sql_types::Text>("payouts.status || ''");
+    p::payouts
+        .filter(condition(conn.backend(), org_id, &any_status))
+        .group_by(status.clone())
+        .select((status, diesel::dsl::count_star()))
+        .load(conn)
+}
+
+type Condition<'a> =
+    Box<dyn BoxableExpression<super::schema::payouts::table, super::MultiBackend, SqlType = Bool> + 'a>;
+
+fn filtered<'a>(
+    backend: Backend,
+    org_id: i64,
+    filter: &'a ListFilter,
+) -> super::schema::payouts::BoxedQuery<'a, super::MultiBackend> {
+    p::payouts.filter(condition(backend, org_id, filter)).into_boxed()
+}
+
+fn condition<'a>(backend: Backend, org_id: i64, filter: &'a ListFilter) -> Condition<'a> {
+    let mut c: Condition<'a> = Box::new(p::org_id.eq(org_id));
     if let Some(status) = &filter.status {
-        q = q.filter(p::status.eq(status));
+        c = Box::new(c.and(p::status.eq(status)));
     }
     if let Some(kind) = &filter.kind {
-        q = q.filter(p::kind.eq(kind));
+        c = Box::new(c.and(p::kind.eq(kind)));
     }
     if let Some(asset) = &filter.asset {
-        q = q.filter(p::asset.eq(asset));
+        c = Box::new(c.and(p::asset.eq(asset)));
     }
     if let Some(from) = filter.created_from {
-        q = q.filter(p::created_at.ge(from));
+        c = Box::new(c.and(p::created_at.ge(from)));
     }
     if let Some(before) = filter.created_before {
-        q = q.filter(p::created_at.lt(before));
+        c = Box::new(c.and(p::created_at.lt(before)));
+    }
+    if filter.created_from.is_some() || filter.created_before.is_some() {
+        // A day of a million payouts is best read by date, the whole history by id: only
+        // PostgreSQL's plan for the given dates knows which (its generic plan for a prepared
+        // statement walked the id index, 300 ms per export of a day; BENCHMARKS.md).
+        c = Box::new(c.and(super::planned_each_time()));
     }
     if let Some(term) = &filter.search {
-        let matching_items = i::payout_items
-            .filter(i::org_id.eq(org_id).and(i::address.eq(term.clone()).or(i::reference.eq(term.clone()))))
-            .select(i::payout_id);
-        let escaped = term.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-        // lower() on both sides: LIKE is case-insensitive on SQLite but not on PostgreSQL.
-        q = q.filter(p::id.eq_any(matching_items).or(lower(p::description).like(format!("%{escaped}%")).escape('\\')));
+        c = Box::new(c.and(search(backend, org_id, term)));
     }
-    q
+    c
+}
+
+/// Payouts with an item of exactly this address or reference, or whose description contains the
+/// term (any case). One set of ids from indexes, so that a search reads only what it finds: the
+/// items' (org, address) and (org, reference) indexes, and a trigram index of descriptions
+/// (FTS5 on SQLite, pg_trgm on PostgreSQL; migration 000011). On SQLite a term under three
+/// characters has no trigram and is looked for by reading the descriptions.
+fn search(backend: Backend, org_id: i64, term: &str) -> Condition<'static> {
+    use diesel::dsl::sql;
+    use diesel::sql_types::{BigInt, Text};
+    // Two selects, not `address = ? OR reference = ?`: SQLite uses an index for each only so.
+    let by_item = sql::<Bool>("payouts.id IN (SELECT payout_id FROM payout_items WHERE org_id = ")
+        .bind::<BigInt, _>(org_id)
+        .sql(" AND address = ")
+        .bind::<Text, _>(term.to_owned())
+        .sql(" UNION ALL SELECT payout_id FROM payout_items WHERE org_id = ")
+        .bind::<BigInt, _>(org_id)
+        .sql(" AND reference = ")
+        .bind::<Text, _>(term.to_owned());
+    let like = || {
+        let escaped = term.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        format!("%{escaped}%")
+    };
+    match backend {
+        Backend::Sqlite if term.chars().count() >= 3 => Box::new(
+            by_item
+                .sql(" UNION ALL SELECT rowid FROM payouts_search WHERE payouts_search MATCH ")
+                // One FTS5 string: a substring match under the trigram tokenizer, quotes doubled.
+                .bind::<Text, _>(format!("\"{}\"", term.replace('"', "\"\"")))
+                .sql(")"),
+        ),
+        // lower() on both sides: LIKE is case-insensitive on SQLite but not on PostgreSQL.
+        _ => Box::new(
+            by_item
+                .sql(" UNION ALL SELECT id FROM payouts WHERE org_id = ")
+                .bind::<BigInt, _>(org_id)
+                .sql(" AND lower(description) LIKE ")
+                .bind::<Text, _>(like())
+                .sql(" ESCAPE '\\')"),
+        ),
+    }
 }
 
 /// (asset, amount, completed at) of the items paid since `since`, for the volume chart.

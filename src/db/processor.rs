@@ -108,26 +108,38 @@ pub fn try_claim(
     Ok(n == 1)
 }
 
-/// Records the transaction of an item this owner holds; false when the lease was lost.
+/// Ids per statement when many items change at once: well under SQLite's and PostgreSQL's
+/// limits on bound parameters.
+pub const IDS_PER_STATEMENT: usize = 1000;
+
+/// Records one transaction for the items this owner still holds; returns the ids recorded
+/// (an item whose lease was lost is left out).
 pub fn mark_submitted(
     conn: &mut DbConnection,
-    item_id: i64,
+    item_ids: &[i64],
     owner: &str,
     tx_hash: &str,
     now: NaiveDateTime,
-) -> DbResult<bool> {
-    let n = diesel::update(
-        i::payout_items.filter(i::id.eq(item_id).and(i::status.eq("submitting")).and(i::lease_owner.eq(owner))),
-    )
-    .set((
-        i::status.eq("submitted"),
-        i::tx_hash.eq(tx_hash),
-        i::lease_owner.eq(None::<String>),
-        i::lease_until.eq(None::<NaiveDateTime>),
-        i::updated_at.eq(now),
-    ))
-    .execute(conn)?;
-    Ok(n == 1)
+) -> DbResult<Vec<i64>> {
+    let mut recorded = Vec::with_capacity(item_ids.len());
+    for chunk in item_ids.chunks(IDS_PER_STATEMENT) {
+        recorded.extend(
+            diesel::update(
+                i::payout_items
+                    .filter(i::id.eq_any(chunk).and(i::status.eq("submitting")).and(i::lease_owner.eq(owner))),
+            )
+            .set((
+                i::status.eq("submitted"),
+                i::tx_hash.eq(tx_hash),
+                i::lease_owner.eq(None::<String>),
+                i::lease_until.eq(None::<NaiveDateTime>),
+                i::updated_at.eq(now),
+            ))
+            .returning(i::id)
+            .get_results::<i64>(conn)?,
+        );
+    }
+    Ok(recorded)
 }
 
 pub fn submitted(conn: &mut DbConnection, assets: Option<&[String]>, limit: i64) -> DbResult<Vec<ItemRow>> {
@@ -146,19 +158,26 @@ pub fn set_confirmations(conn: &mut DbConnection, item_id: i64, confirmations: i
         .map(drop)
 }
 
-/// submitted → completed or failed, once: false when another processor finished it first.
+/// submitted → completed or failed, once; returns the ids this call ended (another processor
+/// may have ended some first).
 pub fn finish(
     conn: &mut DbConnection,
-    item_id: i64,
+    item_ids: &[i64],
     to: &str,
     confirmations: i32,
     error: Option<&str>,
     now: NaiveDateTime,
-) -> DbResult<bool> {
-    let n = diesel::update(i::payout_items.filter(i::id.eq(item_id).and(i::status.eq("submitted"))))
-        .set((i::status.eq(to), i::confirmations.eq(confirmations), i::error.eq(error), i::updated_at.eq(now)))
-        .execute(conn)?;
-    Ok(n == 1)
+) -> DbResult<Vec<i64>> {
+    let mut ended = Vec::with_capacity(item_ids.len());
+    for chunk in item_ids.chunks(IDS_PER_STATEMENT) {
+        ended.extend(
+            diesel::update(i::payout_items.filter(i::id.eq_any(chunk).and(i::status.eq("submitted"))))
+                .set((i::status.eq(to), i::confirmations.eq(confirmations), i::error.eq(error), i::updated_at.eq(now)))
+                .returning(i::id)
+                .get_results::<i64>(conn)?,
+        );
+    }
+    Ok(ended)
 }
 
 /// submitted → needs review, with the reason a person needs.

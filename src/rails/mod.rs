@@ -58,6 +58,12 @@ pub trait Rail: Send + Sync {
 
     /// The transaction sent for `key`, if any.
     fn lookup(&self, key: &str) -> Result<Option<RailTx>, RailError>;
+
+    /// [`Rail::lookup`] for many keys, answers in the keys' order; a rail that can ask for many
+    /// at once overrides it.
+    fn lookup_many(&self, keys: &[&str]) -> Vec<Result<Option<RailTx>, RailError>> {
+        keys.iter().map(|k| self.lookup(k)).collect()
+    }
 }
 
 /// A real chain's hot wallet, as the pages show it beside the ledger.

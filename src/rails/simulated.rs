@@ -3,6 +3,7 @@
 //! every server process and kept across restarts, like a real chain; tests read it to prove
 //! that nothing was sent twice.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::NaiveDateTime;
@@ -103,29 +104,51 @@ impl Rail for SimulatedRail {
         // Written the way each network writes its hashes: EVM chains with 0x, the others bare.
         let evm = transfers.first().is_some_and(|t| t.asset.family == crate::domain::asset::AddressFamily::Evm);
         let tx_hash = if evm { format!("0x{digest}") } else { digest };
-        let mut out = Vec::with_capacity(transfers.len());
-        for t in transfers {
-            let row = sim::NewSimTransfer {
+        let rows: Vec<sim::NewSimTransfer> = transfers
+            .iter()
+            .map(|t| sim::NewSimTransfer {
                 key: &t.key,
                 tx_hash: &tx_hash,
                 asset: t.asset.code,
                 address: &t.address,
-                amount: &t.amount.to_string(),
+                amount: t.amount.to_string(),
                 fail_reason: self.failure_reason(t),
                 submitted_at: now,
-            };
-            // The network refuses a key it has seen: the first transaction stands.
-            let stored = sim::insert_once(&mut conn, &row).map_err(|e| unavailable(e.to_string()))?;
-            out.push(RailTx { tx_hash: stored.tx_hash.clone(), state: self.state_of(&stored, now) });
-        }
-        Ok(out)
+            })
+            .collect();
+        // The network refuses a key it has seen: the first transaction stands.
+        let stored = sim::insert_once(&mut conn, &rows).map_err(|e| unavailable(e.to_string()))?;
+        let by_key: HashMap<&str, &sim::SimTransferRow> = stored.iter().map(|r| (r.key.as_str(), r)).collect();
+        transfers
+            .iter()
+            .map(|t| {
+                let row =
+                    by_key.get(t.key.as_str()).ok_or_else(|| unavailable(format!("transfer {} not stored", t.key)))?;
+                Ok(RailTx { tx_hash: row.tx_hash.clone(), state: self.state_of(row, now) })
+            })
+            .collect()
     }
 
     fn lookup(&self, key: &str) -> Result<Option<RailTx>, RailError> {
-        let mut conn = self.pool.get().map_err(|e| RailError::Unavailable(e.to_string()))?;
+        self.lookup_many(&[key]).pop().unwrap_or(Ok(None))
+    }
+
+    fn lookup_many(&self, keys: &[&str]) -> Vec<Result<Option<RailTx>, RailError>> {
+        let found = self
+            .pool
+            .get()
+            .map_err(|e| e.to_string())
+            .and_then(|mut conn| db::sim::find_many(&mut conn, keys).map_err(|e| e.to_string()));
+        let rows = match found {
+            Ok(rows) => rows,
+            Err(e) => return keys.iter().map(|_| Err(RailError::Unavailable(e.clone()))).collect(),
+        };
         let now = crate::service::now();
-        Ok(db::sim::find(&mut conn, key)
-            .map_err(|e| RailError::Unavailable(e.to_string()))?
-            .map(|row| RailTx { state: self.state_of(&row, now), tx_hash: row.tx_hash }))
+        let by_key: HashMap<&str, &sim::SimTransferRow> = rows.iter().map(|r| (r.key.as_str(), r)).collect();
+        keys.iter()
+            .map(|k| {
+                Ok(by_key.get(k).map(|row| RailTx { state: self.state_of(row, now), tx_hash: row.tx_hash.clone() }))
+            })
+            .collect()
     }
 }

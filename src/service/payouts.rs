@@ -614,26 +614,29 @@ pub fn list(conn: &mut DbConnection, actor: &Actor, query: &ListQuery) -> Result
     };
     let emails = org_emails(conn, actor.org_id)?;
     let payouts = rows.iter().map(|r| view(r, &emails)).collect::<Result<_, _>>()?;
-    let mut counts = Vec::with_capacity(PayoutStatus::ALL.len() + 1);
     let unfiltered = db::payouts::ListFilter { status: None, ..filter.clone() };
-    if unfiltered.kind.is_none()
+    let stored = if unfiltered.search.is_some() {
+        // A search finds few payouts by its indexes; a count per status starts from them.
+        let mut counts = Vec::with_capacity(PayoutStatus::ALL.len());
+        for status in PayoutStatus::ALL {
+            let f = db::payouts::ListFilter { status: Some(status.as_str().into()), ..filter.clone() };
+            counts.push((status.as_str().to_owned(), db::payouts::count(conn, actor.org_id, &f)?));
+        }
+        counts
+    } else if unfiltered.kind.is_none()
         && unfiltered.asset.is_none()
         && unfiltered.created_from.is_none()
         && unfiltered.created_before.is_none()
-        && unfiltered.search.is_none()
     {
         // No filter but the tab: the maintained counters answer without counting the table.
-        let stored = db::payouts::status_counts(conn, actor.org_id)?;
-        let of = |s: PayoutStatus| stored.iter().find(|(k, _)| k == s.as_str()).map_or(0, |(_, n)| *n);
-        counts.push((None, PayoutStatus::ALL.iter().map(|s| of(*s)).sum()));
-        counts.extend(PayoutStatus::ALL.iter().map(|s| (Some(*s), of(*s))));
+        db::payouts::status_counts(conn, actor.org_id)?
     } else {
-        counts.push((None, db::payouts::count(conn, actor.org_id, &unfiltered)?));
-        for status in PayoutStatus::ALL {
-            let f = db::payouts::ListFilter { status: Some(status.as_str().into()), ..filter.clone() };
-            counts.push((Some(status), db::payouts::count(conn, actor.org_id, &f)?));
-        }
-    }
+        db::payouts::count_by_status(conn, actor.org_id, &unfiltered)?
+    };
+    let of = |s: PayoutStatus| stored.iter().find(|(k, _)| k == s.as_str()).map_or(0, |(_, n)| *n);
+    let mut counts = Vec::with_capacity(PayoutStatus::ALL.len() + 1);
+    counts.push((None, PayoutStatus::ALL.iter().map(|s| of(*s)).sum()));
+    counts.extend(PayoutStatus::ALL.iter().map(|s| (Some(*s), of(*s))));
     Ok(ListPage { payouts, next_before, counts })
 }
 

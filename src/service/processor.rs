@@ -6,7 +6,7 @@
 //! dies between sending and recording leaves a lease that runs out; the next claim finds the
 //! transfer on the rail and records it instead of sending it again.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDateTime;
 
@@ -33,7 +33,7 @@ pub struct ProcessorConfig {
 
 impl Default for ProcessorConfig {
     fn default() -> Self {
-        Self { lease: chrono::Duration::seconds(30), batch: 500, assets: None }
+        Self { lease: chrono::Duration::seconds(30), batch: 2000, assets: None }
     }
 }
 
@@ -74,8 +74,12 @@ pub fn tick(
         }
     }
     let mut settled: Vec<(i64, Vec<Outcome>)> = Vec::new();
-    for item in db::processor::submitted(conn, config.assets.as_deref(), config.batch)? {
-        let found = match rail.lookup(&item.idempotency_key) {
+    let submitted = db::processor::submitted(conn, config.assets.as_deref(), config.batch)?;
+    let keys: Vec<&str> = submitted.iter().map(|i| i.idempotency_key.as_str()).collect();
+    let answers = rail.lookup_many(&keys);
+    drop(keys);
+    for (item, found) in submitted.into_iter().zip(answers) {
+        let found = match found {
             Ok(found) => found,
             Err(e) => {
                 // One transaction the node cannot account for now must not hold up the others.
@@ -159,6 +163,9 @@ fn to_review(conn: &mut DbConnection, item: &ItemRow, reason: &str) -> Result<()
     })
 }
 
+/// An item's end as recorded: its status, confirmations and failure reason.
+type End<'a> = (ItemStatus, i32, Option<&'a str>);
+
 /// What the rail said of a submitted item: confirmed with so many confirmations, or failed.
 type Outcome = (ItemRow, Result<u32, String>);
 
@@ -201,8 +208,9 @@ fn send(
     let asset = payout_asset(payout)?;
     let mut known: Vec<(&ItemRow, RailTx)> = Vec::new();
     let mut fresh: Vec<&ItemRow> = Vec::new();
-    for item in items {
-        match rail.lookup(&item.idempotency_key) {
+    let keys: Vec<&str> = items.iter().map(|i| i.idempotency_key.as_str()).collect();
+    for (item, found) in items.iter().zip(rail.lookup_many(&keys)) {
+        match found {
             Ok(Some(tx)) => known.push((item, tx)),
             Ok(None) => fresh.push(item),
             Err(e) => {
@@ -235,12 +243,20 @@ fn send(
         }
     }
     let at = now();
+    // A batch shares one transaction: its items are recorded with one statement per hash.
+    let mut by_hash: Vec<(&str, Vec<i64>)> = Vec::new();
+    for (item, tx) in &known {
+        match by_hash.iter_mut().find(|(h, _)| *h == tx.tx_hash) {
+            Some((_, ids)) => ids.push(item.id),
+            None => by_hash.push((&tx.tx_hash, vec![item.id])),
+        }
+    }
     db::write_tx(conn, |conn| -> Result<usize, AppError> {
         let mut sent = Vec::new();
-        for (item, tx) in &known {
-            if db::processor::mark_submitted(conn, item.id, owner, &tx.tx_hash, at)? {
-                sent.push((item.id, format!("Sent on the {}: transaction {}", rail.label(), tx.tx_hash)));
-            }
+        for (hash, ids) in &by_hash {
+            let reason = format!("Sent on the {}: transaction {hash}", rail.label());
+            let recorded = db::processor::mark_submitted(conn, ids, owner, hash, at)?;
+            sent.extend(recorded.into_iter().map(|id| (id, reason.clone())));
         }
         let from = ItemStatus::Submitting.as_str();
         insert_item_events(conn, payout.id, from, |_| ItemStatus::Submitted.as_str(), &sent, at)?;
@@ -285,32 +301,42 @@ fn finish(conn: &mut DbConnection, payout: &PayoutRow, outcomes: &[Outcome]) -> 
         let (mut settle, mut release) = (Amount::zero(asset), Amount::zero(asset));
         let (mut completed, mut failed) = (0, 0);
         let (mut ended, mut statuses) = (Vec::new(), Vec::new());
+        // Items with the same end (status, confirmations, reason) are recorded by one statement.
+        let mut groups: Vec<(End, Vec<&ItemRow>)> = Vec::new();
         for (item, outcome) in outcomes {
-            let (to, confirmations, error) = match outcome {
+            let end = match outcome {
                 Ok(c) => (ItemStatus::Completed, *c as i32, None),
                 Err(reason) => (ItemStatus::Failed, item.confirmations, Some(reason.as_str())),
             };
-            if !db::processor::finish(conn, item.id, to.as_str(), confirmations, error, at)? {
-                continue;
+            match groups.iter_mut().find(|(e, _)| *e == end) {
+                Some((_, list)) => list.push(item),
+                None => groups.push((end, vec![item])),
             }
-            let held = stored_amount(asset, &item.amount)?
-                .checked_add(stored_amount(asset, &item.fee)?)
-                .ok_or_else(|| AppError::Internal("item total overflow".into()))?;
-            let overflow = || AppError::Internal("payout total overflow".into());
-            let reason = match error {
-                Some(e) => {
-                    release = release.checked_add(held).ok_or_else(overflow)?;
-                    failed += 1;
-                    format!("Line {} failed: {e}", item.line)
-                }
-                None => {
-                    settle = settle.checked_add(held).ok_or_else(overflow)?;
-                    completed += 1;
-                    format!("Line {} paid with {confirmations} confirmations", item.line)
-                }
-            };
-            ended.push((item.id, reason));
-            statuses.push(to.as_str());
+        }
+        for ((to, confirmations, error), items) in groups {
+            let ids: Vec<i64> = items.iter().map(|i| i.id).collect();
+            let recorded: HashSet<i64> =
+                db::processor::finish(conn, &ids, to.as_str(), confirmations, error, at)?.into_iter().collect();
+            for item in items.into_iter().filter(|i| recorded.contains(&i.id)) {
+                let held = stored_amount(asset, &item.amount)?
+                    .checked_add(stored_amount(asset, &item.fee)?)
+                    .ok_or_else(|| AppError::Internal("item total overflow".into()))?;
+                let overflow = || AppError::Internal("payout total overflow".into());
+                let reason = match error {
+                    Some(e) => {
+                        release = release.checked_add(held).ok_or_else(overflow)?;
+                        failed += 1;
+                        format!("Line {} failed: {e}", item.line)
+                    }
+                    None => {
+                        settle = settle.checked_add(held).ok_or_else(overflow)?;
+                        completed += 1;
+                        format!("Line {} paid with {confirmations} confirmations", item.line)
+                    }
+                };
+                ended.push((item.id, reason));
+                statuses.push(to.as_str());
+            }
         }
         insert_item_events(conn, payout.id, ItemStatus::Submitted.as_str(), |n| statuses[n], &ended, at)?;
         for (movement, amount, note) in
@@ -363,21 +389,29 @@ pub fn spawn(
         .spawn(move || {
             tracing::info!(%owner, rail = rail.label(), "payout processor started");
             loop {
+                // A round that found a full batch of work leaves more behind: the next one starts
+                // at once, so a large mass payout moves at the database's pace, not the interval's.
+                let mut more = false;
                 match pool.get() {
                     Ok(mut conn) => match tick(&mut conn, rail.as_ref(), &owner, &config) {
-                        Ok(r) if r != TickReport::default() => tracing::info!(
-                            claimed = r.claimed,
-                            submitted = r.submitted,
-                            completed = r.completed,
-                            failed = r.failed,
-                            "processor round"
-                        ),
+                        Ok(r) if r != TickReport::default() => {
+                            more = r.claimed as i64 >= config.batch || (r.completed + r.failed) as i64 >= config.batch;
+                            tracing::info!(
+                                claimed = r.claimed,
+                                submitted = r.submitted,
+                                completed = r.completed,
+                                failed = r.failed,
+                                "processor round"
+                            )
+                        }
                         Ok(_) => {}
                         Err(e) => tracing::error!(error = %e, "processor round failed"),
                     },
                     Err(e) => tracing::error!(error = %e, "processor has no database connection"),
                 }
-                std::thread::sleep(interval);
+                if !more {
+                    std::thread::sleep(interval);
+                }
             }
         })
         .expect("the processor thread starts");

@@ -98,9 +98,10 @@ pub fn item_events(conn: &mut DbConnection, payout_id: i64, item_ids: &[i64]) ->
         return Ok(());
     }
     let at = now();
+    let wanted: std::collections::HashSet<i64> = item_ids.iter().copied().collect();
     let bodies = db::payouts::items(conn, payout_id)?
         .into_iter()
-        .filter(|i| item_ids.contains(&i.id))
+        .filter(|i| wanted.contains(&i.id))
         .map(|i| {
             let data = json!({
                 "payout_id": payout.id,
