@@ -615,8 +615,10 @@ pub fn list(conn: &mut DbConnection, actor: &Actor, query: &ListQuery) -> Result
     let emails = org_emails(conn, actor.org_id)?;
     let payouts = rows.iter().map(|r| view(r, &emails)).collect::<Result<_, _>>()?;
     let unfiltered = db::payouts::ListFilter { status: None, ..filter.clone() };
-    let stored = if unfiltered.search.is_some() {
-        // A search finds few payouts by its indexes; a count per status starts from them.
+    let stored = if unfiltered.search.is_some() && conn.backend() == db::Backend::Sqlite {
+        // A search finds few payouts by its indexes; SQLite, without statistics, starts a
+        // grouped count from the (org, status) index instead, so each status is counted on its
+        // own from what the search found. PostgreSQL groups what it found in one statement.
         let mut counts = Vec::with_capacity(PayoutStatus::ALL.len());
         for status in PayoutStatus::ALL {
             let f = db::payouts::ListFilter { status: Some(status.as_str().into()), ..filter.clone() };
