@@ -85,6 +85,15 @@ async fn search_finds_descriptions_references_and_addresses_and_nothing_of_anoth
         every.sort();
         assert_eq!(every, ours, "[{backend:?}] an item's exact address");
         assert!(!found("refund").contains(&foreign), "[{backend:?}] never another organization's payout");
+        let long = ListQuery { q: "a\"%".repeat(100_000), ..Default::default() };
+        match payout_service::list(&mut app.conn(), &actor, &long) {
+            Err(payouts::AppError::Validation(errors)) => {
+                assert!(format!("{errors:?}").contains("at most 200 characters"), "{errors:?}")
+            }
+            other => {
+                panic!("[{backend:?}] a 300 KB search must be refused by name: {:?}", other.map(|p| p.payouts.len()))
+            }
+        }
 
         // An item's exact reference (the form sets none; the API and registries do).
         {

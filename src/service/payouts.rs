@@ -567,6 +567,10 @@ pub struct ListQuery {
     pub before: Option<i64>,
 }
 
+/// Longest search term: more than any address, reference or description holds, and a bound on
+/// what the trigram indexes are asked for.
+pub const MAX_SEARCH_CHARS: usize = 200;
+
 impl ListQuery {
     pub fn filter(&self) -> Result<db::payouts::ListFilter, FieldErrors> {
         let mut errors = FieldErrors::new();
@@ -581,6 +585,14 @@ impl ListQuery {
         };
         let from = day("from", &self.from);
         let to = day("to", &self.to);
+        if self.q.trim().chars().count() > MAX_SEARCH_CHARS {
+            errors.add(
+                "q",
+                format!(
+                    "Search for at most {MAX_SEARCH_CHARS} characters: an address, a reference or part of a description."
+                ),
+            );
+        }
         let filter = db::payouts::ListFilter {
             status: PayoutStatus::parse(&self.status).map(|s| s.as_str().to_owned()),
             kind: PayoutKind::parse(&self.kind).map(|k| k.as_str().to_owned()),
@@ -625,7 +637,8 @@ pub fn list(conn: &mut DbConnection, actor: &Actor, query: &ListQuery) -> Result
             counts.push((status.as_str().to_owned(), db::payouts::count(conn, actor.org_id, &f)?));
         }
         counts
-    } else if unfiltered.kind.is_none()
+    } else if unfiltered.search.is_none()
+        && unfiltered.kind.is_none()
         && unfiltered.asset.is_none()
         && unfiltered.created_from.is_none()
         && unfiltered.created_before.is_none()

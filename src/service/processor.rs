@@ -245,11 +245,13 @@ fn send(
     let at = now();
     // A batch shares one transaction: its items are recorded with one statement per hash.
     let mut by_hash: Vec<(&str, Vec<i64>)> = Vec::new();
+    let mut slot: HashMap<&str, usize> = HashMap::new();
     for (item, tx) in &known {
-        match by_hash.iter_mut().find(|(h, _)| *h == tx.tx_hash) {
-            Some((_, ids)) => ids.push(item.id),
-            None => by_hash.push((&tx.tx_hash, vec![item.id])),
-        }
+        let n = *slot.entry(&tx.tx_hash).or_insert_with(|| {
+            by_hash.push((&tx.tx_hash, Vec::new()));
+            by_hash.len() - 1
+        });
+        by_hash[n].1.push(item.id);
     }
     db::write_tx(conn, |conn| -> Result<usize, AppError> {
         let mut sent = Vec::new();
@@ -303,15 +305,17 @@ fn finish(conn: &mut DbConnection, payout: &PayoutRow, outcomes: &[Outcome]) -> 
         let (mut ended, mut statuses) = (Vec::new(), Vec::new());
         // Items with the same end (status, confirmations, reason) are recorded by one statement.
         let mut groups: Vec<(End, Vec<&ItemRow>)> = Vec::new();
+        let mut slot: HashMap<(&str, i32, Option<&str>), usize> = HashMap::new();
         for (item, outcome) in outcomes {
             let end = match outcome {
                 Ok(c) => (ItemStatus::Completed, *c as i32, None),
                 Err(reason) => (ItemStatus::Failed, item.confirmations, Some(reason.as_str())),
             };
-            match groups.iter_mut().find(|(e, _)| *e == end) {
-                Some((_, list)) => list.push(item),
-                None => groups.push((end, vec![item])),
-            }
+            let n = *slot.entry((end.0.as_str(), end.1, end.2)).or_insert_with(|| {
+                groups.push((end, Vec::new()));
+                groups.len() - 1
+            });
+            groups[n].1.push(item);
         }
         for ((to, confirmations, error), items) in groups {
             let ids: Vec<i64> = items.iter().map(|i| i.id).collect();
