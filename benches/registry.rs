@@ -13,6 +13,10 @@ use payouts::domain::registry::{self, Limits};
 
 const ROWS: usize = 100_000;
 
+// The server's allocator, so the figures are the product's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// A deterministic byte stream (xorshift), enough to make distinct addresses.
 struct Bytes(u64);
 
