@@ -284,7 +284,7 @@ async fn an_unconfirmable_item_waits_for_a_manager_and_is_never_sent_again() {
         );
         process_all(&app, &slow);
         // The network loses its record of both transfers.
-        diesel::sql_query("DELETE FROM sim_transfers").execute(&mut *app.conn()).unwrap();
+        diesel::sql_query("DELETE FROM sim_transfers").execute(&mut **app.conn()).unwrap();
         process_all(&app, &slow);
         for id in [first, second] {
             assert_eq!(status(&app, id), "in_progress", "[{backend:?}]");
@@ -337,7 +337,7 @@ async fn a_payout_in_progress_too_long_is_flagged_on_the_dashboard() {
             "UPDATE payouts SET updated_at = '{}' WHERE id = {id}",
             long_ago.format("%Y-%m-%d %H:%M:%S")
         ))
-        .execute(&mut *app.conn())
+        .execute(&mut **app.conn())
         .unwrap();
         let mut viewer = app.client().await;
         viewer.login("viewer@demo.local", "demo").await;

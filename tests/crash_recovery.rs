@@ -20,7 +20,7 @@ fn count(state: &AppState, statuses: &[&str]) -> i64 {
     payout_items::table
         .filter(payout_items::status.eq_any(statuses))
         .count()
-        .get_result(&mut *state.pool.get().unwrap())
+        .get_result(&mut **state.pool.get().unwrap())
         .unwrap()
 }
 
@@ -86,7 +86,7 @@ fn a_killed_server_pays_every_row_once_after_restart() {
         let mut conn = state.pool.get().unwrap();
         assert_eq!(count(&state, &["completed"]), 1000, "[{backend:?}]");
         let sent: Vec<(String, String)> =
-            sim_transfers::table.select((sim_transfers::key, sim_transfers::address)).load(&mut *conn).unwrap();
+            sim_transfers::table.select((sim_transfers::key, sim_transfers::address)).load(&mut **conn).unwrap();
         let addresses: std::collections::HashSet<&str> = sent.iter().map(|(_, a)| a.as_str()).collect();
         assert_eq!(
             (sent.len(), addresses.len()),
@@ -142,12 +142,12 @@ fn two_server_processes_on_one_database_send_every_item_once() {
             s.wait().unwrap();
         }
         let mut conn = state.pool.get().unwrap();
-        let sent: i64 = sim_transfers::table.count().get_result(&mut *conn).unwrap();
+        let sent: i64 = sim_transfers::table.count().get_result(&mut **conn).unwrap();
         assert_eq!(sent, 300, "[{backend:?}] each item sent once");
         let submitted: i64 = payouts::db::schema::payout_events::table
             .filter(payouts::db::schema::payout_events::to_status.eq("submitted"))
             .count()
-            .get_result(&mut *conn)
+            .get_result(&mut **conn)
             .unwrap();
         assert_eq!(submitted, 300, "[{backend:?}] each item recorded as sent once");
         let org = payouts::db::orgs::find_by_name(&mut conn, "Demo Company").unwrap().unwrap();

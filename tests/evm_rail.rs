@@ -496,7 +496,7 @@ fn above_the_fee_cap_nothing_is_sent_and_assets_without_a_chain_are_not_simulate
     assert_eq!(books.status(tron), "in_progress", "with a real chain configured nothing is paid by simulation");
     use diesel::prelude::*;
     let simulated: i64 =
-        payouts::db::schema::sim_transfers::table.count().get_result(&mut *books.state.pool.get().unwrap()).unwrap();
+        payouts::db::schema::sim_transfers::table.count().get_result(&mut **books.state.pool.get().unwrap()).unwrap();
     assert_eq!(simulated, 0, "the simulated network sent nothing");
 }
 
@@ -551,7 +551,7 @@ fn an_unfunded_wallet_reserves_no_nonce_and_pays_once_funded() {
     assert_eq!(books.status(payout), "in_progress");
     let stored: i64 = {
         use diesel::prelude::*;
-        payouts::db::schema::evm_transactions::table.count().get_result(&mut *books.state.pool.get().unwrap()).unwrap()
+        payouts::db::schema::evm_transactions::table.count().get_result(&mut **books.state.pool.get().unwrap()).unwrap()
     };
     assert_eq!(stored, 0, "nothing signed while the wallet cannot pay");
     let funder: PrivateKeySigner = WALLET_KEY.parse().unwrap();

@@ -68,7 +68,7 @@ async fn every_page_renders_whatever_a_row_holds() {
         // Rows written by earlier versions, or by hand: a three-letter hash, a long error.
         diesel::update(payout_items::table.filter(payout_items::payout_id.eq(id)))
             .set((payout_items::tx_hash.eq("abc"), payout_items::error.eq("<b>x</b>".repeat(500))))
-            .execute(&mut *app.conn())
+            .execute(&mut **app.conn())
             .unwrap();
         for email in ["accountant@demo.local", "manager@demo.local", "admin@demo.local"] {
             let mut client = app.client().await;
@@ -244,7 +244,7 @@ async fn a_draft_view_reads_stored_verdicts_and_checks_only_what_changed() {
         let planted = lines[1].verdict.as_deref().unwrap().replace("The smallest", "Stored: the smallest");
         diesel::update(mass_draft_rows::table.find(lines[1].id))
             .set(mass_draft_rows::verdict.eq(&planted))
-            .execute(&mut *app.conn())
+            .execute(&mut **app.conn())
             .unwrap();
         let page = client.get(&format!("/payouts/drafts/{id}")).await;
         assert!(page.body.contains("Stored: the smallest"), "[{backend:?}] not checked again on view");

@@ -101,7 +101,7 @@ async fn search_finds_descriptions_references_and_addresses_and_nothing_of_anoth
             use payouts::db::schema::payout_items::dsl as i;
             diesel::update(i::payout_items.filter(i::payout_id.eq(refund)))
                 .set(i::reference.eq("INV-2026-001"))
-                .execute(&mut app.conn())
+                .execute(&mut **app.conn())
                 .unwrap();
         }
         assert_eq!(found("INV-2026-001"), vec![refund], "[{backend:?}] an item's reference");
@@ -124,7 +124,7 @@ async fn a_days_filter_lists_and_exports_exactly_that_day() {
             use payouts::db::schema::payouts::dsl as p;
             diesel::update(p::payouts.filter(p::id.eq(id)))
                 .set(p::created_at.eq(now() - chrono::Duration::days(days)))
-                .execute(&mut app.conn())
+                .execute(&mut **app.conn())
                 .unwrap();
         };
         shift(yesterday, 1);

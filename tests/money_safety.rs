@@ -47,14 +47,14 @@ fn assert_books_balance(app: &TestApp, org_id: i64, asset: &'static Asset, depos
     let payouts: Vec<(i64, String, String, String)> = payouts_table::table
         .filter(payouts_table::org_id.eq(org_id).and(payouts_table::asset.eq(asset.code)))
         .select((payouts_table::id, payouts_table::amount_total, payouts_table::fee, payouts_table::total_debit))
-        .load(&mut *conn)
+        .load(&mut **conn)
         .unwrap();
     let (mut reserved, mut paid) = (Amount::zero(asset), Amount::zero(asset));
     for (id, total, fee, debit) in payouts {
         let items: Vec<(String, String, String)> = payout_items::table
             .filter(payout_items::payout_id.eq(id))
             .select((payout_items::status, payout_items::amount, payout_items::fee))
-            .load(&mut *conn)
+            .load(&mut **conn)
             .unwrap();
         let sum = |f: &dyn Fn(&(String, String, String)) -> &String| {
             items.iter().fold(Amount::zero(asset), |acc, i| acc.checked_add(amount(asset, f(i))).unwrap())
@@ -134,7 +134,7 @@ async fn a_payout_that_cannot_settle_is_set_aside_and_others_still_complete() {
             balances::table.filter(balances::org_id.eq(demo_org(&app)).and(balances::asset.eq("USDT_TRC20"))),
         )
         .set(balances::reserved.eq("0"))
-        .execute(&mut *app.conn())
+        .execute(&mut **app.conn())
         .unwrap();
         process_all(&app, &instant_rail(&app, &[]));
         let status = |id| payouts::db::payouts::find(&mut app.conn(), id).unwrap().status;
@@ -249,7 +249,7 @@ async fn one_idempotency_key_with_thirty_bodies_at_once_has_one_answer() {
             .select((payouts_table::id, payouts_table::amount_total))
             .filter(payouts_table::org_id.eq(demo_org(&app)))
             .filter(payouts_table::description.eq("order"))
-            .load(&mut *app.conn())
+            .load(&mut **app.conn())
             .unwrap();
         assert_eq!(stored.len(), 1, "[{backend:?}] one payout for one key");
         let winner = &stored[0].1;
@@ -474,7 +474,7 @@ fn random_concurrent_admins_creators_and_two_processors_keep_the_books_whole() {
             let open: i64 = payouts_table::table
                 .filter(payouts_table::status.eq_any(["in_progress", "pending"]))
                 .count()
-                .get_result(&mut *app.conn())
+                .get_result(&mut **app.conn())
                 .unwrap();
             if open == 0 {
                 break;
@@ -487,7 +487,7 @@ fn random_concurrent_admins_creators_and_two_processors_keep_the_books_whole() {
         let review: i64 = payout_items::table
             .filter(payout_items::status.eq("needs_review"))
             .count()
-            .get_result(&mut *app.conn())
+            .get_result(&mut **app.conn())
             .unwrap();
         assert_eq!(review, 0, "{ctx} nothing needed a person");
     }

@@ -47,7 +47,7 @@ fn check_invariants(app: &TestApp, asset: &'static Asset, deposited: Amount, ste
         .inner_join(payouts_table::table)
         .filter(payouts_table::asset.eq(asset.code))
         .select((payout_items::status, payout_items::amount, payout_items::fee, payout_items::idempotency_key))
-        .load(&mut *conn)
+        .load(&mut **conn)
         .unwrap();
     let mut reserved = Amount::zero(asset);
     let mut paid = Amount::zero(asset);
@@ -65,7 +65,7 @@ fn check_invariants(app: &TestApp, asset: &'static Asset, deposited: Amount, ste
     let counted: Vec<(String, i64)> = payouts_table::table
         .group_by(payouts_table::status)
         .select((payouts_table::status, diesel::dsl::count_star()))
-        .load(&mut *conn)
+        .load(&mut **conn)
         .unwrap();
     let mut kept = payouts::db::payouts::status_counts(&mut conn, demo_org(app)).unwrap();
     kept.retain(|(_, n)| *n != 0);
@@ -74,7 +74,7 @@ fn check_invariants(app: &TestApp, asset: &'static Asset, deposited: Amount, ste
     kept.sort();
     assert_eq!(kept, counted, "{ctx}: status counters");
     let sent: HashSet<String> =
-        sim_transfers::table.select(sim_transfers::key).load(&mut *conn).unwrap().into_iter().collect();
+        sim_transfers::table.select(sim_transfers::key).load(&mut **conn).unwrap().into_iter().collect();
     for (status, _, _, key) in &items {
         match status.as_str() {
             "completed" => assert!(sent.contains(key), "{ctx}: a completed item was sent"),
@@ -186,7 +186,7 @@ async fn random_operations_keep_the_ledger_whole_and_pay_once() {
         let open: i64 = payouts_table::table
             .filter(payouts_table::status.eq("in_progress"))
             .count()
-            .get_result(&mut *app.conn())
+            .get_result(&mut **app.conn())
             .unwrap();
         assert_eq!(open, 0, "[{backend:?}] every approved payout ended");
     }

@@ -201,7 +201,7 @@ fn parallel_guesses_get_no_more_password_checks_than_the_limit() {
         let checked: Vec<String> = audit_log::table
             .filter(audit_log::action.eq_any(["login", "login.failed"]))
             .select(audit_log::detail)
-            .load(&mut *app.conn())
+            .load(&mut **app.conn())
             .unwrap();
         let passed_the_lock = checked.iter().filter(|d| d.as_str() != "attempt while locked").count();
         assert!(checked.iter().any(|d| d == "attempt while locked"), "[{backend:?}] the lock held some back");

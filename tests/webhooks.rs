@@ -119,7 +119,7 @@ fn deliver(app: &TestApp) -> usize {
 
 fn make_due(app: &TestApp) {
     diesel::sql_query("UPDATE webhook_deliveries SET next_attempt_at = created_at WHERE status = 'pending'")
-        .execute(&mut *app.conn())
+        .execute(&mut **app.conn())
         .unwrap();
 }
 

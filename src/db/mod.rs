@@ -19,7 +19,7 @@ pub mod stamp;
 pub mod users;
 pub mod webhooks;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::prelude::*;
@@ -146,11 +146,57 @@ impl Manager {
     }
 }
 
+/// A pooled connection and when the server last answered on it.
+pub struct Pooled {
+    conn: DbConnection,
+    verified_at: Instant,
+}
+
+impl std::ops::Deref for Pooled {
+    type Target = DbConnection;
+    fn deref(&self) -> &DbConnection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for Pooled {
+    fn deref_mut(&mut self) -> &mut DbConnection {
+        &mut self.conn
+    }
+}
+
+/// A connection the server answered on this recently is lent again without asking it (`SELECT
+/// 1`): on PostgreSQL the ping was two of a list page's seven statements (BENCHMARKS.md). The
+/// window is counted from the last answered ping, not from the last use: diesel does not mark a
+/// PostgreSQL connection cut by the server as broken, so a connection kept busy would otherwise
+/// never be checked again. After a database restart, statements fail for at most this long.
+const TRUSTED_FOR: Duration = Duration::from_secs(1);
+
 impl ManageConnection for Manager {
-    type Connection = DbConnection;
+    type Connection = Pooled;
     type Error = r2d2::Error;
 
-    fn connect(&self) -> Result<DbConnection, r2d2::Error> {
+    fn connect(&self) -> Result<Pooled, r2d2::Error> {
+        self.open().map(|conn| Pooled { conn, verified_at: Instant::now() })
+    }
+
+    fn is_valid(&self, conn: &mut Pooled) -> Result<(), r2d2::Error> {
+        if conn.verified_at.elapsed() < TRUSTED_FOR {
+            return Ok(());
+        }
+        conn.conn.ping().map_err(r2d2::Error::QueryError)?;
+        conn.verified_at = Instant::now();
+        Ok(())
+    }
+
+    fn has_broken(&self, conn: &mut Pooled) -> bool {
+        // A panic in the middle of a transaction must not hand that connection to the next request.
+        std::thread::panicking() || conn.conn.is_broken()
+    }
+}
+
+impl Manager {
+    fn open(&self) -> Result<DbConnection, r2d2::Error> {
         match self.url.backend {
             Backend::Postgres => PgConnection::establish(&self.url.target)
                 .map(DbConnection::Postgres)
@@ -165,15 +211,6 @@ impl ManageConnection for Manager {
                 Ok(DbConnection::Sqlite(conn))
             }
         }
-    }
-
-    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
-        conn.ping().map_err(r2d2::Error::QueryError)
-    }
-
-    fn has_broken(&self, conn: &mut DbConnection) -> bool {
-        // A panic in the middle of a transaction must not hand that connection to the next request.
-        std::thread::panicking() || conn.is_broken()
     }
 }
 
@@ -230,7 +267,15 @@ where
     // SQLite's busy handler, which polls with sleeps of up to 100 ms and lets a late writer
     // overtake one that waited long (BENCHMARKS.md: create API tail latency). The busy timeout
     // still covers writers in other processes (the CLI).
+    let depth =
+        <DbConnection as Connection>::TransactionManager::transaction_manager_status_mut(conn).transaction_depth()?;
     let _writer = match conn {
+        // Inside another write transaction (several creations committed together): a savepoint,
+        // so this one's error undoes only its own work. The writer's lock is already held.
+        _ if depth.is_some() => {
+            <DbConnection as Connection>::TransactionManager::begin_transaction(conn)?;
+            None
+        }
         DbConnection::Sqlite(c) => {
             let guard = SQLITE_WRITER.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?;
