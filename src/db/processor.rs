@@ -180,6 +180,43 @@ pub fn finish(
     Ok(ended)
 }
 
+/// submitting → completed or failed for items the network settled as they were sent: only
+/// those `owner` still holds; records their transaction and releases the lease. Returns the
+/// ids this call ended.
+#[allow(clippy::too_many_arguments)]
+pub fn finish_sent(
+    conn: &mut DbConnection,
+    item_ids: &[i64],
+    owner: &str,
+    tx_hash: &str,
+    to: &str,
+    confirmations: i32,
+    error: Option<&str>,
+    now: NaiveDateTime,
+) -> DbResult<Vec<i64>> {
+    let mut ended = Vec::with_capacity(item_ids.len());
+    for chunk in item_ids.chunks(IDS_PER_STATEMENT) {
+        ended.extend(
+            diesel::update(
+                i::payout_items
+                    .filter(i::id.eq_any(chunk).and(i::status.eq("submitting")).and(i::lease_owner.eq(owner))),
+            )
+            .set((
+                i::status.eq(to),
+                i::tx_hash.eq(tx_hash),
+                i::confirmations.eq(confirmations),
+                i::error.eq(error),
+                i::lease_owner.eq(None::<String>),
+                i::lease_until.eq(None::<NaiveDateTime>),
+                i::updated_at.eq(now),
+            ))
+            .returning(i::id)
+            .get_results::<i64>(conn)?,
+        );
+    }
+    Ok(ended)
+}
+
 /// submitted → needs review, with the reason a person needs.
 pub fn to_review(conn: &mut DbConnection, item_id: i64, reason: &str, now: NaiveDateTime) -> DbResult<bool> {
     let n = diesel::update(i::payout_items.filter(i::id.eq(item_id).and(i::status.eq("submitted"))))

@@ -56,24 +56,22 @@ pub fn tick(
     let claimed = claim(conn, owner, config)?;
     report.claimed = claimed.len();
     let mut payouts: HashMap<i64, PayoutRow> = HashMap::new();
-    let mut by_payout: Vec<(i64, Vec<ItemRow>)> = Vec::new();
-    for item in claimed {
-        match by_payout.iter_mut().find(|(id, _)| *id == item.payout_id) {
-            Some((_, list)) => list.push(item),
-            None => by_payout.push((item.payout_id, vec![item])),
-        }
-    }
+    let by_payout = group_by(claimed.into_iter().map(|i| (i.payout_id, i)));
     // Each payout on its own: one that cannot proceed is logged (or set aside for review) and
     // never holds up another payout or organization.
     for (payout_id, items) in by_payout {
         match cached(conn, &mut payouts, payout_id).and_then(|payout| send(conn, rail, owner, &payout, &items)) {
-            Ok(n) => report.submitted += n,
+            Ok((submitted, completed, failed)) => {
+                report.submitted += submitted;
+                report.completed += completed;
+                report.failed += failed;
+            }
             Err(e) => {
                 tracing::error!(payout = payout_id, error = %e, "sending failed; its items are retried after the lease")
             }
         }
     }
-    let mut settled: Vec<(i64, Vec<Outcome>)> = Vec::new();
+    let mut settled: Vec<(i64, Outcome)> = Vec::new();
     let submitted = db::processor::submitted(conn, config.assets.as_deref(), config.batch)?;
     let keys: Vec<&str> = submitted.iter().map(|i| i.idempotency_key.as_str()).collect();
     let answers = rail.lookup_many(&keys);
@@ -108,12 +106,9 @@ pub fn tick(
             TxState::Confirmed { confirmations } => Ok(confirmations),
             TxState::Failed { reason } => Err(reason),
         };
-        match settled.iter_mut().find(|(id, _)| *id == item.payout_id) {
-            Some((_, list)) => list.push((item, outcome)),
-            None => settled.push((item.payout_id, vec![(item, outcome)])),
-        }
+        settled.push((item.payout_id, (item, outcome)));
     }
-    for (payout_id, outcomes) in settled {
+    for (payout_id, outcomes) in group_by(settled) {
         match cached(conn, &mut payouts, payout_id).and_then(|payout| finish(conn, &payout, &outcomes)) {
             Ok((completed, failed)) => {
                 report.completed += completed;
@@ -197,14 +192,15 @@ fn claim(conn: &mut DbConnection, owner: &str, config: &ProcessorConfig) -> Resu
 }
 
 /// Sends one payout's claimed items: those the rail already knows are recorded as they are;
-/// the rest go out, as one transaction when the rail can batch.
+/// the rest go out, as one transaction when the rail can batch. Returns how many were recorded
+/// as (submitted, completed, failed).
 fn send(
     conn: &mut DbConnection,
     rail: &dyn Rail,
     owner: &str,
     payout: &PayoutRow,
     items: &[ItemRow],
-) -> Result<usize, AppError> {
+) -> Result<(usize, usize, usize), AppError> {
     let asset = payout_asset(payout)?;
     let mut known: Vec<(&ItemRow, RailTx)> = Vec::new();
     let mut fresh: Vec<&ItemRow> = Vec::new();
@@ -242,28 +238,89 @@ fn send(
             }
         }
     }
-    let at = now();
-    // A batch shares one transaction: its items are recorded with one statement per hash.
-    let mut by_hash: Vec<(&str, Vec<i64>)> = Vec::new();
-    let mut slot: HashMap<&str, usize> = HashMap::new();
+    // What the network already settled (a rail that confirms at once, or a transfer found
+    // settled after a crash) is recorded as ended now, in the same transaction: one status
+    // change and one event per row instead of two.
+    let mut open: Vec<(&str, &ItemRow)> = Vec::new();
+    let mut ended: Vec<Outcome> = Vec::new();
     for (item, tx) in &known {
-        let n = *slot.entry(&tx.tx_hash).or_insert_with(|| {
-            by_hash.push((&tx.tx_hash, Vec::new()));
-            by_hash.len() - 1
-        });
-        by_hash[n].1.push(item.id);
+        let result = match &tx.state {
+            TxState::Pending { .. } => {
+                open.push((&tx.tx_hash, item));
+                continue;
+            }
+            TxState::Confirmed { confirmations } => Ok(*confirmations),
+            TxState::Failed { reason } => Err(reason.clone()),
+        };
+        let mut item = (*item).clone();
+        item.tx_hash = Some(tx.tx_hash.clone());
+        ended.push((item, result));
     }
-    db::write_tx(conn, |conn| -> Result<usize, AppError> {
-        let mut sent = Vec::new();
-        for (hash, ids) in &by_hash {
-            let reason = format!("Sent on the {}: transaction {hash}", rail.label());
-            let recorded = db::processor::mark_submitted(conn, ids, owner, hash, at)?;
-            sent.extend(recorded.into_iter().map(|id| (id, reason.clone())));
+    let sender = Sender { owner, rail: rail.label() };
+    let at = now();
+    let record = |conn: &mut DbConnection, open: &[(&str, &ItemRow)], ended: &[Outcome]| {
+        db::write_tx(conn, |conn| -> Result<(usize, usize, usize), AppError> {
+            let sent = mark_sent(conn, payout, &sender, open, at)?;
+            let (completed, failed) = record_ends(conn, payout, ended, Some(&sender), at)?;
+            Ok((sent, completed, failed))
+        })
+    };
+    match record(conn, &open, &ended) {
+        // Ends that cannot be recorded now (a ledger that refuses them) must not keep the sent
+        // items unrecorded: all are recorded as submitted, and the next round's settling sets
+        // aside for review what it cannot record.
+        Err(e) if !ended.is_empty() && !is_transient(&e) => {
+            tracing::error!(payout = payout.id, error = %e, "ends found at sending cannot be recorded; recorded as sent");
+            let all: Vec<(&str, &ItemRow)> = open
+                .iter()
+                .copied()
+                .chain(ended.iter().map(|(i, _)| (i.tx_hash.as_deref().unwrap_or(""), i)))
+                .collect();
+            record(conn, &all, &[])
         }
-        let from = ItemStatus::Submitting.as_str();
-        insert_item_events(conn, payout.id, from, |_| ItemStatus::Submitted.as_str(), &sent, at)?;
-        Ok(sent.len())
-    })
+        other => other,
+    }
+}
+
+/// submitting → submitted for items the network has not settled yet, one statement per
+/// transaction hash (a batch shares one), with an event per item.
+fn mark_sent(
+    conn: &mut DbConnection,
+    payout: &PayoutRow,
+    sender: &Sender,
+    open: &[(&str, &ItemRow)],
+    at: NaiveDateTime,
+) -> Result<usize, AppError> {
+    let mut sent = Vec::new();
+    for (hash, items) in group_by(open.iter().copied()) {
+        let reason = format!("Sent on the {}: transaction {hash}", sender.rail);
+        let ids: Vec<i64> = items.iter().map(|i| i.id).collect();
+        let recorded = db::processor::mark_submitted(conn, &ids, sender.owner, hash, at)?;
+        sent.extend(recorded.into_iter().map(|id| (id, reason.clone())));
+    }
+    let from = ItemStatus::Submitting.as_str();
+    insert_item_events(conn, payout.id, from, |_| ItemStatus::Submitted.as_str(), &sent, at)?;
+    Ok(sent.len())
+}
+
+/// Pairs grouped by key in the order keys first appear.
+fn group_by<K: Eq + std::hash::Hash + Copy, V>(pairs: impl IntoIterator<Item = (K, V)>) -> Vec<(K, Vec<V>)> {
+    let mut groups: Vec<(K, Vec<V>)> = Vec::new();
+    let mut slot: HashMap<K, usize> = HashMap::new();
+    for (key, value) in pairs {
+        let n = *slot.entry(key).or_insert_with(|| {
+            groups.push((key, Vec::new()));
+            groups.len() - 1
+        });
+        groups[n].1.push(value);
+    }
+    groups
+}
+
+/// The processor holding the claim on items it is sending, and its rail.
+struct Sender<'a> {
+    owner: &'a str,
+    rail: &'static str,
 }
 
 /// One event per item, written in a few statements: a mass payout has thousands.
@@ -293,70 +350,84 @@ fn insert_item_events(
     super::webhooks::item_events(conn, payout_id, &ids)
 }
 
-/// Records items' ends for one payout in one transaction: completed items settle their
-/// reservation (amount + fee), failed ones release it, and when no item is left open the
-/// payout ends too. Returns (completed, failed) counts of what this call recorded.
+/// Records items' ends for one payout in one transaction. Returns (completed, failed) counts of
+/// what this call recorded.
 fn finish(conn: &mut DbConnection, payout: &PayoutRow, outcomes: &[Outcome]) -> Result<(usize, usize), AppError> {
-    let asset = payout_asset(payout)?;
     let at = now();
-    db::write_tx(conn, |conn| {
-        let (mut settle, mut release) = (Amount::zero(asset), Amount::zero(asset));
-        let (mut completed, mut failed) = (0, 0);
-        let (mut ended, mut statuses) = (Vec::new(), Vec::new());
-        // Items with the same end (status, confirmations, reason) are recorded by one statement.
-        let mut groups: Vec<(End, Vec<&ItemRow>)> = Vec::new();
-        let mut slot: HashMap<(&str, i32, Option<&str>), usize> = HashMap::new();
-        for (item, outcome) in outcomes {
-            let end = match outcome {
-                Ok(c) => (ItemStatus::Completed, *c as i32, None),
-                Err(reason) => (ItemStatus::Failed, item.confirmations, Some(reason.as_str())),
+    db::write_tx(conn, |conn| record_ends(conn, payout, outcomes, None, at))
+}
+
+/// Completed items settle their reservation (amount + fee), failed ones release it, and when no
+/// item is left open the payout ends too. Items come from `submitted`, or straight from
+/// `submitting` when `sent` names the claim they were sent under (each item then carries the
+/// hash of its transaction, recorded with its end). Runs inside the caller's transaction.
+fn record_ends(
+    conn: &mut DbConnection,
+    payout: &PayoutRow,
+    outcomes: &[Outcome],
+    sent: Option<&Sender>,
+    at: NaiveDateTime,
+) -> Result<(usize, usize), AppError> {
+    let asset = payout_asset(payout)?;
+    let (mut settle, mut release) = (Amount::zero(asset), Amount::zero(asset));
+    let (mut completed, mut failed) = (0, 0);
+    let (mut ended, mut statuses) = (Vec::new(), Vec::new());
+    // Items with the same end (status, confirmations, reason) are recorded by one statement.
+    let ends = outcomes.iter().map(|(item, outcome)| {
+        let end: End = match outcome {
+            Ok(c) => (ItemStatus::Completed, *c as i32, None),
+            Err(reason) => (ItemStatus::Failed, item.confirmations, Some(reason.as_str())),
+        };
+        let hash = sent.and(item.tx_hash.as_deref());
+        ((end, hash), item)
+    });
+    for (((to, confirmations, error), hash), items) in group_by(ends) {
+        let ids: Vec<i64> = items.iter().map(|i| i.id).collect();
+        let status = to.as_str();
+        let recorded: HashSet<i64> = match (sent, hash) {
+            (Some(s), Some(h)) => db::processor::finish_sent(conn, &ids, s.owner, h, status, confirmations, error, at)?,
+            _ => db::processor::finish(conn, &ids, status, confirmations, error, at)?,
+        }
+        .into_iter()
+        .collect();
+        for item in items.into_iter().filter(|i| recorded.contains(&i.id)) {
+            let held = stored_amount(asset, &item.amount)?
+                .checked_add(stored_amount(asset, &item.fee)?)
+                .ok_or_else(|| AppError::Internal("item total overflow".into()))?;
+            let overflow = || AppError::Internal("payout total overflow".into());
+            let mut reason = match error {
+                Some(e) => {
+                    release = release.checked_add(held).ok_or_else(overflow)?;
+                    failed += 1;
+                    format!("Line {} failed: {e}", item.line)
+                }
+                None => {
+                    settle = settle.checked_add(held).ok_or_else(overflow)?;
+                    completed += 1;
+                    format!("Line {} paid with {confirmations} confirmations", item.line)
+                }
             };
-            let n = *slot.entry((end.0.as_str(), end.1, end.2)).or_insert_with(|| {
-                groups.push((end, Vec::new()));
-                groups.len() - 1
-            });
-            groups[n].1.push(item);
-        }
-        for ((to, confirmations, error), items) in groups {
-            let ids: Vec<i64> = items.iter().map(|i| i.id).collect();
-            let recorded: HashSet<i64> =
-                db::processor::finish(conn, &ids, to.as_str(), confirmations, error, at)?.into_iter().collect();
-            for item in items.into_iter().filter(|i| recorded.contains(&i.id)) {
-                let held = stored_amount(asset, &item.amount)?
-                    .checked_add(stored_amount(asset, &item.fee)?)
-                    .ok_or_else(|| AppError::Internal("item total overflow".into()))?;
-                let overflow = || AppError::Internal("payout total overflow".into());
-                let reason = match error {
-                    Some(e) => {
-                        release = release.checked_add(held).ok_or_else(overflow)?;
-                        failed += 1;
-                        format!("Line {} failed: {e}", item.line)
-                    }
-                    None => {
-                        settle = settle.checked_add(held).ok_or_else(overflow)?;
-                        completed += 1;
-                        format!("Line {} paid with {confirmations} confirmations", item.line)
-                    }
-                };
-                ended.push((item.id, reason));
-                statuses.push(to.as_str());
+            if let (Some(s), Some(h)) = (sent, hash) {
+                reason.push_str(&format!(" (sent on the {}: transaction {h})", s.rail));
             }
+            ended.push((item.id, reason));
+            statuses.push(to.as_str());
         }
-        insert_item_events(conn, payout.id, ItemStatus::Submitted.as_str(), |n| statuses[n], &ended, at)?;
-        for (movement, amount, note) in
-            [(Movement::Settle, settle, "Paid"), (Movement::Release, release, "Released: transfers failed")]
-        {
-            if !amount.is_zero() {
-                let ctx =
-                    MoveContext { org_id: payout.org_id, payout_id: Some(payout.id), note, actor_user_id: None, at };
-                ledger::move_funds(conn, movement, amount, &ctx)?;
-            }
+    }
+    let from = if sent.is_some() { ItemStatus::Submitting } else { ItemStatus::Submitted };
+    insert_item_events(conn, payout.id, from.as_str(), |n| statuses[n], &ended, at)?;
+    for (movement, amount, note) in
+        [(Movement::Settle, settle, "Paid"), (Movement::Release, release, "Released: transfers failed")]
+    {
+        if !amount.is_zero() {
+            let ctx = MoveContext { org_id: payout.org_id, payout_id: Some(payout.id), note, actor_user_id: None, at };
+            ledger::move_funds(conn, movement, amount, &ctx)?;
         }
-        if completed + failed > 0 {
-            settle_payout(conn, payout, at)?;
-        }
-        Ok((completed, failed))
-    })
+    }
+    if completed + failed > 0 {
+        settle_payout(conn, payout, at)?;
+    }
+    Ok((completed, failed))
 }
 
 pub(crate) fn settle_payout(conn: &mut DbConnection, payout: &PayoutRow, at: NaiveDateTime) -> Result<(), AppError> {
