@@ -9,6 +9,7 @@ pub mod ledger;
 pub mod models;
 pub mod org_settings;
 pub mod orgs;
+pub mod payees;
 pub mod payouts;
 pub mod processor;
 pub mod schema;

@@ -14,6 +14,7 @@ pub struct OrgRow {
     pub created_at: NaiveDateTime,
     pub approval_required: bool,
     pub approvals_needed: i32,
+    pub payee_cooling_off_minutes: i32,
 }
 
 #[derive(Insertable)]

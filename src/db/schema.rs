@@ -8,6 +8,7 @@ diesel::table! {
         created_at -> Timestamp,
         approval_required -> Bool,
         approvals_needed -> Integer,
+        payee_cooling_off_minutes -> Integer,
     }
 }
 
@@ -309,6 +310,39 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    payees (id) {
+        id -> BigInt,
+        org_id -> BigInt,
+        name -> Text,
+        email -> Text,
+        external_id -> Text,
+        notes -> Text,
+        archived -> Bool,
+        created_by -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    payee_addresses (id) {
+        id -> BigInt,
+        org_id -> BigInt,
+        payee_id -> BigInt,
+        network -> Text,
+        address -> Text,
+        status -> Text,
+        entered_by -> BigInt,
+        entered_at -> Timestamp,
+        decided_by -> Nullable<BigInt>,
+        decided_at -> Nullable<Timestamp>,
+        payable_from -> Nullable<Timestamp>,
+        reason -> Text,
+    }
+}
+
+diesel::joinable!(payee_addresses -> payees (payee_id));
 diesel::joinable!(payout_items -> payouts (payout_id));
 diesel::joinable!(payout_events -> payouts (payout_id));
 diesel::joinable!(payouts -> users (created_by));
@@ -337,4 +371,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     webhook_endpoints,
     webhook_deliveries,
     payout_status_counts,
+    payees,
+    payee_addresses,
 );

@@ -52,6 +52,8 @@ pub fn seed_payouts(conn: &mut DbConnection, rail: &dyn Rail) -> Result<(), AppE
     // The demo organization requires approval, so the whole workflow can be tried at once: this
     // one waits for a manager.
     db::orgs::set_approval_required(conn, actor.org_id, true)?;
+    // A payee address approved in the demo is payable at once, so the flow can be tried end to end.
+    db::payees::set_cooling_off(conn, actor.org_id, 0)?;
     create(conn, form("USDT_TRC20", "4800", tron, "November salary, contractor team lead"), "demo-pending")?;
     Ok(())
 }

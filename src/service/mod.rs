@@ -11,6 +11,7 @@ pub mod demo;
 pub mod drafts;
 pub mod ledger;
 pub mod org_settings;
+pub mod payees;
 pub mod payouts;
 pub mod processor;
 pub mod review;

@@ -77,6 +77,8 @@ pub fn check_single(conn: &mut DbConnection, actor: &Actor, form: &SinglePayoutF
         errors.add("description", e);
     }
     errors.into_result(())?;
+    // Said on the form already; the create's transaction checks it again.
+    super::payees::check_payable(conn, actor.org_id, asset, &[(1, row.address.as_str())], super::now())?;
     price(conn, actor, PayoutKind::Single, asset, form.description.trim(), vec![row])
 }
 
@@ -224,6 +226,8 @@ pub(crate) fn create_in_tx(
             draft.asset.code
         )));
     }
+    let lines: Vec<(u64, &str)> = draft.rows.iter().map(|r| (r.line, r.address.as_str())).collect();
+    super::payees::check_payable(conn, actor.org_id, draft.asset, &lines, at)?;
     let (rule, quote) = quote_rows(conn, actor.org_id, draft.kind, draft.asset, &draft.rows, None)?;
     let draft = Draft { rule, quote, ..draft.clone() };
     if let Some(seen) = reviewed_digest

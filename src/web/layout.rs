@@ -30,6 +30,7 @@ struct NavEntry {
 const NAV: &[NavEntry] = &[
     NavEntry { href: "/", label: "Dashboard", allowed: |_| true },
     NavEntry { href: "/payouts", label: "Payouts", allowed: |_| true },
+    NavEntry { href: "/payees", label: "Payees", allowed: |_| true },
     NavEntry { href: "/approvals", label: "Approvals", allowed: Role::can_approve },
     NavEntry { href: "/settings", label: "Settings", allowed: Role::can_administer },
 ];
@@ -57,5 +58,12 @@ impl Layout {
             demo: ctx.demo,
             nav,
         }
+    }
+}
+
+impl Layout {
+    /// The signed-in user's id, 0 when signed out.
+    pub fn user_id(&self) -> i64 {
+        self.user.as_ref().map_or(0, |u| u.user_id)
     }
 }

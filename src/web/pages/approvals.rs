@@ -19,6 +19,8 @@ use crate::web::{form_pairs, html, page, see_other_with_flash, values_of};
 pub struct QueueTemplate {
     pub layout: Layout,
     pub entries: Vec<QueueEntry>,
+    /// Payee addresses entered or changed, awaiting a manager.
+    pub addresses: Vec<crate::service::payees::PendingAddress>,
     pub now: chrono::NaiveDateTime,
 }
 
@@ -36,8 +38,11 @@ impl QueueTemplate {
 
 pub async fn queue(state: web::Data<AppState>, authed: Authed) -> Result<HttpResponse, AppError> {
     let actor = authed.actor();
-    let entries = state.run(move |conn| approvals::queue(conn, &actor)).await?;
-    page(&QueueTemplate { layout: Layout::new(&authed.ctx, "/approvals"), entries, now: crate::service::now() })
+    let (entries, addresses) = state
+        .run(move |conn| Ok((approvals::queue(conn, &actor)?, crate::service::payees::pending(conn, &actor)?)))
+        .await?;
+    let now = crate::service::now();
+    page(&QueueTemplate { layout: Layout::new(&authed.ctx, "/approvals"), entries, addresses, now })
 }
 
 /// Approves every ticked payout (`id` repeated), each on its own; says what happened to each.
@@ -141,6 +146,8 @@ pub struct PolicyTemplate {
     pub policy: Policy,
     pub assets: &'static [Asset],
     pub errors: FieldErrors,
+    /// How long an approved payee address waits before it can be paid.
+    pub cooling_off_hours: String,
 }
 
 impl PolicyTemplate {
@@ -149,16 +156,24 @@ impl PolicyTemplate {
     }
 }
 
-async fn policy_page(state: &AppState, authed: &Authed, errors: FieldErrors) -> Result<HttpResponse, AppError> {
+pub(crate) async fn policy_page(
+    state: &AppState,
+    authed: &Authed,
+    errors: FieldErrors,
+) -> Result<HttpResponse, AppError> {
     let actor = authed.actor();
-    let policy = state
+    let (policy, minutes) = state
         .run(move |conn| {
             actor.require(crate::domain::account::Role::can_administer)?;
-            approvals::policy(conn, actor.org_id)
+            let minutes = crate::db::orgs::find(conn, actor.org_id)?.payee_cooling_off_minutes;
+            Ok((approvals::policy(conn, actor.org_id)?, minutes))
         })
         .await?;
     let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
-    html(status, &PolicyTemplate { layout: Layout::new(&authed.ctx, "/settings"), policy, assets: &ASSETS, errors })
+    let hours = rust_decimal::Decimal::from(minutes) / rust_decimal::Decimal::from(60);
+    let cooling_off_hours = hours.round_dp(2).normalize().to_string();
+    let layout = Layout::new(&authed.ctx, "/settings");
+    html(status, &PolicyTemplate { layout, policy, assets: &ASSETS, errors, cooling_off_hours })
 }
 
 pub async fn policy(state: web::Data<AppState>, authed: Authed) -> Result<HttpResponse, AppError> {

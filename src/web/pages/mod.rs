@@ -3,6 +3,7 @@ pub mod approvals;
 pub mod auth;
 pub mod dashboard;
 pub mod drafts;
+pub mod payees;
 pub mod payouts;
 pub mod settings;
 pub mod settings_org;

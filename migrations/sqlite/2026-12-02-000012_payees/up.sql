@@ -1,0 +1,41 @@
+-- How long a newly approved payee address waits before it can be paid (minutes).
+ALTER TABLE organizations ADD COLUMN payee_cooling_off_minutes INTEGER NOT NULL DEFAULT 1440;
+
+-- The people and accounts an organization pays again and again.
+CREATE TABLE payees (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    org_id BIGINT NOT NULL REFERENCES organizations(id),
+    name TEXT NOT NULL,
+    email TEXT NOT NULL,
+    external_id TEXT NOT NULL,
+    notes TEXT NOT NULL,
+    archived BOOLEAN NOT NULL DEFAULT FALSE,
+    created_by BIGINT NOT NULL REFERENCES users(id),
+    created_at TIMESTAMP NOT NULL,
+    updated_at TIMESTAMP NOT NULL
+);
+CREATE INDEX payees_org_name ON payees(org_id, name);
+-- An employee number or player id names one payee (empty when the organization has none).
+CREATE UNIQUE INDEX payees_org_external_id ON payees(org_id, external_id) WHERE external_id <> '';
+
+-- A payee's address on one network, under change control: entered (pending), approved by a
+-- manager other than the person who entered it (payable after the cooling-off period),
+-- rejected, or replaced by a later approved address. Rows are never deleted.
+CREATE TABLE payee_addresses (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    org_id BIGINT NOT NULL REFERENCES organizations(id),
+    payee_id BIGINT NOT NULL REFERENCES payees(id),
+    network TEXT NOT NULL,
+    address TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'rejected', 'replaced')),
+    entered_by BIGINT NOT NULL REFERENCES users(id),
+    entered_at TIMESTAMP NOT NULL,
+    decided_by BIGINT REFERENCES users(id),
+    decided_at TIMESTAMP,
+    payable_from TIMESTAMP,
+    reason TEXT NOT NULL
+);
+CREATE INDEX payee_addresses_payee ON payee_addresses(payee_id, network, status);
+-- Payout rows are matched to payees by address.
+CREATE INDEX payee_addresses_address ON payee_addresses(org_id, address);
+CREATE INDEX payee_addresses_pending ON payee_addresses(org_id, status, id);

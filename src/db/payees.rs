@@ -1,0 +1,253 @@
+//! Payees and their addresses under change control.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::payee_addresses::dsl as a;
+use super::schema::payees::dsl as p;
+use super::{DbConnection, DbResult};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = super::schema::payees)]
+pub struct PayeeRow {
+    pub id: i64,
+    pub org_id: i64,
+    pub name: String,
+    pub email: String,
+    pub external_id: String,
+    pub notes: String,
+    pub archived: bool,
+    pub created_by: i64,
+    #[diesel(deserialize_as = super::stamp::Stamp)]
+    pub created_at: NaiveDateTime,
+    #[diesel(deserialize_as = super::stamp::Stamp)]
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = super::schema::payees)]
+pub struct NewPayeeRow<'a> {
+    pub org_id: i64,
+    pub name: &'a str,
+    pub email: &'a str,
+    pub external_id: &'a str,
+    pub notes: &'a str,
+    pub archived: bool,
+    pub created_by: i64,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = super::schema::payee_addresses)]
+pub struct PayeeAddressRow {
+    pub id: i64,
+    pub org_id: i64,
+    pub payee_id: i64,
+    pub network: String,
+    pub address: String,
+    pub status: String,
+    pub entered_by: i64,
+    #[diesel(deserialize_as = super::stamp::Stamp)]
+    pub entered_at: NaiveDateTime,
+    pub decided_by: Option<i64>,
+    pub decided_at: Option<NaiveDateTime>,
+    pub payable_from: Option<NaiveDateTime>,
+    pub reason: String,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = super::schema::payee_addresses)]
+pub struct NewPayeeAddressRow<'a> {
+    pub org_id: i64,
+    pub payee_id: i64,
+    pub network: &'a str,
+    pub address: &'a str,
+    pub status: &'a str,
+    pub entered_by: i64,
+    pub entered_at: NaiveDateTime,
+    pub reason: &'a str,
+}
+
+pub fn insert(conn: &mut DbConnection, row: &NewPayeeRow) -> DbResult<PayeeRow> {
+    diesel::insert_into(p::payees).values(row).returning(super::schema::payees::all_columns).get_result(conn)
+}
+
+pub fn update(
+    conn: &mut DbConnection,
+    id: i64,
+    name: &str,
+    email: &str,
+    external_id: &str,
+    notes: &str,
+    at: NaiveDateTime,
+) -> DbResult<()> {
+    diesel::update(p::payees.find(id))
+        .set((
+            p::name.eq(name),
+            p::email.eq(email),
+            p::external_id.eq(external_id),
+            p::notes.eq(notes),
+            p::updated_at.eq(at),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn set_archived(conn: &mut DbConnection, id: i64, archived: bool, at: NaiveDateTime) -> DbResult<()> {
+    diesel::update(p::payees.find(id)).set((p::archived.eq(archived), p::updated_at.eq(at))).execute(conn).map(drop)
+}
+
+pub fn find_in_org(conn: &mut DbConnection, org_id: i64, id: i64) -> DbResult<Option<PayeeRow>> {
+    p::payees.filter(p::id.eq(id).and(p::org_id.eq(org_id))).select(PayeeRow::as_select()).first(conn).optional()
+}
+
+/// [`find_in_org`] holding the payee's row lock until the transaction ends: decisions on one
+/// payee's addresses run one after another (SQLite's write transactions hold the database).
+pub fn lock_in_org(conn: &mut DbConnection, org_id: i64, id: i64) -> DbResult<Option<PayeeRow>> {
+    let mine = p::id.eq(id).and(p::org_id.eq(org_id));
+    match conn {
+        DbConnection::Postgres(c) => {
+            p::payees.filter(mine).select(PayeeRow::as_select()).for_update().first(c).optional()
+        }
+        DbConnection::Sqlite(c) => p::payees.filter(mine).select(PayeeRow::as_select()).first(c).optional(),
+    }
+}
+
+pub fn find_by_external_id(conn: &mut DbConnection, org_id: i64, external_id: &str) -> DbResult<Option<PayeeRow>> {
+    p::payees
+        .filter(p::org_id.eq(org_id).and(p::external_id.eq(external_id)))
+        .select(PayeeRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Payees by name; `term` matches the start of a name or an exact external id.
+pub fn list(conn: &mut DbConnection, org_id: i64, term: &str, archived: bool, limit: i64) -> DbResult<Vec<PayeeRow>> {
+    let mut q = p::payees.filter(p::org_id.eq(org_id).and(p::archived.eq(archived))).into_boxed();
+    if !term.is_empty() {
+        let escaped = term.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        q = q.filter(p::name.like(format!("{escaped}%")).escape('\\').or(p::external_id.eq(term.to_owned())));
+    }
+    q.order((p::name, p::id)).limit(limit).select(PayeeRow::as_select()).load(conn)
+}
+
+pub fn all_in_org(conn: &mut DbConnection, org_id: i64) -> DbResult<Vec<PayeeRow>> {
+    p::payees.filter(p::org_id.eq(org_id)).order((p::name, p::id)).select(PayeeRow::as_select()).load(conn)
+}
+
+pub fn insert_address(conn: &mut DbConnection, row: &NewPayeeAddressRow) -> DbResult<i64> {
+    diesel::insert_into(a::payee_addresses).values(row).returning(a::id).get_result(conn)
+}
+
+/// A payee's addresses, newest first.
+pub fn addresses_of(conn: &mut DbConnection, payee_id: i64) -> DbResult<Vec<PayeeAddressRow>> {
+    a::payee_addresses
+        .filter(a::payee_id.eq(payee_id))
+        .order(a::id.desc())
+        .select(PayeeAddressRow::as_select())
+        .load(conn)
+}
+
+/// Every address of the organization's payees that is pending or approved (for export and
+/// matching), oldest first.
+pub fn live_addresses_in_org(conn: &mut DbConnection, org_id: i64) -> DbResult<Vec<PayeeAddressRow>> {
+    a::payee_addresses
+        .filter(a::org_id.eq(org_id).and(a::status.eq_any(["pending", "approved"])))
+        .order(a::id)
+        .select(PayeeAddressRow::as_select())
+        .load(conn)
+}
+
+pub fn find_address_in_org(conn: &mut DbConnection, org_id: i64, id: i64) -> DbResult<Option<PayeeAddressRow>> {
+    a::payee_addresses
+        .filter(a::id.eq(id).and(a::org_id.eq(org_id)))
+        .select(PayeeAddressRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// pending → approved or rejected, once: false when someone decided first.
+pub fn decide(
+    conn: &mut DbConnection,
+    id: i64,
+    to: &str,
+    by: i64,
+    at: NaiveDateTime,
+    payable_from: Option<NaiveDateTime>,
+    reason: &str,
+) -> DbResult<bool> {
+    let n = diesel::update(a::payee_addresses.filter(a::id.eq(id).and(a::status.eq("pending"))))
+        .set((
+            a::status.eq(to),
+            a::decided_by.eq(by),
+            a::decided_at.eq(at),
+            a::payable_from.eq(payable_from),
+            a::reason.eq(reason),
+        ))
+        .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// The payee's other addresses on `network` in `from` status become `replaced`.
+pub fn replace_others(
+    conn: &mut DbConnection,
+    payee_id: i64,
+    network: &str,
+    from: &str,
+    keep: i64,
+    reason: &str,
+) -> DbResult<usize> {
+    diesel::update(
+        a::payee_addresses
+            .filter(a::payee_id.eq(payee_id).and(a::network.eq(network)).and(a::status.eq(from)).and(a::id.ne(keep))),
+    )
+    .set((a::status.eq("replaced"), a::reason.eq(reason)))
+    .execute(conn)
+}
+
+/// Pending addresses of the organization, oldest first, with their payee's name.
+pub fn pending_in_org(conn: &mut DbConnection, org_id: i64, limit: i64) -> DbResult<Vec<(PayeeAddressRow, String)>> {
+    a::payee_addresses
+        .inner_join(p::payees)
+        .filter(a::org_id.eq(org_id).and(a::status.eq("pending")))
+        .order(a::id)
+        .limit(limit)
+        .select((PayeeAddressRow::as_select(), p::name))
+        .load(conn)
+}
+
+pub fn pending_count(conn: &mut DbConnection, org_id: i64) -> DbResult<i64> {
+    a::payee_addresses.filter(a::org_id.eq(org_id).and(a::status.eq("pending"))).count().get_result(conn)
+}
+
+/// Pending or approved addresses on `network` among `addresses`, with their payee's name.
+pub fn matching(
+    conn: &mut DbConnection,
+    org_id: i64,
+    network: &str,
+    addresses: &[&str],
+) -> DbResult<Vec<(PayeeAddressRow, String)>> {
+    let mut found = Vec::new();
+    for chunk in addresses.chunks(super::processor::IDS_PER_STATEMENT) {
+        found.extend(
+            a::payee_addresses
+                .inner_join(p::payees)
+                .filter(
+                    a::org_id
+                        .eq(org_id)
+                        .and(a::network.eq(network))
+                        .and(a::status.eq_any(["pending", "approved"]))
+                        .and(a::address.eq_any(chunk)),
+                )
+                .select((PayeeAddressRow::as_select(), p::name))
+                .load::<(PayeeAddressRow, String)>(conn)?,
+        );
+    }
+    Ok(found)
+}
+
+pub fn set_cooling_off(conn: &mut DbConnection, org_id: i64, minutes: i32) -> DbResult<()> {
+    use super::schema::organizations::dsl as o;
+    diesel::update(o::organizations.find(org_id)).set(o::payee_cooling_off_minutes.eq(minutes)).execute(conn).map(drop)
+}

@@ -1,0 +1,498 @@
+//! Payees: a recipient book whose addresses are under change control. A new or changed address
+//! is pending until a manager other than the person who entered it approves it, and then waits
+//! the organization's cooling-off period before a payout may pay it: a swapped address is the
+//! classic payroll fraud, and in crypto it cannot be undone.
+
+use chrono::NaiveDateTime;
+
+use super::audit::{self, Entry};
+use super::{Actor, now};
+use crate::db::payees::{NewPayeeAddressRow, NewPayeeRow, PayeeAddressRow, PayeeRow};
+use crate::db::{self, DbConnection};
+use crate::domain::account::{Role, normalize_email};
+use crate::domain::asset::{self, Asset};
+use crate::domain::{Address, FieldErrors};
+use crate::error::AppError;
+
+pub const MAX_NAME_CHARS: usize = 200;
+pub const MAX_EXTERNAL_ID_CHARS: usize = 100;
+pub const MAX_NOTES_CHARS: usize = 2000;
+/// The longest cooling-off period an organization may set: 30 days.
+pub const MAX_COOLING_OFF_MINUTES: i32 = 30 * 24 * 60;
+
+/// Accountants keep the book (they pay from it); admins may too. Managers approve addresses.
+pub fn can_manage(role: Role) -> bool {
+    matches!(role, Role::Accountant | Role::Admin)
+}
+
+/// What a person types for a payee; strings as typed.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct PayeeForm {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub external_id: String,
+    #[serde(default)]
+    pub notes: String,
+}
+
+struct CheckedPayee {
+    name: String,
+    email: String,
+    external_id: String,
+    notes: String,
+}
+
+fn too_long(what: &str, max: usize) -> String {
+    format!("{what} has at most {max} characters.")
+}
+
+impl PayeeForm {
+    fn check(&self) -> Result<CheckedPayee, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let name = self.name.trim();
+        if name.is_empty() {
+            errors.add("name", "Enter the payee's name, as it should appear on payouts and statements.");
+        } else if name.chars().count() > MAX_NAME_CHARS {
+            errors.add("name", too_long("A name", MAX_NAME_CHARS));
+        }
+        let email = match self.email.trim() {
+            "" => String::new(),
+            e if e.len() > 254 => {
+                errors.add("email", "An email address has at most 254 characters.");
+                String::new()
+            }
+            e => normalize_email(e).map_err(|m| errors.add("email", m)).unwrap_or_default(),
+        };
+        let external_id = self.external_id.trim();
+        if external_id.chars().count() > MAX_EXTERNAL_ID_CHARS {
+            errors.add("external_id", too_long("An external id", MAX_EXTERNAL_ID_CHARS));
+        }
+        if self.notes.chars().count() > MAX_NOTES_CHARS {
+            errors.add("notes", too_long("Notes", MAX_NOTES_CHARS));
+        }
+        errors.into_result(())?;
+        Ok(CheckedPayee {
+            name: name.to_owned(),
+            email,
+            external_id: external_id.to_owned(),
+            notes: self.notes.trim().to_owned(),
+        })
+    }
+}
+
+fn taken_external_id(e: db::DbError) -> AppError {
+    if db::is_unique_violation(&e) {
+        FieldErrors::single("external_id", "Another payee already has this external id.").into()
+    } else {
+        e.into()
+    }
+}
+
+pub fn create(conn: &mut DbConnection, actor: &Actor, form: &PayeeForm) -> Result<PayeeRow, AppError> {
+    actor.require(can_manage)?;
+    let p = form.check()?;
+    let at = now();
+    db::write_tx(conn, |conn| insert_payee(conn, actor, &p, at))
+}
+
+fn insert_payee(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    p: &CheckedPayee,
+    at: NaiveDateTime,
+) -> Result<PayeeRow, AppError> {
+    let row = db::payees::insert(
+        conn,
+        &NewPayeeRow {
+            org_id: actor.org_id,
+            name: &p.name,
+            email: &p.email,
+            external_id: &p.external_id,
+            notes: &p.notes,
+            archived: false,
+            created_by: actor.user_id,
+            created_at: at,
+            updated_at: at,
+        },
+    )
+    .map_err(taken_external_id)?;
+    audit::record(conn, Entry::by(actor, "payee.created", "payee", row.id).detail(row.name.clone()), at)?;
+    Ok(row)
+}
+
+pub fn update(conn: &mut DbConnection, actor: &Actor, id: i64, form: &PayeeForm) -> Result<PayeeRow, AppError> {
+    actor.require(can_manage)?;
+    let p = form.check()?;
+    let at = now();
+    db::write_tx(conn, |conn| {
+        let before = db::payees::lock_in_org(conn, actor.org_id, id)?.ok_or(AppError::NotFound)?;
+        db::payees::update(conn, id, &p.name, &p.email, &p.external_id, &p.notes, at).map_err(taken_external_id)?;
+        let mut changes = Vec::new();
+        for (field, old, new) in [
+            ("name", &before.name, &p.name),
+            ("email", &before.email, &p.email),
+            ("external id", &before.external_id, &p.external_id),
+            ("notes", &before.notes, &p.notes),
+        ] {
+            if old != new {
+                changes.push(format!("{field}: {old:?} → {new:?}"));
+            }
+        }
+        if !changes.is_empty() {
+            audit::record(conn, Entry::by(actor, "payee.updated", "payee", id).detail(changes.join("; ")), at)?;
+        }
+        db::payees::find_in_org(conn, actor.org_id, id)?.ok_or(AppError::NotFound)
+    })
+}
+
+/// Archived payees leave the book's list and pickers; nothing is deleted.
+pub fn set_archived(conn: &mut DbConnection, actor: &Actor, id: i64, archived: bool) -> Result<PayeeRow, AppError> {
+    actor.require(can_manage)?;
+    let at = now();
+    db::write_tx(conn, |conn| {
+        let payee = db::payees::lock_in_org(conn, actor.org_id, id)?.ok_or(AppError::NotFound)?;
+        if payee.archived != archived {
+            db::payees::set_archived(conn, id, archived, at)?;
+            let action = if archived { "payee.archived" } else { "payee.restored" };
+            audit::record(conn, Entry::by(actor, action, "payee", id).detail(payee.name.clone()), at)?;
+        }
+        db::payees::find_in_org(conn, actor.org_id, id)?.ok_or(AppError::NotFound)
+    })
+}
+
+/// Where an address stands, as people read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddressState {
+    /// Entered, waiting for a manager other than the person who entered it.
+    Pending,
+    /// Approved, waiting out the cooling-off period.
+    CoolingOff,
+    Payable,
+    Rejected,
+    Replaced,
+}
+
+impl AddressState {
+    pub fn of(row: &PayeeAddressRow, at: NaiveDateTime) -> AddressState {
+        match row.status.as_str() {
+            "pending" => AddressState::Pending,
+            "approved" if row.payable_from.is_some_and(|t| t > at) => AddressState::CoolingOff,
+            "approved" => AddressState::Payable,
+            "rejected" => AddressState::Rejected,
+            _ => AddressState::Replaced,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            AddressState::Pending => "Awaiting approval",
+            AddressState::CoolingOff => "Approved, cooling off",
+            AddressState::Payable => "Payable",
+            AddressState::Rejected => "Rejected",
+            AddressState::Replaced => "Replaced",
+        }
+    }
+
+    pub fn badge(self) -> &'static str {
+        match self {
+            AddressState::Pending | AddressState::CoolingOff => "badge badge-pending",
+            AddressState::Payable => "badge badge-completed",
+            AddressState::Rejected => "badge badge-failed",
+            AddressState::Replaced => "badge badge-cancelled",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct AddressView {
+    pub row: PayeeAddressRow,
+    pub state: AddressState,
+    pub entered_by: String,
+    pub decided_by: Option<String>,
+}
+
+pub struct PayeeDetails {
+    pub payee: PayeeRow,
+    pub addresses: Vec<AddressView>,
+}
+
+fn emails(conn: &mut DbConnection, org_id: i64) -> Result<std::collections::HashMap<i64, String>, AppError> {
+    Ok(db::users::list_in_org(conn, org_id)?.into_iter().map(|u| (u.id, u.email)).collect())
+}
+
+pub fn details(conn: &mut DbConnection, actor: &Actor, id: i64) -> Result<PayeeDetails, AppError> {
+    let payee = db::payees::find_in_org(conn, actor.org_id, id)?.ok_or(AppError::NotFound)?;
+    let who = emails(conn, actor.org_id)?;
+    let at = now();
+    let addresses = db::payees::addresses_of(conn, id)?
+        .into_iter()
+        .map(|row| AddressView {
+            state: AddressState::of(&row, at),
+            entered_by: who.get(&row.entered_by).cloned().unwrap_or_default(),
+            decided_by: row.decided_by.and_then(|u| who.get(&u).cloned()),
+            row,
+        })
+        .collect();
+    Ok(PayeeDetails { payee, addresses })
+}
+
+pub fn list(conn: &mut DbConnection, actor: &Actor, term: &str, archived: bool) -> Result<Vec<PayeeRow>, AppError> {
+    let term: String = term.trim().chars().take(200).collect();
+    Ok(db::payees::list(conn, actor.org_id, &term, archived, 500)?)
+}
+
+/// An address entered for a payee on `asset`'s network: checked as every address is, then
+/// pending. A pending address it supersedes is marked replaced; the approved one stays payable
+/// until the new one is approved.
+pub fn enter_address(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    payee_id: i64,
+    asset_code: &str,
+    address: &str,
+) -> Result<i64, AppError> {
+    actor.require(can_manage)?;
+    let asset = asset::find(asset_code.trim()).ok_or_else(|| FieldErrors::single("asset", "Choose an asset."))?;
+    let address = Address::parse(asset, address).map_err(|m| FieldErrors::single("address", m))?;
+    let at = now();
+    db::write_tx(conn, |conn| {
+        let payee = db::payees::lock_in_org(conn, actor.org_id, payee_id)?.ok_or(AppError::NotFound)?;
+        enter_checked_address(conn, actor, &payee, asset, &address.value, at)
+    })
+}
+
+fn enter_checked_address(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    payee: &PayeeRow,
+    asset: &'static Asset,
+    address: &str,
+    at: NaiveDateTime,
+) -> Result<i64, AppError> {
+    let current = db::payees::addresses_of(conn, payee.id)?
+        .into_iter()
+        .filter(|a| a.network == asset.network && matches!(a.status.as_str(), "pending" | "approved"))
+        .collect::<Vec<_>>();
+    if let Some(same) = current.iter().find(|a| a.address == address) {
+        // Entering the address the payee already has changes nothing.
+        return Ok(same.id);
+    }
+    let id = db::payees::insert_address(
+        conn,
+        &NewPayeeAddressRow {
+            org_id: payee.org_id,
+            payee_id: payee.id,
+            network: asset.network,
+            address,
+            status: "pending",
+            entered_by: actor.user_id,
+            entered_at: at,
+            reason: "",
+        },
+    )?;
+    db::payees::replace_others(
+        conn,
+        payee.id,
+        asset.network,
+        "pending",
+        id,
+        "Superseded by a newer address before approval",
+    )?;
+    let previous = current.iter().find(|a| a.status == "approved").map(|a| a.address.as_str());
+    let detail = match previous {
+        Some(old) => format!("{} on {}: {old} → {address} (pending approval)", payee.name, asset.network),
+        None => format!("{} on {}: {address} (pending approval)", payee.name, asset.network),
+    };
+    audit::record(conn, Entry::by(actor, "payee.address_entered", "payee", payee.id).detail(detail), at)?;
+    Ok(id)
+}
+
+/// A manager's decision on a pending address: never by the person who entered it. Approval
+/// reads the cooling-off period inside the transaction and replaces the address it changes.
+pub fn decide_address(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    address_id: i64,
+    approve: bool,
+    reason: &str,
+) -> Result<PayeeAddressRow, AppError> {
+    actor.require(Role::can_approve)?;
+    let reason = reason.trim();
+    if !approve && reason.is_empty() {
+        return Err(FieldErrors::single(
+            "reason",
+            "Say why the address is rejected; the person who entered it sees it.",
+        )
+        .into());
+    }
+    if reason.chars().count() > 500 {
+        return Err(FieldErrors::single("reason", too_long("A reason", 500)).into());
+    }
+    let at = now();
+    db::write_tx(conn, |conn| {
+        let found = db::payees::find_address_in_org(conn, actor.org_id, address_id)?.ok_or(AppError::NotFound)?;
+        let payee = db::payees::lock_in_org(conn, actor.org_id, found.payee_id)?.ok_or(AppError::NotFound)?;
+        if found.entered_by == actor.user_id {
+            return Err(AppError::Conflict(
+                "You entered this address; a manager other than you must approve or reject it.".into(),
+            ));
+        }
+        let cooling = db::orgs::find(conn, actor.org_id)?.payee_cooling_off_minutes.max(0);
+        let (to, payable_from) = if approve {
+            ("approved", Some(at + chrono::Duration::minutes(cooling.into())))
+        } else {
+            ("rejected", None)
+        };
+        if !db::payees::decide(conn, address_id, to, actor.user_id, at, payable_from, reason)? {
+            return Err(AppError::Conflict("This address was already decided; reload to see the decision.".into()));
+        }
+        if approve {
+            db::payees::replace_others(
+                conn,
+                payee.id,
+                &found.network,
+                "approved",
+                address_id,
+                "Replaced by a newer approved address",
+            )?;
+        }
+        let action = if approve { "payee.address_approved" } else { "payee.address_rejected" };
+        let mut detail = format!("{} on {}: {}", payee.name, found.network, found.address);
+        if let Some(t) = payable_from {
+            detail.push_str(&format!("; payable from {} UTC", t.format("%Y-%m-%d %H:%M")));
+        }
+        if !reason.is_empty() {
+            detail.push_str(&format!("; {reason}"));
+        }
+        audit::record(conn, Entry::by(actor, action, "payee", payee.id).detail(detail), at)?;
+        db::payees::find_address_in_org(conn, actor.org_id, address_id)?.ok_or(AppError::NotFound)
+    })
+}
+
+pub struct PendingAddress {
+    pub row: PayeeAddressRow,
+    pub payee_name: String,
+    pub entered_by: String,
+    /// The approved address it would replace.
+    pub replaces: Option<String>,
+}
+
+/// The approvals page's queue of addresses, oldest first.
+pub fn pending(conn: &mut DbConnection, actor: &Actor) -> Result<Vec<PendingAddress>, AppError> {
+    actor.require(Role::can_approve)?;
+    let who = emails(conn, actor.org_id)?;
+    let rows = db::payees::pending_in_org(conn, actor.org_id, 200)?;
+    let mut out = Vec::with_capacity(rows.len());
+    for (row, payee_name) in rows {
+        let replaces = db::payees::addresses_of(conn, row.payee_id)?
+            .into_iter()
+            .find(|a| a.network == row.network && a.status == "approved")
+            .map(|a| a.address);
+        out.push(PendingAddress {
+            entered_by: who.get(&row.entered_by).cloned().unwrap_or_default(),
+            payee_name,
+            replaces,
+            row,
+        });
+    }
+    Ok(out)
+}
+
+/// Refuses payout rows whose address is a payee's address that is not payable yet (awaiting
+/// approval, or cooling off). Called inside the transaction that writes the payout, so an
+/// address entered a moment ago is seen. `rows` are (line, canonical address).
+pub fn check_payable(
+    conn: &mut DbConnection,
+    org_id: i64,
+    asset: &'static Asset,
+    rows: &[(u64, &str)],
+    at: NaiveDateTime,
+) -> Result<(), AppError> {
+    let addresses: Vec<&str> = rows.iter().map(|(_, a)| *a).collect();
+    let found = db::payees::matching(conn, org_id, asset.network, &addresses)?;
+    let blocked: Vec<(&PayeeAddressRow, &str)> = found
+        .iter()
+        .filter(|(a, _)| matches!(AddressState::of(a, at), AddressState::Pending | AddressState::CoolingOff))
+        .map(|(a, name)| (a, name.as_str()))
+        .collect();
+    if blocked.is_empty() {
+        return Ok(());
+    }
+    let mut messages = Vec::new();
+    for (line, address) in rows {
+        if let Some((a, name)) = blocked.iter().find(|(a, _)| a.address == *address) {
+            let why = match a.payable_from {
+                Some(t) if a.status == "approved" => {
+                    format!("is cooling off after approval and becomes payable at {} UTC", t.format("%Y-%m-%d %H:%M"))
+                }
+                _ => "is awaiting a manager's approval".to_owned(),
+            };
+            messages.push(format!("Line {line}: this address of payee {name} {why}."));
+        }
+    }
+    let count = messages.len();
+    messages.truncate(5);
+    let mut text = messages.join(" ");
+    if count > 5 {
+        text.push_str(&format!(" And {} more rows.", count - 5));
+    }
+    if rows.len() == 1 {
+        let single = text.trim_start_matches("Line 1: ").to_owned();
+        return Err(
+            FieldErrors::single("address", format!("{} Pay it once it is payable.", capitalize(&single))).into()
+        );
+    }
+    Err(FieldErrors::form(format!("{text} Remove those rows or wait until their addresses are payable.")).into())
+}
+
+fn capitalize(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+/// The organization's cooling-off period, set by an admin (audited).
+pub fn set_cooling_off(conn: &mut DbConnection, actor: &Actor, hours: &str) -> Result<i32, AppError> {
+    actor.require(Role::can_administer)?;
+    let minutes = match hours.trim().parse::<rust_decimal::Decimal>() {
+        Ok(h) if h >= rust_decimal::Decimal::ZERO && h <= rust_decimal::Decimal::from(MAX_COOLING_OFF_MINUTES / 60) => {
+            rust_decimal::prelude::ToPrimitive::to_i32(&(h * rust_decimal::Decimal::from(60)).round()).unwrap_or(0)
+        }
+        _ => {
+            return Err(FieldErrors::single(
+                "cooling_off_hours",
+                format!("Enter hours from 0 to {}, such as 24.", MAX_COOLING_OFF_MINUTES / 60),
+            )
+            .into());
+        }
+    };
+    let at = now();
+    db::write_tx(conn, |conn| {
+        let before = db::orgs::find(conn, actor.org_id)?.payee_cooling_off_minutes;
+        if before != minutes {
+            db::payees::set_cooling_off(conn, actor.org_id, minutes)?;
+            audit::record(
+                conn,
+                Entry::by(actor, "settings.payee_cooling_off", "organization", actor.org_id)
+                    .detail(format!("{before} → {minutes} minutes")),
+                at,
+            )?;
+        }
+        Ok(minutes)
+    })
+}
+
+/// "24 hours", "90 minutes", "no time".
+pub fn describe_minutes(minutes: i32) -> String {
+    match minutes {
+        0 => "no time".into(),
+        60 => "1 hour".into(),
+        m if m % 60 == 0 => format!("{} hours", m / 60),
+        m => format!("{m} minutes"),
+    }
+}

@@ -1,0 +1,316 @@
+//! Payees: the recipient book, a payee's page with its addresses, and managers' decisions on
+//! entered addresses.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::db::payees::PayeeRow;
+use crate::domain::FieldErrors;
+use crate::domain::asset::{ASSETS, Asset};
+use crate::error::AppError;
+use crate::service::payees::{self, PayeeDetails, PayeeForm};
+use crate::web::context::{Authed, FlashKind};
+use crate::web::datetime::Stamp as _;
+use crate::web::layout::Layout;
+use crate::web::{html, see_other_with_flash};
+
+#[derive(Deserialize, Default)]
+pub struct ListQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    archived: String,
+}
+
+#[derive(Template)]
+#[template(path = "pages/payees_list.html")]
+pub struct ListTemplate {
+    pub layout: Layout,
+    pub payees: Vec<PayeeRow>,
+    pub q: String,
+    pub archived: bool,
+    pub can_manage: bool,
+    pub form: PayeeForm,
+    pub errors: FieldErrors,
+}
+
+impl ListTemplate {
+    /// The shared fields form posts a new payee here.
+    pub fn payee_id(&self) -> Option<i64> {
+        None
+    }
+}
+
+async fn list_page(
+    state: &AppState,
+    authed: &Authed,
+    status: StatusCode,
+    query: ListQuery,
+    form: PayeeForm,
+    errors: FieldErrors,
+) -> Result<HttpResponse, AppError> {
+    let actor = authed.actor();
+    let archived = !query.archived.is_empty();
+    let term = query.q.clone();
+    let found = state.run(move |conn| payees::list(conn, &actor, &term, archived)).await?;
+    html(
+        status,
+        &ListTemplate {
+            layout: Layout::new(&authed.ctx, "/payees"),
+            payees: found,
+            q: query.q.chars().take(200).collect(),
+            archived,
+            can_manage: payees::can_manage(authed.user.role),
+            form,
+            errors,
+        },
+    )
+}
+
+pub async fn list(
+    state: web::Data<AppState>,
+    authed: Authed,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, AppError> {
+    list_page(&state, &authed, StatusCode::OK, query.into_inner(), PayeeForm::default(), FieldErrors::new()).await
+}
+
+pub async fn create(
+    state: web::Data<AppState>,
+    authed: Authed,
+    form: web::Form<PayeeForm>,
+) -> Result<HttpResponse, AppError> {
+    let form = form.into_inner();
+    let (actor, submitted) = (authed.actor(), form.clone());
+    match state.run(move |conn| payees::create(conn, &actor, &submitted)).await {
+        Ok(payee) => Ok(see_other_with_flash(
+            &authed.ctx,
+            &format!("/payees/{}", payee.id),
+            FlashKind::Success,
+            &format!("Added {}. Enter an address for each network you pay them on.", payee.name),
+        )),
+        Err(AppError::Validation(errors)) => {
+            list_page(&state, &authed, StatusCode::UNPROCESSABLE_ENTITY, ListQuery::default(), form, errors).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "pages/payee_details.html")]
+pub struct DetailsTemplate {
+    pub layout: Layout,
+    pub d: PayeeDetails,
+    pub can_manage: bool,
+    pub form: PayeeForm,
+    pub errors: FieldErrors,
+    pub address_form: AddressForm,
+    pub assets: &'static [Asset],
+}
+
+impl DetailsTemplate {
+    pub fn payee_id(&self) -> Option<i64> {
+        Some(self.d.payee.id)
+    }
+}
+
+#[derive(Deserialize, Default, Clone)]
+pub struct AddressForm {
+    #[serde(default)]
+    pub asset: String,
+    #[serde(default)]
+    pub address: String,
+}
+
+async fn details_page(
+    state: &AppState,
+    authed: &Authed,
+    id: i64,
+    status: StatusCode,
+    form: Option<PayeeForm>,
+    address_form: AddressForm,
+    errors: FieldErrors,
+) -> Result<HttpResponse, AppError> {
+    let actor = authed.actor();
+    let d = state.run(move |conn| payees::details(conn, &actor, id)).await?;
+    let form = form.unwrap_or_else(|| PayeeForm {
+        name: d.payee.name.clone(),
+        email: d.payee.email.clone(),
+        external_id: d.payee.external_id.clone(),
+        notes: d.payee.notes.clone(),
+    });
+    html(
+        status,
+        &DetailsTemplate {
+            layout: Layout::new(&authed.ctx, "/payees"),
+            d,
+            can_manage: payees::can_manage(authed.user.role),
+            form,
+            errors,
+            address_form,
+            assets: &ASSETS,
+        },
+    )
+}
+
+pub async fn details(state: web::Data<AppState>, authed: Authed, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
+    details_page(&state, &authed, id.into_inner(), StatusCode::OK, None, AddressForm::default(), FieldErrors::new())
+        .await
+}
+
+pub async fn update(
+    state: web::Data<AppState>,
+    authed: Authed,
+    id: web::Path<i64>,
+    form: web::Form<PayeeForm>,
+) -> Result<HttpResponse, AppError> {
+    let (id, form) = (id.into_inner(), form.into_inner());
+    let (actor, submitted) = (authed.actor(), form.clone());
+    match state.run(move |conn| payees::update(conn, &actor, id, &submitted)).await {
+        Ok(p) => Ok(see_other_with_flash(
+            &authed.ctx,
+            &format!("/payees/{id}"),
+            FlashKind::Success,
+            &format!("Saved {}.", p.name),
+        )),
+        Err(AppError::Validation(errors)) => {
+            details_page(
+                &state,
+                &authed,
+                id,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some(form),
+                AddressForm::default(),
+                errors,
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+pub async fn enter_address(
+    state: web::Data<AppState>,
+    authed: Authed,
+    id: web::Path<i64>,
+    form: web::Form<AddressForm>,
+) -> Result<HttpResponse, AppError> {
+    let (id, form) = (id.into_inner(), form.into_inner());
+    let (actor, submitted) = (authed.actor(), form.clone());
+    let result =
+        state.run(move |conn| payees::enter_address(conn, &actor, id, &submitted.asset, &submitted.address)).await;
+    match result {
+        Ok(_) => Ok(see_other_with_flash(
+            &authed.ctx,
+            &format!("/payees/{id}"),
+            FlashKind::Success,
+            "Address entered. A manager other than you must approve it before it can be paid.",
+        )),
+        Err(AppError::Validation(errors)) => {
+            details_page(&state, &authed, id, StatusCode::UNPROCESSABLE_ENTITY, None, form, errors).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+pub async fn archive(state: web::Data<AppState>, authed: Authed, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
+    set_archived(state, authed, id.into_inner(), true).await
+}
+
+pub async fn restore(state: web::Data<AppState>, authed: Authed, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
+    set_archived(state, authed, id.into_inner(), false).await
+}
+
+async fn set_archived(
+    state: web::Data<AppState>,
+    authed: Authed,
+    id: i64,
+    archived: bool,
+) -> Result<HttpResponse, AppError> {
+    let actor = authed.actor();
+    let p = state.run(move |conn| payees::set_archived(conn, &actor, id, archived)).await?;
+    let message = if archived { format!("Archived {}.", p.name) } else { format!("Restored {}.", p.name) };
+    Ok(see_other_with_flash(&authed.ctx, &format!("/payees/{id}"), FlashKind::Success, &message))
+}
+
+#[derive(Deserialize, Default)]
+pub struct DecisionForm {
+    #[serde(default)]
+    reason: String,
+}
+
+pub async fn approve_address(
+    state: web::Data<AppState>,
+    authed: Authed,
+    id: web::Path<i64>,
+    form: web::Form<DecisionForm>,
+) -> Result<HttpResponse, AppError> {
+    decide(state, authed, id.into_inner(), true, form.into_inner().reason).await
+}
+
+pub async fn reject_address(
+    state: web::Data<AppState>,
+    authed: Authed,
+    id: web::Path<i64>,
+    form: web::Form<DecisionForm>,
+) -> Result<HttpResponse, AppError> {
+    decide(state, authed, id.into_inner(), false, form.into_inner().reason).await
+}
+
+async fn decide(
+    state: web::Data<AppState>,
+    authed: Authed,
+    id: i64,
+    approve: bool,
+    reason: String,
+) -> Result<HttpResponse, AppError> {
+    let actor = authed.actor();
+    let result = state.run(move |conn| payees::decide_address(conn, &actor, id, approve, &reason)).await;
+    let (kind, message) = match result {
+        Ok(a) if approve => (
+            FlashKind::Success,
+            match a.payable_from {
+                Some(t) => format!("Approved {}. It can be paid from {} UTC.", a.address, t.format("%Y-%m-%d %H:%M")),
+                None => format!("Approved {}.", a.address),
+            },
+        ),
+        Ok(a) => (FlashKind::Success, format!("Rejected {}.", a.address)),
+        Err(AppError::Validation(errors)) => {
+            (FlashKind::Error, errors.iter().map(|(_, m)| m.to_owned()).collect::<Vec<_>>().join(" "))
+        }
+        Err(AppError::Conflict(m)) => (FlashKind::Error, m),
+        Err(e) => return Err(e),
+    };
+    Ok(see_other_with_flash(&authed.ctx, "/approvals", kind, &message))
+}
+
+#[derive(Deserialize, Default)]
+pub struct CoolingOffForm {
+    #[serde(default)]
+    cooling_off_hours: String,
+}
+
+pub async fn save_cooling_off(
+    state: web::Data<AppState>,
+    authed: Authed,
+    form: web::Form<CoolingOffForm>,
+) -> Result<HttpResponse, AppError> {
+    let actor = authed.actor();
+    let hours = form.into_inner().cooling_off_hours;
+    match state.run(move |conn| payees::set_cooling_off(conn, &actor, &hours)).await {
+        Ok(minutes) => Ok(see_other_with_flash(
+            &authed.ctx,
+            "/settings/approvals",
+            FlashKind::Success,
+            &format!(
+                "Approved payee addresses now wait {} before they can be paid.",
+                payees::describe_minutes(minutes)
+            ),
+        )),
+        Err(AppError::Validation(errors)) => super::approvals::policy_page(&state, &authed, errors).await,
+        Err(e) => Err(e),
+    }
+}

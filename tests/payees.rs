@@ -1,0 +1,309 @@
+//! Payees and address change control — on every backend: an entered address is paid only
+//! after a manager other than the person who entered it approves it and the cooling-off period
+//! has passed, on the pages and through the API.
+
+mod common;
+
+use actix_web::http::StatusCode;
+use actix_web::test::TestRequest;
+use common::{TRON_ADDRESS, TestApp, backends, demo_org};
+use diesel::prelude::*;
+use payouts::db::schema::payee_addresses;
+use serde_json::json;
+
+/// Creates a payee through the page and returns its id.
+async fn add_payee<S, B>(client: &mut common::Client<S>, name: &str, external_id: &str) -> i64
+where
+    S: actix_web::dev::Service<
+            actix_http::Request,
+            Response = actix_web::dev::ServiceResponse<B>,
+            Error = actix_web::Error,
+        >,
+    B: actix_web::body::MessageBody,
+{
+    client.get("/payees").await;
+    let res = client.post_form("/payees", &[("name", name), ("external_id", external_id), ("email", "")]).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    res.location().unwrap().trim_start_matches("/payees/").parse().unwrap()
+}
+
+fn address_rows(app: &TestApp, payee: i64) -> Vec<(String, String)> {
+    payouts::db::payees::addresses_of(&mut app.conn(), payee)
+        .unwrap()
+        .into_iter()
+        .map(|a| (a.address, a.status))
+        .collect()
+}
+
+/// Moves every approved address's end of cooling-off into the past, as if the period passed.
+fn end_cooling_off(app: &TestApp) {
+    let past = payouts::service::now() - chrono::Duration::minutes(1);
+    diesel::update(payee_addresses::table.filter(payee_addresses::status.eq("approved")))
+        .set(payee_addresses::payable_from.eq(past))
+        .execute(&mut **app.conn())
+        .unwrap();
+}
+
+const SECOND_TRON: &str = "TJRyWwFs9wTFGZg3JbrVriFbNfCug5tDeC";
+
+#[actix_web::test]
+async fn an_entered_address_is_paid_only_after_another_manager_approves_it_and_cooling_off_ends() {
+    for backend in backends() {
+        let app = TestApp::start(backend).await;
+        let mut accountant = app.client().await;
+        accountant.login("accountant@demo.local", "demo").await;
+        let payee = add_payee(&mut accountant, "Alice Example", "EMP-7").await;
+        accountant.get(&format!("/payees/{payee}")).await;
+
+        // A mistyped address is refused with the field named, and nothing is stored.
+        let res = accountant
+            .post_form(&format!("/payees/{payee}/addresses"), &[("asset", "USDT_TRC20"), ("address", "TR7NHqjeKQ")])
+            .await;
+        assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "[{backend:?}]");
+        assert!(res.body.contains("id=\"address-error\""), "[{backend:?}] the address field carries the message");
+        assert!(address_rows(&app, payee).is_empty());
+
+        let res = accountant
+            .post_form(&format!("/payees/{payee}/addresses"), &[("asset", "USDT_TRC20"), ("address", TRON_ADDRESS)])
+            .await;
+        assert_eq!(res.status, StatusCode::SEE_OTHER, "[{backend:?}] {}", res.body);
+        assert_eq!(address_rows(&app, payee), [(TRON_ADDRESS.to_owned(), "pending".to_owned())]);
+        let page = accountant.get(&format!("/payees/{payee}")).await;
+        assert!(page.body.contains("Awaiting approval"), "[{backend:?}]");
+
+        // Pending: the single-payout form says why, naming the payee.
+        accountant.get("/payouts/new/single").await;
+        let fields = [("asset", "USDT_TRC20"), ("amount", "10"), ("address", TRON_ADDRESS), ("description", "Salary")];
+        let review = accountant.post_form("/payouts/new/single", &fields).await;
+        assert_eq!(review.status, StatusCode::UNPROCESSABLE_ENTITY, "[{backend:?}]");
+        assert!(
+            review.body.contains("This address of payee Alice Example is awaiting a manager&#39;s approval."),
+            "[{backend:?}] {}",
+            review.body
+        );
+
+        // The manager sees it beside pending payouts and approves it.
+        let mut manager = app.client().await;
+        manager.login("manager@demo.local", "demo").await;
+        let queue = manager.get("/approvals").await;
+        assert!(queue.body.contains("Approve address for Alice Example"), "[{backend:?}]");
+        assert!(queue.body.contains(TRON_ADDRESS));
+        let id = payouts::db::payees::addresses_of(&mut app.conn(), payee).unwrap()[0].id;
+        let res = manager.post_form(&format!("/payee-addresses/{id}/approve"), &[]).await;
+        assert_eq!(res.status, StatusCode::SEE_OTHER, "[{backend:?}]");
+        assert_eq!(address_rows(&app, payee), [(TRON_ADDRESS.to_owned(), "approved".to_owned())]);
+
+        // Approved, cooling off for the organization's 24 hours: still not payable.
+        let review = accountant.post_form("/payouts/new/single", &fields).await;
+        assert_eq!(review.status, StatusCode::UNPROCESSABLE_ENTITY, "[{backend:?}]");
+        assert!(review.body.contains("is cooling off after approval and becomes payable at"), "[{backend:?}]");
+
+        // Through the API too: the create's own transaction refuses it.
+        let key = payouts::service::api_keys::create_from_cli(&mut app.conn(), "accountant@demo.local", "create", "t")
+            .unwrap();
+        let body = json!({"asset": "USDT_TRC20", "kind": "single", "description": "Salary",
+                          "items": [{"address": TRON_ADDRESS, "amount": "10"}]});
+        let api = |k: &str| {
+            TestRequest::post()
+                .uri("/api/v1/payouts")
+                .insert_header(("Authorization", format!("Bearer {key}")))
+                .insert_header(("Idempotency-Key", k.to_owned()))
+                .insert_header(("Content-Type", "application/json"))
+                .set_payload(body.to_string())
+        };
+        let res = accountant.send(api("k-cooling")).await;
+        assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "[{backend:?}] {}", res.body);
+        assert!(res.body.contains("Alice Example"), "[{backend:?}] {}", res.body);
+        assert_eq!(payouts::db::payouts::count(&mut app.conn(), demo_org(&app), &Default::default()).unwrap(), 0);
+
+        // Once the period has passed, it is paid like any address.
+        end_cooling_off(&app);
+        assert_eq!(accountant.send(api("k-payable")).await.status, StatusCode::CREATED, "[{backend:?}]");
+        let res = accountant.single_payout("USDT_TRC20", "10", TRON_ADDRESS, "Salary").await;
+        assert_eq!(res.status, StatusCode::SEE_OTHER, "[{backend:?}] {}", res.body);
+
+        // A changed address is pending again while the approved one stays payable; approving
+        // the new one replaces the old.
+        accountant.get(&format!("/payees/{payee}")).await;
+        accountant
+            .post_form(&format!("/payees/{payee}/addresses"), &[("asset", "TRX"), ("address", SECOND_TRON)])
+            .await;
+        let mut rows = address_rows(&app, payee);
+        rows.sort();
+        assert_eq!(
+            rows,
+            [(SECOND_TRON.to_owned(), "pending".to_owned()), (TRON_ADDRESS.to_owned(), "approved".to_owned())],
+            "[{backend:?}] TRX and USDT_TRC20 share the Tron network: one address per network"
+        );
+        let queue = manager.get("/approvals").await;
+        assert!(queue.body.contains(SECOND_TRON) && queue.body.contains(TRON_ADDRESS), "[{backend:?}] old → new shown");
+        let id = payouts::db::payees::addresses_of(&mut app.conn(), payee).unwrap()[0].id;
+        manager.post_form(&format!("/payee-addresses/{id}/approve"), &[]).await;
+        let mut rows = address_rows(&app, payee);
+        rows.sort();
+        assert_eq!(
+            rows,
+            [(SECOND_TRON.to_owned(), "approved".to_owned()), (TRON_ADDRESS.to_owned(), "replaced".to_owned())]
+        );
+        // Every change is in the audit log.
+        let actions: Vec<String> = payouts::db::audit::list_in_org(&mut app.conn(), demo_org(&app), None, 100)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.action)
+            .collect();
+        for action in ["payee.created", "payee.address_entered", "payee.address_approved"] {
+            assert!(actions.iter().any(|a| a == action), "[{backend:?}] {action} in {actions:?}");
+        }
+    }
+}
+
+#[actix_web::test]
+async fn nobody_approves_an_address_they_entered_and_a_rejection_needs_a_reason() {
+    for backend in backends() {
+        let app = TestApp::start(backend).await;
+        let mut accountant = app.client().await;
+        accountant.login("accountant@demo.local", "demo").await;
+        let payee = add_payee(&mut accountant, "Bob Player", "").await;
+        accountant.get(&format!("/payees/{payee}")).await;
+        accountant
+            .post_form(&format!("/payees/{payee}/addresses"), &[("asset", "USDT_TRC20"), ("address", TRON_ADDRESS)])
+            .await;
+        let id = payouts::db::payees::addresses_of(&mut app.conn(), payee).unwrap()[0].id;
+
+        // The accountant who entered it becomes a manager: still not theirs to approve.
+        let me = common::actor(&app, "accountant@demo.local");
+        payouts::db::users::set_role(&mut app.conn(), me.user_id, "manager").unwrap();
+        let promoted = payouts::service::Actor { role: payouts::domain::account::Role::Manager, ..me };
+        let refused = payouts::service::payees::decide_address(&mut app.conn(), &promoted, id, true, "");
+        assert!(
+            matches!(&refused, Err(payouts::AppError::Conflict(m)) if m.contains("a manager other than you")),
+            "[{backend:?}] {refused:?}"
+        );
+        let mut promoted_client = app.client().await;
+        promoted_client.login("accountant@demo.local", "demo").await;
+        let queue = promoted_client.get("/approvals").await;
+        assert!(!queue.body.contains("Approve address for Bob Player"), "[{backend:?}] no button for one's own entry");
+        assert_eq!(address_rows(&app, payee)[0].1, "pending", "[{backend:?}]");
+
+        // An accountant cannot decide at all; a manager must give a reason to reject.
+        let mut viewer = app.client().await;
+        viewer.login("viewer@demo.local", "demo").await;
+        viewer.get("/payees").await;
+        let res = viewer.post_form(&format!("/payee-addresses/{id}/approve"), &[]).await;
+        assert_eq!(res.status, StatusCode::FORBIDDEN, "[{backend:?}]");
+        let mut manager = app.client().await;
+        manager.login("manager@demo.local", "demo").await;
+        manager.get("/approvals").await;
+        manager.post_form(&format!("/payee-addresses/{id}/reject"), &[("reason", "  ")]).await;
+        assert_eq!(address_rows(&app, payee)[0].1, "pending", "[{backend:?}] no reason, no rejection");
+        manager.post_form(&format!("/payee-addresses/{id}/reject"), &[("reason", "Not the address Bob gave us")]).await;
+        assert_eq!(address_rows(&app, payee)[0].1, "rejected", "[{backend:?}]");
+        // Decided once: a second decision changes nothing.
+        let again = manager.post_form(&format!("/payee-addresses/{id}/approve"), &[]).await;
+        assert_eq!(again.status, StatusCode::SEE_OTHER);
+        assert_eq!(address_rows(&app, payee)[0].1, "rejected", "[{backend:?}]");
+        // A rejected address is not the payee's: it blocks nothing.
+        payouts::db::users::set_role(&mut app.conn(), promoted.user_id, "accountant").unwrap();
+        let mut payer = app.client().await;
+        payer.login("accountant@demo.local", "demo").await;
+        let res = payer.single_payout("USDT_TRC20", "10", TRON_ADDRESS, "Reward").await;
+        assert_eq!(res.status, StatusCode::SEE_OTHER, "[{backend:?}] {}", res.body);
+    }
+}
+
+#[actix_web::test]
+async fn concurrent_approvals_of_two_addresses_leave_one_approved_per_network() {
+    for backend in backends() {
+        let app = TestApp::start(backend).await;
+        let accountant = common::actor(&app, "accountant@demo.local");
+        let form = payouts::service::payees::PayeeForm { name: "Carol".into(), ..Default::default() };
+        let payee = payouts::service::payees::create(&mut app.conn(), &accountant, &form).unwrap().id;
+        payouts::service::payees::enter_address(&mut app.conn(), &accountant, payee, "TRX", TRON_ADDRESS).unwrap();
+        let first = payouts::db::payees::addresses_of(&mut app.conn(), payee).unwrap()[0].id;
+        // The second address supersedes the first before approval.
+        payouts::service::payees::enter_address(&mut app.conn(), &accountant, payee, "TRX", SECOND_TRON).unwrap();
+        let second = payouts::db::payees::addresses_of(&mut app.conn(), payee).unwrap()[0].id;
+        assert_eq!(address_rows(&app, payee).iter().filter(|(_, s)| s == "pending").count(), 1, "[{backend:?}]");
+        let manager = common::actor(&app, "manager@demo.local");
+        let threads: Vec<_> = [first, second, second]
+            .into_iter()
+            .map(|id| {
+                let pool = app.state.pool.clone();
+                let manager = manager.clone();
+                std::thread::spawn(move || {
+                    payouts::service::payees::decide_address(&mut pool.get().unwrap(), &manager, id, true, "")
+                })
+            })
+            .collect();
+        let ok = threads.into_iter().map(|t| t.join().unwrap()).filter(|r| r.is_ok()).count();
+        assert_eq!(ok, 1, "[{backend:?}] the superseded address cannot be approved, the live one once");
+        let rows = address_rows(&app, payee);
+        assert_eq!(rows.iter().filter(|(_, s)| s == "approved").count(), 1, "[{backend:?}] {rows:?}");
+        assert!(rows.contains(&(SECOND_TRON.to_owned(), "approved".to_owned())), "[{backend:?}] {rows:?}");
+    }
+}
+
+#[actix_web::test]
+async fn payee_forms_name_the_field_and_keep_what_was_typed() {
+    for backend in backends() {
+        let app = TestApp::start(backend).await;
+        let mut accountant = app.client().await;
+        accountant.login("accountant@demo.local", "demo").await;
+        add_payee(&mut accountant, "Dana", "EMP-1").await;
+        accountant.get("/payees").await;
+        let long = "x".repeat(5_000);
+        let res =
+            accountant.post_form("/payees", &[("name", &long), ("external_id", "EMP-1"), ("email", "no-at")]).await;
+        assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "[{backend:?}]");
+        assert!(res.body.contains("A name has at most 200 characters."), "[{backend:?}]");
+        assert!(res.body.contains("id=\"payee-email-error\""), "[{backend:?}]");
+        let res = accountant.post_form("/payees", &[("name", "Dana Two"), ("external_id", "EMP-1")]).await;
+        assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "[{backend:?}]");
+        assert!(res.body.contains("Another payee already has this external id."), "[{backend:?}]");
+        assert!(res.body.contains("value=\"Dana Two\""), "[{backend:?}] what was typed is kept");
+        let list = accountant.get("/payees?q=Dan").await;
+        assert_eq!(list.body.matches("href=\"/payees/").count(), 1, "[{backend:?}] one Dana, nothing added");
+        // Viewers read the book but cannot change it.
+        let mut viewer = app.client().await;
+        viewer.login("viewer@demo.local", "demo").await;
+        viewer.get("/payees").await;
+        assert_eq!(
+            viewer.post_form("/payees", &[("name", "Eve")]).await.status,
+            StatusCode::FORBIDDEN,
+            "[{backend:?}]"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn a_mass_payout_with_a_row_to_an_unapproved_payee_address_names_the_line_and_creates_nothing() {
+    use payouts::domain::payout::PayoutKind;
+    use payouts::domain::registry::{Row, RowInput};
+    for backend in backends() {
+        let app = TestApp::start(backend).await;
+        let accountant = common::actor(&app, "accountant@demo.local");
+        let form = payouts::service::payees::PayeeForm { name: "Frank".into(), ..Default::default() };
+        let payee = payouts::service::payees::create(&mut app.conn(), &accountant, &form).unwrap().id;
+        payouts::service::payees::enter_address(&mut app.conn(), &accountant, payee, "USDT_TRC20", SECOND_TRON)
+            .unwrap();
+        let asset = payouts::domain::asset::find("USDT_TRC20").unwrap();
+        let rows: Vec<Row> = [TRON_ADDRESS, SECOND_TRON, &common::tron_address(3)]
+            .iter()
+            .enumerate()
+            .map(|(n, a)| Row::check(asset, n as u64 + 1, &RowInput { address: a, amount: "5", ..Default::default() }))
+            .collect();
+        let draft =
+            payouts::service::payouts::price(&mut app.conn(), &accountant, PayoutKind::Mass, asset, "Rewards", rows)
+                .unwrap();
+        let refused = payouts::service::payouts::create(&mut app.conn(), &accountant, &draft, "mass-pending");
+        match refused {
+            Err(payouts::AppError::Validation(e)) => {
+                let m = e.get("_form").unwrap_or_default();
+                assert!(m.contains("Line 2: this address of payee Frank is awaiting a manager's approval."), "{m}");
+                assert!(!m.contains("Line 1") && !m.contains("Line 3"), "{m}");
+            }
+            other => panic!("[{backend:?}] {:?}", other.map(|c| c.payout.id)),
+        }
+        assert_eq!(payouts::db::payouts::count(&mut app.conn(), demo_org(&app), &Default::default()).unwrap(), 0);
+    }
+}
