@@ -262,7 +262,7 @@ async fn payee_forms_name_the_field_and_keep_what_was_typed() {
         assert!(res.body.contains("Another payee already has this external id."), "[{backend:?}]");
         assert!(res.body.contains("value=\"Dana Two\""), "[{backend:?}] what was typed is kept");
         let list = accountant.get("/payees?q=Dan").await;
-        assert_eq!(list.body.matches("href=\"/payees/").count(), 1, "[{backend:?}] one Dana, nothing added");
+        assert_eq!(list.body.matches("<td><a href=\"/payees/").count(), 1, "[{backend:?}] one Dana, nothing added");
         // Viewers read the book but cannot change it.
         let mut viewer = app.client().await;
         viewer.login("viewer@demo.local", "demo").await;
@@ -305,5 +305,77 @@ async fn a_mass_payout_with_a_row_to_an_unapproved_payee_address_names_the_line_
             other => panic!("[{backend:?}] {:?}", other.map(|c| c.payout.id)),
         }
         assert_eq!(payouts::db::payouts::count(&mut app.conn(), demo_org(&app), &Default::default()).unwrap(), 0);
+    }
+}
+
+#[actix_web::test]
+async fn ten_employees_imported_from_a_csv_wait_for_approval_and_a_bad_file_changes_nothing() {
+    for backend in backends() {
+        let app = TestApp::start(backend).await;
+        let mut accountant = app.client().await;
+        accountant.login("accountant@demo.local", "demo").await;
+        accountant.get("/payees").await;
+
+        // One bad address and one unknown asset: nothing is imported, each named by line and column.
+        let mut bad = String::from("name,external_id,email,asset,address\r\n");
+        bad.push_str(&format!("Ann,E-1,ann@example.com,USDT_TRC20,{TRON_ADDRESS}\r\n\r\n"));
+        bad.push_str("Ben,E-2,,USDT_TRC20,TR7NHqjeKQ\r\n");
+        bad.push_str(&format!("Cy,E-3,,XYZ,{TRON_ADDRESS}\r\n"));
+        let res = accountant.upload("/payees/import", "payees.csv", bad.as_bytes()).await;
+        assert_eq!(res.status, StatusCode::SEE_OTHER, "[{backend:?}]");
+        let page = accountant.get("/payees").await;
+        assert!(page.body.contains("Nothing was imported."), "[{backend:?}] {}", page.body);
+        assert!(page.body.contains("Line 4, column address:"), "[{backend:?}] the real line, after an empty one");
+        assert!(page.body.contains("Line 5, column asset:"), "[{backend:?}]");
+        assert!(payouts::db::payees::all_in_org(&mut app.conn(), demo_org(&app)).unwrap().is_empty());
+
+        let mut good = String::from("name,external_id,email,asset,address\n");
+        for n in 0..10u32 {
+            good.push_str(&format!("Employee {n},EMP-{n},e{n}@example.com,USDT_TRC20,{}\n", common::tron_address(n)));
+        }
+        accountant.upload("/payees/import", "payees.csv", good.as_bytes()).await;
+        let page = accountant.get("/payees").await;
+        assert!(
+            page.body.contains("Imported: 10 added, 0 updated, 10 address(es) entered"),
+            "[{backend:?}] {}",
+            page.body
+        );
+        let book = payouts::db::payees::all_in_org(&mut app.conn(), demo_org(&app)).unwrap();
+        assert_eq!(book.len(), 10);
+        let pending = payouts::db::payees::pending_count(&mut app.conn(), demo_org(&app)).unwrap();
+        assert_eq!(pending, 10, "[{backend:?}] every imported address waits for a manager");
+
+        // Importing again with one changed address and one renamed employee: no new payee, one
+        // new pending address.
+        let changed =
+            good.replace(&common::tron_address(3), SECOND_TRON).replace("Employee 5,EMP-5", "Employee Five,EMP-5");
+        accountant.upload("/payees/import", "payees.csv", changed.as_bytes()).await;
+        let page = accountant.get("/payees").await;
+        assert!(
+            page.body.contains("Imported: 0 added, 1 updated, 1 address(es) entered"),
+            "[{backend:?}] {}",
+            page.body
+        );
+        let three = book.iter().find(|p| p.external_id == "EMP-3").unwrap().id;
+        let rows = address_rows(&app, three);
+        assert_eq!(rows.len(), 2, "[{backend:?}] {rows:?}");
+        assert_eq!(rows[0], (SECOND_TRON.to_owned(), "pending".to_owned()), "[{backend:?}]");
+        assert_eq!(rows[1].1, "replaced", "[{backend:?}] the first, never approved, is superseded");
+
+        // The export lists every payee and address with its state, formulas neutralized.
+        let evil = payouts::service::payees::PayeeForm { name: "=HYPERLINK(\"x\")".into(), ..Default::default() };
+        payouts::service::payees::create(&mut app.conn(), &common::actor(&app, "accountant@demo.local"), &evil)
+            .unwrap();
+        let csv = accountant.get("/payees/export.csv").await;
+        assert_eq!(csv.header("content-type"), Some("text/csv; charset=utf-8"));
+        assert!(csv.body.starts_with("name,external_id,email,asset,address,network,address_state,archived\n"));
+        assert!(csv.body.contains(&format!("Employee 0,EMP-0,e0@example.com,TRX,{},TRON", common::tron_address(0))));
+        assert!(csv.body.contains("Awaiting approval"), "[{backend:?}]");
+        assert!(csv.body.contains("'=HYPERLINK"), "[{backend:?}] {}", csv.body);
+        assert_eq!(
+            csv.body.lines().count(),
+            1 + 10 + 1,
+            "[{backend:?}] header, 10 live addresses, 1 payee without one"
+        );
     }
 }

@@ -12,6 +12,7 @@ pub mod drafts;
 pub mod ledger;
 pub mod org_settings;
 pub mod payees;
+pub mod payees_csv;
 pub mod payouts;
 pub mod processor;
 pub mod review;

@@ -38,7 +38,7 @@ pub struct PayeeForm {
     pub notes: String,
 }
 
-struct CheckedPayee {
+pub(crate) struct CheckedPayee {
     name: String,
     email: String,
     external_id: String,
@@ -50,7 +50,7 @@ fn too_long(what: &str, max: usize) -> String {
 }
 
 impl PayeeForm {
-    fn check(&self) -> Result<CheckedPayee, FieldErrors> {
+    pub(crate) fn check(&self) -> Result<CheckedPayee, FieldErrors> {
         let mut errors = FieldErrors::new();
         let name = self.name.trim();
         if name.is_empty() {
@@ -98,6 +98,16 @@ pub fn create(conn: &mut DbConnection, actor: &Actor, form: &PayeeForm) -> Resul
     db::write_tx(conn, |conn| insert_payee(conn, actor, &p, at))
 }
 
+/// [`create`] inside the caller's transaction (an import).
+pub(crate) fn create_in_tx(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    form: &PayeeForm,
+    at: NaiveDateTime,
+) -> Result<PayeeRow, AppError> {
+    insert_payee(conn, actor, &form.check()?, at)
+}
+
 fn insert_payee(
     conn: &mut DbConnection,
     actor: &Actor,
@@ -125,9 +135,21 @@ fn insert_payee(
 
 pub fn update(conn: &mut DbConnection, actor: &Actor, id: i64, form: &PayeeForm) -> Result<PayeeRow, AppError> {
     actor.require(can_manage)?;
-    let p = form.check()?;
+    form.check()?;
     let at = now();
-    db::write_tx(conn, |conn| {
+    db::write_tx(conn, |conn| update_in_tx(conn, actor, id, form, at))
+}
+
+/// [`update`] inside the caller's transaction (an import).
+pub(crate) fn update_in_tx(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    id: i64,
+    form: &PayeeForm,
+    at: NaiveDateTime,
+) -> Result<PayeeRow, AppError> {
+    let p = form.check()?;
+    {
         let before = db::payees::lock_in_org(conn, actor.org_id, id)?.ok_or(AppError::NotFound)?;
         db::payees::update(conn, id, &p.name, &p.email, &p.external_id, &p.notes, at).map_err(taken_external_id)?;
         let mut changes = Vec::new();
@@ -145,7 +167,7 @@ pub fn update(conn: &mut DbConnection, actor: &Actor, id: i64, form: &PayeeForm)
             audit::record(conn, Entry::by(actor, "payee.updated", "payee", id).detail(changes.join("; ")), at)?;
         }
         db::payees::find_in_org(conn, actor.org_id, id)?.ok_or(AppError::NotFound)
-    })
+    }
 }
 
 /// Archived payees leave the book's list and pickers; nothing is deleted.
@@ -260,25 +282,27 @@ pub fn enter_address(
     let at = now();
     db::write_tx(conn, |conn| {
         let payee = db::payees::lock_in_org(conn, actor.org_id, payee_id)?.ok_or(AppError::NotFound)?;
-        enter_checked_address(conn, actor, &payee, asset, &address.value, at)
+        Ok(enter_checked_address(conn, actor, &payee, asset, &address.value, at)?.0)
     })
 }
 
-fn enter_checked_address(
+/// Enters a checked address inside the caller's transaction, which holds the payee's lock.
+/// Returns its id and whether it was new (the payee's current address changes nothing).
+pub(crate) fn enter_checked_address(
     conn: &mut DbConnection,
     actor: &Actor,
     payee: &PayeeRow,
     asset: &'static Asset,
     address: &str,
     at: NaiveDateTime,
-) -> Result<i64, AppError> {
+) -> Result<(i64, bool), AppError> {
     let current = db::payees::addresses_of(conn, payee.id)?
         .into_iter()
         .filter(|a| a.network == asset.network && matches!(a.status.as_str(), "pending" | "approved"))
         .collect::<Vec<_>>();
     if let Some(same) = current.iter().find(|a| a.address == address) {
         // Entering the address the payee already has changes nothing.
-        return Ok(same.id);
+        return Ok((same.id, false));
     }
     let id = db::payees::insert_address(
         conn,
@@ -307,7 +331,7 @@ fn enter_checked_address(
         None => format!("{} on {}: {address} (pending approval)", payee.name, asset.network),
     };
     audit::record(conn, Entry::by(actor, "payee.address_entered", "payee", payee.id).detail(detail), at)?;
-    Ok(id)
+    Ok((id, true))
 }
 
 /// A manager's decision on a pending address: never by the person who entered it. Approval

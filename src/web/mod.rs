@@ -87,6 +87,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/payouts/{id}/reject", web::post().to(pages::approvals::reject))
             .route("/payees", web::get().to(pages::payees::list))
             .route("/payees", web::post().to(pages::payees::create))
+            .route("/payees/import", web::post().to(pages::payees::import))
+            .route("/payees/export.csv", web::get().to(pages::payees::export))
             .route("/payees/{id}", web::get().to(pages::payees::details))
             .route("/payees/{id}", web::post().to(pages::payees::update))
             .route("/payees/{id}/addresses", web::post().to(pages::payees::enter_address))

@@ -351,7 +351,7 @@ pub async fn delete_row(
 }
 
 /// Reads the multipart `file` field, stopping one byte past the size limit.
-async fn read_file(mut payload: Multipart, max_bytes: u64) -> Result<Option<Vec<u8>>, AppError> {
+pub(crate) async fn read_file(mut payload: Multipart, max_bytes: u64) -> Result<Option<Vec<u8>>, AppError> {
     let bad =
         |e: actix_multipart::MultipartError| FieldErrors::single("file", format!("The upload could not be read: {e}"));
     while let Some(mut field) = payload.try_next().await.map_err(bad)? {

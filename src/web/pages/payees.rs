@@ -314,3 +314,55 @@ pub async fn save_cooling_off(
         Err(e) => Err(e),
     }
 }
+
+/// A CSV of payees (name, external_id, email, asset, address): all lines or none.
+pub async fn import(
+    state: web::Data<AppState>,
+    authed: Authed,
+    payload: actix_multipart::Multipart,
+) -> Result<HttpResponse, AppError> {
+    let max = crate::service::payees_csv::MAX_IMPORT_BYTES as u64;
+    let bytes = match super::drafts::read_file(payload, max).await {
+        Ok(Some(b)) if !b.is_empty() => b,
+        Ok(_) => {
+            return Ok(see_other_with_flash(&authed.ctx, "/payees", FlashKind::Error, "Choose a CSV file to import."));
+        }
+        Err(AppError::Validation(e)) => {
+            let message = e.get("file").unwrap_or("The upload could not be read.").to_owned();
+            return Ok(see_other_with_flash(&authed.ctx, "/payees", FlashKind::Error, &message));
+        }
+        Err(e) => return Err(e),
+    };
+    let actor = authed.actor();
+    match state.run(move |conn| crate::service::payees_csv::import(conn, &actor, &bytes)).await {
+        Ok(done) => Ok(see_other_with_flash(
+            &authed.ctx,
+            "/payees",
+            FlashKind::Success,
+            &format!(
+                "Imported: {} added, {} updated, {} address(es) entered; a manager other than you approves each address before it can be paid.",
+                done.created, done.updated, done.addresses
+            ),
+        )),
+        Err(AppError::Validation(e)) => {
+            let message = e.iter().map(|(_, m)| m).collect::<Vec<_>>().join(" ");
+            Ok(see_other_with_flash(
+                &authed.ctx,
+                "/payees",
+                FlashKind::Error,
+                &format!("Nothing was imported. {message}"),
+            ))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+pub async fn export(state: web::Data<AppState>, authed: Authed) -> Result<HttpResponse, AppError> {
+    let actor = authed.actor();
+    let body = state.run(move |conn| crate::service::payees_csv::export(conn, &actor)).await?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header(("Content-Disposition", "attachment; filename=\"payees.csv\""))
+        .insert_header(("Cache-Control", "no-store"))
+        .body(body))
+}
