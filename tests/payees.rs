@@ -379,3 +379,102 @@ async fn ten_employees_imported_from_a_csv_wait_for_approval_and_a_bad_file_chan
         );
     }
 }
+
+#[actix_web::test]
+async fn a_payees_statement_lists_exactly_the_rows_paid_to_them_and_matches_the_ledger() {
+    for backend in backends() {
+        let app = TestApp::start(backend).await;
+        payouts::db::orgs::set_approval_required(&mut app.conn(), demo_org(&app), false).unwrap();
+        let accountant = common::actor(&app, "accountant@demo.local");
+        let form = payouts::service::payees::PayeeForm {
+            name: "Gina".into(),
+            external_id: "EMP-9".into(),
+            ..Default::default()
+        };
+        let payee = payouts::service::payees::create(&mut app.conn(), &accountant, &form).unwrap().id;
+        payouts::service::payees::enter_address(&mut app.conn(), &accountant, payee, "USDT_TRC20", TRON_ADDRESS)
+            .unwrap();
+        let first = payouts::db::payees::addresses_of(&mut app.conn(), payee).unwrap()[0].id;
+        let manager = common::actor(&app, "manager@demo.local");
+        payouts::service::payees::decide_address(&mut app.conn(), &manager, first, true, "").unwrap();
+        end_cooling_off(&app);
+
+        let mut client = app.client().await;
+        client.login("accountant@demo.local", "demo").await;
+        for (amount, address) in [("100", TRON_ADDRESS), ("250.5", TRON_ADDRESS), ("7", SECOND_TRON)] {
+            let res = client.single_payout("USDT_TRC20", amount, address, "November").await;
+            assert_eq!(res.status, StatusCode::SEE_OTHER, "[{backend:?}] {}", res.body);
+        }
+        common::process_all(&app, &common::instant_rail(&app, &[]));
+        // Her address changes later: what was paid stays on her statement.
+        payouts::service::payees::enter_address(&mut app.conn(), &accountant, payee, "USDT_TRC20", SECOND_TRON)
+            .unwrap();
+        let second = payouts::db::payees::addresses_of(&mut app.conn(), payee).unwrap()[0].id;
+        payouts::service::payees::decide_address(&mut app.conn(), &manager, second, true, "").unwrap();
+
+        let page = client.get(&format!("/payees/{payee}")).await;
+        assert!(
+            page.body.contains("350.5 USDT_TRC20</span> paid"),
+            "[{backend:?}] 100 + 250.5, not the 7 to another address"
+        );
+        assert!(page.body.contains("https://tronscan.org/#/transaction/"), "[{backend:?}] explorer links");
+        let csv = client.get(&format!("/payees/{payee}/statement.csv")).await;
+        let lines: Vec<&str> = csv.body.lines().collect();
+        assert_eq!(lines.len(), 3, "[{backend:?}] header and two rows: {}", csv.body);
+        assert!(lines[0].starts_with("paid_at_utc,payee,external_id,payout_id,line,asset,amount,fee,tx_hash"));
+        // Each row's amount and fee are what the ledger settled for it.
+        let items: Vec<payouts::db::payouts::ItemRow> =
+            payouts::db::payouts::list(&mut app.conn(), demo_org(&app), &Default::default(), None, 10)
+                .unwrap()
+                .iter()
+                .flat_map(|p| payouts::db::payouts::items(&mut app.conn(), p.id).unwrap())
+                .filter(|i| i.payee_id == Some(payee))
+                .collect();
+        assert_eq!(items.len(), 2, "[{backend:?}] the rows to her approved address are linked to her");
+        for item in &items {
+            let expected = format!(
+                ",Gina,EMP-9,{},1,USDT_TRC20,{},{},{}",
+                item.payout_id,
+                item.amount,
+                item.fee,
+                item.tx_hash.clone().unwrap()
+            );
+            assert!(lines.iter().any(|l| l.contains(&expected)), "[{backend:?}] {expected} in {}", csv.body);
+        }
+        let b = payouts::service::ledger::balance_of(
+            &mut app.conn(),
+            demo_org(&app),
+            payouts::domain::asset::find("USDT_TRC20").unwrap(),
+        )
+        .unwrap();
+        // The ledger paid her two rows and the other one, amount and fee each: her statement
+        // holds exactly her part of it.
+        let asset = payouts::domain::asset::find("USDT_TRC20").unwrap();
+        let amount = |s: &str| payouts::domain::Amount::parse_non_negative(asset, s).unwrap();
+        let debit = |i: &payouts::db::payouts::ItemRow| amount(&i.amount).checked_add(amount(&i.fee)).unwrap();
+        let all: Vec<payouts::db::payouts::ItemRow> =
+            payouts::db::payouts::list(&mut app.conn(), demo_org(&app), &Default::default(), None, 10)
+                .unwrap()
+                .iter()
+                .flat_map(|p| payouts::db::payouts::items(&mut app.conn(), p.id).unwrap())
+                .collect();
+        let paid = all.iter().fold(amount("0"), |t, i| t.checked_add(debit(i)).unwrap());
+        assert_eq!(b.paid, paid, "[{backend:?}]");
+        let fees = items.iter().fold(amount("0"), |t, i| t.checked_add(amount(&i.fee)).unwrap());
+        assert!(page.body.contains(&format!("service fees {} USDT_TRC20", fees.grouped())), "[{backend:?}] {}", fees);
+
+        // A period with nothing, and a date that is not one.
+        let tomorrow = (payouts::service::now() + chrono::Duration::days(1)).format("%Y-%m-%d").to_string();
+        let empty = client.get(&format!("/payees/{payee}?from={tomorrow}")).await;
+        assert!(empty.body.contains("Nothing paid to Gina in this period."), "[{backend:?}]");
+        assert_eq!(client.get(&format!("/payees/{payee}/statement.csv?from={tomorrow}")).await.body.lines().count(), 1);
+        let bad = client.get(&format!("/payees/{payee}?to=31.12.2026")).await;
+        assert!(bad.body.contains("id=\"statement-to-error\""), "[{backend:?}] the field is named");
+        // Another organization's payee is not found.
+        let other = common::actor(&app, "other-admin@example.com");
+        assert!(matches!(
+            payouts::service::payees::statement(&mut app.conn(), &other, payee, &Default::default(), 10),
+            Err(payouts::AppError::NotFound)
+        ));
+    }
+}

@@ -251,3 +251,31 @@ pub fn set_cooling_off(conn: &mut DbConnection, org_id: i64, minutes: i32) -> Db
     use super::schema::organizations::dsl as o;
     diesel::update(o::organizations.find(org_id)).set(o::payee_cooling_off_minutes.eq(minutes)).execute(conn).map(drop)
 }
+
+/// Completed payout rows linked to a payee, paid (completed) in `[from, before)`, newest first,
+/// with their payout's asset.
+pub fn paid_rows(
+    conn: &mut DbConnection,
+    org_id: i64,
+    payee_id: i64,
+    from: Option<NaiveDateTime>,
+    before: Option<NaiveDateTime>,
+    limit: i64,
+) -> DbResult<Vec<(super::payouts::ItemRow, String)>> {
+    use super::schema::payout_items::dsl as i;
+    use super::schema::payouts::dsl as po;
+    let mut q = i::payout_items
+        .inner_join(po::payouts)
+        .filter(i::payee_id.eq(payee_id).and(i::org_id.eq(org_id)).and(i::status.eq("completed")))
+        .into_boxed();
+    if let Some(from) = from {
+        q = q.filter(i::updated_at.ge(from));
+    }
+    if let Some(before) = before {
+        q = q.filter(i::updated_at.lt(before));
+    }
+    q.order((i::updated_at.desc(), i::id.desc()))
+        .limit(limit)
+        .select((super::payouts::ItemRow::as_select(), po::asset))
+        .load(conn)
+}

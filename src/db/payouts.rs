@@ -69,6 +69,8 @@ pub struct ItemRow {
     pub lease_owner: Option<String>,
     pub lease_until: Option<NaiveDateTime>,
     pub updated_at: NaiveDateTime,
+    /// The payee whose approved address this row pays, linked when the payout was created.
+    pub payee_id: Option<i64>,
 }
 
 #[derive(Insertable)]
@@ -85,6 +87,7 @@ pub struct NewItemRow {
     pub status: String,
     pub idempotency_key: String,
     pub updated_at: NaiveDateTime,
+    pub payee_id: Option<i64>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]

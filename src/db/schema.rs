@@ -152,6 +152,7 @@ diesel::table! {
         lease_owner -> Nullable<Text>,
         lease_until -> Nullable<Timestamp>,
         updated_at -> Timestamp,
+        payee_id -> Nullable<BigInt>,
     }
 }
 

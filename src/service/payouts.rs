@@ -227,7 +227,7 @@ pub(crate) fn create_in_tx(
         )));
     }
     let lines: Vec<(u64, &str)> = draft.rows.iter().map(|r| (r.line, r.address.as_str())).collect();
-    super::payees::check_payable(conn, actor.org_id, draft.asset, &lines, at)?;
+    let payees = super::payees::check_payable(conn, actor.org_id, draft.asset, &lines, at)?;
     let (rule, quote) = quote_rows(conn, actor.org_id, draft.kind, draft.asset, &draft.rows, None)?;
     let draft = Draft { rule, quote, ..draft.clone() };
     if let Some(seen) = reviewed_digest
@@ -289,6 +289,7 @@ pub(crate) fn create_in_tx(
             status: item_status.as_str().into(),
             idempotency_key: format!("payout-{}-item-{}", payout.id, n + 1),
             updated_at: at,
+            payee_id: payees.get(&row.address).copied(),
         })
         .collect();
     db::payouts::insert_items(conn, &rows)?;

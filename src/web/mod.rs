@@ -90,6 +90,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/payees/import", web::post().to(pages::payees::import))
             .route("/payees/export.csv", web::get().to(pages::payees::export))
             .route("/payees/{id}", web::get().to(pages::payees::details))
+            .route("/payees/{id}/statement.csv", web::get().to(pages::payees::statement_csv))
             .route("/payees/{id}", web::post().to(pages::payees::update))
             .route("/payees/{id}/addresses", web::post().to(pages::payees::enter_address))
             .route("/payees/{id}/archive", web::post().to(pages::payees::archive))

@@ -39,3 +39,9 @@ CREATE INDEX payee_addresses_payee ON payee_addresses(payee_id, network, status)
 -- Payout rows are matched to payees by address.
 CREATE INDEX payee_addresses_address ON payee_addresses(org_id, address);
 CREATE INDEX payee_addresses_pending ON payee_addresses(org_id, status, id);
+
+-- The payee a payout row paid, linked when the payout is created from the payee's approved
+-- address: statements list exactly these rows, whatever the address later becomes. Partial, so
+-- the rows of payouts to no payee add nothing to it on each status change.
+ALTER TABLE payout_items ADD COLUMN payee_id BIGINT REFERENCES payees(id);
+CREATE INDEX payout_items_payee ON payout_items(payee_id, id) WHERE payee_id IS NOT NULL;

@@ -11,7 +11,7 @@ use crate::db::payees::PayeeRow;
 use crate::domain::FieldErrors;
 use crate::domain::asset::{ASSETS, Asset};
 use crate::error::AppError;
-use crate::service::payees::{self, PayeeDetails, PayeeForm};
+use crate::service::payees::{self, PayeeDetails, PayeeForm, Period, Statement};
 use crate::web::context::{Authed, FlashKind};
 use crate::web::datetime::Stamp as _;
 use crate::web::layout::Layout;
@@ -109,11 +109,19 @@ pub struct DetailsTemplate {
     pub errors: FieldErrors,
     pub address_form: AddressForm,
     pub assets: &'static [Asset],
+    pub period: Period,
+    pub statement: Statement,
+    /// `from=…&to=…` of the period shown, for the CSV link.
+    pub period_query: String,
 }
 
 impl DetailsTemplate {
     pub fn payee_id(&self) -> Option<i64> {
         Some(self.d.payee.id)
+    }
+
+    pub fn short(&self, hash: &str) -> String {
+        crate::domain::asset::shorten(hash, 8, 6)
     }
 }
 
@@ -125,6 +133,7 @@ pub struct AddressForm {
     pub address: String,
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn details_page(
     state: &AppState,
     authed: &Authed,
@@ -132,10 +141,29 @@ async fn details_page(
     status: StatusCode,
     form: Option<PayeeForm>,
     address_form: AddressForm,
-    errors: FieldErrors,
+    mut errors: FieldErrors,
+    period: Period,
 ) -> Result<HttpResponse, AppError> {
     let actor = authed.actor();
-    let d = state.run(move |conn| payees::details(conn, &actor, id)).await?;
+    let p = period.clone();
+    let (d, statement) = state
+        .run(move |conn| {
+            let d = payees::details(conn, &actor, id)?;
+            let s = payees::statement(conn, &actor, id, &p, payees::STATEMENT_PAGE_ROWS);
+            Ok((d, s))
+        })
+        .await?;
+    let statement = match statement {
+        Ok(s) => s,
+        Err(AppError::Validation(e)) => {
+            for (field, m) in e.iter() {
+                errors.add(field, m);
+            }
+            Statement { rows: vec![], totals: vec![], truncated: false }
+        }
+        Err(e) => return Err(e),
+    };
+    let period_query = serde_urlencoded::to_string(&period).unwrap_or_default();
     let form = form.unwrap_or_else(|| PayeeForm {
         name: d.payee.name.clone(),
         email: d.payee.email.clone(),
@@ -152,13 +180,36 @@ async fn details_page(
             errors,
             address_form,
             assets: &ASSETS,
+            period,
+            statement,
+            period_query,
         },
     )
 }
 
-pub async fn details(state: web::Data<AppState>, authed: Authed, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
-    details_page(&state, &authed, id.into_inner(), StatusCode::OK, None, AddressForm::default(), FieldErrors::new())
-        .await
+pub async fn details(
+    state: web::Data<AppState>,
+    authed: Authed,
+    id: web::Path<i64>,
+    period: web::Query<Period>,
+) -> Result<HttpResponse, AppError> {
+    let (id, period) = (id.into_inner(), period.into_inner());
+    details_page(&state, &authed, id, StatusCode::OK, None, AddressForm::default(), FieldErrors::new(), period).await
+}
+
+pub async fn statement_csv(
+    state: web::Data<AppState>,
+    authed: Authed,
+    id: web::Path<i64>,
+    period: web::Query<Period>,
+) -> Result<HttpResponse, AppError> {
+    let (actor, id, period) = (authed.actor(), id.into_inner(), period.into_inner());
+    let body = state.run(move |conn| payees::statement_csv(conn, &actor, id, &period)).await?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header(("Content-Disposition", format!("attachment; filename=\"payee-{id}-statement.csv\"")))
+        .insert_header(("Cache-Control", "no-store"))
+        .body(body))
 }
 
 pub async fn update(
@@ -185,6 +236,7 @@ pub async fn update(
                 Some(form),
                 AddressForm::default(),
                 errors,
+                Period::default(),
             )
             .await
         }
@@ -210,7 +262,8 @@ pub async fn enter_address(
             "Address entered. A manager other than you must approve it before it can be paid.",
         )),
         Err(AppError::Validation(errors)) => {
-            details_page(&state, &authed, id, StatusCode::UNPROCESSABLE_ENTITY, None, form, errors).await
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            details_page(&state, &authed, id, status, None, form, errors, Period::default()).await
         }
         Err(e) => Err(e),
     }
