@@ -6,7 +6,7 @@ mod common;
 
 use actix_web::http::StatusCode;
 use actix_web::test::TestRequest;
-use common::{TRON_ADDRESS, TestApp, backends, demo_org};
+use common::{TRON_ADDRESS, TestApp, backends, demo_org, payout_id_of};
 use diesel::prelude::*;
 use payouts::db::schema::payee_addresses;
 use serde_json::json;
@@ -476,5 +476,188 @@ async fn a_payees_statement_lists_exactly_the_rows_paid_to_them_and_matches_the_
             payouts::service::payees::statement(&mut app.conn(), &other, payee, &Default::default(), 10),
             Err(payouts::AppError::NotFound)
         ));
+    }
+}
+
+#[actix_web::test]
+async fn new_and_changed_addresses_are_flagged_on_review_and_approval_and_can_need_another_approval() {
+    for backend in backends() {
+        let app = TestApp::start(backend).await;
+        payouts::db::orgs::set_approval_required(&mut app.conn(), demo_org(&app), false).unwrap();
+        let accountant = common::actor(&app, "accountant@demo.local");
+        let manager = common::actor(&app, "manager@demo.local");
+        let form = payouts::service::payees::PayeeForm { name: "Hana".into(), ..Default::default() };
+        let payee = payouts::service::payees::create(&mut app.conn(), &accountant, &form).unwrap().id;
+        let approve_latest = |app: &TestApp| {
+            let id = payouts::db::payees::addresses_of(&mut app.conn(), payee).unwrap()[0].id;
+            payouts::service::payees::decide_address(&mut app.conn(), &manager, id, true, "").unwrap();
+            end_cooling_off(app);
+        };
+        payouts::service::payees::enter_address(&mut app.conn(), &accountant, payee, "USDT_TRC20", TRON_ADDRESS)
+            .unwrap();
+        approve_latest(&app);
+        let mut client = app.client().await;
+        client.login("accountant@demo.local", "demo").await;
+        let review = |amount: &'static str, address: &'static str| {
+            [("asset", "USDT_TRC20"), ("amount", amount), ("address", address), ("description", "Salary")]
+        };
+        client.get("/payouts/new/single").await;
+        let first = client.post_form("/payouts/new/single", &review("10", TRON_ADDRESS)).await;
+        assert!(first.body.contains("First payment</dt>"), "[{backend:?}] never paid before");
+        assert!(first.body.contains("never paid Hana at this address"), "[{backend:?}]");
+        client.single_payout("USDT_TRC20", "10", TRON_ADDRESS, "October").await;
+        common::process_all(&app, &common::instant_rail(&app, &[]));
+        let again = client.post_form("/payouts/new/single", &review("10", TRON_ADDRESS)).await;
+        assert!(
+            !again.body.contains("First payment</dt>") && !again.body.contains("Address changed</dt>"),
+            "[{backend:?}]"
+        );
+
+        // Her address changes (approved by a manager): the next payout to her is flagged twice.
+        payouts::service::payees::enter_address(&mut app.conn(), &accountant, payee, "USDT_TRC20", SECOND_TRON)
+            .unwrap();
+        approve_latest(&app);
+        let changed = client.post_form("/payouts/new/single", &review("10", SECOND_TRON)).await;
+        assert!(changed.body.contains("First payment</dt>"), "[{backend:?}]");
+        assert!(changed.body.contains("Address changed</dt>"), "[{backend:?}]");
+        assert!(
+            changed
+                .body
+                .contains(&format!("Hana's last payout went to <span class=\"mono wrap\">{TRON_ADDRESS}</span>")),
+            "[{backend:?}] old → new: {}",
+            changed.body
+        );
+
+        // The policy asks for one approval more on such payouts, at least two.
+        let mut admin = app.client().await;
+        admin.login("admin@demo.local", "demo").await;
+        admin.get("/settings/approvals").await;
+        let res = admin.post_form("/settings/approvals", &[("needed", "1"), ("extra_for_new_addresses", "yes")]).await;
+        assert_eq!(res.status, StatusCode::SEE_OTHER, "[{backend:?}] {}", res.body);
+        let flagged = payout_id_of(&client.single_payout("USDT_TRC20", "20", SECOND_TRON, "November").await);
+        let usual =
+            payout_id_of(&client.single_payout("USDT_TRC20", "30", TRON_ADDRESS, "Old address, paid before").await);
+        let find = |id| payouts::db::payouts::find(&mut app.conn(), id).unwrap();
+        assert_eq!((find(flagged).status.as_str(), find(flagged).approvals_required), ("pending", 2), "[{backend:?}]");
+        assert_eq!((find(usual).status.as_str(), find(usual).approvals_required), ("in_progress", 0), "[{backend:?}]");
+
+        // The manager sees why on the approval page.
+        let mut mgr = app.client().await;
+        mgr.login("manager@demo.local", "demo").await;
+        let page = mgr.get(&format!("/payouts/{flagged}")).await;
+        assert!(page.body.contains("Addresses to check"), "[{backend:?}]");
+        assert!(
+            page.body.contains(&format!(
+                "Address changed since the last payout: <span class=\"mono wrap\">{TRON_ADDRESS}</span>"
+            )),
+            "[{backend:?}]"
+        );
+
+        // A mass payout's review counts and lists them.
+        let draft = client.start_draft("USDT_TRC20", "December").await;
+        let csv = format!("address,amount\n{TRON_ADDRESS},5\n{SECOND_TRON},5\n{},5\n", common::tron_address(5));
+        client.upload(&format!("/payouts/drafts/{draft}/upload"), "run.csv", csv.as_bytes()).await;
+        let review = client.get(&format!("/payouts/drafts/{draft}/review")).await;
+        assert!(
+            review.body.contains("2 first payment(s) to an address never paid before; 1 payee address(es) changed"),
+            "[{backend:?}] {}",
+            review.body
+        );
+        assert!(
+            review.body.contains("<td>Hana</td>") && review.body.contains("<span class=\"muted\">not a payee</span>")
+        );
+    }
+}
+
+#[actix_web::test]
+async fn repeating_last_months_run_pays_each_payees_current_address_and_marks_what_differs() {
+    for backend in backends() {
+        let app = TestApp::start(backend).await;
+        payouts::db::orgs::set_approval_required(&mut app.conn(), demo_org(&app), false).unwrap();
+        let accountant = common::actor(&app, "accountant@demo.local");
+        let manager = common::actor(&app, "manager@demo.local");
+        let mut client = app.client().await;
+        client.login("accountant@demo.local", "demo").await;
+        client.get("/payees").await;
+        let mut book = String::from("name,external_id,asset,address\n");
+        for n in 0..3u32 {
+            book.push_str(&format!("Worker {n},W-{n},USDT_TRC20,{}\n", common::tron_address(n)));
+        }
+        client.upload("/payees/import", "book.csv", book.as_bytes()).await;
+        let approve_all = |app: &TestApp| {
+            for (a, _) in payouts::db::payees::pending_in_org(&mut app.conn(), demo_org(app), 100).unwrap() {
+                payouts::service::payees::decide_address(&mut app.conn(), &manager, a.id, true, "").unwrap();
+            }
+            end_cooling_off(app);
+        };
+        approve_all(&app);
+
+        // October: three workers and one contractor who is not in the book.
+        let draft = client.start_draft("USDT_TRC20", "October salaries").await;
+        let mut run = String::from("address,amount,reference\n");
+        for n in 0..3u32 {
+            run.push_str(&format!("{},100,W-{n}\n", common::tron_address(n)));
+        }
+        run.push_str(&format!("{TRON_ADDRESS},40,CONTRACTOR\n"));
+        client.upload(&format!("/payouts/drafts/{draft}/upload"), "oct.csv", run.as_bytes()).await;
+        client.get(&format!("/payouts/drafts/{draft}/review")).await;
+        let october = payout_id_of(&client.confirm_draft(draft, &[]).await);
+        common::process_all(&app, &common::instant_rail(&app, &[]));
+        assert_eq!(payouts::db::payouts::find(&mut app.conn(), october).unwrap().status, "completed", "[{backend:?}]");
+
+        // Worker 1 gives a new address, approved by a manager.
+        let one = payouts::db::payees::find_by_external_id(&mut app.conn(), demo_org(&app), "W-1").unwrap().unwrap().id;
+        payouts::service::payees::enter_address(&mut app.conn(), &accountant, one, "USDT_TRC20", SECOND_TRON).unwrap();
+        approve_all(&app);
+
+        let page = client.get(&format!("/payouts/{october}")).await;
+        assert!(page.body.contains("Repeat this run"), "[{backend:?}]");
+        let res = client.post_form(&format!("/payouts/{october}/repeat"), &[]).await;
+        let november: i64 = res.location().unwrap().trim_start_matches("/payouts/drafts/").parse().unwrap();
+        let lines = payouts::db::drafts::lines(&mut app.conn(), november).unwrap();
+        let addresses: Vec<&str> = lines.iter().map(|l| l.address.as_str()).collect();
+        let expected =
+            [common::tron_address(0), SECOND_TRON.to_owned(), common::tron_address(2), TRON_ADDRESS.to_owned()];
+        assert_eq!(
+            addresses,
+            expected.iter().map(String::as_str).collect::<Vec<_>>(),
+            "[{backend:?}] current addresses"
+        );
+        let editor = client.get(&format!("/payouts/drafts/{november}")).await;
+        assert!(editor.body.contains(&format!("Changes since <a href=\"/payouts/{october}\">payout #{october}</a>")));
+        assert!(
+            editor.body.contains(&format!("Address changed: {} → {SECOND_TRON}", common::tron_address(1))),
+            "[{backend:?}] {}",
+            editor.body
+        );
+        // The contractor is dropped, a new worker added, and worker 0 gets a raise.
+        let contractor = lines[3].id;
+        client.post_form(&format!("/payouts/drafts/{november}/rows/{contractor}/delete"), &[]).await;
+        let fields = [
+            ("address", common::tron_address(7)),
+            ("amount", "100".into()),
+            ("comment", String::new()),
+            ("reference", "W-7".into()),
+        ];
+        let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        client.post_form(&format!("/payouts/drafts/{november}/rows"), &fields).await;
+        let first = lines[0].id;
+        let raise = [
+            ("address", common::tron_address(0)),
+            ("amount", "120".into()),
+            ("comment", String::new()),
+            ("reference", "W-0".into()),
+        ];
+        let raise: Vec<(&str, &str)> = raise.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        client.post_form(&format!("/payouts/drafts/{november}/rows/{first}"), &raise).await;
+        let editor = client.get(&format!("/payouts/drafts/{november}")).await;
+        assert!(editor.body.contains("Amount changed: 100 → 120"), "[{backend:?}]");
+        assert!(editor.body.contains("New since the last run"), "[{backend:?}]");
+        assert!(editor.body.contains("Not in this run any more: CONTRACTOR (40)."), "[{backend:?}]");
+
+        // Only finished mass payouts repeat.
+        let single = payout_id_of(&client.single_payout("USDT_TRC20", "5", TRON_ADDRESS, "One-off").await);
+        let refused = payouts::service::drafts::repeat(&mut app.conn(), &accountant, single);
+        assert!(matches!(refused, Err(payouts::AppError::Conflict(_))), "[{backend:?}]");
     }
 }

@@ -21,9 +21,13 @@ pub struct ApprovalRow {
     pub created_at: NaiveDateTime,
 }
 
-pub fn set_policy(conn: &mut DbConnection, org_id: i64, required: bool, needed: i32) -> DbResult<()> {
+pub fn set_policy(conn: &mut DbConnection, org_id: i64, required: bool, needed: i32, extra: bool) -> DbResult<()> {
     diesel::update(o::organizations.find(org_id))
-        .set((o::approval_required.eq(required), o::approvals_needed.eq(needed)))
+        .set((
+            o::approval_required.eq(required),
+            o::approvals_needed.eq(needed),
+            o::extra_approval_for_new_addresses.eq(extra),
+        ))
         .execute(conn)
         .map(drop)
 }

@@ -18,6 +18,8 @@ pub struct DraftRow {
     pub payout_id: Option<i64>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// The mass payout this draft repeats, which the editor compares it with.
+    pub repeat_of: Option<i64>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -71,6 +73,10 @@ pub fn insert(
         ))
         .returning(super::schema::mass_drafts::all_columns)
         .get_result(conn)
+}
+
+pub fn set_repeat_of(conn: &mut DbConnection, id: i64, payout_id: i64) -> DbResult<()> {
+    diesel::update(d::mass_drafts.find(id)).set(d::repeat_of.eq(payout_id)).execute(conn).map(drop)
 }
 
 pub fn find_in_org(conn: &mut DbConnection, org_id: i64, id: i64) -> DbResult<Option<DraftRow>> {

@@ -15,6 +15,7 @@ pub struct OrgRow {
     pub approval_required: bool,
     pub approvals_needed: i32,
     pub payee_cooling_off_minutes: i32,
+    pub extra_approval_for_new_addresses: bool,
 }
 
 #[derive(Insertable)]

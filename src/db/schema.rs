@@ -9,6 +9,7 @@ diesel::table! {
         approval_required -> Bool,
         approvals_needed -> Integer,
         payee_cooling_off_minutes -> Integer,
+        extra_approval_for_new_addresses -> Bool,
     }
 }
 
@@ -204,6 +205,7 @@ diesel::table! {
         payout_id -> Nullable<BigInt>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        repeat_of -> Nullable<BigInt>,
     }
 }
 

@@ -25,6 +25,9 @@ pub struct Policy {
     pub needed: i32,
     /// Per asset: above this total a payout needs approval even when `required` is off.
     pub thresholds: Vec<(&'static Asset, Amount)>,
+    /// A payout with a row to a never-paid or changed payee address needs one approval more
+    /// (at least two).
+    pub extra_for_new_addresses: bool,
 }
 
 pub fn policy(conn: &mut DbConnection, org_id: i64) -> Result<Policy, AppError> {
@@ -36,14 +39,21 @@ pub fn policy(conn: &mut DbConnection, org_id: i64) -> Result<Policy, AppError> 
             Some((a, Amount::parse_non_negative(a, &value).ok()?))
         })
         .collect();
-    Ok(Policy { required: org.approval_required, needed: org.approvals_needed.max(1), thresholds })
+    Ok(Policy {
+        required: org.approval_required,
+        needed: org.approvals_needed.max(1),
+        thresholds,
+        extra_for_new_addresses: org.extra_approval_for_new_addresses,
+    })
 }
 
 impl Policy {
-    /// How many approvals a new payout of `total` needs: 0 when none.
-    pub fn approvals_for(&self, total: Amount) -> i32 {
+    /// How many approvals a new payout of `total` needs: 0 when none. `flagged`: it pays an
+    /// address never paid, or a payee's changed address.
+    pub fn approvals_for(&self, total: Amount, flagged: bool) -> i32 {
         let over_threshold = self.thresholds.iter().any(|(a, t)| a.code == total.asset().code && total >= *t);
-        if self.required || over_threshold { self.needed } else { 0 }
+        let usual = if self.required || over_threshold { self.needed } else { 0 };
+        if flagged && self.extra_for_new_addresses { (usual + 1).max(2) } else { usual }
     }
 }
 
@@ -53,6 +63,7 @@ pub fn set_policy(conn: &mut DbConnection, actor: &Actor, fields: &[(String, Str
     let get = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.trim()).unwrap_or("");
     let mut errors = FieldErrors::new();
     let required = !get("required").is_empty();
+    let extra = !get("extra_for_new_addresses").is_empty();
     let needed = match get("needed").parse::<i32>() {
         Ok(n) if (1..=MAX_APPROVALS_NEEDED).contains(&n) => n,
         _ => {
@@ -75,25 +86,26 @@ pub fn set_policy(conn: &mut DbConnection, actor: &Actor, fields: &[(String, Str
     let at = now();
     db::write_tx(conn, |conn| {
         let before = policy(conn, actor.org_id)?;
-        db::approvals::set_policy(conn, actor.org_id, required, needed)?;
+        db::approvals::set_policy(conn, actor.org_id, required, needed, extra)?;
         for a in ASSETS.iter() {
             let t = thresholds.iter().find(|(x, _)| x.code == a.code).map(|(_, t)| t.to_string());
             db::approvals::set_threshold(conn, actor.org_id, a.code, t.as_deref())?;
         }
-        let describe = |required: bool, needed: i32, thresholds: &[(&'static Asset, Amount)]| {
+        let describe = |required: bool, needed: i32, thresholds: &[(&'static Asset, Amount)], extra: bool| {
             let t: Vec<String> = thresholds.iter().map(|(a, v)| format!("{} above {v}", a.code)).collect();
             format!(
-                "approval {}, {needed} approval(s){}",
+                "approval {}, {needed} approval(s){}{}",
                 if required { "required" } else { "not required" },
-                if t.is_empty() { String::new() } else { format!(", required for {}", t.join(", ")) }
+                if t.is_empty() { String::new() } else { format!(", required for {}", t.join(", ")) },
+                if extra { ", one more for new or changed addresses" } else { "" }
             )
         };
         audit::record(
             conn,
             Entry::by(actor, "approval_policy.changed", "organization", actor.org_id).detail(format!(
                 "{} → {}",
-                describe(before.required, before.needed, &before.thresholds),
-                describe(required, needed, &thresholds)
+                describe(before.required, before.needed, &before.thresholds, before.extra_for_new_addresses),
+                describe(required, needed, &thresholds, extra)
             )),
             at,
         )?;

@@ -355,3 +355,102 @@ pub fn from_failed_rows(conn: &mut DbConnection, actor: &Actor, payout_id: i64) 
         Ok(draft)
     })
 }
+
+/// "Repeat": a new draft with the rows of a finished mass payout, each paying the payee's
+/// current payable address where the row was a payee's; the editor marks what differs.
+pub fn repeat(conn: &mut DbConnection, actor: &Actor, payout_id: i64) -> Result<DraftRow, AppError> {
+    actor.require(Role::can_create_payouts)?;
+    let payout = db::payouts::find_in_org(conn, actor.org_id, payout_id)?.ok_or(AppError::NotFound)?;
+    if payout.kind != PayoutKind::Mass.as_str()
+        || !matches!(payout.status.as_str(), "completed" | "partially_completed")
+    {
+        return Err(AppError::Conflict("Only a completed or partially completed mass payout can be repeated.".into()));
+    }
+    let asset = super::payouts::payout_asset(&payout)?;
+    let items = db::payouts::items(conn, payout.id)?;
+    let at = now();
+    db::write_tx(conn, |conn| {
+        let current = super::payees::current_addresses(conn, actor.org_id, asset, &items)?;
+        let purpose: String = format!("{} (repeat of payout #{})", payout.description, payout.id)
+            .chars()
+            .take(MAX_DESCRIPTION_CHARS)
+            .collect();
+        let draft = db::drafts::insert(conn, actor.org_id, actor.user_id, &payout.asset, &purpose, at)?;
+        db::drafts::set_repeat_of(conn, draft.id, payout.id)?;
+        let lines: Vec<NewDraftLine> = items
+            .iter()
+            .enumerate()
+            .map(|(n, i)| {
+                let address = i.payee_id.and_then(|p| current.get(&p)).cloned().unwrap_or_else(|| i.address.clone());
+                let form = RowForm {
+                    address,
+                    amount: i.amount.clone(),
+                    comment: i.comment.clone(),
+                    reference: i.reference.clone(),
+                };
+                line_of(asset, draft.id, n as i64 + 1, None, &form)
+            })
+            .collect();
+        db::drafts::insert_lines(conn, &lines)?;
+        Ok(DraftRow { repeat_of: Some(payout.id), ..draft })
+    })
+}
+
+/// What a repeated draft's row changes against the run it repeats.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Difference {
+    New,
+    Amount { before: String },
+    Address { before: String },
+}
+
+/// A repeated draft against its run: the differences of its rows (by stored row id), and the
+/// earlier rows it no longer has. Rows are matched by reference, or by address without one.
+pub struct Comparison {
+    pub payout_id: i64,
+    pub rows: std::collections::HashMap<i64, Vec<Difference>>,
+    /// (reference or address, amount) of earlier rows left out.
+    pub removed: Vec<(String, String)>,
+}
+
+pub fn compare(
+    conn: &mut DbConnection,
+    draft: &DraftRow,
+    lines: &[DraftLineRow],
+) -> Result<Option<Comparison>, AppError> {
+    let Some(payout_id) = draft.repeat_of else { return Ok(None) };
+    let before = db::payouts::items(conn, payout_id)?;
+    let key = |reference: &str, address: &str| {
+        if reference.trim().is_empty() { format!("a:{}", address.trim()) } else { format!("r:{}", reference.trim()) }
+    };
+    let mut earlier: std::collections::HashMap<String, &crate::db::payouts::ItemRow> =
+        before.iter().map(|i| (key(&i.reference, &i.address), i)).collect();
+    let mut rows = std::collections::HashMap::new();
+    for l in lines {
+        let k = key(&l.reference, &l.address);
+        let diffs = match earlier.remove(&k) {
+            None => vec![Difference::New],
+            Some(i) => {
+                let mut d = Vec::new();
+                if i.amount != l.amount {
+                    d.push(Difference::Amount { before: i.amount.clone() });
+                }
+                if i.address != l.address {
+                    d.push(Difference::Address { before: i.address.clone() });
+                }
+                d
+            }
+        };
+        if !diffs.is_empty() {
+            rows.insert(l.id, diffs);
+        }
+    }
+    let mut removed: Vec<(i32, String, String)> = earlier
+        .into_values()
+        .map(|i| {
+            (i.line, if i.reference.is_empty() { i.address.clone() } else { i.reference.clone() }, i.amount.clone())
+        })
+        .collect();
+    removed.sort();
+    Ok(Some(Comparison { payout_id, rows, removed: removed.into_iter().map(|(_, k, a)| (k, a)).collect() }))
+}

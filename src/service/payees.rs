@@ -671,3 +671,103 @@ pub fn statement_csv(
     let bytes = out.into_inner().map_err(|e| AppError::Internal(e.to_string()))?;
     String::from_utf8(bytes).map_err(|e| AppError::Internal(e.to_string()))
 }
+
+/// What a person should look at twice in a payout's row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddressFlag {
+    pub line: u64,
+    pub address: String,
+    /// The payee whose payable address this is.
+    pub payee: Option<String>,
+    /// No completed row of this organization has paid this address.
+    pub first_payment: bool,
+    /// The address the payee's last paid row went to, when it was another.
+    pub changed_from: Option<String>,
+}
+
+/// The flagged rows of a payout or draft, and how many carry each flag.
+#[derive(Debug, Clone, Default)]
+pub struct AddressFlags {
+    pub rows: Vec<AddressFlag>,
+    pub first: usize,
+    pub changed: usize,
+}
+
+impl AddressFlags {
+    pub fn any(&self) -> bool {
+        !self.rows.is_empty()
+    }
+
+    pub fn of_line(&self, line: u64) -> Option<&AddressFlag> {
+        self.rows.iter().find(|f| f.line == line)
+    }
+}
+
+/// Marks rows paying an address this organization never paid, and rows paying a payee at an
+/// address other than the one their last payout went to (old → new). `except_payout` leaves
+/// out the payout being looked at.
+pub fn address_flags(
+    conn: &mut DbConnection,
+    org_id: i64,
+    asset: &'static Asset,
+    rows: &[(u64, &str)],
+    except_payout: Option<i64>,
+) -> Result<AddressFlags, AppError> {
+    let mut distinct: Vec<&str> = rows.iter().map(|(_, a)| *a).collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    let paid: std::collections::HashSet<String> =
+        db::payees::paid_addresses(conn, org_id, &distinct, except_payout)?.into_iter().collect();
+    let at = now();
+    let payees: std::collections::HashMap<String, (i64, String)> =
+        db::payees::matching(conn, org_id, asset.network, &distinct)?
+            .into_iter()
+            .filter(|(a, _)| AddressState::of(a, at) == AddressState::Payable)
+            .map(|(a, name)| (a.address, (a.payee_id, name)))
+            .collect();
+    let ids: Vec<i64> = payees.values().map(|(id, _)| *id).collect();
+    let last: std::collections::HashMap<i64, String> =
+        db::payees::last_paid_addresses(conn, org_id, &ids, except_payout)?.into_iter().collect();
+    let mut flags = AddressFlags::default();
+    for (line, address) in rows {
+        let payee = payees.get(*address);
+        let first_payment = !paid.contains(*address);
+        let changed_from = payee.and_then(|(id, _)| last.get(id)).filter(|old| old.as_str() != *address).cloned();
+        if first_payment || changed_from.is_some() {
+            flags.first += usize::from(first_payment);
+            flags.changed += usize::from(changed_from.is_some());
+            flags.rows.push(AddressFlag {
+                line: *line,
+                address: (*address).to_owned(),
+                payee: payee.map(|(_, name)| name.clone()),
+                first_payment,
+                changed_from,
+            });
+        }
+    }
+    Ok(flags)
+}
+
+/// The approved address on `asset`'s network of each payee the items were linked to (still
+/// cooling off, it is refused at confirm with the time it becomes payable: paying the replaced
+/// one instead would pay where the payee said not to).
+pub fn current_addresses(
+    conn: &mut DbConnection,
+    org_id: i64,
+    asset: &'static Asset,
+    items: &[crate::db::payouts::ItemRow],
+) -> Result<std::collections::HashMap<i64, String>, AppError> {
+    let mut out = std::collections::HashMap::new();
+    let mut ids: Vec<i64> = items.iter().filter_map(|i| i.payee_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    for id in ids {
+        let payable = db::payees::addresses_of(conn, id)?
+            .into_iter()
+            .find(|a| a.org_id == org_id && a.network == asset.network && a.status == "approved");
+        if let Some(a) = payable {
+            out.insert(id, a.address);
+        }
+    }
+    Ok(out)
+}

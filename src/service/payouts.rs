@@ -235,7 +235,10 @@ pub(crate) fn create_in_tx(
     {
         return Err(AppError::Conflict(CHANGED_SINCE_REVIEW.into()));
     }
-    let approvals_required = super::approvals::policy(conn, actor.org_id)?.approvals_for(draft.quote.amount_total);
+    let policy = super::approvals::policy(conn, actor.org_id)?;
+    let flagged = policy.extra_for_new_addresses
+        && super::payees::address_flags(conn, actor.org_id, draft.asset, &lines, None)?.any();
+    let approvals_required = policy.approvals_for(draft.quote.amount_total, flagged);
     let (status, item_status) = if approvals_required > 0 {
         (PayoutStatus::Pending, ItemStatus::Waiting)
     } else {
@@ -491,6 +494,8 @@ pub struct Details {
     pub can_cancel: bool,
     /// The payout ended with failed rows and the actor may start a new draft of them.
     pub can_retry: bool,
+    /// A finished mass payout the actor may start again as a new draft ("Repeat").
+    pub can_repeat: bool,
 }
 
 pub fn details(conn: &mut DbConnection, actor: &Actor, payout_id: i64) -> Result<Details, AppError> {
@@ -549,7 +554,10 @@ pub fn details(conn: &mut DbConnection, actor: &Actor, payout_id: i64) -> Result
     };
     let can_cancel = not_started && may_cancel(actor, &row);
     let can_retry = failed > 0 && payout.status.is_terminal() && actor.role.can_create_payouts();
-    Ok(Details { payout, items, events, hidden_row_events, paid, failed, can_cancel, can_retry })
+    let can_repeat = payout.kind == PayoutKind::Mass
+        && matches!(payout.status, PayoutStatus::Completed | PayoutStatus::PartiallyCompleted)
+        && actor.role.can_create_payouts();
+    Ok(Details { payout, items, events, hidden_row_events, paid, failed, can_cancel, can_retry, can_repeat })
 }
 
 /// The payouts list's filters, as the query string carries them.

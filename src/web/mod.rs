@@ -80,6 +80,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/payouts/drafts/{id}/confirm", web::post().to(pages::drafts::confirm))
             .route("/payouts/{id}/results.csv", web::get().to(pages::drafts::results_csv))
             .route("/payouts/{id}/retry-failed", web::post().to(pages::drafts::retry_failed))
+            .route("/payouts/{id}/repeat", web::post().to(pages::drafts::repeat))
             .route("/payouts/{id}", web::get().to(pages::payouts::details))
             .route("/payouts/{id}/cancel", web::post().to(pages::payouts::cancel))
             .route("/payouts/{id}/approve", web::post().to(pages::approvals::approve))

@@ -1,5 +1,8 @@
 -- How long a newly approved payee address waits before it can be paid (minutes).
 ALTER TABLE organizations ADD COLUMN payee_cooling_off_minutes INTEGER NOT NULL DEFAULT 1440;
+-- A payout with a row to an address never paid, or to a payee's changed address, needs one
+-- approval more than the policy's (at least two).
+ALTER TABLE organizations ADD COLUMN extra_approval_for_new_addresses BOOLEAN NOT NULL DEFAULT FALSE;
 
 -- The people and accounts an organization pays again and again.
 CREATE TABLE payees (
@@ -45,3 +48,6 @@ CREATE INDEX payee_addresses_pending ON payee_addresses(org_id, status, id);
 -- the rows of payouts to no payee add nothing to it on each status change.
 ALTER TABLE payout_items ADD COLUMN payee_id BIGINT REFERENCES payees(id);
 CREATE INDEX payout_items_payee ON payout_items(payee_id, id) WHERE payee_id IS NOT NULL;
+
+-- A draft made by "Repeat" from an earlier mass payout, which its editor compares it with.
+ALTER TABLE mass_drafts ADD COLUMN repeat_of BIGINT REFERENCES payouts(id);

@@ -176,6 +176,30 @@ pub struct EditorTemplate {
     pub pages: usize,
     pub problems_only: bool,
     pub errors: FieldErrors,
+    /// Against the run it repeats: (line, what differs) and the earlier rows left out.
+    pub changes: Option<Changes>,
+}
+
+/// What a repeated draft changes against the payout it repeats, by line, for people.
+pub struct Changes {
+    pub payout_id: i64,
+    pub lines: Vec<(usize, String)>,
+    pub removed: Vec<(String, String)>,
+}
+
+fn changes_of(v: &DraftView, c: drafts::Comparison) -> Changes {
+    let mut lines = Vec::new();
+    for (n, l) in v.lines.iter().enumerate() {
+        for d in c.rows.get(&l.id).into_iter().flatten() {
+            let text = match d {
+                drafts::Difference::New => "New since the last run".to_string(),
+                drafts::Difference::Amount { before } => format!("Amount changed: {before} → {}", l.amount),
+                drafts::Difference::Address { before } => format!("Address changed: {before} → {}", l.address),
+            };
+            lines.push((n + 1, text));
+        }
+    }
+    Changes { payout_id: c.payout_id, lines, removed: c.removed }
 }
 
 impl EditorTemplate {
@@ -200,9 +224,14 @@ async fn editor(
     errors: FieldErrors,
 ) -> Result<HttpResponse, AppError> {
     let actor = authed.actor();
-    let (v, assets) = state
-        .run(move |conn| Ok((drafts::view(conn, &actor, id)?, org_settings::enabled_assets(conn, actor.org_id)?)))
+    let (v, assets, comparison) = state
+        .run(move |conn| {
+            let v = drafts::view(conn, &actor, id)?;
+            let comparison = drafts::compare(conn, &v.draft, &v.lines)?;
+            Ok((v, org_settings::enabled_assets(conn, actor.org_id)?, comparison))
+        })
         .await?;
+    let changes = comparison.map(|c| changes_of(&v, c));
     let all: Vec<LineView> = line_views(&v).into_iter().filter(|l| !problems_only || l.has_problems()).collect();
     let pages = all.len().div_ceil(PAGE_ROWS).max(1);
     let page = page_number.clamp(1, pages);
@@ -224,6 +253,7 @@ async fn editor(
             pages,
             problems_only,
             errors,
+            changes,
         },
     )
 }
@@ -438,6 +468,8 @@ pub struct ReviewTemplate {
     pub errors: FieldErrors,
     /// The network's own fee, estimated, when a real chain pays this asset.
     pub network_fee: Option<Result<NetworkFee, String>>,
+    /// Rows to an address never paid, or to a payee's changed address.
+    pub flags: crate::service::payees::AddressFlags,
 }
 
 async fn review_page(
@@ -449,17 +481,20 @@ async fn review_page(
 ) -> Result<HttpResponse, AppError> {
     let actor = authed.actor();
     let app = state.clone();
-    let (v, network_fee) = state
+    let (v, network_fee, flags) = state
         .run(move |conn| {
             let v = drafts::view(conn, &actor, id)?;
             let fee = app.network_fee(v.checked.asset, v.checked.rows.len());
-            Ok((v, fee))
+            let rows: Vec<(u64, &str)> =
+                v.checked.rows.iter().filter(|r| r.is_valid()).map(|r| (r.line, r.address.as_str())).collect();
+            let flags = crate::service::payees::address_flags(conn, actor.org_id, v.checked.asset, &rows, None)?;
+            Ok((v, fee, flags))
         })
         .await?;
     let totals = totals(&v, false);
     let lines = line_views(&v).into_iter().filter(|l| l.has_problems()).collect();
     let layout = Layout::new(&authed.ctx, "/payouts");
-    html(status, &ReviewTemplate { layout, v, totals, lines, errors, network_fee })
+    html(status, &ReviewTemplate { layout, v, totals, lines, errors, network_fee, flags })
 }
 
 pub async fn review(state: web::Data<AppState>, authed: Authed, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
@@ -513,6 +548,23 @@ pub async fn confirm(
             review_page(&state, &authed, id, FieldErrors::form(message), StatusCode::CONFLICT).await
         }
         Err(e) => closed_draft_redirect(Err(e), &authed.ctx),
+    }
+}
+
+pub async fn repeat(state: web::Data<AppState>, authed: Authed, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
+    let payout_id = id.into_inner();
+    let actor = authed.actor();
+    match state.run(move |conn| drafts::repeat(conn, &actor, payout_id)).await {
+        Ok(draft) => Ok(see_other_with_flash(
+            &authed.ctx,
+            &format!("/payouts/drafts/{}", draft.id),
+            FlashKind::Success,
+            "A new draft repeats this run with each payee's current address. What differs is listed above the rows.",
+        )),
+        Err(AppError::Conflict(m)) => {
+            Ok(see_other_with_flash(&authed.ctx, &format!("/payouts/{payout_id}"), FlashKind::Error, &m))
+        }
+        Err(e) => Err(e),
     }
 }
 

@@ -13,6 +13,7 @@ use crate::domain::registry::check_payout_amount;
 use crate::domain::{Address, FieldErrors};
 use crate::error::AppError;
 use crate::rails::NetworkFee;
+use crate::service::payees::AddressFlags;
 use crate::service::payouts::{self, Details, Draft, ListPage, ListQuery, SinglePayoutForm};
 use crate::service::{Actor, org_settings};
 use crate::web::context::{Authed, FlashKind};
@@ -212,18 +213,23 @@ pub struct ReviewTemplate {
     pub error: Option<String>,
     /// The network's own fee, estimated, when a real chain pays this asset.
     pub network_fee: Option<Result<NetworkFee, String>>,
+    /// First payment to this address, or a payee's changed address.
+    pub flags: AddressFlags,
 }
+
+/// What the review page shows beside the draft.
+type Reviewed = (SinglePayoutForm, Draft, Option<Result<NetworkFee, String>>, AddressFlags);
 
 fn review(
     authed: &Authed,
-    (form, draft, network_fee): (SinglePayoutForm, Draft, Option<Result<NetworkFee, String>>),
+    (form, draft, network_fee, flags): Reviewed,
     token: String,
     error: Option<String>,
 ) -> Result<HttpResponse, AppError> {
     let status = if error.is_some() { StatusCode::CONFLICT } else { StatusCode::OK };
     let edit_query = serde_urlencoded::to_string(&form).unwrap_or_default();
     let layout = Layout::new(&authed.ctx, "/payouts");
-    html(status, &ReviewTemplate { layout, form, draft, token, edit_query, error, network_fee })
+    html(status, &ReviewTemplate { layout, form, draft, token, edit_query, error, network_fee, flags })
 }
 
 /// Form → review: nothing is stored; the review states exactly what Confirm will do.
@@ -240,11 +246,12 @@ pub async fn single_review(
         .run(move |conn| {
             let draft = payouts::check_single(conn, &actor, &f)?;
             let fee = app.network_fee(draft.asset, 1);
-            Ok((draft, fee))
+            let flags = single_flags(conn, &actor, &draft)?;
+            Ok((draft, fee, flags))
         })
         .await;
     match checked {
-        Ok((draft, fee)) => review(&authed, (form, draft, fee), crypto::random_hex(32), None),
+        Ok((draft, fee, flags)) => review(&authed, (form, draft, fee, flags), crypto::random_hex(32), None),
         Err(AppError::Validation(errors)) => single_form(&state, &authed, form, errors).await,
         Err(e) => Err(e),
     }
@@ -280,7 +287,10 @@ pub async fn single_confirm(
             let draft = payouts::check_single(conn, &actor, &f)?;
             match payouts::create_reviewed(conn, &actor, &draft, &t, &digest) {
                 Ok(created) => Ok(Ok(created)),
-                Err(AppError::Conflict(message)) => Ok(Err((draft, message))),
+                Err(AppError::Conflict(message)) => {
+                    let flags = single_flags(conn, &actor, &draft)?;
+                    Ok(Err((draft, flags, message)))
+                }
                 Err(e) => Err(e),
             }
         })
@@ -300,7 +310,7 @@ pub async fn single_confirm(
                 &message,
             ))
         }
-        Ok(Err((draft, message))) => review(&authed, (form, draft, None), token, Some(message)),
+        Ok(Err((draft, flags, message))) => review(&authed, (form, draft, None, flags), token, Some(message)),
         Err(AppError::Validation(errors)) => single_form(&state, &authed, form, errors).await,
         Err(e) => Err(e),
     }
@@ -337,6 +347,8 @@ pub struct DetailsTemplate {
     pub rail_label: &'static str,
     pub shown: ItemsShown,
     pub item_filters: [(&'static str, &'static str); 4],
+    /// While the payout awaits approval: rows to an address never paid, or a payee's changed one.
+    pub flags: AddressFlags,
 }
 
 #[derive(Template)]
@@ -369,9 +381,18 @@ pub async fn details(
 ) -> Result<HttpResponse, AppError> {
     let actor = authed.actor();
     let id = id.into_inner();
-    let (mut d, decision) = state
+    let (mut d, decision, flags) = state
         .run(move |conn| {
-            Ok((payouts::details(conn, &actor, id)?, crate::service::approvals::decision(conn, &actor, id)?))
+            let d = payouts::details(conn, &actor, id)?;
+            let decision = crate::service::approvals::decision(conn, &actor, id)?;
+            let flags = if d.payout.status == PayoutStatus::Pending {
+                let rows: Vec<(u64, &str)> =
+                    d.items.iter().map(|i| (i.row.line as u64, i.row.address.as_str())).collect();
+                crate::service::payees::address_flags(conn, actor.org_id, d.payout.asset, &rows, Some(id))?
+            } else {
+                AddressFlags::default()
+            };
+            Ok((d, decision, flags))
         })
         .await?;
     let filter = ITEM_FILTERS.iter().find(|(f, _)| *f == query.items).map_or("", |(f, _)| *f);
@@ -414,6 +435,7 @@ pub async fn details(
         rail_label,
         shown,
         item_filters: ITEM_FILTERS,
+        flags,
     })
 }
 
@@ -470,4 +492,9 @@ pub async fn resolve_item(
         Err(AppError::Conflict(m)) => Ok(see_other_with_flash(&authed.ctx, &location, FlashKind::Error, &m)),
         Err(e) => Err(e),
     }
+}
+
+fn single_flags(conn: &mut crate::db::DbConnection, actor: &Actor, draft: &Draft) -> Result<AddressFlags, AppError> {
+    let rows: Vec<(u64, &str)> = draft.rows.iter().map(|r| (r.line, r.address.as_str())).collect();
+    crate::service::payees::address_flags(conn, actor.org_id, draft.asset, &rows, None)
 }
