@@ -610,6 +610,126 @@ async fn viewer_and_visitor(page: Page) -> Outcome {
 }
 
 /// axe-core finds no serious or critical accessibility violation on the pages people use.
+/// Story 6: payroll from the payee book. An accountant imports employees, a manager approves
+/// their addresses, October is paid, one employee's address changes, November repeats October
+/// and the manager sees the changed address on the approval page; a statement downloads.
+async fn payroll(page: Page) -> Outcome {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let book = dir.path().join("employees.csv");
+    let mut csv = String::from("name,external_id,email,asset,address\n");
+    for n in 0..3u32 {
+        csv.push_str(&format!("Employee {n},EMP-{n},e{n}@example.com,USDT_TRC20,{}\n", tron_address(60 + n)));
+    }
+    std::fs::write(&book, csv).map_err(|e| e.to_string())?;
+    let run = dir.path().join("october.csv");
+    let mut rows = String::from("address,amount,comment,reference\n");
+    for n in 0..3u32 {
+        rows.push_str(&format!("{},{},Salary,EMP-{n}\n", tron_address(60 + n), 1000 + n));
+    }
+    std::fs::write(&run, rows).map_err(|e| e.to_string())?;
+
+    page.sign_in("accountant@demo.local").await?;
+    page.nav("Payees").await?;
+    let file = page.field("CSV file").await?;
+    file.send_keys(&book.display().to_string()).await.map_err(|e| e.to_string())?;
+    page.click("Import payees").await?;
+    page.wait_text("Imported: 3 added").await?;
+    page.wait_text("Employee 2").await?;
+    page.sign_out().await?;
+
+    page.sign_in("manager@demo.local").await?;
+    for n in 0..3 {
+        page.nav("Approvals").await?;
+        page.click(&format!("Approve address for Employee {n}")).await?;
+        page.wait_text("Approved").await?;
+    }
+    page.sign_out().await?;
+
+    page.sign_in("accountant@demo.local").await?;
+    page.goto("/payouts/new/mass").await?;
+    page.choose("Payout currency", "USDT_TRC20").await?;
+    page.fill("Payment purpose", "Story 6: October salaries").await?;
+    page.click("Continue to recipients").await?;
+    page.wait_text("Upload a registry").await?;
+    let file = page.field("Registry file (CSV)").await?;
+    file.send_keys(&run.display().to_string()).await.map_err(|e| e.to_string())?;
+    page.click("Upload and check").await?;
+    page.wait_text("3 rows").await?;
+    page.click("Review 3 rows").await?;
+    page.wait_text("3 first payment(s)").await?;
+    let october = confirm(&page).await?;
+    approve_as_manager(&page, &october).await?;
+    page.wait_text("Completed").await?;
+    page.sign_out().await?;
+
+    // Employee 1 has a new wallet.
+    page.sign_in("accountant@demo.local").await?;
+    page.nav("Payees").await?;
+    page.click("Employee 1").await?;
+    page.choose("Asset (its network)", "USDT_TRC20").await?;
+    page.fill("New address", &tron_address(70)).await?;
+    page.click("Enter address for approval").await?;
+    page.wait_text("Awaiting approval").await?;
+    page.sign_out().await?;
+    page.sign_in("manager@demo.local").await?;
+    page.nav("Approvals").await?;
+    page.wait_text(&tron_address(60 + 1)).await?;
+    let found = page.axe_violations().await?;
+    if !found.is_empty() {
+        return Err(format!("accessibility violations on the approvals page with an address:\n{}", found.join("\n")));
+    }
+    page.click("Approve address for Employee 1").await?;
+    page.wait_text("Approved").await?;
+    page.sign_out().await?;
+
+    page.sign_in("accountant@demo.local").await?;
+    page.goto(&october).await?;
+    page.click("Repeat this run").await?;
+    page.wait_text("Changes since payout").await?;
+    page.wait_text(&format!("Address changed: {} → {}", tron_address(61), tron_address(70))).await?;
+    page.click("Review 3 rows").await?;
+    page.wait_text("1 payee address(es) changed").await?;
+    let november = confirm(&page).await?;
+    page.sign_out().await?;
+    page.sign_in("manager@demo.local").await?;
+    page.goto(&november).await?;
+    page.wait_text("Addresses to check").await?;
+    page.wait_text(&format!("Address changed since the last payout: {} → {}", tron_address(61), tron_address(70)))
+        .await?;
+    page.click("Approve payout of").await?;
+    page.wait_text("Completed").await?;
+    page.sign_out().await?;
+
+    page.sign_in("accountant@demo.local").await?;
+    page.nav("Payees").await?;
+    page.click("Employee 1").await?;
+    page.wait_text("2,002 USDT_TRC20 paid").await?;
+    let found = page.axe_violations().await?;
+    if !found.is_empty() {
+        return Err(format!("accessibility violations on a payee's page:\n{}", found.join("\n")));
+    }
+    page.click("Download the statement (CSV)").await?;
+    let started = Instant::now();
+    let statement = loop {
+        let done = std::fs::read_dir(&page.downloads)
+            .map_err(|e| e.to_string())?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .find(|p| p.extension().is_some_and(|x| x == "csv"));
+        if let Some(path) = done {
+            break std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+        }
+        if started.elapsed() > WAIT {
+            return Err("the statement never downloaded".into());
+        }
+        tokio_sleep(100).await;
+    };
+    let lines: Vec<&str> = statement.lines().collect();
+    if lines.len() != 3 || !lines.iter().skip(1).all(|l| l.contains(",Employee 1,EMP-1,") && l.contains(",1001,")) {
+        return Err(format!("statement:\n{statement}"));
+    }
+    Ok(())
+}
+
 async fn accessibility(page: Page) -> Outcome {
     let mut found = Vec::new();
     let mut check = async |page: &Page, what: &str| -> Outcome {
@@ -653,6 +773,9 @@ async fn accessibility(page: Page) -> Outcome {
     page.goto(&details).await?;
     page.wait_text("Approve payout of").await?;
     check(&page, "payout details for a manager").await?;
+    page.goto("/payees").await?;
+    page.wait_text("Payees").await?;
+    check(&page, "payees").await?;
     page.sign_out().await?;
 
     page.sign_in("admin@demo.local").await?;
@@ -722,6 +845,7 @@ async fn user_stories_in_a_real_browser() {
         failures.extend(run_story(&driver, &base, &tag("3-approvals"), approvals).await);
         failures.extend(run_story(&driver, &base, &tag("4-viewer-and-visitor"), viewer_and_visitor).await);
         failures.extend(run_story(&driver, &base, &tag("5-accessibility"), accessibility).await);
+        failures.extend(run_story(&driver, &base, &tag("6-payroll"), payroll).await);
     }
     assert!(failures.is_empty(), "browser stories failed:\n{}", failures.join("\n"));
 }
