@@ -65,6 +65,7 @@ async fn search_finds_descriptions_references_and_addresses_and_nothing_of_anoth
                 created_by: other.user_id,
                 created_at: at,
                 updated_at: at,
+                scheduled_for: None,
             },
         )
         .unwrap()

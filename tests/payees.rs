@@ -661,3 +661,119 @@ async fn repeating_last_months_run_pays_each_payees_current_address_and_marks_wh
         assert!(matches!(refused, Err(payouts::AppError::Conflict(_))), "[{backend:?}]");
     }
 }
+
+#[actix_web::test]
+async fn a_payout_with_a_pay_day_is_sent_then_and_not_before_and_can_be_cancelled_until_then() {
+    use payouts::db::schema::payouts as p;
+    for backend in backends() {
+        let app = TestApp::start(backend).await;
+        payouts::db::orgs::set_approval_required(&mut app.conn(), demo_org(&app), false).unwrap();
+        let mut client = app.client().await;
+        client.login("accountant@demo.local", "demo").await;
+        let pay_day = (payouts::service::now() + chrono::Duration::hours(2)).format("%Y-%m-%dT%H:%M").to_string();
+        let confirm = async |client: &mut common::Client<_>, amount: &str, send_on: &str| {
+            client.get("/payouts/new/single").await;
+            let fields =
+                [("asset", "USDT_TRC20"), ("amount", amount), ("address", TRON_ADDRESS), ("description", "Salary")];
+            let review = client.post_form("/payouts/new/single", &fields).await;
+            let token = common::hidden_field(&review.body, "token").unwrap();
+            let digest = common::hidden_field(&review.body, "digest").unwrap();
+            let mut all = vec![("token", token.as_str()), ("digest", digest.as_str()), ("send_on", send_on)];
+            all.extend_from_slice(&fields);
+            client.post_form("/payouts/new/single/confirm", &all).await
+        };
+        // A time that is not one, or one in the past: said on the review, nothing stored.
+        let res = confirm(&mut client, "10", "25.12.2026 09:00").await;
+        assert!(res.body.contains("Use a date and time like 2026-12-25T09:00 (UTC)"), "[{backend:?}] {}", res.status);
+        let res = confirm(&mut client, "10", "2020-01-01T09:00").await;
+        assert!(res.body.contains("The pay day is in the past"), "[{backend:?}]");
+        assert_eq!(payouts::db::payouts::count(&mut app.conn(), demo_org(&app), &Default::default()).unwrap(), 0);
+
+        let cancelled = payout_id_of(&confirm(&mut client, "10", &pay_day).await);
+        let later = payout_id_of(&confirm(&mut client, "20", &pay_day).await);
+        let page = client.get(&format!("/payouts/{later}")).await;
+        assert!(
+            page.body.contains("Pay day</dt>") && page.body.contains("rows are sent then, not before"),
+            "[{backend:?}]"
+        );
+        let rail = common::instant_rail(&app, &[]);
+        common::process_all(&app, &rail);
+        let status = |id| payouts::db::payouts::find(&mut app.conn(), id).unwrap().status;
+        assert_eq!(
+            (status(cancelled).as_str(), status(later).as_str()),
+            ("in_progress", "in_progress"),
+            "[{backend:?}]"
+        );
+        assert!(rail.sent().unwrap().is_empty(), "[{backend:?}] nothing sent before the pay day");
+
+        // Cancelled before its day: the reservation is released.
+        client.get(&format!("/payouts/{cancelled}")).await;
+        client.post_form(&format!("/payouts/{cancelled}/cancel"), &[("reason", "Paid by hand")]).await;
+        assert_eq!(status(cancelled), "cancelled", "[{backend:?}]");
+        let asset = payouts::domain::asset::find("USDT_TRC20").unwrap();
+        let reserved = payouts::service::ledger::balance_of(&mut app.conn(), demo_org(&app), asset).unwrap().reserved;
+        let held = payouts::db::payouts::find(&mut app.conn(), later).unwrap().total_debit;
+        assert_eq!(reserved.to_string(), held, "[{backend:?}] only the other payout stays reserved");
+
+        // The day comes (the clock is moved by moving the pay day into the past): it is sent.
+        let past = payouts::service::now() - chrono::Duration::minutes(1);
+        diesel::update(p::table.filter(p::id.eq(later)))
+            .set(p::scheduled_for.eq(past))
+            .execute(&mut **app.conn())
+            .unwrap();
+        common::process_all(&app, &rail);
+        assert_eq!(status(later), "completed", "[{backend:?}]");
+        assert_eq!(rail.sent().unwrap().len(), 1, "[{backend:?}]");
+
+        // A mass payout takes a pay day on its review too.
+        let draft = client.start_draft("USDT_TRC20", "December salaries").await;
+        let csv = format!("address,amount\n{TRON_ADDRESS},5\n");
+        client.upload(&format!("/payouts/drafts/{draft}/upload"), "dec.csv", csv.as_bytes()).await;
+        client.get(&format!("/payouts/drafts/{draft}/review")).await;
+        let mass = payout_id_of(&client.confirm_draft(draft, &[("send_on", &pay_day)]).await);
+        let scheduled = payouts::db::payouts::find(&mut app.conn(), mass).unwrap().scheduled_for.unwrap();
+        assert_eq!(scheduled.format("%Y-%m-%dT%H:%M").to_string(), pay_day, "[{backend:?}]");
+    }
+}
+
+#[actix_web::test]
+async fn payee_address_changes_go_out_as_signed_webhook_events() {
+    for backend in backends() {
+        let app = TestApp::start(backend).await;
+        let admin = common::actor(&app, "admin@demo.local");
+        let policy = payouts::domain::outbound::OutboundPolicy::permissive();
+        let events = vec![payouts::service::webhooks::PAYEE_ADDRESS_CHANGED.to_owned()];
+        payouts::service::webhooks::add_endpoint(
+            &mut app.conn(),
+            &admin,
+            "http://127.0.0.1:9/payees",
+            &events,
+            &policy,
+        )
+        .unwrap();
+        let accountant = common::actor(&app, "accountant@demo.local");
+        let form =
+            payouts::service::payees::PayeeForm { name: "Ivo".into(), external_id: "P-1".into(), ..Default::default() };
+        let payee = payouts::service::payees::create(&mut app.conn(), &accountant, &form).unwrap().id;
+        payouts::service::payees::enter_address(&mut app.conn(), &accountant, payee, "USDT_TRC20", TRON_ADDRESS)
+            .unwrap();
+        let id = payouts::db::payees::addresses_of(&mut app.conn(), payee).unwrap()[0].id;
+        let manager = common::actor(&app, "manager@demo.local");
+        payouts::service::payees::decide_address(&mut app.conn(), &manager, id, true, "").unwrap();
+        let mut sent = payouts::db::webhooks::recent(&mut app.conn(), demo_org(&app), 10).unwrap();
+        sent.reverse();
+        let bodies: Vec<serde_json::Value> = sent
+            .iter()
+            .map(|d| {
+                assert_eq!(d.event_type, "payee.address_changed", "[{backend:?}]");
+                serde_json::from_str(&d.payload).unwrap()
+            })
+            .collect();
+        assert_eq!(bodies.len(), 2, "[{backend:?}] entered, then approved");
+        let states: Vec<&str> = bodies.iter().map(|b| b["data"]["address"]["status"].as_str().unwrap()).collect();
+        assert_eq!(states, ["pending", "approved"], "[{backend:?}]");
+        assert_eq!(bodies[1]["data"]["payee"]["external_id"], "P-1");
+        assert_eq!(bodies[1]["data"]["address"]["address"], TRON_ADDRESS);
+        assert!(bodies[1]["data"]["address"]["payable_from"].is_string(), "[{backend:?}] when it can be paid");
+    }
+}

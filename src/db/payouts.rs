@@ -27,6 +27,8 @@ pub struct PayoutRow {
     pub created_at: NaiveDateTime,
     #[diesel(deserialize_as = super::stamp::Stamp)]
     pub updated_at: NaiveDateTime,
+    /// Its pay day: rows are sent at this time, not before.
+    pub scheduled_for: Option<NaiveDateTime>,
 }
 
 #[derive(Insertable)]
@@ -46,6 +48,7 @@ pub struct NewPayoutRow<'a> {
     pub created_by: i64,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub scheduled_for: Option<NaiveDateTime>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]

@@ -30,10 +30,18 @@ pub fn claimable(conn: &mut DbConnection, now: NaiveDateTime, limit: i64) -> DbR
         .load(conn)
 }
 
-/// Payouts that have items waiting to be sent, oldest first.
-pub fn payouts_with_queued_items(conn: &mut DbConnection, assets: Option<&[String]>, limit: i64) -> DbResult<Vec<i64>> {
+/// Payouts that have items waiting to be sent, oldest first, leaving out those whose pay day
+/// is still ahead.
+pub fn payouts_with_queued_items(
+    conn: &mut DbConnection,
+    assets: Option<&[String]>,
+    now: NaiveDateTime,
+    limit: i64,
+) -> DbResult<Vec<i64>> {
+    let waiting = p::payouts.filter(p::scheduled_for.gt(now)).select(p::id);
     of_assets(i::payout_items.into_boxed(), assets)
         .filter(i::status.eq("queued"))
+        .filter(i::payout_id.ne_all(waiting))
         .select(i::payout_id)
         .distinct()
         .order(i::payout_id)

@@ -130,6 +130,7 @@ diesel::table! {
         created_by -> BigInt,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        scheduled_for -> Nullable<Timestamp>,
     }
 }
 

@@ -289,6 +289,7 @@ pub fn confirm(
     id: i64,
     duplicates_acknowledged: bool,
     reviewed_digest: &str,
+    scheduled_for: Option<chrono::NaiveDateTime>,
 ) -> Result<Created, AppError> {
     actor.require(Role::can_create_payouts)?;
     if let Some(existing) = db::payouts::find_by_idempotency_key(conn, actor.org_id, &idempotency_key(id))? {
@@ -313,7 +314,7 @@ pub fn confirm(
             )
             .into());
         }
-        Ok(v.checked)
+        Ok(Draft { scheduled_for, ..v.checked })
     };
     payouts::create_with(conn, actor, &idempotency_key(id), Some(reviewed_digest), draft_of, |conn, payout| {
         if !db::drafts::close(conn, id, "confirmed", Some(payout.id), now())? {

@@ -331,6 +331,7 @@ pub(crate) fn enter_checked_address(
         None => format!("{} on {}: {address} (pending approval)", payee.name, asset.network),
     };
     audit::record(conn, Entry::by(actor, "payee.address_entered", "payee", payee.id).detail(detail), at)?;
+    super::webhooks::payee_address_event(conn, payee, id, previous)?;
     Ok((id, true))
 }
 
@@ -392,6 +393,7 @@ pub fn decide_address(
             detail.push_str(&format!("; {reason}"));
         }
         audit::record(conn, Entry::by(actor, action, "payee", payee.id).detail(detail), at)?;
+        super::webhooks::payee_address_event(conn, &payee, address_id, None)?;
         db::payees::find_address_in_org(conn, actor.org_id, address_id)?.ok_or(AppError::NotFound)
     })
 }

@@ -33,6 +33,8 @@ pub struct Draft {
     /// The fee rule the quote was priced by.
     pub rule: FeeRule,
     pub quote: Quote,
+    /// The pay day chosen on the review page: rows are sent then, not before.
+    pub scheduled_for: Option<NaiveDateTime>,
 }
 
 /// What the single-payout form sends; strings as typed.
@@ -94,7 +96,7 @@ pub fn price(
     check_duplicates(&mut rows);
     let available = ledger::balance_of(conn, actor.org_id, asset)?.available;
     let (rule, quote) = quote_rows(conn, actor.org_id, kind, asset, &rows, Some(available))?;
-    Ok(Draft { kind, asset, description: description.to_owned(), rows, rule, quote })
+    Ok(Draft { kind, asset, description: description.to_owned(), rows, rule, quote, scheduled_for: None })
 }
 
 fn quote_rows(
@@ -273,6 +275,7 @@ pub(crate) fn create_in_tx(
             created_by: actor.user_id,
             created_at: at,
             updated_at: at,
+            scheduled_for: draft.scheduled_for.filter(|t| *t > at),
         },
     )?;
     let rows: Vec<NewItemRow> = draft
@@ -435,6 +438,8 @@ pub struct PayoutView {
     pub created_by_email: String,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// Its pay day: rows are sent at this time, not before.
+    pub scheduled_for: Option<NaiveDateTime>,
 }
 
 pub(crate) fn view(row: &PayoutRow, emails: &[(i64, String)]) -> Result<PayoutView, AppError> {
@@ -456,6 +461,7 @@ pub(crate) fn view(row: &PayoutRow, emails: &[(i64, String)]) -> Result<PayoutVi
             .map_or_else(|| "—".into(), |(_, e)| e.clone()),
         created_at: row.created_at,
         updated_at: row.updated_at,
+        scheduled_for: row.scheduled_for,
     })
 }
 
@@ -746,4 +752,41 @@ pub fn results_csv(conn: &mut DbConnection, actor: &Actor, payout_id: i64) -> Re
         .map_err(csv_err)?;
     }
     out.into_inner().map_err(|e| AppError::Internal(e.to_string()))
+}
+
+/// How far ahead a pay day may be set.
+pub const MAX_SCHEDULE_DAYS: i64 = 366;
+
+/// A pay day as the review page's field sends it (`YYYY-MM-DDTHH:MM`, UTC): None when empty.
+pub fn parse_schedule(input: &str, now: NaiveDateTime) -> Result<Option<NaiveDateTime>, FieldErrors> {
+    let s = input.trim();
+    if s.is_empty() {
+        return Ok(None);
+    }
+    let bad = || {
+        FieldErrors::single(
+            "send_on",
+            "Use a date and time like 2026-12-25T09:00 (UTC), or leave it empty to send now.",
+        )
+    };
+    if s.len() > 32 {
+        return Err(bad());
+    }
+    let at = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
+        .iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
+        .ok_or_else(bad)?;
+    if at <= now {
+        return Err(FieldErrors::single(
+            "send_on",
+            "The pay day is in the past: choose a later time, or leave it empty to send now.",
+        ));
+    }
+    if at > now + chrono::Duration::days(MAX_SCHEDULE_DAYS) {
+        return Err(FieldErrors::single(
+            "send_on",
+            format!("A pay day can be at most {MAX_SCHEDULE_DAYS} days ahead."),
+        ));
+    }
+    Ok(Some(at))
 }

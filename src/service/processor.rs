@@ -177,7 +177,7 @@ fn claim(conn: &mut DbConnection, owner: &str, config: &ProcessorConfig) -> Resu
     let at = now();
     let until = at + config.lease;
     let mut claimed = Vec::new();
-    for payout_id in db::processor::payouts_with_queued_items(conn, config.assets.as_deref(), 20)? {
+    for payout_id in db::processor::payouts_with_queued_items(conn, config.assets.as_deref(), at, 20)? {
         claimed.extend(db::processor::claim_payout(conn, payout_id, owner, at, until)?);
         if claimed.len() as i64 >= config.batch {
             break;

@@ -21,7 +21,9 @@ use crate::error::AppError;
 pub const PAYOUT_CREATED: &str = "payout.created";
 pub const PAYOUT_STATUS_CHANGED: &str = "payout.status_changed";
 pub const ITEM_STATUS_CHANGED: &str = "payout.item_status_changed";
-pub const EVENT_TYPES: [&str; 3] = [PAYOUT_CREATED, PAYOUT_STATUS_CHANGED, ITEM_STATUS_CHANGED];
+/// A payee's address entered (pending), approved or rejected.
+pub const PAYEE_ADDRESS_CHANGED: &str = "payee.address_changed";
+pub const EVENT_TYPES: [&str; 4] = [PAYOUT_CREATED, PAYOUT_STATUS_CHANGED, ITEM_STATUS_CHANGED, PAYEE_ADDRESS_CHANGED];
 
 /// Deliveries are retried until this long after the event.
 pub const RETRY_FOR_HOURS: i64 = 25;
@@ -84,6 +86,32 @@ pub fn payout_event(conn: &mut DbConnection, payout_id: i64, event_type: &str) -
         .map_err(|e| AppError::Internal(e.to_string()))?;
     let at = now();
     queue(conn, &endpoints, event_type, vec![envelope(event_type, data, at)], at)
+}
+
+/// A payee address's change under change control, as it is now. Call inside the change's
+/// transaction.
+pub fn payee_address_event(
+    conn: &mut DbConnection,
+    payee: &crate::db::payees::PayeeRow,
+    address_id: i64,
+    previous: Option<&str>,
+) -> Result<(), AppError> {
+    let endpoints = subscribed(conn, payee.org_id, PAYEE_ADDRESS_CHANGED)?;
+    if endpoints.is_empty() {
+        return Ok(());
+    }
+    let a = db::payees::find_address_in_org(conn, payee.org_id, address_id)?.ok_or(AppError::NotFound)?;
+    let stamp = |t: NaiveDateTime| {
+        chrono::DateTime::<Utc>::from_naive_utc_and_offset(t, Utc).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    };
+    let data = json!({
+        "payee": { "id": payee.id, "name": payee.name, "external_id": payee.external_id },
+        "address": { "id": a.id, "network": a.network, "address": a.address, "status": a.status,
+                     "payable_from": a.payable_from.map(stamp), "reason": a.reason },
+        "previous_address": previous,
+    });
+    let at = now();
+    queue(conn, &endpoints, PAYEE_ADDRESS_CHANGED, vec![envelope(PAYEE_ADDRESS_CHANGED, data, at)], at)
 }
 
 /// Item events for the given items of one payout, as they are now. Call inside the change's

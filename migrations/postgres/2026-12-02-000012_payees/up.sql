@@ -51,3 +51,8 @@ CREATE INDEX payout_items_payee ON payout_items(payee_id, id) WHERE payee_id IS 
 
 -- A draft made by "Repeat" from an earlier mass payout, which its editor compares it with.
 ALTER TABLE mass_drafts ADD COLUMN repeat_of BIGINT REFERENCES payouts(id);
+
+-- A pay day: the payout's rows are sent at this time (UTC), not before. The processor skips
+-- the payouts still waiting for theirs, found by this index.
+ALTER TABLE payouts ADD COLUMN scheduled_for TIMESTAMP;
+CREATE INDEX payouts_scheduled ON payouts(scheduled_for) WHERE scheduled_for IS NOT NULL;

@@ -1,3 +1,5 @@
+DROP INDEX payouts_scheduled;
+ALTER TABLE payouts DROP COLUMN scheduled_for;
 ALTER TABLE mass_drafts DROP COLUMN repeat_of;
 DROP INDEX payout_items_payee;
 ALTER TABLE payout_items DROP COLUMN payee_id;

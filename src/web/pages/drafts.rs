@@ -511,6 +511,9 @@ pub struct ConfirmForm {
     /// The digest of what the review page showed.
     #[serde(default)]
     digest: String,
+    /// The pay day, `YYYY-MM-DDTHH:MM` in UTC; empty to send now.
+    #[serde(default)]
+    send_on: String,
 }
 
 pub async fn confirm(
@@ -521,14 +524,27 @@ pub async fn confirm(
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
     let actor = authed.actor();
-    let ConfirmForm { acknowledge, digest } = form.into_inner();
+    let ConfirmForm { acknowledge, digest, send_on } = form.into_inner();
     let acknowledged = !acknowledge.is_empty();
-    match state.run(move |conn| drafts::confirm(conn, &actor, id, acknowledged, &digest)).await {
+    let scheduled_for = match payouts::parse_schedule(&send_on, crate::service::now()) {
+        Ok(s) => s,
+        Err(e) => {
+            let message = e.iter().map(|(_, m)| m.to_owned()).collect::<Vec<_>>().join(" ");
+            let errors = FieldErrors::form(message);
+            return closed_draft_redirect(
+                review_page(&state, &authed, id, errors, StatusCode::UNPROCESSABLE_ENTITY).await,
+                &authed.ctx,
+            );
+        }
+    };
+    match state.run(move |conn| drafts::confirm(conn, &actor, id, acknowledged, &digest, scheduled_for)).await {
         Ok(created) => {
             let message = if created.replayed {
                 "This draft was already confirmed; here is its payout."
             } else if created.payout.status == "pending" {
                 "Mass payout created. It waits for a manager's approval."
+            } else if created.payout.scheduled_for.is_some() {
+                "Mass payout confirmed for its pay day."
             } else {
                 "Mass payout confirmed. It is being sent now."
             };

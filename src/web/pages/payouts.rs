@@ -264,6 +264,9 @@ pub struct ConfirmForm {
     /// The digest of what the review page showed.
     #[serde(default)]
     digest: String,
+    /// The pay day, `YYYY-MM-DDTHH:MM` in UTC; empty to send now.
+    #[serde(default)]
+    send_on: String,
     #[serde(flatten)]
     form: SinglePayoutForm,
 }
@@ -275,7 +278,7 @@ pub async fn single_confirm(
     authed: Authed,
     form: web::Form<ConfirmForm>,
 ) -> Result<HttpResponse, AppError> {
-    let ConfirmForm { token, digest, form } = form.into_inner();
+    let ConfirmForm { token, digest, send_on, form } = form.into_inner();
     if token.len() != 64 || !token.chars().all(|c| c.is_ascii_hexdigit()) || digest.is_empty() {
         let errors = FieldErrors::form("The review expired; check the payout and review it again.");
         return single_form(&state, &authed, form, errors).await;
@@ -285,6 +288,14 @@ pub async fn single_confirm(
     let result = state
         .run(move |conn| {
             let draft = payouts::check_single(conn, &actor, &f)?;
+            let draft = match payouts::parse_schedule(&send_on, crate::service::now()) {
+                Ok(scheduled_for) => Draft { scheduled_for, ..draft },
+                Err(e) => {
+                    let flags = single_flags(conn, &actor, &draft)?;
+                    let message = e.iter().map(|(_, m)| m.to_owned()).collect::<Vec<_>>().join(" ");
+                    return Ok(Err((draft, flags, message)));
+                }
+            };
             match payouts::create_reviewed(conn, &actor, &draft, &t, &digest) {
                 Ok(created) => Ok(Ok(created)),
                 Err(AppError::Conflict(message)) => {
@@ -301,6 +312,7 @@ pub async fn single_confirm(
             let message = match (created.replayed, status) {
                 (true, _) => "This payout was already confirmed; here it is.".to_string(),
                 (false, PayoutStatus::Pending) => "Payout created. It waits for a manager's approval.".to_string(),
+                (false, _) if created.payout.scheduled_for.is_some() => "Payout confirmed for its pay day.".to_string(),
                 (false, _) => "Payout confirmed. It is being sent now.".to_string(),
             };
             Ok(see_other_with_flash(
