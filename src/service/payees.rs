@@ -540,17 +540,7 @@ pub struct Period {
 impl Period {
     fn bounds(&self) -> Result<(Option<NaiveDateTime>, Option<NaiveDateTime>), FieldErrors> {
         let mut errors = FieldErrors::new();
-        let mut day = |field: &str, s: &str| -> Option<chrono::NaiveDate> {
-            let s = s.trim();
-            if s.is_empty() {
-                return None;
-            }
-            chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
-                .map_err(|_| errors.add(field, "Use a date like 2026-11-24."))
-                .ok()
-        };
-        let from = day("from", &self.from).and_then(|d| d.and_hms_opt(0, 0, 0));
-        let before = day("to", &self.to).and_then(|d| d.succ_opt()).and_then(|d| d.and_hms_opt(0, 0, 0));
+        let (from, before) = super::payouts::day_range(&self.from, &self.to, &mut errors);
         errors.into_result((from, before))
     }
 }

@@ -590,20 +590,31 @@ pub struct ListQuery {
 /// what the trigram indexes are asked for.
 pub const MAX_SEARCH_CHARS: usize = 200;
 
+/// A period of whole UTC days, `YYYY-MM-DD` each end (the last day included), as its start and
+/// the start of the day after it; a field that is not a date is named in `errors`.
+pub(crate) fn day_range(
+    from: &str,
+    to: &str,
+    errors: &mut FieldErrors,
+) -> (Option<NaiveDateTime>, Option<NaiveDateTime>) {
+    let mut day = |field: &str, s: &str| -> Option<chrono::NaiveDate> {
+        let s = s.trim();
+        if s.is_empty() {
+            return None;
+        }
+        chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .map_err(|_| errors.add(field, "Use a date like 2026-11-24."))
+            .ok()
+    };
+    let start = day("from", from).and_then(|d| d.and_hms_opt(0, 0, 0));
+    let end = day("to", to).and_then(|d| d.succ_opt()).and_then(|d| d.and_hms_opt(0, 0, 0));
+    (start, end)
+}
+
 impl ListQuery {
     pub fn filter(&self) -> Result<db::payouts::ListFilter, FieldErrors> {
         let mut errors = FieldErrors::new();
-        let mut day = |field: &str, s: &str| -> Option<chrono::NaiveDate> {
-            let s = s.trim();
-            if s.is_empty() {
-                return None;
-            }
-            chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
-                .map_err(|_| errors.add(field, "Use a date like 2026-11-24."))
-                .ok()
-        };
-        let from = day("from", &self.from);
-        let to = day("to", &self.to);
+        let (from, before) = day_range(&self.from, &self.to, &mut errors);
         if self.q.trim().chars().count() > MAX_SEARCH_CHARS {
             errors.add(
                 "q",
@@ -616,8 +627,8 @@ impl ListQuery {
             status: PayoutStatus::parse(&self.status).map(|s| s.as_str().to_owned()),
             kind: PayoutKind::parse(&self.kind).map(|k| k.as_str().to_owned()),
             asset: asset::find(&self.asset).map(|a| a.code.to_owned()),
-            created_from: from.and_then(|d| d.and_hms_opt(0, 0, 0)),
-            created_before: to.and_then(|d| d.succ_opt()).and_then(|d| d.and_hms_opt(0, 0, 0)),
+            created_from: from,
+            created_before: before,
             search: Some(self.q.trim().to_owned()).filter(|q| !q.is_empty()),
         };
         errors.into_result(filter)
