@@ -27,6 +27,8 @@ pub struct AppState {
     pub secret: Arc<Vec<u8>>,
     /// The real chains configured (`--evm-config`), for wallet balances and network fees.
     pub chains: Arc<Vec<Arc<dyn rails::Chain>>>,
+    /// When pay days and schedules are due.
+    pub clock: service::clock::Clock,
 }
 
 impl AppState {
@@ -42,7 +44,13 @@ impl AppState {
         let mut conn = pool.get().map_err(|e| format!("cannot open the database: {e}"))?;
         db::migrate(&mut conn)?;
         let secret = service::bootstrap::secret_key(&mut conn, secret_key).map_err(|e| e.to_string())?;
-        Ok(Self { pool: pool.clone(), config: Arc::new(config), secret: Arc::new(secret), chains: Arc::default() })
+        Ok(Self {
+            pool: pool.clone(),
+            config: Arc::new(config),
+            secret: Arc::new(secret),
+            chains: Arc::default(),
+            clock: Default::default(),
+        })
     }
 
     /// The hot wallets of the chains that pay `asset` (at most one).

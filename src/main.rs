@@ -224,6 +224,7 @@ async fn serve(db_args: DbArgs, args: ServeArgs) -> Result<(), String> {
         let processor_config = |assets| ProcessorConfig {
             lease: chrono::Duration::seconds(args.processor_lease_seconds.max(1).into()),
             assets,
+            clock: state.clock.clone(),
             ..ProcessorConfig::default()
         };
         let interval = Duration::from_millis(args.processor_interval_ms.max(50));
@@ -248,6 +249,7 @@ async fn serve(db_args: DbArgs, args: ServeArgs) -> Result<(), String> {
             tracing::warn!(assets = ?elsewhere, "no rail pays these assets; disable them in Settings → Assets");
         }
         payouts::service::webhooks::spawn(state.pool.clone(), Duration::from_secs(1), state.config.webhooks);
+        payouts::service::schedules::spawn(state.pool.clone(), state.clock.clone(), Duration::from_secs(20));
     }
     let connections = state.pool.max_size() as usize;
     let data = web::Data::new(state);

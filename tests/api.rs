@@ -325,9 +325,35 @@ async fn the_openapi_document_describes_every_endpoint() {
         ("/api/v1/payouts/{id}/approve", "post"),
         ("/api/v1/payouts/{id}/reject", "post"),
         ("/api/v1/payouts/{id}/cancel", "post"),
+        ("/api/v1/payees", "get"),
+        ("/api/v1/payees", "post"),
+        ("/api/v1/payees/{id}", "get"),
+        ("/api/v1/payees/{id}", "put"),
+        ("/api/v1/payees/{id}/archive", "post"),
+        ("/api/v1/payees/{id}/restore", "post"),
+        ("/api/v1/payees/{id}/addresses", "post"),
+        ("/api/v1/payee-addresses/pending", "get"),
+        ("/api/v1/payee-addresses/{id}/approve", "post"),
+        ("/api/v1/payee-addresses/{id}/reject", "post"),
+        ("/api/v1/schedules", "get"),
+        ("/api/v1/schedules", "post"),
+        ("/api/v1/schedules/{id}/pause", "post"),
+        ("/api/v1/schedules/{id}/resume", "post"),
     ] {
         assert!(doc["paths"][path][method].is_object(), "{method} {path} is documented");
+        // The shared error answers are named once and still documented on each operation.
+        let responses = &doc["paths"][path][method]["responses"];
+        for status in ["401", "403"] {
+            assert_eq!(
+                responses[status]["content"]["application/problem+json"]["schema"]["$ref"],
+                "#/components/schemas/Problem",
+                "{method} {path} {status}"
+            );
+        }
     }
+    assert!(doc["paths"]["/api/v1/payouts"]["post"]["responses"]["422"].is_object());
+    assert!(doc["components"]["schemas"]["ItemRequest"]["properties"]["payee_id"].is_object());
+    assert!(doc["components"]["schemas"]["PayoutRequest"]["properties"]["scheduled_for"].is_object());
     assert_eq!(
         doc["components"]["schemas"]["PayoutJson"]["properties"]["amount_total"]["type"], "string",
         "amounts are strings"

@@ -209,7 +209,9 @@ fn request(amount: &str) -> PayoutRequest {
             amount: amount.into(),
             comment: String::new(),
             reference: String::new(),
+            payee_id: None,
         }],
+        scheduled_for: None,
     }
 }
 

@@ -329,9 +329,13 @@ async fn ten_employees_imported_from_a_csv_wait_for_approval_and_a_bad_file_chan
         assert!(page.body.contains("Line 5, column asset:"), "[{backend:?}]");
         assert!(payouts::db::payees::all_in_org(&mut app.conn(), demo_org(&app)).unwrap().is_empty());
 
-        let mut good = String::from("name,external_id,email,asset,address\n");
+        let mut good = String::from("name,external_id,email,asset,address,tags\n");
         for n in 0..10u32 {
-            good.push_str(&format!("Employee {n},EMP-{n},e{n}@example.com,USDT_TRC20,{}\n", common::tron_address(n)));
+            let tags = if n < 8 { "\"Employees, Berlin\"" } else { "contractors" };
+            good.push_str(&format!(
+                "Employee {n},EMP-{n},e{n}@example.com,USDT_TRC20,{},{tags}\n",
+                common::tron_address(n)
+            ));
         }
         accountant.upload("/payees/import", "payees.csv", good.as_bytes()).await;
         let page = accountant.get("/payees").await;
@@ -344,6 +348,17 @@ async fn ten_employees_imported_from_a_csv_wait_for_approval_and_a_bad_file_chan
         assert_eq!(book.len(), 10);
         let pending = payouts::db::payees::pending_count(&mut app.conn(), demo_org(&app)).unwrap();
         assert_eq!(pending, 10, "[{backend:?}] every imported address waits for a manager");
+        assert_eq!(book[0].tags, ",employees,berlin,", "[{backend:?}] tags stored lowercase");
+        // A whole tag finds its payees; a part of one does not.
+        let found = accountant.get("/payees?q=employees").await;
+        assert_eq!(found.body.matches("<td><a href=\"/payees/").count(), 8, "[{backend:?}]");
+        let part = accountant.get("/payees?q=berl").await;
+        assert_eq!(part.body.matches("<td><a href=\"/payees/").count(), 0, "[{backend:?}] a part of a tag is no tag");
+        let other = accountant.get("/payees?q=Contractors").await;
+        assert_eq!(other.body.matches("<td><a href=\"/payees/").count(), 2, "[{backend:?}] tags match in any case");
+        let bad_tag = accountant.upload("/payees/import", "t.csv", b"name,tags\nZed,<script>\n").await;
+        assert_eq!(bad_tag.status, StatusCode::SEE_OTHER);
+        assert!(accountant.get("/payees").await.body.contains("Line 2, column tags:"), "[{backend:?}]");
 
         // Importing again with one changed address and one renamed employee: no new payee, one
         // new pending address.
@@ -368,7 +383,8 @@ async fn ten_employees_imported_from_a_csv_wait_for_approval_and_a_bad_file_chan
             .unwrap();
         let csv = accountant.get("/payees/export.csv").await;
         assert_eq!(csv.header("content-type"), Some("text/csv; charset=utf-8"));
-        assert!(csv.body.starts_with("name,external_id,email,asset,address,network,address_state,archived\n"));
+        assert!(csv.body.starts_with("name,external_id,email,asset,address,network,address_state,archived,tags\n"));
+        assert!(csv.body.contains(",\"employees, berlin\"\n"), "[{backend:?}] tags exported for import");
         assert!(csv.body.contains(&format!("Employee 0,EMP-0,e0@example.com,TRX,{},TRON", common::tron_address(0))));
         assert!(csv.body.contains("Awaiting approval"), "[{backend:?}]");
         assert!(csv.body.contains("'=HYPERLINK"), "[{backend:?}] {}", csv.body);
@@ -664,7 +680,6 @@ async fn repeating_last_months_run_pays_each_payees_current_address_and_marks_wh
 
 #[actix_web::test]
 async fn a_payout_with_a_pay_day_is_sent_then_and_not_before_and_can_be_cancelled_until_then() {
-    use payouts::db::schema::payouts as p;
     for backend in backends() {
         let app = TestApp::start(backend).await;
         payouts::db::orgs::set_approval_required(&mut app.conn(), demo_org(&app), false).unwrap();
@@ -715,13 +730,13 @@ async fn a_payout_with_a_pay_day_is_sent_then_and_not_before_and_can_be_cancelle
         let held = payouts::db::payouts::find(&mut app.conn(), later).unwrap().total_debit;
         assert_eq!(reserved.to_string(), held, "[{backend:?}] only the other payout stays reserved");
 
-        // The day comes (the clock is moved by moving the pay day into the past): it is sent.
-        let past = payouts::service::now() - chrono::Duration::minutes(1);
-        diesel::update(p::table.filter(p::id.eq(later)))
-            .set(p::scheduled_for.eq(past))
-            .execute(&mut **app.conn())
-            .unwrap();
-        common::process_all(&app, &rail);
+        // A minute before the day, by the processor's clock: still nothing. Then the day comes.
+        let day = payouts::db::payouts::find(&mut app.conn(), later).unwrap().scheduled_for.unwrap();
+        let clock = payouts::service::clock::Clock::fixed(day - chrono::Duration::minutes(1));
+        common::process_all_at(&app, &rail, clock.clone());
+        assert_eq!(status(later), "in_progress", "[{backend:?}]");
+        clock.advance(chrono::Duration::minutes(1));
+        common::process_all_at(&app, &rail, clock);
         assert_eq!(status(later), "completed", "[{backend:?}]");
         assert_eq!(rail.sent().unwrap().len(), 1, "[{backend:?}]");
 

@@ -20,6 +20,9 @@ pub struct DraftRow {
     pub updated_at: NaiveDateTime,
     /// The mass payout this draft repeats, which the editor compares it with.
     pub repeat_of: Option<i64>,
+    /// The schedule that made this draft, and the pay day its review proposes.
+    pub schedule_id: Option<i64>,
+    pub send_on: Option<NaiveDateTime>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]

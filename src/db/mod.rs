@@ -12,6 +12,7 @@ pub mod orgs;
 pub mod payees;
 pub mod payouts;
 pub mod processor;
+pub mod schedules;
 pub mod schema;
 pub mod sessions;
 pub mod settings;

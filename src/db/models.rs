@@ -16,6 +16,7 @@ pub struct OrgRow {
     pub approvals_needed: i32,
     pub payee_cooling_off_minutes: i32,
     pub extra_approval_for_new_addresses: bool,
+    pub time_zone: String,
 }
 
 #[derive(Insertable)]

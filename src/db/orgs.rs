@@ -30,3 +30,7 @@ pub fn list(conn: &mut DbConnection) -> DbResult<Vec<OrgRow>> {
 pub fn set_approval_required(conn: &mut DbConnection, id: i64, required: bool) -> DbResult<()> {
     diesel::update(o::organizations.find(id)).set(o::approval_required.eq(required)).execute(conn).map(drop)
 }
+
+pub fn set_time_zone(conn: &mut DbConnection, id: i64, zone: &str) -> DbResult<()> {
+    diesel::update(o::organizations.find(id)).set(o::time_zone.eq(zone)).execute(conn).map(drop)
+}

@@ -22,6 +22,8 @@ pub struct PayeeRow {
     pub created_at: NaiveDateTime,
     #[diesel(deserialize_as = super::stamp::Stamp)]
     pub updated_at: NaiveDateTime,
+    /// Lowercase, between commas: `,employees,berlin,`; empty for none.
+    pub tags: String,
 }
 
 #[derive(Insertable)]
@@ -36,6 +38,7 @@ pub struct NewPayeeRow<'a> {
     pub created_by: i64,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub tags: &'a str,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -73,25 +76,20 @@ pub fn insert(conn: &mut DbConnection, row: &NewPayeeRow) -> DbResult<PayeeRow> 
     diesel::insert_into(p::payees).values(row).returning(super::schema::payees::all_columns).get_result(conn)
 }
 
-pub fn update(
-    conn: &mut DbConnection,
-    id: i64,
-    name: &str,
-    email: &str,
-    external_id: &str,
-    notes: &str,
-    at: NaiveDateTime,
-) -> DbResult<()> {
-    diesel::update(p::payees.find(id))
-        .set((
-            p::name.eq(name),
-            p::email.eq(email),
-            p::external_id.eq(external_id),
-            p::notes.eq(notes),
-            p::updated_at.eq(at),
-        ))
-        .execute(conn)
-        .map(drop)
+/// A payee's editable fields.
+#[derive(AsChangeset)]
+#[diesel(table_name = super::schema::payees)]
+pub struct PayeeChange<'a> {
+    pub name: &'a str,
+    pub email: &'a str,
+    pub external_id: &'a str,
+    pub notes: &'a str,
+    pub tags: &'a str,
+    pub updated_at: NaiveDateTime,
+}
+
+pub fn update(conn: &mut DbConnection, id: i64, change: &PayeeChange) -> DbResult<()> {
+    diesel::update(p::payees.find(id)).set(change).execute(conn).map(drop)
 }
 
 pub fn set_archived(conn: &mut DbConnection, id: i64, archived: bool, at: NaiveDateTime) -> DbResult<()> {
@@ -122,12 +120,19 @@ pub fn find_by_external_id(conn: &mut DbConnection, org_id: i64, external_id: &s
         .optional()
 }
 
-/// Payees by name; `term` matches the start of a name or an exact external id.
+/// Payees by name; `term` matches the start of a name, an exact external id or a whole tag.
 pub fn list(conn: &mut DbConnection, org_id: i64, term: &str, archived: bool, limit: i64) -> DbResult<Vec<PayeeRow>> {
     let mut q = p::payees.filter(p::org_id.eq(org_id).and(p::archived.eq(archived))).into_boxed();
     if !term.is_empty() {
         let escaped = term.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-        q = q.filter(p::name.like(format!("{escaped}%")).escape('\\').or(p::external_id.eq(term.to_owned())));
+        let tag = format!("%,{escaped},%");
+        q = q.filter(
+            p::name
+                .like(format!("{escaped}%"))
+                .escape('\\')
+                .or(p::external_id.eq(term.to_owned()))
+                .or(p::tags.like(tag.to_lowercase()).escape('\\')),
+        );
     }
     q.order((p::name, p::id)).limit(limit).select(PayeeRow::as_select()).load(conn)
 }
@@ -245,6 +250,38 @@ pub fn matching(
         );
     }
     Ok(found)
+}
+
+/// The payees among `ids` in the organization, with their pending or approved addresses on
+/// `network`.
+pub fn with_addresses(
+    conn: &mut DbConnection,
+    org_id: i64,
+    ids: &[i64],
+    network: &str,
+) -> DbResult<(Vec<PayeeRow>, Vec<PayeeAddressRow>)> {
+    let (mut payees, mut addresses) = (Vec::new(), Vec::new());
+    for chunk in ids.chunks(super::processor::IDS_PER_STATEMENT) {
+        payees.extend(
+            p::payees
+                .filter(p::org_id.eq(org_id).and(p::id.eq_any(chunk)))
+                .select(PayeeRow::as_select())
+                .load::<PayeeRow>(conn)?,
+        );
+        addresses.extend(
+            a::payee_addresses
+                .filter(
+                    a::org_id
+                        .eq(org_id)
+                        .and(a::payee_id.eq_any(chunk))
+                        .and(a::network.eq(network))
+                        .and(a::status.eq_any(["pending", "approved"])),
+                )
+                .select(PayeeAddressRow::as_select())
+                .load::<PayeeAddressRow>(conn)?,
+        );
+    }
+    Ok((payees, addresses))
 }
 
 pub fn set_cooling_off(conn: &mut DbConnection, org_id: i64, minutes: i32) -> DbResult<()> {

@@ -10,6 +10,7 @@ diesel::table! {
         approvals_needed -> Integer,
         payee_cooling_off_minutes -> Integer,
         extra_approval_for_new_addresses -> Bool,
+        time_zone -> Text,
     }
 }
 
@@ -207,6 +208,8 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         repeat_of -> Nullable<BigInt>,
+        schedule_id -> Nullable<BigInt>,
+        send_on -> Nullable<Timestamp>,
     }
 }
 
@@ -326,6 +329,27 @@ diesel::table! {
         created_by -> BigInt,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        tags -> Text,
+    }
+}
+
+diesel::table! {
+    payout_schedules (id) {
+        id -> BigInt,
+        org_id -> BigInt,
+        name -> Text,
+        template_payout_id -> BigInt,
+        day_of_month -> Integer,
+        time_of_day -> Text,
+        days_before -> Integer,
+        next_pay_at -> Timestamp,
+        next_draft_at -> Timestamp,
+        active -> Bool,
+        last_draft_id -> Nullable<BigInt>,
+        last_error -> Text,
+        created_by -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
     }
 }
 
@@ -372,6 +396,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     payout_approvals,
     api_keys,
     api_idempotency,
+    payout_schedules,
     webhook_endpoints,
     webhook_deliveries,
     payout_status_counts,

@@ -11,6 +11,7 @@ pub mod payout;
 pub mod registry;
 pub mod spreadsheet;
 pub mod validation;
+pub mod zone;
 
 pub use address::Address;
 pub use asset::Asset;

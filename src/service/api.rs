@@ -12,11 +12,11 @@ use crate::db::{self, DbConnection};
 use crate::domain::account::Scope;
 use crate::domain::asset::{self, Asset};
 use crate::domain::payout::{PayoutKind, PayoutStatus};
-use crate::domain::registry::{Limits, Row, RowInput, check_text};
+use crate::domain::registry::{Issue, Limits, Row, RowInput, check_text};
 use crate::domain::{Address, FieldErrors};
 use crate::error::AppError;
 
-fn rfc3339(t: NaiveDateTime) -> String {
+pub(crate) fn rfc3339(t: NaiveDateTime) -> String {
     DateTime::<Utc>::from_naive_utc_and_offset(t, Utc).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
@@ -106,6 +106,11 @@ pub struct ItemRequest {
     #[serde(default)]
     #[schema(max_length = 64)]
     pub reference: String,
+    /// A payee of the organization: the item pays the payee's approved address on the asset's
+    /// network when `address` is empty, and must be that address when both are given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1)]
+    pub payee_id: Option<i64>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
@@ -127,6 +132,11 @@ pub struct PayoutRequest {
     #[serde(default)]
     #[schema(required = true, min_items = 1)]
     pub items: Vec<ItemRequest>,
+    /// The pay day: the payout is approved and reserved as usual and its items are sent at this
+    /// time, not before (RFC 3339 with an offset, in the future, at most 366 days ahead).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
+    pub scheduled_for: Option<String>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -210,20 +220,44 @@ fn check(
             ""
         }
     };
+    let scheduled_for = match req.scheduled_for.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => match DateTime::parse_from_rfc3339(s) {
+            Ok(t) => payouts::check_schedule(t.naive_utc(), now()).map_err(|m| errors.add("scheduled_for", m)).ok(),
+            Err(_) => {
+                errors.add("scheduled_for", "Use an RFC 3339 time with an offset, like 2026-12-25T09:00:00+01:00.");
+                None
+            }
+        },
+    };
     errors.clone().into_result(())?;
     let (asset, kind) = (asset.expect("checked"), kind.expect("checked"));
+    let addresses = super::payees::addresses_for_items(
+        conn,
+        caller.actor.org_id,
+        asset,
+        &req.items.iter().map(|i| (i.payee_id, i.address.as_str())).collect::<Vec<_>>(),
+    )?;
     let rows: Vec<Row> = req
         .items
         .iter()
+        .zip(&addresses)
         .enumerate()
-        .map(|(n, i)| {
-            let input =
-                RowInput { address: &i.address, amount: &i.amount, comment: &i.comment, reference: &i.reference };
-            Row::check(asset, n as u64, &input)
+        .map(|(n, (i, address))| {
+            let address = match address {
+                Ok(a) => a.as_str(),
+                Err(_) => i.address.as_str(),
+            };
+            let input = RowInput { address, amount: &i.amount, comment: &i.comment, reference: &i.reference };
+            let mut row = Row::check(asset, n as u64, &input);
+            if let Err(message) = &addresses[n] {
+                row.errors.push(Issue::new("payee_id", message.clone()));
+            }
+            row
         })
         .collect();
     let draft = payouts::price(conn, &caller.actor, kind, asset, text, rows.clone())?;
-    Ok((draft, rows))
+    Ok((Draft { scheduled_for, ..draft }, rows))
 }
 
 fn item_errors(draft: &Draft) -> FieldErrors {
@@ -307,6 +341,8 @@ pub struct ItemJson {
     pub status: String,
     pub tx_hash: Option<String>,
     pub error: Option<String>,
+    /// The payee this row paid, when its address was a payee's approved address.
+    pub payee_id: Option<i64>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -326,6 +362,8 @@ pub struct PayoutJson {
     pub created_by: String,
     pub approvals_required: i32,
     pub approvals: Vec<ApprovalJson>,
+    /// The pay day (RFC 3339 UTC) before which no item is sent; null to send at once.
+    pub scheduled_for: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub items: Option<Vec<ItemJson>>,
 }
@@ -358,6 +396,7 @@ pub(crate) fn payout_json(conn: &mut DbConnection, v: &PayoutView, with_items: b
                     status: i.status,
                     tx_hash: i.tx_hash,
                     error: i.error,
+                    payee_id: i.payee_id,
                 })
                 .collect(),
         )
@@ -378,6 +417,7 @@ pub(crate) fn payout_json(conn: &mut DbConnection, v: &PayoutView, with_items: b
         created_by: v.created_by_email.clone(),
         approvals_required,
         approvals,
+        scheduled_for: row.scheduled_for.map(rfc3339),
         items,
     })
 }
@@ -395,11 +435,7 @@ pub struct Answer {
     pub body: String,
 }
 
-/// Creates a payout once per Idempotency-Key, with Stripe's semantics: the first request to
-/// claim the key decides. The claim, the payout and the stored answer are one transaction, so a
-/// concurrent request with the same key waits for the first to end, then gets its answer when
-/// its body is the same and a 422 when it is not. A request that fails validation claims
-/// nothing and stores nothing.
+/// Creates a payout once per Idempotency-Key ([`once`]).
 pub fn create(
     conn: &mut DbConnection,
     caller: &ApiCaller,
@@ -408,6 +444,31 @@ pub fn create(
     limits: &Limits,
 ) -> Result<Answer, AppError> {
     caller.require(Scope::Create)?;
+    let org_id = caller.actor.org_id;
+    once(conn, org_id, "", key, req, |conn, at| {
+        let (draft, _) = check(conn, caller, req, limits)?;
+        item_errors(&draft).into_result(())?;
+        let payout = payouts::create_in_tx(conn, &caller.actor, &draft, &format!("api:{}", key.trim()), None, at)?;
+        let emails = payouts::org_emails(conn, org_id)?;
+        let body = serde_json::to_string(&payout_json(conn, &payouts::view(&payout, &emails)?, true)?)
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+        Ok((201, body))
+    })
+}
+
+/// Runs a create once per Idempotency-Key, with Stripe's semantics: the first request to claim
+/// the key decides. The claim, what `make` writes and the stored answer are one transaction, so
+/// a concurrent request with the same key waits for the first to end, then gets its answer when
+/// its body is the same and a 422 when it is not. A request that fails validation claims nothing
+/// and stores nothing. Keys of payouts and of other resources live in separate namespaces.
+pub(crate) fn once(
+    conn: &mut DbConnection,
+    org_id: i64,
+    namespace: &str,
+    key: &str,
+    req: &impl Serialize,
+    make: impl FnOnce(&mut DbConnection, NaiveDateTime) -> Result<(u16, String), AppError>,
+) -> Result<Answer, AppError> {
     let key = key.trim();
     if key.is_empty() || key.len() > 200 {
         return Err(FieldErrors::single(
@@ -416,9 +477,10 @@ pub fn create(
         )
         .into());
     }
+    let key = format!("{namespace}{key}");
+    let key = key.as_str();
     let canonical = serde_json::to_string(req).map_err(|e| AppError::Internal(e.to_string()))?;
     let request_hash = crypto::sha256_hex(canonical.as_bytes());
-    let org_id = caller.actor.org_id;
     let replay = |stored: db::api::StoredAnswer| -> Result<Answer, AppError> {
         if stored.request_hash != request_hash {
             return Err(FieldErrors::single(
@@ -440,14 +502,9 @@ pub fn create(
                 .ok_or_else(|| AppError::Conflict("A request with this Idempotency-Key is in progress.".into()))?;
             return replay(stored);
         }
-        let (draft, _) = check(conn, caller, req, limits)?;
-        item_errors(&draft).into_result(())?;
-        let payout = payouts::create_in_tx(conn, &caller.actor, &draft, &format!("api:{key}"), None, at)?;
-        let emails = payouts::org_emails(conn, org_id)?;
-        let body = serde_json::to_string(&payout_json(conn, &payouts::view(&payout, &emails)?, true)?)
-            .map_err(|e| AppError::Internal(e.to_string()))?;
-        db::api::set_answer(conn, org_id, key, 201, &body)?;
-        Ok(Answer { status: 201, body })
+        let (status, body) = make(conn, at)?;
+        db::api::set_answer(conn, org_id, key, status as i32, &body)?;
+        Ok(Answer { status, body })
     })
 }
 

@@ -34,6 +34,8 @@ pub struct Overview {
     pub balances: Vec<Balance>,
     pub awaiting_approval: i64,
     pub in_progress: i64,
+    /// Drafts schedules made, waiting for someone to review and confirm them.
+    pub ready_drafts: Vec<super::schedules::ReadyDraft>,
     pub recent: Vec<PayoutView>,
     pub charts: Vec<VolumeChart>,
     pub problems: super::review::Problems,
@@ -57,7 +59,16 @@ pub fn overview(conn: &mut DbConnection, actor: &Actor, stuck_after: Duration) -
     let mut recent = payouts::list(conn, actor, &ListQuery::default())?.payouts;
     recent.truncate(5);
     let problems = super::review::problems(conn, actor, stuck_after)?;
-    Ok(Overview { balances, awaiting_approval, in_progress, recent, charts: charts(conn, actor.org_id)?, problems })
+    let ready_drafts = super::schedules::ready_drafts(conn, actor.org_id)?;
+    Ok(Overview {
+        balances,
+        awaiting_approval,
+        in_progress,
+        ready_drafts,
+        recent,
+        charts: charts(conn, actor.org_id)?,
+        problems,
+    })
 }
 
 fn charts(conn: &mut DbConnection, org_id: i64) -> Result<Vec<VolumeChart>, AppError> {

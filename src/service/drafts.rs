@@ -3,6 +3,8 @@
 
 use std::io::Read;
 
+use chrono::NaiveDateTime;
+
 use super::payouts::{self, Created, Draft, MAX_DESCRIPTION_CHARS};
 use super::{Actor, now, org_settings};
 use crate::db::drafts::{DraftLineRow, DraftRow, NewDraftLine};
@@ -317,8 +319,13 @@ pub fn confirm(
         Ok(Draft { scheduled_for, ..v.checked })
     };
     payouts::create_with(conn, actor, &idempotency_key(id), Some(reviewed_digest), draft_of, |conn, payout| {
-        if !db::drafts::close(conn, id, "confirmed", Some(payout.id), now())? {
+        let at = now();
+        if !db::drafts::close(conn, id, "confirmed", Some(payout.id), at)? {
             return Err(AppError::Conflict("The draft changed meanwhile; reload the page.".into()));
+        }
+        // A schedule's next run repeats this one, with whatever was changed in it.
+        if let Some(schedule) = db::drafts::find_in_org(conn, actor.org_id, id)?.and_then(|d| d.schedule_id) {
+            db::schedules::set_template(conn, schedule, payout.id, at)?;
         }
         Ok(())
     })
@@ -367,34 +374,45 @@ pub fn repeat(conn: &mut DbConnection, actor: &Actor, payout_id: i64) -> Result<
     {
         return Err(AppError::Conflict("Only a completed or partially completed mass payout can be repeated.".into()));
     }
-    let asset = super::payouts::payout_asset(&payout)?;
-    let items = db::payouts::items(conn, payout.id)?;
+    let purpose: String = format!("{} (repeat of payout #{})", payout.description, payout.id)
+        .chars()
+        .take(MAX_DESCRIPTION_CHARS)
+        .collect();
     let at = now();
-    db::write_tx(conn, |conn| {
-        let current = super::payees::current_addresses(conn, actor.org_id, asset, &items)?;
-        let purpose: String = format!("{} (repeat of payout #{})", payout.description, payout.id)
-            .chars()
-            .take(MAX_DESCRIPTION_CHARS)
-            .collect();
-        let draft = db::drafts::insert(conn, actor.org_id, actor.user_id, &payout.asset, &purpose, at)?;
-        db::drafts::set_repeat_of(conn, draft.id, payout.id)?;
-        let lines: Vec<NewDraftLine> = items
-            .iter()
-            .enumerate()
-            .map(|(n, i)| {
-                let address = i.payee_id.and_then(|p| current.get(&p)).cloned().unwrap_or_else(|| i.address.clone());
-                let form = RowForm {
-                    address,
-                    amount: i.amount.clone(),
-                    comment: i.comment.clone(),
-                    reference: i.reference.clone(),
-                };
-                line_of(asset, draft.id, n as i64 + 1, None, &form)
-            })
-            .collect();
-        db::drafts::insert_lines(conn, &lines)?;
-        Ok(DraftRow { repeat_of: Some(payout.id), ..draft })
-    })
+    db::write_tx(conn, |conn| repeat_in_tx(conn, actor.user_id, &payout, &purpose, at))
+}
+
+/// A new draft of `payout`'s rows, each payee's row at the payee's current approved address,
+/// inside the caller's transaction (a person's Repeat, or a schedule's run).
+pub(crate) fn repeat_in_tx(
+    conn: &mut DbConnection,
+    user_id: i64,
+    payout: &db::payouts::PayoutRow,
+    purpose: &str,
+    at: NaiveDateTime,
+) -> Result<DraftRow, AppError> {
+    let asset = super::payouts::payout_asset(payout)?;
+    let items = db::payouts::items(conn, payout.id)?;
+    let current = super::payees::current_addresses(conn, payout.org_id, asset, &items)?;
+    let purpose: String = purpose.chars().take(MAX_DESCRIPTION_CHARS).collect();
+    let draft = db::drafts::insert(conn, payout.org_id, user_id, &payout.asset, &purpose, at)?;
+    db::drafts::set_repeat_of(conn, draft.id, payout.id)?;
+    let lines: Vec<NewDraftLine> = items
+        .iter()
+        .enumerate()
+        .map(|(n, i)| {
+            let address = i.payee_id.and_then(|p| current.get(&p)).cloned().unwrap_or_else(|| i.address.clone());
+            let form = RowForm {
+                address,
+                amount: i.amount.clone(),
+                comment: i.comment.clone(),
+                reference: i.reference.clone(),
+            };
+            line_of(asset, draft.id, n as i64 + 1, None, &form)
+        })
+        .collect();
+    db::drafts::insert_lines(conn, &lines)?;
+    Ok(DraftRow { repeat_of: Some(payout.id), ..draft })
 }
 
 /// What a repeated draft's row changes against the run it repeats.

@@ -2,10 +2,12 @@
 
 pub mod api;
 pub mod api_keys;
+pub mod api_payees;
 pub mod api_schema;
 pub mod approvals;
 pub mod audit;
 pub mod bootstrap;
+pub mod clock;
 pub mod dashboard;
 pub mod demo;
 pub mod drafts;
@@ -16,6 +18,7 @@ pub mod payees_csv;
 pub mod payouts;
 pub mod processor;
 pub mod review;
+pub mod schedules;
 pub mod sessions;
 pub mod users;
 pub mod webhook_net;

@@ -36,6 +36,9 @@ pub struct PayeeForm {
     pub external_id: String,
     #[serde(default)]
     pub notes: String,
+    /// Comma-separated, as typed: `employees, Berlin`.
+    #[serde(default)]
+    pub tags: String,
 }
 
 pub(crate) struct CheckedPayee {
@@ -43,6 +46,38 @@ pub(crate) struct CheckedPayee {
     email: String,
     external_id: String,
     notes: String,
+    /// Stored form: `,employees,berlin,`.
+    tags: String,
+}
+
+pub const MAX_TAGS: usize = 10;
+pub const MAX_TAG_CHARS: usize = 40;
+
+/// Tags as typed → their stored form (lowercase, deduplicated, between commas), or what is wrong.
+pub fn normalize_tags(input: &str) -> Result<String, String> {
+    let mut tags: Vec<String> = Vec::new();
+    for tag in input.split(',').map(|t| t.trim().to_lowercase()).filter(|t| !t.is_empty()) {
+        if tag.chars().count() > MAX_TAG_CHARS {
+            return Err(format!("A tag has at most {MAX_TAG_CHARS} characters."));
+        }
+        if !tag.chars().all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | ' ' | '.')) {
+            return Err(format!(
+                "Tag {tag:?}: use letters, digits, spaces, '-', '_' or '.'; separate tags with commas."
+            ));
+        }
+        if !tags.contains(&tag) {
+            tags.push(tag);
+        }
+    }
+    if tags.len() > MAX_TAGS {
+        return Err(format!("A payee has at most {MAX_TAGS} tags."));
+    }
+    Ok(if tags.is_empty() { String::new() } else { format!(",{},", tags.join(",")) })
+}
+
+/// A stored tag list as people read it: `employees, berlin`.
+pub fn tag_list(stored: &str) -> Vec<&str> {
+    stored.split(',').filter(|t| !t.is_empty()).collect()
 }
 
 fn too_long(what: &str, max: usize) -> String {
@@ -73,12 +108,14 @@ impl PayeeForm {
         if self.notes.chars().count() > MAX_NOTES_CHARS {
             errors.add("notes", too_long("Notes", MAX_NOTES_CHARS));
         }
+        let tags = normalize_tags(&self.tags).map_err(|m| errors.add("tags", m)).unwrap_or_default();
         errors.into_result(())?;
         Ok(CheckedPayee {
             name: name.to_owned(),
             email,
             external_id: external_id.to_owned(),
             notes: self.notes.trim().to_owned(),
+            tags,
         })
     }
 }
@@ -122,6 +159,7 @@ fn insert_payee(
             email: &p.email,
             external_id: &p.external_id,
             notes: &p.notes,
+            tags: &p.tags,
             archived: false,
             created_by: actor.user_id,
             created_at: at,
@@ -151,13 +189,22 @@ pub(crate) fn update_in_tx(
     let p = form.check()?;
     {
         let before = db::payees::lock_in_org(conn, actor.org_id, id)?.ok_or(AppError::NotFound)?;
-        db::payees::update(conn, id, &p.name, &p.email, &p.external_id, &p.notes, at).map_err(taken_external_id)?;
+        let change = db::payees::PayeeChange {
+            name: &p.name,
+            email: &p.email,
+            external_id: &p.external_id,
+            notes: &p.notes,
+            tags: &p.tags,
+            updated_at: at,
+        };
+        db::payees::update(conn, id, &change).map_err(taken_external_id)?;
         let mut changes = Vec::new();
         for (field, old, new) in [
             ("name", &before.name, &p.name),
             ("email", &before.email, &p.email),
             ("external id", &before.external_id, &p.external_id),
             ("notes", &before.notes, &p.notes),
+            ("tags", &before.tags, &p.tags),
         ] {
             if old != new {
                 changes.push(format!("{field}: {old:?} → {new:?}"));
@@ -277,13 +324,21 @@ pub fn enter_address(
     address: &str,
 ) -> Result<i64, AppError> {
     actor.require(can_manage)?;
-    let asset = asset::find(asset_code.trim()).ok_or_else(|| FieldErrors::single("asset", "Choose an asset."))?;
-    let address = Address::parse(asset, address).map_err(|m| FieldErrors::single("address", m))?;
+    let (asset, address) = check_address(asset_code, address)?;
     let at = now();
     db::write_tx(conn, |conn| {
         let payee = db::payees::lock_in_org(conn, actor.org_id, payee_id)?.ok_or(AppError::NotFound)?;
-        Ok(enter_checked_address(conn, actor, &payee, asset, &address.value, at)?.0)
+        Ok(enter_checked_address(conn, actor, &payee, asset, &address, at)?.0)
     })
+}
+
+/// An address typed for an asset: the asset and the canonical address, checked as every
+/// address is.
+pub fn check_address(asset_code: &str, address: &str) -> Result<(&'static Asset, String), FieldErrors> {
+    let asset = asset::find(asset_code.trim())
+        .ok_or_else(|| FieldErrors::single("asset", format!("Choose an asset: one of {}.", asset::codes())))?;
+    let address = Address::parse(asset, address).map_err(|m| FieldErrors::single("address", m))?;
+    Ok((asset, address.value))
 }
 
 /// Enters a checked address inside the caller's transaction, which holds the payee's lock.
@@ -477,6 +532,55 @@ pub fn check_payable(
         );
     }
     Err(FieldErrors::form(format!("{text} Remove those rows or wait until their addresses are payable.")).into())
+}
+
+/// The address each payout item pays, for items that name a payee: the payee's approved
+/// address on the asset's network when the item gives none, and the item's own when it is that
+/// address. Items are (payee id, address as typed); the answer is per item, the address to
+/// check or what is wrong with the payee. Read inside the transaction that writes the payout.
+pub fn addresses_for_items(
+    conn: &mut DbConnection,
+    org_id: i64,
+    asset: &'static Asset,
+    items: &[(Option<i64>, &str)],
+) -> Result<Vec<Result<String, String>>, AppError> {
+    let mut ids: Vec<i64> = items.iter().filter_map(|(p, _)| *p).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let (payees, addresses) = if ids.is_empty() {
+        (Vec::new(), Vec::new())
+    } else {
+        db::payees::with_addresses(conn, org_id, &ids, asset.network)?
+    };
+    Ok(items
+        .iter()
+        .map(|(payee_id, typed)| {
+            let Some(id) = payee_id else { return Ok((*typed).to_owned()) };
+            let payee = payees.iter().find(|p| p.id == *id).ok_or_else(|| format!("There is no payee {id}."))?;
+            if payee.archived {
+                return Err(format!("Payee {} is archived; restore it to pay it.", payee.name));
+            }
+            let mine = addresses.iter().filter(|a| a.payee_id == *id);
+            let Some(approved) = mine.clone().find(|a| a.status == "approved") else {
+                return Err(if mine.clone().any(|a| a.status == "pending") {
+                    format!("Payee {}'s {} address is awaiting a manager's approval.", payee.name, asset.network)
+                } else {
+                    format!("Payee {} has no {} address; enter one first.", payee.name, asset.network)
+                });
+            };
+            if typed.trim().is_empty() {
+                return Ok(approved.address.clone());
+            }
+            match Address::parse(asset, typed) {
+                Ok(a) if a.value != approved.address => Err(format!(
+                    "The address is not payee {}'s approved {} address ({}); leave it empty to pay that one.",
+                    payee.name, asset.network, approved.address
+                )),
+                // An invalid address is named by the address check.
+                _ => Ok((*typed).to_owned()),
+            }
+        })
+        .collect())
 }
 
 fn capitalize(s: &str) -> String {

@@ -1,4 +1,4 @@
-//! The payee book as a CSV file: import (name, external_id, email, asset, address), all or
+//! The payee book as a CSV file: import (name, external_id, email, asset, address, tags), all or
 //! nothing, every problem named by line and column; and export of the whole book.
 
 use std::collections::HashMap;
@@ -17,13 +17,15 @@ pub const MAX_IMPORT_ROWS: usize = 5_000;
 /// Problems listed in one answer; the rest are counted.
 const MAX_LISTED: usize = 20;
 
-const COLUMNS: [&str; 5] = ["name", "external_id", "email", "asset", "address"];
+const COLUMNS: [&str; 6] = ["name", "external_id", "email", "asset", "address", "tags"];
 
 /// One checked line of an import.
 #[derive(Debug, Clone)]
 pub struct ImportRow {
     pub line: u64,
     pub form: PayeeForm,
+    /// Whether the file has a tags column; without one, a payee's tags stay as they are.
+    pub has_tags: bool,
     /// The asset and canonical address, when the line gives one.
     pub address: Option<(&'static Asset, String)>,
 }
@@ -95,6 +97,7 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<ImportRow>, FieldErrors> {
             email: cell("email"),
             external_id: cell("external_id"),
             notes: String::new(),
+            tags: cell("tags"),
         };
         if let Err(errors) = form.check() {
             problems.extend(errors.iter().map(|(field, m)| format!("Line {line}, column {field}: {m}")));
@@ -117,7 +120,7 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<ImportRow>, FieldErrors> {
                 },
             },
         };
-        rows.push(ImportRow { line, form, address });
+        rows.push(ImportRow { line, form, has_tags: column("tags").is_some(), address });
     }
     if rows.is_empty() && problems.is_empty() {
         return Err(fail("The file has no payees below its header.".into()));
@@ -177,9 +180,14 @@ pub fn import(conn: &mut DbConnection, actor: &Actor, bytes: &[u8]) -> Result<Im
             let id = match found {
                 Some(id) => {
                     let p = book.iter().find(|p| p.id == id);
+                    let tags = match (row.has_tags, p) {
+                        (false, Some(p)) => super::payees::tag_list(&p.tags).join(", "),
+                        _ => row.form.tags.clone(),
+                    };
                     let changed = p.is_some_and(|p| {
                         p.name != row.form.name.trim()
                             || (!row.form.email.trim().is_empty() && p.email != row.form.email.trim().to_lowercase())
+                            || super::payees::normalize_tags(&tags).is_ok_and(|t| t != p.tags)
                     });
                     if changed && !by_key.contains_key(&key) {
                         let notes = p.map(|p| p.notes.clone()).unwrap_or_default();
@@ -192,7 +200,7 @@ pub fn import(conn: &mut DbConnection, actor: &Actor, bytes: &[u8]) -> Result<Im
                             conn,
                             actor,
                             id,
-                            &PayeeForm { notes, email, ..row.form.clone() },
+                            &PayeeForm { notes, email, tags, ..row.form.clone() },
                             at,
                         )?;
                         done.updated += 1;
@@ -223,13 +231,14 @@ pub fn export(conn: &mut DbConnection, actor: &Actor) -> Result<String, AppError
     let addresses = db::payees::live_addresses_in_org(conn, actor.org_id)?;
     let at = now();
     let mut out = csv::Writer::from_writer(Vec::new());
-    let header = ["name", "external_id", "email", "asset", "address", "network", "address_state", "archived"];
+    let header = ["name", "external_id", "email", "asset", "address", "network", "address_state", "archived", "tags"];
     out.write_record(header).map_err(|e| AppError::Internal(e.to_string()))?;
     for p in &payees {
         let mine: Vec<_> = addresses.iter().filter(|a| a.payee_id == p.id).collect();
         let archived = if p.archived { "yes" } else { "" };
+        let tags = super::payees::tag_list(&p.tags).join(", ");
         let mut write = |asset: &str, address: &str, network: &str, state: &str| {
-            let cells = [&p.name, &p.external_id, &p.email, asset, address, network, state, archived];
+            let cells = [&p.name, &p.external_id, &p.email, asset, address, network, state, archived, &tags];
             out.write_record(cells.iter().map(|c| safe_cell(c).into_owned()))
                 .map_err(|e| AppError::Internal(e.to_string()))
         };

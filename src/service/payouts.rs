@@ -14,6 +14,7 @@ use crate::domain::fee::{FeeRule, Operation, Quote};
 use crate::domain::ledger::Movement;
 use crate::domain::payout::{ItemStatus, PayoutKind, PayoutStatus};
 use crate::domain::registry::{Row, RowInput, check_duplicates, check_text};
+use crate::domain::zone::Zone;
 use crate::domain::{Amount, FieldErrors};
 use crate::error::AppError;
 
@@ -502,6 +503,8 @@ pub struct Details {
     pub can_retry: bool,
     /// A finished mass payout the actor may start again as a new draft ("Repeat").
     pub can_repeat: bool,
+    /// The pay day in the organization's time zone, when there is one.
+    pub pay_day: Option<String>,
 }
 
 pub fn details(conn: &mut DbConnection, actor: &Actor, payout_id: i64) -> Result<Details, AppError> {
@@ -563,7 +566,11 @@ pub fn details(conn: &mut DbConnection, actor: &Actor, payout_id: i64) -> Result
     let can_repeat = payout.kind == PayoutKind::Mass
         && matches!(payout.status, PayoutStatus::Completed | PayoutStatus::PartiallyCompleted)
         && actor.role.can_create_payouts();
-    Ok(Details { payout, items, events, hidden_row_events, paid, failed, can_cancel, can_retry, can_repeat })
+    let pay_day = match row.scheduled_for {
+        Some(t) => Some(Zone::stored(&db::orgs::find(conn, actor.org_id)?.time_zone).describe(t)),
+        None => None,
+    };
+    Ok(Details { payout, items, events, hidden_row_events, paid, failed, can_cancel, can_retry, can_repeat, pay_day })
 }
 
 /// The payouts list's filters, as the query string carries them.
@@ -768,8 +775,9 @@ pub fn results_csv(conn: &mut DbConnection, actor: &Actor, payout_id: i64) -> Re
 /// How far ahead a pay day may be set.
 pub const MAX_SCHEDULE_DAYS: i64 = 366;
 
-/// A pay day as the review page's field sends it (`YYYY-MM-DDTHH:MM`, UTC): None when empty.
-pub fn parse_schedule(input: &str, now: NaiveDateTime) -> Result<Option<NaiveDateTime>, FieldErrors> {
+/// A pay day as the review page's field sends it (`YYYY-MM-DDTHH:MM` in the organization's time
+/// zone): its UTC instant, or None when empty.
+pub fn parse_schedule(input: &str, zone: Zone, now: NaiveDateTime) -> Result<Option<NaiveDateTime>, FieldErrors> {
     let s = input.trim();
     if s.is_empty() {
         return Ok(None);
@@ -777,27 +785,27 @@ pub fn parse_schedule(input: &str, now: NaiveDateTime) -> Result<Option<NaiveDat
     let bad = || {
         FieldErrors::single(
             "send_on",
-            "Use a date and time like 2026-12-25T09:00 (UTC), or leave it empty to send now.",
+            format!("Use a date and time like 2026-12-25T09:00 ({}), or leave it empty to send now.", zone.name()),
         )
     };
     if s.len() > 32 {
         return Err(bad());
     }
-    let at = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
+    let local = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
         .iter()
         .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
         .ok_or_else(bad)?;
+    let at = zone.to_utc(local).map_err(|m| FieldErrors::single("send_on", m))?;
+    check_schedule(at, now).map(Some).map_err(|m| FieldErrors::single("send_on", m))
+}
+
+/// A pay day must be ahead, and not too far.
+pub fn check_schedule(at: NaiveDateTime, now: NaiveDateTime) -> Result<NaiveDateTime, String> {
     if at <= now {
-        return Err(FieldErrors::single(
-            "send_on",
-            "The pay day is in the past: choose a later time, or leave it empty to send now.",
-        ));
+        return Err("The pay day is in the past: choose a later time, or leave it empty to send now.".into());
     }
     if at > now + chrono::Duration::days(MAX_SCHEDULE_DAYS) {
-        return Err(FieldErrors::single(
-            "send_on",
-            format!("A pay day can be at most {MAX_SCHEDULE_DAYS} days ahead."),
-        ));
+        return Err(format!("A pay day can be at most {MAX_SCHEDULE_DAYS} days ahead."));
     }
-    Ok(Some(at))
+    Ok(at)
 }

@@ -29,11 +29,13 @@ pub struct ProcessorConfig {
     pub batch: i64,
     /// The assets this processor's rail pays; None for all.
     pub assets: Option<Vec<String>>,
+    /// What "now" is for pay days: a payout scheduled later is left alone until then.
+    pub clock: super::clock::Clock,
 }
 
 impl Default for ProcessorConfig {
     fn default() -> Self {
-        Self { lease: chrono::Duration::seconds(30), batch: 2000, assets: None }
+        Self { lease: chrono::Duration::seconds(30), batch: 2000, assets: None, clock: Default::default() }
     }
 }
 
@@ -177,7 +179,8 @@ fn claim(conn: &mut DbConnection, owner: &str, config: &ProcessorConfig) -> Resu
     let at = now();
     let until = at + config.lease;
     let mut claimed = Vec::new();
-    for payout_id in db::processor::payouts_with_queued_items(conn, config.assets.as_deref(), at, 20)? {
+    let due = config.clock.now();
+    for payout_id in db::processor::payouts_with_queued_items(conn, config.assets.as_deref(), due, 20)? {
         claimed.extend(db::processor::claim_payout(conn, payout_id, owner, at, until)?);
         if claimed.len() as i64 >= config.batch {
             break;

@@ -23,7 +23,10 @@ pub const PAYOUT_STATUS_CHANGED: &str = "payout.status_changed";
 pub const ITEM_STATUS_CHANGED: &str = "payout.item_status_changed";
 /// A payee's address entered (pending), approved or rejected.
 pub const PAYEE_ADDRESS_CHANGED: &str = "payee.address_changed";
-pub const EVENT_TYPES: [&str; 4] = [PAYOUT_CREATED, PAYOUT_STATUS_CHANGED, ITEM_STATUS_CHANGED, PAYEE_ADDRESS_CHANGED];
+/// A schedule made the draft of its next pay day, ready for review and confirmation.
+pub const DRAFT_READY: &str = "payout.draft_ready";
+pub const EVENT_TYPES: [&str; 5] =
+    [PAYOUT_CREATED, PAYOUT_STATUS_CHANGED, ITEM_STATUS_CHANGED, PAYEE_ADDRESS_CHANGED, DRAFT_READY];
 
 /// Deliveries are retried until this long after the event.
 pub const RETRY_FOR_HOURS: i64 = 25;
@@ -112,6 +115,30 @@ pub fn payee_address_event(
     });
     let at = now();
     queue(conn, &endpoints, PAYEE_ADDRESS_CHANGED, vec![envelope(PAYEE_ADDRESS_CHANGED, data, at)], at)
+}
+
+/// A schedule's draft for a pay day, made just now. Call inside the transaction that made it.
+pub fn draft_ready_event(
+    conn: &mut DbConnection,
+    schedule: &crate::db::schedules::ScheduleRow,
+    draft_id: i64,
+    rows: usize,
+    pay_day: NaiveDateTime,
+) -> Result<(), AppError> {
+    let endpoints = subscribed(conn, schedule.org_id, DRAFT_READY)?;
+    if endpoints.is_empty() {
+        return Ok(());
+    }
+    let data = json!({
+        "draft_id": draft_id,
+        "schedule": { "id": schedule.id, "name": schedule.name },
+        "pay_day": super::api::rfc3339(pay_day),
+        "rows": rows,
+        "repeats_payout_id": schedule.template_payout_id,
+        "review_path": format!("/payouts/drafts/{draft_id}"),
+    });
+    let at = now();
+    queue(conn, &endpoints, DRAFT_READY, vec![envelope(DRAFT_READY, data, at)], at)
 }
 
 /// Item events for the given items of one payout, as they are now. Call inside the change's

@@ -77,7 +77,7 @@ impl ResponseError for ApiError {
     }
 }
 
-type ApiResult = Result<HttpResponse, ApiError>;
+pub(crate) type ApiResult = Result<HttpResponse, ApiError>;
 
 /// The caller named by the bearer key.
 pub struct Api(pub ApiCaller);
@@ -108,7 +108,7 @@ impl FromRequest for Api {
     }
 }
 
-fn ok(status: StatusCode, value: &impl Serialize) -> ApiResult {
+pub(crate) fn ok(status: StatusCode, value: &impl Serialize) -> ApiResult {
     let body = serde_json::to_string(value).map_err(|e| ApiError(AppError::Internal(e.to_string())))?;
     Ok(HttpResponse::build(status)
         .content_type("application/json")
@@ -118,40 +118,49 @@ fn ok(status: StatusCode, value: &impl Serialize) -> ApiResult {
 
 /// The request body, refused once it passes what the largest registry may take as JSON: twice
 /// the registry file limit (a 10,000-row payout with comments and references fits).
-async fn read_body(state: &AppState, mut payload: web::Payload) -> Result<web::Bytes, ApiError> {
+async fn read_body(state: &AppState, payload: web::Payload) -> Result<web::Bytes, ApiError> {
+    read_body_up_to(payload, state.config.registry_limits.max_bytes.saturating_mul(2) as usize).await
+}
+
+/// A request body of a payee, an address, a decision or a schedule: small.
+pub(crate) async fn read_small_body(payload: web::Payload) -> Result<web::Bytes, ApiError> {
+    read_body_up_to(payload, 64 * 1024).await
+}
+
+async fn read_body_up_to(mut payload: web::Payload, limit: usize) -> Result<web::Bytes, ApiError> {
     use futures_util::StreamExt;
-    let limit = state.config.registry_limits.max_bytes.saturating_mul(2) as usize;
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk =
             chunk.map_err(|e| ApiError(FieldErrors::form(format!("The body could not be read: {e}")).into()))?;
         if body.len() + chunk.len() > limit {
-            return Err(ApiError(AppError::TooLarge(format!(
-                "The body is larger than {} MiB; send fewer items per payout.",
-                limit.div_ceil(1024 * 1024)
-            ))));
+            return Err(ApiError(AppError::TooLarge(if limit >= 1024 * 1024 {
+                format!("The body is larger than {} MiB; send fewer items per payout.", limit.div_ceil(1024 * 1024))
+            } else {
+                format!("The body is larger than {} KiB.", limit / 1024)
+            })));
         }
         body.extend_from_slice(&chunk);
     }
     Ok(body.freeze())
 }
 
-fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+pub(crate) fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body)
         .map_err(|e| ApiError(FieldErrors::form(format!("The body is not valid JSON for this request: {e}")).into()))
 }
 
-#[utoipa::path(get, path = "/api/v1/assets", tag = "reference", security(("bearer" = [])), responses((status = 200, description = "The organization's enabled assets", body = [api::AssetJson]), (status = 401, description = "Missing or unknown API key", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The key lacks the scope, or a rule forbids it", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/api/v1/assets", tag = "reference", security(("bearer" = [])), responses((status = 200, description = "The organization's enabled assets", body = [api::AssetJson]), Denied))]
 pub async fn assets(state: web::Data<AppState>, Api(caller): Api) -> ApiResult {
     ok(StatusCode::OK, &state.run(move |conn| api::assets(conn, &caller)).await?)
 }
 
-#[utoipa::path(get, path = "/api/v1/balances", tag = "reference", security(("bearer" = [])), responses((status = 200, description = "Available, reserved and paid per asset", body = [api::BalanceJson]), (status = 401, description = "Missing or unknown API key", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The key lacks the scope, or a rule forbids it", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/api/v1/balances", tag = "reference", security(("bearer" = [])), responses((status = 200, description = "Available, reserved and paid per asset", body = [api::BalanceJson]), Denied))]
 pub async fn balances(state: web::Data<AppState>, Api(caller): Api) -> ApiResult {
     ok(StatusCode::OK, &state.run(move |conn| api::balances(conn, &caller)).await?)
 }
 
-#[utoipa::path(post, path = "/api/v1/addresses/validate", tag = "reference", security(("bearer" = [])), request_body = api::ValidateRequest, responses((status = 200, description = "Whether the address is valid for the asset", body = api::ValidateResponse), (status = 401, description = "Missing or unknown API key", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The key lacks the scope, or a rule forbids it", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid fields, named like items[3].address", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(post, path = "/api/v1/addresses/validate", tag = "reference", security(("bearer" = [])), request_body = api::ValidateRequest, responses((status = 200, description = "Whether the address is valid for the asset", body = api::ValidateResponse), Denied, Invalid))]
 pub async fn validate_address(state: web::Data<AppState>, Api(caller): Api, body: web::Payload) -> ApiResult {
     let req: ValidateRequest = parse(&read_body(&state, body).await?)?;
     // Checksums (keccak, sha256) are CPU work: off the async workers like everything else.
@@ -161,7 +170,7 @@ pub async fn validate_address(state: web::Data<AppState>, Api(caller): Api, body
     ok(StatusCode::OK, &answer)
 }
 
-#[utoipa::path(post, path = "/api/v1/payouts/quote", tag = "payouts", security(("bearer" = [])), request_body = api::PayoutRequest, responses((status = 200, description = "Amounts, service fee, total debit, balance check and per-item errors", body = api::QuoteResponse), (status = 401, description = "Missing or unknown API key", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The key lacks the scope, or a rule forbids it", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid fields, named like items[3].address", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(post, path = "/api/v1/payouts/quote", tag = "payouts", security(("bearer" = [])), request_body = api::PayoutRequest, responses((status = 200, description = "Amounts, service fee, total debit, balance check and per-item errors", body = api::QuoteResponse), Denied, Invalid))]
 pub async fn quote(state: web::Data<AppState>, Api(caller): Api, body: web::Payload) -> ApiResult {
     let req: PayoutRequest = parse(&read_body(&state, body).await?)?;
     let limits = state.config.registry_limits;
@@ -179,7 +188,7 @@ pub async fn quote(state: web::Data<AppState>, Api(caller): Api, body: web::Payl
     ok(StatusCode::OK, &quote)
 }
 
-#[utoipa::path(post, path = "/api/v1/payouts", tag = "payouts", security(("bearer" = [])), params(("Idempotency-Key" = String, Header, description = "Required. The same key and body again returns the first answer; the same key with another body is refused (422). Kept 48 hours.")), request_body = api::PayoutRequest, responses((status = 201, description = "The payout, Pending when approval applies, else In progress", body = api::PayoutJson), (status = 401, description = "Missing or unknown API key", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The key lacks the scope, or a rule forbids it", body = Problem, content_type = "application/problem+json"), (status = 409, description = "Conflicts with the payout's state or the balance", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid fields, named like items[3].address", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(post, path = "/api/v1/payouts", tag = "payouts", security(("bearer" = [])), params(("Idempotency-Key" = String, Header, description = "Required. The same key and body again returns the first answer; the same key with another body is refused (422). Kept 48 hours.")), request_body = api::PayoutRequest, responses((status = 201, description = "The payout, Pending when approval applies, else In progress", body = api::PayoutJson), Denied, Conflicting, Invalid))]
 pub async fn create(state: web::Data<AppState>, req: HttpRequest, Api(caller): Api, body: web::Payload) -> ApiResult {
     let key = req.headers().get("Idempotency-Key").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
     let payout: PayoutRequest = parse(&read_body(&state, body).await?)?;
@@ -191,32 +200,32 @@ pub async fn create(state: web::Data<AppState>, req: HttpRequest, Api(caller): A
         .body(answer.body))
 }
 
-#[utoipa::path(get, path = "/api/v1/payouts", tag = "payouts", security(("bearer" = [])), params(api::ListParams), responses((status = 200, description = "Newest first; pass next_cursor as cursor for the next page", body = api::ListResponse), (status = 401, description = "Missing or unknown API key", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The key lacks the scope, or a rule forbids it", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid fields, named like items[3].address", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/api/v1/payouts", tag = "payouts", security(("bearer" = [])), params(api::ListParams), responses((status = 200, description = "Newest first; pass next_cursor as cursor for the next page", body = api::ListResponse), Denied, Invalid))]
 pub async fn list(state: web::Data<AppState>, Api(caller): Api, params: web::Query<ListParams>) -> ApiResult {
     let params = params.into_inner();
     ok(StatusCode::OK, &state.run(move |conn| api::list(conn, &caller, &params)).await?)
 }
 
-#[utoipa::path(get, path = "/api/v1/payouts/{id}", tag = "payouts", security(("bearer" = [])), params(("id" = i64, Path, description = "Payout id")), responses((status = 200, description = "The payout with its items", body = api::PayoutJson), (status = 401, description = "Missing or unknown API key", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The key lacks the scope, or a rule forbids it", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such payout in this organization", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/api/v1/payouts/{id}", tag = "payouts", security(("bearer" = [])), params(("id" = i64, Path, description = "Payout id")), responses((status = 200, description = "The payout with its items", body = api::PayoutJson), Denied, Missing))]
 pub async fn get(state: web::Data<AppState>, Api(caller): Api, id: web::Path<i64>) -> ApiResult {
     let id = id.into_inner();
     ok(StatusCode::OK, &state.run(move |conn| api::get(conn, &caller, id)).await?)
 }
 
-#[utoipa::path(post, path = "/api/v1/payouts/{id}/approve", tag = "approvals", security(("bearer" = [])), params(("id" = i64, Path, description = "Payout id")), responses((status = 200, description = "Approved; In progress once enough managers approved", body = api::PayoutJson), (status = 401, description = "Missing or unknown API key", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The key lacks the scope, or a rule forbids it", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such payout in this organization", body = Problem, content_type = "application/problem+json"), (status = 409, description = "Conflicts with the payout's state or the balance", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(post, path = "/api/v1/payouts/{id}/approve", tag = "approvals", security(("bearer" = [])), params(("id" = i64, Path, description = "Payout id")), responses((status = 200, description = "Approved; In progress once enough managers approved", body = api::PayoutJson), Denied, Missing, Conflicting))]
 pub async fn approve(state: web::Data<AppState>, Api(caller): Api, id: web::Path<i64>) -> ApiResult {
     let id = id.into_inner();
     ok(StatusCode::OK, &state.run(move |conn| api::approve(conn, &caller, id)).await?)
 }
 
-#[utoipa::path(post, path = "/api/v1/payouts/{id}/reject", tag = "approvals", security(("bearer" = [])), params(("id" = i64, Path, description = "Payout id")), request_body = api::ReasonRequest, responses((status = 200, description = "Rejected: cancelled, funds released", body = api::PayoutJson), (status = 401, description = "Missing or unknown API key", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The key lacks the scope, or a rule forbids it", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such payout in this organization", body = Problem, content_type = "application/problem+json"), (status = 409, description = "Conflicts with the payout's state or the balance", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid fields, named like items[3].address", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(post, path = "/api/v1/payouts/{id}/reject", tag = "approvals", security(("bearer" = [])), params(("id" = i64, Path, description = "Payout id")), request_body = api::ReasonRequest, responses((status = 200, description = "Rejected: cancelled, funds released", body = api::PayoutJson), Denied, Missing, Conflicting, Invalid))]
 pub async fn reject(state: web::Data<AppState>, Api(caller): Api, id: web::Path<i64>, body: web::Payload) -> ApiResult {
     let id = id.into_inner();
     let req: ReasonRequest = parse(&read_body(&state, body).await?)?;
     ok(StatusCode::OK, &state.run(move |conn| api::reject(conn, &caller, id, &req.reason)).await?)
 }
 
-#[utoipa::path(post, path = "/api/v1/payouts/{id}/cancel", tag = "payouts", security(("bearer" = [])), params(("id" = i64, Path, description = "Payout id")), request_body = api::ReasonRequest, responses((status = 200, description = "Cancelled before anything was sent; funds released", body = api::PayoutJson), (status = 401, description = "Missing or unknown API key", body = Problem, content_type = "application/problem+json"), (status = 403, description = "The key lacks the scope, or a rule forbids it", body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such payout in this organization", body = Problem, content_type = "application/problem+json"), (status = 409, description = "Conflicts with the payout's state or the balance", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid fields, named like items[3].address", body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(post, path = "/api/v1/payouts/{id}/cancel", tag = "payouts", security(("bearer" = [])), params(("id" = i64, Path, description = "Payout id")), request_body = api::ReasonRequest, responses((status = 200, description = "Cancelled before anything was sent; funds released", body = api::PayoutJson), Denied, Missing, Conflicting, Invalid))]
 pub async fn cancel(state: web::Data<AppState>, Api(caller): Api, id: web::Path<i64>, body: web::Payload) -> ApiResult {
     let id = id.into_inner();
     let req: ReasonRequest = parse(&read_body(&state, body).await?)?;
@@ -232,8 +241,11 @@ pub async fn not_found() -> ApiResult {
 pub fn resource(path: &str) -> actix_web::Resource {
     web::resource(path).default_service(web::to(|req: HttpRequest| async move {
         let allow = match req.match_pattern().as_deref() {
-            Some("/api/v1/payouts") => "GET, POST",
-            Some("/api/v1/assets" | "/api/v1/balances" | "/api/v1/payouts/{id}") => "GET",
+            Some("/api/v1/payouts" | "/api/v1/payees" | "/api/v1/schedules") => "GET, POST",
+            Some("/api/v1/payees/{id}") => "GET, PUT",
+            Some(
+                "/api/v1/assets" | "/api/v1/balances" | "/api/v1/payouts/{id}" | "/api/v1/payee-addresses/pending",
+            ) => "GET",
             _ => "POST",
         };
         let mut res = problem(StatusCode::METHOD_NOT_ALLOWED, &format!("Use {allow} here."));
@@ -295,6 +307,40 @@ pub struct Problem {
     errors: Option<Vec<api::FieldError>>,
 }
 
+/// A problem+json answer, as the OpenAPI document names it.
+fn problem_response(description: &str) -> utoipa::openapi::RefOr<utoipa::openapi::Response> {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/problem+json",
+            ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build(),
+        )
+        .build()
+        .into()
+}
+
+/// The error answers the operations share, named once: `responses((status = 200, …), Denied, Invalid)`.
+macro_rules! problem_sets {
+    ($($(#[$doc:meta])* $name:ident { $($status:literal => $description:literal),+ })+) => {$(
+        $(#[$doc])*
+        pub struct $name;
+        impl utoipa::IntoResponses for $name {
+            fn responses() -> std::collections::BTreeMap<String, utoipa::openapi::RefOr<utoipa::openapi::Response>> {
+                [$(($status.to_string(), problem_response($description))),+].into_iter().collect()
+            }
+        }
+    )+};
+}
+
+problem_sets! {
+    /// Every operation: no key, or a key that may not do this.
+    Denied { "401" => "Missing or unknown API key", "403" => "The key lacks the scope, or a rule forbids it" }
+    Missing { "404" => "Nothing with this id in the organization" }
+    Conflicting { "409" => "Conflicts with the current state (a payout's status, the balance, a decision already made)" }
+    Invalid { "422" => "Invalid fields, each named (like items[3].address)" }
+}
+
 struct BearerAuth;
 
 impl utoipa::Modify for BearerAuth {
@@ -311,7 +357,14 @@ impl utoipa::Modify for BearerAuth {
 #[derive(utoipa::OpenApi)]
 #[openapi(
     info(title = "payouts API", version = "1", description = "Single and mass cryptocurrency payouts. Amounts are decimal strings; times are RFC 3339 UTC; errors are application/problem+json."),
-    paths(assets, balances, validate_address, quote, create, list, get, approve, reject, cancel),
+    paths(
+        assets, balances, validate_address, quote, create, list, get, approve, reject, cancel,
+        super::api_payees::list, super::api_payees::create, super::api_payees::get, super::api_payees::update,
+        super::api_payees::archive, super::api_payees::restore, super::api_payees::enter_address,
+        super::api_payees::pending, super::api_payees::approve, super::api_payees::reject,
+        super::api_payees::schedules, super::api_payees::create_schedule, super::api_payees::pause_schedule,
+        super::api_payees::resume_schedule,
+    ),
     components(schemas(Problem)),
     modifiers(&BearerAuth)
 )]

@@ -31,6 +31,7 @@ const NAV: &[NavEntry] = &[
     NavEntry { href: "/", label: "Dashboard", allowed: |_| true },
     NavEntry { href: "/payouts", label: "Payouts", allowed: |_| true },
     NavEntry { href: "/payees", label: "Payees", allowed: |_| true },
+    NavEntry { href: "/schedules", label: "Schedules", allowed: |_| true },
     NavEntry { href: "/approvals", label: "Approvals", allowed: Role::can_approve },
     NavEntry { href: "/settings", label: "Settings", allowed: Role::can_administer },
 ];

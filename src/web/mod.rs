@@ -1,6 +1,7 @@
 //! HTTP: routes, middleware, extractors and page handlers. Handlers hold no business rules.
 
 pub mod api;
+pub mod api_payees;
 pub mod assets;
 pub mod context;
 pub mod csrf;
@@ -51,6 +52,29 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .service(api::resource("/payouts/{id}/approve").route(web::post().to(api::approve)))
                     .service(api::resource("/payouts/{id}/reject").route(web::post().to(api::reject)))
                     .service(api::resource("/payouts/{id}/cancel").route(web::post().to(api::cancel)))
+                    .service(
+                        api::resource("/payees")
+                            .route(web::get().to(api_payees::list))
+                            .route(web::post().to(api_payees::create)),
+                    )
+                    .service(
+                        api::resource("/payees/{id}")
+                            .route(web::get().to(api_payees::get))
+                            .route(web::put().to(api_payees::update)),
+                    )
+                    .service(api::resource("/payees/{id}/archive").route(web::post().to(api_payees::archive)))
+                    .service(api::resource("/payees/{id}/restore").route(web::post().to(api_payees::restore)))
+                    .service(api::resource("/payees/{id}/addresses").route(web::post().to(api_payees::enter_address)))
+                    .service(api::resource("/payee-addresses/pending").route(web::get().to(api_payees::pending)))
+                    .service(api::resource("/payee-addresses/{id}/approve").route(web::post().to(api_payees::approve)))
+                    .service(api::resource("/payee-addresses/{id}/reject").route(web::post().to(api_payees::reject)))
+                    .service(
+                        api::resource("/schedules")
+                            .route(web::get().to(api_payees::schedules))
+                            .route(web::post().to(api_payees::create_schedule)),
+                    )
+                    .service(api::resource("/schedules/{id}/pause").route(web::post().to(api_payees::pause_schedule)))
+                    .service(api::resource("/schedules/{id}/resume").route(web::post().to(api_payees::resume_schedule)))
                     .default_service(web::to(api::not_found)),
             )
             // Any other path under /api answers as the API does.
@@ -103,6 +127,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/settings/approvals", web::get().to(pages::approvals::policy))
             .route("/settings/approvals", web::post().to(pages::approvals::save_policy))
             .route("/settings/payees", web::post().to(pages::payees::save_cooling_off))
+            .route("/settings/time-zone", web::post().to(pages::schedules::save_zone))
+            .route("/schedules", web::get().to(pages::schedules::list))
+            .route("/schedules", web::post().to(pages::schedules::create))
+            .route("/schedules/new", web::get().to(pages::schedules::new))
+            .route("/schedules/{id}/{action}", web::post().to(pages::schedules::set_active))
             .route("/settings", web::get().to(pages::settings::index))
             .route("/settings/users", web::get().to(pages::settings::users))
             .route("/settings/users", web::post().to(pages::settings::add_user))

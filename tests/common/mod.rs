@@ -275,7 +275,12 @@ pub fn instant_rail(app: &TestApp, fail_addresses: &[&str]) -> payouts::rails::s
 
 /// Runs processor rounds until nothing moves.
 pub fn process_all(app: &TestApp, rail: &dyn payouts::rails::Rail) {
-    let config = payouts::service::processor::ProcessorConfig::default();
+    process_all_at(app, rail, payouts::service::clock::Clock::real());
+}
+
+/// [`process_all`] with pay days due by `clock`.
+pub fn process_all_at(app: &TestApp, rail: &dyn payouts::rails::Rail, clock: payouts::service::clock::Clock) {
+    let config = payouts::service::processor::ProcessorConfig { clock, ..Default::default() };
     let mut conn = app.conn();
     for _ in 0..200 {
         let report = payouts::service::processor::tick(&mut conn, rail, "test-processor", &config).unwrap();

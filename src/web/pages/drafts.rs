@@ -470,6 +470,7 @@ pub struct ReviewTemplate {
     pub network_fee: Option<Result<NetworkFee, String>>,
     /// Rows to an address never paid, or to a payee's changed address.
     pub flags: crate::service::payees::AddressFlags,
+    pub pay_day: super::payouts::PayDayField,
 }
 
 async fn review_page(
@@ -478,28 +479,38 @@ async fn review_page(
     id: i64,
     errors: FieldErrors,
     status: StatusCode,
+    typed: Option<String>,
 ) -> Result<HttpResponse, AppError> {
     let actor = authed.actor();
     let app = state.clone();
-    let (v, network_fee, flags) = state
+    let (v, network_fee, flags, zone) = state
         .run(move |conn| {
             let v = drafts::view(conn, &actor, id)?;
             let fee = app.network_fee(v.checked.asset, v.checked.rows.len());
             let rows: Vec<(u64, &str)> =
                 v.checked.rows.iter().filter(|r| r.is_valid()).map(|r| (r.line, r.address.as_str())).collect();
             let flags = crate::service::payees::address_flags(conn, actor.org_id, v.checked.asset, &rows, None)?;
-            Ok((v, fee, flags))
+            let zone = crate::service::schedules::org_zone(conn, actor.org_id)?;
+            Ok((v, fee, flags, zone))
         })
         .await?;
     let totals = totals(&v, false);
     let lines = line_views(&v).into_iter().filter(|l| l.has_problems()).collect();
     let layout = Layout::new(&authed.ctx, "/payouts");
-    html(status, &ReviewTemplate { layout, v, totals, lines, errors, network_fee, flags })
+    // A schedule's draft proposes its pay day while it is ahead.
+    let proposed = v
+        .draft
+        .send_on
+        .filter(|t| *t > crate::service::now())
+        .map(|t| zone.local(t).format("%Y-%m-%dT%H:%M").to_string())
+        .unwrap_or_default();
+    let pay_day = super::payouts::PayDayField::new(zone, typed.unwrap_or(proposed));
+    html(status, &ReviewTemplate { layout, v, totals, lines, errors, network_fee, flags, pay_day })
 }
 
 pub async fn review(state: web::Data<AppState>, authed: Authed, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
     closed_draft_redirect(
-        review_page(&state, &authed, id.into_inner(), FieldErrors::new(), StatusCode::OK).await,
+        review_page(&state, &authed, id.into_inner(), FieldErrors::new(), StatusCode::OK, None).await,
         &authed.ctx,
     )
 }
@@ -511,7 +522,7 @@ pub struct ConfirmForm {
     /// The digest of what the review page showed.
     #[serde(default)]
     digest: String,
-    /// The pay day, `YYYY-MM-DDTHH:MM` in UTC; empty to send now.
+    /// The pay day, `YYYY-MM-DDTHH:MM` in the organization's time zone; empty to send now.
     #[serde(default)]
     send_on: String,
 }
@@ -525,14 +536,17 @@ pub async fn confirm(
     let id = id.into_inner();
     let actor = authed.actor();
     let ConfirmForm { acknowledge, digest, send_on } = form.into_inner();
+    let typed: String = send_on.chars().take(32).collect();
     let acknowledged = !acknowledge.is_empty();
-    let scheduled_for = match payouts::parse_schedule(&send_on, crate::service::now()) {
+    let org = actor.org_id;
+    let zone = state.run(move |conn| crate::service::schedules::org_zone(conn, org)).await?;
+    let scheduled_for = match payouts::parse_schedule(&send_on, zone, crate::service::now()) {
         Ok(s) => s,
         Err(e) => {
             let message = e.iter().map(|(_, m)| m.to_owned()).collect::<Vec<_>>().join(" ");
             let errors = FieldErrors::form(message);
             return closed_draft_redirect(
-                review_page(&state, &authed, id, errors, StatusCode::UNPROCESSABLE_ENTITY).await,
+                review_page(&state, &authed, id, errors, StatusCode::UNPROCESSABLE_ENTITY, Some(typed)).await,
                 &authed.ctx,
             );
         }
@@ -556,12 +570,12 @@ pub async fn confirm(
             ))
         }
         Err(AppError::Validation(errors)) => {
-            review_page(&state, &authed, id, errors, StatusCode::UNPROCESSABLE_ENTITY).await
+            review_page(&state, &authed, id, errors, StatusCode::UNPROCESSABLE_ENTITY, Some(typed)).await
         }
         Err(AppError::Conflict(message))
             if message.starts_with("Insufficient") || message == payouts::CHANGED_SINCE_REVIEW =>
         {
-            review_page(&state, &authed, id, FieldErrors::form(message), StatusCode::CONFLICT).await
+            review_page(&state, &authed, id, FieldErrors::form(message), StatusCode::CONFLICT, Some(typed)).await
         }
         Err(e) => closed_draft_redirect(Err(e), &authed.ctx),
     }

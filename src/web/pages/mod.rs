@@ -5,5 +5,6 @@ pub mod dashboard;
 pub mod drafts;
 pub mod payees;
 pub mod payouts;
+pub mod schedules;
 pub mod settings;
 pub mod settings_org;

@@ -169,6 +169,7 @@ async fn details_page(
         email: d.payee.email.clone(),
         external_id: d.payee.external_id.clone(),
         notes: d.payee.notes.clone(),
+        tags: payees::tag_list(&d.payee.tags).join(", "),
     });
     html(
         status,

@@ -215,6 +215,20 @@ pub struct ReviewTemplate {
     pub network_fee: Option<Result<NetworkFee, String>>,
     /// First payment to this address, or a payee's changed address.
     pub flags: AddressFlags,
+    pub pay_day: PayDayField,
+}
+
+/// The review pages' pay day field: typed in the organization's time zone.
+pub struct PayDayField {
+    pub zone: &'static str,
+    /// What the field holds: as typed, or the pay day a schedule proposes.
+    pub value: String,
+}
+
+impl PayDayField {
+    pub fn new(zone: crate::domain::zone::Zone, value: String) -> Self {
+        Self { zone: zone.name(), value }
+    }
 }
 
 /// What the review page shows beside the draft.
@@ -225,11 +239,12 @@ fn review(
     (form, draft, network_fee, flags): Reviewed,
     token: String,
     error: Option<String>,
+    pay_day: PayDayField,
 ) -> Result<HttpResponse, AppError> {
     let status = if error.is_some() { StatusCode::CONFLICT } else { StatusCode::OK };
     let edit_query = serde_urlencoded::to_string(&form).unwrap_or_default();
     let layout = Layout::new(&authed.ctx, "/payouts");
-    html(status, &ReviewTemplate { layout, form, draft, token, edit_query, error, network_fee, flags })
+    html(status, &ReviewTemplate { layout, form, draft, token, edit_query, error, network_fee, flags, pay_day })
 }
 
 /// Form → review: nothing is stored; the review states exactly what Confirm will do.
@@ -247,11 +262,15 @@ pub async fn single_review(
             let draft = payouts::check_single(conn, &actor, &f)?;
             let fee = app.network_fee(draft.asset, 1);
             let flags = single_flags(conn, &actor, &draft)?;
-            Ok((draft, fee, flags))
+            let zone = crate::service::schedules::org_zone(conn, actor.org_id)?;
+            Ok((draft, fee, flags, zone))
         })
         .await;
     match checked {
-        Ok((draft, fee, flags)) => review(&authed, (form, draft, fee, flags), crypto::random_hex(32), None),
+        Ok((draft, fee, flags, zone)) => {
+            let pay_day = PayDayField::new(zone, String::new());
+            review(&authed, (form, draft, fee, flags), crypto::random_hex(32), None, pay_day)
+        }
         Err(AppError::Validation(errors)) => single_form(&state, &authed, form, errors).await,
         Err(e) => Err(e),
     }
@@ -264,7 +283,7 @@ pub struct ConfirmForm {
     /// The digest of what the review page showed.
     #[serde(default)]
     digest: String,
-    /// The pay day, `YYYY-MM-DDTHH:MM` in UTC; empty to send now.
+    /// The pay day, `YYYY-MM-DDTHH:MM` in the organization's time zone; empty to send now.
     #[serde(default)]
     send_on: String,
     #[serde(flatten)]
@@ -279,6 +298,7 @@ pub async fn single_confirm(
     form: web::Form<ConfirmForm>,
 ) -> Result<HttpResponse, AppError> {
     let ConfirmForm { token, digest, send_on, form } = form.into_inner();
+    let typed_send_on: String = send_on.chars().take(32).collect();
     if token.len() != 64 || !token.chars().all(|c| c.is_ascii_hexdigit()) || digest.is_empty() {
         let errors = FieldErrors::form("The review expired; check the payout and review it again.");
         return single_form(&state, &authed, form, errors).await;
@@ -288,19 +308,20 @@ pub async fn single_confirm(
     let result = state
         .run(move |conn| {
             let draft = payouts::check_single(conn, &actor, &f)?;
-            let draft = match payouts::parse_schedule(&send_on, crate::service::now()) {
+            let zone = crate::service::schedules::org_zone(conn, actor.org_id)?;
+            let draft = match payouts::parse_schedule(&send_on, zone, crate::service::now()) {
                 Ok(scheduled_for) => Draft { scheduled_for, ..draft },
                 Err(e) => {
                     let flags = single_flags(conn, &actor, &draft)?;
                     let message = e.iter().map(|(_, m)| m.to_owned()).collect::<Vec<_>>().join(" ");
-                    return Ok(Err((draft, flags, message)));
+                    return Ok(Err((draft, flags, message, zone)));
                 }
             };
             match payouts::create_reviewed(conn, &actor, &draft, &t, &digest) {
                 Ok(created) => Ok(Ok(created)),
                 Err(AppError::Conflict(message)) => {
                     let flags = single_flags(conn, &actor, &draft)?;
-                    Ok(Err((draft, flags, message)))
+                    Ok(Err((draft, flags, message, zone)))
                 }
                 Err(e) => Err(e),
             }
@@ -322,7 +343,10 @@ pub async fn single_confirm(
                 &message,
             ))
         }
-        Ok(Err((draft, flags, message))) => review(&authed, (form, draft, None, flags), token, Some(message)),
+        Ok(Err((draft, flags, message, zone))) => {
+            let pay_day = PayDayField::new(zone, typed_send_on);
+            review(&authed, (form, draft, None, flags), token, Some(message), pay_day)
+        }
         Err(AppError::Validation(errors)) => single_form(&state, &authed, form, errors).await,
         Err(e) => Err(e),
     }

@@ -244,7 +244,7 @@ pub struct WebhooksPage {
     pub o: crate::service::webhooks::Overview,
     pub new_secret: Option<String>,
     pub errors: FieldErrors,
-    pub event_types: [&'static str; 4],
+    pub event_types: [&'static str; 5],
 }
 
 async fn webhooks_page(

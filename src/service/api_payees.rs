@@ -1,0 +1,393 @@
+//! The JSON API's payee book, address approvals and schedules: the dashboard's services with
+//! JSON shapes. Keys need `create` to change the book (their user must be an accountant or an
+//! admin) and `approve` to decide on addresses (a manager other than the one who entered it).
+
+use serde::{Deserialize, Serialize};
+
+use super::api::{Answer, once, rfc3339};
+use super::api_keys::ApiCaller;
+use super::payees::{self, AddressState, PayeeForm};
+use super::{now, schedules};
+use crate::db::payees::{PayeeAddressRow, PayeeRow};
+use crate::db::{self, DbConnection};
+use crate::domain::FieldErrors;
+use crate::domain::account::Scope;
+use crate::error::AppError;
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PayeeAddressJson {
+    pub id: i64,
+    pub payee_id: i64,
+    pub network: String,
+    pub address: String,
+    /// pending (awaiting a manager), cooling_off (approved, not payable yet), payable,
+    /// rejected or replaced.
+    #[schema(schema_with = address_state)]
+    pub state: &'static str,
+    pub entered_at: String,
+    /// From when a payout may pay it (RFC 3339 UTC), once approved.
+    pub payable_from: Option<String>,
+    pub reason: String,
+}
+
+fn address_state() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(["pending", "cooling_off", "payable", "rejected", "replaced"]))
+        .build()
+}
+
+fn state_code(s: AddressState) -> &'static str {
+    match s {
+        AddressState::Pending => "pending",
+        AddressState::CoolingOff => "cooling_off",
+        AddressState::Payable => "payable",
+        AddressState::Rejected => "rejected",
+        AddressState::Replaced => "replaced",
+    }
+}
+
+fn address_json(a: &PayeeAddressRow, at: chrono::NaiveDateTime) -> PayeeAddressJson {
+    PayeeAddressJson {
+        id: a.id,
+        payee_id: a.payee_id,
+        network: a.network.clone(),
+        address: a.address.clone(),
+        state: state_code(AddressState::of(a, at)),
+        entered_at: rfc3339(a.entered_at),
+        payable_from: a.payable_from.map(rfc3339),
+        reason: a.reason.clone(),
+    }
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PayeeJson {
+    pub id: i64,
+    pub name: String,
+    pub email: String,
+    pub external_id: String,
+    pub notes: String,
+    pub tags: Vec<String>,
+    pub archived: bool,
+    pub created_at: String,
+    pub updated_at: String,
+    /// Every address the payee has had, newest first.
+    pub addresses: Vec<PayeeAddressJson>,
+}
+
+fn payee_json(conn: &mut DbConnection, p: PayeeRow) -> Result<PayeeJson, AppError> {
+    let at = now();
+    let addresses = db::payees::addresses_of(conn, p.id)?.iter().map(|a| address_json(a, at)).collect();
+    Ok(PayeeJson {
+        id: p.id,
+        tags: payees::tag_list(&p.tags).into_iter().map(str::to_owned).collect(),
+        name: p.name,
+        email: p.email,
+        external_id: p.external_id,
+        notes: p.notes,
+        archived: p.archived,
+        created_at: rfc3339(p.created_at),
+        updated_at: rfc3339(p.updated_at),
+        addresses,
+    })
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
+pub struct AddressRequest {
+    #[serde(default)]
+    #[schema(schema_with = super::api_schema::asset, required = true)]
+    pub asset: String,
+    #[serde(default)]
+    #[schema(required = true, min_length = 1, max_length = 100)]
+    pub address: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"name": "Alice Martin", "external_id": "E-1001", "email": "alice@example.com",
+    "tags": ["employees"], "addresses": [{"asset": "USDT_TRC20", "address": "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"}]}))]
+pub struct PayeeRequest {
+    #[serde(default)]
+    #[schema(required = true, min_length = 1, max_length = 200)]
+    pub name: String,
+    #[serde(default)]
+    #[schema(max_length = 254)]
+    pub email: String,
+    #[serde(default)]
+    #[schema(max_length = 100)]
+    pub external_id: String,
+    #[serde(default)]
+    #[schema(max_length = 2000)]
+    pub notes: String,
+    #[serde(default)]
+    #[schema(max_items = 10)]
+    pub tags: Vec<String>,
+    /// On create only: addresses entered with the payee, each pending a manager's approval.
+    #[serde(default)]
+    #[schema(max_items = 20)]
+    pub addresses: Vec<AddressRequest>,
+}
+
+impl PayeeRequest {
+    fn form(&self) -> Result<PayeeForm, FieldErrors> {
+        if self.tags.iter().any(|t| t.contains(',')) {
+            return Err(FieldErrors::single("tags", "A tag cannot contain a comma."));
+        }
+        Ok(PayeeForm {
+            name: self.name.clone(),
+            email: self.email.clone(),
+            external_id: self.external_id.clone(),
+            notes: self.notes.clone(),
+            tags: self.tags.join(","),
+        })
+    }
+}
+
+/// Creates a payee, and its addresses pending approval, once per Idempotency-Key.
+pub fn create(conn: &mut DbConnection, caller: &ApiCaller, key: &str, req: &PayeeRequest) -> Result<Answer, AppError> {
+    caller.require(Scope::Create)?;
+    caller.actor.require(payees::can_manage)?;
+    let form = req.form()?;
+    let mut errors = FieldErrors::new();
+    if req.addresses.len() > 20 {
+        errors.add("addresses", "At most 20 addresses.");
+    }
+    let mut checked = Vec::new();
+    for (n, a) in req.addresses.iter().enumerate() {
+        match payees::check_address(&a.asset, &a.address) {
+            Ok(c) => {
+                if checked.iter().any(|(asset, _): &(&crate::domain::Asset, String)| asset.network == c.0.network) {
+                    errors.add(format!("addresses[{n}].asset"), "One address per network.");
+                }
+                checked.push(c)
+            }
+            Err(e) => {
+                for (field, m) in e.iter() {
+                    errors.add(format!("addresses[{n}].{field}"), m);
+                }
+            }
+        }
+    }
+    if let Err(e) = form.check() {
+        for (field, m) in e.iter() {
+            errors.add(field, m);
+        }
+    }
+    errors.into_result(())?;
+    once(conn, caller.actor.org_id, "payees:", key, req, |conn, at| {
+        let payee = payees::create_in_tx(conn, &caller.actor, &form, at)?;
+        for (asset, address) in &checked {
+            payees::enter_checked_address(conn, &caller.actor, &payee, asset, address, at)?;
+        }
+        let body = serde_json::to_string(&payee_json(conn, payee)?).map_err(|e| AppError::Internal(e.to_string()))?;
+        Ok((201, body))
+    })
+}
+
+pub fn get(conn: &mut DbConnection, caller: &ApiCaller, id: i64) -> Result<PayeeJson, AppError> {
+    caller.require(Scope::Read)?;
+    let p = db::payees::find_in_org(conn, caller.actor.org_id, id)?.ok_or(AppError::NotFound)?;
+    payee_json(conn, p)
+}
+
+/// Replaces the payee's name, email, external id, notes and tags (addresses change through
+/// [`enter_address`], under change control).
+pub fn update(conn: &mut DbConnection, caller: &ApiCaller, id: i64, req: &PayeeRequest) -> Result<PayeeJson, AppError> {
+    caller.require(Scope::Create)?;
+    if !req.addresses.is_empty() {
+        return Err(FieldErrors::single(
+            "addresses",
+            "Addresses change through POST /api/v1/payees/{id}/addresses, each approved by a manager.",
+        )
+        .into());
+    }
+    let p = payees::update(conn, &caller.actor, id, &req.form()?)?;
+    payee_json(conn, p)
+}
+
+pub fn set_archived(
+    conn: &mut DbConnection,
+    caller: &ApiCaller,
+    id: i64,
+    archived: bool,
+) -> Result<PayeeJson, AppError> {
+    caller.require(Scope::Create)?;
+    let p = payees::set_archived(conn, &caller.actor, id, archived)?;
+    payee_json(conn, p)
+}
+
+#[derive(Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PayeeListParams {
+    /// The start of a name, an exact external id, or a whole tag.
+    #[serde(default)]
+    #[param(max_length = 200)]
+    pub search: String,
+    /// List archived payees instead.
+    #[serde(default)]
+    pub archived: Option<bool>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PayeeListResponse {
+    /// At most 500 payees, by name.
+    pub data: Vec<PayeeJson>,
+}
+
+pub fn list(conn: &mut DbConnection, caller: &ApiCaller, p: &PayeeListParams) -> Result<PayeeListResponse, AppError> {
+    caller.require(Scope::Read)?;
+    if p.search.chars().count() > 200 {
+        return Err(FieldErrors::single("search", "At most 200 characters.").into());
+    }
+    let rows = payees::list(conn, &caller.actor, &p.search, p.archived.unwrap_or(false))?;
+    let data = rows.into_iter().map(|r| payee_json(conn, r)).collect::<Result<_, _>>()?;
+    Ok(PayeeListResponse { data })
+}
+
+/// Enters an address for the payee on the asset's network: pending until a manager other than
+/// the key's user approves it. The payee's current address, entered again, changes nothing.
+pub fn enter_address(
+    conn: &mut DbConnection,
+    caller: &ApiCaller,
+    payee_id: i64,
+    req: &AddressRequest,
+) -> Result<PayeeAddressJson, AppError> {
+    caller.require(Scope::Create)?;
+    let id = payees::enter_address(conn, &caller.actor, payee_id, &req.asset, &req.address)?;
+    let a = db::payees::find_address_in_org(conn, caller.actor.org_id, id)?.ok_or(AppError::NotFound)?;
+    Ok(address_json(&a, now()))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PendingAddressJson {
+    #[serde(flatten)]
+    pub address: PayeeAddressJson,
+    pub payee_name: String,
+    pub entered_by: String,
+    /// The approved address it would replace.
+    pub replaces: Option<String>,
+}
+
+pub fn pending(conn: &mut DbConnection, caller: &ApiCaller) -> Result<Vec<PendingAddressJson>, AppError> {
+    caller.require(Scope::Read)?;
+    let at = now();
+    Ok(payees::pending(conn, &caller.actor)?
+        .into_iter()
+        .map(|p| PendingAddressJson {
+            address: address_json(&p.row, at),
+            payee_name: p.payee_name,
+            entered_by: p.entered_by,
+            replaces: p.replaces,
+        })
+        .collect())
+}
+
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+pub struct DecisionRequest {
+    /// Required to reject: the person who entered the address sees it.
+    #[serde(default)]
+    #[schema(max_length = 500)]
+    pub reason: String,
+}
+
+pub fn decide(
+    conn: &mut DbConnection,
+    caller: &ApiCaller,
+    address_id: i64,
+    approve: bool,
+    reason: &str,
+) -> Result<PayeeAddressJson, AppError> {
+    caller.require(Scope::Approve)?;
+    let a = payees::decide_address(conn, &caller.actor, address_id, approve, reason)?;
+    Ok(address_json(&a, now()))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ScheduleJson {
+    pub id: i64,
+    pub name: String,
+    /// The run each draft repeats: the latest confirmed from this schedule, or the first.
+    pub template_payout_id: i64,
+    pub day_of_month: i32,
+    /// HH:MM in `time_zone`.
+    pub time_of_day: String,
+    pub time_zone: &'static str,
+    pub days_before: i32,
+    pub active: bool,
+    /// RFC 3339 UTC.
+    pub next_pay_at: String,
+    pub next_draft_at: String,
+    pub last_draft_id: Option<i64>,
+    pub last_error: String,
+}
+
+fn schedule_json(v: &schedules::ScheduleView) -> ScheduleJson {
+    let r = &v.row;
+    ScheduleJson {
+        id: r.id,
+        name: r.name.clone(),
+        template_payout_id: r.template_payout_id,
+        day_of_month: r.day_of_month,
+        time_of_day: r.time_of_day.clone(),
+        time_zone: v.zone.name(),
+        days_before: r.days_before,
+        active: r.active,
+        next_pay_at: rfc3339(r.next_pay_at),
+        next_draft_at: rfc3339(r.next_draft_at),
+        last_draft_id: r.last_draft_id,
+        last_error: r.last_error.clone(),
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"name": "Monthly salaries", "template_payout_id": 42, "day_of_month": 25,
+    "time_of_day": "09:00", "days_before": 3}))]
+pub struct ScheduleRequest {
+    #[serde(default)]
+    #[schema(required = true, min_length = 1, max_length = 100)]
+    pub name: String,
+    /// A completed or partially completed mass payout to repeat.
+    #[serde(default)]
+    #[schema(required = true, minimum = 1)]
+    pub template_payout_id: i64,
+    #[serde(default)]
+    #[schema(required = true, minimum = 1, maximum = 31)]
+    pub day_of_month: i64,
+    #[serde(default)]
+    #[schema(required = true, pattern = "^[0-2][0-9]:[0-5][0-9]$")]
+    pub time_of_day: String,
+    #[serde(default)]
+    #[schema(minimum = 0, maximum = 27)]
+    pub days_before: i64,
+}
+
+pub fn list_schedules(conn: &mut DbConnection, caller: &ApiCaller) -> Result<Vec<ScheduleJson>, AppError> {
+    caller.require(Scope::Read)?;
+    Ok(schedules::list(conn, &caller.actor)?.1.iter().map(schedule_json).collect())
+}
+
+pub fn create_schedule(
+    conn: &mut DbConnection,
+    caller: &ApiCaller,
+    req: &ScheduleRequest,
+) -> Result<ScheduleJson, AppError> {
+    caller.require(Scope::Create)?;
+    let form = schedules::ScheduleForm {
+        name: req.name.clone(),
+        day_of_month: req.day_of_month.to_string(),
+        time_of_day: req.time_of_day.clone(),
+        days_before: req.days_before.to_string(),
+    };
+    let row = schedules::create(conn, &caller.actor, req.template_payout_id, &form)?;
+    Ok(schedule_json(&schedules::get(conn, &caller.actor, row.id)?))
+}
+
+pub fn set_schedule_active(
+    conn: &mut DbConnection,
+    caller: &ApiCaller,
+    id: i64,
+    active: bool,
+) -> Result<ScheduleJson, AppError> {
+    caller.require(Scope::Create)?;
+    schedules::set_active(conn, &caller.actor, id, active)?;
+    Ok(schedule_json(&schedules::get(conn, &caller.actor, id)?))
+}
