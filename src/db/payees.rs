@@ -154,6 +154,21 @@ pub fn addresses_of(conn: &mut DbConnection, payee_id: i64) -> DbResult<Vec<Paye
         .load(conn)
 }
 
+/// Every address of the payees among `ids`, newest first.
+pub fn addresses_of_many(conn: &mut DbConnection, ids: &[i64]) -> DbResult<Vec<PayeeAddressRow>> {
+    let mut out = Vec::new();
+    for chunk in ids.chunks(super::processor::IDS_PER_STATEMENT) {
+        out.extend(
+            a::payee_addresses
+                .filter(a::payee_id.eq_any(chunk))
+                .order(a::id.desc())
+                .select(PayeeAddressRow::as_select())
+                .load::<PayeeAddressRow>(conn)?,
+        );
+    }
+    Ok(out)
+}
+
 /// Every address of the organization's payees that is pending or approved (for export and
 /// matching), oldest first.
 pub fn live_addresses_in_org(conn: &mut DbConnection, org_id: i64) -> DbResult<Vec<PayeeAddressRow>> {

@@ -76,9 +76,13 @@ pub struct PayeeJson {
 }
 
 fn payee_json(conn: &mut DbConnection, p: PayeeRow) -> Result<PayeeJson, AppError> {
-    let at = now();
-    let addresses = db::payees::addresses_of(conn, p.id)?.iter().map(|a| address_json(a, at)).collect();
-    Ok(PayeeJson {
+    let addresses = db::payees::addresses_of(conn, p.id)?;
+    Ok(payee_with(p, &addresses, now()))
+}
+
+fn payee_with(p: PayeeRow, addresses: &[PayeeAddressRow], at: chrono::NaiveDateTime) -> PayeeJson {
+    let addresses = addresses.iter().filter(|a| a.payee_id == p.id).map(|a| address_json(a, at)).collect();
+    PayeeJson {
         id: p.id,
         tags: payees::tag_list(&p.tags).into_iter().map(str::to_owned).collect(),
         name: p.name,
@@ -89,7 +93,7 @@ fn payee_json(conn: &mut DbConnection, p: PayeeRow) -> Result<PayeeJson, AppErro
         created_at: rfc3339(p.created_at),
         updated_at: rfc3339(p.updated_at),
         addresses,
-    })
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
@@ -239,8 +243,10 @@ pub fn list(conn: &mut DbConnection, caller: &ApiCaller, p: &PayeeListParams) ->
         return Err(FieldErrors::single("search", "At most 200 characters.").into());
     }
     let rows = payees::list(conn, &caller.actor, &p.search, p.archived.unwrap_or(false))?;
-    let data = rows.into_iter().map(|r| payee_json(conn, r)).collect::<Result<_, _>>()?;
-    Ok(PayeeListResponse { data })
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let addresses = db::payees::addresses_of_many(conn, &ids)?;
+    let at = now();
+    Ok(PayeeListResponse { data: rows.into_iter().map(|r| payee_with(r, &addresses, at)).collect() })
 }
 
 /// Enters an address for the payee on the asset's network: pending until a manager other than

@@ -11,6 +11,7 @@ use crate::db::payees::{NewPayeeAddressRow, NewPayeeRow, PayeeAddressRow, PayeeR
 use crate::db::{self, DbConnection};
 use crate::domain::account::{Role, normalize_email};
 use crate::domain::asset::{self, Asset};
+use crate::domain::registry::check_text;
 use crate::domain::{Address, FieldErrors};
 use crate::error::AppError;
 
@@ -92,6 +93,8 @@ impl PayeeForm {
             errors.add("name", "Enter the payee's name, as it should appear on payouts and statements.");
         } else if name.chars().count() > MAX_NAME_CHARS {
             errors.add("name", too_long("A name", MAX_NAME_CHARS));
+        } else if let Err(m) = check_text(name, MAX_NAME_CHARS) {
+            errors.add("name", m);
         }
         let email = match self.email.trim() {
             "" => String::new(),
@@ -101,12 +104,20 @@ impl PayeeForm {
             }
             e => normalize_email(e).map_err(|m| errors.add("email", m)).unwrap_or_default(),
         };
+        if let Err(m) = check_text(&email, 254) {
+            errors.add("email", m);
+        }
         let external_id = self.external_id.trim();
         if external_id.chars().count() > MAX_EXTERNAL_ID_CHARS {
             errors.add("external_id", too_long("An external id", MAX_EXTERNAL_ID_CHARS));
+        } else if let Err(m) = check_text(external_id, MAX_EXTERNAL_ID_CHARS) {
+            errors.add("external_id", m);
         }
         if self.notes.chars().count() > MAX_NOTES_CHARS {
             errors.add("notes", too_long("Notes", MAX_NOTES_CHARS));
+        } else if let Err(m) = self.notes.lines().try_for_each(|line| check_text(line, MAX_NOTES_CHARS)) {
+            // Notes keep their line breaks; nothing else invisible.
+            errors.add("notes", m);
         }
         let tags = normalize_tags(&self.tags).map_err(|m| errors.add("tags", m)).unwrap_or_default();
         errors.into_result(())?;
@@ -411,6 +422,7 @@ pub fn decide_address(
     if reason.chars().count() > 500 {
         return Err(FieldErrors::single("reason", too_long("A reason", 500)).into());
     }
+    check_text(reason, 500).map_err(|m| FieldErrors::single("reason", m))?;
     let at = now();
     db::write_tx(conn, |conn| {
         let found = db::payees::find_address_in_org(conn, actor.org_id, address_id)?.ok_or(AppError::NotFound)?;

@@ -140,8 +140,8 @@ impl ScheduleForm {
         let name = self.name.trim();
         if name.is_empty() {
             errors.add("name", "Name the schedule, such as \"Monthly salaries\".");
-        } else if name.chars().count() > MAX_NAME_CHARS {
-            errors.add("name", format!("A name has at most {MAX_NAME_CHARS} characters."));
+        } else if let Err(m) = crate::domain::registry::check_text(name, MAX_NAME_CHARS) {
+            errors.add("name", m);
         }
         let day = match self.day_of_month.trim().parse::<u32>() {
             Ok(d @ 1..=31) => d,

@@ -377,18 +377,44 @@ pub async fn openapi_json() -> HttpResponse {
     HttpResponse::Ok().content_type("application/json").body(doc.to_string())
 }
 
-/// Links from a created payout to what can be done with it next, for generated clients and
-/// stateful testing: the new payout's id feeds get, approve, reject and cancel. Written into the
-/// JSON because utoipa 5.5 serializes a link's `operationId` as `operation_id`.
+/// Links from a created payout, payee or schedule to what can be done with it next, for
+/// generated clients and stateful testing: the new id feeds the operations on it. Written into
+/// the JSON because utoipa 5.5 serializes a link's `operationId` as `operation_id`.
 fn add_payout_links(doc: &mut serde_json::Value) {
-    let links: serde_json::Map<String, serde_json::Value> =
-        [("GetPayout", "get"), ("ApprovePayout", "approve"), ("RejectPayout", "reject"), ("CancelPayout", "cancel")]
-            .into_iter()
+    let sets: [(&str, &[(&str, &str)]); 3] = [
+        (
+            "/paths/~1api~1v1~1payouts/post/responses/201",
+            &[
+                ("GetPayout", "get"),
+                ("ApprovePayout", "approve"),
+                ("RejectPayout", "reject"),
+                ("CancelPayout", "cancel"),
+            ],
+        ),
+        (
+            "/paths/~1api~1v1~1payees/post/responses/201",
+            &[
+                ("GetPayee", "get_payee"),
+                ("UpdatePayee", "update_payee"),
+                ("ArchivePayee", "archive_payee"),
+                ("RestorePayee", "restore_payee"),
+                ("EnterAddress", "enter_payee_address"),
+            ],
+        ),
+        (
+            "/paths/~1api~1v1~1schedules/post/responses/201",
+            &[("PauseSchedule", "pause_schedule"), ("ResumeSchedule", "resume_schedule")],
+        ),
+    ];
+    for (pointer, operations) in sets {
+        let links: serde_json::Map<String, serde_json::Value> = operations
+            .iter()
             .map(|(name, operation)| {
-                (name.to_owned(), json!({ "operationId": operation, "parameters": { "id": "$response.body#/id" } }))
+                (name.to_string(), json!({ "operationId": operation, "parameters": { "id": "$response.body#/id" } }))
             })
             .collect();
-    if let Some(created) = doc.pointer_mut("/paths/~1api~1v1~1payouts/post/responses/201") {
-        created["links"] = serde_json::Value::Object(links);
+        if let Some(created) = doc.pointer_mut(pointer) {
+            created["links"] = serde_json::Value::Object(links);
+        }
     }
 }

@@ -9,14 +9,14 @@ use crate::service::api_payees::{
     self as api, AddressRequest, DecisionRequest, PayeeListParams, PayeeRequest, ScheduleRequest,
 };
 
-#[utoipa::path(get, path = "/api/v1/payees", tag = "payees", security(("bearer" = [])), params(PayeeListParams),
+#[utoipa::path(get, path = "/api/v1/payees", operation_id = "list_payees", tag = "payees", security(("bearer" = [])), params(PayeeListParams),
     responses((status = 200, description = "Payees by name, with their addresses", body = api::PayeeListResponse), Denied, Invalid))]
 pub async fn list(state: web::Data<AppState>, Api(caller): Api, params: web::Query<PayeeListParams>) -> ApiResult {
     let params = params.into_inner();
     ok(StatusCode::OK, &state.run(move |conn| api::list(conn, &caller, &params)).await?)
 }
 
-#[utoipa::path(post, path = "/api/v1/payees", tag = "payees", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/payees", operation_id = "create_payee", tag = "payees", security(("bearer" = [])),
     params(("Idempotency-Key" = String, Header, description = "Required. The same key and body again returns the first answer.")),
     request_body = PayeeRequest,
     responses((status = 201, description = "The payee; each address is pending a manager's approval", body = api::PayeeJson), Denied, Conflicting, Invalid))]
@@ -30,14 +30,14 @@ pub async fn create(state: web::Data<AppState>, req: HttpRequest, Api(caller): A
         .body(answer.body))
 }
 
-#[utoipa::path(get, path = "/api/v1/payees/{id}", tag = "payees", security(("bearer" = [])), params(("id" = i64, Path, description = "Payee id")),
+#[utoipa::path(get, path = "/api/v1/payees/{id}", operation_id = "get_payee", tag = "payees", security(("bearer" = [])), params(("id" = i64, Path, description = "Payee id")),
     responses((status = 200, description = "The payee with every address it has had", body = api::PayeeJson), Denied, Missing))]
 pub async fn get(state: web::Data<AppState>, Api(caller): Api, id: web::Path<i64>) -> ApiResult {
     let id = id.into_inner();
     ok(StatusCode::OK, &state.run(move |conn| api::get(conn, &caller, id)).await?)
 }
 
-#[utoipa::path(put, path = "/api/v1/payees/{id}", tag = "payees", security(("bearer" = [])), params(("id" = i64, Path, description = "Payee id")),
+#[utoipa::path(put, path = "/api/v1/payees/{id}", operation_id = "update_payee", tag = "payees", security(("bearer" = [])), params(("id" = i64, Path, description = "Payee id")),
     request_body = PayeeRequest,
     responses((status = 200, description = "Name, email, external id, notes and tags replaced; addresses unchanged", body = api::PayeeJson), Denied, Missing, Invalid))]
 pub async fn update(state: web::Data<AppState>, Api(caller): Api, id: web::Path<i64>, body: web::Payload) -> ApiResult {
@@ -46,21 +46,21 @@ pub async fn update(state: web::Data<AppState>, Api(caller): Api, id: web::Path<
     ok(StatusCode::OK, &state.run(move |conn| api::update(conn, &caller, id, &payee)).await?)
 }
 
-#[utoipa::path(post, path = "/api/v1/payees/{id}/archive", tag = "payees", security(("bearer" = [])), params(("id" = i64, Path, description = "Payee id")),
+#[utoipa::path(post, path = "/api/v1/payees/{id}/archive", operation_id = "archive_payee", tag = "payees", security(("bearer" = [])), params(("id" = i64, Path, description = "Payee id")),
     responses((status = 200, description = "Archived: left out of lists and pickers, kept with its history", body = api::PayeeJson), Denied, Missing))]
 pub async fn archive(state: web::Data<AppState>, Api(caller): Api, id: web::Path<i64>) -> ApiResult {
     let id = id.into_inner();
     ok(StatusCode::OK, &state.run(move |conn| api::set_archived(conn, &caller, id, true)).await?)
 }
 
-#[utoipa::path(post, path = "/api/v1/payees/{id}/restore", tag = "payees", security(("bearer" = [])), params(("id" = i64, Path, description = "Payee id")),
+#[utoipa::path(post, path = "/api/v1/payees/{id}/restore", operation_id = "restore_payee", tag = "payees", security(("bearer" = [])), params(("id" = i64, Path, description = "Payee id")),
     responses((status = 200, description = "Back in the book", body = api::PayeeJson), Denied, Missing))]
 pub async fn restore(state: web::Data<AppState>, Api(caller): Api, id: web::Path<i64>) -> ApiResult {
     let id = id.into_inner();
     ok(StatusCode::OK, &state.run(move |conn| api::set_archived(conn, &caller, id, false)).await?)
 }
 
-#[utoipa::path(post, path = "/api/v1/payees/{id}/addresses", tag = "payees", security(("bearer" = [])), params(("id" = i64, Path, description = "Payee id")),
+#[utoipa::path(post, path = "/api/v1/payees/{id}/addresses", operation_id = "enter_payee_address", tag = "payees", security(("bearer" = [])), params(("id" = i64, Path, description = "Payee id")),
     request_body = AddressRequest,
     responses((status = 200, description = "The address, pending a manager's approval (or the payee's current one, unchanged)", body = api::PayeeAddressJson), Denied, Missing, Invalid))]
 pub async fn enter_address(
@@ -74,13 +74,13 @@ pub async fn enter_address(
     ok(StatusCode::OK, &state.run(move |conn| api::enter_address(conn, &caller, id, &req)).await?)
 }
 
-#[utoipa::path(get, path = "/api/v1/payee-addresses/pending", tag = "approvals", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/payee-addresses/pending", operation_id = "pending_payee_addresses", tag = "approvals", security(("bearer" = [])),
     responses((status = 200, description = "Addresses awaiting a manager, oldest first", body = [api::PendingAddressJson]), Denied))]
 pub async fn pending(state: web::Data<AppState>, Api(caller): Api) -> ApiResult {
     ok(StatusCode::OK, &state.run(move |conn| api::pending(conn, &caller)).await?)
 }
 
-#[utoipa::path(post, path = "/api/v1/payee-addresses/{id}/approve", tag = "approvals", security(("bearer" = [])), params(("id" = i64, Path, description = "Payee address id")),
+#[utoipa::path(post, path = "/api/v1/payee-addresses/{id}/approve", operation_id = "approve_payee_address", tag = "approvals", security(("bearer" = [])), params(("id" = i64, Path, description = "Payee address id")),
     request_body(content = DecisionRequest, description = "Optional"),
     responses((status = 200, description = "Approved: payable once the cooling-off period has passed", body = api::PayeeAddressJson), Denied, Missing, Conflicting, Invalid))]
 pub async fn approve(
@@ -92,7 +92,7 @@ pub async fn approve(
     decide(state, caller, id.into_inner(), true, body).await
 }
 
-#[utoipa::path(post, path = "/api/v1/payee-addresses/{id}/reject", tag = "approvals", security(("bearer" = [])), params(("id" = i64, Path, description = "Payee address id")),
+#[utoipa::path(post, path = "/api/v1/payee-addresses/{id}/reject", operation_id = "reject_payee_address", tag = "approvals", security(("bearer" = [])), params(("id" = i64, Path, description = "Payee address id")),
     request_body = DecisionRequest,
     responses((status = 200, description = "Rejected: never payable", body = api::PayeeAddressJson), Denied, Missing, Conflicting, Invalid))]
 pub async fn reject(state: web::Data<AppState>, Api(caller): Api, id: web::Path<i64>, body: web::Payload) -> ApiResult {
@@ -113,27 +113,27 @@ async fn decide(
     ok(StatusCode::OK, &state.run(move |conn| api::decide(conn, &caller, id, approve, &req.reason)).await?)
 }
 
-#[utoipa::path(get, path = "/api/v1/schedules", tag = "schedules", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/schedules", operation_id = "list_schedules", tag = "schedules", security(("bearer" = [])),
     responses((status = 200, description = "The organization's recurring pay days", body = [api::ScheduleJson]), Denied))]
 pub async fn schedules(state: web::Data<AppState>, Api(caller): Api) -> ApiResult {
     ok(StatusCode::OK, &state.run(move |conn| api::list_schedules(conn, &caller)).await?)
 }
 
-#[utoipa::path(post, path = "/api/v1/schedules", tag = "schedules", security(("bearer" = [])), request_body = ScheduleRequest,
+#[utoipa::path(post, path = "/api/v1/schedules", operation_id = "create_schedule", tag = "schedules", security(("bearer" = [])), request_body = ScheduleRequest,
     responses((status = 201, description = "The schedule: a draft repeating the template is made days_before each pay day, for a person to confirm", body = api::ScheduleJson), Denied, Conflicting, Invalid))]
 pub async fn create_schedule(state: web::Data<AppState>, Api(caller): Api, body: web::Payload) -> ApiResult {
     let req: ScheduleRequest = parse(&read_small_body(body).await?)?;
     ok(StatusCode::CREATED, &state.run(move |conn| api::create_schedule(conn, &caller, &req)).await?)
 }
 
-#[utoipa::path(post, path = "/api/v1/schedules/{id}/pause", tag = "schedules", security(("bearer" = [])), params(("id" = i64, Path, description = "Schedule id")),
+#[utoipa::path(post, path = "/api/v1/schedules/{id}/pause", operation_id = "pause_schedule", tag = "schedules", security(("bearer" = [])), params(("id" = i64, Path, description = "Schedule id")),
     responses((status = 200, description = "Paused: no draft is made until resumed", body = api::ScheduleJson), Denied, Missing))]
 pub async fn pause_schedule(state: web::Data<AppState>, Api(caller): Api, id: web::Path<i64>) -> ApiResult {
     let id = id.into_inner();
     ok(StatusCode::OK, &state.run(move |conn| api::set_schedule_active(conn, &caller, id, false)).await?)
 }
 
-#[utoipa::path(post, path = "/api/v1/schedules/{id}/resume", tag = "schedules", security(("bearer" = [])), params(("id" = i64, Path, description = "Schedule id")),
+#[utoipa::path(post, path = "/api/v1/schedules/{id}/resume", operation_id = "resume_schedule", tag = "schedules", security(("bearer" = [])), params(("id" = i64, Path, description = "Schedule id")),
     responses((status = 200, description = "Active again from its next pay day after now", body = api::ScheduleJson), Denied, Missing))]
 pub async fn resume_schedule(state: web::Data<AppState>, Api(caller): Api, id: web::Path<i64>) -> ApiResult {
     let id = id.into_inner();
