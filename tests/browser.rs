@@ -700,7 +700,36 @@ async fn payroll(page: Page) -> Outcome {
     page.wait_text("Completed").await?;
     page.sign_out().await?;
 
+    // From now on, every month on the 25th: the schedule makes each month's draft for review.
     page.sign_in("accountant@demo.local").await?;
+    page.goto(&november).await?;
+    page.click("Repeat every month").await?;
+    page.fill("Name", "Monthly salaries").await?;
+    page.fill("Day of the month", "25").await?;
+    page.click("Save schedule").await?;
+    page.wait_text("Every month on the 25th at 09:00; the draft is made 3 days before").await?;
+    let found = page.axe_violations().await?;
+    if !found.is_empty() {
+        return Err(format!("accessibility violations on the schedules page:\n{}", found.join("\n")));
+    }
+    // A year-end bonus for the same people, picked from the book.
+    page.goto("/payouts/new/mass").await?;
+    page.choose("Payout currency", "USDT_TRC20").await?;
+    page.fill("Payment purpose", "Story 6: year-end bonus").await?;
+    page.click("Continue to recipients").await?;
+    page.wait_text("Add payees from the book").await?;
+    page.fill("Name, external id or tag", "Employee").await?;
+    page.click("Find payees").await?;
+    page.wait_text("Add the ticked payees").await?;
+    let found = page.axe_violations().await?;
+    if !found.is_empty() {
+        return Err(format!("accessibility violations on the payee picker:\n{}", found.join("\n")));
+    }
+    page.fill("Amount for each (USDT_TRC20, optional)", "50").await?;
+    page.click("Add the ticked payees").await?;
+    page.wait_text("Added 3 row(s) from the payee book").await?;
+    page.wait_text("Review 3 rows").await?;
+
     page.nav("Payees").await?;
     page.click("Employee 1").await?;
     page.wait_text("2,002 USDT_TRC20 paid").await?;

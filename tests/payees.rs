@@ -792,3 +792,97 @@ async fn payee_address_changes_go_out_as_signed_webhook_events() {
         assert!(bodies[1]["data"]["address"]["payable_from"].is_string(), "[{backend:?}] when it can be paid");
     }
 }
+
+#[actix_web::test]
+async fn payees_picked_by_tag_become_draft_rows_shown_with_their_names_and_counted_flags() {
+    for backend in backends() {
+        let app = TestApp::start(backend).await;
+        let manager = common::actor(&app, "manager@demo.local");
+        let mut client = app.client().await;
+        client.login("accountant@demo.local", "demo").await;
+        client.get("/payees").await;
+        let mut book = String::from("name,external_id,asset,address,tags\n");
+        for n in 0..3u32 {
+            book.push_str(&format!("Worker {n},W-{n},USDT_TRC20,{},employees\n", common::tron_address(n)));
+        }
+        book.push_str(&format!("Contractor,C-1,USDT_TRC20,{TRON_ADDRESS},contractors\n"));
+        client.upload("/payees/import", "book.csv", book.as_bytes()).await;
+        for (a, _) in payouts::db::payees::pending_in_org(&mut app.conn(), demo_org(&app), 100).unwrap() {
+            payouts::service::payees::decide_address(&mut app.conn(), &manager, a.id, true, "").unwrap();
+        }
+        end_cooling_off(&app);
+        // A new employee whose address a manager has not approved yet.
+        client
+            .upload(
+                "/payees/import",
+                "new.csv",
+                format!("name,external_id,asset,address,tags\nNewbie,W-9,USDT_TRC20,{SECOND_TRON},employees\n")
+                    .as_bytes(),
+            )
+            .await;
+
+        let draft = client.start_draft("USDT_TRC20", "December salaries").await;
+        let editor = client.get(&format!("/payouts/drafts/{draft}")).await;
+        assert!(editor.body.contains("Add payees from the book"), "[{backend:?}]");
+        let picker = client.get(&format!("/payouts/drafts/{draft}/payees?q=employees")).await;
+        assert_eq!(picker.status, StatusCode::OK, "[{backend:?}] {}", picker.body);
+        assert_eq!(picker.body.matches("name=\"payee\"").count(), 3, "[{backend:?}] only payable payees can be ticked");
+        assert!(picker.body.contains("Newbie") && picker.body.contains("Address awaiting approval"), "[{backend:?}]");
+        assert!(!picker.body.contains("Contractor"), "[{backend:?}] another tag");
+
+        let id_of = |external: &str| {
+            payouts::db::payees::find_by_external_id(&mut app.conn(), demo_org(&app), external)
+                .unwrap()
+                .unwrap()
+                .id
+                .to_string()
+        };
+        let res = client.post_form(&format!("/payouts/drafts/{draft}/payees"), &[("amount", "100")]).await;
+        assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "[{backend:?}]");
+        assert!(res.body.contains("Choose at least one payee."), "[{backend:?}]");
+        let (w0, w1, w2, newbie) = (id_of("W-0"), id_of("W-1"), id_of("W-2"), id_of("W-9"));
+        let fields = [
+            ("payee", w2.as_str()),
+            ("payee", w0.as_str()),
+            ("payee", w1.as_str()),
+            ("payee", newbie.as_str()),
+            ("amount", "100"),
+        ];
+        let res = client.post_form(&format!("/payouts/drafts/{draft}/payees"), &fields).await;
+        assert_eq!(res.status, StatusCode::SEE_OTHER, "[{backend:?}] {}", res.body);
+        let lines = payouts::db::drafts::lines(&mut app.conn(), draft).unwrap();
+        let got: Vec<(String, String, String)> =
+            lines.iter().map(|l| (l.address.clone(), l.amount.clone(), l.reference.clone())).collect();
+        let want: Vec<(String, String, String)> =
+            (0..3).map(|n| (common::tron_address(n), "100".to_owned(), format!("W-{n}"))).collect();
+        assert_eq!(got, want, "[{backend:?}] by name, at each approved address, the external id as reference");
+
+        // The editor names each row's payee; the totals bar counts first payments.
+        let editor = client.get(&format!("/payouts/drafts/{draft}")).await;
+        assert!(editor.body.contains("Newbie"), "[{backend:?}] the flash names who was left out");
+        assert!(editor.body.contains("<td class=\"cell-payee\">Worker 1"), "[{backend:?}]");
+        assert!(editor.body.contains("<strong>3</strong> first payments to an address"), "[{backend:?}]");
+        // A registry row to a payee's address is shown with the payee too.
+        let csv = format!("address,amount\n{TRON_ADDRESS},40\n");
+        client.upload(&format!("/payouts/drafts/{draft}/upload"), "c.csv", csv.as_bytes()).await;
+        let editor = client.get(&format!("/payouts/drafts/{draft}")).await;
+        assert!(editor.body.contains("<td class=\"cell-payee\">Contractor"), "[{backend:?}]");
+        // A row that names a known employee number beside another address is warned about.
+        let other = client.start_draft("USDT_TRC20", "Spreadsheet run").await;
+        let swapped = format!("address,amount,reference\n{},100,W-1\n", common::tron_address(40));
+        client.upload(&format!("/payouts/drafts/{other}/upload"), "s.csv", swapped.as_bytes()).await;
+        let review = client.get(&format!("/payouts/drafts/{other}/review")).await;
+        assert!(
+            review.body.contains(&format!(
+                "W-1 is payee Worker 1, whose approved address is {}; this row pays another address.",
+                common::tron_address(1)
+            )),
+            "[{backend:?}] {}",
+            review.body
+        );
+
+        let mut viewer = app.client().await;
+        viewer.login("viewer@demo.local", "demo").await;
+        assert_eq!(viewer.get(&format!("/payouts/drafts/{draft}/payees")).await.status, StatusCode::FORBIDDEN);
+    }
+}

@@ -120,6 +120,20 @@ pub fn find_by_external_id(conn: &mut DbConnection, org_id: i64, external_id: &s
         .optional()
 }
 
+/// The payees among `external_ids` (empty ones left out).
+pub fn by_external_ids(conn: &mut DbConnection, org_id: i64, external_ids: &[&str]) -> DbResult<Vec<PayeeRow>> {
+    let mut out = Vec::new();
+    for chunk in external_ids.chunks(super::processor::IDS_PER_STATEMENT) {
+        out.extend(
+            p::payees
+                .filter(p::org_id.eq(org_id).and(p::external_id.ne("")).and(p::external_id.eq_any(chunk)))
+                .select(PayeeRow::as_select())
+                .load::<PayeeRow>(conn)?,
+        );
+    }
+    Ok(out)
+}
+
 /// Payees by name; `term` matches the start of a name, an exact external id or a whole tag.
 pub fn list(conn: &mut DbConnection, org_id: i64, term: &str, archived: bool, limit: i64) -> DbResult<Vec<PayeeRow>> {
     let mut q = p::payees.filter(p::org_id.eq(org_id).and(p::archived.eq(archived))).into_boxed();

@@ -595,6 +595,66 @@ pub fn addresses_for_items(
         .collect())
 }
 
+/// The payee whose pending or approved address each of `addresses` is, by address: a
+/// registry row to it is shown with the payee's name.
+pub fn names_by_address(
+    conn: &mut DbConnection,
+    org_id: i64,
+    asset: &'static Asset,
+    addresses: &[&str],
+) -> Result<std::collections::HashMap<String, String>, AppError> {
+    let mut distinct = addresses.to_vec();
+    distinct.sort_unstable();
+    distinct.dedup();
+    Ok(db::payees::matching(conn, org_id, asset.network, &distinct)?
+        .into_iter()
+        .map(|(a, name)| (a.address, name))
+        .collect())
+}
+
+/// Warns on each valid row whose reference is a payee's external id while its address is not
+/// one of that payee's: a spreadsheet whose address was changed beside a known employee number
+/// is how a swapped address slips in. `linked` are the addresses that belong to a payee.
+pub fn mark_foreign_references(
+    conn: &mut DbConnection,
+    org_id: i64,
+    asset: &'static Asset,
+    rows: &mut [crate::domain::registry::Row],
+    linked: &std::collections::HashMap<String, String>,
+) -> Result<(), AppError> {
+    let mut refs: Vec<&str> = rows
+        .iter()
+        .filter(|r| r.is_valid() && !r.reference.is_empty() && !linked.contains_key(&r.address))
+        .map(|r| r.reference.as_str())
+        .collect();
+    if refs.is_empty() {
+        return Ok(());
+    }
+    refs.sort_unstable();
+    refs.dedup();
+    let found = db::payees::by_external_ids(conn, org_id, &refs)?;
+    if found.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<i64> = found.iter().map(|p| p.id).collect();
+    let (_, addresses) = db::payees::with_addresses(conn, org_id, &ids, asset.network)?;
+    for row in rows.iter_mut().filter(|r| r.is_valid() && !linked.contains_key(&r.address)) {
+        let Some(p) = found.iter().find(|p| p.external_id == row.reference) else { continue };
+        let message = match addresses.iter().find(|a| a.payee_id == p.id && a.status == "approved") {
+            Some(a) => format!(
+                "{} is payee {}, whose approved address is {}; this row pays another address.",
+                p.external_id, p.name, a.address
+            ),
+            None => format!(
+                "{} is payee {}, who has no approved {} address; this row pays an address that is not theirs.",
+                p.external_id, p.name, asset.network
+            ),
+        };
+        row.warnings.push(crate::domain::registry::Issue::new("reference", message));
+    }
+    Ok(())
+}
+
 fn capitalize(s: &str) -> String {
     let mut c = s.chars();
     match c.next() {

@@ -81,6 +81,10 @@ pub struct LineView {
     pub comment: String,
     pub reference: String,
     pub row: Row,
+    /// The payee whose address this row pays.
+    pub payee: Option<String>,
+    /// First payment to this address, or a payee's changed address (old → new).
+    pub flag: Option<crate::service::payees::AddressFlag>,
 }
 
 impl LineView {
@@ -110,6 +114,8 @@ fn line_views(v: &DraftView) -> Vec<LineView> {
             amount: l.amount.clone(),
             comment: l.comment.clone(),
             reference: l.reference.clone(),
+            payee: row.is_valid().then(|| v.payees.get(&row.address).cloned()).flatten(),
+            flag: v.flags.of_line(row.line).cloned(),
             row: row.clone(),
         })
         .collect()
@@ -124,6 +130,9 @@ pub struct Totals {
     pub valid: usize,
     pub invalid: usize,
     pub warnings: usize,
+    /// Rows to an address never paid, and rows to a payee's changed address.
+    pub first_payments: usize,
+    pub changed_addresses: usize,
     pub code: &'static str,
     pub total: String,
     pub fee: String,
@@ -143,6 +152,8 @@ fn totals(v: &DraftView, oob: bool) -> Totals {
         valid: v.checked.rows.len() - invalid,
         invalid,
         warnings: v.duplicate_warnings(),
+        first_payments: v.flags.first,
+        changed_addresses: v.flags.changed,
         code: v.checked.asset.code,
         total: q.amount_total.grouped(),
         fee: q.fee.grouped(),
@@ -272,7 +283,7 @@ pub async fn show(
 }
 
 /// A confirmed or discarded draft sends the browser where it went, saying why.
-fn closed_draft_redirect(
+pub(crate) fn closed_draft_redirect(
     result: Result<HttpResponse, AppError>,
     ctx: &RequestContext,
 ) -> Result<HttpResponse, AppError> {
@@ -487,9 +498,7 @@ async fn review_page(
         .run(move |conn| {
             let v = drafts::view(conn, &actor, id)?;
             let fee = app.network_fee(v.checked.asset, v.checked.rows.len());
-            let rows: Vec<(u64, &str)> =
-                v.checked.rows.iter().filter(|r| r.is_valid()).map(|r| (r.line, r.address.as_str())).collect();
-            let flags = crate::service::payees::address_flags(conn, actor.org_id, v.checked.asset, &rows, None)?;
+            let flags = v.flags.clone();
             let zone = crate::service::schedules::org_zone(conn, actor.org_id)?;
             Ok((v, fee, flags, zone))
         })

@@ -2,6 +2,7 @@ pub mod api_docs;
 pub mod approvals;
 pub mod auth;
 pub mod dashboard;
+pub mod draft_payees;
 pub mod drafts;
 pub mod payees;
 pub mod payouts;
