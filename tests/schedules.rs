@@ -176,6 +176,18 @@ async fn a_schedule_makes_the_draft_ahead_of_the_pay_day_and_the_confirmed_run_i
         common::process_all_at(&app, &rail, clock);
         assert_eq!(payouts::db::payouts::find(&mut app.conn(), confirmed).unwrap().status, "completed");
         assert_eq!(rail.sent().unwrap().len(), sent_before + 3, "[{backend:?}]");
+
+        // The zone changes: the next pay day keeps its day and time of day, now in Tokyo, and the
+        // month already drafted is not drafted again.
+        let before = schedules_of(&app).remove(0);
+        admin.get("/schedules").await;
+        let res = admin.post_form("/settings/time-zone", &[("time_zone", "Asia/Tokyo")]).await;
+        assert_eq!(res.status, StatusCode::SEE_OTHER, "[{backend:?}]");
+        let after = schedules_of(&app).remove(0);
+        let tokyo = Zone::parse("Asia/Tokyo").unwrap();
+        let day = berlin.local(before.next_pay_at).date().and_hms_opt(9, 0, 0).unwrap();
+        assert_eq!(after.next_pay_at, tokyo.to_utc(day).unwrap(), "[{backend:?}]");
+        assert_eq!(schedules::run_due(&mut app.conn(), due).unwrap().made, 0, "[{backend:?}]");
     }
 }
 

@@ -37,8 +37,11 @@ pub fn set_zone(conn: &mut DbConnection, actor: &Actor, name: &str) -> Result<Zo
         }
         db::orgs::set_time_zone(conn, actor.org_id, zone.name())?;
         for s in db::schedules::list_in_org(conn, actor.org_id)?.into_iter().filter(|s| s.active) {
+            // The same pay day (day and time of day) in the new zone: zones differ by at most 26
+            // hours, and pay days are at least 28 days apart, so two days back finds it and never
+            // the one already drafted. Moved into the past, it is drafted at once, as one missed.
             let rule = Rule::stored(&s)?;
-            let next = rule.next_pay_day(zone, at);
+            let next = rule.next_pay_day(zone, s.next_pay_at - chrono::Duration::days(2));
             db::schedules::reschedule(conn, s.id, next, rule.draft_at(next), at)?;
         }
         let detail = format!("{} → {}", before.name(), zone.name());
