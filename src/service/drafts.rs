@@ -85,10 +85,9 @@ pub struct DraftView {
     /// The stored rows, in order, beside their checked form (`checked.rows[i]`).
     pub lines: Vec<DraftLineRow>,
     pub checked: Draft,
-    /// Valid rows to an address never paid, or to a payee's changed address.
+    /// Valid rows to an address never paid, or to a payee's changed address, and the payee
+    /// each valid row's address belongs to.
     pub flags: super::payees::AddressFlags,
-    /// The payee each valid row's address belongs to (pending or approved), by address.
-    pub payees: std::collections::HashMap<String, String>,
 }
 
 impl DraftView {
@@ -125,11 +124,9 @@ pub fn view(conn: &mut DbConnection, actor: &Actor, id: i64) -> Result<DraftView
     let valid: Vec<(u64, &str)> =
         checked.rows.iter().filter(|r| r.is_valid()).map(|r| (r.line, r.address.as_str())).collect();
     let flags = super::payees::address_flags(conn, actor.org_id, asset, &valid, None)?;
-    let addresses: Vec<&str> = valid.iter().map(|(_, a)| *a).collect();
-    let payees = super::payees::names_by_address(conn, actor.org_id, asset, &addresses)?;
     let mut checked = checked;
-    super::payees::mark_foreign_references(conn, actor.org_id, asset, &mut checked.rows, &payees)?;
-    Ok(DraftView { draft, lines, checked, flags, payees })
+    super::payees::mark_foreign_references(conn, actor.org_id, asset, &mut checked.rows, &flags.names)?;
+    Ok(DraftView { draft, lines, checked, flags })
 }
 
 pub fn set_header(conn: &mut DbConnection, actor: &Actor, id: i64, form: &HeaderForm) -> Result<(), AppError> {
@@ -303,11 +300,13 @@ pub fn add_payees(
         let (_, asset) = load_open(conn, actor, id)?;
         let (mut payees, addresses) = db::payees::with_addresses(conn, actor.org_id, &ids, asset.network)?;
         payees.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
+        let approved: std::collections::HashMap<i64, &str> =
+            addresses.iter().filter(|a| a.status == "approved").map(|a| (a.payee_id, a.address.as_str())).collect();
         let mut chosen = Vec::new();
         let mut skipped = Vec::new();
         for p in &payees {
-            match addresses.iter().find(|a| a.payee_id == p.id && a.status == "approved") {
-                Some(a) if !p.archived => chosen.push((p, a.address.clone())),
+            match approved.get(&p.id) {
+                Some(a) if !p.archived => chosen.push((p, a.to_string())),
                 _ => skipped.push(p.name.clone()),
             }
         }

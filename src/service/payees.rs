@@ -564,15 +564,20 @@ pub fn addresses_for_items(
     } else {
         db::payees::with_addresses(conn, org_id, &ids, asset.network)?
     };
+    let by_id: std::collections::HashMap<i64, &PayeeRow> = payees.iter().map(|p| (p.id, p)).collect();
+    let mut of_payee: std::collections::HashMap<i64, Vec<&PayeeAddressRow>> = std::collections::HashMap::new();
+    for a in &addresses {
+        of_payee.entry(a.payee_id).or_default().push(a);
+    }
     Ok(items
         .iter()
         .map(|(payee_id, typed)| {
             let Some(id) = payee_id else { return Ok((*typed).to_owned()) };
-            let payee = payees.iter().find(|p| p.id == *id).ok_or_else(|| format!("There is no payee {id}."))?;
+            let payee = by_id.get(id).ok_or_else(|| format!("There is no payee {id}."))?;
             if payee.archived {
                 return Err(format!("Payee {} is archived; restore it to pay it.", payee.name));
             }
-            let mine = addresses.iter().filter(|a| a.payee_id == *id);
+            let mine = of_payee.get(id).map(Vec::as_slice).unwrap_or_default().iter();
             let Some(approved) = mine.clone().find(|a| a.status == "approved") else {
                 return Err(if mine.clone().any(|a| a.status == "pending") {
                     format!("Payee {}'s {} address is awaiting a manager's approval.", payee.name, asset.network)
@@ -592,23 +597,6 @@ pub fn addresses_for_items(
                 _ => Ok((*typed).to_owned()),
             }
         })
-        .collect())
-}
-
-/// The payee whose pending or approved address each of `addresses` is, by address: a
-/// registry row to it is shown with the payee's name.
-pub fn names_by_address(
-    conn: &mut DbConnection,
-    org_id: i64,
-    asset: &'static Asset,
-    addresses: &[&str],
-) -> Result<std::collections::HashMap<String, String>, AppError> {
-    let mut distinct = addresses.to_vec();
-    distinct.sort_unstable();
-    distinct.dedup();
-    Ok(db::payees::matching(conn, org_id, asset.network, &distinct)?
-        .into_iter()
-        .map(|(a, name)| (a.address, name))
         .collect())
 }
 
@@ -638,12 +626,16 @@ pub fn mark_foreign_references(
     }
     let ids: Vec<i64> = found.iter().map(|p| p.id).collect();
     let (_, addresses) = db::payees::with_addresses(conn, org_id, &ids, asset.network)?;
+    let by_reference: std::collections::HashMap<&str, &PayeeRow> =
+        found.iter().map(|p| (p.external_id.as_str(), p)).collect();
+    let approved: std::collections::HashMap<i64, &str> =
+        addresses.iter().filter(|a| a.status == "approved").map(|a| (a.payee_id, a.address.as_str())).collect();
     for row in rows.iter_mut().filter(|r| r.is_valid() && !linked.contains_key(&r.address)) {
-        let Some(p) = found.iter().find(|p| p.external_id == row.reference) else { continue };
-        let message = match addresses.iter().find(|a| a.payee_id == p.id && a.status == "approved") {
+        let Some(p) = by_reference.get(row.reference.as_str()) else { continue };
+        let message = match approved.get(&p.id) {
             Some(a) => format!(
                 "{} is payee {}, whose approved address is {}; this row pays another address.",
-                p.external_id, p.name, a.address
+                p.external_id, p.name, a
             ),
             None => format!(
                 "{} is payee {}, who has no approved {} address; this row pays an address that is not theirs.",
@@ -856,9 +848,12 @@ pub struct AddressFlag {
 /// The flagged rows of a payout or draft, and how many carry each flag.
 #[derive(Debug, Clone, Default)]
 pub struct AddressFlags {
+    /// By line.
     pub rows: Vec<AddressFlag>,
     pub first: usize,
     pub changed: usize,
+    /// The payee each looked-up address belongs to (pending or approved), by address.
+    pub names: std::collections::HashMap<String, String>,
 }
 
 impl AddressFlags {
@@ -866,8 +861,9 @@ impl AddressFlags {
         !self.rows.is_empty()
     }
 
+    /// A line's flag: a binary search, as pages ask for each of up to 50,000 rows.
     pub fn of_line(&self, line: u64) -> Option<&AddressFlag> {
-        self.rows.iter().find(|f| f.line == line)
+        self.rows.binary_search_by_key(&line, |f| f.line).ok().map(|i| &self.rows[i])
     }
 }
 
@@ -887,16 +883,17 @@ pub fn address_flags(
     let paid: std::collections::HashSet<String> =
         db::payees::paid_addresses(conn, org_id, &distinct, except_payout)?.into_iter().collect();
     let at = now();
-    let payees: std::collections::HashMap<String, (i64, String)> =
-        db::payees::matching(conn, org_id, asset.network, &distinct)?
-            .into_iter()
-            .filter(|(a, _)| AddressState::of(a, at) == AddressState::Payable)
-            .map(|(a, name)| (a.address, (a.payee_id, name)))
-            .collect();
+    let found = db::payees::matching(conn, org_id, asset.network, &distinct)?;
+    let names = found.iter().map(|(a, name)| (a.address.clone(), name.clone())).collect();
+    let payees: std::collections::HashMap<String, (i64, String)> = found
+        .into_iter()
+        .filter(|(a, _)| AddressState::of(a, at) == AddressState::Payable)
+        .map(|(a, name)| (a.address, (a.payee_id, name)))
+        .collect();
     let ids: Vec<i64> = payees.values().map(|(id, _)| *id).collect();
     let last: std::collections::HashMap<i64, String> =
         db::payees::last_paid_addresses(conn, org_id, &ids, except_payout)?.into_iter().collect();
-    let mut flags = AddressFlags::default();
+    let mut flags = AddressFlags { names, ..AddressFlags::default() };
     for (line, address) in rows {
         let payee = payees.get(*address);
         let first_payment = !paid.contains(*address);
@@ -913,6 +910,7 @@ pub fn address_flags(
             });
         }
     }
+    flags.rows.sort_by_key(|f| f.line);
     Ok(flags)
 }
 

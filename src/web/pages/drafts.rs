@@ -114,7 +114,7 @@ fn line_views(v: &DraftView) -> Vec<LineView> {
             amount: l.amount.clone(),
             comment: l.comment.clone(),
             reference: l.reference.clone(),
-            payee: row.is_valid().then(|| v.payees.get(&row.address).cloned()).flatten(),
+            payee: row.is_valid().then(|| v.flags.names.get(&row.address).cloned()).flatten(),
             flag: v.flags.of_line(row.line).cloned(),
             row: row.clone(),
         })
