@@ -4,30 +4,12 @@ mod common;
 
 use actix_web::http::StatusCode;
 use actix_web::test::TestRequest;
-use common::{TRON_ADDRESS, TestApp, backends, instant_rail, process_all, tron_address};
+use common::{
+    TRON_ADDRESS, TestApp, api_key as key, api_request as req, backends, instant_rail, json_of as body, process_all,
+    tron_address,
+};
 use payouts::service::api_keys;
-use serde_json::{Value, json};
-
-fn key(app: &TestApp, email: &str, scopes: &str) -> String {
-    api_keys::create_from_cli(&mut app.conn(), email, scopes, "test").unwrap()
-}
-
-fn req(method: &str, path: &str, key: &str, body: Option<Value>) -> TestRequest {
-    let mut r = match method {
-        "GET" => TestRequest::get(),
-        _ => TestRequest::post(),
-    }
-    .uri(path)
-    .insert_header(("Authorization", format!("Bearer {key}")));
-    if let Some(b) = body {
-        r = r.insert_header(("Content-Type", "application/json")).set_payload(b.to_string());
-    }
-    r
-}
-
-fn body(res: &common::Response) -> Value {
-    serde_json::from_str(&res.body).unwrap_or_else(|e| panic!("{e}: {}", res.body))
-}
+use serde_json::json;
 
 #[actix_web::test]
 async fn keys_scopes_and_problem_json() {

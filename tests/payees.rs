@@ -6,9 +6,7 @@ mod common;
 
 use actix_web::http::StatusCode;
 use actix_web::test::TestRequest;
-use common::{TRON_ADDRESS, TestApp, backends, demo_org, payout_id_of};
-use diesel::prelude::*;
-use payouts::db::schema::payee_addresses;
+use common::{TRON_ADDRESS, TestApp, backends, demo_org, end_cooling_off, payout_id_of};
 use serde_json::json;
 
 /// Creates a payee through the page and returns its id.
@@ -33,15 +31,6 @@ fn address_rows(app: &TestApp, payee: i64) -> Vec<(String, String)> {
         .into_iter()
         .map(|a| (a.address, a.status))
         .collect()
-}
-
-/// Moves every approved address's end of cooling-off into the past, as if the period passed.
-fn end_cooling_off(app: &TestApp) {
-    let past = payouts::service::now() - chrono::Duration::minutes(1);
-    diesel::update(payee_addresses::table.filter(payee_addresses::status.eq("approved")))
-        .set(payee_addresses::payable_from.eq(past))
-        .execute(&mut **app.conn())
-        .unwrap();
 }
 
 const SECOND_TRON: &str = "TJRyWwFs9wTFGZg3JbrVriFbNfCug5tDeC";

@@ -5,49 +5,15 @@
 mod common;
 
 use actix_web::http::StatusCode;
-use actix_web::test::TestRequest;
-use common::{TRON_ADDRESS, TestApp, backends, demo_org};
-use payouts::service::api_keys;
+use common::{TRON_ADDRESS, TestApp, api_key as key, api_request as req, backends, demo_org, json_of as body};
 use serde_json::{Value, json};
 
 const SECOND_TRON: &str = "TJRyWwFs9wTFGZg3JbrVriFbNfCug5tDeC";
-
-fn key(app: &TestApp, email: &str, scopes: &str) -> String {
-    api_keys::create_from_cli(&mut app.conn(), email, scopes, "test").unwrap()
-}
-
-fn req(method: &str, path: &str, key: &str, body: Option<Value>) -> TestRequest {
-    let mut r = match method {
-        "GET" => TestRequest::get(),
-        "PUT" => TestRequest::put(),
-        _ => TestRequest::post(),
-    }
-    .uri(path)
-    .insert_header(("Authorization", format!("Bearer {key}")));
-    if let Some(b) = body {
-        r = r.insert_header(("Content-Type", "application/json")).set_payload(b.to_string());
-    }
-    r
-}
-
-fn body(res: &common::Response) -> Value {
-    serde_json::from_str(&res.body).unwrap_or_else(|e| panic!("{e}: {}", res.body))
-}
 
 fn fields(res: &common::Response) -> Vec<String> {
     body(res)["errors"]
         .as_array()
         .map_or_else(Vec::new, |e| e.iter().map(|e| e["field"].as_str().unwrap().to_owned()).collect())
-}
-
-fn end_cooling_off(app: &TestApp) {
-    use diesel::prelude::*;
-    use payouts::db::schema::payee_addresses as a;
-    let past = payouts::service::now() - chrono::Duration::minutes(1);
-    diesel::update(a::table.filter(a::status.eq("approved")))
-        .set(a::payable_from.eq(past))
-        .execute(&mut **app.conn())
-        .unwrap();
 }
 
 #[actix_web::test]
@@ -222,7 +188,7 @@ async fn payees_are_kept_through_the_api_under_the_same_change_control() {
         assert!(body(&res)["detail"].as_str().unwrap().contains("becomes payable at"), "[{backend:?}] {}", res.body);
 
         // Payable: paid by payee_id alone, the row linked to her.
-        end_cooling_off(&app);
+        common::end_cooling_off(&app);
         let res = c
             .send(
                 req("POST", "/api/v1/payouts", &accountant, Some(pay(json!({"payee_id": id, "amount": "10"}))))

@@ -190,10 +190,19 @@ pub async fn quote(state: web::Data<AppState>, Api(caller): Api, body: web::Payl
 
 #[utoipa::path(post, path = "/api/v1/payouts", tag = "payouts", security(("bearer" = [])), params(("Idempotency-Key" = String, Header, description = "Required. The same key and body again returns the first answer; the same key with another body is refused (422). Kept 48 hours.")), request_body = api::PayoutRequest, responses((status = 201, description = "The payout, Pending when approval applies, else In progress", body = api::PayoutJson), Denied, Conflicting, Invalid))]
 pub async fn create(state: web::Data<AppState>, req: HttpRequest, Api(caller): Api, body: web::Payload) -> ApiResult {
-    let key = req.headers().get("Idempotency-Key").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let key = idempotency_key(&req);
     let payout: PayoutRequest = parse(&read_body(&state, body).await?)?;
     let limits = state.config.registry_limits;
-    let answer = state.run(move |conn| api::create(conn, &caller, &key, &payout, &limits)).await?;
+    answered(state.run(move |conn| api::create(conn, &caller, &key, &payout, &limits)).await?)
+}
+
+/// The request's `Idempotency-Key`, empty when missing or not text (the service refuses both).
+pub(crate) fn idempotency_key(req: &HttpRequest) -> String {
+    req.headers().get("Idempotency-Key").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned()
+}
+
+/// A create's answer, fresh or replayed, as it was first given.
+pub(crate) fn answered(answer: api::Answer) -> ApiResult {
     Ok(HttpResponse::build(StatusCode::from_u16(answer.status).unwrap_or(StatusCode::CREATED))
         .content_type("application/json")
         .insert_header(("Cache-Control", "no-store"))

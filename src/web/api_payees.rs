@@ -1,9 +1,11 @@
 //! The JSON API v1's payee book, address approvals and schedules.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, web};
 
-use super::api::{Api, ApiResult, Conflicting, Denied, Invalid, Missing, ok, parse, read_small_body};
+use super::api::{
+    Api, ApiResult, Conflicting, Denied, Invalid, Missing, answered, idempotency_key, ok, parse, read_small_body,
+};
 use crate::AppState;
 use crate::service::api_payees::{
     self as api, AddressRequest, DecisionRequest, PayeeListParams, PayeeRequest, ScheduleRequest,
@@ -21,13 +23,9 @@ pub async fn list(state: web::Data<AppState>, Api(caller): Api, params: web::Que
     request_body = PayeeRequest,
     responses((status = 201, description = "The payee; each address is pending a manager's approval", body = api::PayeeJson), Denied, Conflicting, Invalid))]
 pub async fn create(state: web::Data<AppState>, req: HttpRequest, Api(caller): Api, body: web::Payload) -> ApiResult {
-    let key = req.headers().get("Idempotency-Key").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let key = idempotency_key(&req);
     let payee: PayeeRequest = parse(&read_small_body(body).await?)?;
-    let answer = state.run(move |conn| api::create(conn, &caller, &key, &payee)).await?;
-    Ok(HttpResponse::build(StatusCode::from_u16(answer.status).unwrap_or(StatusCode::CREATED))
-        .content_type("application/json")
-        .insert_header(("Cache-Control", "no-store"))
-        .body(answer.body))
+    answered(state.run(move |conn| api::create(conn, &caller, &key, &payee)).await?)
 }
 
 #[utoipa::path(get, path = "/api/v1/payees/{id}", operation_id = "get_payee", tag = "payees", security(("bearer" = [])), params(("id" = i64, Path, description = "Payee id")),

@@ -426,3 +426,40 @@ pub fn start_server(url: &str, dir: &std::path::Path) -> std::process::Child {
         .spawn()
         .expect("the server starts")
 }
+
+/// An API key for the demo user `email` with `scopes` (comma-separated), made as the CLI makes it.
+pub fn api_key(app: &TestApp, email: &str, scopes: &str) -> String {
+    payouts::service::api_keys::create_from_cli(&mut app.conn(), email, scopes, "test").unwrap()
+}
+
+/// An API request with the bearer key and, when given, a JSON body.
+pub fn api_request(method: &str, path: &str, key: &str, body: Option<serde_json::Value>) -> test::TestRequest {
+    let mut r = match method {
+        "GET" => test::TestRequest::get(),
+        "PUT" => test::TestRequest::put(),
+        _ => test::TestRequest::post(),
+    }
+    .uri(path)
+    .insert_header(("Authorization", format!("Bearer {key}")));
+    if let Some(b) = body {
+        r = r.insert_header(("Content-Type", "application/json")).set_payload(b.to_string());
+    }
+    r
+}
+
+/// A response's JSON body.
+pub fn json_of(res: &Response) -> serde_json::Value {
+    serde_json::from_str(&res.body).unwrap_or_else(|e| panic!("{e}: {}", res.body))
+}
+
+/// Moves the end of every approved payee address's cooling-off into the past, as if the period
+/// passed.
+pub fn end_cooling_off(app: &TestApp) {
+    use diesel::prelude::*;
+    use payouts::db::schema::payee_addresses as a;
+    let past = payouts::service::now() - chrono::Duration::minutes(1);
+    diesel::update(a::table.filter(a::status.eq("approved")))
+        .set(a::payable_from.eq(past))
+        .execute(&mut **app.conn())
+        .unwrap();
+}
