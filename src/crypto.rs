@@ -4,6 +4,9 @@ use std::sync::OnceLock;
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use chacha20poly1305::KeyInit as _;
+use chacha20poly1305::aead::{Aead, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -17,11 +20,22 @@ pub fn random_hex(n: usize) -> String {
 
 /// A password people can type: 20 characters from an alphabet without look-alikes.
 pub fn random_password() -> String {
-    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-    let mut buf = [0u8; 20];
-    getrandom::fill(&mut buf).expect("the operating system's random source failed");
     // 256 % 56 != 0 gives a bias of under 0.4% per character; 20 characters keep > 110 bits.
-    buf.iter().map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char).collect()
+    random_from(b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789", 20)
+}
+
+/// `n` characters drawn from `alphabet` (unbiased when its length divides 256).
+pub fn random_from(alphabet: &[u8], n: usize) -> String {
+    let mut buf = vec![0u8; n];
+    getrandom::fill(&mut buf).expect("the operating system's random source failed");
+    buf.iter().map(|b| alphabet[*b as usize % alphabet.len()] as char).collect()
+}
+
+/// `n` random bytes from the operating system.
+pub fn random_bytes(n: usize) -> Vec<u8> {
+    let mut buf = vec![0u8; n];
+    getrandom::fill(&mut buf).expect("the operating system's random source failed");
+    buf
 }
 
 pub fn sha256_hex(data: &[u8]) -> String {
@@ -29,7 +43,7 @@ pub fn sha256_hex(data: &[u8]) -> String {
 }
 
 pub fn hmac_sha256_hex(key: &[u8], message: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes a key of any length");
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes a key of any length");
     mac.update(message);
     hex::encode(mac.finalize().into_bytes())
 }
@@ -37,6 +51,43 @@ pub fn hmac_sha256_hex(key: &[u8], message: &[u8]) -> String {
 /// Equality that takes the same time wherever the inputs differ.
 pub fn constant_time_eq(a: &str, b: &str) -> bool {
     a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
+/// A 32-byte key for one `purpose`, derived from the instance secret with HKDF-SHA256, so that
+/// each use of the secret gets a key of its own.
+fn derived_key(secret: &[u8], purpose: &str) -> [u8; 32] {
+    let mut key = [0u8; 32];
+    hkdf::Hkdf::<Sha256>::new(Some(b"payouts"), secret)
+        .expand(purpose.as_bytes(), &mut key)
+        .expect("32 bytes is a valid HKDF-SHA256 output length");
+    key
+}
+
+/// Encrypts `plain` with XChaCha20-Poly1305 under a key derived from `secret` for `purpose`;
+/// `bound_to` (say, the owner's id) must be given again to open it, so a sealed value copied to
+/// another row does not open there. Hex of nonce and ciphertext.
+pub fn seal(secret: &[u8], purpose: &str, bound_to: &[u8], plain: &[u8]) -> String {
+    let cipher = XChaCha20Poly1305::new(&derived_key(secret, purpose).into());
+    let mut nonce = [0u8; 24];
+    getrandom::fill(&mut nonce).expect("the operating system's random source failed");
+    let sealed = cipher
+        .encrypt(XNonce::from_slice(&nonce), Payload { msg: plain, aad: bound_to })
+        .expect("encryption of a short value does not fail");
+    let mut out = nonce.to_vec();
+    out.extend_from_slice(&sealed);
+    hex::encode(out)
+}
+
+/// The plain bytes of a [`seal`]ed value, or None when it was sealed under another key, purpose
+/// or binding, or was altered.
+pub fn open(secret: &[u8], purpose: &str, bound_to: &[u8], sealed: &str) -> Option<Vec<u8>> {
+    let bytes = hex::decode(sealed).ok()?;
+    if bytes.len() < 24 {
+        return None;
+    }
+    let (nonce, body) = bytes.split_at(24);
+    let cipher = XChaCha20Poly1305::new(&derived_key(secret, purpose).into());
+    cipher.decrypt(XNonce::from_slice(nonce), Payload { msg: body, aad: bound_to }).ok()
 }
 
 /// An argon2id hash in PHC string form, with the crate's recommended parameters.
@@ -93,6 +144,23 @@ mod tests {
         let p = random_password();
         assert_eq!(p.chars().count(), 20);
         assert!(p.chars().all(|c| c.is_ascii_alphanumeric()));
+    }
+
+    #[test]
+    fn sealed_values_open_only_with_the_same_key_purpose_and_binding() {
+        let sealed = seal(b"secret one", "totp", b"7", b"the plain bytes");
+        assert_eq!(open(b"secret one", "totp", b"7", &sealed).as_deref(), Some(&b"the plain bytes"[..]));
+        assert_ne!(sealed, seal(b"secret one", "totp", b"7", b"the plain bytes"), "a fresh nonce each time");
+        assert!(!sealed.contains(&hex::encode(b"the plain bytes")));
+        assert_eq!(open(b"secret two", "totp", b"7", &sealed), None);
+        assert_eq!(open(b"secret one", "other", b"7", &sealed), None);
+        assert_eq!(open(b"secret one", "totp", b"8", &sealed), None);
+        let mut altered = sealed.clone().into_bytes();
+        let last = altered.len() - 1;
+        altered[last] = if altered[last] == b'0' { b'1' } else { b'0' };
+        assert_eq!(open(b"secret one", "totp", b"7", &String::from_utf8(altered).unwrap()), None);
+        assert_eq!(open(b"secret one", "totp", b"7", "not hex"), None);
+        assert_eq!(open(b"secret one", "totp", b"7", "00"), None);
     }
 
     #[test]

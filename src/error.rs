@@ -20,6 +20,15 @@ pub enum AppError {
     NotAllowed(String),
     #[error("sign in first")]
     Unauthenticated,
+    /// Signed in with a password; the second factor is still to give.
+    #[error("give your second factor first")]
+    SecondFactorRequired,
+    /// The organization requires a second factor this user has not set up.
+    #[error("set up a second factor first")]
+    EnrolmentRequired,
+    /// The action needs a fresh second factor; says which and how to give it.
+    #[error("{0}")]
+    StepUpRequired(String),
     #[error("the form was stale or forged (CSRF check failed)")]
     Csrf,
     #[error("{0}")]
@@ -58,6 +67,8 @@ struct ErrorPage<'a> {
     status: u16,
     title: &'a str,
     message: String,
+    /// Where to go to fix it, when there is such a place.
+    link: Option<(&'static str, &'static str)>,
 }
 
 impl AppError {
@@ -67,6 +78,8 @@ impl AppError {
             AppError::NotFound => "Not found",
             AppError::Forbidden | AppError::NotAllowed(_) => "Not allowed",
             AppError::Unauthenticated => "Sign in required",
+            AppError::SecondFactorRequired | AppError::EnrolmentRequired => "Second factor required",
+            AppError::StepUpRequired(_) => "Confirm it's you",
             AppError::Csrf => "Form expired",
             AppError::Conflict(_) => "Could not complete the action",
             AppError::TooLarge(_) => "Too large",
@@ -82,7 +95,13 @@ impl AppError {
             AppError::Forbidden => "Your role does not allow this. Ask an administrator if you need it.".into(),
             AppError::Unauthenticated => "Sign in to continue.".into(),
             AppError::Csrf => "This form was open too long or came from another site. Go back, reload the page and try again; nothing was changed.".into(),
-            AppError::Conflict(m) | AppError::NotAllowed(m) | AppError::TooLarge(m) => m.clone(),
+            AppError::Conflict(m) | AppError::NotAllowed(m) | AppError::TooLarge(m) | AppError::StepUpRequired(m) => {
+                m.clone()
+            }
+            AppError::SecondFactorRequired => "Give your second factor to finish signing in.".into(),
+            AppError::EnrolmentRequired => {
+                "Your organization requires a second factor for your role: set one up to continue.".into()
+            }
             _ => "The server could not complete the request. Nothing you typed was lost; try again in a moment.".into(),
         }
     }
@@ -93,8 +112,12 @@ impl ResponseError for AppError {
         match self {
             AppError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::NotFound => StatusCode::NOT_FOUND,
-            AppError::Forbidden | AppError::NotAllowed(_) | AppError::Csrf => StatusCode::FORBIDDEN,
-            AppError::Unauthenticated => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden | AppError::NotAllowed(_) | AppError::Csrf | AppError::StepUpRequired(_) => {
+                StatusCode::FORBIDDEN
+            }
+            AppError::Unauthenticated | AppError::SecondFactorRequired | AppError::EnrolmentRequired => {
+                StatusCode::UNAUTHORIZED
+            }
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
@@ -106,13 +129,23 @@ impl ResponseError for AppError {
         if status.is_server_error() {
             tracing::error!(error = %self, "request failed");
         }
-        if matches!(self, AppError::Unauthenticated) {
+        let redirect = match self {
+            AppError::Unauthenticated => Some("/login"),
+            AppError::SecondFactorRequired => Some("/login/second-factor"),
+            AppError::EnrolmentRequired => Some("/account/security"),
+            _ => None,
+        };
+        if let Some(to) = redirect {
             return HttpResponse::SeeOther()
-                .insert_header(("Location", "/login"))
-                .insert_header(("HX-Redirect", "/login"))
+                .insert_header(("Location", to))
+                .insert_header(("HX-Redirect", to))
                 .finish();
         }
-        let page = ErrorPage { status: status.as_u16(), title: self.title(), message: self.public_message() };
+        let link = match self {
+            AppError::StepUpRequired(_) => Some(("/step-up", "Confirm it's you")),
+            _ => None,
+        };
+        let page = ErrorPage { status: status.as_u16(), title: self.title(), message: self.public_message(), link };
         match page.render() {
             Ok(body) => HttpResponse::build(status).content_type("text/html; charset=utf-8").body(body),
             Err(_) => HttpResponse::build(status).content_type("text/plain; charset=utf-8").body(page.message),

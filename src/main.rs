@@ -102,6 +102,13 @@ enum UserCommand {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// Remove every second factor of a user (a lost phone, the last admin locked out) and end
+    /// their sessions; they set up a factor again at their next sign-in. Audited.
+    #[command(name = "reset-2fa")]
+    Reset2fa {
+        #[arg(long)]
+        email: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -133,6 +140,11 @@ fn main() -> ExitCode {
         Some(Command::User(UserCommand::Add { email, role, org, password_stdin })) => {
             add_user(&cli.db, &email, &role, org.as_deref(), password_stdin)
         }
+        Some(Command::User(UserCommand::Reset2fa { email })) => open_db(&cli.db).and_then(|mut conn| {
+            payouts::service::second_factor::reset_from_cli(&mut conn, &email).map_err(|e| e.to_string())?;
+            println!("every second factor of {} is removed and their sessions ended", email.trim().to_lowercase());
+            Ok(())
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

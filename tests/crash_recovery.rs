@@ -35,8 +35,7 @@ fn a_killed_server_pays_every_row_once_after_restart() {
             let mut conn = state.pool.get().unwrap();
             bootstrap::initialize(&mut conn, true, "", "").unwrap();
             let user = payouts::db::users::find_by_email(&mut conn, "accountant@demo.local").unwrap().unwrap();
-            let actor =
-                Actor { user_id: user.id, org_id: user.org_id, email: user.email, role: Role::Accountant, ip: None };
+            let actor = Actor::of_user(user, Role::Accountant);
             let rows: Vec<Row> = (0..1000u32)
                 .map(|n| {
                     let address = tron_address(n);
@@ -112,8 +111,7 @@ fn two_server_processes_on_one_database_send_every_item_once() {
             let mut conn = state.pool.get().unwrap();
             bootstrap::initialize(&mut conn, true, "", "").unwrap();
             let user = payouts::db::users::find_by_email(&mut conn, "accountant@demo.local").unwrap().unwrap();
-            let actor =
-                Actor { user_id: user.id, org_id: user.org_id, email: user.email, role: Role::Accountant, ip: None };
+            let actor = Actor::of_user(user, Role::Accountant);
             for p in 0..30u32 {
                 let rows: Vec<Row> = (0..10u32)
                     .map(|n| {

@@ -181,8 +181,7 @@ impl Books {
         let mut conn = state.pool.get().unwrap();
         bootstrap::initialize(&mut conn, true, "", "").unwrap();
         let user = payouts::db::users::find_by_email(&mut conn, "accountant@demo.local").unwrap().unwrap();
-        let actor =
-            Actor { user_id: user.id, org_id: user.org_id, email: user.email, role: Role::Accountant, ip: None };
+        let actor = Actor::of_user(user, Role::Accountant);
         drop(conn);
         let url = match backend {
             Backend::Sqlite => format!("sqlite://{}", url.target()),

@@ -13,7 +13,7 @@ use payouts::service::{Actor, now};
 
 fn actor_of(app: &TestApp, email: &str, role: Role) -> Actor {
     let user = payouts::db::users::find_by_email(&mut app.conn(), email).unwrap().unwrap();
-    Actor { user_id: user.id, org_id: user.org_id, email: user.email, role, ip: None }
+    Actor::of_user(user, role)
 }
 
 fn create(app: &TestApp, actor: &Actor, description: &str, n: usize) -> i64 {

@@ -171,6 +171,8 @@ async fn concurrent_deposits_all_count() {
             email: "admin@demo.local".into(),
             role: payouts::domain::account::Role::Admin,
             ip: None,
+            stepped_up_at: None,
+            via_api: false,
         };
         let threads: Vec<_> = (0..8)
             .map(|_| {

@@ -13,7 +13,7 @@ use payouts::service::{Actor, ledger, now};
 
 fn accountant(app: &TestApp) -> Actor {
     let user = payouts::db::users::find_by_email(&mut app.conn(), "accountant@demo.local").unwrap().unwrap();
-    Actor { user_id: user.id, org_id: user.org_id, email: user.email, role: Role::Accountant, ip: None }
+    Actor::of_user(user, Role::Accountant)
 }
 
 fn create(

@@ -5,6 +5,7 @@ pub mod approvals;
 pub mod audit;
 pub mod drafts;
 pub mod evm;
+pub mod factors;
 pub mod ledger;
 pub mod models;
 pub mod org_settings;

@@ -17,6 +17,9 @@ pub struct OrgRow {
     pub payee_cooling_off_minutes: i32,
     pub extra_approval_for_new_addresses: bool,
     pub time_zone: String,
+    pub second_factor_staff: bool,
+    pub second_factor_accountants: bool,
+    pub step_up_every_approval: bool,
 }
 
 #[derive(Insertable)]
@@ -24,6 +27,8 @@ pub struct OrgRow {
 pub struct NewOrgRow<'a> {
     pub name: &'a str,
     pub created_at: NaiveDateTime,
+    /// Admins and managers must have a second factor: on for new organizations, off in demo mode.
+    pub second_factor_staff: bool,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -40,6 +45,9 @@ pub struct UserRow {
     pub last_login_at: Option<NaiveDateTime>,
     #[diesel(deserialize_as = super::stamp::Stamp)]
     pub created_at: NaiveDateTime,
+    pub totp_secret: Option<String>,
+    pub totp_enabled_at: Option<NaiveDateTime>,
+    pub totp_last_step: Option<i64>,
 }
 
 #[derive(Insertable)]
@@ -66,6 +74,8 @@ pub struct SessionRow {
     pub created_at: NaiveDateTime,
     #[diesel(deserialize_as = super::stamp::Stamp)]
     pub last_seen_at: NaiveDateTime,
+    pub second_factor_at: Option<NaiveDateTime>,
+    pub step_up_at: Option<NaiveDateTime>,
 }
 
 #[derive(Insertable)]

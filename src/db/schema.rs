@@ -11,6 +11,9 @@ diesel::table! {
         payee_cooling_off_minutes -> Integer,
         extra_approval_for_new_addresses -> Bool,
         time_zone -> Text,
+        second_factor_staff -> Bool,
+        second_factor_accountants -> Bool,
+        step_up_every_approval -> Bool,
     }
 }
 
@@ -26,6 +29,9 @@ diesel::table! {
         locked_until -> Nullable<Timestamp>,
         last_login_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
+        totp_secret -> Nullable<Text>,
+        totp_enabled_at -> Nullable<Timestamp>,
+        totp_last_step -> Nullable<BigInt>,
     }
 }
 
@@ -38,6 +44,38 @@ diesel::table! {
         ip -> Nullable<Text>,
         created_at -> Timestamp,
         last_seen_at -> Timestamp,
+        second_factor_at -> Nullable<Timestamp>,
+        step_up_at -> Nullable<Timestamp>,
+        webauthn_state -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    recovery_codes (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        code_hash -> Text,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    security_keys (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        name -> Text,
+        credential_id -> Text,
+        credential -> Text,
+        created_at -> Timestamp,
+        last_used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    step_up_thresholds (org_id, asset) {
+        org_id -> BigInt,
+        asset -> Text,
+        threshold -> Text,
     }
 }
 
@@ -64,6 +102,8 @@ diesel::table! {
 
 diesel::joinable!(users -> organizations (org_id));
 diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(recovery_codes -> users (user_id));
+diesel::joinable!(security_keys -> users (user_id));
 
 diesel::table! {
     org_assets (org_id, asset) {
@@ -379,6 +419,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     organizations,
     users,
     sessions,
+    recovery_codes,
+    security_keys,
+    step_up_thresholds,
     audit_log,
     instance_settings,
     org_assets,

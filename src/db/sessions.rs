@@ -2,18 +2,25 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::models::{NewSessionRow, OrgRow, SessionRow, UserRow};
-use super::schema::{organizations, sessions::dsl as s, users};
+use super::schema::{organizations, security_keys, sessions::dsl as s, users};
 use super::{DbConnection, DbResult};
 
 pub fn insert(conn: &mut DbConnection, row: &NewSessionRow) -> DbResult<()> {
     diesel::insert_into(s::sessions).values(row).execute(conn).map(drop)
 }
 
-pub fn find_with_user(conn: &mut DbConnection, token_hash: &str) -> DbResult<Option<(SessionRow, UserRow, OrgRow)>> {
+/// The session, its user and organization, and whether the user has a security key.
+pub fn find_with_user(
+    conn: &mut DbConnection,
+    token_hash: &str,
+) -> DbResult<Option<(SessionRow, UserRow, OrgRow, bool)>> {
+    let has_key = diesel::dsl::exists(
+        security_keys::table.filter(security_keys::user_id.eq(users::id)).select(security_keys::id),
+    );
     s::sessions
         .inner_join(users::table.inner_join(organizations::table))
         .filter(s::token_hash.eq(token_hash))
-        .select((SessionRow::as_select(), UserRow::as_select(), OrgRow::as_select()))
+        .select((SessionRow::as_select(), UserRow::as_select(), OrgRow::as_select(), has_key))
         .first(conn)
         .optional()
 }

@@ -65,3 +65,15 @@ pub fn set_role(conn: &mut DbConnection, id: i64, role: &str) -> DbResult<()> {
 pub fn set_disabled(conn: &mut DbConnection, id: i64, disabled: bool) -> DbResult<()> {
     diesel::update(u::users.find(id)).set(u::disabled.eq(disabled)).execute(conn).map(drop)
 }
+
+/// A right second-factor code ends the run of failures, as a right password does.
+pub fn clear_failures(conn: &mut DbConnection, id: i64) -> DbResult<()> {
+    diesel::update(u::users.find(id))
+        .set((u::failed_logins.eq(0), u::locked_until.eq(None::<NaiveDateTime>)))
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn find(conn: &mut DbConnection, id: i64) -> DbResult<UserRow> {
+    u::users.find(id).select(UserRow::as_select()).first(conn)
+}

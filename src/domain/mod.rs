@@ -9,6 +9,7 @@ pub mod money;
 pub mod outbound;
 pub mod payout;
 pub mod registry;
+pub mod second_factor;
 pub mod spreadsheet;
 pub mod validation;
 pub mod zone;

@@ -95,6 +95,7 @@ pub fn create_by_admin(
     let scopes = Scope::parse_list(&scopes.join(","))
         .map_err(|n| FieldErrors::single("scopes", format!("Unknown scope {n}.")))?;
     db::write_tx(conn, |conn| {
+        super::second_factor::require_fresh(conn, actor, "Creating an API key")?;
         let (row, key) = create(conn, actor.org_id, user_id, name, &scopes, Some(actor.user_id))?;
         audit::record(
             conn,
@@ -136,6 +137,7 @@ pub fn list(conn: &mut DbConnection, actor: &Actor) -> Result<Vec<ApiKeyRow>, Ap
 pub fn revoke(conn: &mut DbConnection, actor: &Actor, id: i64) -> Result<(), AppError> {
     actor.require(Role::can_administer)?;
     db::write_tx(conn, |conn| {
+        super::second_factor::require_fresh(conn, actor, "Revoking an API key")?;
         if !db::api::revoke(conn, actor.org_id, id, now())? {
             return Err(AppError::NotFound);
         }
@@ -165,9 +167,5 @@ pub fn authenticate(conn: &mut DbConnection, key: &str) -> Result<Option<ApiCall
     }
     let scopes =
         Scope::parse_list(&row.scopes).unwrap_or_default().into_iter().filter(|s| s.allowed_for(role)).collect();
-    Ok(Some(ApiCaller {
-        actor: Actor { user_id: user.id, org_id: user.org_id, email: user.email, role, ip: None },
-        scopes,
-        key_id: row.id,
-    }))
+    Ok(Some(ApiCaller { actor: Actor { via_api: true, ..Actor::of_user(user, role) }, scopes, key_id: row.id }))
 }

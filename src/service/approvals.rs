@@ -32,13 +32,7 @@ pub struct Policy {
 
 pub fn policy(conn: &mut DbConnection, org_id: i64) -> Result<Policy, AppError> {
     let org = db::orgs::find(conn, org_id)?;
-    let thresholds = db::approvals::thresholds(conn, org_id)?
-        .into_iter()
-        .filter_map(|(code, value)| {
-            let a = asset::find(&code)?;
-            Some((a, Amount::parse_non_negative(a, &value).ok()?))
-        })
-        .collect();
+    let thresholds = stored_thresholds(db::approvals::thresholds(conn, org_id)?);
     Ok(Policy {
         required: org.approval_required,
         needed: org.approvals_needed.max(1),
@@ -57,6 +51,33 @@ impl Policy {
     }
 }
 
+/// Per-asset thresholds as stored (asset code, amount); unknown assets are left out.
+pub(crate) fn stored_thresholds(rows: Vec<(String, String)>) -> Vec<(&'static Asset, Amount)> {
+    rows.into_iter()
+        .filter_map(|(code, value)| {
+            let a = asset::find(&code)?;
+            Some((a, Amount::parse_non_negative(a, &value).ok()?))
+        })
+        .collect()
+}
+
+/// The `threshold_<ASSET>` fields of a settings form that are filled in; each wrong one is named.
+pub(crate) fn typed_thresholds(fields: &[(String, String)], errors: &mut FieldErrors) -> Vec<(&'static Asset, Amount)> {
+    let mut thresholds = Vec::new();
+    for a in ASSETS.iter() {
+        let name = format!("threshold_{}", a.code);
+        let value = fields.iter().find(|(k, _)| *k == name).map(|(_, v)| v.trim()).unwrap_or("");
+        if value.is_empty() {
+            continue;
+        }
+        match Amount::parse(a, value) {
+            Ok(t) => thresholds.push((a, t)),
+            Err(e) => errors.add(name, e),
+        }
+    }
+    thresholds
+}
+
 /// What the settings form sends: `required`, `needed`, and `threshold_<ASSET>` per asset.
 pub fn set_policy(conn: &mut DbConnection, actor: &Actor, fields: &[(String, String)]) -> Result<Policy, AppError> {
     actor.require(Role::can_administer)?;
@@ -71,20 +92,11 @@ pub fn set_policy(conn: &mut DbConnection, actor: &Actor, fields: &[(String, Str
             1
         }
     };
-    let mut thresholds = Vec::new();
-    for a in ASSETS.iter() {
-        let value = get(&format!("threshold_{}", a.code));
-        if value.is_empty() {
-            continue;
-        }
-        match Amount::parse(a, value) {
-            Ok(t) => thresholds.push((a, t)),
-            Err(e) => errors.add(format!("threshold_{}", a.code), e),
-        }
-    }
+    let thresholds = typed_thresholds(fields, &mut errors);
     errors.into_result(())?;
     let at = now();
     db::write_tx(conn, |conn| {
+        super::second_factor::require_fresh(conn, actor, "Changing the approval policy")?;
         let before = policy(conn, actor.org_id)?;
         db::approvals::set_policy(conn, actor.org_id, required, needed, extra)?;
         for a in ASSETS.iter() {
@@ -124,6 +136,8 @@ pub fn digest(conn: &mut DbConnection, payout: &PayoutRow) -> Result<String, App
     Ok(format!("sha256:{}", crypto::sha256_hex(text.as_bytes())))
 }
 
+/// The pending payout `actor` may decide on now, locked; a decision over the step-up threshold
+/// needs a fresh second factor.
 fn load_pending(conn: &mut DbConnection, actor: &Actor, payout_id: i64) -> Result<PayoutRow, AppError> {
     actor.require(Role::can_approve)?;
     // Locked: with two approvals needed, two managers approving at once must see each other's
@@ -141,6 +155,8 @@ fn load_pending(conn: &mut DbConnection, actor: &Actor, payout_id: i64) -> Resul
             status.label().to_lowercase()
         )));
     }
+    let total = stored_amount(payout_asset(&payout)?, &payout.amount_total)?;
+    super::second_factor::require_for_payout(conn, actor, total, true)?;
     Ok(payout)
 }
 

@@ -74,7 +74,7 @@ pub fn initialize(
         if db::orgs::count(conn)? > 0 {
             return Err(AppError::Conflict("initialized by another process".into()));
         }
-        let org = db::orgs::insert(conn, &NewOrgRow { name: org_name, created_at: at })?;
+        let org = db::orgs::insert(conn, &NewOrgRow { name: org_name, created_at: at, second_factor_staff: !demo })?;
         let mut first_user = None;
         for (user, hash) in users.iter().zip(&hashes) {
             let row = insert_user(conn, org.id, user, hash, at)?;
@@ -150,7 +150,7 @@ pub fn add_user_from_cli(
         let org = match org_name {
             Some(name) => match db::orgs::find_by_name(conn, name)? {
                 Some(org) => org,
-                None => db::orgs::insert(conn, &NewOrgRow { name, created_at: at })?,
+                None => db::orgs::insert(conn, &NewOrgRow { name, created_at: at, second_factor_staff: true })?,
             },
             None => match db::orgs::list(conn)?.as_slice() {
                 [only] => only.clone(),

@@ -24,7 +24,7 @@ fn form(asset: &str, amount: &str, address: &str, description: &str) -> SinglePa
 /// [`DEMO_FAIL_ADDRESS`]; the payouts it settles end Completed or Failed.
 pub fn seed_payouts(conn: &mut DbConnection, rail: &dyn Rail) -> Result<(), AppError> {
     let user = db::users::find_by_email(conn, "accountant@demo.local")?.ok_or(AppError::NotFound)?;
-    let actor = Actor { user_id: user.id, org_id: user.org_id, email: user.email, role: Role::Accountant, ip: None };
+    let actor = Actor::of_user(user, Role::Accountant);
     let create = |conn: &mut DbConnection, f: SinglePayoutForm, key: &str| -> Result<i64, AppError> {
         let draft = payouts::check_single(conn, &actor, &f)?;
         Ok(payouts::create(conn, &actor, &draft, key)?.payout.id)

@@ -19,6 +19,7 @@ pub mod payouts;
 pub mod processor;
 pub mod review;
 pub mod schedules;
+pub mod second_factor;
 pub mod sessions;
 pub mod users;
 pub mod webhook_net;
@@ -42,9 +43,27 @@ pub struct Actor {
     pub email: String,
     pub role: Role,
     pub ip: Option<String>,
+    /// When this person last proved a second factor (signing in with it, a step-up, an `X-OTP`
+    /// header); what step-up asks of approvals, confirms and settings changes is judged by it.
+    pub stepped_up_at: Option<NaiveDateTime>,
+    /// Acting through an API key rather than a signed-in browser.
+    pub via_api: bool,
 }
 
 impl Actor {
+    /// `user` acting as `role` from no particular address, with no second factor given yet.
+    pub fn of_user(user: crate::db::models::UserRow, role: Role) -> Actor {
+        Actor {
+            user_id: user.id,
+            org_id: user.org_id,
+            email: user.email,
+            role,
+            ip: None,
+            stepped_up_at: None,
+            via_api: false,
+        }
+    }
+
     pub fn require(&self, allowed: fn(Role) -> bool) -> Result<(), AppError> {
         if allowed(self.role) { Ok(()) } else { Err(AppError::Forbidden) }
     }

@@ -78,6 +78,7 @@ pub fn update_fee_rule(
     let rule = FeeRule::parse(asset, operation, input)?;
     let at = now();
     db::write_tx(conn, |conn| {
+        super::second_factor::require_fresh(conn, actor, "Changing fees")?;
         let before = fee_schedule(conn, actor.org_id)?.rule(asset, operation);
         db::org_settings::put_fee_rule(
             conn,

@@ -370,6 +370,7 @@ pub(crate) fn enter_checked_address(
         // Entering the address the payee already has changes nothing.
         return Ok((same.id, false));
     }
+    super::second_factor::require_fresh(conn, actor, "Changing a payee's address")?;
     let id = db::payees::insert_address(
         conn,
         &NewPayeeAddressRow {
@@ -427,6 +428,7 @@ pub fn decide_address(
     db::write_tx(conn, |conn| {
         let found = db::payees::find_address_in_org(conn, actor.org_id, address_id)?.ok_or(AppError::NotFound)?;
         let payee = db::payees::lock_in_org(conn, actor.org_id, found.payee_id)?.ok_or(AppError::NotFound)?;
+        super::second_factor::require_fresh(conn, actor, "Deciding on a payee's address")?;
         if found.entered_by == actor.user_id {
             return Err(AppError::Conflict(
                 "You entered this address; a manager other than you must approve or reject it.".into(),

@@ -259,6 +259,7 @@ pub(crate) fn create_in_tx(
     let amount_total = Amount::sum(draft.asset, items.iter().map(|i| &i.0)).ok_or_else(overflow)?;
     let fee = Amount::sum(draft.asset, items.iter().map(|i| &i.1)).ok_or_else(overflow)?;
     let total_debit = amount_total.checked_add(fee).ok_or_else(overflow)?;
+    super::second_factor::require_for_payout(conn, actor, amount_total, false)?;
     let payout = db::payouts::insert(
         conn,
         &NewPayoutRow {

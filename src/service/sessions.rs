@@ -9,7 +9,19 @@ use crate::db::models::{NewSessionRow, UserRow};
 use crate::db::{self, DbConnection};
 use crate::domain::FieldErrors;
 use crate::domain::account::{Role, lockout_after, normalize_email};
+use crate::domain::second_factor::{FactorPolicy, second_step_valid};
 use crate::error::AppError;
+
+/// Where a session stands in signing in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Signed in: everything the role allows.
+    Full,
+    /// The password was right; the second factor is still to give.
+    SecondFactor,
+    /// The organization requires a second factor this user has not set up: only setting one up.
+    Enrol,
+}
 
 /// The signed-in user of a live session.
 #[derive(Debug, Clone)]
@@ -21,12 +33,30 @@ pub struct SessionUser {
     pub email: String,
     pub role: Role,
     pub csrf_token: String,
+    pub stage: Stage,
+    /// An authenticator app is set up.
+    pub totp: bool,
+    /// At least one security key is registered.
+    pub keys: bool,
+    /// The last fresh second factor given in this session.
+    pub stepped_up_at: Option<NaiveDateTime>,
+}
+
+impl SessionUser {
+    /// A fresh second factor would be asked now for a step-up: the user has one and has not
+    /// given it in the last five minutes.
+    pub fn step_up_due(&self, now: NaiveDateTime) -> bool {
+        (self.totp || self.keys)
+            && self.stepped_up_at.is_none_or(|t| now - t > crate::domain::second_factor::step_up_valid())
+    }
 }
 
 /// A new session: `token` goes into the cookie and is stored only as its SHA-256.
 pub struct NewSession {
     pub token: String,
     pub user_id: i64,
+    /// The user has a second factor still to give.
+    pub second_factor: bool,
 }
 
 /// One answer for an unknown email, a wrong password and a locked account alike.
@@ -110,13 +140,18 @@ pub fn login(
     if user.disabled {
         return Err(FieldErrors::form("This account is disabled. Ask an administrator to enable it.").into());
     }
+    // With a second factor the password alone signs in half-way, and the run of failures goes on
+    // until the factor is given: a right password must not reset the count of wrong codes.
+    let second_factor = user.totp_enabled_at.is_some() || db::factors::key_count(conn, user.id)? > 0;
     let token = crypto::random_hex(32);
     let csrf = crypto::random_hex(32);
     db::write_tx(conn, |conn| -> Result<(), AppError> {
         if let Some(old) = previous_token {
             db::sessions::delete_by_token_hash(conn, &token_hash(old))?;
         }
-        db::users::record_successful_login(conn, user.id, now)?;
+        if !second_factor {
+            db::users::record_successful_login(conn, user.id, now)?;
+        }
         db::sessions::insert(
             conn,
             &NewSessionRow {
@@ -136,20 +171,24 @@ pub fn login(
                 action: "login",
                 object_type: "user",
                 object_id: Some(user.id.to_string()),
-                detail: String::new(),
+                detail: if second_factor { "password; second factor to follow".into() } else { String::new() },
                 ip,
             },
             now,
         )?;
         Ok(())
     })?;
-    Ok(NewSession { token, user_id: user.id })
+    Ok(NewSession { token, user_id: user.id, second_factor })
 }
 
 /// Takes one attempt from the account's allowance: the failures in a row counting this one, or
 /// None when it is locked. The attempt that reaches the limit locks the account (30 s, doubling
 /// to 15 minutes); a right password clears it.
-fn claim_attempt(conn: &mut DbConnection, user: &UserRow, now: NaiveDateTime) -> Result<Option<i32>, AppError> {
+pub(crate) fn claim_attempt(
+    conn: &mut DbConnection,
+    user: &UserRow,
+    now: NaiveDateTime,
+) -> Result<Option<i32>, AppError> {
     db::write_tx(conn, |conn| {
         let Some(failures) = db::users::claim_login_attempt(conn, user.id, now)? else {
             return Ok(None);
@@ -169,15 +208,28 @@ pub fn resolve(
     config: &Config,
     now: NaiveDateTime,
 ) -> Result<Option<SessionUser>, AppError> {
-    let Some((session, user, org)) = db::sessions::find_with_user(conn, &token_hash(token))? else {
+    let Some((session, user, org, keys)) = db::sessions::find_with_user(conn, &token_hash(token))? else {
         return Ok(None);
     };
-    let expired = now - session.last_seen_at > config.session_idle || now - session.created_at > config.session_max_age;
+    let totp = user.totp_enabled_at.is_some();
+    let waiting = (totp || keys) && session.second_factor_at.is_none();
+    let expired = now - session.last_seen_at > config.session_idle
+        || now - session.created_at > config.session_max_age
+        || (waiting && now - session.created_at > second_step_valid());
     let role = Role::parse(&user.role);
     if expired || user.disabled || role.is_none() {
         db::sessions::delete(conn, session.id)?;
         return Ok(None);
     }
+    let role = role.expect("checked above");
+    let policy = FactorPolicy { staff: org.second_factor_staff, accountants: org.second_factor_accountants };
+    let stage = if waiting {
+        Stage::SecondFactor
+    } else if !totp && !keys && policy.requires(role) {
+        Stage::Enrol
+    } else {
+        Stage::Full
+    };
     if (now - session.last_seen_at).num_seconds() >= touch_interval_secs(config.session_idle) {
         db::sessions::touch(conn, session.id, now)?;
     }
@@ -187,8 +239,12 @@ pub fn resolve(
         org_id: user.org_id,
         org_name: org.name,
         email: user.email,
-        role: role.expect("checked above"),
+        role,
         csrf_token: session.csrf_token,
+        stage,
+        totp,
+        keys,
+        stepped_up_at: session.step_up_at,
     }))
 }
 

@@ -362,6 +362,7 @@ pub fn add_endpoint(
     let secret = format!("whsec_{}", crypto::random_hex(24));
     let at = now();
     db::write_tx(conn, |conn| {
+        super::second_factor::require_fresh(conn, actor, "Adding a webhook")?;
         let row = db::webhooks::insert_endpoint(conn, actor.org_id, url, &events.join(","), &secret, at)?;
         audit::record(
             conn,
@@ -379,6 +380,7 @@ pub fn rotate_secret(conn: &mut DbConnection, actor: &Actor, id: i64) -> Result<
     let secret = format!("whsec_{}", crypto::random_hex(24));
     let at = now();
     db::write_tx(conn, |conn| {
+        super::second_factor::require_fresh(conn, actor, "Rotating a webhook's secret")?;
         let endpoint =
             db::webhooks::endpoints(conn, actor.org_id)?.into_iter().find(|e| e.id == id).ok_or(AppError::NotFound)?;
         db::webhooks::rotate(

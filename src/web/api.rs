@@ -13,6 +13,7 @@ use crate::domain::FieldErrors;
 use crate::error::AppError;
 use crate::service::api::{self, ListParams, PayoutRequest, ReasonRequest, ValidateRequest};
 use crate::service::api_keys::{self, ApiCaller};
+use crate::service::second_factor;
 
 /// An error as `application/problem+json`.
 #[derive(Debug)]
@@ -44,6 +45,7 @@ impl ResponseError for ApiError {
             AppError::Validation(_) => ("validation", "The request has invalid fields"),
             AppError::Unauthenticated => ("unauthenticated", "A valid API key is required"),
             AppError::Forbidden | AppError::NotAllowed(_) => ("forbidden", "Not allowed"),
+            AppError::StepUpRequired(_) => ("step-up-required", "A fresh second factor is required"),
             AppError::NotFound => ("not-found", "Not found"),
             AppError::Conflict(_) => ("conflict", "The request conflicts with the payout's state"),
             AppError::TooLarge(_) => ("too-large", "The request body is too large"),
@@ -57,7 +59,9 @@ impl ResponseError for ApiError {
             AppError::Unauthenticated => "Send `Authorization: Bearer <key>` with a key an admin created.".into(),
             AppError::NotFound => "There is nothing here, or it belongs to another organization.".into(),
             AppError::Forbidden => "The key's user or scopes do not allow this.".into(),
-            AppError::NotAllowed(m) | AppError::Conflict(m) | AppError::TooLarge(m) => m.clone(),
+            AppError::NotAllowed(m) | AppError::Conflict(m) | AppError::TooLarge(m) | AppError::StepUpRequired(m) => {
+                m.clone()
+            }
             _ => "The server could not complete the request; nothing was changed. Try again.".into(),
         };
         let mut body =
@@ -79,6 +83,8 @@ impl ResponseError for ApiError {
 
 pub(crate) type ApiResult = Result<HttpResponse, ApiError>;
 
+pub const OTP_HEADER: &str = "X-OTP";
+
 /// The caller named by the bearer key.
 pub struct Api(pub ApiCaller);
 
@@ -97,12 +103,28 @@ impl FromRequest for Api {
             .map(|(_, k)| k)
             .map(|k| k.trim().to_owned());
         let ip = req.peer_addr().map(|a| a.ip().to_string());
+        // A code from the key owner's authenticator, for approvals that ask a fresh second factor.
+        let otp = req.headers().get(OTP_HEADER).map(|v| v.to_str().unwrap_or("").to_owned());
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError(AppError::Internal("state missing".into())))?;
             let key = key.filter(|k| !k.is_empty()).ok_or(ApiError(AppError::Unauthenticated))?;
             let caller = state.run(move |conn| api_keys::authenticate(conn, &key)).await?;
             let mut caller = caller.ok_or(ApiError(AppError::Unauthenticated))?;
             caller.actor.ip = ip;
+            if let Some(code) = otp {
+                let (user_id, secret) = (caller.actor.user_id, state.secret.clone());
+                let at = state
+                    .run(move |conn| second_factor::step_up_with_code(conn, user_id, None, &secret, &code))
+                    .await
+                    .map_err(|e| match e {
+                        AppError::Validation(v) => {
+                            let message = v.iter().map(|(_, m)| m).collect::<Vec<_>>().join(" ");
+                            ApiError(FieldErrors::single(OTP_HEADER, message).into())
+                        }
+                        other => ApiError(other),
+                    })?;
+                caller.actor.stepped_up_at = Some(at);
+            }
             Ok(Api(caller))
         })
     }
@@ -221,13 +243,13 @@ pub async fn get(state: web::Data<AppState>, Api(caller): Api, id: web::Path<i64
     ok(StatusCode::OK, &state.run(move |conn| api::get(conn, &caller, id)).await?)
 }
 
-#[utoipa::path(post, path = "/api/v1/payouts/{id}/approve", tag = "approvals", security(("bearer" = [])), params(("id" = i64, Path, description = "Payout id")), responses((status = 200, description = "Approved; In progress once enough managers approved", body = api::PayoutJson), Denied, Missing, Conflicting))]
+#[utoipa::path(post, path = "/api/v1/payouts/{id}/approve", tag = "approvals", security(("bearer" = [])), params(("id" = i64, Path, description = "Payout id"), ("X-OTP" = Option<String>, Header, description = "A current code from the authenticator of the key's user; required when the organization asks a fresh second factor for this payout (its step-up threshold, or every approval)")), responses((status = 200, description = "Approved; In progress once enough managers approved", body = api::PayoutJson), Denied, Missing, Conflicting, Invalid))]
 pub async fn approve(state: web::Data<AppState>, Api(caller): Api, id: web::Path<i64>) -> ApiResult {
     let id = id.into_inner();
     ok(StatusCode::OK, &state.run(move |conn| api::approve(conn, &caller, id)).await?)
 }
 
-#[utoipa::path(post, path = "/api/v1/payouts/{id}/reject", tag = "approvals", security(("bearer" = [])), params(("id" = i64, Path, description = "Payout id")), request_body = api::ReasonRequest, responses((status = 200, description = "Rejected: cancelled, funds released", body = api::PayoutJson), Denied, Missing, Conflicting, Invalid))]
+#[utoipa::path(post, path = "/api/v1/payouts/{id}/reject", tag = "approvals", security(("bearer" = [])), params(("id" = i64, Path, description = "Payout id"), ("X-OTP" = Option<String>, Header, description = "A current code from the authenticator of the key's user; required when the organization asks a fresh second factor for this payout (its step-up threshold, or every approval)")), request_body = api::ReasonRequest, responses((status = 200, description = "Rejected: cancelled, funds released", body = api::PayoutJson), Denied, Missing, Conflicting, Invalid))]
 pub async fn reject(state: web::Data<AppState>, Api(caller): Api, id: web::Path<i64>, body: web::Payload) -> ApiResult {
     let id = id.into_inner();
     let req: ReasonRequest = parse(&read_body(&state, body).await?)?;

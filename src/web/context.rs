@@ -11,7 +11,8 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 
 use super::csrf;
 use crate::error::AppError;
-use crate::service::sessions::{self, SessionUser};
+use crate::service::second_factor;
+use crate::service::sessions::{self, SessionUser, Stage};
 use crate::service::{Actor, now};
 use crate::{AppState, crypto};
 
@@ -81,6 +82,8 @@ impl RequestContext {
             email: u.email.clone(),
             role: u.role,
             ip: self.ip.clone(),
+            stepped_up_at: u.stepped_up_at,
+            via_api: false,
         })
     }
 
@@ -128,7 +131,9 @@ pub async fn session_layer(
                 .run(move |conn| {
                     let user = sessions::resolve(conn, &token, &config, now())?;
                     let pending = match &user {
-                        Some(u) if u.role.can_approve() => Some(crate::db::approvals::pending_count(conn, u.org_id)?),
+                        Some(u) if u.role.can_approve() && u.stage == Stage::Full => {
+                            Some(crate::db::approvals::pending_count(conn, u.org_id)?)
+                        }
                         _ => None,
                     };
                     Ok((user, pending))
@@ -156,11 +161,26 @@ pub async fn session_layer(
             csrf::login_token(&state.secret, &nonce)
         }
     };
+    let mut user = user;
     if csrf::is_state_changing(req.method()) {
-        let supplied = csrf::supplied_token(&mut req).await;
-        if !supplied.is_some_and(|s| crypto::constant_time_eq(&s, &csrf_token)) {
+        let supplied = csrf::supplied(&mut req).await;
+        if !supplied.token.is_some_and(|s| crypto::constant_time_eq(&s, &csrf_token)) {
             tracing::warn!(path = req.path(), "CSRF token missing or wrong");
             return Ok(req.error_response(AppError::Csrf).map_into_right_body());
+        }
+        // A form that asked for a fresh code carries it as `otp`: checked here, once, for every
+        // action that needs a step-up, before its handler runs.
+        if let (Some(code), Some(u)) = (supplied.otp, user.as_mut())
+            && u.stage == Stage::Full
+        {
+            let (user_id, session_id, secret) = (u.user_id, u.session_id, state.secret.clone());
+            match state
+                .run(move |conn| second_factor::step_up_with_code(conn, user_id, Some(session_id), &secret, &code))
+                .await
+            {
+                Ok(at) => u.stepped_up_at = Some(at),
+                Err(e) => return Ok(req.error_response(e).map_into_right_body()),
+            }
         }
     }
     let flash = req.cookie(FLASH_COOKIE).and_then(|c| Flash::decode(c.value()));
@@ -225,18 +245,64 @@ impl Authed {
     }
 }
 
+/// The signed-in user at any of `stages`; a session elsewhere in signing in is sent where it
+/// must go next.
+fn signed_in(req: &HttpRequest, stages: &[Stage]) -> Result<Authed, AppError> {
+    let ctx = req.extensions().get::<RequestContext>().cloned();
+    let ctx = ctx.ok_or_else(|| AppError::Internal("request context missing".into()))?;
+    let user = ctx.user.clone().ok_or(AppError::Unauthenticated)?;
+    if stages.contains(&user.stage) {
+        return Ok(Authed { ctx, user });
+    }
+    Err(match user.stage {
+        Stage::SecondFactor => AppError::SecondFactorRequired,
+        Stage::Enrol => AppError::EnrolmentRequired,
+        Stage::Full => AppError::NotFound,
+    })
+}
+
 impl FromRequest for Authed {
     type Error = AppError;
     type Future = Ready<Result<Self, AppError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let ctx = req.extensions().get::<RequestContext>().cloned();
-        ready(match ctx {
-            Some(ctx) => match ctx.user.clone() {
-                Some(user) => Ok(Authed { ctx, user }),
-                None => Err(AppError::Unauthenticated),
-            },
-            None => Err(AppError::Internal("request context missing".into())),
-        })
+        ready(signed_in(req, &[Stage::Full]))
+    }
+}
+
+/// A session whose password was right, waiting for its second factor.
+pub struct SecondStep(pub Authed);
+
+impl FromRequest for SecondStep {
+    type Error = AppError;
+    type Future = Ready<Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(signed_in(req, &[Stage::SecondFactor]).map(SecondStep))
+    }
+}
+
+/// Signed in, or signed in only to set up the second factor the organization requires: the
+/// account security pages.
+pub struct Enrolling(pub Authed);
+
+impl FromRequest for Enrolling {
+    type Error = AppError;
+    type Future = Ready<Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(signed_in(req, &[Stage::Full, Stage::Enrol]).map(Enrolling))
+    }
+}
+
+/// Any session, wherever it is in signing in: signing out.
+pub struct AnySession(pub Authed);
+
+impl FromRequest for AnySession {
+    type Error = AppError;
+    type Future = Ready<Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(signed_in(req, &[Stage::Full, Stage::Enrol, Stage::SecondFactor]).map(AnySession))
     }
 }

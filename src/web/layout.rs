@@ -2,7 +2,7 @@
 
 use super::context::{Flash, RequestContext};
 use crate::domain::account::Role;
-use crate::service::sessions::SessionUser;
+use crate::service::sessions::{SessionUser, Stage};
 
 pub struct NavItem {
     pub href: &'static str,
@@ -18,6 +18,11 @@ pub struct Layout {
     pub flash: Option<Flash>,
     pub demo: bool,
     pub nav: Vec<NavItem>,
+    /// Forms that need a step-up show a code field: the user has an authenticator and has not
+    /// given a code in the last five minutes.
+    pub ask_code: bool,
+    /// The same for a user whose only factors are security keys: a link to the step-up page.
+    pub ask_key: bool,
 }
 
 /// A navigation entry: where it goes, its label, and which roles may use it.
@@ -40,7 +45,7 @@ impl Layout {
     /// `section` is the href of the navigation entry to mark as current.
     pub fn new(ctx: &RequestContext, section: &str) -> Self {
         let nav = match &ctx.user {
-            Some(user) => NAV
+            Some(user) if user.stage == Stage::Full => NAV
                 .iter()
                 .filter(|e| (e.allowed)(user.role))
                 .map(|e| NavItem {
@@ -50,9 +55,13 @@ impl Layout {
                     badge: if e.href == "/approvals" { ctx.pending_approvals.filter(|n| *n > 0) } else { None },
                 })
                 .collect(),
-            None => Vec::new(),
+            _ => Vec::new(),
         };
+        let due = ctx.user.as_ref().is_some_and(|u| u.stage == Stage::Full && u.step_up_due(crate::service::now()));
+        let totp = ctx.user.as_ref().is_some_and(|u| u.totp);
         Self {
+            ask_code: due && totp,
+            ask_key: due && !totp,
             user: ctx.user.clone(),
             csrf_token: ctx.csrf_token.clone(),
             flash: ctx.flash.clone(),
@@ -66,5 +75,10 @@ impl Layout {
     /// The signed-in user's id, 0 when signed out.
     pub fn user_id(&self) -> i64 {
         self.user.as_ref().map_or(0, |u| u.user_id)
+    }
+
+    /// Signed in all the way (not waiting for a second factor or its setup).
+    pub fn signed_in(&self) -> bool {
+        self.user.as_ref().is_some_and(|u| u.stage == Stage::Full)
     }
 }

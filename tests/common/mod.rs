@@ -95,7 +95,8 @@ pub struct TestApp {
 
 impl TestApp {
     /// A fresh database seeded with the demo organization (every demo password is `demo`) and a
-    /// second organization, "Other Org", with its own admin `other-admin@example.com`.
+    /// second organization, "Other Org", with its own admin `other-admin@example.com` and its
+    /// second-factor policy off.
     pub async fn start(backend: Backend) -> TestApp {
         Self::start_with(backend, Config::default()).await
     }
@@ -113,6 +114,10 @@ impl TestApp {
             Some("Other Org"),
         )
         .expect("second organization");
+        // A new organization requires a second factor of its admins; the tests that sign in as
+        // this admin are about other things (tests/second_factor.rs covers the policy).
+        let other = payouts::db::orgs::find_by_name(&mut conn, "Other Org").unwrap().unwrap();
+        payouts::db::factors::set_org_policy(&mut conn, other.id, false, false, false).unwrap();
         drop(conn);
         TestApp { state, backend, url, _db: db }
     }
@@ -253,6 +258,8 @@ pub fn actor(app: &TestApp, email: &str) -> payouts::service::Actor {
         email: u.email,
         role: payouts::domain::account::Role::parse(&u.role).unwrap(),
         ip: None,
+        stepped_up_at: None,
+        via_api: false,
     }
 }
 

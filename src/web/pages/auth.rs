@@ -8,9 +8,9 @@ use crate::domain::FieldErrors;
 use crate::error::AppError;
 use crate::service::bootstrap::{DEMO_PASSWORD, DEMO_USERS};
 use crate::service::{now, sessions};
-use crate::web::context::{Authed, Ctx, FlashKind, LOGIN_CSRF_COOKIE, SESSION_COOKIE};
+use crate::web::context::{Ctx, LOGIN_CSRF_COOKIE, SESSION_COOKIE};
 use crate::web::layout::Layout;
-use crate::web::{html, see_other, see_other_with_flash};
+use crate::web::{html, see_other};
 
 pub struct DemoAccount {
     pub email: &'static str,
@@ -67,7 +67,7 @@ pub async fn login(
         .await;
     match result {
         Ok(session) => {
-            let mut res = see_other("/");
+            let mut res = see_other(if session.second_factor { "/login/second-factor" } else { "/" });
             res.add_cookie(&ctx.cookie(SESSION_COOKIE, session.token)).ok();
             res.add_cookie(&ctx.removal_cookie(LOGIN_CSRF_COOKIE)).ok();
             Ok(res)
@@ -77,13 +77,4 @@ pub async fn login(
         }
         Err(e) => Err(e),
     }
-}
-
-pub async fn logout(state: web::Data<AppState>, authed: Authed) -> Result<HttpResponse, AppError> {
-    let user = authed.user.clone();
-    let ip = authed.ctx.ip.clone();
-    state.run(move |conn| sessions::logout(conn, &user, ip.as_deref(), now())).await?;
-    let mut res = see_other_with_flash(&authed.ctx, "/login", FlashKind::Success, "You are signed out.");
-    res.add_cookie(&authed.ctx.removal_cookie(SESSION_COOKIE)).ok();
-    Ok(res)
 }

@@ -1,3 +1,4 @@
+pub mod account;
 pub mod api_docs;
 pub mod approvals;
 pub mod auth;
@@ -9,3 +10,4 @@ pub mod payouts;
 pub mod schedules;
 pub mod settings;
 pub mod settings_org;
+pub mod settings_security;

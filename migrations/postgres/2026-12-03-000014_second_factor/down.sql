@@ -1,0 +1,12 @@
+DROP TABLE step_up_thresholds;
+ALTER TABLE organizations DROP COLUMN step_up_every_approval;
+ALTER TABLE organizations DROP COLUMN second_factor_accountants;
+ALTER TABLE organizations DROP COLUMN second_factor_staff;
+ALTER TABLE sessions DROP COLUMN webauthn_state;
+ALTER TABLE sessions DROP COLUMN step_up_at;
+ALTER TABLE sessions DROP COLUMN second_factor_at;
+DROP TABLE security_keys;
+DROP TABLE recovery_codes;
+ALTER TABLE users DROP COLUMN totp_last_step;
+ALTER TABLE users DROP COLUMN totp_enabled_at;
+ALTER TABLE users DROP COLUMN totp_secret;

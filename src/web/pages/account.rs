@@ -1,0 +1,219 @@
+//! A person's own second factors (Security page), the second step of signing in, and the
+//! step-up page that gives a fresh proof before an action that asks for one.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::domain::FieldErrors;
+use crate::error::AppError;
+use crate::service::second_factor::{self, Factors, TotpSetup};
+use crate::web::context::{AnySession, Authed, Enrolling, FlashKind, SESSION_COOKIE, SecondStep};
+use crate::web::layout::Layout;
+use crate::web::{html, page, see_other, see_other_with_flash};
+
+#[derive(Template)]
+#[template(path = "pages/account_security.html")]
+pub struct SecurityPage {
+    pub layout: Layout,
+    pub factors: Factors,
+    /// An authenticator being set up: its QR code (inline SVG) and secret.
+    pub setup: Option<(String, String)>,
+    /// Recovery codes just made, shown this once.
+    pub codes: Vec<String>,
+    pub errors: FieldErrors,
+    /// The organization requires a factor and this person has none yet.
+    pub must_enrol: bool,
+}
+
+/// The QR code of an `otpauth://` URL as inline SVG, drawn on the server: the secret never goes
+/// to a third-party QR service.
+fn qr_svg(url: &str) -> Result<String, AppError> {
+    let code = qrcode::QrCode::new(url.as_bytes()).map_err(|e| AppError::Internal(format!("QR code: {e}")))?;
+    let svg = code.render::<qrcode::render::svg::Color>().min_dimensions(220, 220).quiet_zone(true).build();
+    // Inline in HTML the XML declaration is not wanted.
+    Ok(match svg.find("<svg") {
+        Some(i) => svg[i..].to_owned(),
+        None => svg,
+    })
+}
+
+async fn security_page(
+    state: &AppState,
+    authed: &Authed,
+    status: StatusCode,
+    setup: Option<TotpSetup>,
+    codes: Vec<String>,
+    errors: FieldErrors,
+) -> Result<HttpResponse, AppError> {
+    let user_id = authed.user.user_id;
+    let factors = state.run(move |conn| second_factor::factors(conn, user_id)).await?;
+    let setup = match setup {
+        Some(s) => Some((qr_svg(&s.url)?, s.secret)),
+        None => None,
+    };
+    let must_enrol = authed.user.stage == crate::service::sessions::Stage::Enrol;
+    html(status, &SecurityPage { layout: Layout::new(&authed.ctx, ""), factors, setup, codes, errors, must_enrol })
+}
+
+pub async fn security(state: web::Data<AppState>, Enrolling(authed): Enrolling) -> Result<HttpResponse, AppError> {
+    security_page(&state, &authed, StatusCode::OK, None, Vec::new(), FieldErrors::new()).await
+}
+
+/// Starts (or shows again) setting up an authenticator.
+pub async fn begin_totp(state: web::Data<AppState>, Enrolling(authed): Enrolling) -> Result<HttpResponse, AppError> {
+    let (actor, key) = (authed.actor(), state.secret.clone());
+    let setup = state.run(move |conn| second_factor::begin_totp(conn, &actor, &key)).await?;
+    security_page(&state, &authed, StatusCode::OK, Some(setup), Vec::new(), FieldErrors::new()).await
+}
+
+#[derive(Deserialize)]
+pub struct CodeForm {
+    #[serde(default)]
+    code: String,
+}
+
+pub async fn confirm_totp(
+    state: web::Data<AppState>,
+    Enrolling(authed): Enrolling,
+    form: web::Form<CodeForm>,
+) -> Result<HttpResponse, AppError> {
+    let (actor, key, session) = (authed.actor(), state.secret.clone(), authed.user.session_id);
+    let code = form.into_inner().code;
+    match state.run(move |conn| second_factor::confirm_totp(conn, &actor, session, &key, &code)).await {
+        Ok(codes) => security_page(&state, &authed, StatusCode::OK, None, codes, FieldErrors::new()).await,
+        Err(AppError::Validation(errors)) => {
+            let (actor, key) = (authed.actor(), state.secret.clone());
+            let setup = state.run(move |conn| second_factor::begin_totp(conn, &actor, &key)).await?;
+            security_page(&state, &authed, StatusCode::UNPROCESSABLE_ENTITY, Some(setup), Vec::new(), errors).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+pub async fn remove_totp(
+    state: web::Data<AppState>,
+    authed: Authed,
+    form: web::Form<CodeForm>,
+) -> Result<HttpResponse, AppError> {
+    let (actor, key) = (authed.actor(), state.secret.clone());
+    let code = form.into_inner().code;
+    match state.run(move |conn| second_factor::remove_totp(conn, &actor, &key, &code)).await {
+        Ok(()) => Ok(see_other_with_flash(
+            &authed.ctx,
+            "/account/security",
+            FlashKind::Success,
+            "The authenticator is removed. Codes from it are no longer accepted.",
+        )),
+        Err(AppError::Validation(errors)) => {
+            security_page(&state, &authed, StatusCode::UNPROCESSABLE_ENTITY, None, Vec::new(), errors).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+pub async fn new_recovery_codes(state: web::Data<AppState>, authed: Authed) -> Result<HttpResponse, AppError> {
+    let actor = authed.actor();
+    let codes = state.run(move |conn| second_factor::replace_recovery_codes(conn, &actor)).await?;
+    security_page(&state, &authed, StatusCode::OK, None, codes, FieldErrors::new()).await
+}
+
+#[derive(Template)]
+#[template(path = "pages/second_factor.html")]
+pub struct SecondFactorPage {
+    pub layout: Layout,
+    pub errors: FieldErrors,
+    pub totp: bool,
+    pub keys: bool,
+}
+
+pub async fn second_factor_page(SecondStep(authed): SecondStep) -> Result<HttpResponse, AppError> {
+    let (totp, keys) = (authed.user.totp, authed.user.keys);
+    page(&SecondFactorPage { layout: Layout::new(&authed.ctx, ""), errors: FieldErrors::new(), totp, keys })
+}
+
+pub async fn second_factor(
+    state: web::Data<AppState>,
+    SecondStep(authed): SecondStep,
+    form: web::Form<CodeForm>,
+) -> Result<HttpResponse, AppError> {
+    let (user, key, ip) = (authed.user.clone(), state.secret.clone(), authed.ctx.ip.clone());
+    let code = form.into_inner().code;
+    match state.run(move |conn| second_factor::verify_sign_in(conn, &user, &key, &code, ip.as_deref())).await {
+        Ok(()) => Ok(see_other("/")),
+        Err(AppError::Validation(errors)) => {
+            let (totp, keys) = (authed.user.totp, authed.user.keys);
+            let layout = Layout::new(&authed.ctx, "");
+            html(StatusCode::UNPROCESSABLE_ENTITY, &SecondFactorPage { layout, errors, totp, keys })
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Signing out works at any stage of signing in.
+pub async fn logout(state: web::Data<AppState>, AnySession(authed): AnySession) -> Result<HttpResponse, AppError> {
+    let user = authed.user.clone();
+    let ip = authed.ctx.ip.clone();
+    state.run(move |conn| crate::service::sessions::logout(conn, &user, ip.as_deref(), crate::service::now())).await?;
+    let mut res = see_other_with_flash(&authed.ctx, "/login", FlashKind::Success, "You are signed out.");
+    res.add_cookie(&authed.ctx.removal_cookie(SESSION_COOKIE)).ok();
+    Ok(res)
+}
+
+#[derive(Template)]
+#[template(path = "pages/step_up.html")]
+pub struct StepUpPage {
+    pub layout: Layout,
+    pub next: String,
+    pub totp: bool,
+    pub keys: bool,
+    pub fresh: bool,
+}
+
+#[derive(Deserialize)]
+pub struct NextQuery {
+    #[serde(default)]
+    next: String,
+}
+
+/// Where to go after a step-up: a path of this site, never another site.
+fn local_path(next: &str) -> String {
+    let ok = next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') && next.len() <= 500;
+    if ok { next.to_owned() } else { "/".into() }
+}
+
+pub async fn step_up_page(authed: Authed, query: web::Query<NextQuery>) -> Result<HttpResponse, AppError> {
+    let next = local_path(&query.into_inner().next);
+    let fresh = !authed.user.step_up_due(crate::service::now());
+    let (totp, keys) = (authed.user.totp, authed.user.keys);
+    page(&StepUpPage { layout: Layout::new(&authed.ctx, ""), next, totp, keys, fresh })
+}
+
+/// The code itself (`otp`) was checked by the session layer before this runs.
+pub async fn step_up(authed: Authed, query: web::Query<NextQuery>) -> Result<HttpResponse, AppError> {
+    let next = local_path(&query.into_inner().next);
+    if authed.user.step_up_due(crate::service::now()) {
+        return Err(FieldErrors::single("otp", "Type the code your authenticator shows now.").into());
+    }
+    Ok(see_other_with_flash(
+        &authed.ctx,
+        &next,
+        FlashKind::Success,
+        "Confirmed. For the next five minutes you can approve, confirm and change settings without another code.",
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::local_path;
+
+    #[test]
+    fn step_up_returns_only_to_paths_of_this_site() {
+        assert_eq!(local_path("/payouts/5"), "/payouts/5");
+        for outside in ["https://evil.example", "//evil.example", "/\\evil.example", "", "payouts"] {
+            assert_eq!(local_path(outside), "/", "{outside}");
+        }
+    }
+}
