@@ -132,6 +132,11 @@ pub struct ServeArgs {
     /// your own network). Off, only public addresses are accepted and connected to.
     #[arg(long, env = "PAYOUTS_WEBHOOK_ALLOW_PRIVATE")]
     pub webhook_allow_private: bool,
+
+    /// The address people open the dashboard at (https://payouts.example.com). Security keys
+    /// are bound to its host name. Default: http://localhost with the port of --bind.
+    #[arg(long, env = "PAYOUTS_PUBLIC_URL")]
+    pub public_url: Option<String>,
 }
 
 impl Default for ServeArgs {
@@ -157,6 +162,7 @@ impl Default for ServeArgs {
             evm_config: Vec::new(),
             webhook_allow_http: false,
             webhook_allow_private: false,
+            public_url: None,
         }
     }
 }
@@ -171,6 +177,8 @@ pub struct Config {
     pub stuck_after: chrono::Duration,
     /// Where webhooks may be sent.
     pub webhooks: crate::domain::outbound::OutboundPolicy,
+    /// Where people open the dashboard: the origin security keys are registered for.
+    pub public_url: url::Url,
 }
 
 impl Config {
@@ -196,12 +204,63 @@ impl Config {
                 allow_http: args.webhook_allow_http,
                 allow_private: args.webhook_allow_private,
             },
+            public_url: public_url(args.public_url.as_deref(), &args.bind)?,
         })
     }
+}
+
+/// The dashboard's public address: given, or http://localhost on the port the server listens
+/// on. Browsers bind security keys to a host name, never to an IP address, and allow them only
+/// over https or on localhost.
+fn public_url(given: Option<&str>, bind: &str) -> Result<url::Url, String> {
+    let text = match given.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(t) => t.to_owned(),
+        None => {
+            let port = bind.rsplit_once(':').map_or("8080", |(_, p)| p);
+            format!("http://localhost:{port}")
+        }
+    };
+    let url = url::Url::parse(&text).map_err(|e| format!("PAYOUTS_PUBLIC_URL {text:?} is not a URL: {e}"))?;
+    let host = match url.host() {
+        Some(url::Host::Domain(d)) => d.to_owned(),
+        _ => {
+            return Err(format!(
+                "PAYOUTS_PUBLIC_URL {text:?} must name a host (security keys are bound to a host name, not an IP \
+                 address); use http://localhost:PORT on this machine"
+            ));
+        }
+    };
+    let local = host == "localhost" || host.ends_with(".localhost");
+    if url.scheme() != "https" && !(url.scheme() == "http" && local) {
+        return Err(format!(
+            "PAYOUTS_PUBLIC_URL {text:?} must be https:// (browsers allow security keys only over https, or on \
+             http://localhost)"
+        ));
+    }
+    Ok(url)
 }
 
 impl Default for Config {
     fn default() -> Self {
         Self::from_args(&ServeArgs::default()).expect("defaults are valid")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::public_url;
+
+    #[test]
+    fn public_url_defaults_to_localhost_on_the_bound_port() {
+        assert_eq!(public_url(None, "0.0.0.0:9090").unwrap().as_str(), "http://localhost:9090/");
+        assert_eq!(public_url(Some("  "), "127.0.0.1:8080").unwrap().as_str(), "http://localhost:8080/");
+        assert_eq!(public_url(Some("https://pay.example.com"), "x").unwrap().host_str(), Some("pay.example.com"));
+    }
+
+    #[test]
+    fn public_url_refuses_what_browsers_refuse_security_keys_on() {
+        for bad in ["http://pay.example.com", "https://10.0.0.5", "http://127.0.0.1:8080", "pay.example.com"] {
+            assert!(public_url(Some(bad), "127.0.0.1:8080").is_err(), "{bad}");
+        }
     }
 }

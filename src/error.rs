@@ -88,7 +88,7 @@ impl AppError {
     }
 
     /// What the person reading the page is told; internal details stay in the log.
-    fn public_message(&self) -> String {
+    pub(crate) fn public_message(&self) -> String {
         match self {
             AppError::Validation(e) => e.to_string(),
             AppError::NotFound => "There is nothing here, or it belongs to another organization.".into(),

@@ -29,6 +29,8 @@ pub struct AppState {
     pub chains: Arc<Vec<Arc<dyn rails::Chain>>>,
     /// When pay days and schedules are due.
     pub clock: service::clock::Clock,
+    /// The relying party that security keys are registered with and checked against.
+    pub webauthn: Arc<webauthn_rs::Webauthn>,
 }
 
 impl AppState {
@@ -44,12 +46,14 @@ impl AppState {
         let mut conn = pool.get().map_err(|e| format!("cannot open the database: {e}"))?;
         db::migrate(&mut conn)?;
         let secret = service::bootstrap::secret_key(&mut conn, secret_key).map_err(|e| e.to_string())?;
+        let webauthn = Arc::new(service::security_keys::relying_party(&config.public_url)?);
         Ok(Self {
             pool: pool.clone(),
             config: Arc::new(config),
             secret: Arc::new(secret),
             chains: Arc::default(),
             clock: Default::default(),
+            webauthn,
         })
     }
 

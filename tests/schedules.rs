@@ -216,20 +216,8 @@ async fn each_pay_day_gets_one_draft_across_processes_and_a_broken_schedule_hold
 
         // Two processes run the scheduler at the same instant.
         let due = a.next_draft_at;
-        let barrier = std::sync::Arc::new(std::sync::Barrier::new(2));
-        let reports: Vec<schedules::RunReport> = std::thread::scope(|scope| {
-            let runs: Vec<_> = (0..2)
-                .map(|_| {
-                    let (pool, barrier) = (app.state.pool.clone(), barrier.clone());
-                    scope.spawn(move || {
-                        let mut conn = pool.get().unwrap();
-                        barrier.wait();
-                        schedules::run_due(&mut conn, due).unwrap()
-                    })
-                })
-                .collect();
-            runs.into_iter().map(|r| r.join().unwrap()).collect()
-        });
+        let reports: Vec<schedules::RunReport> =
+            common::at_once(&app, 2, |conn| schedules::run_due(conn, due).unwrap());
         assert_eq!(reports.iter().map(|r| r.made).sum::<usize>(), 1, "[{backend:?}] {reports:?}");
         let drafts = payouts::db::drafts::open_in_org(&mut app.conn(), demo_org(&app)).unwrap();
         let made: Vec<_> = drafts.iter().filter(|d| d.schedule_id.is_some()).collect();

@@ -404,19 +404,11 @@ async fn the_same_code_at_the_same_instant_is_accepted_once() {
         forget_last_code(&app, "manager@demo.local");
         let user = user_row(&app, "manager@demo.local");
         let otp = code(&secret, 0);
-        let barrier = std::sync::Arc::new(std::sync::Barrier::new(4));
-        let threads: Vec<_> = (0..4)
-            .map(|_| {
-                let (pool, key, otp, barrier) =
-                    (app.state.pool.clone(), app.state.secret.clone(), otp.clone(), barrier.clone());
-                std::thread::spawn(move || {
-                    let mut conn = pool.get().unwrap();
-                    barrier.wait();
-                    payouts::service::second_factor::step_up_with_code(&mut conn, user.id, None, &key, &otp).is_ok()
-                })
-            })
-            .collect();
-        let accepted = threads.into_iter().map(|t| t.join().unwrap()).filter(|ok| *ok).count();
+        let key = app.state.secret.clone();
+        let results = common::at_once(&app, 4, |conn| {
+            payouts::service::second_factor::step_up_with_code(conn, user.id, None, &key, &otp).is_ok()
+        });
+        let accepted = results.into_iter().filter(|ok| *ok).count();
         assert_eq!(accepted, 1, "[{backend:?}]");
     }
 }

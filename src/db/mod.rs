@@ -15,6 +15,7 @@ pub mod payouts;
 pub mod processor;
 pub mod schedules;
 pub mod schema;
+pub mod security_keys;
 pub mod sessions;
 pub mod settings;
 pub mod sim;

@@ -20,6 +20,7 @@ pub mod processor;
 pub mod review;
 pub mod schedules;
 pub mod second_factor;
+pub mod security_keys;
 pub mod sessions;
 pub mod users;
 pub mod webhook_net;

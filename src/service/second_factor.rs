@@ -88,7 +88,7 @@ pub fn begin_totp(conn: &mut DbConnection, actor: &Actor, key: &[u8]) -> Result<
     })
 }
 
-fn new_recovery_codes(conn: &mut DbConnection, user_id: i64) -> Result<Vec<String>, AppError> {
+pub(super) fn new_recovery_codes(conn: &mut DbConnection, user_id: i64) -> Result<Vec<String>, AppError> {
     let codes: Vec<String> =
         (0..RECOVERY_CODE_COUNT).map(|_| crypto::random_from(RECOVERY_ALPHABET, recovery_code_len())).collect();
     let hashes: Vec<String> = codes.iter().map(|c| crypto::sha256_hex(c.as_bytes())).collect();
@@ -205,23 +205,43 @@ pub fn verify_sign_in(
     input: &str,
     ip: Option<&str>,
 ) -> Result<(), AppError> {
+    let wrong = Refusal { field: "code", message: WRONG_CODE, noun: "second-factor code" };
+    sign_in_with(conn, session, ip, wrong, |conn, user, at| {
+        if totp_accepts(conn, key, user, input, at)? {
+            return Ok(Some("an authenticator code".into()));
+        }
+        match normalize_recovery_code(input) {
+            Some(code) if db::factors::use_recovery_code(conn, user.id, &crypto::sha256_hex(code.as_bytes()), at)? => {
+                Ok(Some("a recovery code".into()))
+            }
+            _ => Ok(None),
+        }
+    })
+}
+
+/// How a refused proof is reported: the form field, what the person reads, and what the audit
+/// log calls it.
+pub(super) struct Refusal {
+    pub field: &'static str,
+    pub message: &'static str,
+    pub noun: &'static str,
+}
+
+/// The second step of signing in with one proof: `check` says how the user proved it (for the
+/// audit log), or None. The try is counted toward the lockout before `check` runs (in its own
+/// transaction), and only a right proof ends the run of failures and completes the session.
+pub(super) fn sign_in_with(
+    conn: &mut DbConnection,
+    session: &SessionUser,
+    ip: Option<&str>,
+    wrong: Refusal,
+    check: impl FnOnce(&mut DbConnection, &UserRow, NaiveDateTime) -> Result<Option<String>, AppError>,
+) -> Result<(), AppError> {
     let at = now();
     let user = db::users::find(conn, session.user_id)?;
     let attempt = claim_attempt(conn, &user, at)?;
     let method = match attempt {
-        Some(_) => db::write_tx(conn, |conn| -> Result<Option<&'static str>, AppError> {
-            if totp_accepts(conn, key, &user, input, at)? {
-                return Ok(Some("authenticator code"));
-            }
-            match normalize_recovery_code(input) {
-                Some(code)
-                    if db::factors::use_recovery_code(conn, user.id, &crypto::sha256_hex(code.as_bytes()), at)? =>
-                {
-                    Ok(Some("recovery code"))
-                }
-                _ => Ok(None),
-            }
-        })?,
+        Some(_) => db::write_tx(conn, |conn| check(conn, &user, at))?,
         None => None,
     };
     let entry = |action, detail: String| Entry {
@@ -237,16 +257,16 @@ pub fn verify_sign_in(
         Some(method) => db::write_tx(conn, |conn| -> Result<(), AppError> {
             db::factors::session_second_factor(conn, session.session_id, at)?;
             db::users::record_successful_login(conn, user.id, at)?;
-            audit::record(conn, entry("login.second_factor", format!("with a {method}")), at)?;
+            audit::record(conn, entry("login.second_factor", format!("with {method}")), at)?;
             Ok(())
         }),
         None => {
             let detail = match attempt {
-                Some(n) => format!("wrong second-factor code, {n} in a row"),
-                None => "second-factor code while locked".into(),
+                Some(n) => format!("wrong {}, {n} in a row", wrong.noun),
+                None => format!("{} while locked", wrong.noun),
             };
             audit::record(conn, entry("login.failed", detail), at)?;
-            Err(FieldErrors::single("code", WRONG_CODE).into())
+            Err(FieldErrors::single(wrong.field, wrong.message).into())
         }
     }
 }
@@ -261,17 +281,29 @@ pub fn step_up_with_code(
     key: &[u8],
     code: &str,
 ) -> Result<NaiveDateTime, AppError> {
-    let at = now();
     let user = db::users::find(conn, user_id)?;
     if user.totp_enabled_at.is_none() {
         return Err(FieldErrors::single("otp", "You have no authenticator set up, so there is no code to give.").into());
     }
-    let accepted = match claim_attempt(conn, &user, at)? {
-        Some(_) => db::write_tx(conn, |conn| totp_accepts(conn, key, &user, code, at))?,
+    step_up_with(conn, &user, session_id, |conn, at| totp_accepts(conn, key, &user, code, at))?
+        .ok_or_else(|| FieldErrors::single("otp", WRONG_STEP_UP_CODE).into())
+}
+
+/// A step-up with one proof: the try counts toward the lockout, a right one clears the run of
+/// failures and steps the session up. None when `check` refused the proof.
+pub(super) fn step_up_with(
+    conn: &mut DbConnection,
+    user: &UserRow,
+    session_id: Option<i64>,
+    check: impl FnOnce(&mut DbConnection, NaiveDateTime) -> Result<bool, AppError>,
+) -> Result<Option<NaiveDateTime>, AppError> {
+    let at = now();
+    let accepted = match claim_attempt(conn, user, at)? {
+        Some(_) => db::write_tx(conn, |conn| check(conn, at))?,
         None => false,
     };
     if !accepted {
-        return Err(FieldErrors::single("otp", WRONG_STEP_UP_CODE).into());
+        return Ok(None);
     }
     db::write_tx(conn, |conn| -> Result<(), AppError> {
         db::users::clear_failures(conn, user.id)?;
@@ -280,7 +312,7 @@ pub fn step_up_with_code(
         }
         Ok(())
     })?;
-    Ok(at)
+    Ok(Some(at))
 }
 
 /// The organization's rules for second factors.

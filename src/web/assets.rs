@@ -40,6 +40,12 @@ const ASSETS: &[Asset] = &[
         body: include_bytes!("../../static/app.js"),
         cache: "public, max-age=300, must-revalidate",
     },
+    Asset {
+        name: "webauthn.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("../../static/webauthn.js"),
+        cache: "public, max-age=300, must-revalidate",
+    },
 ];
 
 fn etag(body: &[u8]) -> String {

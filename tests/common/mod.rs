@@ -220,6 +220,12 @@ where
         .await
     }
 
+    /// Posts nothing but the CSRF header of the last page seen, as a page's script does.
+    pub async fn post_script(&mut self, path: &str) -> Response {
+        let token = self.csrf.clone().expect("a page with a CSRF token was loaded first");
+        self.send(test::TestRequest::post().uri(path).insert_header(("X-CSRF-Token", token))).await
+    }
+
     /// Loads the sign-in page and signs in; panics unless it worked.
     pub async fn login(&mut self, email: &str, password: &str) {
         self.get("/login").await;
@@ -227,6 +233,25 @@ where
         assert_eq!(res.status, StatusCode::SEE_OTHER, "[{:?}] sign-in as {email} failed: {}", self.backend, res.body);
         self.get("/").await;
     }
+}
+
+/// Runs `f` on `n` threads, each with its own pooled connection, released together: what `n`
+/// requests or server processes doing the same thing at the same instant would do.
+pub fn at_once<T: Send>(app: &TestApp, n: usize, f: impl Fn(&mut payouts::db::DbConnection) -> T + Sync) -> Vec<T> {
+    let barrier = std::sync::Barrier::new(n);
+    std::thread::scope(|scope| {
+        let runs: Vec<_> = (0..n)
+            .map(|_| {
+                let (barrier, f) = (&barrier, &f);
+                scope.spawn(move || {
+                    let mut conn = app.state.pool.get().unwrap();
+                    barrier.wait();
+                    f(&mut conn)
+                })
+            })
+            .collect();
+        runs.into_iter().map(|r| r.join().unwrap()).collect()
+    })
 }
 
 /// The value of the first hidden `csrf_token` field in a page.

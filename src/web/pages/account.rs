@@ -7,10 +7,13 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::AppState;
+use crate::db::security_keys::KeyRow;
 use crate::domain::FieldErrors;
 use crate::error::AppError;
 use crate::service::second_factor::{self, Factors, TotpSetup};
+use crate::service::security_keys;
 use crate::web::context::{AnySession, Authed, Enrolling, FlashKind, SESSION_COOKIE, SecondStep};
+use crate::web::datetime::Stamp;
 use crate::web::layout::Layout;
 use crate::web::{html, page, see_other, see_other_with_flash};
 
@@ -26,6 +29,9 @@ pub struct SecurityPage {
     pub errors: FieldErrors,
     /// The organization requires a factor and this person has none yet.
     pub must_enrol: bool,
+    /// Registered security keys and passkeys.
+    pub keys: Vec<KeyRow>,
+    pub max_keys: usize,
 }
 
 /// The QR code of an `otpauth://` URL as inline SVG, drawn on the server: the secret never goes
@@ -40,7 +46,7 @@ fn qr_svg(url: &str) -> Result<String, AppError> {
     })
 }
 
-async fn security_page(
+pub(super) async fn security_page(
     state: &AppState,
     authed: &Authed,
     status: StatusCode,
@@ -49,13 +55,19 @@ async fn security_page(
     errors: FieldErrors,
 ) -> Result<HttpResponse, AppError> {
     let user_id = authed.user.user_id;
-    let factors = state.run(move |conn| second_factor::factors(conn, user_id)).await?;
+    let (factors, keys) = state
+        .run(move |conn| Ok((second_factor::factors(conn, user_id)?, security_keys::list(conn, user_id)?)))
+        .await?;
     let setup = match setup {
         Some(s) => Some((qr_svg(&s.url)?, s.secret)),
         None => None,
     };
     let must_enrol = authed.user.stage == crate::service::sessions::Stage::Enrol;
-    html(status, &SecurityPage { layout: Layout::new(&authed.ctx, ""), factors, setup, codes, errors, must_enrol })
+    let layout = Layout::new(&authed.ctx, "");
+    html(
+        status,
+        &SecurityPage { layout, factors, setup, codes, errors, must_enrol, keys, max_keys: security_keys::MAX_KEYS },
+    )
 }
 
 pub async fn security(state: web::Data<AppState>, Enrolling(authed): Enrolling) -> Result<HttpResponse, AppError> {
@@ -129,9 +141,15 @@ pub struct SecondFactorPage {
     pub keys: bool,
 }
 
+impl SecondFactorPage {
+    pub(super) fn new(authed: &Authed, errors: FieldErrors) -> Self {
+        let (totp, keys) = (authed.user.totp, authed.user.keys);
+        SecondFactorPage { layout: Layout::new(&authed.ctx, ""), errors, totp, keys }
+    }
+}
+
 pub async fn second_factor_page(SecondStep(authed): SecondStep) -> Result<HttpResponse, AppError> {
-    let (totp, keys) = (authed.user.totp, authed.user.keys);
-    page(&SecondFactorPage { layout: Layout::new(&authed.ctx, ""), errors: FieldErrors::new(), totp, keys })
+    page(&SecondFactorPage::new(&authed, FieldErrors::new()))
 }
 
 pub async fn second_factor(
@@ -144,9 +162,7 @@ pub async fn second_factor(
     match state.run(move |conn| second_factor::verify_sign_in(conn, &user, &key, &code, ip.as_deref())).await {
         Ok(()) => Ok(see_other("/")),
         Err(AppError::Validation(errors)) => {
-            let (totp, keys) = (authed.user.totp, authed.user.keys);
-            let layout = Layout::new(&authed.ctx, "");
-            html(StatusCode::UNPROCESSABLE_ENTITY, &SecondFactorPage { layout, errors, totp, keys })
+            html(StatusCode::UNPROCESSABLE_ENTITY, &SecondFactorPage::new(&authed, errors))
         }
         Err(e) => Err(e),
     }
@@ -170,25 +186,32 @@ pub struct StepUpPage {
     pub totp: bool,
     pub keys: bool,
     pub fresh: bool,
+    pub errors: FieldErrors,
+}
+
+impl StepUpPage {
+    pub(super) fn new(authed: &Authed, next: String, errors: FieldErrors) -> Self {
+        let fresh = !authed.user.step_up_due(crate::service::now());
+        let (totp, keys) = (authed.user.totp, authed.user.keys);
+        StepUpPage { layout: Layout::new(&authed.ctx, ""), next, totp, keys, fresh, errors }
+    }
 }
 
 #[derive(Deserialize)]
 pub struct NextQuery {
     #[serde(default)]
-    next: String,
+    pub(super) next: String,
 }
 
 /// Where to go after a step-up: a path of this site, never another site.
-fn local_path(next: &str) -> String {
+pub(super) fn local_path(next: &str) -> String {
     let ok = next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') && next.len() <= 500;
     if ok { next.to_owned() } else { "/".into() }
 }
 
 pub async fn step_up_page(authed: Authed, query: web::Query<NextQuery>) -> Result<HttpResponse, AppError> {
     let next = local_path(&query.into_inner().next);
-    let fresh = !authed.user.step_up_due(crate::service::now());
-    let (totp, keys) = (authed.user.totp, authed.user.keys);
-    page(&StepUpPage { layout: Layout::new(&authed.ctx, ""), next, totp, keys, fresh })
+    page(&StepUpPage::new(&authed, next, FieldErrors::new()))
 }
 
 /// The code itself (`otp`) was checked by the session layer before this runs.
@@ -197,12 +220,16 @@ pub async fn step_up(authed: Authed, query: web::Query<NextQuery>) -> Result<Htt
     if authed.user.step_up_due(crate::service::now()) {
         return Err(FieldErrors::single("otp", "Type the code your authenticator shows now.").into());
     }
-    Ok(see_other_with_flash(
+    Ok(stepped_up(&authed, &next))
+}
+
+pub(super) fn stepped_up(authed: &Authed, next: &str) -> HttpResponse {
+    see_other_with_flash(
         &authed.ctx,
-        &next,
+        next,
         FlashKind::Success,
-        "Confirmed. For the next five minutes you can approve, confirm and change settings without another code.",
-    ))
+        "Confirmed. For the next five minutes you can approve, confirm and change settings without asking again.",
+    )
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ pub mod drafts;
 pub mod payees;
 pub mod payouts;
 pub mod schedules;
+pub mod security_keys;
 pub mod settings;
 pub mod settings_org;
 pub mod settings_security;
