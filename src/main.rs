@@ -191,6 +191,7 @@ fn add_user(db_args: &DbArgs, email: &str, role: &str, org: Option<&str>, passwo
 async fn serve(db_args: DbArgs, args: ServeArgs) -> Result<(), String> {
     let url = db_args.database_url()?;
     let config = Config::from_args(&args)?;
+    let public_url = config.public_url.clone();
     let state = AppState::open(&url, db_args.db_pool_size, config, args.secret_key.as_deref())?;
     tracing::info!(database = %url.redacted(), "database ready");
     {
@@ -279,7 +280,7 @@ async fn serve(db_args: DbArgs, args: ServeArgs) -> Result<(), String> {
         .workers(workers)
         .worker_max_blocking_threads(blocking);
     let server = server.bind(&args.bind).map_err(|e| format!("cannot listen on {}: {e}", args.bind))?;
-    tracing::info!("listening on http://{}", args.bind);
+    tracing::info!("listening on {}; open {}", args.bind, public_url);
     server.run().await.map_err(|e| e.to_string())
 }
 

@@ -29,6 +29,12 @@
     pk.challenge = fromB64url(pk.challenge);
     pk.user.id = fromB64url(pk.user.id);
     ids(pk.excludeCredentials);
+    // Chromium refuses a credential-protection policy for keys that are not resident ("protection
+    // policy is inconsistent"); the server asks for it only opportunistically.
+    if (pk.extensions) {
+      delete pk.extensions.credentialProtectionPolicy;
+      delete pk.extensions.enforceCredentialProtectionPolicy;
+    }
     return { publicKey: pk };
   }
 

@@ -5,7 +5,8 @@
 //!
 //! Without Chromium and chromedriver the stories are skipped with a notice, except with
 //! `CI=true`, where a missing browser fails the run. `PAYOUTS_CHROMIUM` and
-//! `PAYOUTS_CHROMEDRIVER` point at other binaries.
+//! `PAYOUTS_CHROMEDRIVER` point at other binaries; `PAYOUTS_STORY=7-security` runs only the
+//! stories whose name contains that text.
 
 mod common;
 
@@ -141,6 +142,22 @@ impl Page {
         match self.client.execute("return document.body ? document.body.innerText : ''", vec![]).await {
             Ok(Value::String(s)) => s,
             _ => String::new(),
+        }
+    }
+
+    /// Waits until the browser is at `path` (after a form the page's script submits).
+    async fn wait_path(&self, path: &str) -> Outcome {
+        let started = Instant::now();
+        loop {
+            let now = self.path().await?;
+            if now == path {
+                return Ok(());
+            }
+            if started.elapsed() > WAIT {
+                let shown: String = self.body_text().await.chars().take(1500).collect();
+                return Err(format!("at {now}, never at {path}; it shows:\n{shown}"));
+            }
+            tokio_sleep(100).await;
         }
     }
 
@@ -825,6 +842,57 @@ async fn accessibility(page: Page) -> Outcome {
     if found.is_empty() { Ok(()) } else { Err(format!("accessibility violations:\n{}", found.join("\n"))) }
 }
 
+/// Chromium's WebDriver virtual authenticator: a USB security key that answers every prompt
+/// with a touch and a PIN.
+#[derive(Debug)]
+struct AddVirtualAuthenticator;
+
+impl fantoccini::wd::WebDriverCompatibleCommand for AddVirtualAuthenticator {
+    fn endpoint(&self, base: &url::Url, session: Option<&str>) -> Result<url::Url, url::ParseError> {
+        base.join(&format!("session/{}/webauthn/authenticator", session.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        let body = json!({"protocol": "ctap2", "transport": "usb", "hasResidentKey": false,
+            "hasUserVerification": true, "isUserConsenting": true, "isUserVerified": true});
+        (http::Method::POST, Some(body.to_string()))
+    }
+}
+
+/// Story 7: a manager adds a security key on the Security page, signs in with a touch of it,
+/// and confirms it's them with another touch before approving. Runs at http://localhost: a
+/// browser binds keys to a host name, never to 127.0.0.1.
+async fn security_key(page: Page) -> Outcome {
+    page.client.issue_cmd(AddVirtualAuthenticator).await.map_err(|e| format!("virtual authenticator: {e}"))?;
+    let mut found = Vec::new();
+    page.sign_in("manager@demo.local").await?;
+    page.click("Security").await?;
+    page.wait_text("Security keys and passkeys").await?;
+    found.extend(page.axe_violations().await?.into_iter().map(|v| format!("security page: {v}")));
+    page.fill("Name of the key", "Virtual key").await?;
+    page.click("Add a security key").await?;
+    page.wait_text("Your recovery codes").await?;
+    page.click("I have saved them").await?;
+    page.goto("/account/security").await?;
+    page.wait_text("Virtual key").await?;
+    page.sign_out().await?;
+
+    page.click("Sign in as Manager").await?;
+    page.wait_text("Use your security key").await?;
+    found.extend(page.axe_violations().await?.into_iter().map(|v| format!("second factor page: {v}")));
+    page.click("Use your security key").await?;
+    page.wait_path("/").await?;
+    page.wait_text("manager@demo.local").await?;
+
+    page.goto("/step-up?next=/approvals").await?;
+    page.wait_text("Confirm with your security key").await?;
+    found.extend(page.axe_violations().await?.into_iter().map(|v| format!("step-up page: {v}")));
+    page.click("Confirm with your security key").await?;
+    page.wait_path("/approvals").await?;
+    page.wait_text("Confirmed.").await?;
+    if found.is_empty() { Ok(()) } else { Err(format!("accessibility violations:\n{}", found.join("\n"))) }
+}
+
 // ---------------------------------------------------------------------------------------------
 
 async fn run_story<F, Fut>(driver: &Driver, base: &str, name: &str, story: F) -> Option<String>
@@ -832,6 +900,9 @@ where
     F: FnOnce(Page) -> Fut,
     Fut: Future<Output = Outcome>,
 {
+    if std::env::var("PAYOUTS_STORY").is_ok_and(|only| !name.contains(&only)) {
+        return None;
+    }
     let profile = tempfile::tempdir().expect("profile dir");
     let downloads = tempfile::tempdir().expect("downloads dir");
     let client = driver.open(profile.path(), downloads.path()).await;
@@ -875,6 +946,9 @@ async fn user_stories_in_a_real_browser() {
         failures.extend(run_story(&driver, &base, &tag("4-viewer-and-visitor"), viewer_and_visitor).await);
         failures.extend(run_story(&driver, &base, &tag("5-accessibility"), accessibility).await);
         failures.extend(run_story(&driver, &base, &tag("6-payroll"), payroll).await);
+        // Last: it gives the manager a key that every later sign-in would ask for.
+        let localhost = base.replace("127.0.0.1", "localhost");
+        failures.extend(run_story(&driver, &localhost, &tag("7-security-key"), security_key).await);
     }
     assert!(failures.is_empty(), "browser stories failed:\n{}", failures.join("\n"));
 }
