@@ -62,6 +62,9 @@ enum Command {
         #[arg(long, default_value_t = 5 * 1024 * 1024)]
         max_bytes: u64,
     },
+    /// EVM chains.
+    #[command(subcommand)]
+    Evm(EvmCommand),
     /// Check one address offline. Exit code 0: valid; 1: invalid.
     CheckAddress {
         #[arg(long)]
@@ -69,6 +72,19 @@ enum Command {
         address: String,
         #[arg(long, value_enum, default_value = "text")]
         format: cli::Format,
+    },
+}
+
+#[derive(Subcommand)]
+enum EvmCommand {
+    /// Deploy the PayoutBatch contract (contracts/PayoutBatch.sol) from the hot wallet of the
+    /// config file and print its address; put it in the file as `batch_contract` to pay mass
+    /// payouts many rows per transaction. The wallet's nonce is reserved in the database, so a
+    /// running server may keep paying meanwhile.
+    #[command(name = "deploy-batch")]
+    DeployBatch {
+        #[arg(long)]
+        evm_config: PathBuf,
     },
 }
 
@@ -129,6 +145,7 @@ fn main() -> ExitCode {
         None => serve(cli.db, cli.serve),
         Some(Command::Serve(args)) => serve(cli.db, args),
         Some(Command::Migrate) => migrate(&cli.db),
+        Some(Command::Evm(EvmCommand::DeployBatch { evm_config })) => deploy_batch(&cli.db, &evm_config),
         Some(Command::ApiKey(ApiKeyCommand::Create { email, scopes, name })) => {
             open_db(&cli.db).and_then(|mut conn| {
                 let key = payouts::service::api_keys::create_from_cli(&mut conn, &email, &scopes, &name)
@@ -162,6 +179,24 @@ fn open_db(db_args: &DbArgs) -> Result<db::PooledConn, String> {
     let mut conn = pool.get().map_err(|e| e.to_string())?;
     db::migrate(&mut conn)?;
     Ok(conn)
+}
+
+#[cfg(feature = "evm")]
+fn deploy_batch(db_args: &DbArgs, file: &std::path::Path) -> Result<(), String> {
+    use payouts::rails::evm::{EvmRail, config};
+    let url = db_args.database_url()?;
+    payouts::config::prepare_sqlite_dir(&url)?;
+    let pool = db::connect(&url, 1)?;
+    db::migrate(&mut *pool.get().map_err(|e| e.to_string())?)?;
+    let rail = EvmRail::connect(config::EvmConfig::load(file, std::env::var(config::KEY_ENV).ok())?, pool)?;
+    let address = rail.deploy_batch()?;
+    println!("{}", address.to_checksum(None));
+    Ok(())
+}
+
+#[cfg(not(feature = "evm"))]
+fn deploy_batch(_: &DbArgs, file: &std::path::Path) -> Result<(), String> {
+    Err(format!("{}: this build has no EVM rail (cargo feature `evm`)", file.display()))
 }
 
 fn migrate(db_args: &DbArgs) -> Result<(), String> {

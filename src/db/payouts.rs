@@ -74,6 +74,8 @@ pub struct ItemRow {
     pub updated_at: NaiveDateTime,
     /// The payee whose approved address this row pays, linked when the payout was created.
     pub payee_id: Option<i64>,
+    /// Where in its block the row's payment was logged, when it shared a batch transaction.
+    pub log_index: Option<i32>,
 }
 
 #[derive(Insertable)]

@@ -188,6 +188,11 @@ pub fn finish(
     Ok(ended)
 }
 
+/// Where in its block a completed row's payment was logged (a batch's row).
+pub fn set_log_index(conn: &mut DbConnection, item_id: i64, log_index: i32) -> DbResult<()> {
+    diesel::update(i::payout_items.find(item_id)).set(i::log_index.eq(Some(log_index))).execute(conn).map(drop)
+}
+
 /// submitting → completed or failed for items the network settled as they were sent: only
 /// those `owner` still holds; records their transaction and releases the lease. Returns the
 /// ids this call ended.
@@ -196,7 +201,7 @@ pub fn finish_sent(
     conn: &mut DbConnection,
     item_ids: &[i64],
     owner: &str,
-    tx_hash: &str,
+    tx_hash: Option<&str>,
     to: &str,
     confirmations: i32,
     error: Option<&str>,

@@ -196,6 +196,7 @@ diesel::table! {
         lease_until -> Nullable<Timestamp>,
         updated_at -> Timestamp,
         payee_id -> Nullable<BigInt>,
+        log_index -> Nullable<Integer>,
     }
 }
 
@@ -221,6 +222,14 @@ diesel::table! {
         amount -> Text,
         fail_reason -> Nullable<Text>,
         submitted_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    evm_batch_rows (idempotency_key) {
+        idempotency_key -> Text,
+        batch_key -> Text,
+        row_index -> Integer,
     }
 }
 
@@ -432,6 +441,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     payout_items,
     payout_events,
     sim_transfers,
+    evm_batch_rows,
     evm_transactions,
     mass_drafts,
     mass_draft_rows,

@@ -33,8 +33,12 @@ pub enum TxState {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RailTx {
+    /// Empty when nothing was sent (a row failed before sending).
     pub tx_hash: String,
     pub state: TxState,
+    /// Where in its block the transfer was logged, for a transfer sharing a transaction with
+    /// others (a batch), once mined.
+    pub log_index: Option<u32>,
 }
 
 #[derive(Debug, Clone, thiserror::Error)]

@@ -124,7 +124,7 @@ impl Rail for SimulatedRail {
             .map(|t| {
                 let row =
                     by_key.get(t.key.as_str()).ok_or_else(|| unavailable(format!("transfer {} not stored", t.key)))?;
-                Ok(RailTx { tx_hash: row.tx_hash.clone(), state: self.state_of(row, now) })
+                Ok(RailTx { tx_hash: row.tx_hash.clone(), state: self.state_of(row, now), log_index: None })
             })
             .collect()
     }
@@ -147,7 +147,11 @@ impl Rail for SimulatedRail {
         let by_key: HashMap<&str, &sim::SimTransferRow> = rows.iter().map(|r| (r.key.as_str(), r)).collect();
         keys.iter()
             .map(|k| {
-                Ok(by_key.get(k).map(|row| RailTx { state: self.state_of(row, now), tx_hash: row.tx_hash.clone() }))
+                Ok(by_key.get(k).map(|row| RailTx {
+                    state: self.state_of(row, now),
+                    tx_hash: row.tx_hash.clone(),
+                    log_index: None,
+                }))
             })
             .collect()
     }

@@ -108,6 +108,8 @@ pub fn tick(
             TxState::Confirmed { confirmations } => Ok(confirmations),
             TxState::Failed { reason } => Err(reason),
         };
+        let mut item = item;
+        item.log_index = tx.log_index.map(|n| n as i32);
         settled.push((item.payout_id, (item, outcome)));
     }
     for (payout_id, outcomes) in group_by(settled) {
@@ -256,7 +258,9 @@ fn send(
             TxState::Failed { reason } => Err(reason.clone()),
         };
         let mut item = (*item).clone();
-        item.tx_hash = Some(tx.tx_hash.clone());
+        // A row failed before anything was sent (a batch row that would revert) has no hash.
+        item.tx_hash = (!tx.tx_hash.is_empty()).then(|| tx.tx_hash.clone());
+        item.log_index = tx.log_index.map(|n| n as i32);
         ended.push((item, result));
     }
     let sender = Sender { owner, rail: rail.label() };
@@ -387,13 +391,16 @@ fn record_ends(
     for (((to, confirmations, error), hash), items) in group_by(ends) {
         let ids: Vec<i64> = items.iter().map(|i| i.id).collect();
         let status = to.as_str();
-        let recorded: HashSet<i64> = match (sent, hash) {
-            (Some(s), Some(h)) => db::processor::finish_sent(conn, &ids, s.owner, h, status, confirmations, error, at)?,
-            _ => db::processor::finish(conn, &ids, status, confirmations, error, at)?,
+        let recorded: HashSet<i64> = match sent {
+            Some(s) => db::processor::finish_sent(conn, &ids, s.owner, hash, status, confirmations, error, at)?,
+            None => db::processor::finish(conn, &ids, status, confirmations, error, at)?,
         }
         .into_iter()
         .collect();
         for item in items.into_iter().filter(|i| recorded.contains(&i.id)) {
+            if let (None, Some(n)) = (error, item.log_index) {
+                db::processor::set_log_index(conn, item.id, n)?;
+            }
             let held = stored_amount(asset, &item.amount)?
                 .checked_add(stored_amount(asset, &item.fee)?)
                 .ok_or_else(|| AppError::Internal("item total overflow".into()))?;

@@ -26,7 +26,17 @@ struct File {
     max_fee_per_gas_gwei: u64,
     private_key_file: Option<PathBuf>,
     assets: BTreeMap<String, AssetFile>,
+    /// The PayoutBatch contract (`payouts evm deploy-batch`): mass payouts go out through it,
+    /// many rows per transaction.
+    batch_contract: Option<String>,
+    /// Rows per batch transaction; default: as many as keep it under a quarter of the block's
+    /// gas limit, at most [`DEFAULT_BATCH_ROWS`].
+    batch_rows: Option<usize>,
 }
+
+/// Rows per batch transaction unless the file says otherwise: about 6.5 million gas for tokens
+/// (≈ 32,000 gas a row, measured on anvil, BENCHMARKS.md), a fifth of Ethereum's block.
+pub const DEFAULT_BATCH_ROWS: usize = 200;
 
 fn default_confirmations() -> u32 {
     12
@@ -53,6 +63,8 @@ pub struct EvmConfig {
     pub max_fee_per_gas: u128,
     pub signer: PrivateKeySigner,
     pub assets: Vec<(&'static Asset, Payment)>,
+    pub batch_contract: Option<Address>,
+    pub batch_rows: usize,
 }
 
 impl std::fmt::Debug for EvmConfig {
@@ -104,6 +116,15 @@ impl EvmConfig {
         if assets.is_empty() {
             return Err(format!("{}: no assets", path.display()));
         }
+        let batch_contract = match &file.batch_contract {
+            None => None,
+            Some(c) => Some(c.parse::<Address>().map_err(|_| format!("batch_contract {c} is not an address"))?),
+        };
+        let batch_rows = match file.batch_rows {
+            Some(0) => return Err(format!("{}: batch_rows must be at least 1", path.display())),
+            Some(n) => n,
+            None => DEFAULT_BATCH_ROWS,
+        };
         Ok(EvmConfig {
             rpc_url: file.rpc_url,
             chain_id: file.chain_id,
@@ -111,6 +132,8 @@ impl EvmConfig {
             max_fee_per_gas: u128::from(file.max_fee_per_gas_gwei) * 1_000_000_000,
             signer,
             assets,
+            batch_contract,
+            batch_rows,
         })
     }
 }
@@ -151,6 +174,10 @@ mod tests {
         assert!(load(&btc, Some(KEY)).unwrap_err().contains("BTC is not paid on an EVM network"));
         let decimals = GOOD.replace("\"decimals\": 6", "\"decimals\": 18");
         assert!(load(&decimals, Some(KEY)).unwrap_err().contains("decimals must be given and equal 6"));
+        let batch = GOOD.replace("\"assets\"", "\"batch_contract\": \"0x12\", \"assets\"");
+        assert!(load(&batch, Some(KEY)).unwrap_err().contains("batch_contract 0x12 is not an address"));
+        let rows = GOOD.replace("\"assets\"", "\"batch_rows\": 0, \"assets\"");
+        assert!(load(&rows, Some(KEY)).unwrap_err().contains("batch_rows must be at least 1"));
         let unknown = GOOD.replace("\"chain_id\"", "\"chain\"");
         assert!(load(&unknown, Some(KEY)).unwrap_err().contains("unknown field"));
     }

@@ -8,6 +8,7 @@
 //! Mass payouts go out as consecutive transactions from the wallet, one per row: each row has its
 //! own hash, receipt and fate (a batch contract would save gas but make one bad row fail all).
 
+pub mod batch;
 pub mod config;
 pub mod rpc;
 
@@ -103,16 +104,25 @@ impl EvmRail {
         }
     }
 
-    fn call_for(&self, t: &Transfer) -> Result<Call, RailError> {
-        let payment = self
-            .config
+    fn payment_of(&self, asset: &'static Asset) -> Result<Payment, RailError> {
+        self.config
             .assets
             .iter()
-            .find(|(a, _)| a.code == t.asset.code)
+            .find(|(a, _)| a.code == asset.code)
             .map(|(_, p)| *p)
-            .ok_or_else(|| unavailable(format!("{} is not configured on this chain", t.asset.code)))?;
+            .ok_or_else(|| unavailable(format!("{} is not configured on this chain", asset.code)))
+    }
+
+    /// Where a transfer goes and how many of the asset's smallest units.
+    fn recipient(t: &Transfer) -> Result<(Address, U256), RailError> {
         let to: Address = t.address.parse().map_err(|_| unavailable(format!("{} is not an EVM address", t.address)))?;
         let amount = U256::from(u128::try_from(t.amount.minor()).map_err(|_| unavailable("negative amount"))?);
+        Ok((to, amount))
+    }
+
+    fn call_for(&self, t: &Transfer) -> Result<Call, RailError> {
+        let payment = self.payment_of(t.asset)?;
+        let (to, amount) = Self::recipient(t)?;
         Ok(match payment {
             Payment::Native => Call { from: self.wallet(), to, value: amount, input: Bytes::new() },
             Payment::Token(token) => Call {
@@ -124,17 +134,18 @@ impl EvmRail {
         })
     }
 
-    /// Signs `call` with the next free nonce and stores it under `key`, in one transaction.
-    /// Returns what is stored for the key (another processor may have stored it first).
+    /// Signs a transaction with the next free nonce and stores it under `key` (with the rows
+    /// `members` it pays, for a batch), in one database transaction, before anything is
+    /// broadcast. Returns what is stored for the key (another processor may have stored it
+    /// first).
     fn sign_and_store(
         &self,
         key: &str,
-        call: &Call,
-        gas: u64,
-        fees: (u128, u128),
+        out: &Outgoing,
+        members: &[String],
         chain_nonce: u64,
     ) -> Result<EvmTxRow, RailError> {
-        let (max_fee, tip) = fees;
+        let (max_fee, tip) = out.fees;
         let from = format!("{:#x}", self.wallet());
         let chain_id = self.config.chain_id as i64;
         let mut conn = self.pool.get().map_err(unavailable)?;
@@ -147,13 +158,13 @@ impl EvmRail {
             let tx = TxEip1559 {
                 chain_id: self.config.chain_id,
                 nonce,
-                gas_limit: gas,
+                gas_limit: out.gas,
                 max_fee_per_gas: max_fee,
                 max_priority_fee_per_gas: tip,
-                to: TxKind::Call(call.to),
-                value: call.value,
+                to: out.to,
+                value: out.value,
                 access_list: Default::default(),
-                input: call.input.clone(),
+                input: out.input.clone(),
             };
             let signature = self.config.signer.sign_hash_sync(&tx.signature_hash()).map_err(unavailable)?;
             let envelope = TxEnvelope::from(tx.into_signed(signature));
@@ -166,10 +177,19 @@ impl EvmRail {
                 raw_tx: format!("0x{}", hex::encode(envelope.encoded_2718())),
                 created_at: crate::service::now(),
             };
-            match db::write_tx(&mut conn, |c| db::evm::insert(c, &row)) {
+            match db::write_tx(&mut conn, |c| db::evm::insert_batch(c, &row, members)) {
                 Ok(()) => return Ok(row),
                 // Another processor took this nonce (or stored this key): look again.
-                Err(e) if db::is_unique_violation(&e) => continue,
+                Err(e) if db::is_unique_violation(&e) => {
+                    if !members.is_empty()
+                        && !db::evm::batches_of(&mut conn, &member_refs(members)).map_err(unavailable)?.is_empty()
+                    {
+                        return Err(unavailable(
+                            "another processor sent some of these rows; they are looked up instead",
+                        ));
+                    }
+                    continue;
+                }
                 Err(e) => return Err(unavailable(e)),
             }
         }
@@ -226,6 +246,26 @@ impl EvmRail {
     }
 }
 
+/// A transaction to sign: to a contract or account (or creating one), with value, calldata, gas
+/// and (max fee, tip) per gas.
+struct Outgoing {
+    to: TxKind,
+    value: U256,
+    input: Bytes,
+    gas: u64,
+    fees: (u128, u128),
+}
+
+impl Outgoing {
+    fn call(call: &Call, gas: u64, fees: (u128, u128)) -> Outgoing {
+        Outgoing { to: TxKind::Call(call.to), value: call.value, input: call.input.clone(), gas, fees }
+    }
+}
+
+fn member_refs(members: &[String]) -> Vec<&str> {
+    members.iter().map(String::as_str).collect()
+}
+
 fn amount(asset: &'static Asset, units: U256) -> Amount {
     let minor = if units > U256::from(i128::MAX as u128) { i128::MAX } else { units.to::<u128>() as i128 };
     Amount::from_minor(asset, minor)
@@ -280,7 +320,7 @@ impl Rail for EvmRail {
     }
 
     fn supports_batch(&self) -> bool {
-        false
+        self.config.batch_contract.is_some()
     }
 
     fn submit(&self, transfers: &[Transfer]) -> Result<Vec<RailTx>, RailError> {
@@ -294,6 +334,12 @@ impl Rail for EvmRail {
             )));
         }
         let chain_nonce = self.rpc.pending_nonce(self.wallet()).map_err(unavailable)?;
+        // A single payout keeps its plain transfer; a mass payout's rows share transactions.
+        if let Some(contract) = self.config.batch_contract
+            && transfers.len() > 1
+        {
+            return self.submit_batched(contract, transfers, (max_fee, tip), chain_nonce);
+        }
         let mut coins = self.rpc.balance(self.wallet()).map_err(unavailable)?;
         let mut sent = Vec::with_capacity(transfers.len());
         for t in transfers {
@@ -313,21 +359,47 @@ impl Rail for EvmRail {
                 return if sent.is_empty() { Err(unavailable(reason)) } else { Ok(sent) };
             }
             coins -= cost;
-            let row = self.sign_and_store(&t.key, &call, gas, (max_fee, tip), chain_nonce)?;
+            let out = Outgoing::call(&call, gas, (max_fee, tip));
+            let row = self.sign_and_store(&t.key, &out, &[], chain_nonce)?;
             if let Err(e) = self.broadcast(&row) {
                 // Stored: the look-up after this sends the same bytes again or finds them.
                 tracing::warn!(key = %t.key, error = %e, "broadcast failed; it will be retried by look-up");
             }
-            sent.push(RailTx { tx_hash: row.tx_hash, state: TxState::Pending { confirmations: 0 } });
+            sent.push(RailTx { tx_hash: row.tx_hash, state: TxState::Pending { confirmations: 0 }, log_index: None });
         }
         Ok(sent)
     }
 
     fn lookup(&self, key: &str) -> Result<Option<RailTx>, RailError> {
-        let mut conn = self.pool.get().map_err(unavailable)?;
-        let Some(row) = db::evm::find(&mut conn, key).map_err(unavailable)? else { return Ok(None) };
-        drop(conn);
-        let state = self.state_of(&row)?;
-        Ok(Some(RailTx { tx_hash: row.tx_hash, state }))
+        self.lookup_many(&[key]).pop().unwrap_or(Ok(None))
+    }
+
+    /// Batch rows are answered from their batch's receipt (asked once per batch); the others
+    /// one by one. A node that does not answer fails only the keys it was asked about.
+    fn lookup_many(&self, keys: &[&str]) -> Vec<Result<Option<RailTx>, RailError>> {
+        let batched = match self.batch_states(keys) {
+            Ok(b) => b,
+            Err(e) => return keys.iter().map(|_| Err(e.clone())).collect(),
+        };
+        let singles = batch::singles(keys, &batched);
+        let stored = match self
+            .pool
+            .get()
+            .map_err(unavailable)
+            .and_then(|mut c| db::evm::find_many(&mut c, &singles).map_err(unavailable))
+        {
+            Ok(rows) => rows,
+            Err(e) => return keys.iter().map(|_| Err(e.clone())).collect(),
+        };
+        let mut answers: std::collections::HashMap<String, Result<Option<RailTx>, RailError>> =
+            batched.into_iter().map(|(k, tx)| (k, Ok(Some(tx)))).collect();
+        for row in stored {
+            let state = self.state_of(&row);
+            answers.insert(
+                row.idempotency_key.clone(),
+                state.map(|state| Some(RailTx { tx_hash: row.tx_hash, state, log_index: None })),
+            );
+        }
+        keys.iter().map(|k| answers.get(*k).cloned().unwrap_or(Ok(None))).collect()
     }
 }

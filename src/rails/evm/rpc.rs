@@ -28,6 +28,18 @@ pub struct Rpc {
 pub struct Receipt {
     pub success: bool,
     pub block: u64,
+    pub gas_used: u64,
+    /// The contract a creating transaction made.
+    pub contract: Option<Address>,
+    pub logs: Vec<Log>,
+}
+
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct Log {
+    pub address: Address,
+    pub topics: Vec<B256>,
+    #[serde(rename = "logIndex")]
+    pub index: alloy::primitives::U64,
 }
 
 /// What a transaction does: `to` with `value` wei and `input` calldata.
@@ -125,8 +137,25 @@ impl Rpc {
     pub fn receipt(&self, hash: B256) -> Result<Option<Receipt>, RpcError> {
         let receipt: Option<Value> = self.call("eth_getTransactionReceipt", json!([hash]))?;
         receipt
-            .map(|r| Ok(Receipt { success: quantity(&r["status"])? == 1, block: quantity(&r["blockNumber"])? as u64 }))
+            .map(|r| {
+                let logs = serde_json::from_value(r["logs"].clone())
+                    .map_err(|e| RpcError::Transport(format!("receipt logs: {e}")))?;
+                let contract = r["contractAddress"].as_str().and_then(|a| a.parse().ok());
+                Ok(Receipt {
+                    success: quantity(&r["status"])? == 1,
+                    block: quantity(&r["blockNumber"])? as u64,
+                    gas_used: quantity(&r["gasUsed"])? as u64,
+                    contract,
+                    logs,
+                })
+            })
             .transpose()
+    }
+
+    /// The latest block's gas limit.
+    pub fn block_gas_limit(&self) -> Result<u64, RpcError> {
+        let block: Value = self.call("eth_getBlockByNumber", json!(["latest", false]))?;
+        Ok(quantity(&block["gasLimit"])? as u64)
     }
 
     /// Whether the node knows the transaction at all (in its pool or in a block).

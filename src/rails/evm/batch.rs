@@ -1,0 +1,259 @@
+//! Mass payouts through the PayoutBatch contract (contracts/PayoutBatch.sol): many rows in one
+//! transaction. One row the contract refuses would revert its whole transaction, so each row is
+//! first simulated alone (`eth_call`) and a refused row fails by itself, before anything is
+//! signed. The others go out in chunks; each chunk is signed with its nonce and stored with the
+//! rows it pays (their order is their index in the call) before it is broadcast, exactly as a
+//! single transfer is, so a restart finds it instead of paying again.
+
+use alloy::primitives::{Address, B256, Bytes, TxKind, U256};
+use alloy::sol_types::{SolCall, SolEvent};
+
+use super::config::Payment;
+use super::rpc::{Call, RpcError};
+use super::{EvmRail, Outgoing, REVERT_GAS, unavailable};
+use crate::db::{self, evm::EvmTxRow};
+use crate::rails::{RailError, RailTx, Transfer, TxState};
+
+alloy::sol! {
+    function payEther(address[] to, uint256[] amounts);
+    function payToken(address token, address[] to, uint256[] amounts);
+    function allowance(address owner, address spender) returns (uint256);
+    function approve(address spender, uint256 amount) returns (bool);
+    event Paid(uint256 indexed row, address indexed to, uint256 amount);
+}
+
+/// PayoutBatch's creation bytecode, compiled from contracts/PayoutBatch.sol by
+/// contracts/compile.js (a test checks that they match).
+pub const BATCH_BYTECODE: &str = include_str!("../../../contracts/PayoutBatch.bin");
+
+/// A chunk may use at most this share of the block's gas limit.
+const BLOCK_SHARE: u64 = 4;
+
+/// How long sending waits for a token approval or a deployment to be mined.
+const MINING_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// A node's message as a person may read it and any database may store it: a revert reason is
+/// whatever bytes the contract chose (PostgreSQL refuses text with a NUL in it).
+fn printable(message: &str) -> String {
+    let kept: String = message.chars().filter(|c| !c.is_control()).take(200).collect();
+    kept.trim().to_owned()
+}
+
+fn failed_alone(reason: String) -> RailTx {
+    RailTx { tx_hash: String::new(), state: TxState::Failed { reason }, log_index: None }
+}
+
+impl EvmRail {
+    fn batch_call(&self, contract: Address, payment: Payment, rows: &[(Address, U256)]) -> Call {
+        let to: Vec<Address> = rows.iter().map(|r| r.0).collect();
+        let amounts: Vec<U256> = rows.iter().map(|r| r.1).collect();
+        match payment {
+            Payment::Native => Call {
+                from: self.wallet(),
+                to: contract,
+                value: amounts.iter().fold(U256::ZERO, |a, b| a.saturating_add(*b)),
+                input: payEtherCall { to, amounts }.abi_encode().into(),
+            },
+            Payment::Token(token) => Call {
+                from: self.wallet(),
+                to: contract,
+                value: U256::ZERO,
+                input: payTokenCall { token, to, amounts }.abi_encode().into(),
+            },
+        }
+    }
+
+    /// Sends one payout's rows through the batch contract. Answers one entry per transfer, in
+    /// order, up to the first row that could not be sent now (those are tried again later).
+    pub(super) fn submit_batched(
+        &self,
+        contract: Address,
+        transfers: &[Transfer],
+        fees: (u128, u128),
+        chain_nonce: u64,
+    ) -> Result<Vec<RailTx>, RailError> {
+        let payment = self.payment_of(transfers[0].asset)?;
+        if let Payment::Token(token) = payment {
+            self.ensure_allowance(token, contract, fees, chain_nonce)?;
+        }
+        let mut answers: Vec<Option<RailTx>> = vec![None; transfers.len()];
+        let mut good: Vec<(usize, Address, U256)> = Vec::new();
+        for (n, t) in transfers.iter().enumerate() {
+            let (to, amount) = Self::recipient(t)?;
+            match self.rpc.eth_call(&self.batch_call(contract, payment, &[(to, amount)])) {
+                Ok(_) => good.push((n, to, amount)),
+                Err(RpcError::Node { message, .. }) => {
+                    answers[n] = Some(failed_alone(format!(
+                        "The transfer would be refused on chain ({}); it was not sent and nothing was paid.",
+                        printable(&message)
+                    )))
+                }
+                Err(e) => return Err(unavailable(e)),
+            }
+        }
+        let block_limit = self.rpc.block_gas_limit().map_err(unavailable)?;
+        let mut coins = self.rpc.balance(self.wallet()).map_err(unavailable)?;
+        let mut rest = &good[..];
+        let mut size = self.config.batch_rows;
+        while !rest.is_empty() {
+            let chunk = &rest[..size.min(rest.len())];
+            let rows: Vec<(Address, U256)> = chunk.iter().map(|(_, to, a)| (*to, *a)).collect();
+            let call = self.batch_call(contract, payment, &rows);
+            let gas = match self.rpc.estimate_gas(&call) {
+                Ok(g) => g.saturating_mul(6) / 5,
+                // Every row passed alone but not together: the wallet cannot pay them all (its
+                // tokens run short). They wait for funds rather than fail.
+                Err(RpcError::Node { message, .. }) => {
+                    tracing::warn!(rows = chunk.len(), "a batch that passed row by row is refused whole: {message}");
+                    break;
+                }
+                Err(e) => return Err(unavailable(e)),
+            };
+            if gas > block_limit / BLOCK_SHARE && chunk.len() > 1 {
+                size = chunk.len() / 2;
+                continue;
+            }
+            let cost = call.value + U256::from(gas) * U256::from(fees.0);
+            if coins < cost {
+                tracing::warn!(wallet = %self.wallet(), "the hot wallet holds {coins} wei, less than the {cost} wei a batch may cost");
+                break;
+            }
+            coins -= cost;
+            let members: Vec<String> = chunk.iter().map(|(n, _, _)| transfers[*n].key.clone()).collect();
+            let key = format!("batch:{}", members[0]);
+            let row = self.sign_and_store(&key, &Outgoing::call(&call, gas, fees), &members, chain_nonce)?;
+            if let Err(e) = self.broadcast(&row) {
+                tracing::warn!(batch = %key, error = %e, "broadcast failed; it will be retried by look-up");
+            }
+            for (n, _, _) in chunk {
+                answers[*n] = Some(RailTx {
+                    tx_hash: row.tx_hash.clone(),
+                    state: TxState::Pending { confirmations: 0 },
+                    log_index: None,
+                });
+            }
+            rest = &rest[chunk.len()..];
+        }
+        let sent: Vec<RailTx> = answers.into_iter().map_while(|a| a).collect();
+        if sent.is_empty() && !transfers.is_empty() {
+            return Err(unavailable("the hot wallet cannot pay these rows now (coins for gas or tokens short)"));
+        }
+        Ok(sent)
+    }
+
+    /// Lets the batch contract move the wallet's tokens (one approval per token, of the most
+    /// there is), waiting for it to be mined.
+    fn ensure_allowance(
+        &self,
+        token: Address,
+        contract: Address,
+        fees: (u128, u128),
+        chain_nonce: u64,
+    ) -> Result<(), RailError> {
+        let input = allowanceCall { owner: self.wallet(), spender: contract }.abi_encode();
+        let answer = self.read(token, input).map_err(unavailable)?;
+        let allowed = allowanceCall::abi_decode_returns(&answer).map_err(unavailable)?;
+        if allowed >= U256::MAX >> 1 {
+            return Ok(());
+        }
+        let call = Call {
+            from: self.wallet(),
+            to: token,
+            value: U256::ZERO,
+            input: approveCall { spender: contract, amount: U256::MAX }.abi_encode().into(),
+        };
+        let gas = self.rpc.estimate_gas(&call).map(|g| g.saturating_mul(6) / 5).unwrap_or(REVERT_GAS);
+        // The allowance is part of the key: once this approval is mined and spent down, the
+        // next one is a new transaction.
+        let key = format!("approve:{token:#x}:{contract:#x}:{allowed}");
+        let row = self.sign_and_store(&key, &Outgoing::call(&call, gas, fees), &[], chain_nonce)?;
+        self.wait_mined(&row).map(drop)
+    }
+
+    /// Broadcasts a stored transaction and waits up to [`MINING_WAIT`] for its receipt.
+    fn wait_mined(&self, row: &EvmTxRow) -> Result<super::rpc::Receipt, RailError> {
+        let hash: B256 = row.tx_hash.parse().map_err(unavailable)?;
+        let started = std::time::Instant::now();
+        let _ = self.broadcast(row);
+        loop {
+            if let Some(receipt) = self.rpc.receipt(hash).map_err(unavailable)? {
+                return if receipt.success {
+                    Ok(receipt)
+                } else {
+                    Err(unavailable(format!("transaction {} reverted", row.tx_hash)))
+                };
+            }
+            if started.elapsed() > MINING_WAIT {
+                return Err(unavailable(format!("transaction {} is not mined yet; waiting", row.tx_hash)));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(250));
+        }
+    }
+
+    /// Deploys PayoutBatch from the hot wallet (its nonce reserved like any payment's) and
+    /// returns its address once mined.
+    pub fn deploy_batch(&self) -> Result<Address, String> {
+        let code: Bytes = alloy::hex::decode(BATCH_BYTECODE.trim()).map_err(|e| e.to_string())?.into();
+        let (base, tip) = self.rpc.fees().map_err(|e| e.to_string())?;
+        let fees = (base.saturating_mul(2).saturating_add(tip).min(self.config.max_fee_per_gas), tip);
+        let chain_nonce = self.rpc.pending_nonce(self.wallet()).map_err(|e| e.to_string())?;
+        let key = format!("deploy-batch:{}", crate::crypto::random_hex(8));
+        let out = Outgoing { to: TxKind::Create, value: U256::ZERO, input: code, gas: 1_000_000, fees };
+        let row = self.sign_and_store(&key, &out, &[], chain_nonce).map_err(|e| e.to_string())?;
+        let receipt = self.wait_mined(&row).map_err(|e| e.to_string())?;
+        receipt.contract.ok_or_else(|| format!("transaction {} made no contract", row.tx_hash))
+    }
+
+    /// The state of each batch row among `keys`: (row key, answer). A batch is asked about once,
+    /// however many of its rows are asked for.
+    pub(super) fn batch_states(&self, keys: &[&str]) -> Result<Vec<(String, RailTx)>, RailError> {
+        let mut conn = self.pool.get().map_err(unavailable)?;
+        let rows = db::evm::batches_of(&mut conn, keys).map_err(unavailable)?;
+        drop(conn);
+        let mut states: std::collections::HashMap<String, (TxState, Vec<(u64, u64)>)> = Default::default();
+        let mut answers = Vec::with_capacity(rows.len());
+        for (key, batch, index) in rows {
+            if !states.contains_key(&batch.idempotency_key) {
+                let state = self.state_of(&batch)?;
+                let paid = match state {
+                    TxState::Confirmed { .. } => self.paid_rows(&batch)?,
+                    _ => Vec::new(),
+                };
+                states.insert(batch.idempotency_key.clone(), (state, paid));
+            }
+            let (state, paid) = &states[&batch.idempotency_key];
+            let log_index = paid.iter().find(|(row, _)| *row == index as u64).map(|(_, log)| *log as u32);
+            answers.push((key, RailTx { tx_hash: batch.tx_hash.clone(), state: state.clone(), log_index }));
+        }
+        Ok(answers)
+    }
+
+    /// (row index, log index) of every Paid event the batch's receipt holds.
+    fn paid_rows(&self, batch: &EvmTxRow) -> Result<Vec<(u64, u64)>, RailError> {
+        let hash: B256 = batch.tx_hash.parse().map_err(unavailable)?;
+        let Some(receipt) = self.rpc.receipt(hash).map_err(unavailable)? else { return Ok(Vec::new()) };
+        // The receipt holds this transaction's logs only; the token's own Transfer events have
+        // another signature.
+        Ok(receipt
+            .logs
+            .iter()
+            .filter(|l| l.topics.first() == Some(&Paid::SIGNATURE_HASH))
+            .filter_map(|l| Some((U256::from_be_bytes(l.topics.get(1)?.0).to::<u64>(), l.index.to::<u64>())))
+            .collect())
+    }
+}
+
+/// The keys of `keys` that are not batch rows, for the single-transfer look-up.
+pub(super) fn singles<'a>(keys: &[&'a str], batched: &[(String, RailTx)]) -> Vec<&'a str> {
+    let taken: std::collections::HashSet<&str> = batched.iter().map(|(k, _)| k.as_str()).collect();
+    keys.iter().copied().filter(|k| !taken.contains(k)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_revert_reason_is_stored_without_control_bytes_and_bounded() {
+        assert_eq!(super::printable("execution reverted: \0\0\u{8}no"), "execution reverted: no");
+        assert_eq!(super::printable(&"x".repeat(1000)).len(), 200);
+    }
+}

@@ -1,0 +1,186 @@
+//! Mass payouts through the PayoutBatch contract on anvil, on every backend: deployed with
+//! `payouts evm deploy-batch`, 250-row ETH and token payouts paid in chunks (every recipient's
+//! balance read from the chain, each row with its chunk's hash and its own log index), a row the
+//! chain would refuse failed alone before sending, and a server killed between chunks paying
+//! everyone exactly once after a restart.
+
+mod common;
+#[path = "evm/harness.rs"]
+mod harness;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use alloy::primitives::{Address, U256};
+use alloy::signers::local::PrivateKeySigner;
+use common::backends;
+use harness::*;
+
+fn wallet() -> Address {
+    WALLET_KEY.parse::<PrivateKeySigner>().unwrap().address()
+}
+
+/// `payouts evm deploy-batch` against the books' database: the contract's address.
+fn deploy(books: &Books, config: &Path, dir: &Path) -> Address {
+    let out = Command::new(env!("CARGO_BIN_EXE_payouts"))
+        .args(["evm", "deploy-batch", "--evm-config"])
+        .arg(config)
+        .env("DATABASE_URL", &books.url)
+        .env("PAYOUTS_DATA_DIR", dir)
+        .env("PAYOUTS_EVM_PRIVATE_KEY", WALLET_KEY)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("the CLI runs");
+    assert!(out.status.success(), "deploy-batch failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().trim().parse().expect("the contract's address")
+}
+
+/// The chain's config file with the batch contract and `rows` rows per batch transaction.
+fn batched_config(chain: &Chain, dir: &Path, contract: Address, rows: usize) -> PathBuf {
+    let plain: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(chain.config_file(dir)).unwrap()).unwrap();
+    let mut file = plain.as_object().unwrap().clone();
+    file.insert("batch_contract".into(), format!("{contract:#x}").into());
+    file.insert("batch_rows".into(), rows.into());
+    let path = dir.join(format!("evm-batched-{rows}.json"));
+    std::fs::write(&path, serde_json::Value::Object(file).to_string()).unwrap();
+    path
+}
+
+fn items(books: &Books, payout: i64) -> Vec<payouts::db::payouts::ItemRow> {
+    payouts::db::payouts::items(&mut books.state.pool.get().unwrap(), payout).unwrap()
+}
+
+#[test]
+fn the_contract_matches_its_source() {
+    let Some(node) =
+        std::env::var_os("PATH").and_then(|p| std::env::split_paths(&p).map(|d| d.join("node")).find(|p| p.is_file()))
+    else {
+        eprintln!("NOTICE: node not found: PayoutBatch.bin is not recompiled");
+        return;
+    };
+    let solc = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/payouts-solc/node_modules"));
+    let Some(solc) = solc.filter(|p| p.join("solc").is_dir()) else {
+        assert!(
+            !std::env::var("CI").is_ok_and(|v| v == "true"),
+            "CI=true but solc is missing from ~/.cache/payouts-solc: the batch contract's bytecode would go unchecked"
+        );
+        eprintln!("NOTICE: npm solc@0.8.28 not in ~/.cache/payouts-solc: PayoutBatch.bin is not recompiled");
+        return;
+    };
+    let out = Command::new(node)
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/contracts/compile.js"))
+        .arg("--check")
+        .env("NODE_PATH", solc)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn mass_payouts_of_250_rows_go_out_in_chunks_and_pay_everyone_once() {
+    let Some(chain) = chain_or_skip() else { return };
+    for (round, backend) in backends().into_iter().enumerate() {
+        let dir = tempfile::tempdir().unwrap();
+        let books = Books::open(backend);
+        let contract = deploy(&books, &chain.config_file(dir.path()), dir.path());
+        let base = 100_000 * (round as u64 + 1);
+        let token_rows: Vec<(Address, &str)> = (0..250).map(|n| (recipient(base + n), "7.25")).collect();
+        let eth_rows: Vec<(Address, &str)> = (0..250).map(|n| (recipient(base + 1_000 + n), "0.004")).collect();
+        let nonce_before = chain.nonce(wallet());
+        let token = books.pay("USDT_ERC20", &token_rows, &format!("batch-token-{backend:?}"));
+        let eth = books.pay("ETH", &eth_rows, &format!("batch-eth-{backend:?}"));
+        let _server = books.serve_with(batched_config(&chain, dir.path(), contract, 100), dir.path(), WALLET_KEY);
+
+        assert_eq!(books.wait_end(token), "completed", "[{backend:?}]");
+        assert_eq!(books.wait_end(eth), "completed", "[{backend:?}]");
+        for (to, _) in &token_rows {
+            assert_eq!(chain.tokens(*to), U256::from(7_250_000u64), "[{backend:?}] every token row arrived once");
+        }
+        for (to, _) in &eth_rows {
+            assert_eq!(chain.eth(*to), units(4, 15), "[{backend:?}] every ETH row arrived once");
+        }
+        // One approval of the token for the contract, then three chunks per payout.
+        assert_eq!(chain.nonce(wallet()) - nonce_before, 1 + 3 + 3, "[{backend:?}] a handful of transactions");
+        for id in [token, eth] {
+            let rows = items(&books, id);
+            let mut hashes: Vec<&str> = rows.iter().filter_map(|i| i.tx_hash.as_deref()).collect();
+            hashes.dedup();
+            assert_eq!(hashes.len(), 3, "[{backend:?}] rows share their chunk's hash");
+            for chunk in rows.chunks(100) {
+                let mut logs: Vec<i32> =
+                    chunk.iter().map(|i| i.log_index.expect("each row has its log index")).collect();
+                logs.sort();
+                logs.dedup();
+                assert_eq!(logs.len(), chunk.len(), "[{backend:?}] distinct log indexes within a chunk");
+            }
+        }
+        assert_eq!(books.reserved_and_available("USDT_ERC20").0, "0", "[{backend:?}] nothing left reserved");
+    }
+}
+
+#[test]
+fn a_row_the_chain_would_refuse_fails_alone_before_anything_is_sent() {
+    let Some(chain) = chain_or_skip() else { return };
+    for (round, backend) in backends().into_iter().enumerate() {
+        let dir = tempfile::tempdir().unwrap();
+        let books = Books::open(backend);
+        let contract = deploy(&books, &chain.config_file(dir.path()), dir.path());
+        let base = 200_000 * (round as u64 + 1);
+        // The token contract accepts no ether: paying it would revert the whole batch.
+        let mut rows: Vec<(Address, &str)> = (0..20).map(|n| (recipient(base + n), "0.01")).collect();
+        rows[7] = (chain.token, "0.01");
+        let before = books.reserved_and_available("ETH");
+        let nonce_before = chain.nonce(wallet());
+        let payout = books.pay("ETH", &rows, &format!("batch-refused-{backend:?}"));
+        let _server = books.serve_with(batched_config(&chain, dir.path(), contract, 100), dir.path(), WALLET_KEY);
+
+        assert_eq!(books.wait_end(payout), "partially_completed", "[{backend:?}]");
+        let rows_now = items(&books, payout);
+        assert_eq!(rows_now[7].status, "failed", "[{backend:?}]");
+        assert!(rows_now[7].tx_hash.is_none(), "[{backend:?}] nothing was sent for it: {:?}", rows_now[7]);
+        assert!(rows_now[7].error.as_deref().is_some_and(|e| e.contains("would be refused")), "{:?}", rows_now[7]);
+        for (n, (to, _)) in rows.iter().enumerate().filter(|(n, _)| *n != 7) {
+            assert_eq!(rows_now[n].status, "completed", "[{backend:?}] row {n}");
+            assert_eq!(chain.eth(*to), units(1, 16), "[{backend:?}] row {n} paid");
+        }
+        assert_eq!(chain.nonce(wallet()) - nonce_before, 1, "[{backend:?}] one transaction for the 19 others");
+        let (reserved, available) = books.reserved_and_available("ETH");
+        assert_eq!(reserved, "0", "[{backend:?}]");
+        assert_ne!(available, before.1, "[{backend:?}] the 19 rows are paid");
+    }
+}
+
+#[test]
+fn a_server_killed_between_chunks_pays_everyone_exactly_once_after_a_restart() {
+    let Some(chain) = chain_or_skip() else { return };
+    for (round, backend) in backends().into_iter().enumerate() {
+        let dir = tempfile::tempdir().unwrap();
+        let books = Books::open(backend);
+        let contract = deploy(&books, &chain.config_file(dir.path()), dir.path());
+        let config = batched_config(&chain, dir.path(), contract, 10);
+        let base = 300_000 * (round as u64 + 1);
+        let rows: Vec<(Address, &str)> = (0..120).map(|n| (recipient(base + n), "1.5")).collect();
+        let nonce_before = chain.nonce(wallet());
+        let payout = books.pay("USDT_ERC20", &rows, &format!("batch-crash-{backend:?}"));
+        let mut server = books.serve_with(config.clone(), dir.path(), WALLET_KEY);
+        let started = Instant::now();
+        // The approval and a few of the twelve chunks have reached the node.
+        while chain.nonce(wallet()) < nonce_before + 4 {
+            assert!(started.elapsed() < Duration::from_secs(60), "[{backend:?}] nothing was broadcast");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        server.0.kill().unwrap(); // SIGKILL: no shutdown, no cleanup
+        server.0.wait().unwrap();
+        let at_kill = chain.nonce(wallet()) - nonce_before;
+        eprintln!("[{backend:?}] killed after {at_kill} of 13 transactions reached the node");
+
+        let _server = books.serve_with(config, dir.path(), WALLET_KEY);
+        assert_eq!(books.wait_end(payout), "completed", "[{backend:?}] after {at_kill} at kill");
+        for (to, _) in &rows {
+            assert_eq!(chain.tokens(*to), U256::from(1_500_000u64), "[{backend:?}] every recipient paid exactly once");
+        }
+        assert_eq!(chain.nonce(wallet()) - nonce_before, 13, "[{backend:?}] an approval and 12 chunks, none twice");
+    }
+}
