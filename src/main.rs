@@ -298,6 +298,7 @@ async fn serve(db_args: DbArgs, args: ServeArgs) -> Result<(), String> {
         }
         payouts::service::webhooks::spawn(state.pool.clone(), Duration::from_secs(1), state.config.webhooks);
         payouts::service::schedules::spawn(state.pool.clone(), state.clock.clone(), Duration::from_secs(20));
+        payouts::service::gas_watch::spawn(state.pool.clone(), state.chains.clone(), Duration::from_secs(60));
     }
     let connections = state.pool.max_size() as usize;
     let data = web::Data::new(state);

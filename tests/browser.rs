@@ -510,7 +510,7 @@ async fn mass_payout(page: Page) -> Outcome {
         tokio_sleep(100).await;
     };
     let mut lines = results.lines();
-    if lines.next() != Some("line,address,amount,comment,reference,status,tx_hash,fee,error") {
+    if lines.next() != Some("line,address,amount,comment,reference,status,tx_hash,fee,error,log_index") {
         return Err(format!("results file header: {results}"));
     }
     let rows: Vec<&str> = lines.collect();

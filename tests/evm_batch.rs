@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use alloy::primitives::{Address, U256};
 use alloy::signers::local::PrivateKeySigner;
 use common::backends;
+use diesel::prelude::*;
 use harness::*;
 
 fn wallet() -> Address {
@@ -116,6 +117,18 @@ fn mass_payouts_of_250_rows_go_out_in_chunks_and_pay_everyone_once() {
                 assert_eq!(logs.len(), chunk.len(), "[{backend:?}] distinct log indexes within a chunk");
             }
         }
+        // The results file names each row's transaction and its own log index in it.
+        let csv =
+            payouts::service::payouts::results_csv(&mut books.state.pool.get().unwrap(), &books.actor, token).unwrap();
+        let mut reader = csv::Reader::from_reader(csv.as_slice());
+        let header = reader.headers().unwrap().clone();
+        let (hash, log) = (
+            header.iter().position(|h| h == "tx_hash").unwrap(),
+            header.iter().position(|h| h == "log_index").unwrap(),
+        );
+        let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+        assert_eq!(records.len(), 250);
+        assert!(records.iter().all(|r| r[hash].len() == 66 && r[log].parse::<u32>().is_ok()), "[{backend:?}]");
         assert_eq!(books.reserved_and_available("USDT_ERC20").0, "0", "[{backend:?}] nothing left reserved");
     }
 }
@@ -182,5 +195,113 @@ fn a_server_killed_between_chunks_pays_everyone_exactly_once_after_a_restart() {
             assert_eq!(chain.tokens(*to), U256::from(1_500_000u64), "[{backend:?}] every recipient paid exactly once");
         }
         assert_eq!(chain.nonce(wallet()) - nonce_before, 13, "[{backend:?}] an approval and 12 chunks, none twice");
+    }
+}
+
+/// A hot wallet with tokens but hardly any ETH: the dashboard says its coin cannot pay the gas of
+/// the payouts in progress (apart from the token warning), and the watch announces it once to the
+/// organization's `wallet.gas_low` webhook, again only when it is short once more after being
+/// funded in between.
+#[actix_web::test]
+async fn a_wallet_that_cannot_pay_the_gas_is_announced_on_the_dashboard_and_by_webhook() {
+    use payouts::db::schema::webhook_deliveries as d;
+    use payouts::rails::evm::{EvmRail, config::EvmConfig};
+    let Some(chain) = chain_or_skip() else { return };
+    for (round, backend) in backends().into_iter().enumerate() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut app = common::TestApp::start(backend).await;
+        let key = format!("0x{}", format!("{:02x}", 0x31 + round).repeat(32));
+        let poor: PrivateKeySigner = key.parse().unwrap();
+        let funder: PrivateKeySigner = WALLET_KEY.parse().unwrap();
+        wait_mined(
+            &chain.rpc,
+            &send(
+                &chain.rpc,
+                &funder,
+                alloy::primitives::TxKind::Call(poor.address()),
+                U256::from(10_000_000_000u64),
+                Default::default(),
+            ),
+        );
+        let config = EvmConfig::load(&chain.config_file(dir.path()), Some(key.clone())).unwrap();
+        let rail = std::sync::Arc::new(EvmRail::connect(config, app.state.pool.clone()).unwrap());
+        app.state.chains = std::sync::Arc::new(vec![rail.clone()]);
+        let admin = common::actor(&app, "admin@demo.local");
+        payouts::db::webhooks::insert_endpoint(
+            &mut app.conn(),
+            admin.org_id,
+            "https://hooks.example/gas",
+            "wallet.gas_low",
+            "s",
+            payouts::service::now(),
+        )
+        .unwrap();
+
+        let mut c = app.client().await;
+        c.login("accountant@demo.local", "demo").await;
+        assert!(!c.get("/").await.body.contains("cannot pay the gas"), "[{backend:?}] nothing in progress yet");
+        let res = c.single_payout("USDT_ERC20", "100", &recipient(88).to_checksum(None), "gas test").await;
+        let payout = common::payout_id_of(&res);
+        assert_eq!(payouts::db::payouts::find(&mut app.conn(), payout).unwrap().status, "in_progress", "[{backend:?}]");
+        let dashboard = c.get("/").await.body;
+        assert!(dashboard.contains("cannot pay the gas of the payouts in progress"), "[{backend:?}] {dashboard}");
+        assert!(dashboard.contains(&poor.address().to_checksum(None)), "[{backend:?}] names the wallet to fund");
+
+        let chains: Vec<std::sync::Arc<dyn payouts::rails::Chain>> = vec![rail.clone()];
+        let at = payouts::service::now();
+        let watch = |at| payouts::service::gas_watch::watch(&mut app.conn(), &chains, at).unwrap();
+        assert_eq!(watch(at), 1, "[{backend:?}] announced");
+        assert_eq!(watch(at + chrono::Duration::minutes(1)), 0, "[{backend:?}] once, not every round");
+        let sent: Vec<String> =
+            d::table.filter(d::event_type.eq("wallet.gas_low")).select(d::payload).load(&mut **app.conn()).unwrap();
+        assert_eq!(sent.len(), 1, "[{backend:?}]");
+        let body: serde_json::Value = serde_json::from_str(&sent[0]).unwrap();
+        assert_eq!(body["data"]["coin"], "ETH", "[{backend:?}] {body}");
+        assert_eq!(body["data"]["wallet"], poor.address().to_checksum(None));
+
+        // Funded, the warning goes; short again later, it is announced again.
+        wait_mined(
+            &chain.rpc,
+            &send(
+                &chain.rpc,
+                &funder,
+                alloy::primitives::TxKind::Call(poor.address()),
+                units(1, 18),
+                Default::default(),
+            ),
+        );
+        assert!(!c.get("/").await.body.contains("cannot pay the gas"), "[{backend:?}] funded");
+        assert_eq!(watch(at + chrono::Duration::minutes(2)), 0, "[{backend:?}]");
+        let big: Vec<(Address, &str)> = (0..5).map(|n| (recipient(500_000 + n), "0.4")).collect();
+        let rows: Vec<payouts::domain::registry::Row> = big
+            .iter()
+            .enumerate()
+            .map(|(n, (to, amount))| {
+                let address = to.to_checksum(None);
+                let input = payouts::domain::registry::RowInput { address: &address, amount, ..Default::default() };
+                payouts::domain::registry::Row::check(
+                    payouts::domain::asset::find("ETH").unwrap(),
+                    n as u64 + 1,
+                    &input,
+                )
+            })
+            .collect();
+        let accountant = common::actor(&app, "accountant@demo.local");
+        let eth = payouts::domain::asset::find("ETH").unwrap();
+        let draft = payouts::service::payouts::price(
+            &mut app.conn(),
+            &accountant,
+            payouts::domain::payout::PayoutKind::Mass,
+            eth,
+            "2 ETH",
+            rows,
+        )
+        .unwrap();
+        payouts::service::payouts::create(&mut app.conn(), &accountant, &draft, "gas-eth").unwrap();
+        assert_eq!(
+            watch(at + chrono::Duration::minutes(3)),
+            1,
+            "[{backend:?}] 2 ETH of ETH rows and their gas, 1 ETH held"
+        );
     }
 }

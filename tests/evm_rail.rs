@@ -260,6 +260,7 @@ fn a_transaction_whose_nonce_was_taken_is_failed_as_dropped() {
         tx_hash: lost,
         raw_tx: raw.to_string(),
         created_at: payouts::service::now(),
+        cancel_requested_at: None,
     };
     payouts::db::evm::insert(&mut books.state.pool.get().unwrap(), &row).unwrap();
     let other = send(&chain.rpc, &wallet, TxKind::Call(recipient(40_002)), U256::from(1), Bytes::new());

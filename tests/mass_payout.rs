@@ -234,7 +234,7 @@ async fn partial_failure_releases_exactly_the_failed_rows_and_results_download()
         let mut reader = csv::Reader::from_reader(results.body.as_bytes());
         assert_eq!(
             reader.headers().unwrap().iter().collect::<Vec<_>>(),
-            ["line", "address", "amount", "comment", "reference", "status", "tx_hash", "fee", "error"]
+            ["line", "address", "amount", "comment", "reference", "status", "tx_hash", "fee", "error", "log_index"]
         );
         let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.unwrap()).collect();
         assert_eq!(&rows[1][3], "'=cmd|' /C calc'!A0", "[{backend:?}] formula neutralized");

@@ -3,7 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::schema::{evm_batch_rows::dsl as b, evm_transactions::dsl as e};
+use super::schema::{evm_batch_rows::dsl as b, evm_replaced::dsl as r, evm_transactions::dsl as e};
 use super::{DbConnection, DbResult};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -16,6 +16,8 @@ pub struct EvmTxRow {
     pub tx_hash: String,
     pub raw_tx: String,
     pub created_at: NaiveDateTime,
+    /// A manager asked to cancel it while it was pending.
+    pub cancel_requested_at: Option<NaiveDateTime>,
 }
 
 pub fn find(conn: &mut DbConnection, key: &str) -> DbResult<Option<EvmTxRow>> {
@@ -74,4 +76,62 @@ pub fn find_many(conn: &mut DbConnection, keys: &[&str]) -> DbResult<Vec<EvmTxRo
         );
     }
     Ok(found)
+}
+
+/// Puts a replacement (same nonce, higher fee) in the place of the stored version `old_hash`,
+/// keeping the old one: false when the stored version is no longer `old_hash` (another
+/// processor replaced it first). Runs inside the caller's transaction.
+pub fn replace(
+    conn: &mut DbConnection,
+    old: &EvmTxRow,
+    new_hash: &str,
+    new_raw: &str,
+    at: NaiveDateTime,
+) -> DbResult<bool> {
+    let swapped = diesel::update(
+        e::evm_transactions.filter(e::idempotency_key.eq(&old.idempotency_key).and(e::tx_hash.eq(&old.tx_hash))),
+    )
+    .set((e::tx_hash.eq(new_hash), e::raw_tx.eq(new_raw), e::created_at.eq(at)))
+    .execute(conn)?;
+    if swapped == 1 {
+        diesel::insert_into(r::evm_replaced)
+            .values((
+                r::tx_hash.eq(&old.tx_hash),
+                r::idempotency_key.eq(&old.idempotency_key),
+                r::raw_tx.eq(&old.raw_tx),
+                r::replaced_at.eq(at),
+            ))
+            .execute(conn)?;
+    }
+    Ok(swapped == 1)
+}
+
+/// (hash, signed bytes) of the versions a stored transaction's replacements took the place of,
+/// oldest first.
+pub fn replaced_of(conn: &mut DbConnection, key: &str) -> DbResult<Vec<(String, String)>> {
+    r::evm_replaced
+        .filter(r::idempotency_key.eq(key))
+        .order(r::replaced_at.asc())
+        .select((r::tx_hash, r::raw_tx))
+        .load(conn)
+}
+
+/// Asks the rail to cancel the transaction that pays the row `key` (its batch's, for a batch
+/// row). None when no transaction is stored for the row; else whether this call asked it (false:
+/// asked before) and how many rows that transaction pays.
+pub fn request_cancel(conn: &mut DbConnection, key: &str, at: NaiveDateTime) -> DbResult<Option<(bool, i64)>> {
+    let (tx_key, rows) = match find(conn, key)? {
+        Some(row) => (row.idempotency_key, 1),
+        None => {
+            let Some(batch) = b::evm_batch_rows.find(key).select(b::batch_key).first::<String>(conn).optional()? else {
+                return Ok(None);
+            };
+            let rows = b::evm_batch_rows.filter(b::batch_key.eq(&batch)).count().get_result(conn)?;
+            (batch, rows)
+        }
+    };
+    let asked = diesel::update(e::evm_transactions.find(&tx_key).filter(e::cancel_requested_at.is_null()))
+        .set(e::cancel_requested_at.eq(Some(at)))
+        .execute(conn)?;
+    Ok(Some((asked == 1, rows)))
 }

@@ -188,6 +188,12 @@ pub fn finish(
     Ok(ended)
 }
 
+/// The hash of the version of a row's transaction that stands now (a replacement's, or the
+/// earlier version that was mined).
+pub fn set_tx_hash(conn: &mut DbConnection, item_id: i64, tx_hash: &str) -> DbResult<()> {
+    diesel::update(i::payout_items.find(item_id)).set(i::tx_hash.eq(Some(tx_hash))).execute(conn).map(drop)
+}
+
 /// Where in its block a completed row's payment was logged (a batch's row).
 pub fn set_log_index(conn: &mut DbConnection, item_id: i64, log_index: i32) -> DbResult<()> {
     diesel::update(i::payout_items.find(item_id)).set(i::log_index.eq(Some(log_index))).execute(conn).map(drop)
@@ -260,5 +266,16 @@ pub fn needing_review(conn: &mut DbConnection, org_id: i64) -> DbResult<Vec<Item
         .order(i::id)
         .limit(200)
         .select(ItemRow::as_select())
+        .load(conn)
+}
+
+/// Every unsettled row of payouts in progress (queued, being sent, sent): (organization, asset,
+/// amount), for what the hot wallets still have to pay.
+pub fn open_rows(conn: &mut DbConnection) -> DbResult<Vec<(i64, String, String)>> {
+    i::payout_items
+        .inner_join(p::payouts)
+        .filter(p::status.eq("in_progress"))
+        .filter(i::status.eq_any(["queued", "submitting", "submitted"]))
+        .select((i::org_id, p::asset, i::amount))
         .load(conn)
 }

@@ -234,6 +234,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    evm_replaced (tx_hash) {
+        tx_hash -> Text,
+        idempotency_key -> Text,
+        raw_tx -> Text,
+        replaced_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     evm_transactions (idempotency_key) {
         idempotency_key -> Text,
         chain_id -> BigInt,
@@ -242,6 +251,7 @@ diesel::table! {
         tx_hash -> Text,
         raw_tx -> Text,
         created_at -> Timestamp,
+        cancel_requested_at -> Nullable<Timestamp>,
     }
 }
 
@@ -442,6 +452,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     payout_events,
     sim_transfers,
     evm_batch_rows,
+    evm_replaced,
     evm_transactions,
     mass_drafts,
     mass_draft_rows,

@@ -22,3 +22,26 @@ pub fn get_or_insert(conn: &mut DbConnection, name: &str, value: &str) -> DbResu
         Err(e) => Err(e),
     }
 }
+
+/// Sets `name` to `value` only while it still holds `expected` (None: absent). True when this
+/// call made the change: of several processes, one wins.
+pub fn compare_and_set(conn: &mut DbConnection, name: &str, expected: Option<&str>, value: &str) -> DbResult<bool> {
+    match expected {
+        None => {
+            match diesel::insert_into(s::instance_settings).values((s::name.eq(name), s::value.eq(value))).execute(conn)
+            {
+                Ok(n) => Ok(n == 1),
+                Err(e) if super::is_unique_violation(&e) => Ok(false),
+                Err(e) => Err(e),
+            }
+        }
+        Some(old) => diesel::update(s::instance_settings.filter(s::name.eq(name).and(s::value.eq(old))))
+            .set(s::value.eq(value))
+            .execute(conn)
+            .map(|n| n == 1),
+    }
+}
+
+pub fn delete(conn: &mut DbConnection, name: &str) -> DbResult<()> {
+    diesel::delete(s::instance_settings.filter(s::name.eq(name))).execute(conn).map(drop)
+}

@@ -85,10 +85,39 @@ pub struct NetworkFee {
     pub transfers: usize,
 }
 
+/// Rows of payouts in progress not yet settled, for one asset: how many, and what they pay.
+#[derive(Debug, Clone)]
+pub struct OpenRows {
+    pub asset: &'static Asset,
+    pub rows: usize,
+    pub value: Amount,
+}
+
+/// The hot wallet's coin against what the open rows will take from it: the gas of every row (at
+/// the fee the rail signs with now) and the value of rows paid in the coin itself.
+#[derive(Debug, Clone)]
+pub struct GasOutlook {
+    pub coin: &'static Asset,
+    pub address: String,
+    pub held: Amount,
+    pub gas: Amount,
+    pub value: Amount,
+}
+
+impl GasOutlook {
+    /// What the wallet lacks, when it lacks anything.
+    pub fn short_by(&self) -> Option<Amount> {
+        let needed = self.gas.checked_add(self.value)?;
+        needed.checked_sub(self.held).filter(|s| !s.is_negative() && !s.is_zero())
+    }
+}
+
 /// What the web pages ask of a configured real chain. Each call reaches its node.
 pub trait Chain: Send + Sync {
     /// None when this chain does not pay `asset`.
     fn wallet(&self, asset: &'static Asset) -> Option<WalletView>;
     /// None when this chain does not pay `asset`.
     fn network_fee(&self, asset: &'static Asset, transfers: usize) -> Option<Result<NetworkFee, String>>;
+    /// None when this chain pays none of `open`.
+    fn gas_outlook(&self, open: &[OpenRows]) -> Option<Result<GasOutlook, String>>;
 }

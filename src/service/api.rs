@@ -340,6 +340,9 @@ pub struct ItemJson {
     #[schema(schema_with = api_schema::item_status)]
     pub status: String,
     pub tx_hash: Option<String>,
+    /// Where in its block this row's payment was logged, when it shared its transaction with
+    /// other rows (an EVM batch): tells this row apart on an explorer.
+    pub log_index: Option<i32>,
     pub error: Option<String>,
     /// The payee this row paid, when its address was a payee's approved address.
     pub payee_id: Option<i64>,
@@ -395,6 +398,7 @@ pub(crate) fn payout_json(conn: &mut DbConnection, v: &PayoutView, with_items: b
                     reference: i.reference,
                     status: i.status,
                     tx_hash: i.tx_hash,
+                    log_index: i.log_index,
                     error: i.error,
                     payee_id: i.payee_id,
                 })

@@ -11,6 +11,7 @@ pub mod clock;
 pub mod dashboard;
 pub mod demo;
 pub mod drafts;
+pub mod gas_watch;
 pub mod ledger;
 pub mod org_settings;
 pub mod payees;

@@ -748,14 +748,26 @@ pub fn export_csv(conn: &mut DbConnection, actor: &Actor, query: &ListQuery) -> 
 }
 
 /// Per-row results of a payout as CSV: line, address, amount, comment, reference, status,
-/// transaction hash, fee, error — every text cell safe to open in a spreadsheet.
+/// transaction hash, fee, error, and the log index of a row paid in a shared (batch)
+/// transaction — every text cell safe to open in a spreadsheet.
 pub fn results_csv(conn: &mut DbConnection, actor: &Actor, payout_id: i64) -> Result<Vec<u8>, AppError> {
     use crate::domain::spreadsheet::safe_cell;
     let payout = db::payouts::find_in_org(conn, actor.org_id, payout_id)?.ok_or(AppError::NotFound)?;
     let csv_err = |e: csv::Error| AppError::Internal(e.to_string());
     let mut out = csv::Writer::from_writer(Vec::new());
-    out.write_record(["line", "address", "amount", "comment", "reference", "status", "tx_hash", "fee", "error"])
-        .map_err(csv_err)?;
+    out.write_record([
+        "line",
+        "address",
+        "amount",
+        "comment",
+        "reference",
+        "status",
+        "tx_hash",
+        "fee",
+        "error",
+        "log_index",
+    ])
+    .map_err(csv_err)?;
     for item in db::payouts::items(conn, payout.id)? {
         out.write_record([
             item.line.to_string().as_str(),
@@ -767,6 +779,7 @@ pub fn results_csv(conn: &mut DbConnection, actor: &Actor, payout_id: i64) -> Re
             item.tx_hash.as_deref().unwrap_or(""),
             &item.fee,
             &safe_cell(item.error.as_deref().unwrap_or("")),
+            &item.log_index.map(|n| n.to_string()).unwrap_or_default(),
         ])
         .map_err(csv_err)?;
     }

@@ -96,6 +96,14 @@ pub fn tick(
             }
             continue;
         };
+        // A stuck transaction replaced (or an earlier version mined instead): the row shows the
+        // hash that stands.
+        if !tx.tx_hash.is_empty()
+            && item.tx_hash.as_deref() != Some(tx.tx_hash.as_str())
+            && let Err(e) = db::processor::set_tx_hash(conn, item.id, &tx.tx_hash)
+        {
+            tracing::warn!(item = item.id, error = %e, "could not record the transaction's new hash");
+        }
         let outcome = match tx.state {
             TxState::Pending { confirmations } => {
                 if confirmations as i32 != item.confirmations

@@ -106,3 +106,45 @@ pub fn resolve(
         settle_payout(conn, &payout, at)
     })
 }
+
+/// A manager cancels a row whose transaction is pending on an EVM chain: the rail replaces that
+/// transaction with an empty one of the same nonce, and whichever is mined decides (a row already
+/// mined stays paid). For a row sent in a batch, the whole batch transaction is cancelled. Returns
+/// how many rows that transaction pays.
+pub fn cancel_transfer(conn: &mut DbConnection, actor: &Actor, payout_id: i64, item_id: i64) -> Result<i64, AppError> {
+    actor.require(Role::can_approve)?;
+    let at = now();
+    db::write_tx(conn, |conn| {
+        let payout = db::payouts::find_in_org(conn, actor.org_id, payout_id)?.ok_or(AppError::NotFound)?;
+        let item = db::payouts::find_item(conn, payout.id, item_id)?.ok_or(AppError::NotFound)?;
+        if item.status != ItemStatus::Submitted.as_str() {
+            return Err(AppError::Conflict(format!(
+                "Line {} is not waiting on the network, so there is nothing to cancel.",
+                item.line
+            )));
+        }
+        let Some((asked, rows)) = db::evm::request_cancel(conn, &item.idempotency_key, at)? else {
+            return Err(AppError::Conflict(
+                "Only a transfer sent on an EVM chain and not yet mined can be cancelled.".into(),
+            ));
+        };
+        if asked {
+            let shared = if rows > 1 {
+                format!(" (its transaction pays {rows} rows, all cancelled with it)")
+            } else {
+                String::new()
+            };
+            let text = format!(
+                "Line {}: cancellation requested{shared}; whichever of the two transactions the chain mines decides",
+                item.line
+            );
+            event(conn, payout.id, Some(item.id), Some(actor.user_id), Some("submitted"), "submitted", &text, at)?;
+            audit::record(
+                conn,
+                Entry::by(actor, "payout.transfer_cancel_requested", "payout", payout.id).detail(text),
+                at,
+            )?;
+        }
+        Ok(rows)
+    })
+}

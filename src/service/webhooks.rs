@@ -25,8 +25,11 @@ pub const ITEM_STATUS_CHANGED: &str = "payout.item_status_changed";
 pub const PAYEE_ADDRESS_CHANGED: &str = "payee.address_changed";
 /// A schedule made the draft of its next pay day, ready for review and confirmation.
 pub const DRAFT_READY: &str = "payout.draft_ready";
-pub const EVENT_TYPES: [&str; 5] =
-    [PAYOUT_CREATED, PAYOUT_STATUS_CHANGED, ITEM_STATUS_CHANGED, PAYEE_ADDRESS_CHANGED, DRAFT_READY];
+/// A hot wallet's coin cannot pay the gas of the payouts in progress (with the rows it pays in
+/// that coin): the organization's payouts on that network will wait until it is funded.
+pub const WALLET_GAS_LOW: &str = "wallet.gas_low";
+pub const EVENT_TYPES: [&str; 6] =
+    [PAYOUT_CREATED, PAYOUT_STATUS_CHANGED, ITEM_STATUS_CHANGED, PAYEE_ADDRESS_CHANGED, DRAFT_READY, WALLET_GAS_LOW];
 
 /// Deliveries are retried until this long after the event.
 pub const RETRY_FOR_HOURS: i64 = 25;
@@ -139,6 +142,22 @@ pub fn draft_ready_event(
     });
     let at = now();
     queue(conn, &endpoints, DRAFT_READY, vec![envelope(DRAFT_READY, data, at)], at)
+}
+
+/// An event about the organization as a whole (not one payout), to its subscribed endpoints.
+/// Call inside the caller's transaction.
+pub fn org_event(
+    conn: &mut DbConnection,
+    org_id: i64,
+    event_type: &str,
+    data: serde_json::Value,
+) -> Result<(), AppError> {
+    let endpoints = subscribed(conn, org_id, event_type)?;
+    if endpoints.is_empty() {
+        return Ok(());
+    }
+    let at = now();
+    queue(conn, &endpoints, event_type, vec![envelope(event_type, data, at)], at)
 }
 
 /// Item events for the given items of one payout, as they are now. Call inside the change's

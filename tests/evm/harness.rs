@@ -218,6 +218,10 @@ impl Books {
         }
     }
 
+    pub fn items(&self, payout: i64) -> Vec<payouts::db::payouts::ItemRow> {
+        payouts::db::payouts::items(&mut self.state.pool.get().unwrap(), payout).unwrap()
+    }
+
     pub fn item_errors(&self, payout: i64) -> Vec<Option<String>> {
         let mut conn = self.state.pool.get().unwrap();
         payouts::db::payouts::items(&mut conn, payout).unwrap().into_iter().map(|i| i.error).collect()

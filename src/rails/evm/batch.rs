@@ -26,6 +26,11 @@ alloy::sol! {
 /// contracts/compile.js (a test checks that they match).
 pub const BATCH_BYTECODE: &str = include_str!("../../../contracts/PayoutBatch.bin");
 
+/// Gas a row adds to a batch, to a new holder (measured on anvil with `cargo bench --bench
+/// evm_gas`, BENCHMARKS.md), for estimates before sending.
+pub const TOKEN_GAS_PER_ROW: u64 = 32_000;
+pub const ETHER_GAS_PER_ROW: u64 = 36_000;
+
 /// A chunk may use at most this share of the block's gas limit.
 const BLOCK_SHARE: u64 = 4;
 
@@ -210,27 +215,28 @@ impl EvmRail {
         let mut conn = self.pool.get().map_err(unavailable)?;
         let rows = db::evm::batches_of(&mut conn, keys).map_err(unavailable)?;
         drop(conn);
-        let mut states: std::collections::HashMap<String, (TxState, Vec<(u64, u64)>)> = Default::default();
+        type Known = (TxState, String, Vec<(u64, u64)>);
+        let mut states: std::collections::HashMap<String, Known> = Default::default();
         let mut answers = Vec::with_capacity(rows.len());
         for (key, batch, index) in rows {
             if !states.contains_key(&batch.idempotency_key) {
-                let state = self.state_of(&batch)?;
+                let (state, hash) = self.state_of(&batch)?;
                 let paid = match state {
-                    TxState::Confirmed { .. } => self.paid_rows(&batch)?,
+                    TxState::Confirmed { .. } => self.paid_rows(&hash)?,
                     _ => Vec::new(),
                 };
-                states.insert(batch.idempotency_key.clone(), (state, paid));
+                states.insert(batch.idempotency_key.clone(), (state, hash, paid));
             }
-            let (state, paid) = &states[&batch.idempotency_key];
+            let (state, hash, paid) = &states[&batch.idempotency_key];
             let log_index = paid.iter().find(|(row, _)| *row == index as u64).map(|(_, log)| *log as u32);
-            answers.push((key, RailTx { tx_hash: batch.tx_hash.clone(), state: state.clone(), log_index }));
+            answers.push((key, RailTx { tx_hash: hash.clone(), state: state.clone(), log_index }));
         }
         Ok(answers)
     }
 
-    /// (row index, log index) of every Paid event the batch's receipt holds.
-    fn paid_rows(&self, batch: &EvmTxRow) -> Result<Vec<(u64, u64)>, RailError> {
-        let hash: B256 = batch.tx_hash.parse().map_err(unavailable)?;
+    /// (row index, log index) of every Paid event the batch's mined version `hash` logged.
+    fn paid_rows(&self, hash: &str) -> Result<Vec<(u64, u64)>, RailError> {
+        let hash: B256 = hash.parse().map_err(unavailable)?;
         let Some(receipt) = self.rpc.receipt(hash).map_err(unavailable)? else { return Ok(Vec::new()) };
         // The receipt holds this transaction's logs only; the token's own Transfer events have
         // another signature.

@@ -32,6 +32,14 @@ struct File {
     /// Rows per batch transaction; default: as many as keep it under a quarter of the block's
     /// gas limit, at most [`DEFAULT_BATCH_ROWS`].
     batch_rows: Option<usize>,
+    /// Seconds a transaction may wait unmined, priced under the base fee, before it is replaced
+    /// with a higher fee.
+    #[serde(default = "default_replace_after")]
+    replace_after_seconds: u64,
+}
+
+fn default_replace_after() -> u64 {
+    180
 }
 
 /// Rows per batch transaction unless the file says otherwise: about 6.5 million gas for tokens
@@ -65,6 +73,7 @@ pub struct EvmConfig {
     pub assets: Vec<(&'static Asset, Payment)>,
     pub batch_contract: Option<Address>,
     pub batch_rows: usize,
+    pub replace_after: chrono::Duration,
 }
 
 impl std::fmt::Debug for EvmConfig {
@@ -134,6 +143,7 @@ impl EvmConfig {
             assets,
             batch_contract,
             batch_rows,
+            replace_after: chrono::Duration::seconds(file.replace_after_seconds.clamp(1, 86_400) as i64),
         })
     }
 }

@@ -10,6 +10,7 @@
 
 pub mod batch;
 pub mod config;
+mod replace;
 pub mod rpc;
 
 use alloy::consensus::{SignableTransaction, TxEip1559, TxEnvelope};
@@ -20,7 +21,7 @@ use alloy::sol_types::SolCall;
 
 use self::config::{EvmConfig, Payment};
 use self::rpc::{Call, Rpc, RpcError};
-use super::{Chain, NetworkFee, Rail, RailError, RailTx, Transfer, TxState, WalletView};
+use super::{Chain, GasOutlook, NetworkFee, OpenRows, Rail, RailError, RailTx, Transfer, TxState, WalletView};
 use crate::db::{self, Pool, evm::EvmTxRow};
 use crate::domain::{Amount, Asset, asset};
 
@@ -176,6 +177,7 @@ impl EvmRail {
                 tx_hash: format!("{:#x}", envelope.tx_hash()),
                 raw_tx: format!("0x{}", hex::encode(envelope.encoded_2718())),
                 created_at: crate::service::now(),
+                cancel_requested_at: None,
             };
             match db::write_tx(&mut conn, |c| db::evm::insert_batch(c, &row, members)) {
                 Ok(()) => return Ok(row),
@@ -206,44 +208,92 @@ impl EvmRail {
         }
     }
 
-    fn state_of(&self, row: &EvmTxRow) -> Result<TxState, RailError> {
-        let hash: B256 = row.tx_hash.parse().map_err(unavailable)?;
-        if let Some(receipt) = self.rpc.receipt(hash).map_err(unavailable)? {
-            if !receipt.success {
-                return Ok(TxState::Failed {
-                    reason: "The transaction reverted on chain (for a token, the hot wallet may hold too few tokens); nothing was paid.".into(),
-                });
-            }
-            let head = self.rpc.block_number().map_err(unavailable)?;
-            let confirmations = head.saturating_sub(receipt.block) as u32 + 1;
-            return Ok(if confirmations >= self.config.confirmations {
-                TxState::Confirmed { confirmations }
-            } else {
-                TxState::Pending { confirmations }
-            });
+    /// What the chain did with a stored transaction, if it was mined.
+    fn mined(&self, hash: &str) -> Result<Option<TxState>, RailError> {
+        let hash: B256 = hash.parse().map_err(unavailable)?;
+        let Some(receipt) = self.rpc.receipt(hash).map_err(unavailable)? else { return Ok(None) };
+        if !receipt.success {
+            return Ok(Some(TxState::Failed {
+                reason: "The transaction reverted on chain (for a token, the hot wallet may hold too few tokens); nothing was paid.".into(),
+            }));
         }
+        let head = self.rpc.block_number().map_err(unavailable)?;
+        let confirmations = head.saturating_sub(receipt.block) as u32 + 1;
+        Ok(Some(if confirmations >= self.config.confirmations {
+            TxState::Confirmed { confirmations }
+        } else {
+            TxState::Pending { confirmations }
+        }))
+    }
+
+    /// What became of one signed version, if it was mined: a version that is a manager's
+    /// cancellation (an empty transfer to the wallet itself) means the row was not paid.
+    fn version_state(&self, hash: &str, raw: &str) -> Result<Option<TxState>, RailError> {
+        let state = self.mined(hash)?;
+        if !self.is_cancellation(raw) {
+            return Ok(state);
+        }
+        Ok(state.map(|s| match s {
+            TxState::Confirmed { .. } => TxState::Failed {
+                reason: "Cancelled by a manager while it was pending: an empty transaction took its place on chain; \
+                         nothing was paid."
+                    .into(),
+            },
+            other => other,
+        }))
+    }
+
+    /// What became of a stored transaction, and the hash that tells: the stored version's, or
+    /// an earlier version's that was mined before its replacement could be.
+    fn state_of(&self, row: &EvmTxRow) -> Result<(TxState, String), RailError> {
+        if let Some(state) = self.version_state(&row.tx_hash, &row.raw_tx)? {
+            return Ok((state, row.tx_hash.clone()));
+        }
+        let earlier = {
+            let mut conn = self.pool.get().map_err(unavailable)?;
+            db::evm::replaced_of(&mut conn, &row.idempotency_key).map_err(unavailable)?
+        };
+        for (hash, raw) in &earlier {
+            if let Some(state) = self.version_state(hash, raw)? {
+                return Ok((state, hash.clone()));
+            }
+        }
+        let pending = TxState::Pending { confirmations: 0 };
+        let hash: B256 = row.tx_hash.parse().map_err(unavailable)?;
         if self.rpc.knows(hash).map_err(unavailable)? {
-            return Ok(TxState::Pending { confirmations: 0 });
+            return Ok((pending, self.replace_if_due(row)?));
         }
         // Neither mined nor pending: the node lost it (a restart, a crash before the first
         // broadcast). The same signed bytes go again.
         match self.broadcast(row) {
-            Ok(()) => Ok(TxState::Pending { confirmations: 0 }),
+            Ok(()) => Ok((pending, row.tx_hash.clone())),
+            // Priced under the base fee, the node will not even hold it: it waits for a
+            // replacement (or for the base fee to fall).
+            Err(RpcError::Node { message, .. }) if underpriced(&message) => Ok((pending, self.replace_if_due(row)?)),
             Err(RpcError::Node { message, .. }) if message.to_lowercase().contains("nonce too low") => {
-                // Its nonce went to another transaction, unless it was mined a moment ago.
-                if self.rpc.receipt(hash).map_err(unavailable)?.is_some() {
-                    return self.state_of(row);
+                // Its nonce went to another transaction, unless one of its versions was mined a
+                // moment ago.
+                let current = (row.tx_hash.clone(), row.raw_tx.clone());
+                for (hash, raw) in std::iter::once(&current).chain(&earlier) {
+                    if let Some(state) = self.version_state(hash, raw)? {
+                        return Ok((state, hash.clone()));
+                    }
                 }
-                Ok(TxState::Failed {
-                    reason: format!(
-                        "The transaction was dropped: its nonce {} was used by another transaction; nothing was paid.",
-                        row.nonce
-                    ),
-                })
+                let reason = format!(
+                    "The transaction was dropped: its nonce {} was used by another transaction; nothing was paid.",
+                    row.nonce
+                );
+                Ok((TxState::Failed { reason }, row.tx_hash.clone()))
             }
             Err(e) => Err(unavailable(e)),
         }
     }
+}
+
+/// Whether a node refused a transaction for its fee.
+fn underpriced(message: &str) -> bool {
+    let m = message.to_lowercase();
+    ["base fee", "underpriced", "fee cap", "max fee per gas less than"].iter().any(|s| m.contains(s))
 }
 
 /// A transaction to sign: to a contract or account (or creating one), with value, calldata, gas
@@ -299,18 +349,58 @@ impl Chain for EvmRail {
     fn network_fee(&self, asset: &'static Asset, transfers: usize) -> Option<Result<NetworkFee, String>> {
         let (_, payment) = self.config.assets.iter().find(|(a, _)| a.code == asset.code)?;
         let native = native_of(asset)?;
-        let gas = match payment {
-            Payment::Native => NATIVE_TRANSFER_GAS,
-            Payment::Token(token) => {
-                let input = transferCall { to: Address::with_last_byte(1), amount: U256::from(1) }.abi_encode().into();
-                let call = Call { from: self.wallet(), to: *token, value: U256::ZERO, input };
-                self.display.estimate_gas(&call).unwrap_or(TOKEN_TRANSFER_GAS).max(TOKEN_TRANSFER_GAS)
-            }
-        };
+        let gas = self.gas_per_row(*payment, transfers);
         Some(self.display.fees().map_err(|e| e.to_string()).map(|(base, tip)| {
             let wei = U256::from(gas) * U256::from(transfers) * U256::from(base.saturating_add(tip));
             NetworkFee { amount: amount(native, wei), transfers }
         }))
+    }
+
+    fn gas_outlook(&self, open: &[OpenRows]) -> Option<Result<GasOutlook, String>> {
+        let mine: Vec<(&OpenRows, Payment)> = open
+            .iter()
+            .filter_map(|o| self.config.assets.iter().find(|(a, _)| a.code == o.asset.code).map(|(_, p)| (o, *p)))
+            .collect();
+        let coin = native_of(mine.first()?.0.asset)?;
+        let outlook = || -> Result<GasOutlook, RpcError> {
+            let held = self.display.balance(self.wallet())?;
+            let (base, tip) = self.display.fees()?;
+            // The most a transaction may be charged: the node refuses one the wallet cannot cover.
+            let price = U256::from(base.saturating_mul(2).saturating_add(tip));
+            let (mut gas, mut value) = (U256::ZERO, Amount::zero(coin));
+            for (o, payment) in &mine {
+                gas += U256::from(self.gas_per_row(*payment, o.rows)) * U256::from(o.rows) * price;
+                if matches!(payment, Payment::Native) {
+                    value = value.checked_add(o.value).unwrap_or(value);
+                }
+            }
+            Ok(GasOutlook {
+                coin,
+                address: self.wallet().to_checksum(None),
+                held: amount(coin, held),
+                gas: amount(coin, gas),
+                value,
+            })
+        };
+        Some(outlook().map_err(|e| e.to_string()))
+    }
+}
+
+impl EvmRail {
+    /// Gas a row is expected to use: a plain transfer, or its share of a batch (measured on
+    /// anvil, BENCHMARKS.md) when `rows` go out through the batch contract.
+    fn gas_per_row(&self, payment: Payment, rows: usize) -> u64 {
+        let batched = self.config.batch_contract.is_some() && rows > 1;
+        match (payment, batched) {
+            (Payment::Native, false) => NATIVE_TRANSFER_GAS,
+            (Payment::Native, true) => batch::ETHER_GAS_PER_ROW,
+            (Payment::Token(_), true) => batch::TOKEN_GAS_PER_ROW,
+            (Payment::Token(token), false) => {
+                let input = transferCall { to: Address::with_last_byte(1), amount: U256::from(1) }.abi_encode().into();
+                let call = Call { from: self.wallet(), to: token, value: U256::ZERO, input };
+                self.display.estimate_gas(&call).unwrap_or(TOKEN_TRANSFER_GAS).max(TOKEN_TRANSFER_GAS)
+            }
+        }
     }
 }
 
@@ -394,11 +484,8 @@ impl Rail for EvmRail {
         let mut answers: std::collections::HashMap<String, Result<Option<RailTx>, RailError>> =
             batched.into_iter().map(|(k, tx)| (k, Ok(Some(tx)))).collect();
         for row in stored {
-            let state = self.state_of(&row);
-            answers.insert(
-                row.idempotency_key.clone(),
-                state.map(|state| Some(RailTx { tx_hash: row.tx_hash, state, log_index: None })),
-            );
+            let answer = self.state_of(&row).map(|(state, tx_hash)| Some(RailTx { tx_hash, state, log_index: None }));
+            answers.insert(row.idempotency_key.clone(), answer);
         }
         keys.iter().map(|k| answers.get(*k).cloned().unwrap_or(Ok(None))).collect()
     }

@@ -89,6 +89,11 @@ impl Rpc {
             .map_err(|e| RpcError::Transport(format!("{method}: unexpected answer: {e}")))
     }
 
+    /// Any method, its answer as JSON: for node-specific calls (a test chain's controls).
+    pub fn request(&self, method: &str, params: Value) -> Result<Value, RpcError> {
+        self.call(method, params)
+    }
+
     fn quantity(&self, method: &str, params: Value) -> Result<u128, RpcError> {
         quantity(&self.call::<Value>(method, params)?)
     }

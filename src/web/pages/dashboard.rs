@@ -4,7 +4,7 @@ use askama::Template;
 use crate::AppState;
 use crate::domain::Amount;
 use crate::error::AppError;
-use crate::rails::WalletView;
+use crate::rails::{GasOutlook, WalletView};
 use crate::service::dashboard::{self, Overview};
 use crate::web::context::Authed;
 use crate::web::datetime::Stamp as _;
@@ -22,6 +22,8 @@ pub struct DashboardPage {
     pub o: Overview,
     /// Hot wallets of the real chains, beside the ledger balances they pay from.
     pub wallets: Vec<WalletView>,
+    /// Hot wallets whose coin cannot pay the gas of the payouts in progress.
+    pub gas_short: Vec<GasOutlook>,
 }
 
 impl DashboardPage {
@@ -40,11 +42,12 @@ pub async fn show(state: web::Data<AppState>, authed: Authed) -> Result<HttpResp
     let actor = authed.actor();
     let stuck_after = state.config.stuck_after;
     let app = state.get_ref().clone();
-    let (overview, wallets) = state
+    let (overview, wallets, gas_short) = state
         .run(move |conn| {
             let o = dashboard::overview(conn, &actor, stuck_after)?;
             let wallets = o.balances.iter().filter_map(|b| app.wallet(b.asset())).collect();
-            Ok((o, wallets))
+            let gas_short = crate::service::gas_watch::short_wallets(conn, &app.chains)?;
+            Ok((o, wallets, gas_short))
         })
         .await?;
     page(&DashboardPage {
@@ -55,5 +58,6 @@ pub async fn show(state: web::Data<AppState>, authed: Authed) -> Result<HttpResp
         can_create: authed.user.role.can_create_payouts(),
         o: overview,
         wallets,
+        gas_short,
     })
 }

@@ -378,6 +378,8 @@ pub struct DetailsTemplate {
     pub layout: Layout,
     pub d: Details,
     pub can_review: bool,
+    /// The payout's asset is paid on a real chain, where a pending transfer can be cancelled.
+    pub on_chain: bool,
     pub csrf_token: String,
     pub decision: crate::service::approvals::Decision,
     pub rail_label: &'static str,
@@ -392,6 +394,7 @@ pub struct DetailsTemplate {
 pub struct DetailsLive {
     pub d: Details,
     pub can_review: bool,
+    pub on_chain: bool,
     pub csrf_token: String,
     pub rail_label: &'static str,
     pub shown: ItemsShown,
@@ -452,9 +455,11 @@ pub async fn details(
         query: format!("items={filter}&page={page_number}"),
     };
     let rail_label = "simulated network";
+    let on_chain = state.wallet(d.payout.asset).is_some();
     if wants_fragment(&req) {
         return page(&DetailsLive {
             d,
+            on_chain,
             can_review: authed.user.role.can_approve(),
             csrf_token: authed.ctx.csrf_token.clone(),
             rail_label,
@@ -465,6 +470,7 @@ pub async fn details(
     page(&DetailsTemplate {
         layout: Layout::new(&authed.ctx, "/payouts"),
         d,
+        on_chain,
         can_review: authed.user.role.can_approve(),
         csrf_token: authed.ctx.csrf_token.clone(),
         decision,
@@ -524,6 +530,32 @@ pub async fn resolve_item(
         Err(AppError::Validation(e)) => {
             let m = e.iter().map(|(_, m)| m).collect::<Vec<_>>().join(" ");
             Ok(see_other_with_flash(&authed.ctx, &location, FlashKind::Error, &m))
+        }
+        Err(AppError::Conflict(m)) => Ok(see_other_with_flash(&authed.ctx, &location, FlashKind::Error, &m)),
+        Err(e) => Err(e),
+    }
+}
+
+/// A manager cancels a row's pending transaction (EVM chains).
+pub async fn cancel_transfer(
+    state: web::Data<AppState>,
+    authed: Authed,
+    path: web::Path<(i64, i64)>,
+) -> Result<HttpResponse, AppError> {
+    let (id, item) = path.into_inner();
+    let actor = authed.actor();
+    let location = format!("/payouts/{id}");
+    match state.run(move |conn| crate::service::review::cancel_transfer(conn, &actor, id, item)).await {
+        Ok(rows) => {
+            let what = if rows > 1 {
+                format!("Its transaction, which pays {rows} rows, will be")
+            } else {
+                "It will be".into()
+            };
+            let text = format!(
+                "Cancellation requested. {what} replaced by an empty one; if the chain mines the payment first, the row stays paid."
+            );
+            Ok(see_other_with_flash(&authed.ctx, &location, FlashKind::Success, &text))
         }
         Err(AppError::Conflict(m)) => Ok(see_other_with_flash(&authed.ctx, &location, FlashKind::Error, &m)),
         Err(e) => Err(e),

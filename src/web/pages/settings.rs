@@ -244,7 +244,7 @@ pub struct WebhooksPage {
     pub o: crate::service::webhooks::Overview,
     pub new_secret: Option<String>,
     pub errors: FieldErrors,
-    pub event_types: [&'static str; 5],
+    pub event_types: [&'static str; 6],
 }
 
 async fn webhooks_page(

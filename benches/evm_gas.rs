@@ -1,0 +1,158 @@
+//! Gas and time of EVM mass payouts, one transaction per row against the PayoutBatch contract,
+//! on anvil (blocks every second, as in the tests). Prints two tables:
+//!
+//! - gas per row for 1, 10, 100 and 1,000-row ETH and token payouts, each row to a new address,
+//!   measured from the receipts of transactions the bench sends itself (batches in chunks of the
+//!   product's default size);
+//! - wall time for the real server to complete a 1,000-row token payout both ways (SQLite).
+//!
+//! `cargo bench --bench evm_gas` (needs anvil: `.ci/run` installs it).
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+#[path = "../tests/evm/harness.rs"]
+mod harness;
+
+use std::time::Instant;
+
+use alloy::primitives::{Address, Bytes, TxKind, U256};
+use alloy::signers::local::PrivateKeySigner;
+use alloy::sol_types::SolCall;
+use harness::*;
+use payouts::db::Backend;
+use payouts::rails::evm::batch::BATCH_BYTECODE;
+use payouts::rails::evm::config::DEFAULT_BATCH_ROWS;
+
+alloy::sol! {
+    function transfer(address to, uint256 amount) returns (bool);
+    function approve(address spender, uint256 amount) returns (bool);
+    function payEther(address[] to, uint256[] amounts);
+    function payToken(address token, address[] to, uint256[] amounts);
+}
+
+struct Meter<'a> {
+    chain: &'a Chain,
+    wallet: PrivateKeySigner,
+    next: u64,
+}
+
+impl Meter<'_> {
+    fn fresh(&mut self) -> Address {
+        self.next += 1;
+        recipient(9_000_000 + self.next)
+    }
+
+    /// Sends and waits; the gas the receipt says was used.
+    fn gas(&self, to: TxKind, value: U256, input: Bytes) -> u64 {
+        let hash = send(&self.chain.rpc, &self.wallet, to, value, input);
+        wait_mined(&self.chain.rpc, &hash);
+        let receipt = self.chain.rpc.receipt(hash.parse().unwrap()).unwrap().unwrap();
+        assert!(receipt.success, "{hash} reverted");
+        receipt.gas_used
+    }
+
+    /// Total gas of `rows` rows sent one transaction each (sent together, mined together).
+    fn per_row(&mut self, token: bool, rows: usize) -> u64 {
+        let mut hashes = Vec::new();
+        for _ in 0..rows {
+            let to = self.fresh();
+            let (kind, value, input) = if token {
+                (
+                    TxKind::Call(self.chain.token),
+                    U256::ZERO,
+                    transferCall { to, amount: U256::from(1_000_000u64) }.abi_encode().into(),
+                )
+            } else {
+                (TxKind::Call(to), U256::from(1_000_000_000_000u64), Bytes::new())
+            };
+            hashes.push(send(&self.chain.rpc, &self.wallet, kind, value, input));
+        }
+        hashes
+            .iter()
+            .map(|h| {
+                wait_mined(&self.chain.rpc, h);
+                self.chain.rpc.receipt(h.parse().unwrap()).unwrap().unwrap().gas_used
+            })
+            .sum()
+    }
+
+    /// Total gas of `rows` rows through the contract, in chunks of the product's default size.
+    fn batched(&mut self, contract: Address, token: bool, rows: usize) -> u64 {
+        let mut total = 0;
+        let mut left = rows;
+        while left > 0 {
+            let n = left.min(DEFAULT_BATCH_ROWS);
+            let to: Vec<Address> = (0..n).map(|_| self.fresh()).collect();
+            let (value, input): (U256, Bytes) = if token {
+                let amounts = vec![U256::from(1_000_000u64); n];
+                (U256::ZERO, payTokenCall { token: self.chain.token, to, amounts }.abi_encode().into())
+            } else {
+                let amounts = vec![U256::from(1_000_000_000_000u64); n];
+                (U256::from(1_000_000_000_000u64) * U256::from(n), payEtherCall { to, amounts }.abi_encode().into())
+            };
+            total += self.gas(TxKind::Call(contract), value, input);
+            left -= n;
+        }
+        total
+    }
+}
+
+/// Seconds for the real server to complete a 1,000-row token payout with this config file.
+fn time_to_complete(chain: &Chain, dir: &std::path::Path, config: std::path::PathBuf, base: u64) -> f64 {
+    let books = Books::open(Backend::Sqlite);
+    let rows: Vec<(Address, &str)> = (0..1_000).map(|n| (recipient(base + n), "1")).collect();
+    let payout = books.pay("USDT_ERC20", &rows, "bench");
+    let started = Instant::now();
+    let _server = books.serve_with(config, dir, WALLET_KEY);
+    assert_eq!(books.wait_end(payout), "completed");
+    let seconds = started.elapsed().as_secs_f64();
+    for (to, _) in rows.iter().step_by(97) {
+        assert_eq!(chain.tokens(*to), U256::from(1_000_000u64));
+    }
+    seconds
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let Some(anvil) = anvil_binary() else {
+        eprintln!("anvil not found (npm @foundry-rs/anvil-linux-amd64; .ci/run installs it)");
+        return;
+    };
+    let chain = Chain::start(&anvil);
+    let wallet: PrivateKeySigner = WALLET_KEY.parse().unwrap();
+    let mut meter = Meter { chain: &chain, wallet: wallet.clone(), next: 0 };
+    let code: Bytes = alloy::hex::decode(BATCH_BYTECODE.trim()).unwrap().into();
+    let nonce = chain.rpc.pending_nonce(wallet.address()).unwrap();
+    meter.gas(TxKind::Create, U256::ZERO, code);
+    let contract = wallet.address().create(nonce);
+    meter.gas(
+        TxKind::Call(chain.token),
+        U256::ZERO,
+        approveCall { spender: contract, amount: U256::MAX }.abi_encode().into(),
+    );
+
+    println!("gas per row, every row to a new address (batches of at most {DEFAULT_BATCH_ROWS} rows):");
+    println!("{:>6} {:>6} {:>14} {:>14} {:>8}", "asset", "rows", "tx per row", "batched", "saving");
+    for token in [false, true] {
+        for rows in [1usize, 10, 100, 1_000] {
+            let plain = meter.per_row(token, rows) / rows as u64;
+            let batched = meter.batched(contract, token, rows) / rows as u64;
+            let saving = 100.0 * (1.0 - batched as f64 / plain as f64);
+            println!("{:>6} {rows:>6} {plain:>14} {batched:>14} {saving:>7.1}%", if token { "token" } else { "ETH" });
+        }
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let plain = chain.config_file(dir.path());
+    let mut file: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&plain).unwrap()).unwrap();
+    file["batch_contract"] = format!("{contract:#x}").into();
+    let batched = dir.path().join("batched.json");
+    std::fs::write(&batched, file.to_string()).unwrap();
+    let one_each = time_to_complete(&chain, dir.path(), plain, 20_000_000);
+    let in_batches = time_to_complete(&chain, dir.path(), batched, 30_000_000);
+    println!("1,000-row token payout, server start to Completed (2 confirmations, a block a second):");
+    println!("  one transaction per row: {one_each:.1} s");
+    println!("  batched ({DEFAULT_BATCH_ROWS} rows a transaction): {in_batches:.1} s");
+}
