@@ -76,6 +76,11 @@ fn a_transaction_stuck_under_a_raised_base_fee_is_replaced_and_pays_once() {
         for old in &replaced {
             assert!(chain.rpc.receipt(old.parse().unwrap()).unwrap().is_none(), "[{backend:?}] {old} never mined");
         }
+        let history = payouts::db::payouts::events(&mut conn, payout).unwrap();
+        assert!(
+            history.iter().any(|e| e.reason.contains(&format!("{current} now stands in place of {}", replaced[0]))),
+            "[{backend:?}] the history keeps both hashes"
+        );
     }
 }
 

@@ -96,11 +96,11 @@ pub fn tick(
             }
             continue;
         };
-        // A stuck transaction replaced (or an earlier version mined instead): the row shows the
-        // hash that stands.
+        // A stuck transaction replaced, cancelled, or an earlier version mined instead: the row
+        // shows the hash that stands, and its history every hash it had.
         if !tx.tx_hash.is_empty()
             && item.tx_hash.as_deref() != Some(tx.tx_hash.as_str())
-            && let Err(e) = db::processor::set_tx_hash(conn, item.id, &tx.tx_hash)
+            && let Err(e) = record_new_hash(conn, &item, &tx.tx_hash)
         {
             tracing::warn!(item = item.id, error = %e, "could not record the transaction's new hash");
         }
@@ -148,6 +148,18 @@ pub fn tick(
         }
     }
     Ok(report)
+}
+
+/// The row's transaction now goes by `hash`; the history keeps the one it had.
+fn record_new_hash(conn: &mut DbConnection, item: &ItemRow, hash: &str) -> Result<(), AppError> {
+    let at = now();
+    let before = item.tx_hash.as_deref().unwrap_or("none");
+    let text = format!("Line {}: transaction {hash} now stands in place of {before} (same nonce)", item.line);
+    let status = ItemStatus::Submitted.as_str();
+    db::write_tx(conn, |conn| {
+        db::processor::set_tx_hash(conn, item.id, hash)?;
+        event(conn, item.payout_id, Some(item.id), None, Some(status), status, &text, at)
+    })
 }
 
 fn is_transient(e: &AppError) -> bool {

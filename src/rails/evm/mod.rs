@@ -290,6 +290,38 @@ impl EvmRail {
     }
 }
 
+impl EvmRail {
+    /// One row as its own transaction. None when the wallet's coin (`coins`, what is left of it
+    /// in this round) cannot pay its value and the most its gas may cost: nothing is signed, as
+    /// the node would refuse it and every later nonce would queue behind it; the row waits.
+    fn send_plain(
+        &self,
+        t: &Transfer,
+        fees: (u128, u128),
+        chain_nonce: u64,
+        coins: &mut U256,
+    ) -> Result<Option<RailTx>, RailError> {
+        let call = self.call_for(t)?;
+        let gas = match self.rpc.estimate_gas(&call) {
+            Ok(g) => g.saturating_mul(6) / 5,
+            Err(RpcError::Node { .. }) => REVERT_GAS,
+            Err(e) => return Err(unavailable(e)),
+        };
+        let cost = call.value + U256::from(gas) * U256::from(fees.0);
+        if *coins < cost {
+            tracing::warn!(wallet = %self.wallet(), "the hot wallet holds {coins} wei, less than the {cost} wei a transfer may cost");
+            return Ok(None);
+        }
+        *coins -= cost;
+        let row = self.sign_and_store(&t.key, &Outgoing::call(&call, gas, fees), &[], chain_nonce)?;
+        if let Err(e) = self.broadcast(&row) {
+            // Stored: the look-up after this sends the same bytes again or finds them.
+            tracing::warn!(key = %t.key, error = %e, "broadcast failed; it will be retried by look-up");
+        }
+        Ok(Some(RailTx { tx_hash: row.tx_hash, state: TxState::Pending { confirmations: 0 }, log_index: None }))
+    }
+}
+
 /// Whether a node refused a transaction for its fee.
 fn underpriced(message: &str) -> bool {
     let m = message.to_lowercase();
@@ -392,8 +424,7 @@ impl EvmRail {
     fn gas_per_row(&self, payment: Payment, rows: usize) -> u64 {
         let batched = self.config.batch_contract.is_some() && rows > 1;
         match (payment, batched) {
-            (Payment::Native, false) => NATIVE_TRANSFER_GAS,
-            (Payment::Native, true) => batch::ETHER_GAS_PER_ROW,
+            (Payment::Native, _) => NATIVE_TRANSFER_GAS,
             (Payment::Token(_), true) => batch::TOKEN_GAS_PER_ROW,
             (Payment::Token(token), false) => {
                 let input = transferCall { to: Address::with_last_byte(1), amount: U256::from(1) }.abi_encode().into();
@@ -433,29 +464,13 @@ impl Rail for EvmRail {
         let mut coins = self.rpc.balance(self.wallet()).map_err(unavailable)?;
         let mut sent = Vec::with_capacity(transfers.len());
         for t in transfers {
-            let call = self.call_for(t)?;
-            let gas = match self.rpc.estimate_gas(&call) {
-                Ok(g) => g.saturating_mul(6) / 5,
-                Err(RpcError::Node { .. }) => REVERT_GAS,
-                Err(e) => return Err(unavailable(e)),
-            };
-            // A wallet that cannot pay the value and the most the gas may cost signs nothing:
-            // the node would refuse the transaction, and every later one would queue behind its
-            // nonce. The rows wait until the wallet is funded.
-            let cost = call.value + U256::from(gas) * U256::from(max_fee);
-            if coins < cost {
-                let reason =
-                    format!("the hot wallet {} holds {coins} wei, less than the {cost} wei it may cost", self.wallet());
-                return if sent.is_empty() { Err(unavailable(reason)) } else { Ok(sent) };
+            match self.send_plain(t, (max_fee, tip), chain_nonce, &mut coins)? {
+                Some(tx) => sent.push(tx),
+                None if sent.is_empty() => {
+                    return Err(unavailable(format!("the hot wallet {} cannot pay this transfer now", self.wallet())));
+                }
+                None => break,
             }
-            coins -= cost;
-            let out = Outgoing::call(&call, gas, (max_fee, tip));
-            let row = self.sign_and_store(&t.key, &out, &[], chain_nonce)?;
-            if let Err(e) = self.broadcast(&row) {
-                // Stored: the look-up after this sends the same bytes again or finds them.
-                tracing::warn!(key = %t.key, error = %e, "broadcast failed; it will be retried by look-up");
-            }
-            sent.push(RailTx { tx_hash: row.tx_hash, state: TxState::Pending { confirmations: 0 }, log_index: None });
         }
         Ok(sent)
     }
