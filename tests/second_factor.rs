@@ -391,6 +391,28 @@ async fn changing_fees_asks_an_admin_with_a_factor_for_a_fresh_code() {
         let usdt = payouts::domain::asset::find("USDT_TRC20").unwrap();
         let op = payouts::domain::fee::Operation::parse("single").unwrap();
         assert_eq!(rule.rule(usdt, op).percent.to_string(), "2", "[{backend:?}]");
+
+        // Turning a webhook off asks the same, and is audited.
+        let admin = common::actor(&app, "admin@demo.local");
+        let hook = payouts::db::webhooks::insert_endpoint(
+            &mut app.conn(),
+            admin.org_id,
+            "https://hooks.example/x",
+            "payout.created",
+            "s",
+            payouts::service::now(),
+        )
+        .unwrap();
+        age_step_up(&app, "admin@demo.local");
+        a.get("/settings/webhooks").await;
+        let refused = a.post_form(&format!("/settings/webhooks/{}/disable", hook.id), &[]).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "[{backend:?}] {}", refused.body);
+        forget_last_code(&app, "admin@demo.local");
+        let otp = code(&secret, 0);
+        let done = a.post_form(&format!("/settings/webhooks/{}/disable", hook.id), &[("otp", &otp)]).await;
+        assert_eq!(done.status, StatusCode::SEE_OTHER, "[{backend:?}] {}", done.body);
+        let enabled = payouts::db::webhooks::endpoints(&mut app.conn(), admin.org_id).unwrap()[0].enabled;
+        assert!(!enabled, "[{backend:?}]");
     }
 }
 

@@ -394,6 +394,22 @@ pub fn add_endpoint(
 }
 
 /// A new secret; the old one keeps signing for a day so receivers can switch without a gap.
+/// Turns an endpoint's deliveries on or off, after a step-up like any other webhook change (a
+/// disabled endpoint hides events from the organization's systems), audited.
+pub fn set_enabled(conn: &mut DbConnection, actor: &Actor, id: i64, enable: bool) -> Result<(), AppError> {
+    actor.require(Role::can_administer)?;
+    let at = now();
+    db::write_tx(conn, |conn| {
+        super::second_factor::require_fresh(conn, actor, "Turning a webhook on or off")?;
+        if !db::webhooks::set_enabled(conn, actor.org_id, id, enable)? {
+            return Err(AppError::NotFound);
+        }
+        let action = if enable { "webhook.enabled" } else { "webhook.disabled" };
+        audit::record(conn, Entry::by(actor, action, "webhook_endpoint", id), at)?;
+        Ok(())
+    })
+}
+
 pub fn rotate_secret(conn: &mut DbConnection, actor: &Actor, id: i64) -> Result<String, AppError> {
     actor.require(Role::can_administer)?;
     let secret = format!("whsec_{}", crypto::random_hex(24));

@@ -42,8 +42,8 @@ fn default_replace_after() -> u64 {
     180
 }
 
-/// Rows per batch transaction unless the file says otherwise: about 6.5 million gas for tokens
-/// (≈ 32,000 gas a row, measured on anvil, BENCHMARKS.md), a fifth of Ethereum's block.
+/// Rows per batch transaction unless the file says otherwise: about 6 million gas for tokens
+/// (≈ 30,000 gas a row, measured on anvil, BENCHMARKS.md), a fifth of Ethereum's block.
 pub const DEFAULT_BATCH_ROWS: usize = 200;
 
 fn default_confirmations() -> u32 {

@@ -5,8 +5,10 @@
 //! is broadcast. A later look-up for the key finds the stored transaction and asks the node about
 //! it; a node that never saw it gets the same bytes again. An item is never signed twice.
 //!
-//! Mass payouts go out as consecutive transactions from the wallet, one per row: each row has its
-//! own hash, receipt and fate (a batch contract would save gas but make one bad row fail all).
+//! Mass payouts go out as consecutive transactions from the wallet, one per row, unless a batch
+//! contract is configured (batch.rs: many rows per transaction, every row simulated first so
+//! that one bad row fails alone). Pending transactions are replaced when stuck under the base fee
+//! or cancelled by a manager (replace.rs).
 
 pub mod batch;
 pub mod config;

@@ -304,16 +304,7 @@ pub async fn enable_webhook(
         _ => return Err(AppError::NotFound),
     };
     let actor = authed.actor();
-    state
-        .run(move |conn| {
-            actor.require(Role::can_administer)?;
-            if crate::db::webhooks::set_enabled(conn, actor.org_id, id, enable)? {
-                Ok(())
-            } else {
-                Err(AppError::NotFound)
-            }
-        })
-        .await?;
+    state.run(move |conn| crate::service::webhooks::set_enabled(conn, &actor, id, enable)).await?;
     Ok(see_other_with_flash(
         &authed.ctx,
         "/settings/webhooks",
