@@ -334,3 +334,68 @@ async fn a_wallet_that_cannot_pay_the_gas_is_announced_on_the_dashboard_and_by_w
         );
     }
 }
+
+/// A process that stored its chunks and died before they reached the node: a restarted server
+/// finds each row's chunk by the row's key and broadcasts the same signed bytes, so everyone is
+/// paid once and no nonce is spent twice. (The chunks are stored by the rail in this test
+/// process, then dropped from anvil's pool before any block is mined, as if never broadcast.)
+#[test]
+fn chunks_stored_but_never_broadcast_go_out_with_the_same_bytes_after_a_restart() {
+    use alloy::sol_types::SolCall;
+    use payouts::rails::Rail;
+    use payouts::rails::evm::{EvmRail, config::EvmConfig};
+    alloy::sol! {
+        function approve(address spender, uint256 amount) returns (bool);
+    }
+    let Some(chain) = chain_or_skip() else { return };
+    for (round, backend) in backends().into_iter().enumerate() {
+        let dir = tempfile::tempdir().unwrap();
+        let books = Books::open(backend);
+        let contract = deploy(&books, &chain.config_file(dir.path()), dir.path());
+        let config = batched_config(&chain, dir.path(), contract, 10);
+        let owner: PrivateKeySigner = WALLET_KEY.parse().unwrap();
+        let approval = approveCall { spender: contract, amount: U256::MAX }.abi_encode();
+        wait_mined(
+            &chain.rpc,
+            &send(&chain.rpc, &owner, alloy::primitives::TxKind::Call(chain.token), U256::ZERO, approval.into()),
+        );
+        let base = 600_000 * (round as u64 + 1);
+        let rows: Vec<(Address, &str)> = (0..30).map(|n| (recipient(base + n), "2")).collect();
+        let payout = books.pay("USDT_ERC20", &rows, &format!("batch-unsent-{backend:?}"));
+        let nonce_before = chain.nonce(wallet());
+
+        chain.rpc.request("evm_setIntervalMining", serde_json::json!([0])).unwrap();
+        chain.rpc.request("evm_setAutomine", serde_json::json!([false])).unwrap();
+        let rail =
+            EvmRail::connect(EvmConfig::load(&config, Some(WALLET_KEY.into())).unwrap(), books.state.pool.clone())
+                .unwrap();
+        let asset = payouts::domain::asset::find("USDT_ERC20").unwrap();
+        let transfers: Vec<payouts::rails::Transfer> = books
+            .items(payout)
+            .into_iter()
+            .map(|i| payouts::rails::Transfer {
+                key: i.idempotency_key,
+                asset,
+                address: i.address,
+                amount: payouts::domain::Amount::parse(asset, &i.amount).unwrap(),
+            })
+            .collect();
+        let sent = rail.submit(&transfers).unwrap();
+        let mut stored: Vec<String> = sent.iter().map(|t| t.tx_hash.clone()).collect();
+        stored.dedup();
+        assert_eq!(stored.len(), 3, "[{backend:?}] three chunks signed and stored");
+        chain.rpc.request("anvil_dropAllTransactions", serde_json::json!([])).unwrap();
+        chain.rpc.request("evm_setIntervalMining", serde_json::json!([1])).unwrap();
+        assert_eq!(chain.nonce(wallet()), nonce_before, "[{backend:?}] nothing reached the node");
+
+        let _server = books.serve_with(config, dir.path(), WALLET_KEY);
+        assert_eq!(books.wait_end(payout), "completed", "[{backend:?}]");
+        for (to, _) in &rows {
+            assert_eq!(chain.tokens(*to), U256::from(2_000_000u64), "[{backend:?}] paid exactly once");
+        }
+        assert_eq!(chain.nonce(wallet()) - nonce_before, 3, "[{backend:?}] the three stored chunks, none signed again");
+        let mut mined: Vec<String> = books.items(payout).into_iter().filter_map(|i| i.tx_hash).collect();
+        mined.dedup();
+        assert_eq!(mined, stored, "[{backend:?}] the same signed bytes went out");
+    }
+}
