@@ -37,6 +37,14 @@ fn deploy(books: &Books, config: &Path, dir: &Path) -> Address {
     String::from_utf8(out.stdout).unwrap().trim().parse().expect("the contract's address")
 }
 
+/// A fresh database and the batch contract deployed for it by the CLI.
+fn deployed(chain: &Chain, backend: payouts::db::Backend) -> (tempfile::TempDir, Books, Address) {
+    let dir = tempfile::tempdir().unwrap();
+    let books = Books::open(backend);
+    let contract = deploy(&books, &chain.config_file(dir.path()), dir.path());
+    (dir, books, contract)
+}
+
 /// The chain's config file with the batch contract and `rows` rows per batch transaction.
 fn batched_config(chain: &Chain, dir: &Path, contract: Address, rows: usize) -> PathBuf {
     let plain: serde_json::Value =
@@ -102,9 +110,7 @@ fn the_contract_matches_its_source() {
 fn mass_payouts_of_250_rows_go_out_in_chunks_and_pay_everyone_once() {
     let Some(chain) = chain_or_skip() else { return };
     for (round, backend) in backends().into_iter().enumerate() {
-        let dir = tempfile::tempdir().unwrap();
-        let books = Books::open(backend);
-        let contract = deploy(&books, &chain.config_file(dir.path()), dir.path());
+        let (dir, books, contract) = deployed(&chain, backend);
         let base = 100_000 * (round as u64 + 1);
         let token_rows: Vec<(Address, &str)> = (0..250).map(|n| (recipient(base + n), "7.25")).collect();
         let eth_rows: Vec<(Address, &str)> = (0..250).map(|n| (recipient(base + 1_000 + n), "0.004")).collect();
@@ -157,9 +163,7 @@ fn mass_payouts_of_250_rows_go_out_in_chunks_and_pay_everyone_once() {
 fn a_row_the_chain_would_refuse_fails_alone_before_anything_is_sent() {
     let Some(chain) = chain_or_skip() else { return };
     for (round, backend) in backends().into_iter().enumerate() {
-        let dir = tempfile::tempdir().unwrap();
-        let books = Books::open(backend);
-        let contract = deploy(&books, &chain.config_file(dir.path()), dir.path());
+        let (dir, books, contract) = deployed(&chain, backend);
         let base = 200_000 * (round as u64 + 1);
         // The token contract accepts no ether: paying it would revert the whole batch. Rows 0-9
         // pay accounts that exist (batched), rows 10-19 new ones (a transaction each: cheaper).
@@ -198,9 +202,7 @@ fn a_row_the_chain_would_refuse_fails_alone_before_anything_is_sent() {
 fn a_server_killed_between_chunks_pays_everyone_exactly_once_after_a_restart() {
     let Some(chain) = chain_or_skip() else { return };
     for (round, backend) in backends().into_iter().enumerate() {
-        let dir = tempfile::tempdir().unwrap();
-        let books = Books::open(backend);
-        let contract = deploy(&books, &chain.config_file(dir.path()), dir.path());
+        let (dir, books, contract) = deployed(&chain, backend);
         let config = batched_config(&chain, dir.path(), contract, 10);
         let base = 300_000 * (round as u64 + 1);
         let rows: Vec<(Address, &str)> = (0..120).map(|n| (recipient(base + n), "1.5")).collect();
@@ -349,9 +351,7 @@ fn chunks_stored_but_never_broadcast_go_out_with_the_same_bytes_after_a_restart(
     }
     let Some(chain) = chain_or_skip() else { return };
     for (round, backend) in backends().into_iter().enumerate() {
-        let dir = tempfile::tempdir().unwrap();
-        let books = Books::open(backend);
-        let contract = deploy(&books, &chain.config_file(dir.path()), dir.path());
+        let (dir, books, contract) = deployed(&chain, backend);
         let config = batched_config(&chain, dir.path(), contract, 10);
         let owner: PrivateKeySigner = WALLET_KEY.parse().unwrap();
         let approval = approveCall { spender: contract, amount: U256::MAX }.abi_encode();

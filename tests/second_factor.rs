@@ -7,7 +7,7 @@ mod common;
 use actix_web::http::StatusCode;
 use common::{TRON_ADDRESS, TestApp, api_key, api_request, backends, json_of, payout_id_of};
 use diesel::prelude::*;
-use payouts::db::schema::{sessions, users};
+use payouts::db::schema::users;
 use payouts::domain::second_factor::code_at;
 
 /// The code an authenticator shows `steps` time steps from now.
@@ -34,16 +34,6 @@ fn recovery_codes_on(page: &str) -> Vec<String> {
 fn forget_last_code(app: &TestApp, email: &str) {
     diesel::update(users::table.filter(users::email.eq(email)))
         .set(users::totp_last_step.eq(None::<i64>))
-        .execute(&mut **app.conn())
-        .unwrap();
-}
-
-/// Moves the last step-up of every session of `email` ten minutes back: no longer fresh.
-fn age_step_up(app: &TestApp, email: &str) {
-    let user_id: i64 = users::table.filter(users::email.eq(email)).select(users::id).first(&mut **app.conn()).unwrap();
-    let old = payouts::service::now() - chrono::Duration::minutes(10);
-    diesel::update(sessions::table.filter(sessions::user_id.eq(user_id)))
-        .set(sessions::step_up_at.eq(Some(old)))
         .execute(&mut **app.conn())
         .unwrap();
 }
@@ -249,7 +239,7 @@ async fn approving_over_the_threshold_asks_a_fresh_code_in_the_page() {
         let mut m = app.client().await;
         m.login("manager@demo.local", "demo").await;
         let (secret, _) = enrol!(m, backend);
-        age_step_up(&app, "manager@demo.local");
+        common::age_step_up(&app, "manager@demo.local");
         let page = m.get(&format!("/payouts/{big}")).await;
         assert!(page.body.contains("name=\"otp\""), "[{backend:?}] the approve form asks for a code");
 
@@ -275,7 +265,7 @@ async fn approving_over_the_threshold_asks_a_fresh_code_in_the_page() {
         // With "every approval", even a small one asks, and the step-up page gives five minutes.
         set_policy(&app, &[("every_approval", "yes")]);
         let another = pending_payout(&app, "5").await;
-        age_step_up(&app, "manager@demo.local");
+        common::age_step_up(&app, "manager@demo.local");
         m.get(&format!("/payouts/{another}")).await;
         assert_eq!(
             m.post_form(&format!("/payouts/{another}/reject"), &[("reason", "no")]).await.status,
@@ -376,7 +366,7 @@ async fn changing_fees_asks_an_admin_with_a_factor_for_a_fresh_code() {
         let mut a = app.client().await;
         a.login("admin@demo.local", "demo").await;
         let (secret, _) = enrol!(a, backend);
-        age_step_up(&app, "admin@demo.local");
+        common::age_step_up(&app, "admin@demo.local");
         a.get("/settings/fees").await;
         let fields = [("percent", "2"), ("fixed", "0"), ("min", "0"), ("max", "")];
         let refused = a.post_form("/settings/fees/USDT_TRC20/single", &fields).await;
@@ -403,7 +393,7 @@ async fn changing_fees_asks_an_admin_with_a_factor_for_a_fresh_code() {
             payouts::service::now(),
         )
         .unwrap();
-        age_step_up(&app, "admin@demo.local");
+        common::age_step_up(&app, "admin@demo.local");
         a.get("/settings/webhooks").await;
         let refused = a.post_form(&format!("/settings/webhooks/{}/disable", hook.id), &[]).await;
         assert_eq!(refused.status, StatusCode::FORBIDDEN, "[{backend:?}] {}", refused.body);

@@ -124,16 +124,6 @@ fn audit_details(app: &TestApp, action: &str) -> Vec<String> {
     audit_log::table.filter(audit_log::action.eq(action)).select(audit_log::detail).load(&mut **app.conn()).unwrap()
 }
 
-/// Moves the last step-up of every session of `email` ten minutes back: no longer fresh.
-fn age_step_up(app: &TestApp, email: &str) {
-    let user_id: i64 = users::table.filter(users::email.eq(email)).select(users::id).first(&mut **app.conn()).unwrap();
-    let old = payouts::service::now() - chrono::Duration::minutes(10);
-    diesel::update(sessions::table.filter(sessions::user_id.eq(user_id)))
-        .set(sessions::step_up_at.eq(Some(old)))
-        .execute(&mut **app.conn())
-        .unwrap();
-}
-
 macro_rules! add_key {
     ($c:expr, $backend:expr, $key:expr, $name:expr) => {{
         $c.get("/account/security").await;
@@ -263,7 +253,7 @@ async fn a_key_touch_is_the_step_up_for_an_approval_over_the_threshold() {
         m.login("manager@demo.local", "demo").await;
         let mut key = SoftKey::new(3);
         assert_eq!(add_key!(m, backend, key, "Desk key").status, StatusCode::OK, "[{backend:?}]");
-        age_step_up(&app, "manager@demo.local");
+        common::age_step_up(&app, "manager@demo.local");
         let page = m.get(&format!("/payouts/{big}")).await;
         assert!(page.body.contains("confirm it's you with your security key"), "[{backend:?}] {}", page.body);
         let refused = m.post_form(&format!("/payouts/{big}/approve"), &[]).await;
@@ -331,7 +321,7 @@ async fn removing_a_key_asks_a_fresh_proof_and_keeps_the_factor_the_policy_requi
         let id: i64 = security_keys::table.select(security_keys::id).first(&mut **app.conn()).unwrap();
 
         // A second key, after the first exists, needs a fresh proof like any change of factors.
-        age_step_up(&app, "manager@demo.local");
+        common::age_step_up(&app, "manager@demo.local");
         m.get("/account/security").await;
         let refused = m.post_script("/account/security/keys/begin").await;
         assert_eq!(refused.status, StatusCode::FORBIDDEN, "[{backend:?}]");

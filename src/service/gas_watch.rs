@@ -91,6 +91,7 @@ pub fn watch(conn: &mut DbConnection, chains: &[Arc<dyn Chain>], at: NaiveDateTi
         let waiting: Vec<i64> = {
             let mut ids: Vec<i64> =
                 orgs.iter().filter(|(_, a)| a.network == outlook.coin.network).map(|(org, _)| *org).collect();
+            ids.sort_unstable();
             ids.dedup();
             ids
         };

@@ -254,6 +254,21 @@ pub fn at_once<T: Send>(app: &TestApp, n: usize, f: impl Fn(&mut payouts::db::Db
     })
 }
 
+/// Moves the last step-up of every session of `email` ten minutes back: no longer fresh.
+pub fn age_step_up(app: &TestApp, email: &str) {
+    use diesel::prelude::*;
+    let user_id: i64 = payouts::db::schema::users::table
+        .filter(payouts::db::schema::users::email.eq(email))
+        .select(payouts::db::schema::users::id)
+        .first(&mut **app.conn())
+        .unwrap();
+    let old = payouts::service::now() - chrono::Duration::minutes(10);
+    diesel::update(payouts::db::schema::sessions::table.filter(payouts::db::schema::sessions::user_id.eq(user_id)))
+        .set(payouts::db::schema::sessions::step_up_at.eq(Some(old)))
+        .execute(&mut **app.conn())
+        .unwrap();
+}
+
 /// The value of the first hidden `csrf_token` field in a page.
 pub fn csrf_in(body: &str) -> Option<String> {
     let marker = "name=\"csrf_token\" value=\"";
