@@ -1,7 +1,7 @@
 //! Mass payouts through the PayoutBatch contract (contracts/PayoutBatch.sol): many rows in one
-//! transaction. One row the contract refuses would revert its whole transaction, so each row is
-//! first simulated alone (`eth_call`) and a refused row fails by itself, before anything is
-//! signed. The others go out in chunks; each chunk is signed with its nonce and stored with the
+//! transaction. One row the contract refuses would revert its whole transaction, so each chunk is
+//! simulated before it is signed (its gas estimate), and when it would revert each of its rows is
+//! simulated alone (`eth_call`): a refused row fails by itself, before anything is signed. The others go out in chunks; each chunk is signed with its nonce and stored with the
 //! rows it pays (their order is their index in the call) before it is broadcast, exactly as a
 //! single transfer is, so a restart finds it instead of paying again.
 
@@ -45,7 +45,12 @@ fn printable(message: &str) -> String {
     kept.trim().to_owned()
 }
 
-fn failed_alone(reason: String) -> RailTx {
+/// A row failed before anything was sent, with the node's reason.
+fn refused(message: &str) -> RailTx {
+    let reason = format!(
+        "The transfer would be refused on chain ({}); it was not sent and nothing was paid.",
+        printable(message)
+    );
     RailTx { tx_hash: String::new(), state: TxState::Failed { reason }, log_index: None }
 }
 
@@ -83,7 +88,7 @@ impl EvmRail {
             self.ensure_allowance(token, contract, fees, chain_nonce)?;
         }
         let mut answers: Vec<Option<RailTx>> = vec![None; transfers.len()];
-        let mut good: Vec<(usize, Address, U256)> = Vec::new();
+        let mut queue: Vec<(usize, Address, U256)> = Vec::new();
         let mut plain: Vec<usize> = Vec::new();
         for (n, t) in transfers.iter().enumerate() {
             let (to, amount) = Self::recipient(t)?;
@@ -91,17 +96,8 @@ impl EvmRail {
             // than a plain transaction's flat 21,000 (BENCHMARKS.md): such rows go on their own.
             if matches!(payment, Payment::Native) && self.is_new_account(to)? {
                 plain.push(n);
-                continue;
-            }
-            match self.rpc.eth_call(&self.batch_call(contract, payment, &[(to, amount)])) {
-                Ok(_) => good.push((n, to, amount)),
-                Err(RpcError::Node { message, .. }) => {
-                    answers[n] = Some(failed_alone(format!(
-                        "The transfer would be refused on chain ({}); it was not sent and nothing was paid.",
-                        printable(&message)
-                    )))
-                }
-                Err(e) => return Err(unavailable(e)),
+            } else {
+                queue.push((n, to, amount));
             }
         }
         let block_limit = self.rpc.block_gas_limit().map_err(unavailable)?;
@@ -112,34 +108,48 @@ impl EvmRail {
                 None => break,
             }
         }
-        let mut rest = &good[..];
         let mut size = self.config.batch_rows;
-        while !rest.is_empty() {
-            let chunk = &rest[..size.min(rest.len())];
-            // One row alone costs more through the contract than as its own transaction.
-            if chunk.len() == 1 {
-                let (n, _, _) = chunk[0];
-                match self.send_plain(&transfers[n], fees, chain_nonce, &mut coins)? {
-                    Some(tx) => answers[n] = Some(tx),
-                    None => break,
+        while !queue.is_empty() {
+            let take = size.min(queue.len());
+            // One row alone costs more through the contract than as its own transaction; it is
+            // still checked first, as a row of a batch would be.
+            if take == 1 {
+                let (n, _, _) = queue.remove(0);
+                match self.rpc.estimate_gas(&self.call_for(&transfers[n])?) {
+                    Err(RpcError::Node { message, .. }) => answers[n] = Some(refused(&message)),
+                    Err(e) => return Err(unavailable(e)),
+                    Ok(_) => match self.send_plain(&transfers[n], fees, chain_nonce, &mut coins)? {
+                        Some(tx) => answers[n] = Some(tx),
+                        None => break,
+                    },
                 }
-                rest = &rest[1..];
                 continue;
             }
+            let chunk = &queue[..take];
             let rows: Vec<(Address, U256)> = chunk.iter().map(|(_, to, a)| (*to, *a)).collect();
             let call = self.batch_call(contract, payment, &rows);
             let gas = match self.rpc.estimate_gas(&call) {
                 Ok(g) => g.saturating_mul(6) / 5,
-                // Every row passed alone but not together: the wallet cannot pay them all (its
-                // tokens run short). They wait for funds rather than fail.
+                // Some row would revert the whole chunk: each is tried alone, the refused ones
+                // fail by themselves and the rest are chunked again. When every row passes
+                // alone, the wallet cannot pay them together (its tokens run short): they wait
+                // for funds rather than fail.
                 Err(RpcError::Node { message, .. }) => {
-                    tracing::warn!(rows = chunk.len(), "a batch that passed row by row is refused whole: {message}");
-                    break;
+                    let bad = self.refused_rows(contract, payment, chunk)?;
+                    if bad.is_empty() {
+                        tracing::warn!(rows = take, "a batch whose every row passes alone is refused whole: {message}");
+                        break;
+                    }
+                    for (n, reason) in bad {
+                        answers[n] = Some(refused(&reason));
+                        queue.retain(|(m, _, _)| *m != n);
+                    }
+                    continue;
                 }
                 Err(e) => return Err(unavailable(e)),
             };
-            if gas > block_limit / BLOCK_SHARE && chunk.len() > 1 {
-                size = chunk.len() / 2;
+            if gas > block_limit / BLOCK_SHARE {
+                size = take / 2;
                 continue;
             }
             let cost = call.value + U256::from(gas) * U256::from(fees.0);
@@ -161,13 +171,32 @@ impl EvmRail {
                     log_index: None,
                 });
             }
-            rest = &rest[chunk.len()..];
+            queue.drain(..take);
         }
         let sent: Vec<RailTx> = answers.into_iter().map_while(|a| a).collect();
         if sent.is_empty() && !transfers.is_empty() {
             return Err(unavailable("the hot wallet cannot pay these rows now (coins for gas or tokens short)"));
         }
         Ok(sent)
+    }
+
+    /// The rows of `chunk` the contract would refuse if each were sent alone, with the node's
+    /// reason.
+    fn refused_rows(
+        &self,
+        contract: Address,
+        payment: Payment,
+        chunk: &[(usize, Address, U256)],
+    ) -> Result<Vec<(usize, String)>, RailError> {
+        let mut bad = Vec::new();
+        for (n, to, amount) in chunk {
+            match self.rpc.eth_call(&self.batch_call(contract, payment, &[(*to, *amount)])) {
+                Ok(_) => {}
+                Err(RpcError::Node { message, .. }) => bad.push((*n, message)),
+                Err(e) => return Err(unavailable(e)),
+            }
+        }
+        Ok(bad)
     }
 
     /// An account with no coin, no transaction and no code: paying it creates it.
