@@ -44,9 +44,6 @@ impl Meter<'_> {
 
     /// Sends (with the node's gas estimate) and waits; the gas the receipt says was used.
     fn gas(&self, to: TxKind, value: U256, input: Bytes) -> u64 {
-        use alloy::consensus::{SignableTransaction, TxEip1559, TxEnvelope};
-        use alloy::eips::eip2718::Encodable2718;
-        use alloy::signers::SignerSync;
         let rpc = &self.chain.rpc;
         let estimate = match to {
             TxKind::Call(address) => rpc
@@ -59,22 +56,8 @@ impl Meter<'_> {
                 .unwrap(),
             TxKind::Create => 2_000_000,
         };
-        let (base, tip) = rpc.fees().unwrap();
-        let tx = TxEip1559 {
-            chain_id: CHAIN_ID,
-            nonce: rpc.pending_nonce(self.wallet.address()).unwrap(),
-            gas_limit: estimate * 6 / 5,
-            max_fee_per_gas: base * 2 + tip,
-            max_priority_fee_per_gas: tip,
-            to,
-            value,
-            access_list: Default::default(),
-            input,
-        };
-        let signature = self.wallet.sign_hash_sync(&tx.signature_hash()).unwrap();
-        let envelope = TxEnvelope::from(tx.into_signed(signature));
-        rpc.send_raw(&envelope.encoded_2718().into()).unwrap();
-        let hash = format!("{:#x}", envelope.tx_hash());
+        let (hash, raw) = sign_with_gas(rpc, &self.wallet, to, value, input, estimate * 6 / 5);
+        rpc.send_raw(&raw).unwrap();
         wait_mined(&self.chain.rpc, &hash);
         let receipt = self.chain.rpc.receipt(hash.parse().unwrap()).unwrap().unwrap();
         assert!(receipt.success, "{hash} reverted");

@@ -136,11 +136,23 @@ pub fn send(rpc: &Rpc, signer: &PrivateKeySigner, to: TxKind, value: U256, input
 
 /// A signed transaction with the wallet's next nonce: (hash, raw bytes).
 pub fn sign(rpc: &Rpc, signer: &PrivateKeySigner, to: TxKind, value: U256, input: Bytes) -> (String, Bytes) {
+    sign_with_gas(rpc, signer, to, value, input, 3_000_000)
+}
+
+/// [`sign`] with a gas limit of its own.
+pub fn sign_with_gas(
+    rpc: &Rpc,
+    signer: &PrivateKeySigner,
+    to: TxKind,
+    value: U256,
+    input: Bytes,
+    gas_limit: u64,
+) -> (String, Bytes) {
     let (base, tip) = rpc.fees().unwrap();
     let tx = TxEip1559 {
         chain_id: CHAIN_ID,
         nonce: rpc.pending_nonce(signer.address()).unwrap(),
-        gas_limit: 3_000_000,
+        gas_limit,
         max_fee_per_gas: base * 2 + tip,
         max_priority_fee_per_gas: tip,
         to,
