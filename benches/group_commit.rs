@@ -12,7 +12,9 @@ use std::time::Instant;
 use diesel::Connection;
 use payouts::db::{self, DatabaseUrl, DbConnection};
 use payouts::domain::registry::Limits;
-use payouts::service::{api, api_keys, bootstrap};
+use payouts::service::access::api_keys;
+use payouts::service::payouts::api;
+use payouts::service::payouts::bootstrap;
 use payouts::{AppState, Config};
 
 const CREATIONS: usize = 3_000;

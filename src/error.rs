@@ -152,3 +152,10 @@ impl ResponseError for AppError {
         }
     }
 }
+
+/// An amount read back from the database. Stored amounts are canonical, so one that does not
+/// parse is corruption, never something a user typed.
+pub fn stored_amount(asset: &'static crate::domain::Asset, s: &str) -> Result<crate::domain::Amount, AppError> {
+    crate::domain::Amount::parse_non_negative(asset, s)
+        .map_err(|e| AppError::Internal(format!("stored {} amount {s:?}: {e}", asset.code)))
+}

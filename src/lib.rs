@@ -1,6 +1,7 @@
 //! payouts: a dashboard and JSON API for single and mass cryptocurrency payouts.
 
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod db;
@@ -28,7 +29,7 @@ pub struct AppState {
     /// The real chains configured (`--evm-config`), for wallet balances and network fees.
     pub chains: Arc<Vec<Arc<dyn rails::Chain>>>,
     /// When pay days and schedules are due.
-    pub clock: service::clock::Clock,
+    pub clock: clock::Clock,
     /// The relying party that security keys are registered with and checked against.
     pub webauthn: Arc<webauthn_rs::Webauthn>,
 }
@@ -45,8 +46,8 @@ impl AppState {
         let pool = db::connect(url, pool_size)?;
         let mut conn = pool.get().map_err(|e| format!("cannot open the database: {e}"))?;
         db::migrate(&mut conn)?;
-        let secret = service::bootstrap::secret_key(&mut conn, secret_key).map_err(|e| e.to_string())?;
-        let webauthn = Arc::new(service::security_keys::relying_party(&config.public_url)?);
+        let secret = service::payouts::bootstrap::secret_key(&mut conn, secret_key).map_err(|e| e.to_string())?;
+        let webauthn = Arc::new(service::access::security_keys::relying_party(&config.public_url)?);
         Ok(Self {
             pool: pool.clone(),
             config: Arc::new(config),

@@ -6,13 +6,15 @@ use std::time::Duration;
 
 use actix_web::{App, HttpServer, web};
 use clap::{Parser, Subcommand};
+use payouts::clock::now;
 use payouts::config::{DbArgs, ServeArgs};
 use payouts::domain::registry::Limits;
 use payouts::rails::Rail;
 use payouts::rails::simulated::{SimConfig, SimulatedRail};
-use payouts::service::bootstrap::{self, Initialized};
-use payouts::service::processor::{self, ProcessorConfig};
-use payouts::service::{demo, now, sessions};
+use payouts::service::access::sessions;
+use payouts::service::payouts::bootstrap::{self, Initialized};
+use payouts::service::payouts::demo;
+use payouts::service::payouts::processor::{self, ProcessorConfig};
 use payouts::{AppState, Config, cli, configure, crypto, db};
 use tracing_subscriber::EnvFilter;
 
@@ -148,7 +150,7 @@ fn main() -> ExitCode {
         Some(Command::Evm(EvmCommand::DeployBatch { evm_config })) => deploy_batch(&cli.db, &evm_config),
         Some(Command::ApiKey(ApiKeyCommand::Create { email, scopes, name })) => {
             open_db(&cli.db).and_then(|mut conn| {
-                let key = payouts::service::api_keys::create_from_cli(&mut conn, &email, &scopes, &name)
+                let key = payouts::service::access::api_keys::create_from_cli(&mut conn, &email, &scopes, &name)
                     .map_err(|e| e.to_string())?;
                 println!("{key}");
                 Ok(())
@@ -158,7 +160,7 @@ fn main() -> ExitCode {
             add_user(&cli.db, &email, &role, org.as_deref(), password_stdin)
         }
         Some(Command::User(UserCommand::Reset2fa { email })) => open_db(&cli.db).and_then(|mut conn| {
-            payouts::service::second_factor::reset_from_cli(&mut conn, &email).map_err(|e| e.to_string())?;
+            payouts::service::access::second_factor::reset_from_cli(&mut conn, &email).map_err(|e| e.to_string())?;
             println!("every second factor of {} is removed and their sessions ended", email.trim().to_lowercase());
             Ok(())
         }),
@@ -296,9 +298,9 @@ async fn serve(db_args: DbArgs, args: ServeArgs) -> Result<(), String> {
             // in assets without a chain wait until one is configured.
             tracing::warn!(assets = ?elsewhere, "no rail pays these assets; disable them in Settings → Assets");
         }
-        payouts::service::webhooks::spawn(state.pool.clone(), Duration::from_secs(1), state.config.webhooks);
-        payouts::service::schedules::spawn(state.pool.clone(), state.clock.clone(), Duration::from_secs(20));
-        payouts::service::gas_watch::spawn(state.pool.clone(), state.chains.clone(), Duration::from_secs(60));
+        payouts::service::outbound::webhooks::spawn(state.pool.clone(), Duration::from_secs(1), state.config.webhooks);
+        payouts::service::payouts::schedules::spawn(state.pool.clone(), state.clock.clone(), Duration::from_secs(20));
+        payouts::service::outbound::gas_watch::spawn(state.pool.clone(), state.chains.clone(), Duration::from_secs(60));
     }
     let connections = state.pool.max_size() as usize;
     let data = web::Data::new(state);
@@ -360,7 +362,7 @@ fn spawn_session_purge(state: AppState) {
             let purged = state
                 .run(move |conn| {
                     sessions::purge_expired(conn, &config, now())?;
-                    payouts::service::api::purge_old_answers(conn)
+                    payouts::service::payouts::api::purge_old_answers(conn)
                 })
                 .await;
             if let Err(e) = purged {

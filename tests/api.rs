@@ -8,7 +8,7 @@ use common::{
     TRON_ADDRESS, TestApp, api_key as key, api_request as req, backends, instant_rail, json_of as body, process_all,
     tron_address,
 };
-use payouts::service::api_keys;
+use payouts::service::access::api_keys;
 use serde_json::json;
 
 #[actix_web::test]

@@ -6,9 +6,10 @@ mod common;
 use actix_web::http::StatusCode;
 use common::{TRON_ADDRESS, TestApp, backends, demo_org, instant_rail, payout_id_of, process_all};
 use payouts::domain::asset::find;
-use payouts::service::approvals::{self, Approved};
+use payouts::service::access::Actor;
+use payouts::service::payouts::approvals::{self, Approved};
+use payouts::service::payouts::ledger;
 use payouts::service::payouts::{self as payout_service, SinglePayoutForm};
-use payouts::service::{Actor, ledger};
 
 use common::actor;
 
@@ -126,7 +127,7 @@ async fn fifty_concurrent_approvals_start_the_payout_once() {
         let app = TestApp::start(backend).await;
         require_approval(&app, 1);
         for n in 0..8 {
-            payouts::service::bootstrap::add_user_from_cli(
+            payouts::service::payouts::bootstrap::add_user_from_cli(
                 &mut app.conn(),
                 &format!("m{n}@demo.local"),
                 "manager",
@@ -309,12 +310,12 @@ async fn an_unconfirmable_item_waits_for_a_manager_and_is_never_sent_again() {
         assert_eq!(status(&app, first), "completed", "[{backend:?}]");
         let item2 = payouts::db::payouts::items(&mut app.conn(), second).unwrap().remove(0);
         let reviewer = actor(&app, "manager2@demo.local");
-        let form = payouts::service::review::ResolveForm {
+        let form = payouts::service::payouts::review::ResolveForm {
             outcome: "failed".into(),
             tx_hash: String::new(),
             reason: "Not on chain after 2 days".into(),
         };
-        payouts::service::review::resolve(&mut app.conn(), &reviewer, second, item2.id, &form).unwrap();
+        payouts::service::payouts::review::resolve(&mut app.conn(), &reviewer, second, item2.id, &form).unwrap();
         assert_eq!(status(&app, second), "failed", "[{backend:?}]");
         assert_eq!(
             balance(&app),
@@ -322,7 +323,7 @@ async fn an_unconfirmable_item_waits_for_a_manager_and_is_never_sent_again() {
             "[{backend:?}] paid one, released the other"
         );
         let viewer = actor(&app, "viewer@demo.local");
-        assert!(payouts::service::review::resolve(&mut app.conn(), &viewer, second, item2.id, &form).is_err());
+        assert!(payouts::service::payouts::review::resolve(&mut app.conn(), &viewer, second, item2.id, &form).is_err());
     }
 }
 
@@ -332,7 +333,7 @@ async fn a_payout_in_progress_too_long_is_flagged_on_the_dashboard() {
     for backend in backends() {
         let app = TestApp::start(backend).await;
         let id = create(&app, "100", "slow");
-        let long_ago = payouts::service::now() - chrono::Duration::hours(2);
+        let long_ago = payouts::clock::now() - chrono::Duration::hours(2);
         diesel::sql_query(format!(
             "UPDATE payouts SET updated_at = '{}' WHERE id = {id}",
             long_ago.format("%Y-%m-%d %H:%M:%S")

@@ -168,9 +168,13 @@ async fn bad_form_and_api_inputs_change_nothing() {
                 "[{backend:?}] {page}"
             );
         }
-        let key =
-            payouts::service::api_keys::create_from_cli(&mut app.conn(), "accountant@demo.local", "read,create", "x")
-                .unwrap();
+        let key = payouts::service::access::api_keys::create_from_cli(
+            &mut app.conn(),
+            "accountant@demo.local",
+            "read,create",
+            "x",
+        )
+        .unwrap();
         let bodies: [(&str, &str); 7] = [
             ("{not json", "not valid JSON"),
             ("[]", "enabled assets"),

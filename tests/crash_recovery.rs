@@ -13,7 +13,10 @@ use payouts::domain::account::Role;
 use payouts::domain::asset::find;
 use payouts::domain::payout::PayoutKind;
 use payouts::domain::registry::{Row, RowInput};
-use payouts::service::{Actor, bootstrap, ledger, payouts as payout_service};
+use payouts::service::access::Actor;
+use payouts::service::payouts as payout_service;
+use payouts::service::payouts::bootstrap;
+use payouts::service::payouts::ledger;
 use payouts::{AppState, Config};
 
 fn count(state: &AppState, statuses: &[&str]) -> i64 {

@@ -264,7 +264,7 @@ async fn a_wallet_that_cannot_pay_the_gas_is_announced_on_the_dashboard_and_by_w
             "https://hooks.example/gas",
             "wallet.gas_low",
             "s",
-            payouts::service::now(),
+            payouts::clock::now(),
         )
         .unwrap();
 
@@ -279,10 +279,11 @@ async fn a_wallet_that_cannot_pay_the_gas_is_announced_on_the_dashboard_and_by_w
         assert!(dashboard.contains(&poor.address().to_checksum(None)), "[{backend:?}] names the wallet to fund");
 
         let chains: Vec<std::sync::Arc<dyn payouts::rails::Chain>> = vec![rail.clone()];
-        let at = payouts::service::now();
-        let watch = |at| payouts::service::gas_watch::watch(&mut app.conn(), &chains, at).unwrap();
+        let at = payouts::clock::now();
+        let watch = |at| payouts::service::outbound::gas_watch::watch(&mut app.conn(), &chains, at).unwrap();
         assert_eq!(watch(at), 1, "[{backend:?}] announced");
         assert_eq!(watch(at + chrono::Duration::minutes(1)), 0, "[{backend:?}] once, not every round");
+        app.fan_out();
         let sent: Vec<String> =
             d::table.filter(d::event_type.eq("wallet.gas_low")).select(d::payload).load(&mut **app.conn()).unwrap();
         assert_eq!(sent.len(), 1, "[{backend:?}]");

@@ -136,9 +136,13 @@ async fn pages_show_the_hot_wallet_and_the_network_fee() {
             let res = c.single_payout("USDT_ERC20", "100", &recipient(77).to_checksum(None), "wallet test").await;
             assert_eq!(res.status, actix_web::http::StatusCode::SEE_OTHER, "[{backend:?}]");
 
-            let key =
-                payouts::service::api_keys::create_from_cli(&mut app.conn(), "accountant@demo.local", "read", "t")
-                    .unwrap();
+            let key = payouts::service::access::api_keys::create_from_cli(
+                &mut app.conn(),
+                "accountant@demo.local",
+                "read",
+                "t",
+            )
+            .unwrap();
             let quote = serde_json::json!({"asset": "USDT_ERC20", "kind": "mass", "purpose": "q",
                 "items": [{"address": recipient(1).to_checksum(None), "amount": "5"}, {"address": recipient(2).to_checksum(None), "amount": "5"}]});
             let res = c
@@ -259,7 +263,7 @@ fn a_transaction_whose_nonce_was_taken_is_failed_as_dropped() {
         nonce: nonce as i64,
         tx_hash: lost,
         raw_tx: raw.to_string(),
-        created_at: payouts::service::now(),
+        created_at: payouts::clock::now(),
         cancel_requested_at: None,
     };
     payouts::db::evm::insert(&mut books.state.pool.get().unwrap(), &row).unwrap();

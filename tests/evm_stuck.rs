@@ -116,19 +116,22 @@ fn a_pending_transfer_cancelled_by_a_manager_is_replaced_by_an_empty_one() {
         let manager = {
             let mut conn = books.state.pool.get().unwrap();
             let user = payouts::db::users::find_by_email(&mut conn, "manager@demo.local").unwrap().unwrap();
-            payouts::service::Actor::of_user(user, payouts::domain::account::Role::Manager)
+            payouts::service::access::Actor::of_user(user, payouts::domain::account::Role::Manager)
         };
         let viewer = {
             let mut conn = books.state.pool.get().unwrap();
             let user = payouts::db::users::find_by_email(&mut conn, "viewer@demo.local").unwrap().unwrap();
-            payouts::service::Actor::of_user(user, payouts::domain::account::Role::Viewer)
+            payouts::service::access::Actor::of_user(user, payouts::domain::account::Role::Viewer)
         };
         let mut conn = books.state.pool.get().unwrap();
         assert!(
-            payouts::service::review::cancel_transfer(&mut conn, &viewer, payout, item.id).is_err(),
+            payouts::service::payouts::review::cancel_transfer(&mut conn, &viewer, payout, item.id).is_err(),
             "viewers cannot"
         );
-        assert_eq!(payouts::service::review::cancel_transfer(&mut conn, &manager, payout, item.id).unwrap(), 1);
+        assert_eq!(
+            payouts::service::payouts::review::cancel_transfer(&mut conn, &manager, payout, item.id).unwrap(),
+            1
+        );
         drop(conn);
         // The rail swaps in the cancellation at its next look-up; only then is a block mined.
         while replaced(&books, &item.idempotency_key).is_empty() {

@@ -13,8 +13,13 @@ use payouts::db::schema::payout_items;
 use payouts::service::payouts::{self as payout_service, SinglePayoutForm};
 
 fn api_key(app: &TestApp) -> String {
-    payouts::service::api_keys::create_from_cli(&mut app.conn(), "accountant@demo.local", "read,create", "hostile")
-        .unwrap()
+    payouts::service::access::api_keys::create_from_cli(
+        &mut app.conn(),
+        "accountant@demo.local",
+        "read,create",
+        "hostile",
+    )
+    .unwrap()
 }
 
 #[actix_web::test]

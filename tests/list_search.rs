@@ -5,11 +5,12 @@
 mod common;
 
 use common::{TRON_ADDRESS, TestApp, backends};
+use payouts::clock::now;
 use payouts::db::payouts::NewPayoutRow;
 use payouts::domain::account::Role;
 use payouts::domain::payout::PayoutStatus;
+use payouts::service::access::Actor;
 use payouts::service::payouts::{self as payout_service, ListQuery, SinglePayoutForm};
-use payouts::service::{Actor, now};
 
 fn actor_of(app: &TestApp, email: &str, role: Role) -> Actor {
     let user = payouts::db::users::find_by_email(&mut app.conn(), email).unwrap().unwrap();

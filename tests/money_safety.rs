@@ -17,9 +17,12 @@ use payouts::domain::fee::FeeRuleInput;
 use payouts::domain::payout::PayoutKind;
 use payouts::domain::registry::{Limits, Row, RowInput};
 use payouts::domain::{Amount, Asset};
-use payouts::service::api::{ItemRequest, PayoutRequest};
+use payouts::service::access::Actor;
+use payouts::service::access::org_settings;
+use payouts::service::payouts::api::{ItemRequest, PayoutRequest};
+use payouts::service::payouts::approvals;
+use payouts::service::payouts::ledger;
 use payouts::service::payouts::{self as payout_service, SinglePayoutForm};
-use payouts::service::{Actor, approvals, ledger, org_settings};
 
 fn amount(asset: &'static Asset, s: &str) -> Amount {
     Amount::parse_non_negative(asset, s).unwrap()
@@ -219,14 +222,14 @@ fn request(amount: &str) -> PayoutRequest {
 async fn one_idempotency_key_with_thirty_bodies_at_once_has_one_answer() {
     for backend in backends() {
         let app = TestApp::start(backend).await;
-        let key = payouts::service::api_keys::create_from_cli(
+        let key = payouts::service::access::api_keys::create_from_cli(
             &mut app.conn(),
             "accountant@demo.local",
             "read,create",
             "race",
         )
         .unwrap();
-        let caller = payouts::service::api_keys::authenticate(&mut app.conn(), &key).unwrap().unwrap();
+        let caller = payouts::service::access::api_keys::authenticate(&mut app.conn(), &key).unwrap().unwrap();
         let limits = Limits::default();
         let barrier = Arc::new(Barrier::new(30));
         let answers: Vec<(String, Outcome)> = std::thread::scope(|s| {
@@ -237,10 +240,15 @@ async fn one_idempotency_key_with_thirty_bodies_at_once_has_one_answer() {
                         let amount = format!("{}", 10 + n);
                         barrier.wait();
                         let mut conn = pool.get().unwrap();
-                        let answer =
-                            payouts::service::api::create(&mut conn, caller, "k-1", &request(&amount), &limits)
-                                .map(|a| (a.status, a.body))
-                                .map_err(|e| e.to_string());
+                        let answer = payouts::service::payouts::api::create(
+                            &mut conn,
+                            caller,
+                            "k-1",
+                            &request(&amount),
+                            &limits,
+                        )
+                        .map(|a| (a.status, a.body))
+                        .map_err(|e| e.to_string());
                         (amount, answer)
                     })
                 })
@@ -271,7 +279,8 @@ async fn one_idempotency_key_with_thirty_bodies_at_once_has_one_answer() {
         }
         assert_eq!(answers.iter().filter(|(_, a)| a.is_ok()).count(), 1, "[{backend:?}] bodies differ: one 201");
         // Retrying the body that won gets its answer again.
-        let again = payouts::service::api::create(&mut app.conn(), &caller, "k-1", &request(winner), &limits).unwrap();
+        let again =
+            payouts::service::payouts::api::create(&mut app.conn(), &caller, "k-1", &request(winner), &limits).unwrap();
         assert_eq!(again.status, 201, "[{backend:?}]");
     }
 }
@@ -295,13 +304,13 @@ async fn mass_confirm_after_another_person_edited_the_draft_creates_nothing() {
         // Accountant B, same organization, changes the row to 4,000 meanwhile.
         let line = payouts::db::drafts::lines(&mut app.conn(), id).unwrap().remove(0);
         let b = actor(&app, "accountant@demo.local");
-        let row = payouts::service::drafts::RowForm {
+        let row = payouts::service::payouts::drafts::RowForm {
             address: TRON_ADDRESS.into(),
             amount: "4000".into(),
             comment: String::new(),
             reference: String::new(),
         };
-        payouts::service::drafts::update_row(&mut app.conn(), &b, id, line.id, &row).unwrap();
+        payouts::service::payouts::drafts::update_row(&mut app.conn(), &b, id, line.id, &row).unwrap();
         let res = a.post_form(&format!("/payouts/drafts/{id}/confirm"), &[("digest", &digest)]).await;
         assert_eq!(res.status, StatusCode::CONFLICT, "[{backend:?}]");
         assert!(res.body.contains("This payout changed since you reviewed it"), "[{backend:?}] {}", res.body);

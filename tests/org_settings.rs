@@ -6,7 +6,8 @@ use actix_web::http::StatusCode;
 use common::{TestApp, backends};
 use payouts::domain::asset::find;
 use payouts::domain::fee::Operation;
-use payouts::service::{ledger, org_settings};
+use payouts::service::access::org_settings;
+use payouts::service::payouts::ledger;
 
 #[actix_web::test]
 async fn demo_balances_show_on_the_dashboard() {
@@ -165,7 +166,7 @@ async fn concurrent_deposits_all_count() {
             let admin = payouts::db::users::find_by_email(&mut conn, "admin@demo.local").unwrap().unwrap();
             (admin.org_id, admin.id)
         };
-        let actor = payouts::service::Actor {
+        let actor = payouts::service::access::Actor {
             user_id: admin_id,
             org_id,
             email: "admin@demo.local".into(),

@@ -88,8 +88,13 @@ async fn an_entered_address_is_paid_only_after_another_manager_approves_it_and_c
         assert!(review.body.contains("is cooling off after approval and becomes payable at"), "[{backend:?}]");
 
         // Through the API too: the create's own transaction refuses it.
-        let key = payouts::service::api_keys::create_from_cli(&mut app.conn(), "accountant@demo.local", "create", "t")
-            .unwrap();
+        let key = payouts::service::access::api_keys::create_from_cli(
+            &mut app.conn(),
+            "accountant@demo.local",
+            "create",
+            "t",
+        )
+        .unwrap();
         let body = json!({"asset": "USDT_TRC20", "kind": "single", "description": "Salary",
                           "items": [{"address": TRON_ADDRESS, "amount": "10"}]});
         let api = |k: &str| {
@@ -162,7 +167,7 @@ async fn nobody_approves_an_address_they_entered_and_a_rejection_needs_a_reason(
         // The accountant who entered it becomes a manager: still not theirs to approve.
         let me = common::actor(&app, "accountant@demo.local");
         payouts::db::users::set_role(&mut app.conn(), me.user_id, "manager").unwrap();
-        let promoted = payouts::service::Actor { role: payouts::domain::account::Role::Manager, ..me };
+        let promoted = payouts::service::access::Actor { role: payouts::domain::account::Role::Manager, ..me };
         let refused = payouts::service::payees::decide_address(&mut app.conn(), &promoted, id, true, "");
         assert!(
             matches!(&refused, Err(payouts::AppError::Conflict(m)) if m.contains("a manager other than you")),
@@ -446,7 +451,7 @@ async fn a_payees_statement_lists_exactly_the_rows_paid_to_them_and_matches_the_
             );
             assert!(lines.iter().any(|l| l.contains(&expected)), "[{backend:?}] {expected} in {}", csv.body);
         }
-        let b = payouts::service::ledger::balance_of(
+        let b = payouts::service::payouts::ledger::balance_of(
             &mut app.conn(),
             demo_org(&app),
             payouts::domain::asset::find("USDT_TRC20").unwrap(),
@@ -469,7 +474,7 @@ async fn a_payees_statement_lists_exactly_the_rows_paid_to_them_and_matches_the_
         assert!(page.body.contains(&format!("service fees {} USDT_TRC20", fees.grouped())), "[{backend:?}] {}", fees);
 
         // A period with nothing, and a date that is not one.
-        let tomorrow = (payouts::service::now() + chrono::Duration::days(1)).format("%Y-%m-%d").to_string();
+        let tomorrow = (payouts::clock::now() + chrono::Duration::days(1)).format("%Y-%m-%d").to_string();
         let empty = client.get(&format!("/payees/{payee}?from={tomorrow}")).await;
         assert!(empty.body.contains("Nothing paid to Gina in this period."), "[{backend:?}]");
         assert_eq!(client.get(&format!("/payees/{payee}/statement.csv?from={tomorrow}")).await.body.lines().count(), 1);
@@ -662,7 +667,7 @@ async fn repeating_last_months_run_pays_each_payees_current_address_and_marks_wh
 
         // Only finished mass payouts repeat.
         let single = payout_id_of(&client.single_payout("USDT_TRC20", "5", TRON_ADDRESS, "One-off").await);
-        let refused = payouts::service::drafts::repeat(&mut app.conn(), &accountant, single);
+        let refused = payouts::service::payouts::drafts::repeat(&mut app.conn(), &accountant, single);
         assert!(matches!(refused, Err(payouts::AppError::Conflict(_))), "[{backend:?}]");
     }
 }
@@ -674,7 +679,7 @@ async fn a_payout_with_a_pay_day_is_sent_then_and_not_before_and_can_be_cancelle
         payouts::db::orgs::set_approval_required(&mut app.conn(), demo_org(&app), false).unwrap();
         let mut client = app.client().await;
         client.login("accountant@demo.local", "demo").await;
-        let pay_day = (payouts::service::now() + chrono::Duration::hours(2)).format("%Y-%m-%dT%H:%M").to_string();
+        let pay_day = (payouts::clock::now() + chrono::Duration::hours(2)).format("%Y-%m-%dT%H:%M").to_string();
         let confirm = async |client: &mut common::Client<_>, amount: &str, send_on: &str| {
             client.get("/payouts/new/single").await;
             let fields =
@@ -715,13 +720,14 @@ async fn a_payout_with_a_pay_day_is_sent_then_and_not_before_and_can_be_cancelle
         client.post_form(&format!("/payouts/{cancelled}/cancel"), &[("reason", "Paid by hand")]).await;
         assert_eq!(status(cancelled), "cancelled", "[{backend:?}]");
         let asset = payouts::domain::asset::find("USDT_TRC20").unwrap();
-        let reserved = payouts::service::ledger::balance_of(&mut app.conn(), demo_org(&app), asset).unwrap().reserved;
+        let reserved =
+            payouts::service::payouts::ledger::balance_of(&mut app.conn(), demo_org(&app), asset).unwrap().reserved;
         let held = payouts::db::payouts::find(&mut app.conn(), later).unwrap().total_debit;
         assert_eq!(reserved.to_string(), held, "[{backend:?}] only the other payout stays reserved");
 
         // A minute before the day, by the processor's clock: still nothing. Then the day comes.
         let day = payouts::db::payouts::find(&mut app.conn(), later).unwrap().scheduled_for.unwrap();
-        let clock = payouts::service::clock::Clock::fixed(day - chrono::Duration::minutes(1));
+        let clock = payouts::clock::Clock::fixed(day - chrono::Duration::minutes(1));
         common::process_all_at(&app, &rail, clock.clone());
         assert_eq!(status(later), "in_progress", "[{backend:?}]");
         clock.advance(chrono::Duration::minutes(1));
@@ -746,8 +752,8 @@ async fn payee_address_changes_go_out_as_signed_webhook_events() {
         let app = TestApp::start(backend).await;
         let admin = common::actor(&app, "admin@demo.local");
         let policy = payouts::domain::outbound::OutboundPolicy::permissive();
-        let events = vec![payouts::service::webhooks::PAYEE_ADDRESS_CHANGED.to_owned()];
-        payouts::service::webhooks::add_endpoint(
+        let events = vec![payouts::service::outbound::webhooks::PAYEE_ADDRESS_CHANGED.to_owned()];
+        payouts::service::outbound::webhooks::add_endpoint(
             &mut app.conn(),
             &admin,
             "http://127.0.0.1:9/payees",
@@ -764,6 +770,7 @@ async fn payee_address_changes_go_out_as_signed_webhook_events() {
         let id = payouts::db::payees::addresses_of(&mut app.conn(), payee).unwrap()[0].id;
         let manager = common::actor(&app, "manager@demo.local");
         payouts::service::payees::decide_address(&mut app.conn(), &manager, id, true, "").unwrap();
+        app.fan_out();
         let mut sent = payouts::db::webhooks::recent(&mut app.conn(), demo_org(&app), 10).unwrap();
         sent.reverse();
         let bodies: Vec<serde_json::Value> = sent

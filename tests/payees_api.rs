@@ -24,7 +24,7 @@ async fn payees_are_kept_through_the_api_under_the_same_change_control() {
         let mut c = app.client().await;
         let accountant = key(&app, "accountant@demo.local", "read,create");
         let manager = key(&app, "manager@demo.local", "read,approve");
-        payouts::service::bootstrap::add_user_from_cli(
+        payouts::service::payouts::bootstrap::add_user_from_cli(
             &mut app.conn(),
             "clerk@demo.local",
             "accountant",
@@ -310,7 +310,7 @@ async fn pay_days_and_schedules_through_the_api() {
             );
         }
         // With an offset: stored in UTC, sent then and not before.
-        let day = (payouts::service::now() + chrono::Duration::days(2)).date().and_hms_opt(9, 0, 0).unwrap();
+        let day = (payouts::clock::now() + chrono::Duration::days(2)).date().and_hms_opt(9, 0, 0).unwrap();
         let typed = format!("{}+02:00", day.format("%Y-%m-%dT%H:%M:%S"));
         let res = c
             .send(
@@ -323,7 +323,7 @@ async fn pay_days_and_schedules_through_the_api() {
         assert_eq!(body(&res)["scheduled_for"], format!("{}Z", utc.format("%Y-%m-%dT%H:%M:%S")), "[{backend:?}]");
         let id = body(&res)["id"].as_i64().unwrap();
         let rail = common::instant_rail(&app, &[]);
-        let clock = payouts::service::clock::Clock::fixed(utc - chrono::Duration::seconds(1));
+        let clock = payouts::clock::Clock::fixed(utc - chrono::Duration::seconds(1));
         common::process_all_at(&app, &rail, clock.clone());
         assert_eq!(payouts::db::payouts::find(&mut app.conn(), id).unwrap().status, "in_progress", "[{backend:?}]");
         clock.advance(chrono::Duration::seconds(1));

@@ -4,12 +4,14 @@
 mod common;
 
 use common::{TRON_ADDRESS, TestApp, backends, demo_org, instant_rail, process_all};
+use payouts::clock::now;
 use payouts::domain::account::Role;
 use payouts::domain::asset::find;
 use payouts::rails::{Rail, Transfer};
+use payouts::service::access::Actor;
+use payouts::service::payouts::ledger;
+use payouts::service::payouts::processor::{self, ProcessorConfig};
 use payouts::service::payouts::{self as payout_service, ListQuery, SinglePayoutForm};
-use payouts::service::processor::{self, ProcessorConfig};
-use payouts::service::{Actor, ledger, now};
 
 fn accountant(app: &TestApp) -> Actor {
     let user = payouts::db::users::find_by_email(&mut app.conn(), "accountant@demo.local").unwrap().unwrap();

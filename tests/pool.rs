@@ -80,7 +80,7 @@ fn connections_are_lent_again_on_both_databases() {
 }
 
 fn note(conn: &mut db::DbConnection, action: &str) -> db::DbResult<()> {
-    let entry = payouts::service::audit::Entry {
+    let entry = payouts::service::access::audit::Entry {
         org_id: None,
         actor_user_id: None,
         action,
@@ -89,7 +89,7 @@ fn note(conn: &mut db::DbConnection, action: &str) -> db::DbResult<()> {
         detail: String::new(),
         ip: None,
     };
-    payouts::service::audit::record(conn, entry, payouts::service::now())
+    payouts::service::access::audit::record(conn, entry, payouts::clock::now())
 }
 
 fn notes(conn: &mut db::DbConnection) -> Vec<String> {

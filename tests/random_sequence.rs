@@ -8,14 +8,16 @@ use std::collections::HashSet;
 
 use common::{TestApp, backends, demo_org, tron_address};
 use diesel::prelude::*;
+use payouts::clock::now;
 use payouts::db::schema::{payout_items, payouts as payouts_table, sim_transfers};
 use payouts::domain::asset::find;
 use payouts::domain::{Amount, Asset};
 use payouts::rails::simulated::{SimConfig, SimulatedRail};
 use payouts::rails::{Rail, Transfer};
+use payouts::service::payouts::approvals;
+use payouts::service::payouts::ledger;
+use payouts::service::payouts::processor::{self, ProcessorConfig};
 use payouts::service::payouts::{self as payout_service, SinglePayoutForm};
-use payouts::service::processor::{self, ProcessorConfig};
-use payouts::service::{approvals, ledger, now};
 
 struct Rng(u64);
 

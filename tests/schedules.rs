@@ -9,10 +9,10 @@ use actix_web::http::StatusCode;
 use chrono::{Datelike, NaiveDate};
 use common::{TestApp, backends, demo_org, payout_id_of, tron_address};
 use diesel::prelude::*;
+use payouts::clock::Clock;
 use payouts::db::schedules::ScheduleRow;
 use payouts::domain::zone::Zone;
-use payouts::service::clock::Clock;
-use payouts::service::schedules;
+use payouts::service::payouts::schedules;
 
 /// A completed mass payout of `rows` rows of 100 USDT_TRC20, through the pages.
 async fn finished_run<S, B>(app: &TestApp, client: &mut common::Client<S>, rows: u32, first: u32) -> i64
@@ -101,7 +101,7 @@ async fn a_schedule_makes_the_draft_ahead_of_the_pay_day_and_the_confirmed_run_i
         fields[2].1 = "25".into();
         let typed = send(&fields);
         let refs: Vec<(&str, &str)> = typed.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let before = payouts::service::now();
+        let before = payouts::clock::now();
         let res = client.post_form("/schedules", &refs).await;
         assert_eq!(res.status, StatusCode::SEE_OTHER, "[{backend:?}] {}", res.body);
         let s = schedules_of(&app).remove(0);
@@ -116,9 +116,9 @@ async fn a_schedule_makes_the_draft_ahead_of_the_pay_day_and_the_confirmed_run_i
         assert!(list.body.contains(&berlin.describe(pay_day)), "[{backend:?}]");
 
         let admin_actor = common::actor(&app, "admin@demo.local");
-        let events = vec![payouts::service::webhooks::DRAFT_READY.to_owned()];
+        let events = vec![payouts::service::outbound::webhooks::DRAFT_READY.to_owned()];
         let policy = payouts::domain::outbound::OutboundPolicy::permissive();
-        payouts::service::webhooks::add_endpoint(
+        payouts::service::outbound::webhooks::add_endpoint(
             &mut app.conn(),
             &admin_actor,
             "http://127.0.0.1:9/hook",
@@ -143,6 +143,7 @@ async fn a_schedule_makes_the_draft_ahead_of_the_pay_day_and_the_confirmed_run_i
         let row = payouts::db::drafts::find_in_org(&mut app.conn(), demo_org(&app), draft).unwrap().unwrap();
         assert_eq!(row.purpose, format!("Monthly salaries — pay day {}", local_day.format("%Y-%m-%d")));
         assert_eq!((row.schedule_id, row.send_on), (Some(s.id), Some(pay_day)), "[{backend:?}]");
+        app.fan_out();
         let hook = payouts::db::webhooks::recent(&mut app.conn(), demo_org(&app), 1).unwrap().remove(0);
         assert_eq!(hook.event_type, "payout.draft_ready", "[{backend:?}]");
         let body: serde_json::Value = serde_json::from_str(&hook.payload).unwrap();
@@ -241,7 +242,7 @@ async fn each_pay_day_gets_one_draft_across_processes_and_a_broken_schedule_hold
         assert!(schedules::set_active(&mut app.conn(), &viewer, a.id, true).is_err(), "[{backend:?}] viewers cannot");
         client.post_form(&format!("/schedules/{}/resume", a.id), &[]).await;
         let resumed = &schedules_of(&app)[0];
-        assert!(resumed.active && resumed.next_pay_at > payouts::service::now(), "[{backend:?}]");
+        assert!(resumed.active && resumed.next_pay_at > payouts::clock::now(), "[{backend:?}]");
         let audit: Vec<String> = payouts::db::audit::list_in_org(&mut app.conn(), demo_org(&app), None, 100)
             .unwrap()
             .into_iter()

@@ -157,7 +157,7 @@ async fn a_new_organization_sends_its_admin_to_set_up_a_factor_before_anything_e
     for backend in backends() {
         let app = TestApp::start(backend).await;
         let mut conn = app.conn();
-        payouts::service::bootstrap::add_user_from_cli(
+        payouts::service::payouts::bootstrap::add_user_from_cli(
             &mut conn,
             "boss@new.example",
             "admin",
@@ -222,7 +222,7 @@ fn status_of(app: &TestApp, id: i64) -> String {
 fn set_policy(app: &TestApp, fields: &[(&str, &str)]) {
     let admin = common::actor(app, "admin@demo.local");
     let fields: Vec<(String, String)> = fields.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    payouts::service::second_factor::set_policy(&mut app.conn(), &admin, &fields).unwrap();
+    payouts::service::access::second_factor::set_policy(&mut app.conn(), &admin, &fields).unwrap();
 }
 
 #[actix_web::test]
@@ -231,7 +231,7 @@ async fn approving_over_the_threshold_asks_a_fresh_code_in_the_page() {
         let app = TestApp::start(backend).await;
         let admin = common::actor(&app, "admin@demo.local");
         let required = [("required", "yes"), ("needed", "1")].map(|(k, v)| (k.to_string(), v.to_string()));
-        payouts::service::approvals::set_policy(&mut app.conn(), &admin, &required).unwrap();
+        payouts::service::payouts::approvals::set_policy(&mut app.conn(), &admin, &required).unwrap();
         let big = pending_payout(&app, "500").await;
         let small = pending_payout(&app, "50").await;
         set_policy(&app, &[("threshold_USDT_TRC20", "100")]);
@@ -314,7 +314,7 @@ async fn the_api_approves_over_the_threshold_only_with_a_current_x_otp() {
         let app = TestApp::start(backend).await;
         let admin = common::actor(&app, "admin@demo.local");
         let required = [("required", "yes"), ("needed", "1")].map(|(k, v)| (k.to_string(), v.to_string()));
-        payouts::service::approvals::set_policy(&mut app.conn(), &admin, &required).unwrap();
+        payouts::service::payouts::approvals::set_policy(&mut app.conn(), &admin, &required).unwrap();
         let first = pending_payout(&app, "500").await;
         let second = pending_payout(&app, "600").await;
         set_policy(&app, &[("threshold_USDT_TRC20", "100")]);
@@ -377,7 +377,8 @@ async fn changing_fees_asks_an_admin_with_a_factor_for_a_fresh_code() {
         with_code.push(("otp", &otp));
         let saved = a.post_form("/settings/fees/USDT_TRC20/single", &with_code).await;
         assert_eq!(saved.status, StatusCode::SEE_OTHER, "[{backend:?}] {}", saved.body);
-        let rule = payouts::service::org_settings::fee_schedule(&mut app.conn(), common::demo_org(&app)).unwrap();
+        let rule =
+            payouts::service::access::org_settings::fee_schedule(&mut app.conn(), common::demo_org(&app)).unwrap();
         let usdt = payouts::domain::asset::find("USDT_TRC20").unwrap();
         let op = payouts::domain::fee::Operation::parse("single").unwrap();
         assert_eq!(rule.rule(usdt, op).percent.to_string(), "2", "[{backend:?}]");
@@ -390,7 +391,7 @@ async fn changing_fees_asks_an_admin_with_a_factor_for_a_fresh_code() {
             "https://hooks.example/x",
             "payout.created",
             "s",
-            payouts::service::now(),
+            payouts::clock::now(),
         )
         .unwrap();
         common::age_step_up(&app, "admin@demo.local");
@@ -418,7 +419,7 @@ async fn the_same_code_at_the_same_instant_is_accepted_once() {
         let otp = code(&secret, 0);
         let key = app.state.secret.clone();
         let results = common::at_once(&app, 4, |conn| {
-            payouts::service::second_factor::step_up_with_code(conn, user.id, None, &key, &otp).is_ok()
+            payouts::service::access::second_factor::step_up_with_code(conn, user.id, None, &key, &otp).is_ok()
         });
         let accepted = results.into_iter().filter(|ok| *ok).count();
         assert_eq!(accepted, 1, "[{backend:?}]");

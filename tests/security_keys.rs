@@ -240,14 +240,14 @@ async fn a_key_touch_is_the_step_up_for_an_approval_over_the_threshold() {
         let app = TestApp::start(backend).await;
         let admin = common::actor(&app, "admin@demo.local");
         let required = [("required", "yes"), ("needed", "1")].map(|(k, v)| (k.to_string(), v.to_string()));
-        payouts::service::approvals::set_policy(&mut app.conn(), &admin, &required).unwrap();
+        payouts::service::payouts::approvals::set_policy(&mut app.conn(), &admin, &required).unwrap();
         let mut a = app.client().await;
         a.login("accountant@demo.local", "demo").await;
         let big = payout_id_of(&a.single_payout("USDT_TRC20", "500", TRON_ADDRESS, "key step-up").await);
         let other = payout_id_of(&a.single_payout("USDT_TRC20", "300", TRON_ADDRESS, "api").await);
         // Set after creating: confirming over the threshold would ask the accountant too.
         let fields = [("threshold_USDT_TRC20".to_string(), "100".to_string())];
-        payouts::service::second_factor::set_policy(&mut app.conn(), &admin, &fields).unwrap();
+        payouts::service::access::second_factor::set_policy(&mut app.conn(), &admin, &fields).unwrap();
 
         let mut m = app.client().await;
         m.login("manager@demo.local", "demo").await;
@@ -303,7 +303,7 @@ async fn the_same_key_answer_sent_twice_at_the_same_instant_is_accepted_once() {
             sessions::table.filter(sessions::user_id.eq(user)).select(sessions::id).first(&mut **app.conn()).unwrap();
         let rp = app.state.webauthn.clone();
         let results = common::at_once(&app, 4, |conn| {
-            payouts::service::security_keys::step_up(conn, &rp, user, session, &answer).is_ok()
+            payouts::service::access::security_keys::step_up(conn, &rp, user, session, &answer).is_ok()
         });
         let accepted = results.into_iter().filter(|ok| *ok).count();
         assert_eq!(accepted, 1, "[{backend:?}]");
@@ -337,13 +337,13 @@ async fn removing_a_key_asks_a_fresh_proof_and_keeps_the_factor_the_policy_requi
         // Where the policy requires a factor, the last one stays.
         let admin = common::actor(&app, "admin@demo.local");
         let on = [("staff".to_string(), "yes".to_string())];
-        payouts::service::second_factor::set_policy(&mut app.conn(), &admin, &on).unwrap();
+        payouts::service::access::second_factor::set_policy(&mut app.conn(), &admin, &on).unwrap();
         m.get("/account/security").await;
         let kept = m.post_form(&format!("/account/security/keys/{id}/remove"), &[]).await;
         assert_eq!(kept.status, StatusCode::FORBIDDEN, "[{backend:?}]");
         assert!(kept.body.contains("requires a second factor"), "[{backend:?}]");
 
-        payouts::service::second_factor::set_policy(&mut app.conn(), &admin, &[]).unwrap();
+        payouts::service::access::second_factor::set_policy(&mut app.conn(), &admin, &[]).unwrap();
         let other = m.post_form("/account/security/keys/999999/remove", &[]).await;
         assert_eq!(other.status, StatusCode::NOT_FOUND, "[{backend:?}]");
         let removed = m.post_form(&format!("/account/security/keys/{id}/remove"), &[]).await;
@@ -367,7 +367,7 @@ async fn removing_a_key_asks_a_fresh_proof_and_keeps_the_factor_the_policy_requi
 async fn a_new_organizations_admin_may_set_up_a_key_as_the_required_factor() {
     for backend in backends() {
         let app = TestApp::start(backend).await;
-        payouts::service::bootstrap::add_user_from_cli(
+        payouts::service::payouts::bootstrap::add_user_from_cli(
             &mut app.conn(),
             "boss@new.example",
             "admin",

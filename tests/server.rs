@@ -93,9 +93,10 @@ fn migrations_apply_cleanly_and_only_once() {
         assert!(db::migrate(&mut conn).unwrap() >= 1, "[{backend:?}] first run applies");
         assert_eq!(db::migrate(&mut conn).unwrap(), 0, "[{backend:?}] second run has nothing to do");
         assert_eq!(db::orgs::count(&mut conn).unwrap(), 0);
-        let outcome = payouts::service::bootstrap::initialize(&mut conn, false, "Acme", "boss@acme.test").unwrap();
+        let outcome =
+            payouts::service::payouts::bootstrap::initialize(&mut conn, false, "Acme", "boss@acme.test").unwrap();
         match outcome {
-            payouts::service::bootstrap::Initialized::AdminCreated { email, password } => {
+            payouts::service::payouts::bootstrap::Initialized::AdminCreated { email, password } => {
                 assert_eq!(email, "boss@acme.test");
                 assert_eq!(password.len(), 20);
                 let user = db::users::find_by_email(&mut conn, &email).unwrap().unwrap();
@@ -104,8 +105,13 @@ fn migrations_apply_cleanly_and_only_once() {
             }
             other => panic!("[{backend:?}] {other:?}"),
         }
-        let again = payouts::service::bootstrap::initialize(&mut conn, true, "Acme", "boss@acme.test").unwrap();
-        assert_eq!(again, payouts::service::bootstrap::Initialized::Existing, "a used database is never seeded");
+        let again =
+            payouts::service::payouts::bootstrap::initialize(&mut conn, true, "Acme", "boss@acme.test").unwrap();
+        assert_eq!(
+            again,
+            payouts::service::payouts::bootstrap::Initialized::Existing,
+            "a used database is never seeded"
+        );
     }
 }
 
@@ -171,8 +177,8 @@ fn cli_adds_a_user_and_prints_a_generated_password() {
 async fn demo_seeds_payouts_in_every_status_and_the_ledger_adds_up() {
     for backend in backends() {
         let app = TestApp::start(backend).await;
-        let rail = common::instant_rail(&app, &[payouts::service::demo::DEMO_FAIL_ADDRESS]);
-        payouts::service::demo::seed_payouts(&mut app.conn(), &rail).unwrap();
+        let rail = common::instant_rail(&app, &[payouts::service::payouts::demo::DEMO_FAIL_ADDRESS]);
+        payouts::service::payouts::demo::seed_payouts(&mut app.conn(), &rail).unwrap();
         let org = common::demo_org(&app);
         let mut conn = app.conn();
         let mut statuses: Vec<String> = db::payouts::list(&mut conn, org, &Default::default(), None, 100)
@@ -186,9 +192,9 @@ async fn demo_seeds_payouts_in_every_status_and_the_ledger_adds_up() {
             ["cancelled", "completed", "completed", "failed", "in_progress", "pending"],
             "[{backend:?}]"
         );
-        for (code, deposited) in payouts::service::bootstrap::DEMO_BALANCES {
+        for (code, deposited) in payouts::service::payouts::bootstrap::DEMO_BALANCES {
             let asset = payouts::domain::asset::find(code).unwrap();
-            let b = payouts::service::ledger::balance_of(&mut conn, org, asset).unwrap();
+            let b = payouts::service::payouts::ledger::balance_of(&mut conn, org, asset).unwrap();
             assert_eq!(
                 b.funded().unwrap(),
                 payouts::domain::Amount::parse(asset, deposited).unwrap(),

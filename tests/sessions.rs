@@ -5,7 +5,8 @@ mod common;
 use actix_web::http::StatusCode;
 use common::{TestApp, backends, user_id_in};
 use payouts::Config;
-use payouts::service::{now, sessions};
+use payouts::clock::now;
+use payouts::service::access::sessions;
 
 #[actix_web::test]
 async fn demo_accountant_signs_in_and_sees_the_dashboard() {

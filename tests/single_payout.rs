@@ -6,7 +6,7 @@ mod common;
 use actix_web::http::StatusCode;
 use common::{EVM_ADDRESS, TRON_ADDRESS, TestApp, backends, demo_org, instant_rail, payout_id_of, process_all};
 use payouts::domain::asset::find;
-use payouts::service::ledger;
+use payouts::service::payouts::ledger;
 
 fn balance(app: &TestApp, code: &str) -> (String, String, String) {
     let b = ledger::balance_of(&mut app.conn(), demo_org(app), find(code).unwrap()).unwrap();

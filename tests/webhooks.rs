@@ -12,8 +12,8 @@ use common::{TRON_ADDRESS, TestApp, backends, instant_rail, process_all};
 use diesel::RunQueryDsl;
 use hmac::{Hmac, Mac};
 use payouts::domain::outbound::OutboundPolicy;
+use payouts::service::outbound::webhooks;
 use payouts::service::payouts::{self as payout_service, SinglePayoutForm};
-use payouts::service::webhooks;
 use serde_json::Value;
 use sha2::Sha256;
 
@@ -271,7 +271,7 @@ async fn internal_receivers_are_refused_when_saved_and_never_contacted() {
             &url,
             "payout.created",
             "whsec_x",
-            payouts::service::now(),
+            payouts::clock::now(),
         )
         .unwrap();
         create(&app, "rebound");

@@ -4,6 +4,7 @@ pub mod api;
 pub mod approvals;
 pub mod audit;
 pub mod drafts;
+pub mod events;
 pub mod evm;
 pub mod factors;
 pub mod ledger;

@@ -213,6 +213,21 @@ pub fn items(conn: &mut DbConnection, payout_id: i64) -> DbResult<Vec<ItemRow>> 
     i::payout_items.filter(i::payout_id.eq(payout_id)).order(i::line).select(ItemRow::as_select()).load(conn)
 }
 
+/// The payout's rows with these ids, by line.
+pub fn items_with_ids(conn: &mut DbConnection, payout_id: i64, ids: &[i64]) -> DbResult<Vec<ItemRow>> {
+    let mut rows = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        rows.extend(
+            i::payout_items
+                .filter(i::payout_id.eq(payout_id).and(i::id.eq_any(chunk)))
+                .select(ItemRow::as_select())
+                .load(conn)?,
+        );
+    }
+    rows.sort_by_key(|r| r.line);
+    Ok(rows)
+}
+
 pub fn events(conn: &mut DbConnection, payout_id: i64) -> DbResult<Vec<EventRow>> {
     e::payout_events.filter(e::payout_id.eq(payout_id)).order(e::id).select(EventRow::as_select()).load(conn)
 }

@@ -434,7 +434,19 @@ diesel::joinable!(payout_items -> payouts (payout_id));
 diesel::joinable!(payout_events -> payouts (payout_id));
 diesel::joinable!(payouts -> users (created_by));
 
+diesel::table! {
+    events (id) {
+        id -> BigInt,
+        org_id -> BigInt,
+        topic -> Text,
+        data -> Text,
+        created_at -> Timestamp,
+        dispatched_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
+    events,
     organizations,
     users,
     sessions,

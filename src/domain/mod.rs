@@ -3,14 +3,17 @@
 pub mod account;
 pub mod address;
 pub mod asset;
+pub mod event;
 pub mod fee;
 pub mod ledger;
 pub mod money;
 pub mod outbound;
+pub mod payee;
 pub mod payout;
 pub mod registry;
 pub mod second_factor;
 pub mod spreadsheet;
+pub mod threshold;
 pub mod validation;
 pub mod zone;
 

@@ -59,3 +59,24 @@ impl fmt::Display for FieldErrors {
         f.write_str(&parts.join("; "))
     }
 }
+
+/// A period of whole UTC days, `YYYY-MM-DD` each end (the last day included), as its start and
+/// the start of the day after it; a field that is not a date is named in `errors`.
+pub fn day_range(
+    from: &str,
+    to: &str,
+    errors: &mut FieldErrors,
+) -> (Option<chrono::NaiveDateTime>, Option<chrono::NaiveDateTime>) {
+    let mut day = |field: &str, s: &str| -> Option<chrono::NaiveDate> {
+        let s = s.trim();
+        if s.is_empty() {
+            return None;
+        }
+        chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .map_err(|_| errors.add(field, "Use a date like 2026-11-24."))
+            .ok()
+    };
+    let start = day("from", from).and_then(|d| d.and_hms_opt(0, 0, 0));
+    let end = day("to", to).and_then(|d| d.succ_opt()).and_then(|d| d.and_hms_opt(0, 0, 0));
+    (start, end)
+}

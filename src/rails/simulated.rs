@@ -97,7 +97,7 @@ impl Rail for SimulatedRail {
     fn submit(&self, transfers: &[Transfer]) -> Result<Vec<RailTx>, RailError> {
         let unavailable = |e: String| RailError::Unavailable(e);
         let mut conn = self.pool.get().map_err(|e| unavailable(e.to_string()))?;
-        let now = crate::service::now();
+        let now = crate::clock::now();
         // A batch is one transaction: its hash covers every key in it.
         let keys: Vec<&str> = transfers.iter().map(|t| t.key.as_str()).collect();
         let digest = crypto::sha256_hex(keys.join("\n").as_bytes());
@@ -143,7 +143,7 @@ impl Rail for SimulatedRail {
             Ok(rows) => rows,
             Err(e) => return keys.iter().map(|_| Err(RailError::Unavailable(e.clone()))).collect(),
         };
-        let now = crate::service::now();
+        let now = crate::clock::now();
         let by_key: HashMap<&str, &sim::SimTransferRow> = rows.iter().map(|r| (r.key.as_str(), r)).collect();
         keys.iter()
             .map(|k| {

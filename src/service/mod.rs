@@ -1,72 +1,10 @@
-//! Use cases. Each owns its transaction and its authorization rule; none sees HTTP.
+//! Use cases, one room per context; none sees HTTP. Arrows run one way: `payouts` may use `payees`
+//! and `access`, `payees` may use `access`, `access` uses nothing above `db`/`domain`. Rooms learn
+//! of each other's changes from the event stream (`db::events`), which only `outbound` reads.
+//! `views` holds the JSON shapes the API and webhooks both send; it uses no room.
 
-pub mod api;
-pub mod api_keys;
-pub mod api_payees;
-pub mod api_schema;
-pub mod approvals;
-pub mod audit;
-pub mod bootstrap;
-pub mod clock;
-pub mod dashboard;
-pub mod demo;
-pub mod drafts;
-pub mod gas_watch;
-pub mod ledger;
-pub mod org_settings;
+pub mod access;
+pub mod outbound;
 pub mod payees;
-pub mod payees_csv;
 pub mod payouts;
-pub mod processor;
-pub mod review;
-pub mod schedules;
-pub mod second_factor;
-pub mod security_keys;
-pub mod sessions;
-pub mod users;
-pub mod webhook_net;
-pub mod webhooks;
-
-use chrono::{NaiveDateTime, SubsecRound, Utc};
-
-use crate::domain::account::Role;
-use crate::error::AppError;
-
-/// The current UTC time at microsecond precision, which both databases store exactly.
-pub fn now() -> NaiveDateTime {
-    Utc::now().naive_utc().trunc_subsecs(6)
-}
-
-/// Who is acting, as the services see it.
-#[derive(Debug, Clone)]
-pub struct Actor {
-    pub user_id: i64,
-    pub org_id: i64,
-    pub email: String,
-    pub role: Role,
-    pub ip: Option<String>,
-    /// When this person last proved a second factor (signing in with it, a step-up, an `X-OTP`
-    /// header); what step-up asks of approvals, confirms and settings changes is judged by it.
-    pub stepped_up_at: Option<NaiveDateTime>,
-    /// Acting through an API key rather than a signed-in browser.
-    pub via_api: bool,
-}
-
-impl Actor {
-    /// `user` acting as `role` from no particular address, with no second factor given yet.
-    pub fn of_user(user: crate::db::models::UserRow, role: Role) -> Actor {
-        Actor {
-            user_id: user.id,
-            org_id: user.org_id,
-            email: user.email,
-            role,
-            ip: None,
-            stepped_up_at: None,
-            via_api: false,
-        }
-    }
-
-    pub fn require(&self, allowed: fn(Role) -> bool) -> Result<(), AppError> {
-        if allowed(self.role) { Ok(()) } else { Err(AppError::Forbidden) }
-    }
-}
+pub mod views;

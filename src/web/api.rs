@@ -11,9 +11,10 @@ use serde_json::json;
 use crate::AppState;
 use crate::domain::FieldErrors;
 use crate::error::AppError;
-use crate::service::api::{self, ListParams, PayoutRequest, ReasonRequest, ValidateRequest};
-use crate::service::api_keys::{self, ApiCaller};
-use crate::service::second_factor;
+use crate::service::access::api_keys::{self, ApiCaller};
+use crate::service::access::second_factor;
+use crate::service::payouts::api::{self, ListParams, PayoutRequest, ReasonRequest, ValidateRequest};
+use crate::service::views::PayoutJson;
 
 /// An error as `application/problem+json`.
 #[derive(Debug)]
@@ -210,7 +211,7 @@ pub async fn quote(state: web::Data<AppState>, Api(caller): Api, body: web::Payl
     ok(StatusCode::OK, &quote)
 }
 
-#[utoipa::path(post, path = "/api/v1/payouts", tag = "payouts", security(("bearer" = [])), params(("Idempotency-Key" = String, Header, description = "Required. The same key and body again returns the first answer; the same key with another body is refused (422). Kept 48 hours.")), request_body = api::PayoutRequest, responses((status = 201, description = "The payout, Pending when approval applies, else In progress", body = api::PayoutJson), Denied, Conflicting, Invalid))]
+#[utoipa::path(post, path = "/api/v1/payouts", tag = "payouts", security(("bearer" = [])), params(("Idempotency-Key" = String, Header, description = "Required. The same key and body again returns the first answer; the same key with another body is refused (422). Kept 48 hours.")), request_body = api::PayoutRequest, responses((status = 201, description = "The payout, Pending when approval applies, else In progress", body = PayoutJson), Denied, Conflicting, Invalid))]
 pub async fn create(state: web::Data<AppState>, req: HttpRequest, Api(caller): Api, body: web::Payload) -> ApiResult {
     let key = idempotency_key(&req);
     let payout: PayoutRequest = parse(&read_body(&state, body).await?)?;
@@ -224,7 +225,7 @@ pub(crate) fn idempotency_key(req: &HttpRequest) -> String {
 }
 
 /// A create's answer, fresh or replayed, as it was first given.
-pub(crate) fn answered(answer: api::Answer) -> ApiResult {
+pub(crate) fn answered(answer: crate::service::access::idempotency::Answer) -> ApiResult {
     Ok(HttpResponse::build(StatusCode::from_u16(answer.status).unwrap_or(StatusCode::CREATED))
         .content_type("application/json")
         .insert_header(("Cache-Control", "no-store"))
@@ -237,26 +238,26 @@ pub async fn list(state: web::Data<AppState>, Api(caller): Api, params: web::Que
     ok(StatusCode::OK, &state.run(move |conn| api::list(conn, &caller, &params)).await?)
 }
 
-#[utoipa::path(get, path = "/api/v1/payouts/{id}", tag = "payouts", security(("bearer" = [])), params(("id" = i64, Path, description = "Payout id")), responses((status = 200, description = "The payout with its items", body = api::PayoutJson), Denied, Missing))]
+#[utoipa::path(get, path = "/api/v1/payouts/{id}", tag = "payouts", security(("bearer" = [])), params(("id" = i64, Path, description = "Payout id")), responses((status = 200, description = "The payout with its items", body = PayoutJson), Denied, Missing))]
 pub async fn get(state: web::Data<AppState>, Api(caller): Api, id: web::Path<i64>) -> ApiResult {
     let id = id.into_inner();
     ok(StatusCode::OK, &state.run(move |conn| api::get(conn, &caller, id)).await?)
 }
 
-#[utoipa::path(post, path = "/api/v1/payouts/{id}/approve", tag = "approvals", security(("bearer" = [])), params(("id" = i64, Path, description = "Payout id"), ("X-OTP" = Option<String>, Header, description = "A current code from the authenticator of the key's user; required when the organization asks a fresh second factor for this payout (its step-up threshold, or every approval)")), responses((status = 200, description = "Approved; In progress once enough managers approved", body = api::PayoutJson), Denied, Missing, Conflicting, Invalid))]
+#[utoipa::path(post, path = "/api/v1/payouts/{id}/approve", tag = "approvals", security(("bearer" = [])), params(("id" = i64, Path, description = "Payout id"), ("X-OTP" = Option<String>, Header, description = "A current code from the authenticator of the key's user; required when the organization asks a fresh second factor for this payout (its step-up threshold, or every approval)")), responses((status = 200, description = "Approved; In progress once enough managers approved", body = PayoutJson), Denied, Missing, Conflicting, Invalid))]
 pub async fn approve(state: web::Data<AppState>, Api(caller): Api, id: web::Path<i64>) -> ApiResult {
     let id = id.into_inner();
     ok(StatusCode::OK, &state.run(move |conn| api::approve(conn, &caller, id)).await?)
 }
 
-#[utoipa::path(post, path = "/api/v1/payouts/{id}/reject", tag = "approvals", security(("bearer" = [])), params(("id" = i64, Path, description = "Payout id"), ("X-OTP" = Option<String>, Header, description = "A current code from the authenticator of the key's user; required when the organization asks a fresh second factor for this payout (its step-up threshold, or every approval)")), request_body = api::ReasonRequest, responses((status = 200, description = "Rejected: cancelled, funds released", body = api::PayoutJson), Denied, Missing, Conflicting, Invalid))]
+#[utoipa::path(post, path = "/api/v1/payouts/{id}/reject", tag = "approvals", security(("bearer" = [])), params(("id" = i64, Path, description = "Payout id"), ("X-OTP" = Option<String>, Header, description = "A current code from the authenticator of the key's user; required when the organization asks a fresh second factor for this payout (its step-up threshold, or every approval)")), request_body = api::ReasonRequest, responses((status = 200, description = "Rejected: cancelled, funds released", body = PayoutJson), Denied, Missing, Conflicting, Invalid))]
 pub async fn reject(state: web::Data<AppState>, Api(caller): Api, id: web::Path<i64>, body: web::Payload) -> ApiResult {
     let id = id.into_inner();
     let req: ReasonRequest = parse(&read_body(&state, body).await?)?;
     ok(StatusCode::OK, &state.run(move |conn| api::reject(conn, &caller, id, &req.reason)).await?)
 }
 
-#[utoipa::path(post, path = "/api/v1/payouts/{id}/cancel", tag = "payouts", security(("bearer" = [])), params(("id" = i64, Path, description = "Payout id")), request_body = api::ReasonRequest, responses((status = 200, description = "Cancelled before anything was sent; funds released", body = api::PayoutJson), Denied, Missing, Conflicting, Invalid))]
+#[utoipa::path(post, path = "/api/v1/payouts/{id}/cancel", tag = "payouts", security(("bearer" = [])), params(("id" = i64, Path, description = "Payout id")), request_body = api::ReasonRequest, responses((status = 200, description = "Cancelled before anything was sent; funds released", body = PayoutJson), Denied, Missing, Conflicting, Invalid))]
 pub async fn cancel(state: web::Data<AppState>, Api(caller): Api, id: web::Path<i64>, body: web::Payload) -> ApiResult {
     let id = id.into_inner();
     let req: ReasonRequest = parse(&read_body(&state, body).await?)?;
@@ -393,8 +394,8 @@ impl utoipa::Modify for BearerAuth {
         super::api_payees::list, super::api_payees::create, super::api_payees::get, super::api_payees::update,
         super::api_payees::archive, super::api_payees::restore, super::api_payees::enter_address,
         super::api_payees::pending, super::api_payees::approve, super::api_payees::reject,
-        super::api_payees::schedules, super::api_payees::create_schedule, super::api_payees::pause_schedule,
-        super::api_payees::resume_schedule,
+        super::api_schedules::schedules, super::api_schedules::create_schedule, super::api_schedules::pause_schedule,
+        super::api_schedules::resume_schedule,
     ),
     components(schemas(Problem)),
     modifiers(&BearerAuth)

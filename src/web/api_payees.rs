@@ -1,4 +1,4 @@
-//! The JSON API v1's payee book, address approvals and schedules.
+//! The JSON API v1's payee book and address approvals.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, web};
@@ -7,9 +7,8 @@ use super::api::{
     Api, ApiResult, Conflicting, Denied, Invalid, Missing, answered, idempotency_key, ok, parse, read_small_body,
 };
 use crate::AppState;
-use crate::service::api_payees::{
-    self as api, AddressRequest, DecisionRequest, PayeeListParams, PayeeRequest, ScheduleRequest,
-};
+use crate::service::payees::api::{self as api, AddressRequest, DecisionRequest, PayeeListParams, PayeeRequest};
+use crate::service::views::payees::{PayeeAddressJson, PayeeJson};
 
 #[utoipa::path(get, path = "/api/v1/payees", operation_id = "list_payees", tag = "payees", security(("bearer" = [])), params(PayeeListParams),
     responses((status = 200, description = "Payees by name, with their addresses", body = api::PayeeListResponse), Denied, Invalid))]
@@ -21,7 +20,7 @@ pub async fn list(state: web::Data<AppState>, Api(caller): Api, params: web::Que
 #[utoipa::path(post, path = "/api/v1/payees", operation_id = "create_payee", tag = "payees", security(("bearer" = [])),
     params(("Idempotency-Key" = String, Header, description = "Required. The same key and body again returns the first answer.")),
     request_body = PayeeRequest,
-    responses((status = 201, description = "The payee; each address is pending a manager's approval", body = api::PayeeJson), Denied, Conflicting, Invalid))]
+    responses((status = 201, description = "The payee; each address is pending a manager's approval", body = PayeeJson), Denied, Conflicting, Invalid))]
 pub async fn create(state: web::Data<AppState>, req: HttpRequest, Api(caller): Api, body: web::Payload) -> ApiResult {
     let key = idempotency_key(&req);
     let payee: PayeeRequest = parse(&read_small_body(body).await?)?;
@@ -29,7 +28,7 @@ pub async fn create(state: web::Data<AppState>, req: HttpRequest, Api(caller): A
 }
 
 #[utoipa::path(get, path = "/api/v1/payees/{id}", operation_id = "get_payee", tag = "payees", security(("bearer" = [])), params(("id" = i64, Path, description = "Payee id")),
-    responses((status = 200, description = "The payee with every address it has had", body = api::PayeeJson), Denied, Missing))]
+    responses((status = 200, description = "The payee with every address it has had", body = PayeeJson), Denied, Missing))]
 pub async fn get(state: web::Data<AppState>, Api(caller): Api, id: web::Path<i64>) -> ApiResult {
     let id = id.into_inner();
     ok(StatusCode::OK, &state.run(move |conn| api::get(conn, &caller, id)).await?)
@@ -37,7 +36,7 @@ pub async fn get(state: web::Data<AppState>, Api(caller): Api, id: web::Path<i64
 
 #[utoipa::path(put, path = "/api/v1/payees/{id}", operation_id = "update_payee", tag = "payees", security(("bearer" = [])), params(("id" = i64, Path, description = "Payee id")),
     request_body = PayeeRequest,
-    responses((status = 200, description = "Name, email, external id, notes and tags replaced; addresses unchanged", body = api::PayeeJson), Denied, Missing, Invalid))]
+    responses((status = 200, description = "Name, email, external id, notes and tags replaced; addresses unchanged", body = PayeeJson), Denied, Missing, Invalid))]
 pub async fn update(state: web::Data<AppState>, Api(caller): Api, id: web::Path<i64>, body: web::Payload) -> ApiResult {
     let id = id.into_inner();
     let payee: PayeeRequest = parse(&read_small_body(body).await?)?;
@@ -45,14 +44,14 @@ pub async fn update(state: web::Data<AppState>, Api(caller): Api, id: web::Path<
 }
 
 #[utoipa::path(post, path = "/api/v1/payees/{id}/archive", operation_id = "archive_payee", tag = "payees", security(("bearer" = [])), params(("id" = i64, Path, description = "Payee id")),
-    responses((status = 200, description = "Archived: left out of lists and pickers, kept with its history", body = api::PayeeJson), Denied, Missing))]
+    responses((status = 200, description = "Archived: left out of lists and pickers, kept with its history", body = PayeeJson), Denied, Missing))]
 pub async fn archive(state: web::Data<AppState>, Api(caller): Api, id: web::Path<i64>) -> ApiResult {
     let id = id.into_inner();
     ok(StatusCode::OK, &state.run(move |conn| api::set_archived(conn, &caller, id, true)).await?)
 }
 
 #[utoipa::path(post, path = "/api/v1/payees/{id}/restore", operation_id = "restore_payee", tag = "payees", security(("bearer" = [])), params(("id" = i64, Path, description = "Payee id")),
-    responses((status = 200, description = "Back in the book", body = api::PayeeJson), Denied, Missing))]
+    responses((status = 200, description = "Back in the book", body = PayeeJson), Denied, Missing))]
 pub async fn restore(state: web::Data<AppState>, Api(caller): Api, id: web::Path<i64>) -> ApiResult {
     let id = id.into_inner();
     ok(StatusCode::OK, &state.run(move |conn| api::set_archived(conn, &caller, id, false)).await?)
@@ -60,7 +59,7 @@ pub async fn restore(state: web::Data<AppState>, Api(caller): Api, id: web::Path
 
 #[utoipa::path(post, path = "/api/v1/payees/{id}/addresses", operation_id = "enter_payee_address", tag = "payees", security(("bearer" = [])), params(("id" = i64, Path, description = "Payee id")),
     request_body = AddressRequest,
-    responses((status = 200, description = "The address, pending a manager's approval (or the payee's current one, unchanged)", body = api::PayeeAddressJson), Denied, Missing, Invalid))]
+    responses((status = 200, description = "The address, pending a manager's approval (or the payee's current one, unchanged)", body = PayeeAddressJson), Denied, Missing, Invalid))]
 pub async fn enter_address(
     state: web::Data<AppState>,
     Api(caller): Api,
@@ -80,7 +79,7 @@ pub async fn pending(state: web::Data<AppState>, Api(caller): Api) -> ApiResult 
 
 #[utoipa::path(post, path = "/api/v1/payee-addresses/{id}/approve", operation_id = "approve_payee_address", tag = "approvals", security(("bearer" = [])), params(("id" = i64, Path, description = "Payee address id")),
     request_body(content = DecisionRequest, description = "Optional"),
-    responses((status = 200, description = "Approved: payable once the cooling-off period has passed", body = api::PayeeAddressJson), Denied, Missing, Conflicting, Invalid))]
+    responses((status = 200, description = "Approved: payable once the cooling-off period has passed", body = PayeeAddressJson), Denied, Missing, Conflicting, Invalid))]
 pub async fn approve(
     state: web::Data<AppState>,
     Api(caller): Api,
@@ -92,14 +91,14 @@ pub async fn approve(
 
 #[utoipa::path(post, path = "/api/v1/payee-addresses/{id}/reject", operation_id = "reject_payee_address", tag = "approvals", security(("bearer" = [])), params(("id" = i64, Path, description = "Payee address id")),
     request_body = DecisionRequest,
-    responses((status = 200, description = "Rejected: never payable", body = api::PayeeAddressJson), Denied, Missing, Conflicting, Invalid))]
+    responses((status = 200, description = "Rejected: never payable", body = PayeeAddressJson), Denied, Missing, Conflicting, Invalid))]
 pub async fn reject(state: web::Data<AppState>, Api(caller): Api, id: web::Path<i64>, body: web::Payload) -> ApiResult {
     decide(state, caller, id.into_inner(), false, body).await
 }
 
 async fn decide(
     state: web::Data<AppState>,
-    caller: crate::service::api_keys::ApiCaller,
+    caller: crate::service::access::api_keys::ApiCaller,
     id: i64,
     approve: bool,
     body: web::Payload,
@@ -109,31 +108,4 @@ async fn decide(
     let req: DecisionRequest =
         if bytes.iter().all(u8::is_ascii_whitespace) { DecisionRequest::default() } else { parse(&bytes)? };
     ok(StatusCode::OK, &state.run(move |conn| api::decide(conn, &caller, id, approve, &req.reason)).await?)
-}
-
-#[utoipa::path(get, path = "/api/v1/schedules", operation_id = "list_schedules", tag = "schedules", security(("bearer" = [])),
-    responses((status = 200, description = "The organization's recurring pay days", body = [api::ScheduleJson]), Denied))]
-pub async fn schedules(state: web::Data<AppState>, Api(caller): Api) -> ApiResult {
-    ok(StatusCode::OK, &state.run(move |conn| api::list_schedules(conn, &caller)).await?)
-}
-
-#[utoipa::path(post, path = "/api/v1/schedules", operation_id = "create_schedule", tag = "schedules", security(("bearer" = [])), request_body = ScheduleRequest,
-    responses((status = 201, description = "The schedule: a draft repeating the template is made days_before each pay day, for a person to confirm", body = api::ScheduleJson), Denied, Conflicting, Invalid))]
-pub async fn create_schedule(state: web::Data<AppState>, Api(caller): Api, body: web::Payload) -> ApiResult {
-    let req: ScheduleRequest = parse(&read_small_body(body).await?)?;
-    ok(StatusCode::CREATED, &state.run(move |conn| api::create_schedule(conn, &caller, &req)).await?)
-}
-
-#[utoipa::path(post, path = "/api/v1/schedules/{id}/pause", operation_id = "pause_schedule", tag = "schedules", security(("bearer" = [])), params(("id" = i64, Path, description = "Schedule id")),
-    responses((status = 200, description = "Paused: no draft is made until resumed", body = api::ScheduleJson), Denied, Missing))]
-pub async fn pause_schedule(state: web::Data<AppState>, Api(caller): Api, id: web::Path<i64>) -> ApiResult {
-    let id = id.into_inner();
-    ok(StatusCode::OK, &state.run(move |conn| api::set_schedule_active(conn, &caller, id, false)).await?)
-}
-
-#[utoipa::path(post, path = "/api/v1/schedules/{id}/resume", operation_id = "resume_schedule", tag = "schedules", security(("bearer" = [])), params(("id" = i64, Path, description = "Schedule id")),
-    responses((status = 200, description = "Active again from its next pay day after now", body = api::ScheduleJson), Denied, Missing))]
-pub async fn resume_schedule(state: web::Data<AppState>, Api(caller): Api, id: web::Path<i64>) -> ApiResult {
-    let id = id.into_inner();
-    ok(StatusCode::OK, &state.run(move |conn| api::set_schedule_active(conn, &caller, id, true)).await?)
 }

@@ -10,10 +10,11 @@ use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 
 use super::csrf;
+use crate::clock::now;
 use crate::error::AppError;
-use crate::service::second_factor;
-use crate::service::sessions::{self, SessionUser, Stage};
-use crate::service::{Actor, now};
+use crate::service::access::Actor;
+use crate::service::access::second_factor;
+use crate::service::access::sessions::{self, SessionUser, Stage};
 use crate::{AppState, crypto};
 
 pub const SESSION_COOKIE: &str = "payouts_session";

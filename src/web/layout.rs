@@ -2,7 +2,7 @@
 
 use super::context::{Flash, RequestContext};
 use crate::domain::account::Role;
-use crate::service::sessions::{SessionUser, Stage};
+use crate::service::access::sessions::{SessionUser, Stage};
 
 pub struct NavItem {
     pub href: &'static str,
@@ -57,7 +57,7 @@ impl Layout {
                 .collect(),
             _ => Vec::new(),
         };
-        let due = ctx.user.as_ref().is_some_and(|u| u.stage == Stage::Full && u.step_up_due(crate::service::now()));
+        let due = ctx.user.as_ref().is_some_and(|u| u.stage == Stage::Full && u.step_up_due(crate::clock::now()));
         let totp = ctx.user.as_ref().is_some_and(|u| u.totp);
         Self {
             ask_code: due && totp,

@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod api_payees;
+pub mod api_schedules;
 pub mod assets;
 pub mod context;
 pub mod csrf;
@@ -70,11 +71,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .service(api::resource("/payee-addresses/{id}/reject").route(web::post().to(api_payees::reject)))
                     .service(
                         api::resource("/schedules")
-                            .route(web::get().to(api_payees::schedules))
-                            .route(web::post().to(api_payees::create_schedule)),
+                            .route(web::get().to(api_schedules::schedules))
+                            .route(web::post().to(api_schedules::create_schedule)),
                     )
-                    .service(api::resource("/schedules/{id}/pause").route(web::post().to(api_payees::pause_schedule)))
-                    .service(api::resource("/schedules/{id}/resume").route(web::post().to(api_payees::resume_schedule)))
+                    .service(
+                        api::resource("/schedules/{id}/pause").route(web::post().to(api_schedules::pause_schedule)),
+                    )
+                    .service(
+                        api::resource("/schedules/{id}/resume").route(web::post().to(api_schedules::resume_schedule)),
+                    )
                     .default_service(web::to(api::not_found)),
             )
             // Any other path under /api answers as the API does.

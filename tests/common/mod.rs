@@ -12,7 +12,7 @@ use actix_web::http::{Method, StatusCode, header::HeaderMap};
 use actix_web::{App, test, web};
 use diesel::prelude::*;
 use payouts::db::{Backend, DatabaseUrl};
-use payouts::service::bootstrap;
+use payouts::service::payouts::bootstrap;
 use payouts::{AppState, Config, configure};
 
 pub const PG_ENV: &str = "PAYOUTS_TEST_DATABASE_URL";
@@ -124,6 +124,12 @@ impl TestApp {
 
     pub fn conn(&self) -> payouts::db::PooledConn {
         self.state.pool.get().expect("connection")
+    }
+
+    /// Turns the event stream's new events into webhook deliveries now, as the server's worker
+    /// does every second. Returns how many events it took.
+    pub fn fan_out(&self) -> usize {
+        payouts::service::outbound::fan_out::fan_out(&mut self.conn(), payouts::clock::now()).expect("fan-out")
     }
 
     pub async fn client(
@@ -262,7 +268,7 @@ pub fn age_step_up(app: &TestApp, email: &str) {
         .select(payouts::db::schema::users::id)
         .first(&mut **app.conn())
         .unwrap();
-    let old = payouts::service::now() - chrono::Duration::minutes(10);
+    let old = payouts::clock::now() - chrono::Duration::minutes(10);
     diesel::update(payouts::db::schema::sessions::table.filter(payouts::db::schema::sessions::user_id.eq(user_id)))
         .set(payouts::db::schema::sessions::step_up_at.eq(Some(old)))
         .execute(&mut **app.conn())
@@ -290,9 +296,9 @@ pub const TRON_ADDRESS: &str = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t";
 pub const EVM_ADDRESS: &str = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed";
 
 /// The signed-in user `email` as the services see them.
-pub fn actor(app: &TestApp, email: &str) -> payouts::service::Actor {
+pub fn actor(app: &TestApp, email: &str) -> payouts::service::access::Actor {
     let u = payouts::db::users::find_by_email(&mut app.conn(), email).unwrap().unwrap();
-    payouts::service::Actor {
+    payouts::service::access::Actor {
         user_id: u.id,
         org_id: u.org_id,
         email: u.email,
@@ -322,16 +328,16 @@ pub fn instant_rail(app: &TestApp, fail_addresses: &[&str]) -> payouts::rails::s
 
 /// Runs processor rounds until nothing moves.
 pub fn process_all(app: &TestApp, rail: &dyn payouts::rails::Rail) {
-    process_all_at(app, rail, payouts::service::clock::Clock::real());
+    process_all_at(app, rail, payouts::clock::Clock::real());
 }
 
 /// [`process_all`] with pay days due by `clock`.
-pub fn process_all_at(app: &TestApp, rail: &dyn payouts::rails::Rail, clock: payouts::service::clock::Clock) {
-    let config = payouts::service::processor::ProcessorConfig { clock, ..Default::default() };
+pub fn process_all_at(app: &TestApp, rail: &dyn payouts::rails::Rail, clock: payouts::clock::Clock) {
+    let config = payouts::service::payouts::processor::ProcessorConfig { clock, ..Default::default() };
     let mut conn = app.conn();
     for _ in 0..200 {
-        let report = payouts::service::processor::tick(&mut conn, rail, "test-processor", &config).unwrap();
-        if report == payouts::service::processor::TickReport::default() {
+        let report = payouts::service::payouts::processor::tick(&mut conn, rail, "test-processor", &config).unwrap();
+        if report == payouts::service::payouts::processor::TickReport::default() {
             return;
         }
     }
@@ -476,7 +482,7 @@ pub fn start_server(url: &str, dir: &std::path::Path) -> std::process::Child {
 
 /// An API key for the demo user `email` with `scopes` (comma-separated), made as the CLI makes it.
 pub fn api_key(app: &TestApp, email: &str, scopes: &str) -> String {
-    payouts::service::api_keys::create_from_cli(&mut app.conn(), email, scopes, "test").unwrap()
+    payouts::service::access::api_keys::create_from_cli(&mut app.conn(), email, scopes, "test").unwrap()
 }
 
 /// An API request with the bearer key and, when given, a JSON body.
@@ -504,7 +510,7 @@ pub fn json_of(res: &Response) -> serde_json::Value {
 pub fn end_cooling_off(app: &TestApp) {
     use diesel::prelude::*;
     use payouts::db::schema::payee_addresses as a;
-    let past = payouts::service::now() - chrono::Duration::minutes(1);
+    let past = payouts::clock::now() - chrono::Duration::minutes(1);
     diesel::update(a::table.filter(a::status.eq("approved")))
         .set(a::payable_from.eq(past))
         .execute(&mut **app.conn())

@@ -18,7 +18,10 @@ use payouts::domain::asset::find;
 use payouts::domain::payout::PayoutKind;
 use payouts::domain::registry::{Row, RowInput};
 use payouts::rails::evm::rpc::{Call, Rpc};
-use payouts::service::{Actor, bootstrap, ledger, payouts as payout_service};
+use payouts::service::access::Actor;
+use payouts::service::payouts as payout_service;
+use payouts::service::payouts::bootstrap;
+use payouts::service::payouts::ledger;
 use payouts::{AppState, Config};
 
 use crate::common::{Process, TestDb, free_port};

@@ -178,7 +178,7 @@ impl EvmRail {
                 nonce: nonce as i64,
                 tx_hash: format!("{:#x}", envelope.tx_hash()),
                 raw_tx: format!("0x{}", hex::encode(envelope.encoded_2718())),
-                created_at: crate::service::now(),
+                created_at: crate::clock::now(),
                 cancel_requested_at: None,
             };
             match db::write_tx(&mut conn, |c| db::evm::insert_batch(c, &row, members)) {

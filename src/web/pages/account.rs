@@ -10,8 +10,8 @@ use crate::AppState;
 use crate::db::security_keys::KeyRow;
 use crate::domain::FieldErrors;
 use crate::error::AppError;
-use crate::service::second_factor::{self, Factors, TotpSetup};
-use crate::service::security_keys;
+use crate::service::access::second_factor::{self, Factors, TotpSetup};
+use crate::service::access::security_keys;
 use crate::web::context::{AnySession, Authed, Enrolling, FlashKind, SESSION_COOKIE, SecondStep};
 use crate::web::datetime::Stamp;
 use crate::web::layout::Layout;
@@ -62,7 +62,7 @@ pub(super) async fn security_page(
         Some(s) => Some((qr_svg(&s.url)?, s.secret)),
         None => None,
     };
-    let must_enrol = authed.user.stage == crate::service::sessions::Stage::Enrol;
+    let must_enrol = authed.user.stage == crate::service::access::sessions::Stage::Enrol;
     let layout = Layout::new(&authed.ctx, "");
     html(
         status,
@@ -172,7 +172,9 @@ pub async fn second_factor(
 pub async fn logout(state: web::Data<AppState>, AnySession(authed): AnySession) -> Result<HttpResponse, AppError> {
     let user = authed.user.clone();
     let ip = authed.ctx.ip.clone();
-    state.run(move |conn| crate::service::sessions::logout(conn, &user, ip.as_deref(), crate::service::now())).await?;
+    state
+        .run(move |conn| crate::service::access::sessions::logout(conn, &user, ip.as_deref(), crate::clock::now()))
+        .await?;
     let mut res = see_other_with_flash(&authed.ctx, "/login", FlashKind::Success, "You are signed out.");
     res.add_cookie(&authed.ctx.removal_cookie(SESSION_COOKIE)).ok();
     Ok(res)
@@ -191,7 +193,7 @@ pub struct StepUpPage {
 
 impl StepUpPage {
     pub(super) fn new(authed: &Authed, next: String, errors: FieldErrors) -> Self {
-        let fresh = !authed.user.step_up_due(crate::service::now());
+        let fresh = !authed.user.step_up_due(crate::clock::now());
         let (totp, keys) = (authed.user.totp, authed.user.keys);
         StepUpPage { layout: Layout::new(&authed.ctx, ""), next, totp, keys, fresh, errors }
     }
@@ -217,7 +219,7 @@ pub async fn step_up_page(authed: Authed, query: web::Query<NextQuery>) -> Resul
 /// The code itself (`otp`) was checked by the session layer before this runs.
 pub async fn step_up(authed: Authed, query: web::Query<NextQuery>) -> Result<HttpResponse, AppError> {
     let next = local_path(&query.into_inner().next);
-    if authed.user.step_up_due(crate::service::now()) {
+    if authed.user.step_up_due(crate::clock::now()) {
         return Err(FieldErrors::single("otp", "Type the code your authenticator shows now.").into());
     }
     Ok(stepped_up(&authed, &next))

@@ -9,7 +9,7 @@ use crate::AppState;
 use crate::domain::FieldErrors;
 use crate::domain::asset::{ASSETS, Asset};
 use crate::error::AppError;
-use crate::service::approvals::{self, Approved, Policy, QueueEntry};
+use crate::service::payouts::approvals::{self, Approved, Policy, QueueEntry};
 use crate::web::context::{Authed, FlashKind};
 use crate::web::layout::Layout;
 use crate::web::{form_pairs, html, page, see_other_with_flash, values_of};
@@ -41,7 +41,7 @@ pub async fn queue(state: web::Data<AppState>, authed: Authed) -> Result<HttpRes
     let (entries, addresses) = state
         .run(move |conn| Ok((approvals::queue(conn, &actor)?, crate::service::payees::pending(conn, &actor)?)))
         .await?;
-    let now = crate::service::now();
+    let now = crate::clock::now();
     page(&QueueTemplate { layout: Layout::new(&authed.ctx, "/approvals"), entries, addresses, now })
 }
 

@@ -4,10 +4,11 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::AppState;
+use crate::clock::now;
 use crate::domain::FieldErrors;
 use crate::error::AppError;
-use crate::service::bootstrap::{DEMO_PASSWORD, DEMO_USERS};
-use crate::service::{now, sessions};
+use crate::service::access::sessions;
+use crate::service::payouts::bootstrap::{DEMO_PASSWORD, DEMO_USERS};
 use crate::web::context::{Ctx, LOGIN_CSRF_COOKIE, SESSION_COOKIE};
 use crate::web::layout::Layout;
 use crate::web::{html, see_other};

@@ -5,7 +5,7 @@ use crate::AppState;
 use crate::domain::Amount;
 use crate::error::AppError;
 use crate::rails::{GasOutlook, WalletView};
-use crate::service::dashboard::{self, Overview};
+use crate::service::payouts::dashboard::{self, Overview};
 use crate::web::context::Authed;
 use crate::web::datetime::Stamp as _;
 use crate::web::layout::Layout;
@@ -46,7 +46,7 @@ pub async fn show(state: web::Data<AppState>, authed: Authed) -> Result<HttpResp
         .run(move |conn| {
             let o = dashboard::overview(conn, &actor, stuck_after)?;
             let wallets = o.balances.iter().filter_map(|b| app.wallet(b.asset())).collect();
-            let gas_short = crate::service::gas_watch::short_wallets(conn, &app.chains)?;
+            let gas_short = crate::service::outbound::gas_watch::short_wallets(conn, &app.chains)?;
             Ok((o, wallets, gas_short))
         })
         .await?;

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use crate::AppState;
 use crate::domain::FieldErrors;
 use crate::error::AppError;
-use crate::service::drafts::{self, PayeeChoice};
+use crate::service::payouts::drafts::{self, PayeeChoice};
 use crate::web::context::{Authed, FlashKind};
 use crate::web::layout::Layout;
 use crate::web::{form_pairs, html, see_other_with_flash, values_of};

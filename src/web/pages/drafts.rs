@@ -15,8 +15,10 @@ use crate::domain::asset::Asset;
 use crate::domain::registry::{Limits, Row};
 use crate::error::AppError;
 use crate::rails::NetworkFee;
-use crate::service::drafts::{self, DraftView, HeaderForm, RowForm};
-use crate::service::{Actor, org_settings, payouts};
+use crate::service::access::Actor;
+use crate::service::access::org_settings;
+use crate::service::payouts;
+use crate::service::payouts::drafts::{self, DraftView, HeaderForm, RowForm};
 use crate::web::context::{Authed, FlashKind, RequestContext};
 use crate::web::datetime::Stamp as _;
 use crate::web::layout::Layout;
@@ -499,7 +501,7 @@ async fn review_page(
             let v = drafts::view(conn, &actor, id)?;
             let fee = app.network_fee(v.checked.asset, v.checked.rows.len());
             let flags = v.flags.clone();
-            let zone = crate::service::schedules::org_zone(conn, actor.org_id)?;
+            let zone = crate::service::payouts::schedules::org_zone(conn, actor.org_id)?;
             Ok((v, fee, flags, zone))
         })
         .await?;
@@ -510,7 +512,7 @@ async fn review_page(
     let proposed = v
         .draft
         .send_on
-        .filter(|t| *t > crate::service::now())
+        .filter(|t| *t > crate::clock::now())
         .map(|t| zone.local(t).format("%Y-%m-%dT%H:%M").to_string())
         .unwrap_or_default();
     let pay_day = super::payouts::PayDayField::new(zone, typed.unwrap_or(proposed));
@@ -548,8 +550,8 @@ pub async fn confirm(
     let typed: String = send_on.chars().take(32).collect();
     let acknowledged = !acknowledge.is_empty();
     let org = actor.org_id;
-    let zone = state.run(move |conn| crate::service::schedules::org_zone(conn, org)).await?;
-    let scheduled_for = match payouts::parse_schedule(&send_on, zone, crate::service::now()) {
+    let zone = state.run(move |conn| crate::service::payouts::schedules::org_zone(conn, org)).await?;
+    let scheduled_for = match payouts::parse_schedule(&send_on, zone, crate::clock::now()) {
         Ok(s) => s,
         Err(e) => {
             let message = e.iter().map(|(_, m)| m.to_owned()).collect::<Vec<_>>().join(" ");

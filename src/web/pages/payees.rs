@@ -375,7 +375,7 @@ pub async fn import(
     authed: Authed,
     payload: actix_multipart::Multipart,
 ) -> Result<HttpResponse, AppError> {
-    let max = crate::service::payees_csv::MAX_IMPORT_BYTES as u64;
+    let max = crate::service::payees::csv::MAX_IMPORT_BYTES as u64;
     let bytes = match super::drafts::read_file(payload, max).await {
         Ok(Some(b)) if !b.is_empty() => b,
         Ok(_) => {
@@ -388,7 +388,7 @@ pub async fn import(
         Err(e) => return Err(e),
     };
     let actor = authed.actor();
-    match state.run(move |conn| crate::service::payees_csv::import(conn, &actor, &bytes)).await {
+    match state.run(move |conn| crate::service::payees::csv::import(conn, &actor, &bytes)).await {
         Ok(done) => Ok(see_other_with_flash(
             &authed.ctx,
             "/payees",
@@ -413,7 +413,7 @@ pub async fn import(
 
 pub async fn export(state: web::Data<AppState>, authed: Authed) -> Result<HttpResponse, AppError> {
     let actor = authed.actor();
-    let body = state.run(move |conn| crate::service::payees_csv::export(conn, &actor)).await?;
+    let body = state.run(move |conn| crate::service::payees::csv::export(conn, &actor)).await?;
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
         .insert_header(("Content-Disposition", "attachment; filename=\"payees.csv\""))

@@ -13,9 +13,10 @@ use crate::domain::registry::check_payout_amount;
 use crate::domain::{Address, FieldErrors};
 use crate::error::AppError;
 use crate::rails::NetworkFee;
+use crate::service::access::Actor;
+use crate::service::access::org_settings;
 use crate::service::payees::AddressFlags;
 use crate::service::payouts::{self, Details, Draft, ListPage, ListQuery, SinglePayoutForm};
-use crate::service::{Actor, org_settings};
 use crate::web::context::{Authed, FlashKind};
 use crate::web::datetime::Stamp as _;
 use crate::web::layout::Layout;
@@ -262,7 +263,7 @@ pub async fn single_review(
             let draft = payouts::check_single(conn, &actor, &f)?;
             let fee = app.network_fee(draft.asset, 1);
             let flags = single_flags(conn, &actor, &draft)?;
-            let zone = crate::service::schedules::org_zone(conn, actor.org_id)?;
+            let zone = crate::service::payouts::schedules::org_zone(conn, actor.org_id)?;
             Ok((draft, fee, flags, zone))
         })
         .await;
@@ -308,8 +309,8 @@ pub async fn single_confirm(
     let result = state
         .run(move |conn| {
             let draft = payouts::check_single(conn, &actor, &f)?;
-            let zone = crate::service::schedules::org_zone(conn, actor.org_id)?;
-            let draft = match payouts::parse_schedule(&send_on, zone, crate::service::now()) {
+            let zone = crate::service::payouts::schedules::org_zone(conn, actor.org_id)?;
+            let draft = match payouts::parse_schedule(&send_on, zone, crate::clock::now()) {
                 Ok(scheduled_for) => Draft { scheduled_for, ..draft },
                 Err(e) => {
                     let flags = single_flags(conn, &actor, &draft)?;
@@ -381,7 +382,7 @@ pub struct DetailsTemplate {
     /// The payout's asset is paid on a real chain, where a pending transfer can be cancelled.
     pub on_chain: bool,
     pub csrf_token: String,
-    pub decision: crate::service::approvals::Decision,
+    pub decision: crate::service::payouts::approvals::Decision,
     pub rail_label: &'static str,
     pub shown: ItemsShown,
     pub item_filters: [(&'static str, &'static str); 4],
@@ -423,7 +424,7 @@ pub async fn details(
     let (mut d, decision, flags) = state
         .run(move |conn| {
             let d = payouts::details(conn, &actor, id)?;
-            let decision = crate::service::approvals::decision(conn, &actor, id)?;
+            let decision = crate::service::payouts::approvals::decision(conn, &actor, id)?;
             let flags = if d.payout.status == PayoutStatus::Pending {
                 let rows: Vec<(u64, &str)> =
                     d.items.iter().map(|i| (i.row.line as u64, i.row.address.as_str())).collect();
@@ -519,13 +520,13 @@ pub async fn resolve_item(
     state: web::Data<AppState>,
     authed: Authed,
     path: web::Path<(i64, i64)>,
-    form: web::Form<crate::service::review::ResolveForm>,
+    form: web::Form<crate::service::payouts::review::ResolveForm>,
 ) -> Result<HttpResponse, AppError> {
     let (id, item) = path.into_inner();
     let actor = authed.actor();
     let form = form.into_inner();
     let location = format!("/payouts/{id}");
-    match state.run(move |conn| crate::service::review::resolve(conn, &actor, id, item, &form)).await {
+    match state.run(move |conn| crate::service::payouts::review::resolve(conn, &actor, id, item, &form)).await {
         Ok(()) => Ok(see_other_with_flash(&authed.ctx, &location, FlashKind::Success, "Row resolved.")),
         Err(AppError::Validation(e)) => {
             let m = e.iter().map(|(_, m)| m).collect::<Vec<_>>().join(" ");
@@ -545,7 +546,7 @@ pub async fn cancel_transfer(
     let (id, item) = path.into_inner();
     let actor = authed.actor();
     let location = format!("/payouts/{id}");
-    match state.run(move |conn| crate::service::review::cancel_transfer(conn, &actor, id, item)).await {
+    match state.run(move |conn| crate::service::payouts::review::cancel_transfer(conn, &actor, id, item)).await {
         Ok(rows) => {
             let what = if rows > 1 {
                 format!("Its transaction, which pays {rows} rows, will be")

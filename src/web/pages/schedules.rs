@@ -10,7 +10,7 @@ use crate::AppState;
 use crate::domain::FieldErrors;
 use crate::domain::account::Role;
 use crate::error::AppError;
-use crate::service::schedules::{self, ScheduleForm, ScheduleView};
+use crate::service::payouts::schedules::{self, ScheduleForm, ScheduleView};
 use crate::web::context::{Authed, FlashKind};
 use crate::web::layout::Layout;
 use crate::web::{html, see_other_with_flash};

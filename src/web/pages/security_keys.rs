@@ -10,7 +10,7 @@ use super::account::{NextQuery, SecondFactorPage, StepUpPage, local_path, securi
 use crate::AppState;
 use crate::domain::FieldErrors;
 use crate::error::AppError;
-use crate::service::security_keys;
+use crate::service::access::security_keys;
 use crate::web::context::{Authed, Enrolling, FlashKind, SecondStep};
 use crate::web::{html, see_other, see_other_with_flash};
 

@@ -7,9 +7,9 @@ use crate::AppState;
 use crate::domain::FieldErrors;
 use crate::domain::account::Role;
 use crate::error::AppError;
-use crate::service::Actor;
-use crate::service::audit::{self, AuditView};
-use crate::service::users::{self, NewUserForm, UserView};
+use crate::service::access::Actor;
+use crate::service::access::audit::{self, AuditView};
+use crate::service::access::users::{self, NewUserForm, UserView};
 use crate::web::context::{Authed, FlashKind};
 use crate::web::datetime::Stamp as _;
 use crate::web::layout::Layout;
@@ -182,8 +182,9 @@ async fn api_keys_page(
     errors: FieldErrors,
 ) -> Result<HttpResponse, AppError> {
     let actor = authed.actor();
-    let (rows, people) =
-        state.run(move |conn| Ok((crate::service::api_keys::list(conn, &actor)?, users::list(conn, &actor)?))).await?;
+    let (rows, people) = state
+        .run(move |conn| Ok((crate::service::access::api_keys::list(conn, &actor)?, users::list(conn, &actor)?)))
+        .await?;
     let keys = rows
         .into_iter()
         .map(|k| KeyView {
@@ -218,7 +219,9 @@ pub async fn create_api_key(
     let user_id: i64 = get("user_id").parse().unwrap_or(0);
     let scopes = values_of(&fields, "scopes");
     let actor = authed.actor();
-    match state.run(move |conn| crate::service::api_keys::create_by_admin(conn, &actor, &name, user_id, &scopes)).await
+    match state
+        .run(move |conn| crate::service::access::api_keys::create_by_admin(conn, &actor, &name, user_id, &scopes))
+        .await
     {
         Ok((_, key)) => api_keys_page(&state, &authed, Some(key), FieldErrors::new()).await,
         Err(AppError::Validation(errors)) => api_keys_page(&state, &authed, None, errors).await,
@@ -233,7 +236,7 @@ pub async fn revoke_api_key(
 ) -> Result<HttpResponse, AppError> {
     let actor = authed.actor();
     let id = id.into_inner();
-    state.run(move |conn| crate::service::api_keys::revoke(conn, &actor, id)).await?;
+    state.run(move |conn| crate::service::access::api_keys::revoke(conn, &actor, id)).await?;
     Ok(see_other_with_flash(&authed.ctx, "/settings/api-keys", FlashKind::Success, "Key revoked; it no longer works."))
 }
 
@@ -241,7 +244,7 @@ pub async fn revoke_api_key(
 #[template(path = "pages/settings_webhooks.html")]
 pub struct WebhooksPage {
     pub layout: Layout,
-    pub o: crate::service::webhooks::Overview,
+    pub o: crate::service::outbound::webhooks::Overview,
     pub new_secret: Option<String>,
     pub errors: FieldErrors,
     pub event_types: [&'static str; 6],
@@ -254,9 +257,9 @@ async fn webhooks_page(
     errors: FieldErrors,
 ) -> Result<HttpResponse, AppError> {
     let actor = authed.actor();
-    let o = state.run(move |conn| crate::service::webhooks::overview(conn, &actor)).await?;
+    let o = state.run(move |conn| crate::service::outbound::webhooks::overview(conn, &actor)).await?;
     let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
-    let event_types = crate::service::webhooks::EVENT_TYPES;
+    let event_types = crate::service::outbound::webhooks::EVENT_TYPES;
     html(status, &WebhooksPage { layout: Layout::new(&authed.ctx, "/settings"), o, new_secret, errors, event_types })
 }
 
@@ -274,7 +277,10 @@ pub async fn add_webhook(
     let events = values_of(&fields, "events");
     let actor = authed.actor();
     let policy = state.config.webhooks;
-    match state.run(move |conn| crate::service::webhooks::add_endpoint(conn, &actor, &url, &events, &policy)).await {
+    match state
+        .run(move |conn| crate::service::outbound::webhooks::add_endpoint(conn, &actor, &url, &events, &policy))
+        .await
+    {
         Ok((_, secret)) => webhooks_page(&state, &authed, Some(secret), FieldErrors::new()).await,
         Err(AppError::Validation(errors)) => webhooks_page(&state, &authed, None, errors).await,
         Err(e) => Err(e),
@@ -288,7 +294,7 @@ pub async fn rotate_webhook(
 ) -> Result<HttpResponse, AppError> {
     let actor = authed.actor();
     let id = id.into_inner();
-    let secret = state.run(move |conn| crate::service::webhooks::rotate_secret(conn, &actor, id)).await?;
+    let secret = state.run(move |conn| crate::service::outbound::webhooks::rotate_secret(conn, &actor, id)).await?;
     webhooks_page(&state, &authed, Some(secret), FieldErrors::new()).await
 }
 
@@ -304,7 +310,7 @@ pub async fn enable_webhook(
         _ => return Err(AppError::NotFound),
     };
     let actor = authed.actor();
-    state.run(move |conn| crate::service::webhooks::set_enabled(conn, &actor, id, enable)).await?;
+    state.run(move |conn| crate::service::outbound::webhooks::set_enabled(conn, &actor, id, enable)).await?;
     Ok(see_other_with_flash(
         &authed.ctx,
         "/settings/webhooks",
@@ -320,7 +326,7 @@ pub async fn resend_webhook(
 ) -> Result<HttpResponse, AppError> {
     let actor = authed.actor();
     let id = id.into_inner();
-    state.run(move |conn| crate::service::webhooks::resend(conn, &actor, id)).await?;
+    state.run(move |conn| crate::service::outbound::webhooks::resend(conn, &actor, id)).await?;
     Ok(see_other_with_flash(
         &authed.ctx,
         "/settings/webhooks",

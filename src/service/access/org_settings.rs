@@ -1,0 +1,106 @@
+//! The organization's enabled assets and fee schedule, editable by admins, every change audited.
+
+use crate::clock::now;
+use crate::db::org_settings::FeeRuleRow;
+use crate::db::{self, DbConnection};
+use crate::domain::account::Role;
+use crate::domain::asset::{self, ASSETS, Asset};
+use crate::domain::fee::{FeeRule, FeeRuleInput, FeeSchedule, Operation};
+use crate::domain::{Amount, FieldErrors};
+use crate::error::AppError;
+use crate::service::access::Actor;
+use crate::service::access::audit::{self, Entry};
+
+/// The assets the organization may pay out, in the asset table's order.
+pub fn enabled_assets(conn: &mut DbConnection, org_id: i64) -> Result<Vec<&'static Asset>, AppError> {
+    let choices = db::org_settings::asset_choices(conn, org_id)?;
+    Ok(ASSETS
+        .iter()
+        .filter(|a| choices.iter().find(|(code, _)| code == a.code).is_none_or(|(_, enabled)| *enabled))
+        .collect())
+}
+
+/// Enables exactly the assets in `codes`; at least one must stay enabled.
+pub fn set_enabled_assets(conn: &mut DbConnection, actor: &Actor, codes: &[String]) -> Result<(), AppError> {
+    actor.require(Role::can_administer)?;
+    let wanted: Vec<&'static Asset> = codes.iter().filter_map(|c| asset::find(c)).collect();
+    if wanted.is_empty() {
+        return Err(FieldErrors::single("assets", "Keep at least one asset enabled.").into());
+    }
+    let at = now();
+    db::write_tx(conn, |conn| {
+        let before = enabled_assets(conn, actor.org_id)?;
+        for a in ASSETS.iter() {
+            let enable = wanted.iter().any(|w| w.code == a.code);
+            let was = before.iter().any(|b| b.code == a.code);
+            if enable != was {
+                db::org_settings::set_asset_enabled(conn, actor.org_id, a.code, enable)?;
+                let action = if enable { "asset.enabled" } else { "asset.disabled" };
+                audit::record(conn, Entry::by(actor, action, "asset", a.code), at)?;
+            }
+        }
+        Ok(())
+    })
+}
+
+fn rule_from_row(row: &FeeRuleRow) -> Result<FeeRule, AppError> {
+    let bad = || AppError::Internal(format!("stored fee rule {}/{} is invalid", row.asset, row.operation));
+    let asset = asset::find(&row.asset).ok_or_else(bad)?;
+    let operation = Operation::parse(&row.operation).ok_or_else(bad)?;
+    let input = FeeRuleInput {
+        percent: row.percent.clone(),
+        fixed: row.fixed.clone(),
+        min: row.min_fee.clone(),
+        max: row.max_fee.clone().unwrap_or_default(),
+    };
+    FeeRule::parse(asset, operation, &input).map_err(|_| bad())
+}
+
+pub fn fee_schedule(conn: &mut DbConnection, org_id: i64) -> Result<FeeSchedule, AppError> {
+    let rows = db::org_settings::fee_rules(conn, org_id)?;
+    Ok(FeeSchedule::new(rows.iter().map(rule_from_row).collect::<Result<_, _>>()?))
+}
+
+fn describe(rule: &FeeRule) -> String {
+    let max = rule.max.map_or_else(|| "none".to_string(), |m: Amount| m.to_string());
+    format!("{} % + {} fixed, min {}, max {}", rule.percent, rule.fixed, rule.min, max)
+}
+
+pub fn update_fee_rule(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    asset_code: &str,
+    operation: &str,
+    input: &FeeRuleInput,
+) -> Result<FeeRule, AppError> {
+    actor.require(Role::can_administer)?;
+    let asset = asset::find(asset_code).ok_or(AppError::NotFound)?;
+    let operation = Operation::parse(operation).ok_or(AppError::NotFound)?;
+    let rule = FeeRule::parse(asset, operation, input)?;
+    let at = now();
+    db::write_tx(conn, |conn| {
+        crate::service::access::second_factor::require_fresh(conn, actor, "Changing fees")?;
+        let before = fee_schedule(conn, actor.org_id)?.rule(asset, operation);
+        db::org_settings::put_fee_rule(
+            conn,
+            &FeeRuleRow {
+                org_id: actor.org_id,
+                asset: asset.code.into(),
+                operation: operation.as_str().into(),
+                percent: rule.percent.to_string(),
+                fixed: rule.fixed.to_string(),
+                min_fee: rule.min.to_string(),
+                max_fee: rule.max.map(|m| m.to_string()),
+                updated_by: Some(actor.user_id),
+                updated_at: at,
+            },
+        )?;
+        audit::record(
+            conn,
+            Entry::by(actor, "fee.changed", "fee_rule", format!("{}/{}", asset.code, operation.as_str()))
+                .detail(format!("{} → {}", describe(&before), describe(&rule))),
+            at,
+        )?;
+        Ok(rule)
+    })
+}

@@ -1,0 +1,226 @@
+//! The JSON API's payee book and address approvals: the dashboard's services with
+//! JSON shapes. Keys need `create` to change the book (their user must be an accountant or an
+//! admin) and `approve` to decide on addresses (a manager other than the one who entered it).
+
+use serde::{Deserialize, Serialize};
+
+use crate::clock::now;
+use crate::db::{self, DbConnection};
+use crate::domain::FieldErrors;
+use crate::domain::account::Scope;
+use crate::error::AppError;
+use crate::service::access::api_keys::ApiCaller;
+use crate::service::access::idempotency::{Answer, once};
+use crate::service::payees::{self, PayeeForm};
+use crate::service::views::payees::{PayeeAddressJson, PayeeJson, address_json, payee_json, payee_with};
+
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
+pub struct AddressRequest {
+    #[serde(default)]
+    #[schema(schema_with = crate::service::views::schema::asset, required = true)]
+    pub asset: String,
+    #[serde(default)]
+    #[schema(required = true, min_length = 1, max_length = 100)]
+    pub address: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"name": "Alice Martin", "external_id": "E-1001", "email": "alice@example.com",
+    "tags": ["employees"], "addresses": [{"asset": "USDT_TRC20", "address": "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"}]}))]
+pub struct PayeeRequest {
+    #[serde(default)]
+    #[schema(required = true, min_length = 1, max_length = 200)]
+    pub name: String,
+    #[serde(default)]
+    #[schema(max_length = 254)]
+    pub email: String,
+    #[serde(default)]
+    #[schema(max_length = 100)]
+    pub external_id: String,
+    #[serde(default)]
+    #[schema(max_length = 2000)]
+    pub notes: String,
+    #[serde(default)]
+    #[schema(max_items = 10)]
+    pub tags: Vec<String>,
+    /// On create only: addresses entered with the payee, each pending a manager's approval.
+    #[serde(default)]
+    #[schema(max_items = 20)]
+    pub addresses: Vec<AddressRequest>,
+}
+
+impl PayeeRequest {
+    fn form(&self) -> Result<PayeeForm, FieldErrors> {
+        if self.tags.iter().any(|t| t.contains(',')) {
+            return Err(FieldErrors::single("tags", "A tag cannot contain a comma."));
+        }
+        Ok(PayeeForm {
+            name: self.name.clone(),
+            email: self.email.clone(),
+            external_id: self.external_id.clone(),
+            notes: self.notes.clone(),
+            tags: self.tags.join(","),
+        })
+    }
+}
+
+/// Creates a payee, and its addresses pending approval, once per Idempotency-Key.
+pub fn create(conn: &mut DbConnection, caller: &ApiCaller, key: &str, req: &PayeeRequest) -> Result<Answer, AppError> {
+    caller.require(Scope::Create)?;
+    caller.actor.require(payees::can_manage)?;
+    let form = req.form()?;
+    let mut errors = FieldErrors::new();
+    if req.addresses.len() > 20 {
+        errors.add("addresses", "At most 20 addresses.");
+    }
+    let mut checked = Vec::new();
+    for (n, a) in req.addresses.iter().enumerate() {
+        match payees::check_address(&a.asset, &a.address) {
+            Ok(c) => {
+                if checked.iter().any(|(asset, _): &(&crate::domain::Asset, String)| asset.network == c.0.network) {
+                    errors.add(format!("addresses[{n}].asset"), "One address per network.");
+                }
+                checked.push(c)
+            }
+            Err(e) => {
+                for (field, m) in e.iter() {
+                    errors.add(format!("addresses[{n}].{field}"), m);
+                }
+            }
+        }
+    }
+    if let Err(e) = form.check() {
+        for (field, m) in e.iter() {
+            errors.add(field, m);
+        }
+    }
+    errors.into_result(())?;
+    once(conn, caller.actor.org_id, "payees:", key, req, |conn, at| {
+        let payee = payees::create_in_tx(conn, &caller.actor, &form, at)?;
+        for (asset, address) in &checked {
+            payees::enter_checked_address(conn, &caller.actor, &payee, asset, address, at)?;
+        }
+        let body = serde_json::to_string(&payee_json(conn, payee)?).map_err(|e| AppError::Internal(e.to_string()))?;
+        Ok((201, body))
+    })
+}
+
+pub fn get(conn: &mut DbConnection, caller: &ApiCaller, id: i64) -> Result<PayeeJson, AppError> {
+    caller.require(Scope::Read)?;
+    let p = db::payees::find_in_org(conn, caller.actor.org_id, id)?.ok_or(AppError::NotFound)?;
+    payee_json(conn, p)
+}
+
+/// Replaces the payee's name, email, external id, notes and tags (addresses change through
+/// [`enter_address`], under change control).
+pub fn update(conn: &mut DbConnection, caller: &ApiCaller, id: i64, req: &PayeeRequest) -> Result<PayeeJson, AppError> {
+    caller.require(Scope::Create)?;
+    if !req.addresses.is_empty() {
+        return Err(FieldErrors::single(
+            "addresses",
+            "Addresses change through POST /api/v1/payees/{id}/addresses, each approved by a manager.",
+        )
+        .into());
+    }
+    let p = payees::update(conn, &caller.actor, id, &req.form()?)?;
+    payee_json(conn, p)
+}
+
+pub fn set_archived(
+    conn: &mut DbConnection,
+    caller: &ApiCaller,
+    id: i64,
+    archived: bool,
+) -> Result<PayeeJson, AppError> {
+    caller.require(Scope::Create)?;
+    let p = payees::set_archived(conn, &caller.actor, id, archived)?;
+    payee_json(conn, p)
+}
+
+#[derive(Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PayeeListParams {
+    /// The start of a name, an exact external id, or a whole tag.
+    #[serde(default)]
+    #[param(max_length = 200)]
+    pub search: String,
+    /// List archived payees instead.
+    #[serde(default)]
+    pub archived: Option<bool>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PayeeListResponse {
+    /// At most 500 payees, by name.
+    pub data: Vec<PayeeJson>,
+}
+
+pub fn list(conn: &mut DbConnection, caller: &ApiCaller, p: &PayeeListParams) -> Result<PayeeListResponse, AppError> {
+    caller.require(Scope::Read)?;
+    if p.search.chars().count() > 200 {
+        return Err(FieldErrors::single("search", "At most 200 characters.").into());
+    }
+    let rows = payees::list(conn, &caller.actor, &p.search, p.archived.unwrap_or(false))?;
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let addresses = db::payees::addresses_of_many(conn, &ids)?;
+    let at = now();
+    Ok(PayeeListResponse { data: rows.into_iter().map(|r| payee_with(r, &addresses, at)).collect() })
+}
+
+/// Enters an address for the payee on the asset's network: pending until a manager other than
+/// the key's user approves it. The payee's current address, entered again, changes nothing.
+pub fn enter_address(
+    conn: &mut DbConnection,
+    caller: &ApiCaller,
+    payee_id: i64,
+    req: &AddressRequest,
+) -> Result<PayeeAddressJson, AppError> {
+    caller.require(Scope::Create)?;
+    let id = payees::enter_address(conn, &caller.actor, payee_id, &req.asset, &req.address)?;
+    let a = db::payees::find_address_in_org(conn, caller.actor.org_id, id)?.ok_or(AppError::NotFound)?;
+    Ok(address_json(&a, now()))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PendingAddressJson {
+    #[serde(flatten)]
+    pub address: PayeeAddressJson,
+    pub payee_name: String,
+    pub entered_by: String,
+    /// The approved address it would replace.
+    pub replaces: Option<String>,
+}
+
+pub fn pending(conn: &mut DbConnection, caller: &ApiCaller) -> Result<Vec<PendingAddressJson>, AppError> {
+    caller.require(Scope::Read)?;
+    let at = now();
+    Ok(payees::pending(conn, &caller.actor)?
+        .into_iter()
+        .map(|p| PendingAddressJson {
+            address: address_json(&p.row, at),
+            payee_name: p.payee_name,
+            entered_by: p.entered_by,
+            replaces: p.replaces,
+        })
+        .collect())
+}
+
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+pub struct DecisionRequest {
+    /// Required to reject: the person who entered the address sees it.
+    #[serde(default)]
+    #[schema(max_length = 500)]
+    pub reason: String,
+}
+
+pub fn decide(
+    conn: &mut DbConnection,
+    caller: &ApiCaller,
+    address_id: i64,
+    approve: bool,
+    reason: &str,
+) -> Result<PayeeAddressJson, AppError> {
+    caller.require(Scope::Approve)?;
+    let a = payees::decide_address(conn, &caller.actor, address_id, approve, reason)?;
+    Ok(address_json(&a, now()))
+}

@@ -1,0 +1,38 @@
+//! What the payouts room tells the event stream, in the transaction of each change: the payout
+//! or its rows as the API shows them at that moment.
+
+use chrono::NaiveDateTime;
+
+use crate::db::events::NewEvent;
+use crate::db::{self, DbConnection};
+use crate::domain::event::ITEM_STATUS_CHANGED;
+use crate::error::AppError;
+use crate::service::views;
+
+/// Payouts with more items than this are told without their items.
+const MAX_ITEMS_TOLD: i32 = 100;
+
+/// The payout as it is now, under `topic` (created, or its status changed).
+pub(crate) fn payout(conn: &mut DbConnection, payout_id: i64, topic: &str, at: NaiveDateTime) -> Result<(), AppError> {
+    let row = db::payouts::find(conn, payout_id)?;
+    let data = views::payout_json(conn, &row, row.item_count <= MAX_ITEMS_TOLD)?;
+    Ok(db::events::append(conn, &[NewEvent::json(row.org_id, topic, &data, at)])?)
+}
+
+/// One item event per row, each row as it is now.
+pub(crate) fn items(
+    conn: &mut DbConnection,
+    payout_id: i64,
+    item_ids: &[i64],
+    at: NaiveDateTime,
+) -> Result<(), AppError> {
+    if item_ids.is_empty() {
+        return Ok(());
+    }
+    let payout = db::payouts::find(conn, payout_id)?;
+    let events: Vec<NewEvent> = db::payouts::items_with_ids(conn, payout_id, item_ids)?
+        .iter()
+        .map(|i| NewEvent::json(payout.org_id, ITEM_STATUS_CHANGED, &views::item_event_json(&payout, i), at))
+        .collect();
+    Ok(db::events::append(conn, &events)?)
+}

@@ -1,0 +1,107 @@
+//! What the dashboard shows.
+
+use chrono::{Duration, NaiveDate};
+
+use crate::clock::now;
+use crate::db::{self, DbConnection};
+use crate::domain::Amount;
+use crate::domain::asset::{self, Asset};
+use crate::domain::ledger::Balance;
+use crate::domain::payout::PayoutStatus;
+use crate::error::AppError;
+use crate::service::access::Actor;
+use crate::service::access::org_settings;
+use crate::service::payouts::ledger;
+use crate::service::payouts::{self, ListQuery, PayoutView};
+
+pub const CHART_DAYS: i64 = 30;
+
+/// One bar of a paid-volume chart.
+pub struct Day {
+    pub date: NaiveDate,
+    pub amount: Amount,
+    /// 0–100, relative to the busiest day.
+    pub height: i64,
+}
+
+/// Paid-out volume of one asset per day over the last 30 days.
+pub struct VolumeChart {
+    pub asset: &'static Asset,
+    pub days: Vec<Day>,
+    pub total: Amount,
+}
+
+pub struct Overview {
+    /// One per enabled asset, zero where nothing was deposited, then any other asset that
+    /// still holds funds.
+    pub balances: Vec<Balance>,
+    pub awaiting_approval: i64,
+    pub in_progress: i64,
+    /// Drafts schedules made, waiting for someone to review and confirm them.
+    pub ready_drafts: Vec<crate::service::payouts::schedules::ReadyDraft>,
+    pub recent: Vec<PayoutView>,
+    pub charts: Vec<VolumeChart>,
+    pub problems: crate::service::payouts::review::Problems,
+}
+
+pub fn overview(conn: &mut DbConnection, actor: &Actor, stuck_after: Duration) -> Result<Overview, AppError> {
+    let enabled = org_settings::enabled_assets(conn, actor.org_id)?;
+    let held = ledger::balances(conn, actor.org_id)?;
+    let mut balances: Vec<Balance> = enabled
+        .iter()
+        .map(|a| held.iter().find(|b| b.asset().code == a.code).copied().unwrap_or_else(|| Balance::zero(a)))
+        .collect();
+    balances.extend(
+        held.iter()
+            .filter(|b| !enabled.iter().any(|a| a.code == b.asset().code) && !b.funded().is_some_and(|f| f.is_zero())),
+    );
+    let counts = db::payouts::status_counts(conn, actor.org_id)?;
+    let count = |status: PayoutStatus| counts.iter().find(|(s, _)| s == status.as_str()).map_or(0, |(_, n)| *n);
+    let awaiting_approval = count(PayoutStatus::Pending);
+    let in_progress = count(PayoutStatus::InProgress);
+    let mut recent = payouts::list(conn, actor, &ListQuery::default())?.payouts;
+    recent.truncate(5);
+    let problems = crate::service::payouts::review::problems(conn, actor, stuck_after)?;
+    let ready_drafts = crate::service::payouts::schedules::ready_drafts(conn, actor.org_id)?;
+    Ok(Overview {
+        balances,
+        awaiting_approval,
+        in_progress,
+        ready_drafts,
+        recent,
+        charts: charts(conn, actor.org_id)?,
+        problems,
+    })
+}
+
+fn charts(conn: &mut DbConnection, org_id: i64) -> Result<Vec<VolumeChart>, AppError> {
+    let today = now().date();
+    let first = today - Duration::days(CHART_DAYS - 1);
+    let since = first.and_hms_opt(0, 0, 0).expect("midnight exists");
+    let paid = db::payouts::paid_items_since(conn, org_id, since)?;
+    let mut charts = Vec::new();
+    for a in asset::ASSETS.iter() {
+        let mut days: Vec<Day> = (0..CHART_DAYS)
+            .map(|n| Day { date: first + Duration::days(n), amount: Amount::zero(a), height: 0 })
+            .collect();
+        let mut any = false;
+        for (_, amount, at) in paid.iter().filter(|(code, _, _)| code == a.code) {
+            let index = (at.date() - first).num_days();
+            if let (Some(day), Ok(amount)) = (days.get_mut(index as usize), Amount::parse_non_negative(a, amount)) {
+                day.amount = day.amount.checked_add(amount).unwrap_or(day.amount);
+                any = true;
+            }
+        }
+        if !any {
+            continue;
+        }
+        let max = days.iter().map(|d| d.amount.minor()).max().unwrap_or(0).max(1);
+        for d in days.iter_mut() {
+            // At least a sliver for any day with payouts, so small days stay visible.
+            d.height = if d.amount.is_zero() { 0 } else { (d.amount.minor() * 100 / max).max(2) as i64 };
+        }
+        let total = Amount::sum(a, days.iter().map(|d| &d.amount)).unwrap_or(Amount::zero(a));
+        charts.push(VolumeChart { asset: a, days, total });
+    }
+    Ok(charts)
+}

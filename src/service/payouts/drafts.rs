@@ -1,0 +1,589 @@
+//! Mass payout drafts: started with an asset and a purpose, filled by CSV upload and by hand,
+//! checked as a whole, confirmed into one payout.
+
+use std::io::Read;
+
+use chrono::NaiveDateTime;
+
+use crate::clock::now;
+use crate::db::drafts::{DraftLineRow, DraftRow, NewDraftLine};
+use crate::db::{self, DbConnection};
+use crate::domain::FieldErrors;
+use crate::domain::account::Role;
+use crate::domain::asset::{self, Asset};
+use crate::domain::payout::{ItemStatus, PayoutKind};
+use crate::domain::registry::{self, Issue, Limits, Row, RowInput, check_text};
+use crate::error::AppError;
+use crate::service::access::Actor;
+use crate::service::access::org_settings;
+use crate::service::payouts::{self, Created, Draft, MAX_DESCRIPTION_CHARS};
+
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+pub struct HeaderForm {
+    #[serde(default)]
+    pub asset: String,
+    #[serde(default)]
+    pub purpose: String,
+}
+
+/// One row's cells as typed.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct RowForm {
+    #[serde(default)]
+    pub address: String,
+    #[serde(default)]
+    pub amount: String,
+    #[serde(default)]
+    pub comment: String,
+    #[serde(default)]
+    pub reference: String,
+}
+
+fn check_header(conn: &mut DbConnection, actor: &Actor, form: &HeaderForm) -> Result<&'static Asset, AppError> {
+    let mut errors = FieldErrors::new();
+    let enabled = org_settings::enabled_assets(conn, actor.org_id)?;
+    let asset = asset::find(&form.asset).filter(|a| enabled.iter().any(|e| e.code == a.code));
+    if asset.is_none() {
+        errors.add("asset", "Choose one of your organization's payout currencies.");
+    }
+    if form.purpose.trim().is_empty() {
+        errors.add("purpose", "Say what the payout is for, e.g. \"November salaries\".");
+    } else if let Err(e) = check_text(&form.purpose, MAX_DESCRIPTION_CHARS) {
+        errors.add("purpose", e);
+    }
+    errors.into_result(())?;
+    Ok(asset.expect("checked"))
+}
+
+pub fn start(conn: &mut DbConnection, actor: &Actor, form: &HeaderForm) -> Result<DraftRow, AppError> {
+    actor.require(Role::can_create_payouts)?;
+    let asset = check_header(conn, actor, form)?;
+    Ok(db::drafts::insert(conn, actor.org_id, actor.user_id, asset.code, form.purpose.trim(), now())?)
+}
+
+pub fn open_drafts(conn: &mut DbConnection, actor: &Actor) -> Result<Vec<DraftRow>, AppError> {
+    actor.require(Role::can_create_payouts)?;
+    Ok(db::drafts::open_in_org(conn, actor.org_id)?)
+}
+
+/// An open draft of the actor's organization.
+fn load_open(conn: &mut DbConnection, actor: &Actor, id: i64) -> Result<(DraftRow, &'static Asset), AppError> {
+    actor.require(Role::can_create_payouts)?;
+    let draft = db::drafts::find_in_org(conn, actor.org_id, id)?.ok_or(AppError::NotFound)?;
+    if draft.status != "open" {
+        let message = match draft.payout_id {
+            Some(p) => format!("This draft was confirmed as payout #{p}."),
+            None => "This draft was discarded.".to_string(),
+        };
+        return Err(AppError::Conflict(message));
+    }
+    let asset = asset::find(&draft.asset).ok_or_else(|| AppError::Internal("draft asset unknown".into()))?;
+    Ok((draft, asset))
+}
+
+/// A draft with every row checked, the duplicates flagged and the whole priced.
+pub struct DraftView {
+    pub draft: DraftRow,
+    /// The stored rows, in order, beside their checked form (`checked.rows[i]`).
+    pub lines: Vec<DraftLineRow>,
+    pub checked: Draft,
+    /// Valid rows to an address never paid, or to a payee's changed address, and the payee
+    /// each valid row's address belongs to.
+    pub flags: crate::service::payees::AddressFlags,
+}
+
+impl DraftView {
+    pub fn invalid(&self) -> usize {
+        self.checked.rows.iter().filter(|r| !r.is_valid()).count()
+    }
+
+    pub fn duplicate_warnings(&self) -> usize {
+        self.checked.rows.iter().filter(|r| r.warnings.iter().any(|w| w.column.is_empty())).count()
+    }
+}
+
+pub fn view(conn: &mut DbConnection, actor: &Actor, id: i64) -> Result<DraftView, AppError> {
+    let (draft, asset) = load_open(conn, actor, id)?;
+    let lines = db::drafts::lines(conn, id)?;
+    let rows: Vec<Row> = lines
+        .iter()
+        .enumerate()
+        .map(|(n, l)| {
+            let input = input_of(l);
+            let line = n as u64 + 1;
+            let mut row = l
+                .verdict
+                .as_deref()
+                .and_then(|v| Row::from_verdict(asset, line, &input, v))
+                .unwrap_or_else(|| Row::check(asset, line, &input));
+            if let Some(problem) = &l.upload_error {
+                row.errors.push(Issue::new("", format!("{problem} Check every cell, then save the row.")));
+            }
+            row
+        })
+        .collect();
+    let checked = payouts::price(conn, actor, PayoutKind::Mass, asset, &draft.purpose, rows)?;
+    let valid: Vec<(u64, &str)> =
+        checked.rows.iter().filter(|r| r.is_valid()).map(|r| (r.line, r.address.as_str())).collect();
+    let flags = crate::service::payees::address_flags(conn, actor.org_id, asset, &valid, None)?;
+    let mut checked = checked;
+    crate::service::payees::mark_foreign_references(conn, actor.org_id, asset, &mut checked.rows, &flags.names)?;
+    Ok(DraftView { draft, lines, checked, flags })
+}
+
+pub fn set_header(conn: &mut DbConnection, actor: &Actor, id: i64, form: &HeaderForm) -> Result<(), AppError> {
+    load_open(conn, actor, id)?;
+    let asset = check_header(conn, actor, form)?;
+    db::write_tx(conn, |conn| {
+        let (draft, _) = load_open(conn, actor, id)?;
+        db::drafts::update_header(conn, id, asset.code, form.purpose.trim(), now())?;
+        if draft.asset != asset.code {
+            // Another asset, other rules: every row is checked again, once.
+            let verdicts: Vec<(i64, String)> = db::drafts::lines(conn, id)?
+                .iter()
+                .map(|l| (l.id, Row::check(asset, 0, &input_of(l)).verdict(asset)))
+                .collect();
+            db::drafts::set_verdicts(conn, &verdicts)?;
+        }
+        Ok(())
+    })
+}
+
+/// A row to store, checked once here: views read the stored verdict instead of checking every
+/// row again.
+fn line_of(
+    asset: &'static Asset,
+    draft_id: i64,
+    position: i64,
+    source_line: Option<i64>,
+    row: &RowForm,
+) -> NewDraftLine {
+    let input =
+        RowInput { address: &row.address, amount: &row.amount, comment: &row.comment, reference: &row.reference };
+    NewDraftLine {
+        draft_id,
+        position,
+        source_line,
+        address: row.address.trim().to_owned(),
+        amount: row.amount.trim().to_owned(),
+        comment: row.comment.trim().to_owned(),
+        reference: row.reference.trim().to_owned(),
+        upload_error: None,
+        verdict: Some(Row::check(asset, 0, &input).verdict(asset)),
+    }
+}
+
+fn input_of(l: &DraftLineRow) -> RowInput<'_> {
+    RowInput { address: &l.address, amount: &l.amount, comment: &l.comment, reference: &l.reference }
+}
+
+fn check_room(conn: &mut DbConnection, id: i64, adding: usize, limits: &Limits) -> Result<(), AppError> {
+    let existing = db::drafts::count_lines(conn, id)? as usize;
+    if existing + adding > limits.max_rows {
+        return Err(FieldErrors::form(format!(
+            "A mass payout has at most {} rows; this draft has {existing} and {adding} more would not fit.",
+            limits.max_rows
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+/// Adds a row; returns its id.
+pub fn add_row(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    id: i64,
+    row: &RowForm,
+    limits: &Limits,
+) -> Result<i64, AppError> {
+    db::write_tx(conn, |conn| {
+        let (_, asset) = load_open(conn, actor, id)?;
+        check_room(conn, id, 1, limits)?;
+        let position = db::drafts::max_position(conn, id)? + 1;
+        let line = db::drafts::insert_line(conn, &line_of(asset, id, position, None, row))?;
+        db::drafts::touch(conn, id, now())?;
+        Ok(line.id)
+    })
+}
+
+pub fn update_row(conn: &mut DbConnection, actor: &Actor, id: i64, row_id: i64, row: &RowForm) -> Result<(), AppError> {
+    db::write_tx(conn, |conn| {
+        let (_, asset) = load_open(conn, actor, id)?;
+        if !db::drafts::update_line(conn, id, row_id, &line_of(asset, id, 0, None, row))? {
+            return Err(AppError::NotFound);
+        }
+        db::drafts::touch(conn, id, now())?;
+        Ok(())
+    })
+}
+
+pub fn delete_row(conn: &mut DbConnection, actor: &Actor, id: i64, row_id: i64) -> Result<(), AppError> {
+    db::write_tx(conn, |conn| {
+        load_open(conn, actor, id)?;
+        if !db::drafts::delete_line(conn, id, row_id)? {
+            return Err(AppError::NotFound);
+        }
+        db::drafts::touch(conn, id, now())?;
+        Ok(())
+    })
+}
+
+/// A payee as "Add payees" offers it for this draft's asset: the address a row would pay, or
+/// why there is none.
+pub struct PayeeChoice {
+    pub id: i64,
+    pub name: String,
+    pub external_id: String,
+    pub tags: String,
+    /// The approved address on the draft's network (payable, or still cooling off).
+    pub address: Option<String>,
+    pub why_not: &'static str,
+}
+
+/// Payees matching `term` (the start of a name, an external id or a whole tag; all when empty),
+/// each with the address it would be paid at.
+pub fn payee_choices(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    id: i64,
+    term: &str,
+) -> Result<(DraftRow, &'static Asset, Vec<PayeeChoice>), AppError> {
+    let (draft, asset) = load_open(conn, actor, id)?;
+    let found = crate::service::payees::list(conn, actor, term, false)?;
+    let ids: Vec<i64> = found.iter().map(|p| p.id).collect();
+    let (_, addresses) = db::payees::with_addresses(conn, actor.org_id, &ids, asset.network)?;
+    let choices = found
+        .into_iter()
+        .map(|p| {
+            let mine = addresses.iter().filter(|a| a.payee_id == p.id);
+            let approved = mine.clone().find(|a| a.status == "approved").map(|a| a.address.clone());
+            let why_not = match (&approved, mine.clone().any(|a| a.status == "pending")) {
+                (Some(_), _) => "",
+                (None, true) => "Address awaiting approval",
+                (None, false) => "No address on this network",
+            };
+            PayeeChoice { id: p.id, name: p.name, external_id: p.external_id, tags: p.tags, address: approved, why_not }
+        })
+        .collect();
+    Ok((draft, asset, choices))
+}
+
+/// What "Add payees" did.
+#[derive(Debug, PartialEq, Eq)]
+pub struct AddedPayees {
+    pub added: usize,
+    /// Payees left out: archived, or without an approved address on the draft's network.
+    pub skipped: Vec<String>,
+}
+
+/// Adds a row per chosen payee: the payee's approved address on the draft's network, `amount`
+/// (empty leaves each to be filled in), and the payee's external id as the reference. Read and
+/// written in one transaction, so an address changed meanwhile is the one added.
+pub fn add_payees(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    id: i64,
+    payee_ids: &[i64],
+    amount: &str,
+    limits: &Limits,
+) -> Result<AddedPayees, AppError> {
+    if payee_ids.is_empty() {
+        return Err(FieldErrors::single("payee", "Choose at least one payee.").into());
+    }
+    if payee_ids.len() > limits.max_rows {
+        return Err(FieldErrors::single("payee", format!("Choose at most {} payees.", limits.max_rows)).into());
+    }
+    let mut ids = payee_ids.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    let at = now();
+    db::write_tx(conn, |conn| {
+        let (_, asset) = load_open(conn, actor, id)?;
+        let (mut payees, addresses) = db::payees::with_addresses(conn, actor.org_id, &ids, asset.network)?;
+        payees.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
+        let approved: std::collections::HashMap<i64, &str> =
+            addresses.iter().filter(|a| a.status == "approved").map(|a| (a.payee_id, a.address.as_str())).collect();
+        let mut chosen = Vec::new();
+        let mut skipped = Vec::new();
+        for p in &payees {
+            match approved.get(&p.id) {
+                Some(a) if !p.archived => chosen.push((p, a.to_string())),
+                _ => skipped.push(p.name.clone()),
+            }
+        }
+        check_room(conn, id, chosen.len(), limits)?;
+        let first = db::drafts::max_position(conn, id)? + 1;
+        let lines: Vec<NewDraftLine> = chosen
+            .iter()
+            .enumerate()
+            .map(|(n, (p, address))| {
+                let form = RowForm {
+                    address: address.clone(),
+                    amount: amount.trim().to_owned(),
+                    comment: String::new(),
+                    reference: p.external_id.clone(),
+                };
+                line_of(asset, id, first + n as i64, None, &form)
+            })
+            .collect();
+        db::drafts::insert_lines(conn, &lines)?;
+        db::drafts::touch(conn, id, at)?;
+        Ok(AddedPayees { added: lines.len(), skipped })
+    })
+}
+
+/// What an upload added.
+pub struct Uploaded {
+    pub rows: usize,
+    pub with_problems: usize,
+    pub unknown_columns: Vec<String>,
+}
+
+/// Appends a CSV registry's rows. A whole-file problem is one field error (`file`) and changes
+/// nothing; row problems land in the draft, marked for correction.
+pub fn upload(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    id: i64,
+    file: impl Read,
+    limits: &Limits,
+) -> Result<Uploaded, AppError> {
+    let (_, asset) = load_open(conn, actor, id)?;
+    let registry = registry::parse(file, asset, limits).map_err(|e| FieldErrors::single("file", e.to_string()))?;
+    let with_problems = registry.rows.iter().filter(|r| !r.is_valid()).count();
+    let rows = registry.rows.len();
+    db::write_tx(conn, |conn| -> Result<(), AppError> {
+        load_open(conn, actor, id)?;
+        check_room(conn, id, rows, limits)?;
+        let start = db::drafts::max_position(conn, id)? + 1;
+        let lines: Vec<NewDraftLine> = registry
+            .rows
+            .iter()
+            .enumerate()
+            .map(|(n, r)| {
+                let form = RowForm {
+                    address: r.address.clone(),
+                    amount: r.amount_text.clone(),
+                    comment: r.comment.clone(),
+                    reference: r.reference.clone(),
+                };
+                // A problem of the line itself is kept apart; the cells' own are in the verdict
+                // (checked on their own: problems across rows are found at each view).
+                let upload_error = r.errors.iter().find(|e| e.column.is_empty()).map(|e| e.message.clone());
+                NewDraftLine { upload_error, ..line_of(asset, id, start + n as i64, Some(r.line as i64), &form) }
+            })
+            .collect();
+        db::drafts::insert_lines(conn, &lines)?;
+        db::drafts::touch(conn, id, now())?;
+        Ok(())
+    })?;
+    Ok(Uploaded { rows, with_problems, unknown_columns: registry.unknown_columns })
+}
+
+pub fn discard(conn: &mut DbConnection, actor: &Actor, id: i64) -> Result<(), AppError> {
+    load_open(conn, actor, id)?;
+    if !db::drafts::close(conn, id, "discarded", None, now())? {
+        return Err(AppError::Conflict("The draft changed meanwhile; reload the page.".into()));
+    }
+    Ok(())
+}
+
+/// The key that makes confirming one draft create one payout, however often it is sent.
+fn idempotency_key(draft_id: i64) -> String {
+    format!("mass-draft-{draft_id}")
+}
+
+/// Turns the draft into one Mass payout with one item per row, in one transaction that reads
+/// the rows it writes. Refused while any row is invalid, until possible duplicates are
+/// acknowledged, and when the draft no longer matches `reviewed_digest` (another person edited
+/// it, or a fee changed, after this review was shown). A repeat returns the payout the first
+/// confirm created.
+pub fn confirm(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    id: i64,
+    duplicates_acknowledged: bool,
+    reviewed_digest: &str,
+    scheduled_for: Option<chrono::NaiveDateTime>,
+) -> Result<Created, AppError> {
+    actor.require(Role::can_create_payouts)?;
+    if let Some(existing) = db::payouts::find_by_idempotency_key(conn, actor.org_id, &idempotency_key(id))? {
+        return Ok(Created { payout: existing, replayed: true });
+    }
+    let draft_of = |conn: &mut DbConnection| {
+        let v = view(conn, actor, id)?;
+        if v.checked.rows.is_empty() {
+            return Err(FieldErrors::form("Add at least one row before confirming.").into());
+        }
+        let invalid = v.invalid();
+        if invalid > 0 {
+            return Err(FieldErrors::form(format!(
+                "{invalid} row(s) still have problems; correct or delete them first."
+            ))
+            .into());
+        }
+        if v.duplicate_warnings() > 0 && !duplicates_acknowledged {
+            return Err(FieldErrors::single(
+                "acknowledge",
+                "Some rows repeat another row's address and amount: confirm that these are not duplicates.",
+            )
+            .into());
+        }
+        Ok(Draft { scheduled_for, ..v.checked })
+    };
+    payouts::create_with(conn, actor, &idempotency_key(id), Some(reviewed_digest), draft_of, |conn, payout| {
+        let at = now();
+        if !db::drafts::close(conn, id, "confirmed", Some(payout.id), at)? {
+            return Err(AppError::Conflict("The draft changed meanwhile; reload the page.".into()));
+        }
+        // A schedule's next run repeats this one, with whatever was changed in it.
+        if let Some(schedule) = db::drafts::find_in_org(conn, actor.org_id, id)?.and_then(|d| d.schedule_id) {
+            db::schedules::set_template(conn, schedule, payout.id, at)?;
+        }
+        Ok(())
+    })
+}
+
+/// "Pay failed rows again": a new draft holding just the failed rows of a payout.
+pub fn from_failed_rows(conn: &mut DbConnection, actor: &Actor, payout_id: i64) -> Result<DraftRow, AppError> {
+    actor.require(Role::can_create_payouts)?;
+    let payout = db::payouts::find_in_org(conn, actor.org_id, payout_id)?.ok_or(AppError::NotFound)?;
+    let failed: Vec<_> =
+        db::payouts::items(conn, payout.id)?.into_iter().filter(|i| i.status == ItemStatus::Failed.as_str()).collect();
+    if failed.is_empty() {
+        return Err(AppError::Conflict("No row of this payout failed.".into()));
+    }
+    let asset = crate::service::payouts::payout_asset(&payout)?;
+    let at = now();
+    db::write_tx(conn, |conn| {
+        let purpose = format!("{} (failed rows of payout #{})", payout.description, payout.id);
+        let purpose: String = purpose.chars().take(MAX_DESCRIPTION_CHARS).collect();
+        let draft = db::drafts::insert(conn, actor.org_id, actor.user_id, &payout.asset, &purpose, at)?;
+        let lines: Vec<NewDraftLine> = failed
+            .iter()
+            .enumerate()
+            .map(|(n, i)| {
+                let form = RowForm {
+                    address: i.address.clone(),
+                    amount: i.amount.clone(),
+                    comment: i.comment.clone(),
+                    reference: i.reference.clone(),
+                };
+                line_of(asset, draft.id, n as i64 + 1, Some(i.line.into()), &form)
+            })
+            .collect();
+        db::drafts::insert_lines(conn, &lines)?;
+        Ok(draft)
+    })
+}
+
+/// "Repeat": a new draft with the rows of a finished mass payout, each paying the payee's
+/// current payable address where the row was a payee's; the editor marks what differs.
+pub fn repeat(conn: &mut DbConnection, actor: &Actor, payout_id: i64) -> Result<DraftRow, AppError> {
+    actor.require(Role::can_create_payouts)?;
+    let payout = db::payouts::find_in_org(conn, actor.org_id, payout_id)?.ok_or(AppError::NotFound)?;
+    if payout.kind != PayoutKind::Mass.as_str()
+        || !matches!(payout.status.as_str(), "completed" | "partially_completed")
+    {
+        return Err(AppError::Conflict("Only a completed or partially completed mass payout can be repeated.".into()));
+    }
+    let purpose: String = format!("{} (repeat of payout #{})", payout.description, payout.id)
+        .chars()
+        .take(MAX_DESCRIPTION_CHARS)
+        .collect();
+    let at = now();
+    db::write_tx(conn, |conn| repeat_in_tx(conn, actor.user_id, &payout, &purpose, at))
+}
+
+/// A new draft of `payout`'s rows, each payee's row at the payee's current approved address,
+/// inside the caller's transaction (a person's Repeat, or a schedule's run).
+pub(crate) fn repeat_in_tx(
+    conn: &mut DbConnection,
+    user_id: i64,
+    payout: &db::payouts::PayoutRow,
+    purpose: &str,
+    at: NaiveDateTime,
+) -> Result<DraftRow, AppError> {
+    let asset = crate::service::payouts::payout_asset(payout)?;
+    let items = db::payouts::items(conn, payout.id)?;
+    let current = crate::service::payees::current_addresses(conn, payout.org_id, asset, &items)?;
+    let purpose: String = purpose.chars().take(MAX_DESCRIPTION_CHARS).collect();
+    let draft = db::drafts::insert(conn, payout.org_id, user_id, &payout.asset, &purpose, at)?;
+    db::drafts::set_repeat_of(conn, draft.id, payout.id)?;
+    let lines: Vec<NewDraftLine> = items
+        .iter()
+        .enumerate()
+        .map(|(n, i)| {
+            let address = i.payee_id.and_then(|p| current.get(&p)).cloned().unwrap_or_else(|| i.address.clone());
+            let form = RowForm {
+                address,
+                amount: i.amount.clone(),
+                comment: i.comment.clone(),
+                reference: i.reference.clone(),
+            };
+            line_of(asset, draft.id, n as i64 + 1, None, &form)
+        })
+        .collect();
+    db::drafts::insert_lines(conn, &lines)?;
+    Ok(DraftRow { repeat_of: Some(payout.id), ..draft })
+}
+
+/// What a repeated draft's row changes against the run it repeats.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Difference {
+    New,
+    Amount { before: String },
+    Address { before: String },
+}
+
+/// A repeated draft against its run: the differences of its rows (by stored row id), and the
+/// earlier rows it no longer has. Rows are matched by reference, or by address without one.
+pub struct Comparison {
+    pub payout_id: i64,
+    pub rows: std::collections::HashMap<i64, Vec<Difference>>,
+    /// (reference or address, amount) of earlier rows left out.
+    pub removed: Vec<(String, String)>,
+}
+
+pub fn compare(
+    conn: &mut DbConnection,
+    draft: &DraftRow,
+    lines: &[DraftLineRow],
+) -> Result<Option<Comparison>, AppError> {
+    let Some(payout_id) = draft.repeat_of else { return Ok(None) };
+    let before = db::payouts::items(conn, payout_id)?;
+    let key = |reference: &str, address: &str| {
+        if reference.trim().is_empty() { format!("a:{}", address.trim()) } else { format!("r:{}", reference.trim()) }
+    };
+    let mut earlier: std::collections::HashMap<String, &crate::db::payouts::ItemRow> =
+        before.iter().map(|i| (key(&i.reference, &i.address), i)).collect();
+    let mut rows = std::collections::HashMap::new();
+    for l in lines {
+        let k = key(&l.reference, &l.address);
+        let diffs = match earlier.remove(&k) {
+            None => vec![Difference::New],
+            Some(i) => {
+                let mut d = Vec::new();
+                if i.amount != l.amount {
+                    d.push(Difference::Amount { before: i.amount.clone() });
+                }
+                if i.address != l.address {
+                    d.push(Difference::Address { before: i.address.clone() });
+                }
+                d
+            }
+        };
+        if !diffs.is_empty() {
+            rows.insert(l.id, diffs);
+        }
+    }
+    let mut removed: Vec<(i32, String, String)> = earlier
+        .into_values()
+        .map(|i| {
+            (i.line, if i.reference.is_empty() { i.address.clone() } else { i.reference.clone() }, i.amount.clone())
+        })
+        .collect();
+    removed.sort();
+    Ok(Some(Comparison { payout_id, rows, removed: removed.into_iter().map(|(_, k, a)| (k, a)).collect() }))
+}

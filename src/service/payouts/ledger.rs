@@ -1,0 +1,148 @@
+//! Balances and the movements that change them, each a compare-and-swap on the balance row
+//! plus an append-only entry, inside the caller's transaction.
+
+use chrono::NaiveDateTime;
+
+use crate::clock::now;
+use crate::db::ledger::{BalanceRow, EntryRow, NewEntryRow};
+use crate::db::{self, DbConnection};
+use crate::domain::account::Role;
+use crate::domain::asset::{self, Asset};
+use crate::domain::ledger::{Balance, LedgerError, Movement};
+use crate::domain::{Amount, FieldErrors};
+use crate::error::{AppError, stored_amount};
+use crate::service::access::Actor;
+use crate::service::access::audit::{self, Entry};
+
+/// How often a compare-and-swap is retried against concurrent writers before giving up.
+const CAS_ATTEMPTS: usize = 20;
+
+fn to_balance(row: &BalanceRow) -> Result<Balance, AppError> {
+    let asset =
+        asset::find(&row.asset).ok_or_else(|| AppError::Internal(format!("unknown stored asset {}", row.asset)))?;
+    Ok(Balance {
+        available: stored_amount(asset, &row.available)?,
+        reserved: stored_amount(asset, &row.reserved)?,
+        paid: stored_amount(asset, &row.paid)?,
+    })
+}
+
+/// What a movement records besides its amount.
+pub struct MoveContext<'a> {
+    pub org_id: i64,
+    pub payout_id: Option<i64>,
+    pub note: &'a str,
+    pub actor_user_id: Option<i64>,
+    pub at: NaiveDateTime,
+}
+
+/// Moves `amount` between buckets. Call inside a write transaction: the balance row and the
+/// entry change together or not at all.
+pub fn move_funds(
+    conn: &mut DbConnection,
+    movement: Movement,
+    amount: Amount,
+    ctx: &MoveContext,
+) -> Result<Balance, AppError> {
+    let code = amount.asset().code;
+    db::ledger::ensure_balance(conn, ctx.org_id, code)?;
+    for _ in 0..CAS_ATTEMPTS {
+        let row = db::ledger::balance(conn, ctx.org_id, code)?.ok_or(AppError::NotFound)?;
+        let next = to_balance(&row)?.apply(movement, amount).map_err(ledger_error)?;
+        let swapped = db::ledger::compare_and_swap(
+            conn,
+            &row,
+            &next.available.to_string(),
+            &next.reserved.to_string(),
+            &next.paid.to_string(),
+        )?;
+        if swapped {
+            let (from, to) = movement.buckets();
+            db::ledger::append(
+                conn,
+                &NewEntryRow {
+                    org_id: ctx.org_id,
+                    asset: code,
+                    kind: movement.as_str(),
+                    from_bucket: from.as_str(),
+                    to_bucket: to.as_str(),
+                    amount: &amount.to_string(),
+                    payout_id: ctx.payout_id,
+                    note: ctx.note,
+                    created_by: ctx.actor_user_id,
+                    created_at: ctx.at,
+                },
+            )?;
+            return Ok(next);
+        }
+    }
+    Err(AppError::Conflict("The balance is changing too fast right now; try again.".into()))
+}
+
+fn ledger_error(e: LedgerError) -> AppError {
+    match e {
+        LedgerError::Insufficient { .. } => AppError::Conflict(e.to_string()),
+        other => AppError::Internal(other.to_string()),
+    }
+}
+
+/// The organization's balance of every asset it has one of, in the asset table's order.
+pub fn balances(conn: &mut DbConnection, org_id: i64) -> Result<Vec<Balance>, AppError> {
+    let rows = db::ledger::balances(conn, org_id)?;
+    let mut list = rows.iter().map(to_balance).collect::<Result<Vec<_>, _>>()?;
+    list.sort_by_key(|b| asset::ASSETS.iter().position(|a| a.code == b.asset().code));
+    Ok(list)
+}
+
+pub fn balance_of(conn: &mut DbConnection, org_id: i64, asset: &'static Asset) -> Result<Balance, AppError> {
+    match db::ledger::balance(conn, org_id, asset.code)? {
+        Some(row) => to_balance(&row),
+        None => Ok(Balance::zero(asset)),
+    }
+}
+
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct DepositForm {
+    #[serde(default)]
+    pub asset: String,
+    #[serde(default)]
+    pub amount: String,
+    #[serde(default)]
+    pub note: String,
+}
+
+/// An admin records funds that arrived (the stand-in for incoming transfers).
+pub fn deposit(conn: &mut DbConnection, actor: &Actor, form: &DepositForm) -> Result<Balance, AppError> {
+    actor.require(Role::can_administer)?;
+    let mut errors = FieldErrors::new();
+    let asset = asset::find(&form.asset);
+    if asset.is_none() {
+        errors.add("asset", "Choose an asset.");
+    }
+    let amount = asset.and_then(|a| Amount::parse(a, &form.amount).map_err(|e| errors.add("amount", e)).ok());
+    let note = form.note.trim();
+    if note.is_empty() {
+        errors.add("note", "Say where the funds came from, e.g. the incoming transaction.");
+    } else if let Err(e) = crate::domain::registry::check_text(note, 200) {
+        errors.add("note", e);
+    }
+    errors.into_result(())?;
+    let amount = amount.expect("checked");
+    let at = now();
+    db::write_tx(conn, |conn| {
+        let ctx = MoveContext { org_id: actor.org_id, payout_id: None, note, actor_user_id: Some(actor.user_id), at };
+        let balance = move_funds(conn, Movement::Deposit, amount, &ctx)?;
+        audit::record(
+            conn,
+            Entry::by(actor, "balance.deposit", "balance", amount.asset().code)
+                .detail(format!("{amount} {}: {note}", amount.asset().code)),
+            at,
+        )?;
+        Ok(balance)
+    })
+}
+
+/// The newest entries, for the balances page.
+pub fn recent_entries(conn: &mut DbConnection, org_id: i64, limit: i64) -> Result<Vec<EntryRow>, AppError> {
+    Ok(db::ledger::entries(conn, org_id, limit)?)
+}

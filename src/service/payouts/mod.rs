@@ -1,0 +1,18 @@
+//! Payouts owns the payout lifecycle: create, review and quote, drafts and the registry upload,
+//! approvals and the approval policy, schedules, processing and the ledger, the dashboard figures.
+//! It may use `payees` and `access`.
+
+mod announce;
+pub mod api;
+pub mod approvals;
+pub mod bootstrap;
+pub mod dashboard;
+pub mod demo;
+pub mod drafts;
+pub mod ledger;
+mod mod_body;
+pub mod processor;
+pub mod review;
+pub mod schedules;
+
+pub use mod_body::*;

@@ -1,0 +1,807 @@
+//! Creating payouts (single now, mass and API later through the same `create`), cancelling
+//! them, and reading them back.
+
+use chrono::NaiveDateTime;
+
+use crate::clock::now;
+use crate::db::payouts::{ItemRow, NewEventRow, NewItemRow, NewPayoutRow, PayoutRow};
+use crate::db::{self, DbConnection};
+use crate::domain::account::Role;
+use crate::domain::asset::{self, Asset};
+use crate::domain::event::{PAYOUT_CREATED, PAYOUT_STATUS_CHANGED};
+use crate::domain::fee::{FeeRule, Operation, Quote};
+use crate::domain::ledger::Movement;
+use crate::domain::payout::{ItemStatus, PayoutKind, PayoutStatus};
+use crate::domain::registry::{Row, RowInput, check_duplicates, check_text};
+use crate::domain::zone::Zone;
+use crate::domain::{Amount, FieldErrors};
+use crate::error::{AppError, stored_amount};
+use crate::service::access::Actor;
+use crate::service::access::audit::{self, Entry};
+use crate::service::access::org_settings;
+use crate::service::payouts::ledger::{self, MoveContext};
+
+pub const MAX_DESCRIPTION_CHARS: usize = 500;
+
+/// The answer to a Confirm whose review no longer matches what would be created.
+pub const CHANGED_SINCE_REVIEW: &str = "This payout changed since you reviewed it (its rows, totals or service fee): \
+     check the review below again before confirming.";
+
+/// A payout about to be created: checked rows and what it will cost.
+#[derive(Debug, Clone)]
+pub struct Draft {
+    pub kind: PayoutKind,
+    pub asset: &'static Asset,
+    pub description: String,
+    pub rows: Vec<Row>,
+    /// The fee rule the quote was priced by.
+    pub rule: FeeRule,
+    pub quote: Quote,
+    /// The pay day chosen on the review page: rows are sent then, not before.
+    pub scheduled_for: Option<NaiveDateTime>,
+}
+
+/// What the single-payout form sends; strings as typed.
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+pub struct SinglePayoutForm {
+    #[serde(default)]
+    pub asset: String,
+    #[serde(default)]
+    pub amount: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub address: String,
+}
+
+fn enabled_asset(conn: &mut DbConnection, org_id: i64, code: &str) -> Result<Option<&'static Asset>, AppError> {
+    let enabled = org_settings::enabled_assets(conn, org_id)?;
+    Ok(asset::find(code).filter(|a| enabled.iter().any(|e| e.code == a.code)))
+}
+
+/// Checks a single payout and prices it against the current balance. Field errors are named
+/// `asset`, `amount`, `address`, `description`.
+pub fn check_single(conn: &mut DbConnection, actor: &Actor, form: &SinglePayoutForm) -> Result<Draft, AppError> {
+    actor.require(Role::can_create_payouts)?;
+    let mut errors = FieldErrors::new();
+    let asset = enabled_asset(conn, actor.org_id, &form.asset)?;
+    let Some(asset) = asset else {
+        errors.add("asset", "Choose one of your organization's payout currencies.");
+        if form.amount.trim().is_empty() {
+            errors.add("amount", "Enter an amount.");
+        }
+        if form.address.trim().is_empty() {
+            errors.add("address", "Enter an address.");
+        }
+        return Err(errors.into());
+    };
+    let row = Row::check(asset, 1, &RowInput { address: &form.address, amount: &form.amount, ..Default::default() });
+    for issue in &row.errors {
+        errors.add(issue.column, issue.message.clone());
+    }
+    if let Err(e) = check_text(&form.description, MAX_DESCRIPTION_CHARS) {
+        errors.add("description", e);
+    }
+    errors.into_result(())?;
+    // Said on the form already; the create's transaction checks it again.
+    crate::service::payees::check_payable(
+        conn,
+        actor.org_id,
+        asset,
+        &[(1, row.address.as_str())],
+        crate::clock::now(),
+    )?;
+    price(conn, actor, PayoutKind::Single, asset, form.description.trim(), vec![row])
+}
+
+/// Prices checked rows: the fee by the schedule in force, the balance they would draw on.
+pub fn price(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    kind: PayoutKind,
+    asset: &'static Asset,
+    description: &str,
+    mut rows: Vec<Row>,
+) -> Result<Draft, AppError> {
+    check_duplicates(&mut rows);
+    let available = ledger::balance_of(conn, actor.org_id, asset)?.available;
+    let (rule, quote) = quote_rows(conn, actor.org_id, kind, asset, &rows, Some(available))?;
+    Ok(Draft { kind, asset, description: description.to_owned(), rows, rule, quote, scheduled_for: None })
+}
+
+fn quote_rows(
+    conn: &mut DbConnection,
+    org_id: i64,
+    kind: PayoutKind,
+    asset: &'static Asset,
+    rows: &[Row],
+    available: Option<Amount>,
+) -> Result<(FeeRule, Quote), AppError> {
+    let operation = if kind == PayoutKind::Single { Operation::Single } else { Operation::MassRow };
+    let rule = org_settings::fee_schedule(conn, org_id)?.rule(asset, operation);
+    let amounts: Vec<Amount> = rows.iter().filter_map(|r| r.amount).collect();
+    let quote = Quote::new(&rule, &amounts, available)
+        .ok_or_else(|| FieldErrors::form("The total is too large to pay in one payout."))?;
+    Ok((rule, quote))
+}
+
+impl Draft {
+    /// What a review page shows and Confirm binds to: asset, kind, description, totals, fee, and
+    /// every row with its own fee. Confirm with another digest creates nothing.
+    pub fn digest(&self) -> String {
+        let q = &self.quote;
+        let mut text = format!(
+            "v1|{}|{}|{}|{}|{}|{}|{}\n",
+            self.kind.as_str(),
+            self.asset.code,
+            self.description,
+            q.count,
+            q.amount_total,
+            q.fee,
+            q.total_debit
+        );
+        for (n, row) in self.rows.iter().enumerate() {
+            let amount = row.amount.map(|a| a.to_string()).unwrap_or_default();
+            let fee = row.amount.map(|a| self.rule.fee_for(a).to_string()).unwrap_or_default();
+            text.push_str(&format!("{}|{}|{amount}|{fee}|{}|{}\n", n + 1, row.address, row.comment, row.reference));
+        }
+        format!("sha256:{}", crate::crypto::sha256_hex(text.as_bytes()))
+    }
+}
+
+/// The outcome of a confirm: the payout, and whether an earlier identical confirm had already
+/// created it (a double click, the back button, a retried API call).
+pub struct Created {
+    pub payout: PayoutRow,
+    pub replayed: bool,
+}
+
+/// Stores the draft as a payout, reserves amount + fee, and starts it (or leaves it Pending
+/// when approval is required), all in one transaction, priced by the fee rule in force in that
+/// transaction. The same `idempotency_key` again returns the first payout.
+pub fn create(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    draft: &Draft,
+    idempotency_key: &str,
+) -> Result<Created, AppError> {
+    create_with(conn, actor, idempotency_key, None, |_| Ok(draft.clone()), |_, _| Ok(()))
+}
+
+/// [`create`] bound to what a person reviewed: when the payout priced inside the transaction
+/// no longer has `reviewed_digest` (a fee rule changed, another person edited a row), nothing
+/// is created and the answer is a conflict asking to review again.
+pub fn create_reviewed(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    draft: &Draft,
+    idempotency_key: &str,
+    reviewed_digest: &str,
+) -> Result<Created, AppError> {
+    create_with(conn, actor, idempotency_key, Some(reviewed_digest), |_| Ok(draft.clone()), |_, _| Ok(()))
+}
+
+/// The general form: `draft_of` reads the rows inside the transaction (a mass payout's draft
+/// lines), `also` runs in it once the payout exists (the draft is closed there, so a draft is
+/// confirmed exactly when its payout is created).
+pub fn create_with(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    idempotency_key: &str,
+    reviewed_digest: Option<&str>,
+    draft_of: impl FnOnce(&mut DbConnection) -> Result<Draft, AppError>,
+    also: impl FnOnce(&mut DbConnection, &PayoutRow) -> Result<(), AppError>,
+) -> Result<Created, AppError> {
+    actor.require(Role::can_create_payouts)?;
+    if let Some(existing) = db::payouts::find_by_idempotency_key(conn, actor.org_id, idempotency_key)? {
+        return Ok(Created { payout: existing, replayed: true });
+    }
+    let at = now();
+    let result = db::write_tx(conn, |conn| {
+        let draft = draft_of(conn)?;
+        let payout = create_in_tx(conn, actor, &draft, idempotency_key, reviewed_digest, at)?;
+        also(conn, &payout)?;
+        Ok(payout)
+    });
+    match result {
+        Ok(payout) => Ok(Created { payout, replayed: false }),
+        // Two confirms with one key raced; the other one stored it.
+        Err(e) => match db::payouts::find_by_idempotency_key(conn, actor.org_id, idempotency_key)? {
+            Some(existing) => Ok(Created { payout: existing, replayed: true }),
+            None => Err(e),
+        },
+    }
+}
+
+/// Writes the payout inside the caller's write transaction. Everything that decides money is
+/// read here, in that transaction: whether the asset is enabled, the fee rule, the approval
+/// policy and the balance (admins change them while others create payouts); the payout's
+/// totals are the sums of exactly the item rows written.
+pub(crate) fn create_in_tx(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    draft: &Draft,
+    idempotency_key: &str,
+    reviewed_digest: Option<&str>,
+    at: NaiveDateTime,
+) -> Result<PayoutRow, AppError> {
+    actor.require(Role::can_create_payouts)?;
+    if draft.rows.is_empty() {
+        return Err(FieldErrors::form("A payout needs at least one recipient.").into());
+    }
+    if draft.rows.iter().any(|r| !r.is_valid()) {
+        return Err(FieldErrors::form("Correct the rows with problems before confirming.").into());
+    }
+    if enabled_asset(conn, actor.org_id, draft.asset.code)?.is_none() {
+        return Err(AppError::Conflict(format!(
+            "{} is no longer enabled for your organization; an admin can enable it under Settings → Assets.",
+            draft.asset.code
+        )));
+    }
+    let lines: Vec<(u64, &str)> = draft.rows.iter().map(|r| (r.line, r.address.as_str())).collect();
+    let payees = crate::service::payees::check_payable(conn, actor.org_id, draft.asset, &lines, at)?;
+    let (rule, quote) = quote_rows(conn, actor.org_id, draft.kind, draft.asset, &draft.rows, None)?;
+    let draft = Draft { rule, quote, ..draft.clone() };
+    if let Some(seen) = reviewed_digest
+        && seen != draft.digest()
+    {
+        return Err(AppError::Conflict(CHANGED_SINCE_REVIEW.into()));
+    }
+    let policy = crate::service::payouts::approvals::policy(conn, actor.org_id)?;
+    let flagged = policy.extra_for_new_addresses
+        && crate::service::payees::address_flags(conn, actor.org_id, draft.asset, &lines, None)?.any();
+    let approvals_required = policy.approvals_for(draft.quote.amount_total, flagged);
+    let (status, item_status) = if approvals_required > 0 {
+        (PayoutStatus::Pending, ItemStatus::Waiting)
+    } else {
+        (PayoutStatus::InProgress, ItemStatus::Queued)
+    };
+    let items: Vec<(Amount, Amount)> = draft
+        .rows
+        .iter()
+        .map(|row| {
+            let amount = row.amount.expect("valid rows have an amount");
+            (amount, draft.rule.fee_for(amount))
+        })
+        .collect();
+    let overflow = || FieldErrors::form("The total is too large to pay in one payout.");
+    let amount_total = Amount::sum(draft.asset, items.iter().map(|i| &i.0)).ok_or_else(overflow)?;
+    let fee = Amount::sum(draft.asset, items.iter().map(|i| &i.1)).ok_or_else(overflow)?;
+    let total_debit = amount_total.checked_add(fee).ok_or_else(overflow)?;
+    crate::service::access::second_factor::require_for_payout(conn, actor, amount_total, false)?;
+    let payout = db::payouts::insert(
+        conn,
+        &NewPayoutRow {
+            org_id: actor.org_id,
+            kind: draft.kind.as_str(),
+            asset: draft.asset.code,
+            status: status.as_str(),
+            description: &draft.description,
+            amount_total: &amount_total.to_string(),
+            fee: &fee.to_string(),
+            total_debit: &total_debit.to_string(),
+            item_count: draft.rows.len() as i32,
+            approvals_required,
+            idempotency_key: Some(idempotency_key),
+            created_by: actor.user_id,
+            created_at: at,
+            updated_at: at,
+            scheduled_for: draft.scheduled_for.filter(|t| *t > at),
+        },
+    )?;
+    let rows: Vec<NewItemRow> = draft
+        .rows
+        .iter()
+        .zip(&items)
+        .enumerate()
+        .map(|(n, (row, (amount, fee)))| NewItemRow {
+            payout_id: payout.id,
+            org_id: actor.org_id,
+            line: (n + 1) as i32,
+            address: row.address.clone(),
+            amount: amount.to_string(),
+            fee: fee.to_string(),
+            comment: row.comment.clone(),
+            reference: row.reference.clone(),
+            status: item_status.as_str().into(),
+            idempotency_key: format!("payout-{}-item-{}", payout.id, n + 1),
+            updated_at: at,
+            payee_id: payees.get(&row.address).copied(),
+        })
+        .collect();
+    db::payouts::insert_items(conn, &rows)?;
+    let ctx = MoveContext {
+        org_id: actor.org_id,
+        payout_id: Some(payout.id),
+        note: "Reserved for payout",
+        actor_user_id: Some(actor.user_id),
+        at,
+    };
+    ledger::move_funds(conn, Movement::Reserve, total_debit, &ctx)?;
+    let reason =
+        if approvals_required > 0 { "Created; waiting for a manager's approval" } else { "Created and confirmed" };
+    event(conn, payout.id, None, Some(actor.user_id), None, status.as_str(), reason, at)?;
+    audit::record(
+        conn,
+        Entry::by(actor, "payout.created", "payout", payout.id).detail(format!(
+            "{} {} {} to {} recipient(s)",
+            draft.kind.label(),
+            total_debit,
+            draft.asset.code,
+            draft.rows.len()
+        )),
+        at,
+    )?;
+    Ok(payout)
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn event(
+    conn: &mut DbConnection,
+    payout_id: i64,
+    item_id: Option<i64>,
+    actor_user_id: Option<i64>,
+    from: Option<&str>,
+    to: &str,
+    reason: &str,
+    at: NaiveDateTime,
+) -> Result<(), AppError> {
+    db::payouts::insert_event(
+        conn,
+        &NewEventRow { payout_id, item_id, actor_user_id, from_status: from, to_status: to, reason, created_at: at },
+    )?;
+    // Told in the same transaction: no event is lost on a crash.
+    match (item_id, from) {
+        (Some(item), _) => super::announce::items(conn, payout_id, &[item], at),
+        (None, None) => super::announce::payout(conn, payout_id, PAYOUT_CREATED, at),
+        (None, Some(f)) if f != to => super::announce::payout(conn, payout_id, PAYOUT_STATUS_CHANGED, at),
+        _ => Ok(()),
+    }
+}
+
+pub(crate) fn payout_asset(row: &PayoutRow) -> Result<&'static Asset, AppError> {
+    asset::find(&row.asset).ok_or_else(|| AppError::Internal(format!("unknown stored asset {}", row.asset)))
+}
+
+/// A manager, or the creator while their role still creates payouts (a creator demoted to
+/// viewer has lost the right).
+fn may_cancel(actor: &Actor, payout: &PayoutRow) -> bool {
+    actor.role.can_approve() || (payout.created_by == actor.user_id && actor.role.can_create_payouts())
+}
+
+/// Cancels a payout that has not started paying: Pending, or In progress with every item
+/// still queued. Its reservation is released. The creator or a manager may cancel.
+pub fn cancel(conn: &mut DbConnection, actor: &Actor, payout_id: i64, reason: &str) -> Result<PayoutRow, AppError> {
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Err(FieldErrors::single("reason", "Say why the payout is cancelled.").into());
+    }
+    check_text(reason, MAX_DESCRIPTION_CHARS).map_err(|e| FieldErrors::single("reason", e))?;
+    let at = now();
+    db::write_tx(conn, |conn| {
+        let payout = db::payouts::lock_in_org(conn, actor.org_id, payout_id)?.ok_or(AppError::NotFound)?;
+        if !may_cancel(actor, &payout) {
+            return Err(AppError::Forbidden);
+        }
+        let status = PayoutStatus::parse(&payout.status).ok_or_else(|| AppError::Internal("bad status".into()))?;
+        if !status.can_become(PayoutStatus::Cancelled) {
+            return Err(AppError::Conflict(format!(
+                "This payout is {} and can no longer be cancelled.",
+                status.label()
+            )));
+        }
+        // Every transition locks the payout row before its items: one order, no deadlock.
+        if !db::payouts::cas_status(conn, payout.id, status.as_str(), PayoutStatus::Cancelled.as_str(), at)? {
+            return Err(AppError::Conflict("The payout changed meanwhile; reload the page.".into()));
+        }
+        let waiting = if status == PayoutStatus::Pending { ItemStatus::Waiting } else { ItemStatus::Queued };
+        let moved =
+            db::payouts::set_items_status(conn, payout.id, waiting.as_str(), ItemStatus::Cancelled.as_str(), at)?;
+        if moved != payout.item_count as usize {
+            // Rolled back with the status change above.
+            return Err(AppError::Conflict(
+                "Sending has already started, so this payout can no longer be cancelled.".into(),
+            ));
+        }
+        let asset = payout_asset(&payout)?;
+        let ctx = MoveContext {
+            org_id: actor.org_id,
+            payout_id: Some(payout.id),
+            note: "Released: payout cancelled",
+            actor_user_id: Some(actor.user_id),
+            at,
+        };
+        ledger::move_funds(conn, Movement::Release, stored_amount(asset, &payout.total_debit)?, &ctx)?;
+        event(
+            conn,
+            payout.id,
+            None,
+            Some(actor.user_id),
+            Some(status.as_str()),
+            PayoutStatus::Cancelled.as_str(),
+            &format!("Cancelled: {reason}"),
+            at,
+        )?;
+        audit::record(conn, Entry::by(actor, "payout.cancelled", "payout", payout.id).detail(reason.to_owned()), at)?;
+        Ok(db::payouts::find(conn, payout.id)?)
+    })
+}
+
+/// A payout as pages and exports show it.
+#[derive(Debug, Clone)]
+pub struct PayoutView {
+    pub id: i64,
+    pub kind: PayoutKind,
+    pub asset: &'static Asset,
+    pub status: PayoutStatus,
+    pub description: String,
+    pub amount_total: Amount,
+    pub fee: Amount,
+    pub total_debit: Amount,
+    pub item_count: i32,
+    pub created_by: i64,
+    pub created_by_email: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    /// Its pay day: rows are sent at this time, not before.
+    pub scheduled_for: Option<NaiveDateTime>,
+}
+
+pub(crate) fn view(row: &PayoutRow, emails: &[(i64, String)]) -> Result<PayoutView, AppError> {
+    let asset = payout_asset(row)?;
+    Ok(PayoutView {
+        id: row.id,
+        kind: PayoutKind::parse(&row.kind).ok_or_else(|| AppError::Internal("bad kind".into()))?,
+        asset,
+        status: PayoutStatus::parse(&row.status).ok_or_else(|| AppError::Internal("bad status".into()))?,
+        description: row.description.clone(),
+        amount_total: stored_amount(asset, &row.amount_total)?,
+        fee: stored_amount(asset, &row.fee)?,
+        total_debit: stored_amount(asset, &row.total_debit)?,
+        item_count: row.item_count,
+        created_by: row.created_by,
+        created_by_email: emails
+            .iter()
+            .find(|(id, _)| *id == row.created_by)
+            .map_or_else(|| "—".into(), |(_, e)| e.clone()),
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+        scheduled_for: row.scheduled_for,
+    })
+}
+
+pub(crate) fn org_emails(conn: &mut DbConnection, org_id: i64) -> Result<Vec<(i64, String)>, AppError> {
+    Ok(db::users::emails_in_org(conn, org_id)?)
+}
+
+pub struct ItemView {
+    pub row: ItemRow,
+    pub status: ItemStatus,
+    pub amount: Amount,
+    pub fee: Amount,
+    pub explorer_url: Option<String>,
+}
+
+pub struct EventView {
+    pub at: NaiveDateTime,
+    pub actor: String,
+    pub from: Option<PayoutStatus>,
+    pub to: String,
+    pub reason: String,
+    pub item_line: Option<i32>,
+}
+
+/// Row-level events a payout's timeline shows at most.
+pub const MAX_ROW_EVENTS: usize = 20;
+
+pub struct Details {
+    pub payout: PayoutView,
+    pub items: Vec<ItemView>,
+    pub events: Vec<EventView>,
+    /// Row events left out of `events` (the oldest ones).
+    pub hidden_row_events: usize,
+    pub paid: usize,
+    pub failed: usize,
+    pub can_cancel: bool,
+    /// The payout ended with failed rows and the actor may start a new draft of them.
+    pub can_retry: bool,
+    /// A finished mass payout the actor may start again as a new draft ("Repeat").
+    pub can_repeat: bool,
+    /// The pay day in the organization's time zone, when there is one.
+    pub pay_day: Option<String>,
+}
+
+pub fn details(conn: &mut DbConnection, actor: &Actor, payout_id: i64) -> Result<Details, AppError> {
+    let row = db::payouts::find_in_org(conn, actor.org_id, payout_id)?.ok_or(AppError::NotFound)?;
+    let emails = org_emails(conn, actor.org_id)?;
+    let payout = view(&row, &emails)?;
+    let items: Vec<ItemView> = db::payouts::items(conn, row.id)?
+        .into_iter()
+        .map(|r| {
+            Ok(ItemView {
+                status: ItemStatus::parse(&r.status).ok_or_else(|| AppError::Internal("bad item status".into()))?,
+                amount: stored_amount(payout.asset, &r.amount)?,
+                fee: stored_amount(payout.asset, &r.fee)?,
+                explorer_url: r.tx_hash.as_deref().map(|h| payout.asset.explorer_url(h)),
+                row: r,
+            })
+        })
+        .collect::<Result<_, AppError>>()?;
+    let events: Vec<EventView> = db::payouts::events(conn, row.id)?
+        .into_iter()
+        .map(|e| EventView {
+            at: e.created_at,
+            actor: e
+                .actor_user_id
+                .and_then(|id| emails.iter().find(|(uid, _)| *uid == id))
+                .map_or_else(|| "system".into(), |(_, email)| email.clone()),
+            from: e.from_status.as_deref().and_then(PayoutStatus::parse),
+            to: PayoutStatus::parse(&e.to_status)
+                .map(|s| s.label().to_string())
+                .or_else(|| ItemStatus::parse(&e.to_status).map(|s| s.label().to_string()))
+                .unwrap_or(e.to_status),
+            reason: e.reason,
+            item_line: e.item_id.and_then(|id| items.iter().find(|i| i.row.id == id)).map(|i| i.row.line),
+        })
+        .collect();
+    // A large payout has two events per row; the page keeps the payout's own and the latest rows'.
+    let row_events = events.iter().filter(|e: &&EventView| e.item_line.is_some()).count();
+    let hidden_row_events = row_events.saturating_sub(MAX_ROW_EVENTS);
+    let mut skip = hidden_row_events;
+    let events: Vec<EventView> = events
+        .into_iter()
+        .filter(|e| {
+            if e.item_line.is_some() && skip > 0 {
+                skip -= 1;
+                return false;
+            }
+            true
+        })
+        .collect();
+    let paid = items.iter().filter(|i| i.status == ItemStatus::Completed).count();
+    let failed = items.iter().filter(|i| i.status == ItemStatus::Failed).count();
+    let not_started = match payout.status {
+        PayoutStatus::Pending => true,
+        PayoutStatus::InProgress => items.iter().all(|i| i.status == ItemStatus::Queued),
+        _ => false,
+    };
+    let can_cancel = not_started && may_cancel(actor, &row);
+    let can_retry = failed > 0 && payout.status.is_terminal() && actor.role.can_create_payouts();
+    let can_repeat = payout.kind == PayoutKind::Mass
+        && matches!(payout.status, PayoutStatus::Completed | PayoutStatus::PartiallyCompleted)
+        && actor.role.can_create_payouts();
+    let pay_day = match row.scheduled_for {
+        Some(t) => Some(Zone::stored(&db::orgs::find(conn, actor.org_id)?.time_zone).describe(t)),
+        None => None,
+    };
+    Ok(Details { payout, items, events, hidden_row_events, paid, failed, can_cancel, can_retry, can_repeat, pay_day })
+}
+
+/// The payouts list's filters, as the query string carries them.
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+pub struct ListQuery {
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub kind: String,
+    #[serde(default)]
+    pub asset: String,
+    /// First day, YYYY-MM-DD (UTC).
+    #[serde(default)]
+    pub from: String,
+    /// Last day, YYYY-MM-DD (UTC), included.
+    #[serde(default)]
+    pub to: String,
+    #[serde(default)]
+    pub q: String,
+    pub before: Option<i64>,
+}
+
+/// Longest search term: more than any address, reference or description holds, and a bound on
+/// what the trigram indexes are asked for.
+pub const MAX_SEARCH_CHARS: usize = 200;
+
+impl ListQuery {
+    pub fn filter(&self) -> Result<db::payouts::ListFilter, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let (from, before) = crate::domain::validation::day_range(&self.from, &self.to, &mut errors);
+        if self.q.trim().chars().count() > MAX_SEARCH_CHARS {
+            errors.add(
+                "q",
+                format!(
+                    "Search for at most {MAX_SEARCH_CHARS} characters: an address, a reference or part of a description."
+                ),
+            );
+        }
+        let filter = db::payouts::ListFilter {
+            status: PayoutStatus::parse(&self.status).map(|s| s.as_str().to_owned()),
+            kind: PayoutKind::parse(&self.kind).map(|k| k.as_str().to_owned()),
+            asset: asset::find(&self.asset).map(|a| a.code.to_owned()),
+            created_from: from,
+            created_before: before,
+            search: Some(self.q.trim().to_owned()).filter(|q| !q.is_empty()),
+        };
+        errors.into_result(filter)
+    }
+}
+
+pub struct ListPage {
+    pub payouts: Vec<PayoutView>,
+    /// Where the next page starts; None on the last page.
+    pub next_before: Option<i64>,
+    /// The count of every status under the other filters: (None = all, count) first.
+    pub counts: Vec<(Option<PayoutStatus>, i64)>,
+}
+
+pub const PAGE_SIZE: i64 = 50;
+
+pub fn list(conn: &mut DbConnection, actor: &Actor, query: &ListQuery) -> Result<ListPage, AppError> {
+    let filter = query.filter()?;
+    let mut rows = db::payouts::list(conn, actor.org_id, &filter, query.before, PAGE_SIZE + 1)?;
+    let next_before = if rows.len() as i64 > PAGE_SIZE {
+        rows.truncate(PAGE_SIZE as usize);
+        rows.last().map(|r| r.id)
+    } else {
+        None
+    };
+    let emails = org_emails(conn, actor.org_id)?;
+    let payouts = rows.iter().map(|r| view(r, &emails)).collect::<Result<_, _>>()?;
+    let unfiltered = db::payouts::ListFilter { status: None, ..filter.clone() };
+    let stored = if unfiltered.search.is_some() && conn.backend() == db::Backend::Sqlite {
+        // A search finds few payouts by its indexes; SQLite, without statistics, starts a
+        // grouped count from the (org, status) index instead, so each status is counted on its
+        // own from what the search found. PostgreSQL groups what it found in one statement.
+        let mut counts = Vec::with_capacity(PayoutStatus::ALL.len());
+        for status in PayoutStatus::ALL {
+            let f = db::payouts::ListFilter { status: Some(status.as_str().into()), ..filter.clone() };
+            counts.push((status.as_str().to_owned(), db::payouts::count(conn, actor.org_id, &f)?));
+        }
+        counts
+    } else if unfiltered.search.is_none()
+        && unfiltered.kind.is_none()
+        && unfiltered.asset.is_none()
+        && unfiltered.created_from.is_none()
+        && unfiltered.created_before.is_none()
+    {
+        // No filter but the tab: the maintained counters answer without counting the table.
+        db::payouts::status_counts(conn, actor.org_id)?
+    } else {
+        db::payouts::count_by_status(conn, actor.org_id, &unfiltered)?
+    };
+    let of = |s: PayoutStatus| stored.iter().find(|(k, _)| k == s.as_str()).map_or(0, |(_, n)| *n);
+    let mut counts = Vec::with_capacity(PayoutStatus::ALL.len() + 1);
+    counts.push((None, PayoutStatus::ALL.iter().map(|s| of(*s)).sum()));
+    counts.extend(PayoutStatus::ALL.iter().map(|s| (Some(*s), of(*s))));
+    Ok(ListPage { payouts, next_before, counts })
+}
+
+/// Most rows one export may hold.
+pub const EXPORT_LIMIT: i64 = 100_000;
+
+/// The filtered list as CSV, every text cell safe from spreadsheet formula injection.
+pub fn export_csv(conn: &mut DbConnection, actor: &Actor, query: &ListQuery) -> Result<Vec<u8>, AppError> {
+    use crate::domain::spreadsheet::safe_cell;
+    let filter = query.filter()?;
+    let emails = org_emails(conn, actor.org_id)?;
+    let mut out = csv::Writer::from_writer(Vec::new());
+    let header = [
+        "id",
+        "created_at_utc",
+        "type",
+        "asset",
+        "status",
+        "description",
+        "amount",
+        "fee",
+        "total_debit",
+        "rows",
+        "created_by",
+    ];
+    let csv_err = |e: csv::Error| AppError::Internal(e.to_string());
+    out.write_record(header).map_err(csv_err)?;
+    let mut before = None;
+    let mut written = 0;
+    loop {
+        let rows = db::payouts::list(conn, actor.org_id, &filter, before, 1000)?;
+        for row in &rows {
+            let v = view(row, &emails)?;
+            out.write_record([
+                v.id.to_string().as_str(),
+                &v.created_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                v.kind.as_str(),
+                v.asset.code,
+                v.status.as_str(),
+                &safe_cell(&v.description),
+                &v.amount_total.to_string(),
+                &v.fee.to_string(),
+                &v.total_debit.to_string(),
+                &v.item_count.to_string(),
+                &safe_cell(&v.created_by_email),
+            ])
+            .map_err(csv_err)?;
+            written += 1;
+        }
+        match rows.last() {
+            Some(last) if rows.len() == 1000 && written < EXPORT_LIMIT => before = Some(last.id),
+            _ => break,
+        }
+    }
+    out.into_inner().map_err(|e| AppError::Internal(e.to_string()))
+}
+
+/// Per-row results of a payout as CSV: line, address, amount, comment, reference, status,
+/// transaction hash, fee, error, and the log index of a row paid in a shared (batch)
+/// transaction — every text cell safe to open in a spreadsheet.
+pub fn results_csv(conn: &mut DbConnection, actor: &Actor, payout_id: i64) -> Result<Vec<u8>, AppError> {
+    use crate::domain::spreadsheet::safe_cell;
+    let payout = db::payouts::find_in_org(conn, actor.org_id, payout_id)?.ok_or(AppError::NotFound)?;
+    let csv_err = |e: csv::Error| AppError::Internal(e.to_string());
+    let mut out = csv::Writer::from_writer(Vec::new());
+    out.write_record([
+        "line",
+        "address",
+        "amount",
+        "comment",
+        "reference",
+        "status",
+        "tx_hash",
+        "fee",
+        "error",
+        "log_index",
+    ])
+    .map_err(csv_err)?;
+    for item in db::payouts::items(conn, payout.id)? {
+        out.write_record([
+            item.line.to_string().as_str(),
+            &safe_cell(&item.address),
+            &item.amount,
+            &safe_cell(&item.comment),
+            &safe_cell(&item.reference),
+            &item.status,
+            item.tx_hash.as_deref().unwrap_or(""),
+            &item.fee,
+            &safe_cell(item.error.as_deref().unwrap_or("")),
+            &item.log_index.map(|n| n.to_string()).unwrap_or_default(),
+        ])
+        .map_err(csv_err)?;
+    }
+    out.into_inner().map_err(|e| AppError::Internal(e.to_string()))
+}
+
+/// How far ahead a pay day may be set.
+pub const MAX_SCHEDULE_DAYS: i64 = 366;
+
+/// A pay day as the review page's field sends it (`YYYY-MM-DDTHH:MM` in the organization's time
+/// zone): its UTC instant, or None when empty.
+pub fn parse_schedule(input: &str, zone: Zone, now: NaiveDateTime) -> Result<Option<NaiveDateTime>, FieldErrors> {
+    let s = input.trim();
+    if s.is_empty() {
+        return Ok(None);
+    }
+    let bad = || {
+        FieldErrors::single(
+            "send_on",
+            format!("Use a date and time like 2026-12-25T09:00 ({}), or leave it empty to send now.", zone.name()),
+        )
+    };
+    if s.len() > 32 {
+        return Err(bad());
+    }
+    let local = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
+        .iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
+        .ok_or_else(bad)?;
+    let at = zone.to_utc(local).map_err(|m| FieldErrors::single("send_on", m))?;
+    check_schedule(at, now).map(Some).map_err(|m| FieldErrors::single("send_on", m))
+}
+
+/// A pay day must be ahead, and not too far.
+pub fn check_schedule(at: NaiveDateTime, now: NaiveDateTime) -> Result<NaiveDateTime, String> {
+    if at <= now {
+        return Err("The pay day is in the past: choose a later time, or leave it empty to send now.".into());
+    }
+    if at > now + chrono::Duration::days(MAX_SCHEDULE_DAYS) {
+        return Err(format!("A pay day can be at most {MAX_SCHEDULE_DAYS} days ahead."));
+    }
+    Ok(at)
+}
