@@ -245,7 +245,8 @@ async fn serve(db_args: DbArgs, args: ServeArgs) -> Result<(), String> {
                         fail_addresses: vec![demo::DEMO_FAIL_ADDRESS.into()],
                         ..SimConfig::default()
                     },
-                );
+                )
+                .with_clock(state.clock.clone());
                 demo::seed_payouts(&mut conn, &seed_rail).map_err(|e| e.to_string())?;
                 tracing::info!("demo organization seeded; every demo account's password is `demo`")
             }
@@ -256,7 +257,7 @@ async fn serve(db_args: DbArgs, args: ServeArgs) -> Result<(), String> {
             }
         }
     }
-    let evm = evm_rails(&args.evm_config, &state.pool)?;
+    let evm = evm_rails(&args.evm_config, &state.pool, &state.clock)?;
     let mut state = state;
     state.chains = Arc::new(evm.iter().map(|(_, chain, _)| chain.clone()).collect());
     spawn_session_purge(state.clone());
@@ -290,7 +291,8 @@ async fn serve(db_args: DbArgs, args: ServeArgs) -> Result<(), String> {
             .collect();
         if on_chain.is_empty() || args.demo {
             // Without a real chain (or in demo mode) the simulated network pays the rest.
-            let rail: Arc<dyn Rail> = Arc::new(SimulatedRail::new(state.pool.clone(), sim));
+            let rail: Arc<dyn Rail> =
+                Arc::new(SimulatedRail::new(state.pool.clone(), sim).with_clock(state.clock.clone()));
             let assets = (!on_chain.is_empty()).then_some(elsewhere);
             processor::spawn(state.pool.clone(), rail, processor_config(assets), interval);
         } else {
@@ -326,12 +328,13 @@ type EvmRails = Vec<(Arc<dyn Rail>, Arc<dyn payouts::rails::Chain>, Vec<String>)
 
 /// One rail per `--evm-config` file, each connected and checked before the server starts.
 #[cfg(feature = "evm")]
-fn evm_rails(files: &[PathBuf], pool: &db::Pool) -> Result<EvmRails, String> {
+fn evm_rails(files: &[PathBuf], pool: &db::Pool, clock: &payouts::clock::Clock) -> Result<EvmRails, String> {
     use payouts::rails::evm::{EvmRail, config};
     let key = std::env::var(config::KEY_ENV).ok();
     let mut rails: EvmRails = Vec::new();
     for file in files {
-        let rail = EvmRail::connect(config::EvmConfig::load(file, key.clone())?, pool.clone())?;
+        let rail =
+            EvmRail::connect(config::EvmConfig::load(file, key.clone())?, pool.clone())?.with_clock(clock.clone());
         let codes = rail.asset_codes();
         if let Some(code) = codes.iter().find(|c| rails.iter().any(|(_, _, taken)| taken.contains(c))) {
             return Err(format!("{}: {code} is already paid by another --evm-config", file.display()));
@@ -344,7 +347,7 @@ fn evm_rails(files: &[PathBuf], pool: &db::Pool) -> Result<EvmRails, String> {
 }
 
 #[cfg(not(feature = "evm"))]
-fn evm_rails(files: &[PathBuf], _: &db::Pool) -> Result<EvmRails, String> {
+fn evm_rails(files: &[PathBuf], _: &db::Pool, _: &payouts::clock::Clock) -> Result<EvmRails, String> {
     match files.first() {
         Some(f) => Err(format!("{}: this build has no EVM rail (cargo feature `evm`)", f.display())),
         None => Ok(Vec::new()),

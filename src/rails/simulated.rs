@@ -9,6 +9,7 @@ use std::time::Duration;
 use chrono::NaiveDateTime;
 
 use super::{Rail, RailError, RailTx, Transfer, TxState};
+use crate::clock::Clock;
 use crate::crypto;
 use crate::db::{self, Pool, sim};
 
@@ -39,11 +40,18 @@ impl Default for SimConfig {
 pub struct SimulatedRail {
     pool: Pool,
     config: SimConfig,
+    clock: Clock,
 }
 
 impl SimulatedRail {
     pub fn new(pool: Pool, config: SimConfig) -> Self {
-        Self { pool, config }
+        Self { pool, config, clock: Clock::real() }
+    }
+
+    /// Confirms by `clock` (the app's) instead of the system's.
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
     }
 
     fn failure_reason(&self, t: &Transfer) -> Option<String> {
@@ -97,7 +105,7 @@ impl Rail for SimulatedRail {
     fn submit(&self, transfers: &[Transfer]) -> Result<Vec<RailTx>, RailError> {
         let unavailable = |e: String| RailError::Unavailable(e);
         let mut conn = self.pool.get().map_err(|e| unavailable(e.to_string()))?;
-        let now = crate::clock::now();
+        let now = self.clock.now();
         // A batch is one transaction: its hash covers every key in it.
         let keys: Vec<&str> = transfers.iter().map(|t| t.key.as_str()).collect();
         let digest = crypto::sha256_hex(keys.join("\n").as_bytes());
@@ -143,7 +151,7 @@ impl Rail for SimulatedRail {
             Ok(rows) => rows,
             Err(e) => return keys.iter().map(|_| Err(RailError::Unavailable(e.clone()))).collect(),
         };
-        let now = crate::clock::now();
+        let now = self.clock.now();
         let by_key: HashMap<&str, &sim::SimTransferRow> = rows.iter().map(|r| (r.key.as_str(), r)).collect();
         keys.iter()
             .map(|k| {

@@ -24,6 +24,7 @@ use alloy::sol_types::SolCall;
 use self::config::{EvmConfig, Payment};
 use self::rpc::{Call, Rpc, RpcError};
 use super::{Chain, GasOutlook, NetworkFee, OpenRows, Rail, RailError, RailTx, Transfer, TxState, WalletView};
+use crate::clock::Clock;
 use crate::db::{self, Pool, evm::EvmTxRow};
 use crate::domain::{Amount, Asset, asset};
 
@@ -47,6 +48,8 @@ pub struct EvmRail {
     /// For the pages: a node that does not answer must not hold a page for long.
     display: Rpc,
     pool: Pool,
+    /// The app's clock: when a sent transaction counts as stuck.
+    clock: Clock,
 }
 
 fn unavailable(e: impl std::fmt::Display) -> RailError {
@@ -54,6 +57,12 @@ fn unavailable(e: impl std::fmt::Display) -> RailError {
 }
 
 impl EvmRail {
+    /// Judges time by `clock` (the app's) instead of the system's.
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
     /// Connects and checks that the node is on the configured chain and that every token's
     /// contract reports the configured decimals.
     pub fn connect(config: EvmConfig, pool: Pool) -> Result<EvmRail, String> {
@@ -63,7 +72,7 @@ impl EvmRail {
             return Err(format!("the node at {} is on chain {chain}, not {}", config.rpc_url, config.chain_id));
         }
         let display = Rpc::with_timeout(&config.rpc_url, std::time::Duration::from_secs(3));
-        let rail = EvmRail { rpc, display, pool, config };
+        let rail = EvmRail { rpc, display, pool, config, clock: Clock::real() };
         for (asset, payment) in &rail.config.assets {
             if let Payment::Token(token) = payment {
                 let answer =
@@ -178,7 +187,7 @@ impl EvmRail {
                 nonce: nonce as i64,
                 tx_hash: format!("{:#x}", envelope.tx_hash()),
                 raw_tx: format!("0x{}", hex::encode(envelope.encoded_2718())),
-                created_at: crate::clock::now(),
+                created_at: self.clock.now(),
                 cancel_requested_at: None,
             };
             match db::write_tx(&mut conn, |c| db::evm::insert_batch(c, &row, members)) {

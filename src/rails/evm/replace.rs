@@ -59,7 +59,7 @@ impl EvmRail {
     /// Replaces `row` when it has waited longer than configured and the base fee is above what
     /// it may pay; returns the replacement's hash.
     pub(super) fn replace_if_stuck(&self, row: &EvmTxRow) -> Result<Option<String>, RailError> {
-        if crate::clock::now() - row.created_at < self.config.replace_after {
+        if self.clock.now() - row.created_at < self.config.replace_after {
             return Ok(None);
         }
         let Some(tx) = decode(&row.raw_tx) else { return Ok(None) };
@@ -100,7 +100,7 @@ impl EvmRail {
         let signature = self.config.signer.sign_hash_sync(&tx.signature_hash()).map_err(unavailable)?;
         let envelope = TxEnvelope::from(tx.into_signed(signature));
         let (hash, raw) = (format!("{:#x}", envelope.tx_hash()), format!("0x{}", hex::encode(envelope.encoded_2718())));
-        let now = crate::clock::now();
+        let now = self.clock.now();
         let mut conn = self.pool.get().map_err(unavailable)?;
         let swapped = db::write_tx(&mut conn, |c| db::evm::replace(c, row, &hash, &raw, now)).map_err(unavailable)?;
         drop(conn);

@@ -1,8 +1,16 @@
 //! Payees owns the book of recipients: address change control, import and export, statements.
-//! It may use `access`.
+//! It may use `access`. A swapped address is the classic payroll fraud, and in crypto it cannot
+//! be undone: every address is approved by a second person and cools off before it is paid.
 
+pub mod addresses;
 pub mod api;
+pub mod book;
+pub mod checks;
 pub mod csv;
-mod mod_body;
+pub mod statement;
 
-pub use mod_body::*;
+pub use crate::domain::payee::{AddressState, MAX_TAG_CHARS, MAX_TAGS, normalize_tags, tag_list};
+pub use addresses::*;
+pub use book::*;
+pub use checks::*;
+pub use statement::*;

@@ -1,0 +1,245 @@
+//! Address change control: an address entered is pending until a manager other than the person
+//! who entered it approves it, then waits the cooling-off period before a payout may pay it.
+
+use chrono::NaiveDateTime;
+
+use crate::clock::now;
+use crate::db::payees::{NewPayeeAddressRow, PayeeAddressRow, PayeeRow};
+use crate::db::{self, DbConnection};
+use crate::domain::account::Role;
+use crate::domain::asset::{self, Asset};
+use crate::domain::event::PAYEE_ADDRESS_CHANGED;
+use crate::domain::registry::check_text;
+use crate::domain::{Address, FieldErrors};
+use crate::error::AppError;
+use crate::service::access::Actor;
+use crate::service::access::audit::{self, Entry};
+
+use super::*;
+
+/// An address entered for a payee on `asset`'s network: checked as every address is, then
+/// pending. A pending address it supersedes is marked replaced; the approved one stays payable
+/// until the new one is approved.
+pub fn enter_address(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    payee_id: i64,
+    asset_code: &str,
+    address: &str,
+) -> Result<i64, AppError> {
+    actor.require(can_manage)?;
+    let (asset, address) = check_address(asset_code, address)?;
+    let at = now();
+    db::write_tx(conn, |conn| {
+        let payee = db::payees::lock_in_org(conn, actor.org_id, payee_id)?.ok_or(AppError::NotFound)?;
+        Ok(enter_checked_address(conn, actor, &payee, asset, &address, at)?.0)
+    })
+}
+
+/// An address typed for an asset: the asset and the canonical address, checked as every
+/// address is.
+pub fn check_address(asset_code: &str, address: &str) -> Result<(&'static Asset, String), FieldErrors> {
+    let asset = asset::find(asset_code.trim())
+        .ok_or_else(|| FieldErrors::single("asset", format!("Choose an asset: one of {}.", asset::codes())))?;
+    let address = Address::parse(asset, address).map_err(|m| FieldErrors::single("address", m))?;
+    Ok((asset, address.value))
+}
+
+/// Enters a checked address inside the caller's transaction, which holds the payee's lock.
+/// Returns its id and whether it was new (the payee's current address changes nothing).
+pub(crate) fn enter_checked_address(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    payee: &PayeeRow,
+    asset: &'static Asset,
+    address: &str,
+    at: NaiveDateTime,
+) -> Result<(i64, bool), AppError> {
+    let current = db::payees::addresses_of(conn, payee.id)?
+        .into_iter()
+        .filter(|a| a.network == asset.network && matches!(a.status.as_str(), "pending" | "approved"))
+        .collect::<Vec<_>>();
+    if let Some(same) = current.iter().find(|a| a.address == address) {
+        // Entering the address the payee already has changes nothing.
+        return Ok((same.id, false));
+    }
+    crate::service::access::second_factor::require_fresh(conn, actor, "Changing a payee's address")?;
+    let id = db::payees::insert_address(
+        conn,
+        &NewPayeeAddressRow {
+            org_id: payee.org_id,
+            payee_id: payee.id,
+            network: asset.network,
+            address,
+            status: "pending",
+            entered_by: actor.user_id,
+            entered_at: at,
+            reason: "",
+        },
+    )?;
+    db::payees::replace_others(
+        conn,
+        payee.id,
+        asset.network,
+        "pending",
+        id,
+        "Superseded by a newer address before approval",
+    )?;
+    let previous = current.iter().find(|a| a.status == "approved").map(|a| a.address.as_str());
+    let detail = match previous {
+        Some(old) => format!("{} on {}: {old} → {address} (pending approval)", payee.name, asset.network),
+        None => format!("{} on {}: {address} (pending approval)", payee.name, asset.network),
+    };
+    audit::record(conn, Entry::by(actor, "payee.address_entered", "payee", payee.id).detail(detail), at)?;
+    announce_address(conn, payee, id, previous, at)?;
+    Ok((id, true))
+}
+
+/// A manager's decision on a pending address: never by the person who entered it. Approval
+/// reads the cooling-off period inside the transaction and replaces the address it changes.
+pub fn decide_address(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    address_id: i64,
+    approve: bool,
+    reason: &str,
+) -> Result<PayeeAddressRow, AppError> {
+    actor.require(Role::can_approve)?;
+    let reason = reason.trim();
+    if !approve && reason.is_empty() {
+        return Err(FieldErrors::single(
+            "reason",
+            "Say why the address is rejected; the person who entered it sees it.",
+        )
+        .into());
+    }
+    if reason.chars().count() > 500 {
+        return Err(FieldErrors::single("reason", too_long("A reason", 500)).into());
+    }
+    check_text(reason, 500).map_err(|m| FieldErrors::single("reason", m))?;
+    let at = now();
+    db::write_tx(conn, |conn| {
+        let found = db::payees::find_address_in_org(conn, actor.org_id, address_id)?.ok_or(AppError::NotFound)?;
+        let payee = db::payees::lock_in_org(conn, actor.org_id, found.payee_id)?.ok_or(AppError::NotFound)?;
+        crate::service::access::second_factor::require_fresh(conn, actor, "Deciding on a payee's address")?;
+        if found.entered_by == actor.user_id {
+            return Err(AppError::Conflict(
+                "You entered this address; a manager other than you must approve or reject it.".into(),
+            ));
+        }
+        let cooling = db::orgs::find(conn, actor.org_id)?.payee_cooling_off_minutes.max(0);
+        let (to, payable_from) = if approve {
+            ("approved", Some(at + chrono::Duration::minutes(cooling.into())))
+        } else {
+            ("rejected", None)
+        };
+        if !db::payees::decide(conn, address_id, to, actor.user_id, at, payable_from, reason)? {
+            return Err(AppError::Conflict("This address was already decided; reload to see the decision.".into()));
+        }
+        if approve {
+            db::payees::replace_others(
+                conn,
+                payee.id,
+                &found.network,
+                "approved",
+                address_id,
+                "Replaced by a newer approved address",
+            )?;
+        }
+        let action = if approve { "payee.address_approved" } else { "payee.address_rejected" };
+        let mut detail = format!("{} on {}: {}", payee.name, found.network, found.address);
+        if let Some(t) = payable_from {
+            detail.push_str(&format!("; payable from {} UTC", t.format("%Y-%m-%d %H:%M")));
+        }
+        if !reason.is_empty() {
+            detail.push_str(&format!("; {reason}"));
+        }
+        audit::record(conn, Entry::by(actor, action, "payee", payee.id).detail(detail), at)?;
+        announce_address(conn, &payee, address_id, None, at)?;
+        db::payees::find_address_in_org(conn, actor.org_id, address_id)?.ok_or(AppError::NotFound)
+    })
+}
+
+pub struct PendingAddress {
+    pub row: PayeeAddressRow,
+    pub payee_name: String,
+    pub entered_by: String,
+    /// The approved address it would replace.
+    pub replaces: Option<String>,
+}
+
+/// The approvals page's queue of addresses, oldest first.
+pub fn pending(conn: &mut DbConnection, actor: &Actor) -> Result<Vec<PendingAddress>, AppError> {
+    actor.require(Role::can_approve)?;
+    let who = emails(conn, actor.org_id)?;
+    let rows = db::payees::pending_in_org(conn, actor.org_id, 200)?;
+    let mut out = Vec::with_capacity(rows.len());
+    for (row, payee_name) in rows {
+        let replaces = db::payees::addresses_of(conn, row.payee_id)?
+            .into_iter()
+            .find(|a| a.network == row.network && a.status == "approved")
+            .map(|a| a.address);
+        out.push(PendingAddress {
+            entered_by: who.get(&row.entered_by).cloned().unwrap_or_default(),
+            payee_name,
+            replaces,
+            row,
+        });
+    }
+    Ok(out)
+}
+
+/// The organization's cooling-off period, set by an admin (audited).
+pub fn set_cooling_off(conn: &mut DbConnection, actor: &Actor, hours: &str) -> Result<i32, AppError> {
+    actor.require(Role::can_administer)?;
+    let minutes = match hours.trim().parse::<rust_decimal::Decimal>() {
+        Ok(h) if h >= rust_decimal::Decimal::ZERO && h <= rust_decimal::Decimal::from(MAX_COOLING_OFF_MINUTES / 60) => {
+            rust_decimal::prelude::ToPrimitive::to_i32(&(h * rust_decimal::Decimal::from(60)).round()).unwrap_or(0)
+        }
+        _ => {
+            return Err(FieldErrors::single(
+                "cooling_off_hours",
+                format!("Enter hours from 0 to {}, such as 24.", MAX_COOLING_OFF_MINUTES / 60),
+            )
+            .into());
+        }
+    };
+    let at = now();
+    db::write_tx(conn, |conn| {
+        let before = db::orgs::find(conn, actor.org_id)?.payee_cooling_off_minutes;
+        if before != minutes {
+            db::payees::set_cooling_off(conn, actor.org_id, minutes)?;
+            audit::record(
+                conn,
+                Entry::by(actor, "settings.payee_cooling_off", "organization", actor.org_id)
+                    .detail(format!("{before} → {minutes} minutes")),
+                at,
+            )?;
+        }
+        Ok(minutes)
+    })
+}
+
+/// "24 hours", "90 minutes", "no time".
+pub fn describe_minutes(minutes: i32) -> String {
+    match minutes {
+        0 => "no time".into(),
+        60 => "1 hour".into(),
+        m if m % 60 == 0 => format!("{} hours", m / 60),
+        m => format!("{m} minutes"),
+    }
+}
+
+/// Tells the event stream where an address under change control stands now. Inside the
+/// change's transaction.
+fn announce_address(
+    conn: &mut DbConnection,
+    payee: &PayeeRow,
+    address_id: i64,
+    previous: Option<&str>,
+    at: NaiveDateTime,
+) -> Result<(), AppError> {
+    let a = db::payees::find_address_in_org(conn, payee.org_id, address_id)?.ok_or(AppError::NotFound)?;
+    let told = crate::service::views::payees::address_event_json(payee, &a, previous);
+    Ok(db::events::append(conn, &[db::events::NewEvent::json(payee.org_id, PAYEE_ADDRESS_CHANGED, &told, at)])?)
+}
