@@ -13,8 +13,8 @@ use diesel::Connection;
 use payouts::db::{self, DatabaseUrl, DbConnection};
 use payouts::domain::registry::Limits;
 use payouts::service::access::api_keys;
-use payouts::service::payouts::api;
 use payouts::service::payouts::bootstrap;
+use payouts::web::api::payouts_json as api;
 use payouts::{AppState, Config};
 
 const CREATIONS: usize = 3_000;

@@ -365,7 +365,7 @@ fn spawn_session_purge(state: AppState) {
             let purged = state
                 .run(move |conn| {
                     sessions::purge_expired(conn, &config, now())?;
-                    payouts::service::payouts::api::purge_old_answers(conn)
+                    payouts::service::access::idempotency::purge_old_answers(conn)
                 })
                 .await;
             if let Err(e) = purged {

@@ -323,12 +323,14 @@ async fn the_openapi_document_describes_every_endpoint() {
         ("/api/v1/schedules/{id}/resume", "post"),
     ] {
         assert!(doc["paths"][path][method].is_object(), "{method} {path} is documented");
-        // The shared error answers are named once and still documented on each operation.
+        // The shared error answers are named once (components/responses) and referenced by each operation.
         let responses = &doc["paths"][path][method]["responses"];
         for status in ["401", "403"] {
+            let named =
+                responses[status]["$ref"].as_str().unwrap_or_else(|| panic!("{method} {path} {status} is a $ref"));
+            let response = doc.pointer(named.trim_start_matches('#')).expect("the named response exists");
             assert_eq!(
-                responses[status]["content"]["application/problem+json"]["schema"]["$ref"],
-                "#/components/schemas/Problem",
+                response["content"]["application/problem+json"]["schema"]["$ref"], "#/components/schemas/Problem",
                 "{method} {path} {status}"
             );
         }

@@ -105,6 +105,18 @@ fn check(root: &Path) -> Vec<String> {
             }
         }
     }
+    // The API is a face: JSON shapes and problem+json, the same services as the pages.
+    for file in rust_files(&root.join("src/web/api")) {
+        for line in code_of(&file).lines() {
+            if line.contains("db::") && !line.trim_start().starts_with("use ") {
+                wrong.push(format!(
+                    "{}: the API reaches the database ({}); call a service",
+                    file.display(),
+                    line.trim()
+                ));
+            }
+        }
+    }
     wrong
 }
 
@@ -153,6 +165,7 @@ fn the_check_refuses_a_flat_service_folder_a_circle_and_an_arrow_back_up() {
     write("src/service/payees/mod.rs", "use crate::service::payouts::stored_amount;\n");
     write("src/rails/simulated.rs", "let t = crate::service::now();\n");
     write("src/domain/money.rs", "use crate::db::DbConnection;\n");
+    write("src/web/api/payouts.rs", "use crate::db::DbConnection;\nlet row = db::payouts::find(conn, id)?;\n");
     let wrong = check(&dir);
     std::fs::remove_dir_all(&dir).ok();
     let has = |needle: &str| wrong.iter().any(|w| w.contains(needle));
@@ -161,6 +174,7 @@ fn the_check_refuses_a_flat_service_folder_a_circle_and_an_arrow_back_up() {
     assert!(has("room payees uses room payouts"), "{wrong:#?}");
     assert!(has("simulated.rs: src/rails must not name crate::service"), "{wrong:#?}");
     assert!(has("money.rs: src/domain must not name crate::db"), "{wrong:#?}");
+    assert!(has("the API reaches the database (let row = db::payouts::find"), "{wrong:#?}");
     assert!(!has("outbound"), "prose is not an import: {wrong:#?}");
-    assert_eq!(wrong.len(), 5, "{wrong:#?}");
+    assert_eq!(wrong.len(), 6, "{wrong:#?}");
 }

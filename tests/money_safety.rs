@@ -19,10 +19,10 @@ use payouts::domain::registry::{Limits, Row, RowInput};
 use payouts::domain::{Amount, Asset};
 use payouts::service::access::Actor;
 use payouts::service::access::org_settings;
-use payouts::service::payouts::api::{ItemRequest, PayoutRequest};
 use payouts::service::payouts::approvals;
 use payouts::service::payouts::ledger;
 use payouts::service::payouts::{self as payout_service, SinglePayoutForm};
+use payouts::web::api::payouts_json::{ItemRequest, PayoutRequest};
 
 fn amount(asset: &'static Asset, s: &str) -> Amount {
     Amount::parse_non_negative(asset, s).unwrap()
@@ -240,7 +240,7 @@ async fn one_idempotency_key_with_thirty_bodies_at_once_has_one_answer() {
                         let amount = format!("{}", 10 + n);
                         barrier.wait();
                         let mut conn = pool.get().unwrap();
-                        let answer = payouts::service::payouts::api::create(
+                        let answer = payouts::web::api::payouts_json::create(
                             &mut conn,
                             caller,
                             "k-1",
@@ -279,8 +279,8 @@ async fn one_idempotency_key_with_thirty_bodies_at_once_has_one_answer() {
         }
         assert_eq!(answers.iter().filter(|(_, a)| a.is_ok()).count(), 1, "[{backend:?}] bodies differ: one 201");
         // Retrying the body that won gets its answer again.
-        let again =
-            payouts::service::payouts::api::create(&mut app.conn(), &caller, "k-1", &request(winner), &limits).unwrap();
+        let again = payouts::web::api::payouts_json::create(&mut app.conn(), &caller, "k-1", &request(winner), &limits)
+            .unwrap();
         assert_eq!(again.status, 201, "[{backend:?}]");
     }
 }

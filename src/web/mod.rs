@@ -1,8 +1,6 @@
 //! HTTP: routes, middleware, extractors and page handlers. Handlers hold no business rules.
 
 pub mod api;
-pub mod api_payees;
-pub mod api_schedules;
 pub mod assets;
 pub mod context;
 pub mod csrf;
@@ -42,43 +40,45 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         )
                         .into()
                     }))
-                    .service(api::resource("/assets").route(web::get().to(api::assets)))
-                    .service(api::resource("/balances").route(web::get().to(api::balances)))
-                    .service(api::resource("/addresses/validate").route(web::post().to(api::validate_address)))
-                    .service(api::resource("/payouts/quote").route(web::post().to(api::quote)))
+                    .service(api::resource("/assets").route(web::get().to(api::payouts::assets)))
+                    .service(api::resource("/balances").route(web::get().to(api::payouts::balances)))
+                    .service(api::resource("/addresses/validate").route(web::post().to(api::payouts::validate_address)))
+                    .service(api::resource("/payouts/quote").route(web::post().to(api::payouts::quote)))
                     .service(
-                        api::resource("/payouts").route(web::post().to(api::create)).route(web::get().to(api::list)),
+                        api::resource("/payouts")
+                            .route(web::post().to(api::payouts::create))
+                            .route(web::get().to(api::payouts::list)),
                     )
-                    .service(api::resource("/payouts/{id}").route(web::get().to(api::get)))
-                    .service(api::resource("/payouts/{id}/approve").route(web::post().to(api::approve)))
-                    .service(api::resource("/payouts/{id}/reject").route(web::post().to(api::reject)))
-                    .service(api::resource("/payouts/{id}/cancel").route(web::post().to(api::cancel)))
+                    .service(api::resource("/payouts/{id}").route(web::get().to(api::payouts::get)))
+                    .service(api::resource("/payouts/{id}/approve").route(web::post().to(api::payouts::approve)))
+                    .service(api::resource("/payouts/{id}/reject").route(web::post().to(api::payouts::reject)))
+                    .service(api::resource("/payouts/{id}/cancel").route(web::post().to(api::payouts::cancel)))
                     .service(
                         api::resource("/payees")
-                            .route(web::get().to(api_payees::list))
-                            .route(web::post().to(api_payees::create)),
+                            .route(web::get().to(api::payees::list))
+                            .route(web::post().to(api::payees::create)),
                     )
                     .service(
                         api::resource("/payees/{id}")
-                            .route(web::get().to(api_payees::get))
-                            .route(web::put().to(api_payees::update)),
+                            .route(web::get().to(api::payees::get))
+                            .route(web::put().to(api::payees::update)),
                     )
-                    .service(api::resource("/payees/{id}/archive").route(web::post().to(api_payees::archive)))
-                    .service(api::resource("/payees/{id}/restore").route(web::post().to(api_payees::restore)))
-                    .service(api::resource("/payees/{id}/addresses").route(web::post().to(api_payees::enter_address)))
-                    .service(api::resource("/payee-addresses/pending").route(web::get().to(api_payees::pending)))
-                    .service(api::resource("/payee-addresses/{id}/approve").route(web::post().to(api_payees::approve)))
-                    .service(api::resource("/payee-addresses/{id}/reject").route(web::post().to(api_payees::reject)))
+                    .service(api::resource("/payees/{id}/archive").route(web::post().to(api::payees::archive)))
+                    .service(api::resource("/payees/{id}/restore").route(web::post().to(api::payees::restore)))
+                    .service(api::resource("/payees/{id}/addresses").route(web::post().to(api::payees::enter_address)))
+                    .service(api::resource("/payee-addresses/pending").route(web::get().to(api::payees::pending)))
+                    .service(api::resource("/payee-addresses/{id}/approve").route(web::post().to(api::payees::approve)))
+                    .service(api::resource("/payee-addresses/{id}/reject").route(web::post().to(api::payees::reject)))
                     .service(
                         api::resource("/schedules")
-                            .route(web::get().to(api_schedules::schedules))
-                            .route(web::post().to(api_schedules::create_schedule)),
+                            .route(web::get().to(api::schedules::schedules))
+                            .route(web::post().to(api::schedules::create_schedule)),
                     )
                     .service(
-                        api::resource("/schedules/{id}/pause").route(web::post().to(api_schedules::pause_schedule)),
+                        api::resource("/schedules/{id}/pause").route(web::post().to(api::schedules::pause_schedule)),
                     )
                     .service(
-                        api::resource("/schedules/{id}/resume").route(web::post().to(api_schedules::resume_schedule)),
+                        api::resource("/schedules/{id}/resume").route(web::post().to(api::schedules::resume_schedule)),
                     )
                     .default_service(web::to(api::not_found)),
             )

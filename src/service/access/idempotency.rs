@@ -66,3 +66,10 @@ pub fn once(
         Ok(Answer { status, body })
     })
 }
+
+/// Idempotency-Key answers are kept 48 hours (the contract promises at least 24).
+pub const ANSWERS_KEPT_HOURS: i64 = 48;
+
+pub fn purge_old_answers(conn: &mut DbConnection) -> Result<usize, AppError> {
+    Ok(db::api::purge_answers(conn, now() - chrono::Duration::hours(ANSWERS_KEPT_HOURS))?)
+}

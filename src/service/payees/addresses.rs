@@ -243,3 +243,8 @@ fn announce_address(
     let told = crate::service::views::payees::address_event_json(payee, &a, previous);
     Ok(db::events::append(conn, &[db::events::NewEvent::json(payee.org_id, PAYEE_ADDRESS_CHANGED, &told, at)])?)
 }
+
+/// One of the organization's payee addresses.
+pub fn find_address(conn: &mut DbConnection, actor: &Actor, id: i64) -> Result<PayeeAddressRow, AppError> {
+    db::payees::find_address_in_org(conn, actor.org_id, id)?.ok_or(AppError::NotFound)
+}

@@ -249,3 +249,8 @@ pub fn list(conn: &mut DbConnection, actor: &Actor, term: &str, archived: bool) 
     let term: String = term.trim().chars().take(200).collect();
     Ok(db::payees::list(conn, actor.org_id, &term, archived, 500)?)
 }
+
+/// One of the organization's payees.
+pub fn find(conn: &mut DbConnection, actor: &Actor, id: i64) -> Result<PayeeRow, AppError> {
+    db::payees::find_in_org(conn, actor.org_id, id)?.ok_or(AppError::NotFound)
+}

@@ -3,7 +3,6 @@
 //! be undone: every address is approved by a second person and cools off before it is paid.
 
 pub mod addresses;
-pub mod api;
 pub mod book;
 pub mod checks;
 pub mod csv;

@@ -107,6 +107,23 @@ pub fn list(conn: &mut DbConnection, actor: &Actor, query: &ListQuery) -> Result
     Ok(ListPage { payouts, next_before, counts })
 }
 
+/// One of the organization's payouts, as stored.
+pub fn find(conn: &mut DbConnection, actor: &Actor, id: i64) -> Result<db::payouts::PayoutRow, AppError> {
+    db::payouts::find_in_org(conn, actor.org_id, id)?.ok_or(AppError::NotFound)
+}
+
+/// Up to `limit` of the organization's payouts that pass `filter`, newest first, older than the
+/// payout `before` when given (the API's cursor).
+pub fn page(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    filter: &db::payouts::ListFilter,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<db::payouts::PayoutRow>, AppError> {
+    Ok(db::payouts::list(conn, actor.org_id, filter, before, limit)?)
+}
+
 /// Most rows one export may hold.
 pub const EXPORT_LIMIT: i64 = 100_000;
 

@@ -3,7 +3,6 @@
 //! It may use `payees` and `access`.
 
 mod announce;
-pub mod api;
 pub mod approvals;
 pub mod bootstrap;
 pub mod create;

@@ -75,6 +75,14 @@ pub fn payee_json(conn: &mut DbConnection, p: PayeeRow) -> Result<PayeeJson, App
     Ok(payee_with(p, &addresses, now()))
 }
 
+/// Payees with their addresses, read in one query.
+pub fn payees_json(conn: &mut DbConnection, rows: Vec<PayeeRow>) -> Result<Vec<PayeeJson>, AppError> {
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let addresses = db::payees::addresses_of_many(conn, &ids)?;
+    let at = now();
+    Ok(rows.into_iter().map(|r| payee_with(r, &addresses, at)).collect())
+}
+
 pub fn payee_with(p: PayeeRow, addresses: &[PayeeAddressRow], at: chrono::NaiveDateTime) -> PayeeJson {
     let addresses = addresses.iter().filter(|a| a.payee_id == p.id).map(|a| address_json(a, at)).collect();
     PayeeJson {

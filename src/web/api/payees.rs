@@ -3,11 +3,11 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, web};
 
-use super::api::{
+use super::payees_json::{self as api, AddressRequest, DecisionRequest, PayeeListParams, PayeeRequest};
+use super::{
     Api, ApiResult, Conflicting, Denied, Invalid, Missing, answered, idempotency_key, ok, parse, read_small_body,
 };
 use crate::AppState;
-use crate::service::payees::api::{self as api, AddressRequest, DecisionRequest, PayeeListParams, PayeeRequest};
 use crate::service::views::payees::{PayeeAddressJson, PayeeJson};
 
 #[utoipa::path(get, path = "/api/v1/payees", operation_id = "list_payees", tag = "payees", security(("bearer" = [])), params(PayeeListParams),

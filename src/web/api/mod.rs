@@ -1,5 +1,11 @@
 //! The JSON API v1: bearer keys, the same services as the dashboard, RFC 9457 problem+json.
 
+pub mod payees;
+pub mod payees_json;
+pub mod payouts;
+pub mod payouts_json;
+pub mod schedules;
+
 use std::future::Future;
 use std::pin::Pin;
 
@@ -13,8 +19,6 @@ use crate::domain::FieldErrors;
 use crate::error::AppError;
 use crate::service::access::api_keys::{self, ApiCaller};
 use crate::service::access::second_factor;
-use crate::service::payouts::api::{self, ListParams, PayoutRequest, ReasonRequest, ValidateRequest};
-use crate::service::views::PayoutJson;
 
 /// An error as `application/problem+json`.
 #[derive(Debug)]
@@ -173,52 +177,6 @@ pub(crate) fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Ap
         .map_err(|e| ApiError(FieldErrors::form(format!("The body is not valid JSON for this request: {e}")).into()))
 }
 
-#[utoipa::path(get, path = "/api/v1/assets", tag = "reference", security(("bearer" = [])), responses((status = 200, description = "The organization's enabled assets", body = [api::AssetJson]), Denied))]
-pub async fn assets(state: web::Data<AppState>, Api(caller): Api) -> ApiResult {
-    ok(StatusCode::OK, &state.run(move |conn| api::assets(conn, &caller)).await?)
-}
-
-#[utoipa::path(get, path = "/api/v1/balances", tag = "reference", security(("bearer" = [])), responses((status = 200, description = "Available, reserved and paid per asset", body = [api::BalanceJson]), Denied))]
-pub async fn balances(state: web::Data<AppState>, Api(caller): Api) -> ApiResult {
-    ok(StatusCode::OK, &state.run(move |conn| api::balances(conn, &caller)).await?)
-}
-
-#[utoipa::path(post, path = "/api/v1/addresses/validate", tag = "reference", security(("bearer" = [])), request_body = api::ValidateRequest, responses((status = 200, description = "Whether the address is valid for the asset", body = api::ValidateResponse), Denied, Invalid))]
-pub async fn validate_address(state: web::Data<AppState>, Api(caller): Api, body: web::Payload) -> ApiResult {
-    let req: ValidateRequest = parse(&read_body(&state, body).await?)?;
-    // Checksums (keccak, sha256) are CPU work: off the async workers like everything else.
-    let answer = web::block(move || api::validate_address(&caller, &req))
-        .await
-        .map_err(|e| ApiError(AppError::Internal(format!("blocking task: {e}"))))??;
-    ok(StatusCode::OK, &answer)
-}
-
-#[utoipa::path(post, path = "/api/v1/payouts/quote", tag = "payouts", security(("bearer" = [])), request_body = api::PayoutRequest, responses((status = 200, description = "Amounts, service fee, total debit, balance check and per-item errors", body = api::QuoteResponse), Denied, Invalid))]
-pub async fn quote(state: web::Data<AppState>, Api(caller): Api, body: web::Payload) -> ApiResult {
-    let req: PayoutRequest = parse(&read_body(&state, body).await?)?;
-    let limits = state.config.registry_limits;
-    let app = state.get_ref().clone();
-    let quote = state
-        .run(move |conn| {
-            let mut quote = api::quote(conn, &caller, &req, &limits)?;
-            let estimate = crate::domain::asset::find(quote.asset).and_then(|a| app.network_fee(a, quote.count));
-            quote.network_fee = estimate
-                .and_then(Result::ok)
-                .map(|f| api::NetworkFeeQuote { asset: f.amount.asset().code, amount: f.amount.to_string() });
-            Ok(quote)
-        })
-        .await?;
-    ok(StatusCode::OK, &quote)
-}
-
-#[utoipa::path(post, path = "/api/v1/payouts", tag = "payouts", security(("bearer" = [])), params(("Idempotency-Key" = String, Header, description = "Required. The same key and body again returns the first answer; the same key with another body is refused (422). Kept 48 hours.")), request_body = api::PayoutRequest, responses((status = 201, description = "The payout, Pending when approval applies, else In progress", body = PayoutJson), Denied, Conflicting, Invalid))]
-pub async fn create(state: web::Data<AppState>, req: HttpRequest, Api(caller): Api, body: web::Payload) -> ApiResult {
-    let key = idempotency_key(&req);
-    let payout: PayoutRequest = parse(&read_body(&state, body).await?)?;
-    let limits = state.config.registry_limits;
-    answered(state.run(move |conn| api::create(conn, &caller, &key, &payout, &limits)).await?)
-}
-
 /// The request's `Idempotency-Key`, empty when missing or not text (the service refuses both).
 pub(crate) fn idempotency_key(req: &HttpRequest) -> String {
     req.headers().get("Idempotency-Key").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned()
@@ -230,38 +188,6 @@ pub(crate) fn answered(answer: crate::service::access::idempotency::Answer) -> A
         .content_type("application/json")
         .insert_header(("Cache-Control", "no-store"))
         .body(answer.body))
-}
-
-#[utoipa::path(get, path = "/api/v1/payouts", tag = "payouts", security(("bearer" = [])), params(api::ListParams), responses((status = 200, description = "Newest first; pass next_cursor as cursor for the next page", body = api::ListResponse), Denied, Invalid))]
-pub async fn list(state: web::Data<AppState>, Api(caller): Api, params: web::Query<ListParams>) -> ApiResult {
-    let params = params.into_inner();
-    ok(StatusCode::OK, &state.run(move |conn| api::list(conn, &caller, &params)).await?)
-}
-
-#[utoipa::path(get, path = "/api/v1/payouts/{id}", tag = "payouts", security(("bearer" = [])), params(("id" = i64, Path, description = "Payout id")), responses((status = 200, description = "The payout with its items", body = PayoutJson), Denied, Missing))]
-pub async fn get(state: web::Data<AppState>, Api(caller): Api, id: web::Path<i64>) -> ApiResult {
-    let id = id.into_inner();
-    ok(StatusCode::OK, &state.run(move |conn| api::get(conn, &caller, id)).await?)
-}
-
-#[utoipa::path(post, path = "/api/v1/payouts/{id}/approve", tag = "approvals", security(("bearer" = [])), params(("id" = i64, Path, description = "Payout id"), ("X-OTP" = Option<String>, Header, description = "A current code from the authenticator of the key's user; required when the organization asks a fresh second factor for this payout (its step-up threshold, or every approval)")), responses((status = 200, description = "Approved; In progress once enough managers approved", body = PayoutJson), Denied, Missing, Conflicting, Invalid))]
-pub async fn approve(state: web::Data<AppState>, Api(caller): Api, id: web::Path<i64>) -> ApiResult {
-    let id = id.into_inner();
-    ok(StatusCode::OK, &state.run(move |conn| api::approve(conn, &caller, id)).await?)
-}
-
-#[utoipa::path(post, path = "/api/v1/payouts/{id}/reject", tag = "approvals", security(("bearer" = [])), params(("id" = i64, Path, description = "Payout id"), ("X-OTP" = Option<String>, Header, description = "A current code from the authenticator of the key's user; required when the organization asks a fresh second factor for this payout (its step-up threshold, or every approval)")), request_body = api::ReasonRequest, responses((status = 200, description = "Rejected: cancelled, funds released", body = PayoutJson), Denied, Missing, Conflicting, Invalid))]
-pub async fn reject(state: web::Data<AppState>, Api(caller): Api, id: web::Path<i64>, body: web::Payload) -> ApiResult {
-    let id = id.into_inner();
-    let req: ReasonRequest = parse(&read_body(&state, body).await?)?;
-    ok(StatusCode::OK, &state.run(move |conn| api::reject(conn, &caller, id, &req.reason)).await?)
-}
-
-#[utoipa::path(post, path = "/api/v1/payouts/{id}/cancel", tag = "payouts", security(("bearer" = [])), params(("id" = i64, Path, description = "Payout id")), request_body = api::ReasonRequest, responses((status = 200, description = "Cancelled before anything was sent; funds released", body = PayoutJson), Denied, Missing, Conflicting, Invalid))]
-pub async fn cancel(state: web::Data<AppState>, Api(caller): Api, id: web::Path<i64>, body: web::Payload) -> ApiResult {
-    let id = id.into_inner();
-    let req: ReasonRequest = parse(&read_body(&state, body).await?)?;
-    ok(StatusCode::OK, &state.run(move |conn| api::cancel(conn, &caller, id, &req.reason)).await?)
 }
 
 /// Unknown API paths answer problem+json too.
@@ -336,7 +262,7 @@ pub struct Problem {
     status: u16,
     detail: String,
     /// For validation problems: each invalid field.
-    errors: Option<Vec<api::FieldError>>,
+    errors: Option<Vec<payouts_json::FieldError>>,
 }
 
 /// A problem+json answer, as the OpenAPI document names it.
@@ -352,25 +278,40 @@ fn problem_response(description: &str) -> utoipa::openapi::RefOr<utoipa::openapi
         .into()
 }
 
-/// The error answers the operations share, named once: `responses((status = 200, …), Denied, Invalid)`.
+/// The error answers the operations share, named once in `components/responses` and referenced
+/// by each operation: `responses((status = 200, …), Denied, Invalid)`.
+const SHARED_RESPONSES: [(&str, &str, &str); 5] = [
+    ("401", "Unauthorized", "Missing or unknown API key"),
+    ("403", "Forbidden", "The key lacks the scope, or a rule forbids it"),
+    ("404", "NotFound", "Nothing with this id in the organization"),
+    ("409", "Conflict", "Conflicts with the current state (a payout's status, the balance, a decision already made)"),
+    ("422", "Unprocessable", "Invalid fields, each named (like items[3].address)"),
+];
+
 macro_rules! problem_sets {
-    ($($(#[$doc:meta])* $name:ident { $($status:literal => $description:literal),+ })+) => {$(
+    ($($(#[$doc:meta])* $name:ident { $($status:literal),+ })+) => {$(
         $(#[$doc])*
         pub struct $name;
         impl utoipa::IntoResponses for $name {
             fn responses() -> std::collections::BTreeMap<String, utoipa::openapi::RefOr<utoipa::openapi::Response>> {
-                [$(($status.to_string(), problem_response($description))),+].into_iter().collect()
+                [$($status),+].into_iter().map(|status| (status.to_string(), shared_response(status))).collect()
             }
         }
     )+};
 }
 
+/// A `$ref` to the shared response for `status`.
+fn shared_response(status: &str) -> utoipa::openapi::RefOr<utoipa::openapi::Response> {
+    let name = SHARED_RESPONSES.iter().find(|(s, _, _)| *s == status).map_or("", |(_, n, _)| *n);
+    utoipa::openapi::RefOr::Ref(utoipa::openapi::Ref::new(format!("#/components/responses/{name}")))
+}
+
 problem_sets! {
     /// Every operation: no key, or a key that may not do this.
-    Denied { "401" => "Missing or unknown API key", "403" => "The key lacks the scope, or a rule forbids it" }
-    Missing { "404" => "Nothing with this id in the organization" }
-    Conflicting { "409" => "Conflicts with the current state (a payout's status, the balance, a decision already made)" }
-    Invalid { "422" => "Invalid fields, each named (like items[3].address)" }
+    Denied { "401", "403" }
+    Missing { "404" }
+    Conflicting { "409" }
+    Invalid { "422" }
 }
 
 struct BearerAuth;
@@ -379,6 +320,9 @@ impl utoipa::Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         let components = openapi.components.get_or_insert_with(Default::default);
+        for (_, name, description) in SHARED_RESPONSES {
+            components.responses.insert(name.to_owned(), problem_response(description));
+        }
         components.add_security_scheme(
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
@@ -390,12 +334,11 @@ impl utoipa::Modify for BearerAuth {
 #[openapi(
     info(title = "payouts API", version = "1", description = "Single and mass cryptocurrency payouts. Amounts are decimal strings; times are RFC 3339 UTC; errors are application/problem+json."),
     paths(
-        assets, balances, validate_address, quote, create, list, get, approve, reject, cancel,
-        super::api_payees::list, super::api_payees::create, super::api_payees::get, super::api_payees::update,
-        super::api_payees::archive, super::api_payees::restore, super::api_payees::enter_address,
-        super::api_payees::pending, super::api_payees::approve, super::api_payees::reject,
-        super::api_schedules::schedules, super::api_schedules::create_schedule, super::api_schedules::pause_schedule,
-        super::api_schedules::resume_schedule,
+        payouts::assets, payouts::balances, payouts::validate_address, payouts::quote, payouts::create,
+        payouts::list, payouts::get, payouts::approve, payouts::reject, payouts::cancel,
+        payees::list, payees::create, payees::get, payees::update, payees::archive, payees::restore,
+        payees::enter_address, payees::pending, payees::approve, payees::reject,
+        schedules::schedules, schedules::create_schedule, schedules::pause_schedule, schedules::resume_schedule,
     ),
     components(schemas(Problem)),
     modifiers(&BearerAuth)

@@ -5,14 +5,14 @@
 use serde::{Deserialize, Serialize};
 
 use crate::clock::now;
-use crate::db::{self, DbConnection};
+use crate::db::DbConnection;
 use crate::domain::FieldErrors;
 use crate::domain::account::Scope;
 use crate::error::AppError;
 use crate::service::access::api_keys::ApiCaller;
 use crate::service::access::idempotency::{Answer, once};
 use crate::service::payees::{self, PayeeForm};
-use crate::service::views::payees::{PayeeAddressJson, PayeeJson, address_json, payee_json, payee_with};
+use crate::service::views::payees::{PayeeAddressJson, PayeeJson, address_json, payee_json, payees_json};
 
 #[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 pub struct AddressRequest {
@@ -107,7 +107,7 @@ pub fn create(conn: &mut DbConnection, caller: &ApiCaller, key: &str, req: &Paye
 
 pub fn get(conn: &mut DbConnection, caller: &ApiCaller, id: i64) -> Result<PayeeJson, AppError> {
     caller.require(Scope::Read)?;
-    let p = db::payees::find_in_org(conn, caller.actor.org_id, id)?.ok_or(AppError::NotFound)?;
+    let p = payees::find(conn, &caller.actor, id)?;
     payee_json(conn, p)
 }
 
@@ -161,10 +161,7 @@ pub fn list(conn: &mut DbConnection, caller: &ApiCaller, p: &PayeeListParams) ->
         return Err(FieldErrors::single("search", "At most 200 characters.").into());
     }
     let rows = payees::list(conn, &caller.actor, &p.search, p.archived.unwrap_or(false))?;
-    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    let addresses = db::payees::addresses_of_many(conn, &ids)?;
-    let at = now();
-    Ok(PayeeListResponse { data: rows.into_iter().map(|r| payee_with(r, &addresses, at)).collect() })
+    Ok(PayeeListResponse { data: payees_json(conn, rows)? })
 }
 
 /// Enters an address for the payee on the asset's network: pending until a manager other than
@@ -177,8 +174,7 @@ pub fn enter_address(
 ) -> Result<PayeeAddressJson, AppError> {
     caller.require(Scope::Create)?;
     let id = payees::enter_address(conn, &caller.actor, payee_id, &req.asset, &req.address)?;
-    let a = db::payees::find_address_in_org(conn, caller.actor.org_id, id)?.ok_or(AppError::NotFound)?;
-    Ok(address_json(&a, now()))
+    Ok(address_json(&payees::find_address(conn, &caller.actor, id)?, now()))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]

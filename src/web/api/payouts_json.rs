@@ -5,7 +5,8 @@ use chrono::{DateTime, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 
 use crate::clock::now;
-use crate::db::{self, DbConnection};
+use crate::db::DbConnection;
+use crate::db::payouts::ListFilter;
 use crate::domain::account::Scope;
 use crate::domain::asset::{self, Asset};
 use crate::domain::payout::{PayoutKind, PayoutStatus};
@@ -322,7 +323,7 @@ pub fn quote(
 
 pub fn get(conn: &mut DbConnection, caller: &ApiCaller, id: i64) -> Result<PayoutJson, AppError> {
     caller.require(Scope::Read)?;
-    let row = db::payouts::find_in_org(conn, caller.actor.org_id, id)?.ok_or(AppError::NotFound)?;
+    let row = payouts::find(conn, &caller.actor, id)?;
     views::payout_json(conn, &row, true)
 }
 
@@ -413,7 +414,7 @@ pub fn list(conn: &mut DbConnection, caller: &ApiCaller, p: &ListParams) -> Resu
         errors.add("limit", "Use a limit from 1 to 200.");
     }
     errors.into_result(())?;
-    let filter = db::payouts::ListFilter {
+    let filter = ListFilter {
         status: Some(p.status.clone()).filter(|s| !s.is_empty()),
         kind: Some(p.kind.clone()).filter(|s| !s.is_empty()),
         asset: asset::find(&p.asset).map(|a| a.code.to_owned()),
@@ -421,7 +422,7 @@ pub fn list(conn: &mut DbConnection, caller: &ApiCaller, p: &ListParams) -> Resu
         created_before: to,
         search: None,
     };
-    let mut rows = db::payouts::list(conn, caller.actor.org_id, &filter, before, limit + 1)?;
+    let mut rows = payouts::page(conn, &caller.actor, &filter, before, limit + 1)?;
     let next_cursor = if rows.len() as i64 > limit {
         rows.truncate(limit as usize);
         rows.last().map(|r| r.id.to_string())
@@ -460,13 +461,6 @@ pub fn cancel(conn: &mut DbConnection, caller: &ApiCaller, id: i64, reason: &str
 }
 
 fn get_after(conn: &mut DbConnection, caller: &ApiCaller, id: i64) -> Result<PayoutJson, AppError> {
-    let row = db::payouts::find_in_org(conn, caller.actor.org_id, id)?.ok_or(AppError::NotFound)?;
+    let row = payouts::find(conn, &caller.actor, id)?;
     views::payout_json(conn, &row, true)
-}
-
-/// Idempotency-Key answers are kept 48 hours (the contract promises at least 24).
-pub const ANSWERS_KEPT_HOURS: i64 = 48;
-
-pub fn purge_old_answers(conn: &mut DbConnection) -> Result<usize, AppError> {
-    Ok(db::api::purge_answers(conn, now() - chrono::Duration::hours(ANSWERS_KEPT_HOURS))?)
 }

@@ -4,7 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::web;
 use serde::{Deserialize, Serialize};
 
-use super::api::{Api, ApiResult, Conflicting, Denied, Invalid, Missing, ok, parse, read_small_body};
+use super::{Api, ApiResult, Conflicting, Denied, Invalid, Missing, ok, parse, read_small_body};
 use crate::AppState;
 use crate::db::DbConnection;
 use crate::domain::account::Scope;
