@@ -182,7 +182,7 @@ async fn four_eyes_over_the_api() {
         let res = c.send(req("POST", &format!("/api/v1/payouts/{id}/approve"), &self_approve, None)).await;
         assert_eq!(res.status, StatusCode::FORBIDDEN, "[{backend:?}]");
         assert!(body(&res)["detail"].as_str().unwrap().contains("four-eyes"));
-        assert_eq!(payouts::db::payouts::find(&mut app.conn(), id).unwrap().status, "pending");
+        assert_eq!(payouts::db::payouts::find(&mut app.conn(), id).unwrap().status.as_str().to_owned(), "pending");
     }
 }
 

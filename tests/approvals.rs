@@ -27,7 +27,7 @@ fn create(app: &TestApp, amount: &str, key: &str) -> i64 {
 }
 
 fn status(app: &TestApp, id: i64) -> String {
-    payouts::db::payouts::find(&mut app.conn(), id).unwrap().status
+    payouts::db::payouts::find(&mut app.conn(), id).unwrap().status.as_str().to_owned()
 }
 
 fn balance(app: &TestApp) -> (String, String, String) {
@@ -289,7 +289,7 @@ async fn an_unconfirmable_item_waits_for_a_manager_and_is_never_sent_again() {
         process_all(&app, &slow);
         for id in [first, second] {
             assert_eq!(status(&app, id), "in_progress", "[{backend:?}]");
-            assert_eq!(payouts::db::payouts::items(&mut app.conn(), id).unwrap()[0].status, "needs_review");
+            assert_eq!(payouts::db::payouts::items(&mut app.conn(), id).unwrap()[0].status.as_str(), "needs_review");
         }
         assert!(slow.sent().unwrap().is_empty(), "[{backend:?}] nothing was sent again");
 

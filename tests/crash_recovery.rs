@@ -71,7 +71,11 @@ fn a_killed_server_pays_every_row_once_after_restart() {
         let mut server = start_server(&url, dir.path());
         let started = Instant::now();
         loop {
-            let status = payouts::db::payouts::find(&mut state.pool.get().unwrap(), payout_id).unwrap().status;
+            let status = payouts::db::payouts::find(&mut state.pool.get().unwrap(), payout_id)
+                .unwrap()
+                .status
+                .as_str()
+                .to_owned();
             if status != "in_progress" {
                 assert_eq!(status, "completed", "[{backend:?}]");
                 break;

@@ -108,7 +108,7 @@ fn a_pending_transfer_cancelled_by_a_manager_is_replaced_by_an_empty_one() {
         let payout = books.pay("ETH", &[(to, "0.25")], &format!("cancel-{backend:?}"));
         let _server = books.serve(&chain, dir.path(), WALLET_KEY);
         let started = Instant::now();
-        while books.items(payout)[0].status != "submitted" {
+        while books.items(payout)[0].status.as_str() != "submitted" {
             assert!(started.elapsed() < Duration::from_secs(30), "[{backend:?}] nothing was sent");
             std::thread::sleep(Duration::from_millis(50));
         }

@@ -53,9 +53,9 @@ async fn search_finds_descriptions_references_and_addresses_and_nothing_of_anoth
             &mut app.conn(),
             &NewPayoutRow {
                 org_id: other.org_id,
-                kind: "single",
+                kind: payouts::domain::payout::PayoutKind::Single,
                 asset: "USDT_TRC20",
-                status: "completed",
+                status: payouts::domain::payout::PayoutStatus::Completed,
                 description: "Refund of order 77 salary november",
                 amount_total: "1",
                 fee: "0",

@@ -58,7 +58,7 @@ async fn clean_registry_is_uploaded_confirmed_and_paid() {
         let rail = instant_rail(&app, &[]);
         process_all(&app, &rail);
         assert_eq!(
-            payouts::db::payouts::find(&mut app.conn(), payout_id).unwrap().status,
+            payouts::db::payouts::find(&mut app.conn(), payout_id).unwrap().status.as_str().to_owned(),
             "completed",
             "[{backend:?}]"
         );
@@ -218,7 +218,7 @@ async fn partial_failure_releases_exactly_the_failed_rows_and_results_download()
         let payout_id = payout_id_of(&client.confirm_draft(id, &[]).await);
         process_all(&app, &instant_rail(&app, &[&tron_address(12)]));
         assert_eq!(
-            payouts::db::payouts::find(&mut app.conn(), payout_id).unwrap().status,
+            payouts::db::payouts::find(&mut app.conn(), payout_id).unwrap().status.as_str().to_owned(),
             "partially_completed",
             "[{backend:?}]"
         );

@@ -111,7 +111,11 @@ async fn a_fee_change_between_quote_and_create_prices_the_payout_by_its_rows() {
         assert_books_balance(&app, demo_org(&app), asset, deposited, &format!("[{backend:?}]"));
         // And they settle: the reservation is exactly what the rows debit.
         process_all(&app, &instant_rail(&app, &[]));
-        assert_eq!(payouts::db::payouts::find(&mut app.conn(), m.id).unwrap().status, "completed", "[{backend:?}]");
+        assert_eq!(
+            payouts::db::payouts::find(&mut app.conn(), m.id).unwrap().status.as_str().to_owned(),
+            "completed",
+            "[{backend:?}]"
+        );
         assert_books_balance(&app, demo_org(&app), asset, deposited, &format!("[{backend:?}] settled"));
     }
 }
@@ -140,10 +144,10 @@ async fn a_payout_that_cannot_settle_is_set_aside_and_others_still_complete() {
         .execute(&mut **app.conn())
         .unwrap();
         process_all(&app, &instant_rail(&app, &[]));
-        let status = |id| payouts::db::payouts::find(&mut app.conn(), id).unwrap().status;
+        let status = |id| payouts::db::payouts::find(&mut app.conn(), id).unwrap().status.as_str().to_owned();
         assert_eq!(status(other), "completed", "[{backend:?}] the other organization's payout is not held up");
         let item = payouts::db::payouts::items(&mut app.conn(), broken).unwrap().remove(0);
-        assert_eq!(item.status, "needs_review", "[{backend:?}] set aside for a person");
+        assert_eq!(item.status.as_str(), "needs_review", "[{backend:?}] set aside for a person");
         assert!(item.error.as_deref().unwrap_or("").contains("Insufficient reserved balance"), "{:?}", item.error);
         // A later payout of the damaged organization is not blocked by the first either.
         let deposit = ledger::DepositForm { asset: "USDT_TRC20".into(), amount: "1000".into(), note: "fix".into() };
@@ -190,7 +194,7 @@ async fn two_managers_approving_at_once_start_the_payout() {
                 "[{backend:?}] round {round}: both approvals count: {results:?}"
             );
             assert_eq!(
-                payouts::db::payouts::find(&mut app.conn(), id).unwrap().status,
+                payouts::db::payouts::find(&mut app.conn(), id).unwrap().status.as_str().to_owned(),
                 "in_progress",
                 "[{backend:?}] round {round}: the second approval moves it"
             );

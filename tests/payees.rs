@@ -29,7 +29,7 @@ fn address_rows(app: &TestApp, payee: i64) -> Vec<(String, String)> {
     payouts::db::payees::addresses_of(&mut app.conn(), payee)
         .unwrap()
         .into_iter()
-        .map(|a| (a.address, a.status))
+        .map(|a| (a.address, a.status.as_str().to_owned()))
         .collect()
 }
 
@@ -613,7 +613,11 @@ async fn repeating_last_months_run_pays_each_payees_current_address_and_marks_wh
         client.get(&format!("/payouts/drafts/{draft}/review")).await;
         let october = payout_id_of(&client.confirm_draft(draft, &[]).await);
         common::process_all(&app, &common::instant_rail(&app, &[]));
-        assert_eq!(payouts::db::payouts::find(&mut app.conn(), october).unwrap().status, "completed", "[{backend:?}]");
+        assert_eq!(
+            payouts::db::payouts::find(&mut app.conn(), october).unwrap().status.as_str().to_owned(),
+            "completed",
+            "[{backend:?}]"
+        );
 
         // Worker 1 gives a new address, approved by a manager.
         let one = payouts::db::payees::find_by_external_id(&mut app.conn(), demo_org(&app), "W-1").unwrap().unwrap().id;
@@ -707,7 +711,7 @@ async fn a_payout_with_a_pay_day_is_sent_then_and_not_before_and_can_be_cancelle
         );
         let rail = common::instant_rail(&app, &[]);
         common::process_all(&app, &rail);
-        let status = |id| payouts::db::payouts::find(&mut app.conn(), id).unwrap().status;
+        let status = |id| payouts::db::payouts::find(&mut app.conn(), id).unwrap().status.as_str().to_owned();
         assert_eq!(
             (status(cancelled).as_str(), status(later).as_str()),
             ("in_progress", "in_progress"),

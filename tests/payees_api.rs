@@ -325,10 +325,18 @@ async fn pay_days_and_schedules_through_the_api() {
         let rail = common::instant_rail(&app, &[]);
         let clock = payouts::clock::Clock::fixed(utc - chrono::Duration::seconds(1));
         common::process_all_at(&app, &rail, clock.clone());
-        assert_eq!(payouts::db::payouts::find(&mut app.conn(), id).unwrap().status, "in_progress", "[{backend:?}]");
+        assert_eq!(
+            payouts::db::payouts::find(&mut app.conn(), id).unwrap().status.as_str().to_owned(),
+            "in_progress",
+            "[{backend:?}]"
+        );
         clock.advance(chrono::Duration::seconds(1));
         common::process_all_at(&app, &rail, clock);
-        assert_eq!(payouts::db::payouts::find(&mut app.conn(), id).unwrap().status, "completed", "[{backend:?}]");
+        assert_eq!(
+            payouts::db::payouts::find(&mut app.conn(), id).unwrap().status.as_str().to_owned(),
+            "completed",
+            "[{backend:?}]"
+        );
 
         // A schedule repeating it: read scope cannot make one; fields are named; then made.
         let schedule = json!({"name": "Monthly rewards", "template_payout_id": id, "day_of_month": 31, "time_of_day": "18:00", "days_before": 2});

@@ -102,7 +102,11 @@ async fn a_processor_that_dies_after_sending_is_recovered_without_paying_twice()
         // The lease runs out; B takes over, finds the transfer on the network, records it.
         std::thread::sleep(std::time::Duration::from_millis(250));
         process_all(&app, &rail);
-        assert_eq!(payouts::db::payouts::find(&mut conn, id).unwrap().status, "completed", "[{backend:?}]");
+        assert_eq!(
+            payouts::db::payouts::find(&mut conn, id).unwrap().status.as_str().to_owned(),
+            "completed",
+            "[{backend:?}]"
+        );
         let sent: Vec<_> = rail.sent().unwrap().into_iter().filter(|t| t.key == item.idempotency_key).collect();
         assert_eq!(sent.len(), 1, "[{backend:?}] sent once");
         let b = ledger::balance_of(&mut conn, demo_org(&app), find("USDT_TRC20").unwrap()).unwrap();
@@ -149,7 +153,7 @@ async fn two_processors_never_send_the_same_item() {
             .unwrap()
             .iter()
             .map(|p| {
-                assert_eq!(p.status, "completed", "[{backend:?}]");
+                assert_eq!(p.status.as_str(), "completed", "[{backend:?}]");
                 payouts::db::payouts::events(&mut conn, p.id)
                     .unwrap()
                     .iter()
@@ -290,7 +294,7 @@ async fn a_transaction_the_network_cannot_account_for_does_not_hold_up_the_other
         for _ in 0..3 {
             processor::tick(&mut app.conn(), &rail, "p", &ProcessorConfig::default()).unwrap();
         }
-        let status = |id| payouts::db::payouts::find(&mut app.conn(), id).unwrap().status;
+        let status = |id| payouts::db::payouts::find(&mut app.conn(), id).unwrap().status.as_str().to_owned();
         assert_eq!(status(fine), "completed", "[{backend:?}] settled although another lookup failed");
         assert_eq!(status(stuck), "in_progress", "[{backend:?}] unknown, so neither paid nor failed");
         rail.broken.lock().unwrap().clear();

@@ -32,7 +32,7 @@ where
     client.upload(&format!("/payouts/drafts/{draft}/upload"), "run.csv", run.as_bytes()).await;
     let id = payout_id_of(&client.confirm_draft(draft, &[]).await);
     common::process_all(app, &common::instant_rail(app, &[]));
-    assert_eq!(payouts::db::payouts::find(&mut app.conn(), id).unwrap().status, "completed");
+    assert_eq!(payouts::db::payouts::find(&mut app.conn(), id).unwrap().status.as_str().to_owned(), "completed");
     id
 }
 
@@ -175,7 +175,10 @@ async fn a_schedule_makes_the_draft_ahead_of_the_pay_day_and_the_confirmed_run_i
         assert_eq!(rail.sent().unwrap().len(), sent_before, "[{backend:?}] nothing before the pay day");
         clock.advance(chrono::Duration::minutes(1));
         common::process_all_at(&app, &rail, clock);
-        assert_eq!(payouts::db::payouts::find(&mut app.conn(), confirmed).unwrap().status, "completed");
+        assert_eq!(
+            payouts::db::payouts::find(&mut app.conn(), confirmed).unwrap().status.as_str().to_owned(),
+            "completed"
+        );
         assert_eq!(rail.sent().unwrap().len(), sent_before + 3, "[{backend:?}]");
 
         // The zone changes: the next pay day keeps its day and time of day, now in Tokyo, and the

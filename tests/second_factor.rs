@@ -216,7 +216,7 @@ async fn pending_payout(app: &TestApp, amount: &str) -> i64 {
 }
 
 fn status_of(app: &TestApp, id: i64) -> String {
-    payouts::db::payouts::find(&mut app.conn(), id).unwrap().status
+    payouts::db::payouts::find(&mut app.conn(), id).unwrap().status.as_str().to_owned()
 }
 
 fn set_policy(app: &TestApp, fields: &[(&str, &str)]) {

@@ -273,7 +273,7 @@ async fn a_key_touch_is_the_step_up_for_an_approval_over_the_threshold() {
         m.get(&format!("/payouts/{big}")).await;
         let approved = m.post_form(&format!("/payouts/{big}/approve"), &[]).await;
         assert_eq!(approved.status, StatusCode::SEE_OTHER, "[{backend:?}] {}", approved.body);
-        assert_eq!(payouts::db::payouts::find(&mut app.conn(), big).unwrap().status, "in_progress");
+        assert_eq!(payouts::db::payouts::find(&mut app.conn(), big).unwrap().status.as_str().to_owned(), "in_progress");
 
         // The API cannot take a key touch: a key-only owner's API key is told why.
         let api = common::api_key(&app, "manager@demo.local", "read,approve");

@@ -184,7 +184,7 @@ async fn demo_seeds_payouts_in_every_status_and_the_ledger_adds_up() {
         let mut statuses: Vec<String> = db::payouts::list(&mut conn, org, &Default::default(), None, 100)
             .unwrap()
             .into_iter()
-            .map(|p| p.status)
+            .map(|p| p.status.as_str().to_owned())
             .collect();
         statuses.sort();
         assert_eq!(

@@ -14,7 +14,7 @@ fn balance(app: &TestApp, code: &str) -> (String, String, String) {
 }
 
 fn status_of(app: &TestApp, id: i64) -> String {
-    payouts::db::payouts::find(&mut app.conn(), id).unwrap().status
+    payouts::db::payouts::find(&mut app.conn(), id).unwrap().status.as_str().to_owned()
 }
 
 #[actix_web::test]
@@ -235,7 +235,7 @@ async fn approval_on_leaves_the_payout_pending_with_funds_reserved() {
         assert_eq!(status_of(&app, id), "pending", "[{backend:?}] nothing is sent before approval");
         assert_eq!(balance(&app, "USDT_TRC20"), ("49899".into(), "101".into(), "0".into()));
         let items = payouts::db::payouts::items(&mut app.conn(), id).unwrap();
-        assert_eq!(items[0].status, "waiting");
+        assert_eq!(items[0].status.as_str(), "waiting");
     }
 }
 

@@ -143,7 +143,7 @@ async fn receivers_get_signed_events_for_every_change_with_retries() {
         let pending: Vec<(String, i32)> = payouts::db::webhooks::recent(&mut app.conn(), admin.org_id, 100)
             .unwrap()
             .into_iter()
-            .filter(|d| d.status == "pending")
+            .filter(|d| d.status.as_str() == "pending")
             .map(|d| (d.last_status_code.map(|c| c.to_string()).unwrap_or_default(), d.attempts))
             .collect();
         let failed: Vec<_> = pending.iter().filter(|(code, _)| code == "500").collect();
@@ -281,7 +281,7 @@ async fn internal_receivers_are_refused_when_saved_and_never_contacted() {
         assert_eq!(sent, 0, "[{backend:?}]");
         assert!(receiver.received.lock().unwrap().is_empty(), "[{backend:?}] nothing reached the receiver");
         let delivery = payouts::db::webhooks::recent(&mut app.conn(), admin.org_id, 1).unwrap().remove(0);
-        assert_eq!(delivery.status, "pending");
+        assert_eq!(delivery.status.as_str(), "pending");
         assert!(delivery.last_response.unwrap_or_default().contains("private addresses"), "[{backend:?}]");
     }
 }

@@ -6,6 +6,7 @@ use diesel::prelude::*;
 use super::schema::payee_addresses::dsl as a;
 use super::schema::payees::dsl as p;
 use super::{DbConnection, DbResult};
+use crate::domain::payee::AddressStatus;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = super::schema::payees)]
@@ -49,7 +50,8 @@ pub struct PayeeAddressRow {
     pub payee_id: i64,
     pub network: String,
     pub address: String,
-    pub status: String,
+    #[diesel(deserialize_as = String)]
+    pub status: AddressStatus,
     pub entered_by: i64,
     #[diesel(deserialize_as = super::stamp::Stamp)]
     pub entered_at: NaiveDateTime,
@@ -59,14 +61,15 @@ pub struct PayeeAddressRow {
     pub reason: String,
 }
 
-#[derive(Insertable)]
+#[derive(Clone, Insertable)]
 #[diesel(table_name = super::schema::payee_addresses)]
 pub struct NewPayeeAddressRow<'a> {
     pub org_id: i64,
     pub payee_id: i64,
     pub network: &'a str,
     pub address: &'a str,
-    pub status: &'a str,
+    #[diesel(serialize_as = String)]
+    pub status: AddressStatus,
     pub entered_by: i64,
     pub entered_at: NaiveDateTime,
     pub reason: &'a str,
@@ -156,7 +159,7 @@ pub fn all_in_org(conn: &mut DbConnection, org_id: i64) -> DbResult<Vec<PayeeRow
 }
 
 pub fn insert_address(conn: &mut DbConnection, row: &NewPayeeAddressRow) -> DbResult<i64> {
-    diesel::insert_into(a::payee_addresses).values(row).returning(a::id).get_result(conn)
+    diesel::insert_into(a::payee_addresses).values(row.clone()).returning(a::id).get_result(conn)
 }
 
 /// A payee's addresses, newest first.
@@ -205,7 +208,7 @@ pub fn find_address_in_org(conn: &mut DbConnection, org_id: i64, id: i64) -> DbR
 pub fn decide(
     conn: &mut DbConnection,
     id: i64,
-    to: &str,
+    to: AddressStatus,
     by: i64,
     at: NaiveDateTime,
     payable_from: Option<NaiveDateTime>,
@@ -213,7 +216,7 @@ pub fn decide(
 ) -> DbResult<bool> {
     let n = diesel::update(a::payee_addresses.filter(a::id.eq(id).and(a::status.eq("pending"))))
         .set((
-            a::status.eq(to),
+            a::status.eq(to.as_str()),
             a::decided_by.eq(by),
             a::decided_at.eq(at),
             a::payable_from.eq(payable_from),
@@ -228,14 +231,13 @@ pub fn replace_others(
     conn: &mut DbConnection,
     payee_id: i64,
     network: &str,
-    from: &str,
+    from: AddressStatus,
     keep: i64,
     reason: &str,
 ) -> DbResult<usize> {
-    diesel::update(
-        a::payee_addresses
-            .filter(a::payee_id.eq(payee_id).and(a::network.eq(network)).and(a::status.eq(from)).and(a::id.ne(keep))),
-    )
+    diesel::update(a::payee_addresses.filter(
+        a::payee_id.eq(payee_id).and(a::network.eq(network)).and(a::status.eq(from.as_str())).and(a::id.ne(keep)),
+    ))
     .set((a::status.eq("replaced"), a::reason.eq(reason)))
     .execute(conn)
 }

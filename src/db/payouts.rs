@@ -6,15 +6,18 @@ use diesel::sql_types::Bool;
 
 use super::schema::{payout_events::dsl as e, payout_items::dsl as i, payouts::dsl as p};
 use super::{Backend, DbConnection, DbResult};
+use crate::domain::payout::{ItemStatus, PayoutKind, PayoutStatus};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = super::schema::payouts)]
 pub struct PayoutRow {
     pub id: i64,
     pub org_id: i64,
-    pub kind: String,
+    #[diesel(deserialize_as = String)]
+    pub kind: PayoutKind,
     pub asset: String,
-    pub status: String,
+    #[diesel(deserialize_as = String)]
+    pub status: PayoutStatus,
     pub description: String,
     pub amount_total: String,
     pub fee: String,
@@ -31,13 +34,15 @@ pub struct PayoutRow {
     pub scheduled_for: Option<NaiveDateTime>,
 }
 
-#[derive(Insertable)]
+#[derive(Clone, Insertable)]
 #[diesel(table_name = super::schema::payouts)]
 pub struct NewPayoutRow<'a> {
     pub org_id: i64,
-    pub kind: &'a str,
+    #[diesel(serialize_as = String)]
+    pub kind: PayoutKind,
     pub asset: &'a str,
-    pub status: &'a str,
+    #[diesel(serialize_as = String)]
+    pub status: PayoutStatus,
     pub description: &'a str,
     pub amount_total: &'a str,
     pub fee: &'a str,
@@ -63,7 +68,8 @@ pub struct ItemRow {
     pub fee: String,
     pub comment: String,
     pub reference: String,
-    pub status: String,
+    #[diesel(deserialize_as = String)]
+    pub status: ItemStatus,
     pub idempotency_key: String,
     pub tx_hash: Option<String>,
     pub confirmations: i32,
@@ -78,7 +84,7 @@ pub struct ItemRow {
     pub log_index: Option<i32>,
 }
 
-#[derive(Insertable)]
+#[derive(Clone, Insertable)]
 #[diesel(table_name = super::schema::payout_items)]
 pub struct NewItemRow {
     pub payout_id: i64,
@@ -89,7 +95,8 @@ pub struct NewItemRow {
     pub fee: String,
     pub comment: String,
     pub reference: String,
-    pub status: String,
+    #[diesel(serialize_as = String)]
+    pub status: ItemStatus,
     pub idempotency_key: String,
     pub updated_at: NaiveDateTime,
     pub payee_id: Option<i64>,
@@ -121,9 +128,11 @@ pub struct NewEventRow<'a> {
 }
 
 pub fn insert(conn: &mut DbConnection, row: &NewPayoutRow) -> DbResult<PayoutRow> {
-    let payout: PayoutRow =
-        diesel::insert_into(p::payouts).values(row).returning(super::schema::payouts::all_columns).get_result(conn)?;
-    add_to_count(conn, payout.org_id, &payout.status, 1)?;
+    let payout: PayoutRow = diesel::insert_into(p::payouts)
+        .values(row.clone())
+        .returning(super::schema::payouts::all_columns)
+        .get_result(conn)?;
+    add_to_count(conn, payout.org_id, payout.status.as_str(), 1)?;
     Ok(payout)
 }
 
@@ -149,7 +158,7 @@ pub fn status_counts(conn: &mut DbConnection, org_id: i64) -> DbResult<Vec<(Stri
 /// Many rows per statement, in chunks that stay under both backends' bind-parameter limits.
 pub fn insert_items(conn: &mut DbConnection, rows: &[NewItemRow]) -> DbResult<()> {
     for chunk in rows.chunks(500) {
-        super::per_backend!(conn, |c| diesel::insert_into(i::payout_items).values(chunk).execute(c))?;
+        super::per_backend!(conn, |c| diesel::insert_into(i::payout_items).values(chunk.to_vec()).execute(c))?;
     }
     Ok(())
 }
@@ -195,7 +204,14 @@ pub fn find_by_idempotency_key(conn: &mut DbConnection, org_id: i64, key: &str) 
 }
 
 /// The compare-and-swap of a payout's status: true when this call made the change.
-pub fn cas_status(conn: &mut DbConnection, id: i64, from: &str, to: &str, at: NaiveDateTime) -> DbResult<bool> {
+pub fn cas_status(
+    conn: &mut DbConnection,
+    id: i64,
+    from: PayoutStatus,
+    to: PayoutStatus,
+    at: NaiveDateTime,
+) -> DbResult<bool> {
+    let (from, to) = (from.as_str(), to.as_str());
     let changed: Option<i64> = diesel::update(p::payouts.filter(p::id.eq(id).and(p::status.eq(from))))
         .set((p::status.eq(to), p::updated_at.eq(at)))
         .returning(p::org_id)
@@ -236,10 +252,11 @@ pub fn events(conn: &mut DbConnection, payout_id: i64) -> DbResult<Vec<EventRow>
 pub fn set_items_status(
     conn: &mut DbConnection,
     payout_id: i64,
-    from: &str,
-    to: &str,
+    from: ItemStatus,
+    to: ItemStatus,
     at: NaiveDateTime,
 ) -> DbResult<usize> {
+    let (from, to) = (from.as_str(), to.as_str());
     diesel::update(i::payout_items.filter(i::payout_id.eq(payout_id).and(i::status.eq(from))))
         .set((i::status.eq(to), i::updated_at.eq(at)))
         .execute(conn)

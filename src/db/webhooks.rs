@@ -5,6 +5,7 @@ use diesel::prelude::*;
 
 use super::schema::{webhook_deliveries::dsl as d, webhook_endpoints::dsl as e};
 use super::{DbConnection, DbResult};
+use crate::domain::outbound::DeliveryStatus;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = super::schema::webhook_endpoints)]
@@ -29,7 +30,8 @@ pub struct DeliveryRow {
     pub event_id: String,
     pub event_type: String,
     pub payload: String,
-    pub status: String,
+    #[diesel(deserialize_as = String)]
+    pub status: DeliveryStatus,
     pub attempts: i32,
     pub next_attempt_at: NaiveDateTime,
     pub last_status_code: Option<i32>,
@@ -38,7 +40,7 @@ pub struct DeliveryRow {
     pub delivered_at: Option<NaiveDateTime>,
 }
 
-#[derive(Insertable)]
+#[derive(Clone, Insertable)]
 #[diesel(table_name = super::schema::webhook_deliveries)]
 pub struct NewDelivery {
     pub org_id: i64,
@@ -46,7 +48,8 @@ pub struct NewDelivery {
     pub event_id: String,
     pub event_type: String,
     pub payload: String,
-    pub status: String,
+    #[diesel(serialize_as = String)]
+    pub status: DeliveryStatus,
     pub next_attempt_at: NaiveDateTime,
     pub created_at: NaiveDateTime,
 }
@@ -103,7 +106,7 @@ pub fn set_enabled(conn: &mut DbConnection, org_id: i64, id: i64, enabled: bool)
 
 pub fn insert_deliveries(conn: &mut DbConnection, rows: &[NewDelivery]) -> DbResult<()> {
     for chunk in rows.chunks(500) {
-        super::per_backend!(conn, |c| diesel::insert_into(d::webhook_deliveries).values(chunk).execute(c))?;
+        super::per_backend!(conn, |c| diesel::insert_into(d::webhook_deliveries).values(chunk.to_vec()).execute(c))?;
     }
     Ok(())
 }
@@ -113,7 +116,12 @@ pub fn insert_deliveries(conn: &mut DbConnection, rows: &[NewDelivery]) -> DbRes
 pub fn endpoints_with_due(conn: &mut DbConnection, now: NaiveDateTime, limit: i64) -> DbResult<Vec<i64>> {
     let enabled = e::webhook_endpoints.filter(e::enabled.eq(true)).select(e::id);
     d::webhook_deliveries
-        .filter(d::status.eq("pending").and(d::next_attempt_at.le(now)).and(d::endpoint_id.eq_any(enabled)))
+        .filter(
+            d::status
+                .eq(DeliveryStatus::Pending.as_str())
+                .and(d::next_attempt_at.le(now))
+                .and(d::endpoint_id.eq_any(enabled)),
+        )
         .select(d::endpoint_id)
         .distinct()
         .order(d::endpoint_id)
@@ -128,7 +136,12 @@ pub fn due_for_endpoint(
     limit: i64,
 ) -> DbResult<Vec<DeliveryRow>> {
     d::webhook_deliveries
-        .filter(d::endpoint_id.eq(endpoint_id).and(d::status.eq("pending")).and(d::next_attempt_at.le(now)))
+        .filter(
+            d::endpoint_id
+                .eq(endpoint_id)
+                .and(d::status.eq(DeliveryStatus::Pending.as_str()))
+                .and(d::next_attempt_at.le(now)),
+        )
         .order(d::id)
         .limit(limit)
         .select(DeliveryRow::as_select())
@@ -139,8 +152,12 @@ pub fn due_for_endpoint(
 /// other process sends it meanwhile; false when another process took it.
 pub fn claim(conn: &mut DbConnection, row: &DeliveryRow, until: NaiveDateTime) -> DbResult<bool> {
     let n = diesel::update(
-        d::webhook_deliveries
-            .filter(d::id.eq(row.id).and(d::status.eq("pending")).and(d::next_attempt_at.eq(row.next_attempt_at))),
+        d::webhook_deliveries.filter(
+            d::id
+                .eq(row.id)
+                .and(d::status.eq(DeliveryStatus::Pending.as_str()))
+                .and(d::next_attempt_at.eq(row.next_attempt_at)),
+        ),
     )
     .set((d::next_attempt_at.eq(until), d::attempts.eq(d::attempts + 1)))
     .execute(conn)?;
@@ -150,7 +167,7 @@ pub fn claim(conn: &mut DbConnection, row: &DeliveryRow, until: NaiveDateTime) -
 pub fn record(
     conn: &mut DbConnection,
     id: i64,
-    status: &str,
+    status: DeliveryStatus,
     code: Option<i32>,
     response: &str,
     next_attempt_at: NaiveDateTime,
@@ -158,7 +175,7 @@ pub fn record(
 ) -> DbResult<()> {
     diesel::update(d::webhook_deliveries.find(id))
         .set((
-            d::status.eq(status),
+            d::status.eq(status.as_str()),
             d::last_status_code.eq(code),
             d::last_response.eq(Some(response)),
             d::next_attempt_at.eq(next_attempt_at),
@@ -180,7 +197,7 @@ pub fn recent(conn: &mut DbConnection, org_id: i64, limit: i64) -> DbResult<Vec<
 /// Sends a delivery again (from Settings): pending, due now.
 pub fn resend(conn: &mut DbConnection, org_id: i64, id: i64, now: NaiveDateTime) -> DbResult<bool> {
     let n = diesel::update(d::webhook_deliveries.filter(d::id.eq(id).and(d::org_id.eq(org_id))))
-        .set((d::status.eq("pending"), d::next_attempt_at.eq(now)))
+        .set((d::status.eq(DeliveryStatus::Pending.as_str()), d::next_attempt_at.eq(now)))
         .execute(conn)?;
     Ok(n == 1)
 }

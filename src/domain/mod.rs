@@ -12,6 +12,8 @@ pub mod payee;
 pub mod payout;
 pub mod registry;
 pub mod second_factor;
+#[macro_use]
+pub mod stored;
 pub mod spreadsheet;
 pub mod threshold;
 pub mod validation;

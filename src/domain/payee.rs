@@ -32,6 +32,38 @@ pub fn tag_list(stored: &str) -> Vec<&str> {
     stored.split(',').filter(|t| !t.is_empty()).collect()
 }
 
+/// An address's stored status under change control.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AddressStatus {
+    /// Entered, waiting for a manager other than the person who entered it.
+    Pending,
+    /// Approved; payable once `payable_from` has passed.
+    Approved,
+    Rejected,
+    /// Superseded by a later address on the same network.
+    Replaced,
+}
+
+impl AddressStatus {
+    pub const ALL: [AddressStatus; 4] =
+        [AddressStatus::Pending, AddressStatus::Approved, AddressStatus::Rejected, AddressStatus::Replaced];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AddressStatus::Pending => "pending",
+            AddressStatus::Approved => "approved",
+            AddressStatus::Rejected => "rejected",
+            AddressStatus::Replaced => "replaced",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<AddressStatus> {
+        AddressStatus::ALL.into_iter().find(|a| a.as_str() == s)
+    }
+}
+
+crate::domain::stored::stored_name!(AddressStatus, "payee address status");
+
 /// Where an address stands, as people read it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AddressState {
@@ -46,13 +78,13 @@ pub enum AddressState {
 
 impl AddressState {
     /// An address stored with `status` and `payable_from`, at `at`.
-    pub fn of(status: &str, payable_from: Option<NaiveDateTime>, at: NaiveDateTime) -> AddressState {
+    pub fn of(status: AddressStatus, payable_from: Option<NaiveDateTime>, at: NaiveDateTime) -> AddressState {
         match status {
-            "pending" => AddressState::Pending,
-            "approved" if payable_from.is_some_and(|t| t > at) => AddressState::CoolingOff,
-            "approved" => AddressState::Payable,
-            "rejected" => AddressState::Rejected,
-            _ => AddressState::Replaced,
+            AddressStatus::Pending => AddressState::Pending,
+            AddressStatus::Approved if payable_from.is_some_and(|t| t > at) => AddressState::CoolingOff,
+            AddressStatus::Approved => AddressState::Payable,
+            AddressStatus::Rejected => AddressState::Rejected,
+            AddressStatus::Replaced => AddressState::Replaced,
         }
     }
 

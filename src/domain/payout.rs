@@ -243,3 +243,7 @@ mod tests {
         }
     }
 }
+
+crate::domain::stored::stored_name!(PayoutKind, "payout kind");
+crate::domain::stored::stored_name!(PayoutStatus, "payout status");
+crate::domain::stored::stored_name!(ItemStatus, "item status");

@@ -218,7 +218,7 @@ impl Books {
     }
 
     pub fn status(&self, payout: i64) -> String {
-        payouts::db::payouts::find(&mut self.state.pool.get().unwrap(), payout).unwrap().status
+        payouts::db::payouts::find(&mut self.state.pool.get().unwrap(), payout).unwrap().status.as_str().to_owned()
     }
 
     pub fn wait_end(&self, payout: i64) -> String {

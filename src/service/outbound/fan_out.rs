@@ -10,6 +10,7 @@ use serde_json::json;
 use crate::crypto;
 use crate::db::webhooks::{EndpointRow, NewDelivery};
 use crate::db::{self, DbConnection};
+use crate::domain::outbound::DeliveryStatus;
 use crate::error::AppError;
 
 /// Events taken in one transaction at most.
@@ -72,7 +73,7 @@ pub fn fan_out(conn: &mut DbConnection, at: NaiveDateTime) -> Result<usize, AppE
                 event_id: id.clone(),
                 event_type: event.topic.clone(),
                 payload: body.clone(),
-                status: "pending".into(),
+                status: DeliveryStatus::Pending,
                 next_attempt_at: at,
                 // The retry window runs from when the delivery was queued.
                 created_at: at,

@@ -13,7 +13,7 @@ use crate::db::webhooks::{DeliveryRow, EndpointRow};
 use crate::db::{self, DbConnection};
 use crate::domain::FieldErrors;
 use crate::domain::account::Role;
-use crate::domain::outbound::OutboundPolicy;
+use crate::domain::outbound::{DeliveryStatus, OutboundPolicy};
 use crate::error::AppError;
 use crate::service::access::Actor;
 use crate::service::access::audit::{self, Entry};
@@ -99,11 +99,11 @@ pub fn deliver_endpoint(
         let done_at = now();
         let (status, next) = if ok {
             delivered += 1;
-            ("delivered", done_at)
+            (DeliveryStatus::Delivered, done_at)
         } else if done_at - row.created_at > chrono::Duration::hours(RETRY_FOR_HOURS) {
-            ("failed", done_at)
+            (DeliveryStatus::Failed, done_at)
         } else {
-            ("pending", done_at + backoff(attempts))
+            (DeliveryStatus::Pending, done_at + backoff(attempts))
         };
         db::webhooks::record(conn, row.id, status, code, &response, next, ok.then_some(done_at))?;
         if !ok {

@@ -9,6 +9,7 @@ use crate::db::{self, DbConnection};
 use crate::domain::account::Role;
 use crate::domain::asset::{self, Asset};
 use crate::domain::event::PAYEE_ADDRESS_CHANGED;
+use crate::domain::payee::AddressStatus;
 use crate::domain::registry::check_text;
 use crate::domain::{Address, FieldErrors};
 use crate::error::AppError;
@@ -57,7 +58,7 @@ pub(crate) fn enter_checked_address(
 ) -> Result<(i64, bool), AppError> {
     let current = db::payees::addresses_of(conn, payee.id)?
         .into_iter()
-        .filter(|a| a.network == asset.network && matches!(a.status.as_str(), "pending" | "approved"))
+        .filter(|a| a.network == asset.network && matches!(a.status, AddressStatus::Pending | AddressStatus::Approved))
         .collect::<Vec<_>>();
     if let Some(same) = current.iter().find(|a| a.address == address) {
         // Entering the address the payee already has changes nothing.
@@ -71,7 +72,7 @@ pub(crate) fn enter_checked_address(
             payee_id: payee.id,
             network: asset.network,
             address,
-            status: "pending",
+            status: AddressStatus::Pending,
             entered_by: actor.user_id,
             entered_at: at,
             reason: "",
@@ -81,11 +82,11 @@ pub(crate) fn enter_checked_address(
         conn,
         payee.id,
         asset.network,
-        "pending",
+        AddressStatus::Pending,
         id,
         "Superseded by a newer address before approval",
     )?;
-    let previous = current.iter().find(|a| a.status == "approved").map(|a| a.address.as_str());
+    let previous = current.iter().find(|a| a.status == AddressStatus::Approved).map(|a| a.address.as_str());
     let detail = match previous {
         Some(old) => format!("{} on {}: {old} → {address} (pending approval)", payee.name, asset.network),
         None => format!("{} on {}: {address} (pending approval)", payee.name, asset.network),
@@ -129,9 +130,9 @@ pub fn decide_address(
         }
         let cooling = db::orgs::find(conn, actor.org_id)?.payee_cooling_off_minutes.max(0);
         let (to, payable_from) = if approve {
-            ("approved", Some(at + chrono::Duration::minutes(cooling.into())))
+            (AddressStatus::Approved, Some(at + chrono::Duration::minutes(cooling.into())))
         } else {
-            ("rejected", None)
+            (AddressStatus::Rejected, None)
         };
         if !db::payees::decide(conn, address_id, to, actor.user_id, at, payable_from, reason)? {
             return Err(AppError::Conflict("This address was already decided; reload to see the decision.".into()));
@@ -141,7 +142,7 @@ pub fn decide_address(
                 conn,
                 payee.id,
                 &found.network,
-                "approved",
+                AddressStatus::Approved,
                 address_id,
                 "Replaced by a newer approved address",
             )?;
@@ -177,7 +178,7 @@ pub fn pending(conn: &mut DbConnection, actor: &Actor) -> Result<Vec<PendingAddr
     for (row, payee_name) in rows {
         let replaces = db::payees::addresses_of(conn, row.payee_id)?
             .into_iter()
-            .find(|a| a.network == row.network && a.status == "approved")
+            .find(|a| a.network == row.network && a.status == AddressStatus::Approved)
             .map(|a| a.address);
         out.push(PendingAddress {
             entered_by: who.get(&row.entered_by).cloned().unwrap_or_default(),

@@ -236,7 +236,7 @@ pub fn details(conn: &mut DbConnection, actor: &Actor, id: i64) -> Result<PayeeD
     let addresses = db::payees::addresses_of(conn, id)?
         .into_iter()
         .map(|row| AddressView {
-            state: AddressState::of(&row.status, row.payable_from, at),
+            state: AddressState::of(row.status, row.payable_from, at),
             entered_by: who.get(&row.entered_by).cloned().unwrap_or_default(),
             decided_by: row.decided_by.and_then(|u| who.get(&u).cloned()),
             row,

@@ -7,6 +7,7 @@ use crate::clock::now;
 use crate::db::payees::{PayeeAddressRow, PayeeRow};
 use crate::db::{self, DbConnection};
 use crate::domain::asset::Asset;
+use crate::domain::payee::AddressStatus;
 use crate::domain::{Address, FieldErrors};
 use crate::error::AppError;
 
@@ -28,14 +29,14 @@ pub fn check_payable(
     let blocked: Vec<(&PayeeAddressRow, &str)> = found
         .iter()
         .filter(|(a, _)| {
-            matches!(AddressState::of(&a.status, a.payable_from, at), AddressState::Pending | AddressState::CoolingOff)
+            matches!(AddressState::of(a.status, a.payable_from, at), AddressState::Pending | AddressState::CoolingOff)
         })
         .map(|(a, name)| (a, name.as_str()))
         .collect();
     if blocked.is_empty() {
         return Ok(found
             .iter()
-            .filter(|(a, _)| AddressState::of(&a.status, a.payable_from, at) == AddressState::Payable)
+            .filter(|(a, _)| AddressState::of(a.status, a.payable_from, at) == AddressState::Payable)
             .map(|(a, _)| (a.address.clone(), a.payee_id))
             .collect());
     }
@@ -43,7 +44,7 @@ pub fn check_payable(
     for (line, address) in rows {
         if let Some((a, name)) = blocked.iter().find(|(a, _)| a.address == *address) {
             let why = match a.payable_from {
-                Some(t) if a.status == "approved" => {
+                Some(t) if a.status == AddressStatus::Approved => {
                     format!("is cooling off after approval and becomes payable at {} UTC", t.format("%Y-%m-%d %H:%M"))
                 }
                 _ => "is awaiting a manager's approval".to_owned(),
@@ -98,8 +99,8 @@ pub fn addresses_for_items(
                 return Err(format!("Payee {} is archived; restore it to pay it.", payee.name));
             }
             let mine = of_payee.get(id).map(Vec::as_slice).unwrap_or_default().iter();
-            let Some(approved) = mine.clone().find(|a| a.status == "approved") else {
-                return Err(if mine.clone().any(|a| a.status == "pending") {
+            let Some(approved) = mine.clone().find(|a| a.status == AddressStatus::Approved) else {
+                return Err(if mine.clone().any(|a| a.status == AddressStatus::Pending) {
                     format!("Payee {}'s {} address is awaiting a manager's approval.", payee.name, asset.network)
                 } else {
                     format!("Payee {} has no {} address; enter one first.", payee.name, asset.network)
@@ -148,8 +149,11 @@ pub fn mark_foreign_references(
     let (_, addresses) = db::payees::with_addresses(conn, org_id, &ids, asset.network)?;
     let by_reference: std::collections::HashMap<&str, &PayeeRow> =
         found.iter().map(|p| (p.external_id.as_str(), p)).collect();
-    let approved: std::collections::HashMap<i64, &str> =
-        addresses.iter().filter(|a| a.status == "approved").map(|a| (a.payee_id, a.address.as_str())).collect();
+    let approved: std::collections::HashMap<i64, &str> = addresses
+        .iter()
+        .filter(|a| a.status == AddressStatus::Approved)
+        .map(|a| (a.payee_id, a.address.as_str()))
+        .collect();
     for row in rows.iter_mut().filter(|r| r.is_valid() && !linked.contains_key(&r.address)) {
         let Some(p) = by_reference.get(row.reference.as_str()) else { continue };
         let message = match approved.get(&p.id) {
@@ -230,7 +234,7 @@ pub fn address_flags(
     let names = found.iter().map(|(a, name)| (a.address.clone(), name.clone())).collect();
     let payees: std::collections::HashMap<String, (i64, String)> = found
         .into_iter()
-        .filter(|(a, _)| AddressState::of(&a.status, a.payable_from, at) == AddressState::Payable)
+        .filter(|(a, _)| AddressState::of(a.status, a.payable_from, at) == AddressState::Payable)
         .map(|(a, name)| (a.address, (a.payee_id, name)))
         .collect();
     let ids: Vec<i64> = payees.values().map(|(id, _)| *id).collect();
@@ -273,7 +277,7 @@ pub fn current_addresses(
     for id in ids {
         let payable = db::payees::addresses_of(conn, id)?
             .into_iter()
-            .find(|a| a.org_id == org_id && a.network == asset.network && a.status == "approved");
+            .find(|a| a.org_id == org_id && a.network == asset.network && a.status == AddressStatus::Approved);
         if let Some(a) = payable {
             out.insert(id, a.address);
         }

@@ -249,7 +249,7 @@ pub fn export(conn: &mut DbConnection, actor: &Actor) -> Result<String, AppError
         for a in mine {
             // Any asset of the address's network imports it again to the same place.
             let code = ASSETS.iter().find(|x| x.network == a.network).map_or("", |x| x.code);
-            let state = crate::service::payees::AddressState::of(&a.status, a.payable_from, at).label();
+            let state = crate::service::payees::AddressState::of(a.status, a.payable_from, at).label();
             write(code, &a.address, &a.network, state)?;
         }
     }

@@ -17,7 +17,7 @@ use crate::error::stored_amount;
 use crate::service::access::Actor;
 use crate::service::access::audit::{self, Entry};
 use crate::service::payouts::ledger::{self, MoveContext};
-use crate::service::payouts::{event, payout_asset};
+use crate::service::payouts::{Change, event, payout_asset};
 
 pub const MAX_APPROVALS_NEEDED: i32 = 5;
 
@@ -123,7 +123,7 @@ fn load_pending(conn: &mut DbConnection, actor: &Actor, payout_id: i64) -> Resul
             "You created this payout, so another manager must approve or reject it (four-eyes rule).".into(),
         ));
     }
-    let status = PayoutStatus::parse(&payout.status).ok_or_else(|| AppError::Internal("bad status".into()))?;
+    let status = payout.status;
     if status != PayoutStatus::Pending {
         return Err(AppError::Conflict(format!(
             "This payout is {} and no longer awaits a decision.",
@@ -171,7 +171,14 @@ pub fn approve(
         )?;
         if given < needed {
             let reason = format!("Approved by {} ({given} of {needed}); waiting for another manager", actor.email);
-            event(conn, payout.id, None, Some(actor.user_id), Some("pending"), "pending", &reason, at)?;
+            event(
+                conn,
+                payout.id,
+                Change::Payout(Some(PayoutStatus::Pending), PayoutStatus::Pending),
+                Some(actor.user_id),
+                &reason,
+                at,
+            )?;
             return Ok(Approved::Waiting(given, needed));
         }
         start(conn, &payout, actor, &format!("Approved by {} ({given} of {needed})", actor.email), at)?;
@@ -186,12 +193,18 @@ fn start(
     reason: &str,
     at: NaiveDateTime,
 ) -> Result<(), AppError> {
-    if !db::payouts::cas_status(conn, payout.id, PayoutStatus::Pending.as_str(), PayoutStatus::InProgress.as_str(), at)?
-    {
+    if !db::payouts::cas_status(conn, payout.id, PayoutStatus::Pending, PayoutStatus::InProgress, at)? {
         return Err(AppError::Conflict("Another decision on this payout came first; reload the page.".into()));
     }
-    db::payouts::set_items_status(conn, payout.id, ItemStatus::Waiting.as_str(), ItemStatus::Queued.as_str(), at)?;
-    event(conn, payout.id, None, Some(actor.user_id), Some("pending"), "in_progress", reason, at)
+    db::payouts::set_items_status(conn, payout.id, ItemStatus::Waiting, ItemStatus::Queued, at)?;
+    event(
+        conn,
+        payout.id,
+        Change::Payout(Some(PayoutStatus::Pending), PayoutStatus::InProgress),
+        Some(actor.user_id),
+        reason,
+        at,
+    )
 }
 
 /// Rejects with a reason: the payout is cancelled and its reservation released.
@@ -209,22 +222,10 @@ pub fn reject(conn: &mut DbConnection, actor: &Actor, payout_id: i64, reason: &s
         if !db::approvals::record(conn, payout.id, actor.user_id, "reject", reason, &current, at)? {
             return Err(AppError::Conflict("You already decided on this payout.".into()));
         }
-        if !db::payouts::cas_status(
-            conn,
-            payout.id,
-            PayoutStatus::Pending.as_str(),
-            PayoutStatus::Cancelled.as_str(),
-            at,
-        )? {
+        if !db::payouts::cas_status(conn, payout.id, PayoutStatus::Pending, PayoutStatus::Cancelled, at)? {
             return Err(AppError::Conflict("Another decision on this payout came first; reload the page.".into()));
         }
-        db::payouts::set_items_status(
-            conn,
-            payout.id,
-            ItemStatus::Waiting.as_str(),
-            ItemStatus::Cancelled.as_str(),
-            at,
-        )?;
+        db::payouts::set_items_status(conn, payout.id, ItemStatus::Waiting, ItemStatus::Cancelled, at)?;
         let asset = payout_asset(&payout)?;
         let ctx = MoveContext {
             org_id: actor.org_id,
@@ -235,7 +236,14 @@ pub fn reject(conn: &mut DbConnection, actor: &Actor, payout_id: i64, reason: &s
         };
         ledger::move_funds(conn, Movement::Release, stored_amount(asset, &payout.total_debit)?, &ctx)?;
         let text = format!("Rejected by {}: {reason}", actor.email);
-        event(conn, payout.id, None, Some(actor.user_id), Some("pending"), "cancelled", &text, at)?;
+        event(
+            conn,
+            payout.id,
+            Change::Payout(Some(PayoutStatus::Pending), PayoutStatus::Cancelled),
+            Some(actor.user_id),
+            &text,
+            at,
+        )?;
         audit::record(conn, Entry::by(actor, "payout.rejected", "payout", payout.id).detail(reason.to_owned()), at)?;
         Ok(())
     })
@@ -286,7 +294,7 @@ pub fn decision(conn: &mut DbConnection, actor: &Actor, payout_id: i64) -> Resul
         .collect();
     Ok(Decision {
         digest: digest(conn, &payout)?,
-        can_decide: payout.status == "pending"
+        can_decide: payout.status == PayoutStatus::Pending
             && actor.role.can_approve()
             && payout.created_by != actor.user_id
             && !decided,

@@ -273,9 +273,9 @@ pub(crate) fn create_in_tx(
         conn,
         &NewPayoutRow {
             org_id: actor.org_id,
-            kind: draft.kind.as_str(),
+            kind: draft.kind,
             asset: draft.asset.code,
-            status: status.as_str(),
+            status,
             description: &draft.description,
             amount_total: &amount_total.to_string(),
             fee: &fee.to_string(),
@@ -303,7 +303,7 @@ pub(crate) fn create_in_tx(
             fee: fee.to_string(),
             comment: row.comment.clone(),
             reference: row.reference.clone(),
-            status: item_status.as_str().into(),
+            status: item_status,
             idempotency_key: format!("payout-{}-item-{}", payout.id, n + 1),
             updated_at: at,
             payee_id: payees.get(&row.address).copied(),
@@ -320,7 +320,7 @@ pub(crate) fn create_in_tx(
     ledger::move_funds(conn, Movement::Reserve, total_debit, &ctx)?;
     let reason =
         if approvals_required > 0 { "Created; waiting for a manager's approval" } else { "Created and confirmed" };
-    event(conn, payout.id, None, Some(actor.user_id), None, status.as_str(), reason, at)?;
+    event(conn, payout.id, Change::Payout(None, status), Some(actor.user_id), reason, at)?;
     audit::record(
         conn,
         Entry::by(actor, "payout.created", "payout", payout.id).detail(format!(
@@ -335,27 +335,39 @@ pub(crate) fn create_in_tx(
     Ok(payout)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What one event row records: the payout's status (no `from` when it was just created), or
+/// one row's.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Change {
+    Payout(Option<PayoutStatus>, PayoutStatus),
+    Item(i64, ItemStatus, ItemStatus),
+}
+
+/// Writes the event row of `change` and tells the event stream, in the caller's transaction.
 pub(crate) fn event(
     conn: &mut DbConnection,
     payout_id: i64,
-    item_id: Option<i64>,
+    change: Change,
     actor_user_id: Option<i64>,
-    from: Option<&str>,
-    to: &str,
     reason: &str,
     at: NaiveDateTime,
 ) -> Result<(), AppError> {
+    let (item_id, from, to) = match change {
+        Change::Payout(from, to) => (None, from.map(PayoutStatus::as_str), to.as_str()),
+        Change::Item(id, from, to) => (Some(id), Some(from.as_str()), to.as_str()),
+    };
     db::payouts::insert_event(
         conn,
         &NewEventRow { payout_id, item_id, actor_user_id, from_status: from, to_status: to, reason, created_at: at },
     )?;
     // Told in the same transaction: no event is lost on a crash.
-    match (item_id, from) {
-        (Some(item), _) => super::announce::items(conn, payout_id, &[item], at),
-        (None, None) => super::announce::payout(conn, payout_id, PAYOUT_CREATED, at),
-        (None, Some(f)) if f != to => super::announce::payout(conn, payout_id, PAYOUT_STATUS_CHANGED, at),
-        _ => Ok(()),
+    match change {
+        Change::Item(id, _, _) => super::announce::items(conn, payout_id, &[id], at),
+        Change::Payout(None, _) => super::announce::payout(conn, payout_id, PAYOUT_CREATED, at),
+        Change::Payout(Some(from), to) if from != to => {
+            super::announce::payout(conn, payout_id, PAYOUT_STATUS_CHANGED, at)
+        }
+        Change::Payout(..) => Ok(()),
     }
 }
 
@@ -383,7 +395,7 @@ pub fn cancel(conn: &mut DbConnection, actor: &Actor, payout_id: i64, reason: &s
         if !may_cancel(actor, &payout) {
             return Err(AppError::Forbidden);
         }
-        let status = PayoutStatus::parse(&payout.status).ok_or_else(|| AppError::Internal("bad status".into()))?;
+        let status = payout.status;
         if !status.can_become(PayoutStatus::Cancelled) {
             return Err(AppError::Conflict(format!(
                 "This payout is {} and can no longer be cancelled.",
@@ -391,12 +403,11 @@ pub fn cancel(conn: &mut DbConnection, actor: &Actor, payout_id: i64, reason: &s
             )));
         }
         // Every transition locks the payout row before its items: one order, no deadlock.
-        if !db::payouts::cas_status(conn, payout.id, status.as_str(), PayoutStatus::Cancelled.as_str(), at)? {
+        if !db::payouts::cas_status(conn, payout.id, status, PayoutStatus::Cancelled, at)? {
             return Err(AppError::Conflict("The payout changed meanwhile; reload the page.".into()));
         }
         let waiting = if status == PayoutStatus::Pending { ItemStatus::Waiting } else { ItemStatus::Queued };
-        let moved =
-            db::payouts::set_items_status(conn, payout.id, waiting.as_str(), ItemStatus::Cancelled.as_str(), at)?;
+        let moved = db::payouts::set_items_status(conn, payout.id, waiting, ItemStatus::Cancelled, at)?;
         if moved != payout.item_count as usize {
             // Rolled back with the status change above.
             return Err(AppError::Conflict(
@@ -412,16 +423,8 @@ pub fn cancel(conn: &mut DbConnection, actor: &Actor, payout_id: i64, reason: &s
             at,
         };
         ledger::move_funds(conn, Movement::Release, stored_amount(asset, &payout.total_debit)?, &ctx)?;
-        event(
-            conn,
-            payout.id,
-            None,
-            Some(actor.user_id),
-            Some(status.as_str()),
-            PayoutStatus::Cancelled.as_str(),
-            &format!("Cancelled: {reason}"),
-            at,
-        )?;
+        let change = Change::Payout(Some(status), PayoutStatus::Cancelled);
+        event(conn, payout.id, change, Some(actor.user_id), &format!("Cancelled: {reason}"), at)?;
         audit::record(conn, Entry::by(actor, "payout.cancelled", "payout", payout.id).detail(reason.to_owned()), at)?;
         Ok(db::payouts::find(conn, payout.id)?)
     })

@@ -11,6 +11,7 @@ use crate::db::{self, DbConnection};
 use crate::domain::FieldErrors;
 use crate::domain::account::Role;
 use crate::domain::asset::{self, Asset};
+use crate::domain::payee::AddressStatus;
 use crate::domain::payout::{ItemStatus, PayoutKind};
 use crate::domain::registry::{self, Issue, Limits, Row, RowInput, check_text};
 use crate::error::AppError;
@@ -257,8 +258,8 @@ pub fn payee_choices(
         .into_iter()
         .map(|p| {
             let mine = addresses.iter().filter(|a| a.payee_id == p.id);
-            let approved = mine.clone().find(|a| a.status == "approved").map(|a| a.address.clone());
-            let why_not = match (&approved, mine.clone().any(|a| a.status == "pending")) {
+            let approved = mine.clone().find(|a| a.status == AddressStatus::Approved).map(|a| a.address.clone());
+            let why_not = match (&approved, mine.clone().any(|a| a.status == AddressStatus::Pending)) {
                 (Some(_), _) => "",
                 (None, true) => "Address awaiting approval",
                 (None, false) => "No address on this network",
@@ -302,8 +303,11 @@ pub fn add_payees(
         let (_, asset) = load_open(conn, actor, id)?;
         let (mut payees, addresses) = db::payees::with_addresses(conn, actor.org_id, &ids, asset.network)?;
         payees.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
-        let approved: std::collections::HashMap<i64, &str> =
-            addresses.iter().filter(|a| a.status == "approved").map(|a| (a.payee_id, a.address.as_str())).collect();
+        let approved: std::collections::HashMap<i64, &str> = addresses
+            .iter()
+            .filter(|a| a.status == AddressStatus::Approved)
+            .map(|a| (a.payee_id, a.address.as_str()))
+            .collect();
         let mut chosen = Vec::new();
         let mut skipped = Vec::new();
         for p in &payees {
@@ -450,7 +454,7 @@ pub fn from_failed_rows(conn: &mut DbConnection, actor: &Actor, payout_id: i64) 
     actor.require(Role::can_create_payouts)?;
     let payout = db::payouts::find_in_org(conn, actor.org_id, payout_id)?.ok_or(AppError::NotFound)?;
     let failed: Vec<_> =
-        db::payouts::items(conn, payout.id)?.into_iter().filter(|i| i.status == ItemStatus::Failed.as_str()).collect();
+        db::payouts::items(conn, payout.id)?.into_iter().filter(|i| i.status == ItemStatus::Failed).collect();
     if failed.is_empty() {
         return Err(AppError::Conflict("No row of this payout failed.".into()));
     }
@@ -483,9 +487,7 @@ pub fn from_failed_rows(conn: &mut DbConnection, actor: &Actor, payout_id: i64) 
 pub fn repeat(conn: &mut DbConnection, actor: &Actor, payout_id: i64) -> Result<DraftRow, AppError> {
     actor.require(Role::can_create_payouts)?;
     let payout = db::payouts::find_in_org(conn, actor.org_id, payout_id)?.ok_or(AppError::NotFound)?;
-    if payout.kind != PayoutKind::Mass.as_str()
-        || !matches!(payout.status.as_str(), "completed" | "partially_completed")
-    {
+    if payout.kind != PayoutKind::Mass || !matches!(payout.status.as_str(), "completed" | "partially_completed") {
         return Err(AppError::Conflict("Only a completed or partially completed mass payout can be repeated.".into()));
     }
     let purpose: String = format!("{} (repeat of payout #{})", payout.description, payout.id)

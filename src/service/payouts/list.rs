@@ -206,7 +206,7 @@ pub fn results_csv(conn: &mut DbConnection, actor: &Actor, payout_id: i64) -> Re
             &item.amount,
             &safe_cell(&item.comment),
             &safe_cell(&item.reference),
-            &item.status,
+            item.status.as_str(),
             item.tx_hash.as_deref().unwrap_or(""),
             &item.fee,
             &safe_cell(item.error.as_deref().unwrap_or("")),

@@ -15,12 +15,12 @@ use crate::db::payouts::{ItemRow, NewEventRow, PayoutRow};
 use crate::db::{self, DbConnection};
 use crate::domain::Amount;
 use crate::domain::ledger::Movement;
-use crate::domain::payout::{ItemStatus, PayoutKind, PayoutStatus};
+use crate::domain::payout::{ItemStatus, PayoutStatus};
 use crate::error::AppError;
 use crate::error::stored_amount;
 use crate::rails::{Rail, RailTx, Transfer, TxState};
 use crate::service::payouts::ledger::{self, MoveContext};
-use crate::service::payouts::{event, payout_asset};
+use crate::service::payouts::{Change, event, payout_asset};
 
 #[derive(Debug, Clone)]
 pub struct ProcessorConfig {
@@ -156,10 +156,10 @@ fn record_new_hash(conn: &mut DbConnection, item: &ItemRow, hash: &str) -> Resul
     let at = now();
     let before = item.tx_hash.as_deref().unwrap_or("none");
     let text = format!("Line {}: transaction {hash} now stands in place of {before} (same nonce)", item.line);
-    let status = ItemStatus::Submitted.as_str();
+    let change = Change::Item(item.id, ItemStatus::Submitted, ItemStatus::Submitted);
     db::write_tx(conn, |conn| {
         db::processor::set_tx_hash(conn, item.id, hash)?;
-        event(conn, item.payout_id, Some(item.id), None, Some(status), status, &text, at)
+        event(conn, item.payout_id, change, None, &text, at)
     })
 }
 
@@ -177,7 +177,14 @@ fn to_review(conn: &mut DbConnection, item: &ItemRow, reason: &str) -> Result<()
     db::write_tx(conn, |conn| {
         if db::processor::to_review(conn, item.id, reason, at)? {
             let text = format!("Line {} needs review: {reason}", item.line);
-            event(conn, item.payout_id, Some(item.id), None, Some("submitted"), "needs_review", &text, at)?;
+            event(
+                conn,
+                item.payout_id,
+                Change::Item(item.id, ItemStatus::Submitted, ItemStatus::NeedsReview),
+                None,
+                &text,
+                at,
+            )?;
         }
         Ok(())
     })
@@ -326,8 +333,7 @@ fn mark_sent(
         let recorded = db::processor::mark_submitted(conn, &ids, sender.owner, hash, at)?;
         sent.extend(recorded.into_iter().map(|id| (id, reason.clone())));
     }
-    let from = ItemStatus::Submitting.as_str();
-    insert_item_events(conn, payout.id, from, |_| ItemStatus::Submitted.as_str(), &sent, at)?;
+    insert_item_events(conn, payout.id, ItemStatus::Submitting, |_| ItemStatus::Submitted, &sent, at)?;
     Ok(sent.len())
 }
 
@@ -355,8 +361,8 @@ struct Sender<'a> {
 fn insert_item_events(
     conn: &mut DbConnection,
     payout_id: i64,
-    from: &str,
-    to: impl Fn(usize) -> &'static str,
+    from: ItemStatus,
+    to: impl Fn(usize) -> ItemStatus,
     items: &[(i64, String)],
     at: NaiveDateTime,
 ) -> Result<(), AppError> {
@@ -367,8 +373,8 @@ fn insert_item_events(
             payout_id,
             item_id: Some(*item_id),
             actor_user_id: None,
-            from_status: Some(from),
-            to_status: to(n),
+            from_status: Some(from.as_str()),
+            to_status: to(n).as_str(),
             reason,
             created_at: at,
         })
@@ -442,11 +448,11 @@ fn record_ends(
                 reason.push_str(&format!(" (sent on the {}: transaction {h})", s.rail));
             }
             ended.push((item.id, reason));
-            statuses.push(to.as_str());
+            statuses.push(to);
         }
     }
     let from = if sent.is_some() { ItemStatus::Submitting } else { ItemStatus::Submitted };
-    insert_item_events(conn, payout.id, from.as_str(), |n| statuses[n], &ended, at)?;
+    insert_item_events(conn, payout.id, from, |n| statuses[n], &ended, at)?;
     for (movement, amount, note) in
         [(Movement::Settle, settle, "Paid"), (Movement::Release, release, "Released: transfers failed")]
     {
@@ -464,10 +470,10 @@ fn record_ends(
 pub(crate) fn settle_payout(conn: &mut DbConnection, payout: &PayoutRow, at: NaiveDateTime) -> Result<(), AppError> {
     let counts = db::payouts::item_status_counts(conn, payout.id)?;
     let count = |s: ItemStatus| counts.iter().find(|(k, _)| k == s.as_str()).map_or(0, |(_, n)| *n as usize);
-    let kind = PayoutKind::parse(&payout.kind).unwrap_or(PayoutKind::Single);
+    let kind = payout.kind;
     let (completed, failed) = (count(ItemStatus::Completed), count(ItemStatus::Failed));
     if let Some(end) = PayoutStatus::settle(kind, completed, failed, payout.item_count as usize)
-        && db::payouts::cas_status(conn, payout.id, PayoutStatus::InProgress.as_str(), end.as_str(), at)?
+        && db::payouts::cas_status(conn, payout.id, PayoutStatus::InProgress, end, at)?
     {
         let reason = match end {
             PayoutStatus::Completed => format!("All {completed} paid"),
@@ -476,7 +482,7 @@ pub(crate) fn settle_payout(conn: &mut DbConnection, payout: &PayoutRow, at: Nai
             }
             _ => format!("Nothing was paid; {failed} failed and the funds are released"),
         };
-        event(conn, payout.id, None, None, Some(PayoutStatus::InProgress.as_str()), end.as_str(), &reason, at)?;
+        event(conn, payout.id, Change::Payout(Some(PayoutStatus::InProgress), end), None, &reason, at)?;
     }
     Ok(())
 }

@@ -14,7 +14,7 @@ use crate::service::access::Actor;
 use crate::service::access::audit::{self, Entry};
 use crate::service::payouts::ledger::{self, MoveContext};
 use crate::service::payouts::processor::settle_payout;
-use crate::service::payouts::{PayoutView, event, org_emails, payout_asset, view};
+use crate::service::payouts::{Change, PayoutView, event, org_emails, payout_asset, view};
 
 pub struct Problems {
     pub stuck: Vec<PayoutView>,
@@ -103,7 +103,7 @@ pub fn resolve(
             (_, Some(r)) => format!("Line {} marked failed by {}: {r}", item.line, actor.email),
             _ => unreachable!("one of them is set"),
         };
-        event(conn, payout.id, Some(item.id), Some(actor.user_id), Some("needs_review"), to.as_str(), &text, at)?;
+        event(conn, payout.id, Change::Item(item.id, ItemStatus::NeedsReview, to), Some(actor.user_id), &text, at)?;
         audit::record(conn, Entry::by(actor, "payout_item.resolved", "payout_item", item.id).detail(text), at)?;
         settle_payout(conn, &payout, at)
     })
@@ -119,7 +119,7 @@ pub fn cancel_transfer(conn: &mut DbConnection, actor: &Actor, payout_id: i64, i
     db::write_tx(conn, |conn| {
         let payout = db::payouts::find_in_org(conn, actor.org_id, payout_id)?.ok_or(AppError::NotFound)?;
         let item = db::payouts::find_item(conn, payout.id, item_id)?.ok_or(AppError::NotFound)?;
-        if item.status != ItemStatus::Submitted.as_str() {
+        if item.status != ItemStatus::Submitted {
             return Err(AppError::Conflict(format!(
                 "Line {} is not waiting on the network, so there is nothing to cancel.",
                 item.line
@@ -140,7 +140,14 @@ pub fn cancel_transfer(conn: &mut DbConnection, actor: &Actor, payout_id: i64, i
                 "Line {}: cancellation requested{shared}; whichever of the two transactions the chain mines decides",
                 item.line
             );
-            event(conn, payout.id, Some(item.id), Some(actor.user_id), Some("submitted"), "submitted", &text, at)?;
+            event(
+                conn,
+                payout.id,
+                Change::Item(item.id, ItemStatus::Submitted, ItemStatus::Submitted),
+                Some(actor.user_id),
+                &text,
+                at,
+            )?;
             audit::record(
                 conn,
                 Entry::by(actor, "payout.transfer_cancel_requested", "payout", payout.id).detail(text),

@@ -188,9 +188,7 @@ pub fn create(
         let payout = db::payouts::find_in_org(conn, actor.org_id, payout_id)?.ok_or_else(|| {
             FieldErrors::single("template_payout_id", "There is no such payout in this organization.")
         })?;
-        if payout.kind != PayoutKind::Mass.as_str()
-            || !matches!(payout.status.as_str(), "completed" | "partially_completed")
-        {
+        if payout.kind != PayoutKind::Mass || !matches!(payout.status.as_str(), "completed" | "partially_completed") {
             return Err(AppError::Conflict(
                 "A schedule repeats a completed or partially completed mass payout.".into(),
             ));

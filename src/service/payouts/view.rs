@@ -37,9 +37,9 @@ pub(crate) fn view(row: &PayoutRow, emails: &[(i64, String)]) -> Result<PayoutVi
     let asset = payout_asset(row)?;
     Ok(PayoutView {
         id: row.id,
-        kind: PayoutKind::parse(&row.kind).ok_or_else(|| AppError::Internal("bad kind".into()))?,
+        kind: row.kind,
         asset,
-        status: PayoutStatus::parse(&row.status).ok_or_else(|| AppError::Internal("bad status".into()))?,
+        status: row.status,
         description: row.description.clone(),
         amount_total: stored_amount(asset, &row.amount_total)?,
         fee: stored_amount(asset, &row.fee)?,
@@ -105,7 +105,7 @@ pub fn details(conn: &mut DbConnection, actor: &Actor, payout_id: i64) -> Result
         .into_iter()
         .map(|r| {
             Ok(ItemView {
-                status: ItemStatus::parse(&r.status).ok_or_else(|| AppError::Internal("bad item status".into()))?,
+                status: r.status,
                 amount: stored_amount(payout.asset, &r.amount)?,
                 fee: stored_amount(payout.asset, &r.fee)?,
                 explorer_url: r.tx_hash.as_deref().map(|h| payout.asset.explorer_url(h)),

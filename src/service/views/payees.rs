@@ -48,7 +48,7 @@ pub fn address_json(a: &PayeeAddressRow, at: chrono::NaiveDateTime) -> PayeeAddr
         payee_id: a.payee_id,
         network: a.network.clone(),
         address: a.address.clone(),
-        state: state_code(AddressState::of(&a.status, a.payable_from, at)),
+        state: state_code(AddressState::of(a.status, a.payable_from, at)),
         entered_at: rfc3339(a.entered_at),
         payable_from: a.payable_from.map(rfc3339),
         reason: a.reason.clone(),
@@ -104,7 +104,7 @@ pub fn payee_with(p: PayeeRow, addresses: &[PayeeAddressRow], at: chrono::NaiveD
 pub fn address_event_json(payee: &PayeeRow, a: &PayeeAddressRow, previous: Option<&str>) -> serde_json::Value {
     serde_json::json!({
         "payee": { "id": payee.id, "name": payee.name, "external_id": payee.external_id },
-        "address": { "id": a.id, "network": a.network, "address": a.address, "status": a.status,
+        "address": { "id": a.id, "network": a.network, "address": a.address, "status": a.status.as_str(),
                      "payable_from": a.payable_from.map(rfc3339), "reason": a.reason },
         "previous_address": previous,
     })

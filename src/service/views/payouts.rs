@@ -7,7 +7,6 @@ use super::schema;
 use crate::db::payouts::{ItemRow, PayoutRow};
 use crate::db::{self, DbConnection};
 use crate::domain::asset;
-use crate::domain::payout::{PayoutKind, PayoutStatus};
 use crate::error::{AppError, stored_amount};
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -65,8 +64,7 @@ pub struct PayoutJson {
 pub fn payout_json(conn: &mut DbConnection, row: &PayoutRow, with_items: bool) -> Result<PayoutJson, AppError> {
     let corrupt = |what: &str| AppError::Internal(format!("payout {}: stored {what} unknown", row.id));
     let asset = asset::find(&row.asset).ok_or_else(|| corrupt("asset"))?;
-    let kind = PayoutKind::parse(&row.kind).ok_or_else(|| corrupt("kind"))?;
-    let status = PayoutStatus::parse(&row.status).ok_or_else(|| corrupt("status"))?;
+    let (kind, status) = (row.kind, row.status);
     let emails = db::users::emails_in_org(conn, row.org_id)?;
     let email = |id: i64| emails.iter().find(|(u, _)| *u == id).map_or_else(String::new, |(_, e)| e.clone());
     let approvals = db::approvals::of_payout(conn, row.id)?
@@ -107,7 +105,7 @@ pub fn item_json(i: ItemRow) -> ItemJson {
         fee: i.fee,
         comment: i.comment,
         reference: i.reference,
-        status: i.status,
+        status: i.status.as_str().to_owned(),
         tx_hash: i.tx_hash,
         log_index: i.log_index,
         error: i.error,
@@ -120,10 +118,10 @@ pub fn item_json(i: ItemRow) -> ItemJson {
 pub fn item_event_json(payout: &PayoutRow, i: &ItemRow) -> serde_json::Value {
     serde_json::json!({
         "payout_id": payout.id,
-        "payout_status": payout.status,
+        "payout_status": payout.status.as_str(),
         "asset": payout.asset,
         "item": { "id": i.id, "line": i.line, "address": i.address, "amount": i.amount, "fee": i.fee,
-                  "comment": i.comment, "reference": i.reference, "status": i.status, "tx_hash": i.tx_hash,
+                  "comment": i.comment, "reference": i.reference, "status": i.status.as_str(), "tx_hash": i.tx_hash,
                   "error": i.error },
     })
 }

@@ -566,7 +566,7 @@ pub async fn confirm(
         Ok(created) => {
             let message = if created.replayed {
                 "This draft was already confirmed; here is its payout."
-            } else if created.payout.status == "pending" {
+            } else if created.payout.status == crate::domain::payout::PayoutStatus::Pending {
                 "Mass payout created. It waits for a manager's approval."
             } else if created.payout.scheduled_for.is_some() {
                 "Mass payout confirmed for its pay day."

@@ -330,7 +330,7 @@ pub async fn single_confirm(
         .await;
     match result {
         Ok(Ok(created)) => {
-            let status = PayoutStatus::parse(&created.payout.status).unwrap_or(PayoutStatus::InProgress);
+            let status = created.payout.status;
             let message = match (created.replayed, status) {
                 (true, _) => "This payout was already confirmed; here it is.".to_string(),
                 (false, PayoutStatus::Pending) => "Payout created. It waits for a manager's approval.".to_string(),

@@ -6,6 +6,7 @@ use serde::Deserialize;
 use crate::AppState;
 use crate::domain::FieldErrors;
 use crate::domain::account::Role;
+use crate::domain::outbound::DeliveryStatus;
 use crate::error::AppError;
 use crate::service::access::Actor;
 use crate::service::access::audit::{self, AuditView};
