@@ -34,7 +34,7 @@ fn measure(label: &str, url: &DatabaseUrl) {
     let conn: &mut DbConnection = &mut pooled;
     bootstrap::initialize(conn, true, "", "").unwrap();
     let key = api_keys::create_from_cli(conn, "accountant@demo.local", "read,create", "bench").unwrap();
-    let caller = api_keys::authenticate(conn, &key).unwrap().unwrap();
+    let caller = api_keys::authenticate(conn, &key, &payouts::clock::Clock::real()).unwrap().unwrap();
     let limits = Limits::default();
     let mut n = 0;
     for group in GROUPS {

@@ -1,12 +1,15 @@
-//! The time things are due by: pay days (the processor leaves a payout's rows until then) and
-//! schedules (the scheduler makes a draft ahead of each pay day). Real in the server; fixed and
-//! moved by hand in tests, so "not sent before its time, sent after it" is shown without waiting.
+//! The app's clock: every "now" the services and rails judge by (pay days, leases, sessions,
+//! step-ups, cooling-off, retries) comes from the `Clock` in the app state, the processor's
+//! context or the actor. Real in the server; fixed and moved by hand in tests, so "not sent
+//! before its time, sent after it" is shown without waiting. Only this file reads the system's
+//! time (`tests/architecture.rs` holds it to that).
 
 use std::sync::{Arc, Mutex};
 
 use chrono::{NaiveDateTime, SubsecRound, Utc};
 
-/// The current UTC time at microsecond precision, which both databases store exactly.
+/// The system's UTC time at microsecond precision, which both databases store exactly: what a
+/// real `Clock` reads, and what tools and tests stand on. The server's code asks its `Clock`.
 pub fn now() -> NaiveDateTime {
     Utc::now().naive_utc().trunc_subsecs(6)
 }

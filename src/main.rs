@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use actix_web::{App, HttpServer, web};
 use clap::{Parser, Subcommand};
-use payouts::clock::now;
 use payouts::config::{DbArgs, ServeArgs};
 use payouts::domain::registry::Limits;
 use payouts::rails::Rail;
@@ -300,9 +299,19 @@ async fn serve(db_args: DbArgs, args: ServeArgs) -> Result<(), String> {
             // in assets without a chain wait until one is configured.
             tracing::warn!(assets = ?elsewhere, "no rail pays these assets; disable them in Settings → Assets");
         }
-        payouts::service::outbound::webhooks::spawn(state.pool.clone(), Duration::from_secs(1), state.config.webhooks);
+        payouts::service::outbound::webhooks::spawn(
+            state.pool.clone(),
+            Duration::from_secs(1),
+            state.config.webhooks,
+            state.clock.clone(),
+        );
         payouts::service::payouts::schedules::spawn(state.pool.clone(), state.clock.clone(), Duration::from_secs(20));
-        payouts::service::outbound::gas_watch::spawn(state.pool.clone(), state.chains.clone(), Duration::from_secs(60));
+        payouts::service::outbound::gas_watch::spawn(
+            state.pool.clone(),
+            state.chains.clone(),
+            Duration::from_secs(60),
+            state.clock.clone(),
+        );
     }
     let connections = state.pool.max_size() as usize;
     let data = web::Data::new(state);
@@ -361,11 +370,11 @@ fn spawn_session_purge(state: AppState) {
         let mut tick = actix_web::rt::time::interval(Duration::from_secs(600));
         loop {
             tick.tick().await;
-            let config = state.config.clone();
+            let (config, at) = (state.config.clone(), state.clock.now());
             let purged = state
                 .run(move |conn| {
-                    sessions::purge_expired(conn, &config, now())?;
-                    payouts::service::access::idempotency::purge_old_answers(conn)
+                    sessions::purge_expired(conn, &config, at)?;
+                    payouts::service::access::idempotency::purge_old_answers(conn, at)
                 })
                 .await;
             if let Err(e) = purged {

@@ -233,7 +233,8 @@ async fn one_idempotency_key_with_thirty_bodies_at_once_has_one_answer() {
             "race",
         )
         .unwrap();
-        let caller = payouts::service::access::api_keys::authenticate(&mut app.conn(), &key).unwrap().unwrap();
+        let caller =
+            payouts::service::access::api_keys::authenticate(&mut app.conn(), &key, &app.state.clock).unwrap().unwrap();
         let limits = Limits::default();
         let barrier = Arc::new(Barrier::new(30));
         let answers: Vec<(String, Outcome)> = std::thread::scope(|s| {

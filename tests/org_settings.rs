@@ -174,6 +174,7 @@ async fn concurrent_deposits_all_count() {
             ip: None,
             stepped_up_at: None,
             via_api: false,
+            clock: app.state.clock.clone(),
         };
         let threads: Vec<_> = (0..8)
             .map(|_| {

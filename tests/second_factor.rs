@@ -419,7 +419,15 @@ async fn the_same_code_at_the_same_instant_is_accepted_once() {
         let otp = code(&secret, 0);
         let key = app.state.secret.clone();
         let results = common::at_once(&app, 4, |conn| {
-            payouts::service::access::second_factor::step_up_with_code(conn, user.id, None, &key, &otp).is_ok()
+            payouts::service::access::second_factor::step_up_with_code(
+                conn,
+                user.id,
+                None,
+                &key,
+                &otp,
+                payouts::clock::now(),
+            )
+            .is_ok()
         });
         let accepted = results.into_iter().filter(|ok| *ok).count();
         assert_eq!(accepted, 1, "[{backend:?}]");

@@ -303,7 +303,8 @@ async fn the_same_key_answer_sent_twice_at_the_same_instant_is_accepted_once() {
             sessions::table.filter(sessions::user_id.eq(user)).select(sessions::id).first(&mut **app.conn()).unwrap();
         let rp = app.state.webauthn.clone();
         let results = common::at_once(&app, 4, |conn| {
-            payouts::service::access::security_keys::step_up(conn, &rp, user, session, &answer).is_ok()
+            payouts::service::access::security_keys::step_up(conn, &rp, user, session, &answer, payouts::clock::now())
+                .is_ok()
         });
         let accepted = results.into_iter().filter(|ok| *ok).count();
         assert_eq!(accepted, 1, "[{backend:?}]");

@@ -10,7 +10,6 @@ use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 
 use super::csrf;
-use crate::clock::now;
 use crate::error::AppError;
 use crate::service::access::Actor;
 use crate::service::access::second_factor;
@@ -73,6 +72,8 @@ pub struct RequestContext {
     /// Payouts awaiting approval, for a manager's navigation badge.
     pub pending_approvals: Option<i64>,
     pub demo: bool,
+    /// The app's clock, which the services judge "now" by.
+    pub clock: crate::clock::Clock,
 }
 
 impl RequestContext {
@@ -85,6 +86,7 @@ impl RequestContext {
             ip: self.ip.clone(),
             stepped_up_at: u.stepped_up_at,
             via_api: false,
+            clock: self.clock.clone(),
         })
     }
 
@@ -127,10 +129,10 @@ pub async fn session_layer(
     let session_token = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned());
     let (user, pending_approvals) = match session_token.clone() {
         Some(token) => {
-            let config = state.config.clone();
+            let (config, at) = (state.config.clone(), state.clock.now());
             let resolved = state
                 .run(move |conn| {
-                    let user = sessions::resolve(conn, &token, &config, now())?;
+                    let user = sessions::resolve(conn, &token, &config, at)?;
                     let pending = match &user {
                         Some(u) if u.role.can_approve() && u.stage == Stage::Full => {
                             Some(crate::db::approvals::pending_count(conn, u.org_id)?)
@@ -174,9 +176,9 @@ pub async fn session_layer(
         if let (Some(code), Some(u)) = (supplied.otp, user.as_mut())
             && u.stage == Stage::Full
         {
-            let (user_id, session_id, secret) = (u.user_id, u.session_id, state.secret.clone());
+            let (user_id, session_id, secret, at) = (u.user_id, u.session_id, state.secret.clone(), state.clock.now());
             match state
-                .run(move |conn| second_factor::step_up_with_code(conn, user_id, Some(session_id), &secret, &code))
+                .run(move |conn| second_factor::step_up_with_code(conn, user_id, Some(session_id), &secret, &code, at))
                 .await
             {
                 Ok(at) => u.stepped_up_at = Some(at),
@@ -195,6 +197,7 @@ pub async fn session_layer(
         secure,
         session_token,
         demo: state.config.demo,
+        clock: state.clock.clone(),
     };
     req.extensions_mut().insert(ctx.clone());
     let mut res = next.call(req).await?;

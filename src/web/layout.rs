@@ -57,7 +57,7 @@ impl Layout {
                 .collect(),
             _ => Vec::new(),
         };
-        let due = ctx.user.as_ref().is_some_and(|u| u.stage == Stage::Full && u.step_up_due(crate::clock::now()));
+        let due = ctx.user.as_ref().is_some_and(|u| u.stage == Stage::Full && u.step_up_due(ctx.clock.now()));
         let totp = ctx.user.as_ref().is_some_and(|u| u.totp);
         Self {
             ask_code: due && totp,

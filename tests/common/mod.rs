@@ -306,6 +306,7 @@ pub fn actor(app: &TestApp, email: &str) -> payouts::service::access::Actor {
         ip: None,
         stepped_up_at: None,
         via_api: false,
+        clock: app.state.clock.clone(),
     }
 }
 

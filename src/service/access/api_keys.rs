@@ -1,7 +1,9 @@
 //! API keys: created by an admin (or the CLI) for an existing user, shown once, stored as a
 //! SHA-256, revocable, with scopes the user's role allows.
 
-use crate::clock::now;
+use chrono::NaiveDateTime;
+
+use crate::clock::Clock;
 use crate::crypto;
 use crate::db::api::{ApiKeyRow, NewApiKey};
 use crate::db::{self, DbConnection};
@@ -39,6 +41,7 @@ fn create(
     name: &str,
     scopes: &[Scope],
     created_by: Option<i64>,
+    at: NaiveDateTime,
 ) -> Result<(ApiKeyRow, String), AppError> {
     let user = db::users::find_in_org(conn, org_id, user_id)?.ok_or(AppError::NotFound)?;
     let role = Role::parse(&user.role).unwrap_or(Role::Viewer);
@@ -69,7 +72,7 @@ fn create(
             key_hash: &crypto::sha256_hex(key.as_bytes()),
             scopes: &scope_list.join(","),
             created_by,
-            created_at: now(),
+            created_at: at,
         },
     )?;
     Ok((row, key))
@@ -97,12 +100,12 @@ pub fn create_by_admin(
         .map_err(|n| FieldErrors::single("scopes", format!("Unknown scope {n}.")))?;
     db::write_tx(conn, |conn| {
         crate::service::access::second_factor::require_fresh(conn, actor, "Creating an API key")?;
-        let (row, key) = create(conn, actor.org_id, user_id, name, &scopes, Some(actor.user_id))?;
+        let (row, key) = create(conn, actor.org_id, user_id, name, &scopes, Some(actor.user_id), actor.now())?;
         audit::record(
             conn,
             Entry::by(actor, "api_key.created", "api_key", row.id)
                 .detail(format!("{} ({}) for user {}", row.prefix, row.scopes, user_id)),
-            now(),
+            actor.now(),
         )?;
         Ok((row, key))
     })
@@ -114,8 +117,10 @@ pub fn create_from_cli(conn: &mut DbConnection, email: &str, scopes: &str, name:
         .map_err(|n| FieldErrors::single("--scopes", format!("unknown scope {n}; use read, create, approve")))?;
     let user = db::users::find_by_email(conn, &email.trim().to_lowercase())?
         .ok_or_else(|| FieldErrors::single("--email", "no user has this email"))?;
+    // The command line runs on the system's clock.
+    let at = Clock::real().now();
     db::write_tx(conn, |conn| {
-        let (row, key) = create(conn, user.org_id, user.id, name, &scopes, None)?;
+        let (row, key) = create(conn, user.org_id, user.id, name, &scopes, None, at)?;
         let entry = Entry {
             org_id: Some(user.org_id),
             actor_user_id: None,
@@ -125,7 +130,7 @@ pub fn create_from_cli(conn: &mut DbConnection, email: &str, scopes: &str, name:
             detail: format!("{} ({}) for {} from the command line", row.prefix, row.scopes, user.email),
             ip: None,
         };
-        audit::record(conn, entry, now())?;
+        audit::record(conn, entry, at)?;
         Ok(key)
     })
 }
@@ -139,16 +144,17 @@ pub fn revoke(conn: &mut DbConnection, actor: &Actor, id: i64) -> Result<(), App
     actor.require(Role::can_administer)?;
     db::write_tx(conn, |conn| {
         crate::service::access::second_factor::require_fresh(conn, actor, "Revoking an API key")?;
-        if !db::api::revoke(conn, actor.org_id, id, now())? {
+        if !db::api::revoke(conn, actor.org_id, id, actor.now())? {
             return Err(AppError::NotFound);
         }
-        audit::record(conn, Entry::by(actor, "api_key.revoked", "api_key", id), now())?;
+        audit::record(conn, Entry::by(actor, "api_key.revoked", "api_key", id), actor.now())?;
         Ok(())
     })
 }
 
-/// The caller a bearer key names, or None for an unknown, revoked or disabled one.
-pub fn authenticate(conn: &mut DbConnection, key: &str) -> Result<Option<ApiCaller>, AppError> {
+/// The caller a bearer key names, or None for an unknown, revoked or disabled one; it acts by
+/// `clock` (the app's).
+pub fn authenticate(conn: &mut DbConnection, key: &str, clock: &Clock) -> Result<Option<ApiCaller>, AppError> {
     let Some(row) = db::api::find_by_hash(conn, &crypto::sha256_hex(key.as_bytes()))? else {
         return Ok(None);
     };
@@ -161,12 +167,13 @@ pub fn authenticate(conn: &mut DbConnection, key: &str) -> Result<Option<ApiCall
     let Some(role) = Role::parse(&user.role).filter(|_| !user.disabled) else {
         return Ok(None);
     };
-    let at = now();
+    let at = clock.now();
     // A write per minute at most: "last used" needs no finer clock.
     if row.last_used_at.is_none_or(|t| (at - t).num_seconds() >= 60) {
         db::api::touch(conn, row.id, at)?;
     }
     let scopes =
         Scope::parse_list(&row.scopes).unwrap_or_default().into_iter().filter(|s| s.allowed_for(role)).collect();
-    Ok(Some(ApiCaller { actor: Actor { via_api: true, ..Actor::of_user(user, role) }, scopes, key_id: row.id }))
+    let actor = Actor { via_api: true, ..Actor::of_user(user, role).with_clock(clock.clone()) };
+    Ok(Some(ApiCaller { actor, scopes, key_id: row.id }))
 }

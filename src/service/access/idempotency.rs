@@ -3,7 +3,6 @@
 use chrono::NaiveDateTime;
 use serde::Serialize;
 
-use crate::clock::now;
 use crate::crypto;
 use crate::db::{self, DbConnection};
 use crate::domain::FieldErrors;
@@ -26,6 +25,7 @@ pub fn once(
     namespace: &str,
     key: &str,
     req: &impl Serialize,
+    at: NaiveDateTime,
     make: impl FnOnce(&mut DbConnection, NaiveDateTime) -> Result<(u16, String), AppError>,
 ) -> Result<Answer, AppError> {
     let key = key.trim();
@@ -53,7 +53,6 @@ pub fn once(
     if let Some(stored) = db::api::find_answer(conn, org_id, key)? {
         return replay(stored);
     }
-    let at = now();
     db::write_tx(conn, |conn| {
         if !db::api::claim_key(conn, org_id, key, &request_hash, at)? {
             // Another request held the key; its transaction has ended by now.
@@ -70,6 +69,6 @@ pub fn once(
 /// Idempotency-Key answers are kept 48 hours (the contract promises at least 24).
 pub const ANSWERS_KEPT_HOURS: i64 = 48;
 
-pub fn purge_old_answers(conn: &mut DbConnection) -> Result<usize, AppError> {
-    Ok(db::api::purge_answers(conn, now() - chrono::Duration::hours(ANSWERS_KEPT_HOURS))?)
+pub fn purge_old_answers(conn: &mut DbConnection, at: NaiveDateTime) -> Result<usize, AppError> {
+    Ok(db::api::purge_answers(conn, at - chrono::Duration::hours(ANSWERS_KEPT_HOURS))?)
 }

@@ -12,6 +12,7 @@ pub mod users;
 
 use chrono::NaiveDateTime;
 
+use crate::clock::Clock;
 use crate::domain::account::Role;
 use crate::error::AppError;
 
@@ -28,6 +29,8 @@ pub struct Actor {
     pub stepped_up_at: Option<NaiveDateTime>,
     /// Acting through an API key rather than a signed-in browser.
     pub via_api: bool,
+    /// The app's clock: what every rule judged at "now" reads.
+    pub clock: Clock,
 }
 
 impl Actor {
@@ -41,7 +44,19 @@ impl Actor {
             ip: None,
             stepped_up_at: None,
             via_api: false,
+            clock: Clock::real(),
         }
+    }
+
+    /// The same person, judged by `clock` (the app's).
+    pub fn with_clock(mut self, clock: Clock) -> Actor {
+        self.clock = clock;
+        self
+    }
+
+    /// Now, by the app's clock.
+    pub fn now(&self) -> NaiveDateTime {
+        self.clock.now()
     }
 
     pub fn require(&self, allowed: fn(Role) -> bool) -> Result<(), AppError> {

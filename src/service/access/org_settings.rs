@@ -1,6 +1,5 @@
 //! The organization's enabled assets and fee schedule, editable by admins, every change audited.
 
-use crate::clock::now;
 use crate::db::org_settings::FeeRuleRow;
 use crate::db::{self, DbConnection};
 use crate::domain::account::Role;
@@ -27,7 +26,7 @@ pub fn set_enabled_assets(conn: &mut DbConnection, actor: &Actor, codes: &[Strin
     if wanted.is_empty() {
         return Err(FieldErrors::single("assets", "Keep at least one asset enabled.").into());
     }
-    let at = now();
+    let at = actor.now();
     db::write_tx(conn, |conn| {
         let before = enabled_assets(conn, actor.org_id)?;
         for a in ASSETS.iter() {
@@ -77,7 +76,7 @@ pub fn update_fee_rule(
     let asset = asset::find(asset_code).ok_or(AppError::NotFound)?;
     let operation = Operation::parse(operation).ok_or(AppError::NotFound)?;
     let rule = FeeRule::parse(asset, operation, input)?;
-    let at = now();
+    let at = actor.now();
     db::write_tx(conn, |conn| {
         crate::service::access::second_factor::require_fresh(conn, actor, "Changing fees")?;
         let before = fee_schedule(conn, actor.org_id)?.rule(asset, operation);

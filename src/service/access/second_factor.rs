@@ -3,7 +3,6 @@
 
 use chrono::NaiveDateTime;
 
-use crate::clock::now;
 use crate::crypto;
 use crate::db::models::UserRow;
 use crate::db::{self, DbConnection};
@@ -107,7 +106,7 @@ pub fn confirm_totp(
     key: &[u8],
     code: &str,
 ) -> Result<Vec<String>, AppError> {
-    let at = now();
+    let at = actor.now();
     db::write_tx(conn, |conn| {
         let user = db::users::find(conn, actor.user_id)?;
         if user.totp_enabled_at.is_some() {
@@ -156,7 +155,7 @@ fn totp_accepts(
 /// Removes the authenticator, proven by a current code. Where the policy requires a factor, the
 /// last one cannot be removed; with no factor left the recovery codes go too.
 pub fn remove_totp(conn: &mut DbConnection, actor: &Actor, key: &[u8], code: &str) -> Result<(), AppError> {
-    let at = now();
+    let at = actor.now();
     db::write_tx(conn, |conn| {
         let user = db::users::find(conn, actor.user_id)?;
         if user.totp_enabled_at.is_none() {
@@ -184,7 +183,7 @@ pub fn remove_totp(conn: &mut DbConnection, actor: &Actor, key: &[u8], code: &st
 
 /// Ten new recovery codes in place of the old ones, after a fresh step-up.
 pub fn replace_recovery_codes(conn: &mut DbConnection, actor: &Actor) -> Result<Vec<String>, AppError> {
-    let at = now();
+    let at = actor.now();
     db::write_tx(conn, |conn| {
         if !factors(conn, actor.user_id)?.any() {
             return Err(AppError::Conflict("Set up an authenticator or a security key first.".into()));
@@ -205,9 +204,10 @@ pub fn verify_sign_in(
     key: &[u8],
     input: &str,
     ip: Option<&str>,
+    at: NaiveDateTime,
 ) -> Result<(), AppError> {
     let wrong = Refusal { field: "code", message: WRONG_CODE, noun: "second-factor code" };
-    sign_in_with(conn, session, ip, wrong, |conn, user, at| {
+    sign_in_with(conn, session, ip, wrong, at, |conn, user, at| {
         if totp_accepts(conn, key, user, input, at)? {
             return Ok(Some("an authenticator code".into()));
         }
@@ -236,9 +236,9 @@ pub(super) fn sign_in_with(
     session: &SessionUser,
     ip: Option<&str>,
     wrong: Refusal,
+    at: NaiveDateTime,
     check: impl FnOnce(&mut DbConnection, &UserRow, NaiveDateTime) -> Result<Option<String>, AppError>,
 ) -> Result<(), AppError> {
-    let at = now();
     let user = db::users::find(conn, session.user_id)?;
     let attempt = claim_attempt(conn, &user, at)?;
     let method = match attempt {
@@ -281,12 +281,13 @@ pub fn step_up_with_code(
     session_id: Option<i64>,
     key: &[u8],
     code: &str,
+    at: NaiveDateTime,
 ) -> Result<NaiveDateTime, AppError> {
     let user = db::users::find(conn, user_id)?;
     if user.totp_enabled_at.is_none() {
         return Err(FieldErrors::single("otp", "You have no authenticator set up, so there is no code to give.").into());
     }
-    step_up_with(conn, &user, session_id, |conn, at| totp_accepts(conn, key, &user, code, at))?
+    step_up_with(conn, &user, session_id, at, |conn, at| totp_accepts(conn, key, &user, code, at))?
         .ok_or_else(|| FieldErrors::single("otp", WRONG_STEP_UP_CODE).into())
 }
 
@@ -296,9 +297,9 @@ pub(super) fn step_up_with(
     conn: &mut DbConnection,
     user: &UserRow,
     session_id: Option<i64>,
+    at: NaiveDateTime,
     check: impl FnOnce(&mut DbConnection, NaiveDateTime) -> Result<bool, AppError>,
 ) -> Result<Option<NaiveDateTime>, AppError> {
-    let at = now();
     let accepted = match claim_attempt(conn, user, at)? {
         Some(_) => db::write_tx(conn, |conn| check(conn, at))?,
         None => false,
@@ -348,7 +349,7 @@ pub fn set_policy(
     let thresholds = crate::domain::threshold::typed(fields, &mut errors);
     errors.into_result(())?;
     let (staff, accountants, every) = (on("staff"), on("accountants"), on("every_approval"));
-    let at = now();
+    let at = actor.now();
     db::write_tx(conn, |conn| {
         require_fresh(conn, actor, "Changing the security policy")?;
         let before = policy(conn, actor.org_id)?;
@@ -397,7 +398,7 @@ fn is_fresh(actor: &Actor, at: NaiveDateTime) -> bool {
 pub fn require_fresh(conn: &mut DbConnection, actor: &Actor, what: &str) -> Result<(), AppError> {
     // An API key is a standing credential an admin created after a step-up of their own; its
     // calls (payee addresses) are not asked again.
-    if actor.via_api || is_fresh(actor, now()) {
+    if actor.via_api || is_fresh(actor, actor.now()) {
         return Ok(());
     }
     let user = db::users::find(conn, actor.user_id)?;
@@ -439,7 +440,7 @@ pub fn require_for_payout(
     if over.is_none() && !(deciding && p.every_approval) {
         return Ok(());
     }
-    if is_fresh(actor, now()) {
+    if is_fresh(actor, actor.now()) {
         return Ok(());
     }
     let what = match over {
@@ -490,7 +491,7 @@ fn clear_factors(conn: &mut DbConnection, user_id: i64) -> Result<(), AppError> 
 /// end, and they set up a factor again at their next sign-in where the policy requires one.
 pub fn reset(conn: &mut DbConnection, actor: &Actor, user_id: i64) -> Result<String, AppError> {
     actor.require(Role::can_administer)?;
-    let at = now();
+    let at = actor.now();
     db::write_tx(conn, |conn| {
         require_fresh(conn, actor, "Resetting a user's second factors")?;
         let user = db::users::find_in_org(conn, actor.org_id, user_id)?.ok_or(AppError::NotFound)?;
@@ -508,7 +509,8 @@ pub fn reset(conn: &mut DbConnection, actor: &Actor, user_id: i64) -> Result<Str
 /// command line.
 pub fn reset_from_cli(conn: &mut DbConnection, email: &str) -> Result<(), AppError> {
     let email = crate::domain::account::normalize_email(email).map_err(|m| FieldErrors::single("--email", m))?;
-    let at = now();
+    // The first start and the command line run on the system's clock.
+    let at = crate::clock::Clock::real().now();
     db::write_tx(conn, |conn| {
         let user = db::users::find_by_email(conn, &email)?
             .ok_or_else(|| FieldErrors::single("--email", format!("no user has the email {email}")))?;

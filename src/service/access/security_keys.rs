@@ -14,7 +14,6 @@ use webauthn_rs::prelude::{
 };
 use webauthn_rs::{Webauthn, WebauthnBuilder};
 
-use crate::clock::now;
 use crate::crypto;
 use crate::db::security_keys::KeyRow;
 use crate::db::{self, DbConnection};
@@ -58,22 +57,19 @@ struct Stored {
     ceremony: Ceremony,
 }
 
-fn keep(conn: &mut DbConnection, session_id: i64, ceremony: Ceremony) -> Result<(), AppError> {
-    let stored = serde_json::to_string(&Stored { started_at: now(), ceremony })
+fn keep(conn: &mut DbConnection, session_id: i64, ceremony: Ceremony, at: NaiveDateTime) -> Result<(), AppError> {
+    let stored = serde_json::to_string(&Stored { started_at: at, ceremony })
         .map_err(|e| AppError::Internal(format!("ceremony state: {e}")))?;
     Ok(db::security_keys::put_ceremony(conn, session_id, &stored)?)
 }
 
 /// The session's ceremony under way, taken once; None when there is none, it has expired, or
 /// it is not readable (a state written by another version).
-fn take(conn: &mut DbConnection, session_id: i64) -> Result<Option<Ceremony>, AppError> {
+fn take(conn: &mut DbConnection, session_id: i64, at: NaiveDateTime) -> Result<Option<Ceremony>, AppError> {
     let Some(text) = db::security_keys::take_ceremony(conn, session_id)? else {
         return Ok(None);
     };
-    Ok(serde_json::from_str::<Stored>(&text)
-        .ok()
-        .filter(|s| now() - s.started_at <= ceremony_valid())
-        .map(|s| s.ceremony))
+    Ok(serde_json::from_str::<Stored>(&text).ok().filter(|s| at - s.started_at <= ceremony_valid()).map(|s| s.ceremony))
 }
 
 /// The opaque user handle a key stores: derived from the user id with the instance secret, so it
@@ -121,7 +117,7 @@ pub fn begin_registration(
                 None,
             )
             .map_err(|e| AppError::Internal(format!("security key registration: {e}")))?;
-        keep(conn, session_id, Ceremony::Register(state))?;
+        keep(conn, session_id, Ceremony::Register(state), actor.now())?;
         Ok(challenge)
     })
 }
@@ -168,12 +164,12 @@ pub fn finish_registration(
     name: &str,
     credential: &str,
 ) -> Result<Registered, AppError> {
-    let at = now();
+    let at = actor.now();
     let existing = db::security_keys::list(conn, actor.user_id)?.len();
     let name = key_name(name, existing)?;
     let answer: RegisterPublicKeyCredential = answer(credential, "credential")?;
     db::write_tx(conn, |conn| {
-        let Some(Ceremony::Register(state)) = take(conn, session_id)? else {
+        let Some(Ceremony::Register(state)) = take(conn, session_id, actor.now())? else {
             return Err(FieldErrors::single(
                 "credential",
                 "No key registration was under way, or it took longer than five minutes. Start again.",
@@ -206,6 +202,7 @@ pub fn begin_authentication(
     webauthn: &Webauthn,
     user_id: i64,
     session_id: i64,
+    at: NaiveDateTime,
 ) -> Result<RequestChallengeResponse, AppError> {
     let keys: Vec<SecurityKey> = db::security_keys::list(conn, user_id)?.iter().filter_map(credential_of).collect();
     if keys.is_empty() {
@@ -214,7 +211,7 @@ pub fn begin_authentication(
     let (challenge, state) = webauthn
         .start_securitykey_authentication(&keys)
         .map_err(|e| AppError::Internal(format!("security key authentication: {e}")))?;
-    keep(conn, session_id, Ceremony::Authenticate(state))?;
+    keep(conn, session_id, Ceremony::Authenticate(state), at)?;
     Ok(challenge)
 }
 
@@ -229,7 +226,7 @@ fn key_accepts(
     answer: Option<&PublicKeyCredential>,
     at: NaiveDateTime,
 ) -> Result<Option<String>, AppError> {
-    let Some(Ceremony::Authenticate(state)) = take(conn, session_id)? else {
+    let Some(Ceremony::Authenticate(state)) = take(conn, session_id, at)? else {
         return Ok(None);
     };
     let Some(answer) = answer else {
@@ -261,10 +258,11 @@ pub fn sign_in(
     session: &SessionUser,
     credential: &str,
     ip: Option<&str>,
+    at: NaiveDateTime,
 ) -> Result<(), AppError> {
     let answer = serde_json::from_str::<PublicKeyCredential>(credential).ok();
     let wrong = Refusal { field: "key", message: WRONG_KEY, noun: "security key answer" };
-    sign_in_with(conn, session, ip, wrong, |conn, user, at| {
+    sign_in_with(conn, session, ip, wrong, at, |conn, user, at| {
         let name = key_accepts(conn, webauthn, user.id, session.session_id, answer.as_ref(), at)?;
         Ok(name.map(|n| format!("the security key {n}")))
     })
@@ -277,10 +275,11 @@ pub fn step_up(
     user_id: i64,
     session_id: i64,
     credential: &str,
+    at: NaiveDateTime,
 ) -> Result<NaiveDateTime, AppError> {
     let answer = serde_json::from_str::<PublicKeyCredential>(credential).ok();
     let user = db::users::find(conn, user_id)?;
-    step_up_with(conn, &user, Some(session_id), |conn, at| {
+    step_up_with(conn, &user, Some(session_id), at, |conn, at| {
         Ok(key_accepts(conn, webauthn, user_id, session_id, answer.as_ref(), at)?.is_some())
     })?
     .ok_or_else(|| FieldErrors::single("key", WRONG_KEY).into())
@@ -289,7 +288,7 @@ pub fn step_up(
 /// Removes one of the person's keys after a step-up. Where the policy requires a factor, the
 /// last one cannot be removed; with no factor left the recovery codes go too.
 pub fn remove(conn: &mut DbConnection, actor: &Actor, key_id: i64) -> Result<String, AppError> {
-    let at = now();
+    let at = actor.now();
     db::write_tx(conn, |conn| {
         require_fresh(conn, actor, "Removing a security key")?;
         let keys = db::security_keys::list(conn, actor.user_id)?;

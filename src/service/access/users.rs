@@ -2,7 +2,6 @@
 
 use chrono::NaiveDateTime;
 
-use crate::clock::now;
 use crate::crypto;
 use crate::db::models::{NewUserRow, UserRow};
 use crate::db::{self, DbConnection};
@@ -107,7 +106,7 @@ pub fn add(conn: &mut DbConnection, actor: &Actor, form: &NewUserForm) -> Result
     actor.require(Role::can_administer)?;
     let new_user = NewUser::parse(form)?;
     let hash = crypto::hash_password(&new_user.password);
-    let at = now();
+    let at = actor.now();
     db::write_tx(conn, |conn| {
         let row = insert_user(conn, actor.org_id, &new_user, &hash, at)?;
         audit::record(
@@ -135,7 +134,7 @@ fn load_other_user(conn: &mut DbConnection, actor: &Actor, user_id: i64) -> Resu
 pub fn change_role(conn: &mut DbConnection, actor: &Actor, user_id: i64, role: &str) -> Result<UserView, AppError> {
     let role = Role::parse(role)
         .ok_or_else(|| FieldErrors::single("role", "Choose a role: admin, manager, accountant or viewer."))?;
-    let at = now();
+    let at = actor.now();
     db::write_tx(conn, |conn| {
         let user = load_other_user(conn, actor, user_id)?;
         if user.role == role.as_str() {
@@ -164,7 +163,7 @@ pub fn set_disabled(
     user_id: i64,
     disabled: bool,
 ) -> Result<UserView, AppError> {
-    let at = now();
+    let at = actor.now();
     db::write_tx(conn, |conn| {
         let user = load_other_user(conn, actor, user_id)?;
         if user.disabled == disabled {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use chrono::NaiveDateTime;
 use serde_json::json;
 
-use crate::clock::now;
+use crate::clock::Clock;
 use crate::db::{self, DbConnection};
 use crate::domain::event::WALLET_GAS_LOW;
 use crate::domain::{Amount, asset};
@@ -118,7 +118,7 @@ pub fn watch(conn: &mut DbConnection, chains: &[Arc<dyn Chain>], at: NaiveDateTi
 }
 
 /// Runs the watch every `interval` on its own thread.
-pub fn spawn(pool: db::Pool, chains: Arc<Vec<Arc<dyn Chain>>>, interval: std::time::Duration) {
+pub fn spawn(pool: db::Pool, chains: Arc<Vec<Arc<dyn Chain>>>, interval: std::time::Duration, clock: Clock) {
     if chains.is_empty() {
         return;
     }
@@ -128,7 +128,7 @@ pub fn spawn(pool: db::Pool, chains: Arc<Vec<Arc<dyn Chain>>>, interval: std::ti
             loop {
                 match pool.get() {
                     Ok(mut conn) => {
-                        if let Err(e) = watch(&mut conn, &chains, now()) {
+                        if let Err(e) = watch(&mut conn, &chains, clock.now()) {
                             tracing::error!(error = %e, "gas watch round failed");
                         }
                     }

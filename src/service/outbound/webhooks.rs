@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::NaiveDateTime;
 
-use crate::clock::now;
+use crate::clock::Clock;
 use crate::crypto;
 use crate::db::webhooks::{DeliveryRow, EndpointRow};
 use crate::db::{self, DbConnection};
@@ -64,12 +64,14 @@ const PER_TURN: i64 = 20;
 const EXCERPT_CHARS: usize = 200;
 
 /// Sends what is due, one endpoint after another; returns how many were delivered. The server
-/// runs endpoints side by side instead ([`spawn`]); this serves tests and tools.
+/// runs endpoints side by side instead ([`spawn`]); this serves tests and tools, by the system's
+/// clock.
 pub fn deliver_due(conn: &mut DbConnection, agent: &ureq::Agent, limit: i64) -> Result<usize, AppError> {
-    super::fan_out::fan_out(conn, now())?;
+    let clock = Clock::real();
+    super::fan_out::fan_out(conn, clock.now())?;
     let mut delivered = 0;
-    for endpoint_id in db::webhooks::endpoints_with_due(conn, now(), limit)? {
-        delivered += deliver_endpoint(conn, agent, endpoint_id, limit)?;
+    for endpoint_id in db::webhooks::endpoints_with_due(conn, clock.now(), limit)? {
+        delivered += deliver_endpoint(conn, agent, &clock, endpoint_id, limit)?;
     }
     Ok(delivered)
 }
@@ -80,6 +82,7 @@ pub fn deliver_due(conn: &mut DbConnection, agent: &ureq::Agent, limit: i64) -> 
 pub fn deliver_endpoint(
     conn: &mut DbConnection,
     agent: &ureq::Agent,
+    clock: &Clock,
     endpoint_id: i64,
     limit: i64,
 ) -> Result<usize, AppError> {
@@ -88,15 +91,15 @@ pub fn deliver_endpoint(
         return Ok(0);
     }
     let mut delivered = 0;
-    for row in db::webhooks::due_for_endpoint(conn, endpoint_id, now(), limit.min(PER_TURN))? {
-        let at = now();
+    for row in db::webhooks::due_for_endpoint(conn, endpoint_id, clock.now(), limit.min(PER_TURN))? {
+        let at = clock.now();
         if !db::webhooks::claim(conn, &row, at + chrono::Duration::seconds(60))? {
             continue;
         }
         let (code, response) = send(agent, &endpoint, &row, at);
         let ok = code.is_some_and(|c| (200..300).contains(&c));
         let attempts = row.attempts + 1;
-        let done_at = now();
+        let done_at = clock.now();
         let (status, next) = if ok {
             delivered += 1;
             (DeliveryStatus::Delivered, done_at)
@@ -143,14 +146,14 @@ pub use crate::service::outbound::net::agent;
 /// Runs the delivery worker until the process ends: every round, each endpoint with due
 /// deliveries that is not already being sent to gets its own turn on its own thread (at most
 /// [`MAX_ENDPOINTS_IN_FLIGHT`] at once), so a slow or dead receiver delays only itself.
-pub fn spawn(pool: crate::db::Pool, interval: Duration, policy: OutboundPolicy) {
+pub fn spawn(pool: crate::db::Pool, interval: Duration, policy: OutboundPolicy, clock: Clock) {
     let busy: Busy = Arc::default();
     std::thread::Builder::new()
         .name("webhooks".into())
         .spawn(move || {
             let agent = agent(REQUEST_TIMEOUT, policy);
             loop {
-                if let Err(e) = round(&pool, &agent, &busy) {
+                if let Err(e) = round(&pool, &agent, &clock, &busy) {
                     tracing::error!(error = %e, "webhook round failed");
                 }
                 std::thread::sleep(interval);
@@ -162,23 +165,23 @@ pub fn spawn(pool: crate::db::Pool, interval: Duration, policy: OutboundPolicy) 
 /// Endpoints being sent to right now.
 type Busy = Arc<Mutex<HashSet<i64>>>;
 
-fn round(pool: &crate::db::Pool, agent: &ureq::Agent, busy: &Busy) -> Result<(), AppError> {
+fn round(pool: &crate::db::Pool, agent: &ureq::Agent, clock: &Clock, busy: &Busy) -> Result<(), AppError> {
     let mut conn = pool.get().map_err(|e| AppError::Pool(e.to_string()))?;
     // Until the stream is drained, then every round: deliveries are due the moment they exist.
-    while super::fan_out::fan_out(&mut conn, now())? >= super::fan_out::EVENTS_PER_TURN as usize {}
-    for id in db::webhooks::endpoints_with_due(&mut conn, now(), 200)? {
+    while super::fan_out::fan_out(&mut conn, clock.now())? >= super::fan_out::EVENTS_PER_TURN as usize {}
+    for id in db::webhooks::endpoints_with_due(&mut conn, clock.now(), 200)? {
         {
             let mut taken = busy.lock().unwrap_or_else(|p| p.into_inner());
             if taken.len() >= MAX_ENDPOINTS_IN_FLIGHT || !taken.insert(id) {
                 continue;
             }
         }
-        let (pool, agent, mine) = (pool.clone(), agent.clone(), busy.clone());
+        let (pool, agent, mine, clock) = (pool.clone(), agent.clone(), busy.clone(), clock.clone());
         let started = std::thread::Builder::new().name(format!("webhook-{id}")).spawn(move || {
             let result = pool
                 .get()
                 .map_err(|e| AppError::Pool(e.to_string()))
-                .and_then(|mut conn| deliver_endpoint(&mut conn, &agent, id, PER_TURN));
+                .and_then(|mut conn| deliver_endpoint(&mut conn, &agent, &clock, id, PER_TURN));
             if let Err(e) = result {
                 tracing::error!(endpoint = id, error = %e, "webhook delivery failed");
             }
@@ -219,7 +222,7 @@ pub fn add_endpoint(
     }
     errors.into_result(())?;
     let secret = format!("whsec_{}", crypto::random_hex(24));
-    let at = now();
+    let at = actor.now();
     db::write_tx(conn, |conn| {
         crate::service::access::second_factor::require_fresh(conn, actor, "Adding a webhook")?;
         let row = db::webhooks::insert_endpoint(conn, actor.org_id, url, &events.join(","), &secret, at)?;
@@ -238,7 +241,7 @@ pub fn add_endpoint(
 /// disabled endpoint hides events from the organization's systems), audited.
 pub fn set_enabled(conn: &mut DbConnection, actor: &Actor, id: i64, enable: bool) -> Result<(), AppError> {
     actor.require(Role::can_administer)?;
-    let at = now();
+    let at = actor.now();
     db::write_tx(conn, |conn| {
         crate::service::access::second_factor::require_fresh(conn, actor, "Turning a webhook on or off")?;
         if !db::webhooks::set_enabled(conn, actor.org_id, id, enable)? {
@@ -253,7 +256,7 @@ pub fn set_enabled(conn: &mut DbConnection, actor: &Actor, id: i64, enable: bool
 pub fn rotate_secret(conn: &mut DbConnection, actor: &Actor, id: i64) -> Result<String, AppError> {
     actor.require(Role::can_administer)?;
     let secret = format!("whsec_{}", crypto::random_hex(24));
-    let at = now();
+    let at = actor.now();
     db::write_tx(conn, |conn| {
         crate::service::access::second_factor::require_fresh(conn, actor, "Rotating a webhook's secret")?;
         let endpoint =
@@ -273,10 +276,10 @@ pub fn rotate_secret(conn: &mut DbConnection, actor: &Actor, id: i64) -> Result<
 
 pub fn resend(conn: &mut DbConnection, actor: &Actor, delivery_id: i64) -> Result<(), AppError> {
     actor.require(Role::can_administer)?;
-    if !db::webhooks::resend(conn, actor.org_id, delivery_id, now())? {
+    if !db::webhooks::resend(conn, actor.org_id, delivery_id, actor.now())? {
         return Err(AppError::NotFound);
     }
-    audit::record(conn, Entry::by(actor, "webhook.resent", "webhook_delivery", delivery_id), now())?;
+    audit::record(conn, Entry::by(actor, "webhook.resent", "webhook_delivery", delivery_id), actor.now())?;
     Ok(())
 }
 

@@ -3,7 +3,6 @@
 
 use chrono::NaiveDateTime;
 
-use crate::clock::now;
 use crate::db::payees::{NewPayeeAddressRow, PayeeAddressRow, PayeeRow};
 use crate::db::{self, DbConnection};
 use crate::domain::account::Role;
@@ -30,7 +29,7 @@ pub fn enter_address(
 ) -> Result<i64, AppError> {
     actor.require(can_manage)?;
     let (asset, address) = check_address(asset_code, address)?;
-    let at = now();
+    let at = actor.now();
     db::write_tx(conn, |conn| {
         let payee = db::payees::lock_in_org(conn, actor.org_id, payee_id)?.ok_or(AppError::NotFound)?;
         Ok(enter_checked_address(conn, actor, &payee, asset, &address, at)?.0)
@@ -118,7 +117,7 @@ pub fn decide_address(
         return Err(FieldErrors::single("reason", too_long("A reason", 500)).into());
     }
     check_text(reason, 500).map_err(|m| FieldErrors::single("reason", m))?;
-    let at = now();
+    let at = actor.now();
     db::write_tx(conn, |conn| {
         let found = db::payees::find_address_in_org(conn, actor.org_id, address_id)?.ok_or(AppError::NotFound)?;
         let payee = db::payees::lock_in_org(conn, actor.org_id, found.payee_id)?.ok_or(AppError::NotFound)?;
@@ -205,7 +204,7 @@ pub fn set_cooling_off(conn: &mut DbConnection, actor: &Actor, hours: &str) -> R
             .into());
         }
     };
-    let at = now();
+    let at = actor.now();
     db::write_tx(conn, |conn| {
         let before = db::orgs::find(conn, actor.org_id)?.payee_cooling_off_minutes;
         if before != minutes {

@@ -2,7 +2,6 @@
 
 use chrono::NaiveDateTime;
 
-use crate::clock::now;
 use crate::db::payees::{NewPayeeRow, PayeeAddressRow, PayeeRow};
 use crate::db::{self, DbConnection};
 use crate::domain::FieldErrors;
@@ -111,7 +110,7 @@ fn taken_external_id(e: db::DbError) -> AppError {
 pub fn create(conn: &mut DbConnection, actor: &Actor, form: &PayeeForm) -> Result<PayeeRow, AppError> {
     actor.require(can_manage)?;
     let p = form.check()?;
-    let at = now();
+    let at = actor.now();
     db::write_tx(conn, |conn| insert_payee(conn, actor, &p, at))
 }
 
@@ -154,7 +153,7 @@ fn insert_payee(
 pub fn update(conn: &mut DbConnection, actor: &Actor, id: i64, form: &PayeeForm) -> Result<PayeeRow, AppError> {
     actor.require(can_manage)?;
     form.check()?;
-    let at = now();
+    let at = actor.now();
     db::write_tx(conn, |conn| update_in_tx(conn, actor, id, form, at))
 }
 
@@ -200,7 +199,7 @@ pub(crate) fn update_in_tx(
 /// Archived payees leave the book's list and pickers; nothing is deleted.
 pub fn set_archived(conn: &mut DbConnection, actor: &Actor, id: i64, archived: bool) -> Result<PayeeRow, AppError> {
     actor.require(can_manage)?;
-    let at = now();
+    let at = actor.now();
     db::write_tx(conn, |conn| {
         let payee = db::payees::lock_in_org(conn, actor.org_id, id)?.ok_or(AppError::NotFound)?;
         if payee.archived != archived {
@@ -232,7 +231,7 @@ pub(super) fn emails(conn: &mut DbConnection, org_id: i64) -> Result<std::collec
 pub fn details(conn: &mut DbConnection, actor: &Actor, id: i64) -> Result<PayeeDetails, AppError> {
     let payee = db::payees::find_in_org(conn, actor.org_id, id)?.ok_or(AppError::NotFound)?;
     let who = emails(conn, actor.org_id)?;
-    let at = now();
+    let at = actor.now();
     let addresses = db::payees::addresses_of(conn, id)?
         .into_iter()
         .map(|row| AddressView {

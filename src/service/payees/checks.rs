@@ -3,13 +3,13 @@
 
 use chrono::NaiveDateTime;
 
-use crate::clock::now;
 use crate::db::payees::{PayeeAddressRow, PayeeRow};
 use crate::db::{self, DbConnection};
 use crate::domain::asset::Asset;
 use crate::domain::payee::AddressStatus;
 use crate::domain::{Address, FieldErrors};
 use crate::error::AppError;
+use crate::service::access::Actor;
 
 use super::*;
 
@@ -219,17 +219,17 @@ impl AddressFlags {
 /// out the payout being looked at.
 pub fn address_flags(
     conn: &mut DbConnection,
-    org_id: i64,
+    actor: &Actor,
     asset: &'static Asset,
     rows: &[(u64, &str)],
     except_payout: Option<i64>,
 ) -> Result<AddressFlags, AppError> {
+    let (org_id, at) = (actor.org_id, actor.now());
     let mut distinct: Vec<&str> = rows.iter().map(|(_, a)| *a).collect();
     distinct.sort_unstable();
     distinct.dedup();
     let paid: std::collections::HashSet<String> =
         db::payees::paid_addresses(conn, org_id, &distinct, except_payout)?.into_iter().collect();
-    let at = now();
     let found = db::payees::matching(conn, org_id, asset.network, &distinct)?;
     let names = found.iter().map(|(a, name)| (a.address.clone(), name.clone())).collect();
     let payees: std::collections::HashMap<String, (i64, String)> = found

@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 
-use crate::clock::now;
 use crate::db::{self, DbConnection};
 use crate::domain::asset::{self, ASSETS, Asset};
 use crate::domain::spreadsheet::safe_cell;
@@ -161,7 +160,7 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<ImportRow>, FieldErrors> {
 pub fn import(conn: &mut DbConnection, actor: &Actor, bytes: &[u8]) -> Result<Imported, AppError> {
     actor.require(can_manage)?;
     let rows = parse(bytes)?;
-    let at = now();
+    let at = actor.now();
     db::write_tx(conn, |conn| {
         let mut done = Imported::default();
         let book = db::payees::all_in_org(conn, actor.org_id)?;
@@ -230,7 +229,7 @@ pub fn import(conn: &mut DbConnection, actor: &Actor, bytes: &[u8]) -> Result<Im
 pub fn export(conn: &mut DbConnection, actor: &Actor) -> Result<String, AppError> {
     let payees = db::payees::all_in_org(conn, actor.org_id)?;
     let addresses = db::payees::live_addresses_in_org(conn, actor.org_id)?;
-    let at = now();
+    let at = actor.now();
     let mut out = csv::Writer::from_writer(Vec::new());
     let header = ["name", "external_id", "email", "asset", "address", "network", "address_state", "archived", "tags"];
     out.write_record(header).map_err(|e| AppError::Internal(e.to_string()))?;

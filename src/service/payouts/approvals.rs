@@ -3,7 +3,6 @@
 
 use chrono::NaiveDateTime;
 
-use crate::clock::now;
 use crate::crypto;
 use crate::db::payouts::PayoutRow;
 use crate::db::{self, DbConnection};
@@ -69,7 +68,7 @@ pub fn set_policy(conn: &mut DbConnection, actor: &Actor, fields: &[(String, Str
     };
     let thresholds = crate::domain::threshold::typed(fields, &mut errors);
     errors.into_result(())?;
-    let at = now();
+    let at = actor.now();
     db::write_tx(conn, |conn| {
         crate::service::access::second_factor::require_fresh(conn, actor, "Changing the approval policy")?;
         let before = policy(conn, actor.org_id)?;
@@ -152,7 +151,7 @@ pub fn approve(
     payout_id: i64,
     seen_digest: &str,
 ) -> Result<Approved, AppError> {
-    let at = now();
+    let at = actor.now();
     db::write_tx(conn, |conn| {
         let payout = load_pending(conn, actor, payout_id)?;
         let current = digest(conn, &payout)?;
@@ -215,7 +214,7 @@ pub fn reject(conn: &mut DbConnection, actor: &Actor, payout_id: i64, reason: &s
     }
     crate::domain::registry::check_text(reason, crate::service::payouts::MAX_DESCRIPTION_CHARS)
         .map_err(|e| FieldErrors::single("reason", e))?;
-    let at = now();
+    let at = actor.now();
     db::write_tx(conn, |conn| {
         let payout = load_pending(conn, actor, payout_id)?;
         let current = digest(conn, &payout)?;

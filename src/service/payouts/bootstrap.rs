@@ -1,6 +1,5 @@
 //! What an empty database gets on first start, the instance secret, and users added from the CLI.
 
-use crate::clock::now;
 use crate::crypto;
 use crate::db::models::NewOrgRow;
 use crate::db::{self, DbConnection};
@@ -69,7 +68,8 @@ pub fn initialize(
         (org_name, users, Initialized::AdminCreated { email, password })
     };
     let hashes: Vec<String> = users.iter().map(|u| crypto::hash_password(&u.password)).collect();
-    let at = now();
+    // The first start and the command line run on the system's clock.
+    let at = crate::clock::Clock::real().now();
     let result = db::write_tx(conn, |conn| -> Result<(), AppError> {
         if db::orgs::count(conn)? > 0 {
             return Err(AppError::Conflict("initialized by another process".into()));
@@ -145,7 +145,8 @@ pub fn add_user_from_cli(
     errors.into_result(())?;
     let user = NewUser { email: email.expect("checked"), role: role.expect("checked"), password: password.to_owned() };
     let hash = crypto::hash_password(password);
-    let at = now();
+    // The first start and the command line run on the system's clock.
+    let at = crate::clock::Clock::real().now();
     db::write_tx(conn, |conn| {
         let org = match org_name {
             Some(name) => match db::orgs::find_by_name(conn, name)? {

@@ -3,7 +3,6 @@
 
 use chrono::NaiveDateTime;
 
-use crate::clock::now;
 use crate::db::payouts::{NewEventRow, NewItemRow, NewPayoutRow, PayoutRow};
 use crate::db::{self, DbConnection};
 use crate::domain::account::Role;
@@ -84,13 +83,7 @@ pub fn check_single(conn: &mut DbConnection, actor: &Actor, form: &SinglePayoutF
     }
     errors.into_result(())?;
     // Said on the form already; the create's transaction checks it again.
-    crate::service::payees::check_payable(
-        conn,
-        actor.org_id,
-        asset,
-        &[(1, row.address.as_str())],
-        crate::clock::now(),
-    )?;
+    crate::service::payees::check_payable(conn, actor.org_id, asset, &[(1, row.address.as_str())], actor.now())?;
     price(conn, actor, PayoutKind::Single, asset, form.description.trim(), vec![row])
 }
 
@@ -196,7 +189,7 @@ pub fn create_with(
     if let Some(existing) = db::payouts::find_by_idempotency_key(conn, actor.org_id, idempotency_key)? {
         return Ok(Created { payout: existing, replayed: true });
     }
-    let at = now();
+    let at = actor.now();
     let result = db::write_tx(conn, |conn| {
         let draft = draft_of(conn)?;
         let payout = create_in_tx(conn, actor, &draft, idempotency_key, reviewed_digest, at)?;
@@ -249,7 +242,7 @@ pub(crate) fn create_in_tx(
     }
     let policy = crate::service::payouts::approvals::policy(conn, actor.org_id)?;
     let flagged = policy.extra_for_new_addresses
-        && crate::service::payees::address_flags(conn, actor.org_id, draft.asset, &lines, None)?.any();
+        && crate::service::payees::address_flags(conn, actor, draft.asset, &lines, None)?.any();
     let approvals_required = policy.approvals_for(draft.quote.amount_total, flagged);
     let (status, item_status) = if approvals_required > 0 {
         (PayoutStatus::Pending, ItemStatus::Waiting)
@@ -389,7 +382,7 @@ pub fn cancel(conn: &mut DbConnection, actor: &Actor, payout_id: i64, reason: &s
         return Err(FieldErrors::single("reason", "Say why the payout is cancelled.").into());
     }
     check_text(reason, MAX_DESCRIPTION_CHARS).map_err(|e| FieldErrors::single("reason", e))?;
-    let at = now();
+    let at = actor.now();
     db::write_tx(conn, |conn| {
         let payout = db::payouts::lock_in_org(conn, actor.org_id, payout_id)?.ok_or(AppError::NotFound)?;
         if !may_cancel(actor, &payout) {

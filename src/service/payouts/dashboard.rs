@@ -2,7 +2,6 @@
 
 use chrono::{Duration, NaiveDate};
 
-use crate::clock::now;
 use crate::db::{self, DbConnection};
 use crate::domain::Amount;
 use crate::domain::asset::{self, Asset};
@@ -69,13 +68,12 @@ pub fn overview(conn: &mut DbConnection, actor: &Actor, stuck_after: Duration) -
         in_progress,
         ready_drafts,
         recent,
-        charts: charts(conn, actor.org_id)?,
+        charts: charts(conn, actor.org_id, actor.now().date())?,
         problems,
     })
 }
 
-fn charts(conn: &mut DbConnection, org_id: i64) -> Result<Vec<VolumeChart>, AppError> {
-    let today = now().date();
+fn charts(conn: &mut DbConnection, org_id: i64, today: chrono::NaiveDate) -> Result<Vec<VolumeChart>, AppError> {
     let first = today - Duration::days(CHART_DAYS - 1);
     let since = first.and_hms_opt(0, 0, 0).expect("midnight exists");
     let paid = db::payouts::paid_items_since(conn, org_id, since)?;

@@ -5,7 +5,6 @@ use std::io::Read;
 
 use chrono::NaiveDateTime;
 
-use crate::clock::now;
 use crate::db::drafts::{DraftLineRow, DraftRow, NewDraftLine};
 use crate::db::{self, DbConnection};
 use crate::domain::FieldErrors;
@@ -59,7 +58,7 @@ fn check_header(conn: &mut DbConnection, actor: &Actor, form: &HeaderForm) -> Re
 pub fn start(conn: &mut DbConnection, actor: &Actor, form: &HeaderForm) -> Result<DraftRow, AppError> {
     actor.require(Role::can_create_payouts)?;
     let asset = check_header(conn, actor, form)?;
-    Ok(db::drafts::insert(conn, actor.org_id, actor.user_id, asset.code, form.purpose.trim(), now())?)
+    Ok(db::drafts::insert(conn, actor.org_id, actor.user_id, asset.code, form.purpose.trim(), actor.now())?)
 }
 
 pub fn open_drafts(conn: &mut DbConnection, actor: &Actor) -> Result<Vec<DraftRow>, AppError> {
@@ -126,7 +125,7 @@ pub fn view(conn: &mut DbConnection, actor: &Actor, id: i64) -> Result<DraftView
     let checked = payouts::price(conn, actor, PayoutKind::Mass, asset, &draft.purpose, rows)?;
     let valid: Vec<(u64, &str)> =
         checked.rows.iter().filter(|r| r.is_valid()).map(|r| (r.line, r.address.as_str())).collect();
-    let flags = crate::service::payees::address_flags(conn, actor.org_id, asset, &valid, None)?;
+    let flags = crate::service::payees::address_flags(conn, actor, asset, &valid, None)?;
     let mut checked = checked;
     crate::service::payees::mark_foreign_references(conn, actor.org_id, asset, &mut checked.rows, &flags.names)?;
     Ok(DraftView { draft, lines, checked, flags })
@@ -137,7 +136,7 @@ pub fn set_header(conn: &mut DbConnection, actor: &Actor, id: i64, form: &Header
     let asset = check_header(conn, actor, form)?;
     db::write_tx(conn, |conn| {
         let (draft, _) = load_open(conn, actor, id)?;
-        db::drafts::update_header(conn, id, asset.code, form.purpose.trim(), now())?;
+        db::drafts::update_header(conn, id, asset.code, form.purpose.trim(), actor.now())?;
         if draft.asset != asset.code {
             // Another asset, other rules: every row is checked again, once.
             let verdicts: Vec<(i64, String)> = db::drafts::lines(conn, id)?
@@ -203,7 +202,7 @@ pub fn add_row(
         check_room(conn, id, 1, limits)?;
         let position = db::drafts::max_position(conn, id)? + 1;
         let line = db::drafts::insert_line(conn, &line_of(asset, id, position, None, row))?;
-        db::drafts::touch(conn, id, now())?;
+        db::drafts::touch(conn, id, actor.now())?;
         Ok(line.id)
     })
 }
@@ -214,7 +213,7 @@ pub fn update_row(conn: &mut DbConnection, actor: &Actor, id: i64, row_id: i64, 
         if !db::drafts::update_line(conn, id, row_id, &line_of(asset, id, 0, None, row))? {
             return Err(AppError::NotFound);
         }
-        db::drafts::touch(conn, id, now())?;
+        db::drafts::touch(conn, id, actor.now())?;
         Ok(())
     })
 }
@@ -225,7 +224,7 @@ pub fn delete_row(conn: &mut DbConnection, actor: &Actor, id: i64, row_id: i64) 
         if !db::drafts::delete_line(conn, id, row_id)? {
             return Err(AppError::NotFound);
         }
-        db::drafts::touch(conn, id, now())?;
+        db::drafts::touch(conn, id, actor.now())?;
         Ok(())
     })
 }
@@ -298,7 +297,7 @@ pub fn add_payees(
     let mut ids = payee_ids.to_vec();
     ids.sort_unstable();
     ids.dedup();
-    let at = now();
+    let at = actor.now();
     db::write_tx(conn, |conn| {
         let (_, asset) = load_open(conn, actor, id)?;
         let (mut payees, addresses) = db::payees::with_addresses(conn, actor.org_id, &ids, asset.network)?;
@@ -379,7 +378,7 @@ pub fn upload(
             })
             .collect();
         db::drafts::insert_lines(conn, &lines)?;
-        db::drafts::touch(conn, id, now())?;
+        db::drafts::touch(conn, id, actor.now())?;
         Ok(())
     })?;
     Ok(Uploaded { rows, with_problems, unknown_columns: registry.unknown_columns })
@@ -387,7 +386,7 @@ pub fn upload(
 
 pub fn discard(conn: &mut DbConnection, actor: &Actor, id: i64) -> Result<(), AppError> {
     load_open(conn, actor, id)?;
-    if !db::drafts::close(conn, id, "discarded", None, now())? {
+    if !db::drafts::close(conn, id, "discarded", None, actor.now())? {
         return Err(AppError::Conflict("The draft changed meanwhile; reload the page.".into()));
     }
     Ok(())
@@ -437,7 +436,7 @@ pub fn confirm(
         Ok(Draft { scheduled_for, ..v.checked })
     };
     payouts::create_with(conn, actor, &idempotency_key(id), Some(reviewed_digest), draft_of, |conn, payout| {
-        let at = now();
+        let at = actor.now();
         if !db::drafts::close(conn, id, "confirmed", Some(payout.id), at)? {
             return Err(AppError::Conflict("The draft changed meanwhile; reload the page.".into()));
         }
@@ -459,7 +458,7 @@ pub fn from_failed_rows(conn: &mut DbConnection, actor: &Actor, payout_id: i64) 
         return Err(AppError::Conflict("No row of this payout failed.".into()));
     }
     let asset = crate::service::payouts::payout_asset(&payout)?;
-    let at = now();
+    let at = actor.now();
     db::write_tx(conn, |conn| {
         let purpose = format!("{} (failed rows of payout #{})", payout.description, payout.id);
         let purpose: String = purpose.chars().take(MAX_DESCRIPTION_CHARS).collect();
@@ -494,7 +493,7 @@ pub fn repeat(conn: &mut DbConnection, actor: &Actor, payout_id: i64) -> Result<
         .chars()
         .take(MAX_DESCRIPTION_CHARS)
         .collect();
-    let at = now();
+    let at = actor.now();
     db::write_tx(conn, |conn| repeat_in_tx(conn, actor.user_id, &payout, &purpose, at))
 }
 

@@ -3,7 +3,6 @@
 
 use chrono::NaiveDateTime;
 
-use crate::clock::now;
 use crate::db::ledger::{BalanceRow, EntryRow, NewEntryRow};
 use crate::db::{self, DbConnection};
 use crate::domain::account::Role;
@@ -128,7 +127,7 @@ pub fn deposit(conn: &mut DbConnection, actor: &Actor, form: &DepositForm) -> Re
     }
     errors.into_result(())?;
     let amount = amount.expect("checked");
-    let at = now();
+    let at = actor.now();
     db::write_tx(conn, |conn| {
         let ctx = MoveContext { org_id: actor.org_id, payout_id: None, note, actor_user_id: Some(actor.user_id), at };
         let balance = move_funds(conn, Movement::Deposit, amount, &ctx)?;

@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDateTime;
 
-use crate::clock::now;
+use crate::clock::Clock;
 use crate::db::payouts::{ItemRow, NewEventRow, PayoutRow};
 use crate::db::{self, DbConnection};
 use crate::domain::Amount;
@@ -63,7 +63,9 @@ pub fn tick(
     // Each payout on its own: one that cannot proceed is logged (or set aside for review) and
     // never holds up another payout or organization.
     for (payout_id, items) in by_payout {
-        match cached(conn, &mut payouts, payout_id).and_then(|payout| send(conn, rail, owner, &payout, &items)) {
+        match cached(conn, &mut payouts, payout_id)
+            .and_then(|payout| send(conn, rail, owner, &config.clock, &payout, &items))
+        {
             Ok((submitted, completed, failed)) => {
                 report.submitted += submitted;
                 report.completed += completed;
@@ -92,7 +94,7 @@ pub fn tick(
             // Never back to a payable state: a person decides, with the evidence of the chain.
             tracing::error!(item = item.id, "the rail has no record of a submitted item");
             let reason = "The network has no record of this transfer. Check the transaction hash on the explorer, then mark the row paid or failed.";
-            if let Err(e) = to_review(conn, &item, reason) {
+            if let Err(e) = to_review(conn, &config.clock, &item, reason) {
                 tracing::error!(item = item.id, error = %e, "could not set the item aside for review");
             }
             continue;
@@ -101,7 +103,7 @@ pub fn tick(
         // shows the hash that stands, and its history every hash it had.
         if !tx.tx_hash.is_empty()
             && item.tx_hash.as_deref() != Some(tx.tx_hash.as_str())
-            && let Err(e) = record_new_hash(conn, &item, &tx.tx_hash)
+            && let Err(e) = record_new_hash(conn, &config.clock, &item, &tx.tx_hash)
         {
             tracing::warn!(item = item.id, error = %e, "could not record the transaction's new hash");
         }
@@ -122,7 +124,7 @@ pub fn tick(
         settled.push((item.payout_id, (item, outcome)));
     }
     for (payout_id, outcomes) in group_by(settled) {
-        match cached(conn, &mut payouts, payout_id).and_then(|payout| finish(conn, &payout, &outcomes)) {
+        match cached(conn, &mut payouts, payout_id).and_then(|payout| finish(conn, &config.clock, &payout, &outcomes)) {
             Ok((completed, failed)) => {
                 report.completed += completed;
                 report.failed += failed;
@@ -141,7 +143,7 @@ pub fn tick(
                      explorer, then mark the row paid or failed."
                 );
                 for (item, _) in &outcomes {
-                    if let Err(e) = to_review(conn, item, &reason) {
+                    if let Err(e) = to_review(conn, &config.clock, item, &reason) {
                         tracing::error!(item = item.id, error = %e, "could not set the item aside for review");
                     }
                 }
@@ -152,8 +154,8 @@ pub fn tick(
 }
 
 /// The row's transaction now goes by `hash`; the history keeps the one it had.
-fn record_new_hash(conn: &mut DbConnection, item: &ItemRow, hash: &str) -> Result<(), AppError> {
-    let at = now();
+fn record_new_hash(conn: &mut DbConnection, clock: &Clock, item: &ItemRow, hash: &str) -> Result<(), AppError> {
+    let at = clock.now();
     let before = item.tx_hash.as_deref().unwrap_or("none");
     let text = format!("Line {}: transaction {hash} now stands in place of {before} (same nonce)", item.line);
     let change = Change::Item(item.id, ItemStatus::Submitted, ItemStatus::Submitted);
@@ -172,8 +174,8 @@ fn is_transient(e: &AppError) -> bool {
 }
 
 /// submitted → needs review, with its reason and an event, in one transaction.
-fn to_review(conn: &mut DbConnection, item: &ItemRow, reason: &str) -> Result<(), AppError> {
-    let at = now();
+fn to_review(conn: &mut DbConnection, clock: &Clock, item: &ItemRow, reason: &str) -> Result<(), AppError> {
+    let at = clock.now();
     db::write_tx(conn, |conn| {
         if db::processor::to_review(conn, item.id, reason, at)? {
             let text = format!("Line {} needs review: {reason}", item.line);
@@ -206,10 +208,10 @@ fn cached(conn: &mut DbConnection, cache: &mut HashMap<i64, PayoutRow>, id: i64)
 }
 
 fn claim(conn: &mut DbConnection, owner: &str, config: &ProcessorConfig) -> Result<Vec<ItemRow>, AppError> {
-    let at = now();
+    let at = config.clock.now();
     let until = at + config.lease;
     let mut claimed = Vec::new();
-    let due = config.clock.now();
+    let due = at;
     for payout_id in db::processor::payouts_with_queued_items(conn, config.assets.as_deref(), due, 20)? {
         claimed.extend(db::processor::claim_payout(conn, payout_id, owner, at, until)?);
         if claimed.len() as i64 >= config.batch {
@@ -231,6 +233,7 @@ fn send(
     conn: &mut DbConnection,
     rail: &dyn Rail,
     owner: &str,
+    clock: &Clock,
     payout: &PayoutRow,
     items: &[ItemRow],
 ) -> Result<(usize, usize, usize), AppError> {
@@ -292,7 +295,7 @@ fn send(
         ended.push((item, result));
     }
     let sender = Sender { owner, rail: rail.label() };
-    let at = now();
+    let at = clock.now();
     let record = |conn: &mut DbConnection, open: &[(&str, &ItemRow)], ended: &[Outcome]| {
         db::write_tx(conn, |conn| -> Result<(usize, usize, usize), AppError> {
             let sent = mark_sent(conn, payout, &sender, open, at)?;
@@ -386,8 +389,13 @@ fn insert_item_events(
 
 /// Records items' ends for one payout in one transaction. Returns (completed, failed) counts of
 /// what this call recorded.
-fn finish(conn: &mut DbConnection, payout: &PayoutRow, outcomes: &[Outcome]) -> Result<(usize, usize), AppError> {
-    let at = now();
+fn finish(
+    conn: &mut DbConnection,
+    clock: &Clock,
+    payout: &PayoutRow,
+    outcomes: &[Outcome],
+) -> Result<(usize, usize), AppError> {
+    let at = clock.now();
     db::write_tx(conn, |conn| record_ends(conn, payout, outcomes, None, at))
 }
 

@@ -1,7 +1,6 @@
 //! Stuck work made visible: payouts in progress too long, and items whose outcome the rail
 //! cannot confirm, which a manager marks paid (with its transaction) or failed.
 
-use crate::clock::now;
 use crate::db::payouts::ItemRow;
 use crate::db::{self, DbConnection};
 use crate::domain::FieldErrors;
@@ -23,7 +22,7 @@ pub struct Problems {
 
 pub fn problems(conn: &mut DbConnection, actor: &Actor, stuck_after: chrono::Duration) -> Result<Problems, AppError> {
     let emails = org_emails(conn, actor.org_id)?;
-    let stuck = db::payouts::in_progress_since_before(conn, actor.org_id, now() - stuck_after)?
+    let stuck = db::payouts::in_progress_since_before(conn, actor.org_id, actor.now() - stuck_after)?
         .iter()
         .map(|p| view(p, &emails))
         .collect::<Result<_, _>>()?;
@@ -68,7 +67,7 @@ pub fn resolve(
         }
         _ => return Err(FieldErrors::single("outcome", "Choose paid or failed.").into()),
     };
-    let at = now();
+    let at = actor.now();
     db::write_tx(conn, |conn| {
         let item = db::payouts::find_item(conn, payout.id, item_id)?.ok_or(AppError::NotFound)?;
         let to = if paid { ItemStatus::Completed } else { ItemStatus::Failed };
@@ -115,7 +114,7 @@ pub fn resolve(
 /// how many rows that transaction pays.
 pub fn cancel_transfer(conn: &mut DbConnection, actor: &Actor, payout_id: i64, item_id: i64) -> Result<i64, AppError> {
     actor.require(Role::can_approve)?;
-    let at = now();
+    let at = actor.now();
     db::write_tx(conn, |conn| {
         let payout = db::payouts::find_in_org(conn, actor.org_id, payout_id)?.ok_or(AppError::NotFound)?;
         let item = db::payouts::find_item(conn, payout.id, item_id)?.ok_or(AppError::NotFound)?;

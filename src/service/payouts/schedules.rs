@@ -6,7 +6,6 @@
 
 use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime};
 
-use crate::clock::now;
 use crate::db::schedules::{NewScheduleRow, ScheduleRow};
 use crate::db::{self, DbConnection};
 use crate::domain::FieldErrors;
@@ -31,7 +30,7 @@ pub fn org_zone(conn: &mut DbConnection, org_id: i64) -> Result<Zone, AppError> 
 pub fn set_zone(conn: &mut DbConnection, actor: &Actor, name: &str) -> Result<Zone, AppError> {
     actor.require(Role::can_administer)?;
     let zone = Zone::parse(name).map_err(|m| FieldErrors::single("time_zone", m))?;
-    let at = now();
+    let at = actor.now();
     db::write_tx(conn, |conn| {
         let before = org_zone(conn, actor.org_id)?;
         if before == zone {
@@ -183,7 +182,7 @@ pub fn create(
 ) -> Result<ScheduleRow, AppError> {
     actor.require(Role::can_create_payouts)?;
     let (name, rule) = form.check()?;
-    let at = now();
+    let at = actor.now();
     db::write_tx(conn, |conn| {
         let payout = db::payouts::find_in_org(conn, actor.org_id, payout_id)?.ok_or_else(|| {
             FieldErrors::single("template_payout_id", "There is no such payout in this organization.")
@@ -223,7 +222,7 @@ pub fn create(
 /// Pauses or resumes a schedule; a resumed one starts from its next pay day after now.
 pub fn set_active(conn: &mut DbConnection, actor: &Actor, id: i64, active: bool) -> Result<ScheduleRow, AppError> {
     actor.require(Role::can_create_payouts)?;
-    let at = now();
+    let at = actor.now();
     db::write_tx(conn, |conn| {
         let s = db::schedules::find_in_org(conn, actor.org_id, id)?.ok_or(AppError::NotFound)?;
         let rule = Rule::stored(&s)?;

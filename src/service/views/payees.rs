@@ -3,11 +3,11 @@
 use serde::Serialize;
 
 use super::rfc3339;
-use crate::clock::now;
 use crate::db::payees::{PayeeAddressRow, PayeeRow};
 use crate::db::{self, DbConnection};
 use crate::domain::payee::AddressState;
 use crate::error::AppError;
+use chrono::NaiveDateTime;
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct PayeeAddressJson {
@@ -42,7 +42,7 @@ pub fn state_code(s: AddressState) -> &'static str {
     }
 }
 
-pub fn address_json(a: &PayeeAddressRow, at: chrono::NaiveDateTime) -> PayeeAddressJson {
+pub fn address_json(a: &PayeeAddressRow, at: NaiveDateTime) -> PayeeAddressJson {
     PayeeAddressJson {
         id: a.id,
         payee_id: a.payee_id,
@@ -70,20 +70,24 @@ pub struct PayeeJson {
     pub addresses: Vec<PayeeAddressJson>,
 }
 
-pub fn payee_json(conn: &mut DbConnection, p: PayeeRow) -> Result<PayeeJson, AppError> {
+/// A payee with every address it has had, each as it stands `at`.
+pub fn payee_json(conn: &mut DbConnection, p: PayeeRow, at: NaiveDateTime) -> Result<PayeeJson, AppError> {
     let addresses = db::payees::addresses_of(conn, p.id)?;
-    Ok(payee_with(p, &addresses, now()))
+    Ok(payee_with(p, &addresses, at))
 }
 
 /// Payees with their addresses, read in one query.
-pub fn payees_json(conn: &mut DbConnection, rows: Vec<PayeeRow>) -> Result<Vec<PayeeJson>, AppError> {
+pub fn payees_json(
+    conn: &mut DbConnection,
+    rows: Vec<PayeeRow>,
+    at: NaiveDateTime,
+) -> Result<Vec<PayeeJson>, AppError> {
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let addresses = db::payees::addresses_of_many(conn, &ids)?;
-    let at = now();
     Ok(rows.into_iter().map(|r| payee_with(r, &addresses, at)).collect())
 }
 
-pub fn payee_with(p: PayeeRow, addresses: &[PayeeAddressRow], at: chrono::NaiveDateTime) -> PayeeJson {
+pub fn payee_with(p: PayeeRow, addresses: &[PayeeAddressRow], at: NaiveDateTime) -> PayeeJson {
     let addresses = addresses.iter().filter(|a| a.payee_id == p.id).map(|a| address_json(a, at)).collect();
     PayeeJson {
         id: p.id,

@@ -113,13 +113,14 @@ impl FromRequest for Api {
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError(AppError::Internal("state missing".into())))?;
             let key = key.filter(|k| !k.is_empty()).ok_or(ApiError(AppError::Unauthenticated))?;
-            let caller = state.run(move |conn| api_keys::authenticate(conn, &key)).await?;
+            let clock = state.clock.clone();
+            let caller = state.run(move |conn| api_keys::authenticate(conn, &key, &clock)).await?;
             let mut caller = caller.ok_or(ApiError(AppError::Unauthenticated))?;
             caller.actor.ip = ip;
             if let Some(code) = otp {
-                let (user_id, secret) = (caller.actor.user_id, state.secret.clone());
+                let (user_id, secret, now) = (caller.actor.user_id, state.secret.clone(), state.clock.now());
                 let at = state
-                    .run(move |conn| second_factor::step_up_with_code(conn, user_id, None, &secret, &code))
+                    .run(move |conn| second_factor::step_up_with_code(conn, user_id, None, &secret, &code, now))
                     .await
                     .map_err(|e| match e {
                         AppError::Validation(v) => {

@@ -4,7 +4,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::clock::now;
 use crate::db::DbConnection;
 use crate::domain::FieldErrors;
 use crate::domain::account::Scope;
@@ -95,12 +94,13 @@ pub fn create(conn: &mut DbConnection, caller: &ApiCaller, key: &str, req: &Paye
         }
     }
     errors.into_result(())?;
-    once(conn, caller.actor.org_id, "payees:", key, req, |conn, at| {
+    once(conn, caller.actor.org_id, "payees:", key, req, caller.actor.now(), |conn, at| {
         let payee = payees::create_in_tx(conn, &caller.actor, &form, at)?;
         for (asset, address) in &checked {
             payees::enter_checked_address(conn, &caller.actor, &payee, asset, address, at)?;
         }
-        let body = serde_json::to_string(&payee_json(conn, payee)?).map_err(|e| AppError::Internal(e.to_string()))?;
+        let body = serde_json::to_string(&payee_json(conn, payee, caller.actor.now())?)
+            .map_err(|e| AppError::Internal(e.to_string()))?;
         Ok((201, body))
     })
 }
@@ -108,7 +108,7 @@ pub fn create(conn: &mut DbConnection, caller: &ApiCaller, key: &str, req: &Paye
 pub fn get(conn: &mut DbConnection, caller: &ApiCaller, id: i64) -> Result<PayeeJson, AppError> {
     caller.require(Scope::Read)?;
     let p = payees::find(conn, &caller.actor, id)?;
-    payee_json(conn, p)
+    payee_json(conn, p, caller.actor.now())
 }
 
 /// Replaces the payee's name, email, external id, notes and tags (addresses change through
@@ -123,7 +123,7 @@ pub fn update(conn: &mut DbConnection, caller: &ApiCaller, id: i64, req: &PayeeR
         .into());
     }
     let p = payees::update(conn, &caller.actor, id, &req.form()?)?;
-    payee_json(conn, p)
+    payee_json(conn, p, caller.actor.now())
 }
 
 pub fn set_archived(
@@ -134,7 +134,7 @@ pub fn set_archived(
 ) -> Result<PayeeJson, AppError> {
     caller.require(Scope::Create)?;
     let p = payees::set_archived(conn, &caller.actor, id, archived)?;
-    payee_json(conn, p)
+    payee_json(conn, p, caller.actor.now())
 }
 
 #[derive(Deserialize, Default, utoipa::IntoParams)]
@@ -161,7 +161,7 @@ pub fn list(conn: &mut DbConnection, caller: &ApiCaller, p: &PayeeListParams) ->
         return Err(FieldErrors::single("search", "At most 200 characters.").into());
     }
     let rows = payees::list(conn, &caller.actor, &p.search, p.archived.unwrap_or(false))?;
-    Ok(PayeeListResponse { data: payees_json(conn, rows)? })
+    Ok(PayeeListResponse { data: payees_json(conn, rows, caller.actor.now())? })
 }
 
 /// Enters an address for the payee on the asset's network: pending until a manager other than
@@ -174,7 +174,7 @@ pub fn enter_address(
 ) -> Result<PayeeAddressJson, AppError> {
     caller.require(Scope::Create)?;
     let id = payees::enter_address(conn, &caller.actor, payee_id, &req.asset, &req.address)?;
-    Ok(address_json(&payees::find_address(conn, &caller.actor, id)?, now()))
+    Ok(address_json(&payees::find_address(conn, &caller.actor, id)?, caller.actor.now()))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -189,7 +189,7 @@ pub struct PendingAddressJson {
 
 pub fn pending(conn: &mut DbConnection, caller: &ApiCaller) -> Result<Vec<PendingAddressJson>, AppError> {
     caller.require(Scope::Read)?;
-    let at = now();
+    let at = caller.actor.now();
     Ok(payees::pending(conn, &caller.actor)?
         .into_iter()
         .map(|p| PendingAddressJson {
@@ -218,5 +218,5 @@ pub fn decide(
 ) -> Result<PayeeAddressJson, AppError> {
     caller.require(Scope::Approve)?;
     let a = payees::decide_address(conn, &caller.actor, address_id, approve, reason)?;
-    Ok(address_json(&a, now()))
+    Ok(address_json(&a, caller.actor.now()))
 }

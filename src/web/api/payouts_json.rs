@@ -4,7 +4,6 @@
 use chrono::{DateTime, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 
-use crate::clock::now;
 use crate::db::DbConnection;
 use crate::db::payouts::ListFilter;
 use crate::domain::account::Scope;
@@ -224,7 +223,9 @@ fn check(
     let scheduled_for = match req.scheduled_for.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         None => None,
         Some(s) => match DateTime::parse_from_rfc3339(s) {
-            Ok(t) => payouts::check_schedule(t.naive_utc(), now()).map_err(|m| errors.add("scheduled_for", m)).ok(),
+            Ok(t) => payouts::check_schedule(t.naive_utc(), caller.actor.now())
+                .map_err(|m| errors.add("scheduled_for", m))
+                .ok(),
             Err(_) => {
                 errors.add("scheduled_for", "Use an RFC 3339 time with an offset, like 2026-12-25T09:00:00+01:00.");
                 None
@@ -337,7 +338,7 @@ pub fn create(
 ) -> Result<Answer, AppError> {
     caller.require(Scope::Create)?;
     let org_id = caller.actor.org_id;
-    once(conn, org_id, "", key, req, |conn, at| {
+    once(conn, org_id, "", key, req, caller.actor.now(), |conn, at| {
         let (draft, _) = check(conn, caller, req, limits)?;
         item_errors(&draft).into_result(())?;
         let payout = payouts::create_in_tx(conn, &caller.actor, &draft, &format!("api:{}", key.trim()), None, at)?;

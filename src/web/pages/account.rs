@@ -158,8 +158,8 @@ pub async fn second_factor(
     form: web::Form<CodeForm>,
 ) -> Result<HttpResponse, AppError> {
     let (user, key, ip) = (authed.user.clone(), state.secret.clone(), authed.ctx.ip.clone());
-    let code = form.into_inner().code;
-    match state.run(move |conn| second_factor::verify_sign_in(conn, &user, &key, &code, ip.as_deref())).await {
+    let (code, at) = (form.into_inner().code, state.clock.now());
+    match state.run(move |conn| second_factor::verify_sign_in(conn, &user, &key, &code, ip.as_deref(), at)).await {
         Ok(()) => Ok(see_other("/")),
         Err(AppError::Validation(errors)) => {
             html(StatusCode::UNPROCESSABLE_ENTITY, &SecondFactorPage::new(&authed, errors))
@@ -172,9 +172,8 @@ pub async fn second_factor(
 pub async fn logout(state: web::Data<AppState>, AnySession(authed): AnySession) -> Result<HttpResponse, AppError> {
     let user = authed.user.clone();
     let ip = authed.ctx.ip.clone();
-    state
-        .run(move |conn| crate::service::access::sessions::logout(conn, &user, ip.as_deref(), crate::clock::now()))
-        .await?;
+    let at = state.clock.now();
+    state.run(move |conn| crate::service::access::sessions::logout(conn, &user, ip.as_deref(), at)).await?;
     let mut res = see_other_with_flash(&authed.ctx, "/login", FlashKind::Success, "You are signed out.");
     res.add_cookie(&authed.ctx.removal_cookie(SESSION_COOKIE)).ok();
     Ok(res)
@@ -193,7 +192,7 @@ pub struct StepUpPage {
 
 impl StepUpPage {
     pub(super) fn new(authed: &Authed, next: String, errors: FieldErrors) -> Self {
-        let fresh = !authed.user.step_up_due(crate::clock::now());
+        let fresh = !authed.user.step_up_due(authed.ctx.clock.now());
         let (totp, keys) = (authed.user.totp, authed.user.keys);
         StepUpPage { layout: Layout::new(&authed.ctx, ""), next, totp, keys, fresh, errors }
     }
@@ -219,7 +218,7 @@ pub async fn step_up_page(authed: Authed, query: web::Query<NextQuery>) -> Resul
 /// The code itself (`otp`) was checked by the session layer before this runs.
 pub async fn step_up(authed: Authed, query: web::Query<NextQuery>) -> Result<HttpResponse, AppError> {
     let next = local_path(&query.into_inner().next);
-    if authed.user.step_up_due(crate::clock::now()) {
+    if authed.user.step_up_due(authed.ctx.clock.now()) {
         return Err(FieldErrors::single("otp", "Type the code your authenticator shows now.").into());
     }
     Ok(stepped_up(&authed, &next))

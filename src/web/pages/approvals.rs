@@ -41,7 +41,7 @@ pub async fn queue(state: web::Data<AppState>, authed: Authed) -> Result<HttpRes
     let (entries, addresses) = state
         .run(move |conn| Ok((approvals::queue(conn, &actor)?, crate::service::payees::pending(conn, &actor)?)))
         .await?;
-    let now = crate::clock::now();
+    let now = state.clock.now();
     page(&QueueTemplate { layout: Layout::new(&authed.ctx, "/approvals"), entries, addresses, now })
 }
 

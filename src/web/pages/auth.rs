@@ -4,7 +4,6 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::AppState;
-use crate::clock::now;
 use crate::domain::FieldErrors;
 use crate::error::AppError;
 use crate::service::access::sessions;
@@ -61,11 +60,10 @@ pub async fn login(
 ) -> Result<HttpResponse, AppError> {
     let LoginForm { email, password } = form.into_inner();
     let previous = ctx.session_token.clone();
-    let ip = ctx.ip.clone();
+    let (ip, at) = (ctx.ip.clone(), state.clock.now());
     let typed_email = email.clone();
-    let result = state
-        .run(move |conn| sessions::login(conn, &email, &password, previous.as_deref(), ip.as_deref(), now()))
-        .await;
+    let result =
+        state.run(move |conn| sessions::login(conn, &email, &password, previous.as_deref(), ip.as_deref(), at)).await;
     match result {
         Ok(session) => {
             let mut res = see_other(if session.second_factor { "/login/second-factor" } else { "/" });

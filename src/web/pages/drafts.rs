@@ -512,7 +512,7 @@ async fn review_page(
     let proposed = v
         .draft
         .send_on
-        .filter(|t| *t > crate::clock::now())
+        .filter(|t| *t > authed.ctx.clock.now())
         .map(|t| zone.local(t).format("%Y-%m-%dT%H:%M").to_string())
         .unwrap_or_default();
     let pay_day = super::payouts::PayDayField::new(zone, typed.unwrap_or(proposed));
@@ -551,7 +551,7 @@ pub async fn confirm(
     let acknowledged = !acknowledge.is_empty();
     let org = actor.org_id;
     let zone = state.run(move |conn| crate::service::payouts::schedules::org_zone(conn, org)).await?;
-    let scheduled_for = match payouts::parse_schedule(&send_on, zone, crate::clock::now()) {
+    let scheduled_for = match payouts::parse_schedule(&send_on, zone, actor.now()) {
         Ok(s) => s,
         Err(e) => {
             let message = e.iter().map(|(_, m)| m.to_owned()).collect::<Vec<_>>().join(" ");

@@ -310,7 +310,7 @@ pub async fn single_confirm(
         .run(move |conn| {
             let draft = payouts::check_single(conn, &actor, &f)?;
             let zone = crate::service::payouts::schedules::org_zone(conn, actor.org_id)?;
-            let draft = match payouts::parse_schedule(&send_on, zone, crate::clock::now()) {
+            let draft = match payouts::parse_schedule(&send_on, zone, actor.now()) {
                 Ok(scheduled_for) => Draft { scheduled_for, ..draft },
                 Err(e) => {
                     let flags = single_flags(conn, &actor, &draft)?;
@@ -428,7 +428,7 @@ pub async fn details(
             let flags = if d.payout.status == PayoutStatus::Pending {
                 let rows: Vec<(u64, &str)> =
                     d.items.iter().map(|i| (i.row.line as u64, i.row.address.as_str())).collect();
-                crate::service::payees::address_flags(conn, actor.org_id, d.payout.asset, &rows, Some(id))?
+                crate::service::payees::address_flags(conn, &actor, d.payout.asset, &rows, Some(id))?
             } else {
                 AddressFlags::default()
             };
@@ -565,5 +565,5 @@ pub async fn cancel_transfer(
 
 fn single_flags(conn: &mut crate::db::DbConnection, actor: &Actor, draft: &Draft) -> Result<AddressFlags, AppError> {
     let rows: Vec<(u64, &str)> = draft.rows.iter().map(|r| (r.line, r.address.as_str())).collect();
-    crate::service::payees::address_flags(conn, actor.org_id, draft.asset, &rows, None)
+    crate::service::payees::address_flags(conn, actor, draft.asset, &rows, None)
 }

@@ -81,7 +81,8 @@ pub async fn remove(state: web::Data<AppState>, authed: Authed, id: web::Path<i6
 
 pub async fn begin_sign_in(state: web::Data<AppState>, SecondStep(authed): SecondStep) -> HttpResponse {
     let (user, session, rp) = (authed.user.user_id, authed.user.session_id, state.webauthn.clone());
-    challenge(state.run(move |conn| security_keys::begin_authentication(conn, &rp, user, session)).await)
+    let at = state.clock.now();
+    challenge(state.run(move |conn| security_keys::begin_authentication(conn, &rp, user, session, at)).await)
 }
 
 pub async fn sign_in(
@@ -90,8 +91,8 @@ pub async fn sign_in(
     form: web::Form<AnswerForm>,
 ) -> Result<HttpResponse, AppError> {
     let (user, rp, ip) = (authed.user.clone(), state.webauthn.clone(), authed.ctx.ip.clone());
-    let credential = form.into_inner().credential;
-    match state.run(move |conn| security_keys::sign_in(conn, &rp, &user, &credential, ip.as_deref())).await {
+    let (credential, at) = (form.into_inner().credential, state.clock.now());
+    match state.run(move |conn| security_keys::sign_in(conn, &rp, &user, &credential, ip.as_deref(), at)).await {
         Ok(()) => Ok(see_other("/")),
         Err(AppError::Validation(errors)) => {
             html(StatusCode::UNPROCESSABLE_ENTITY, &SecondFactorPage::new(&authed, errors))
@@ -102,7 +103,8 @@ pub async fn sign_in(
 
 pub async fn begin_step_up(state: web::Data<AppState>, authed: Authed) -> HttpResponse {
     let (user, session, rp) = (authed.user.user_id, authed.user.session_id, state.webauthn.clone());
-    challenge(state.run(move |conn| security_keys::begin_authentication(conn, &rp, user, session)).await)
+    let at = state.clock.now();
+    challenge(state.run(move |conn| security_keys::begin_authentication(conn, &rp, user, session, at)).await)
 }
 
 pub async fn step_up(
@@ -113,8 +115,8 @@ pub async fn step_up(
 ) -> Result<HttpResponse, AppError> {
     let next = local_path(&query.into_inner().next);
     let (user, session, rp) = (authed.user.user_id, authed.user.session_id, state.webauthn.clone());
-    let credential = form.into_inner().credential;
-    match state.run(move |conn| security_keys::step_up(conn, &rp, user, session, &credential)).await {
+    let (credential, at) = (form.into_inner().credential, state.clock.now());
+    match state.run(move |conn| security_keys::step_up(conn, &rp, user, session, &credential, at)).await {
         Ok(_) => Ok(stepped_up(&authed, &next)),
         Err(AppError::Validation(errors)) => {
             html(StatusCode::UNPROCESSABLE_ENTITY, &StepUpPage::new(&authed, next, errors))
