@@ -1,5 +1,5 @@
 //! Where the server may send requests of its own (webhooks): which URLs are acceptable and which
-//! IP addresses count as public. The resolving and connecting live in service/webhook_net.rs.
+//! IP addresses count as public. The resolving and connecting live in service/outbound/net.rs.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
