@@ -41,6 +41,12 @@ const ASSETS: &[Asset] = &[
         cache: "public, max-age=300, must-revalidate",
     },
     Asset {
+        name: "favicon.svg",
+        content_type: "image/svg+xml",
+        body: include_bytes!("../../static/favicon.svg"),
+        cache: "public, max-age=86400",
+    },
+    Asset {
         name: "webauthn.js",
         content_type: "text/javascript; charset=utf-8",
         body: include_bytes!("../../static/webauthn.js"),
