@@ -56,3 +56,36 @@ async fn results_are_offered_once_a_payout_has_them_and_a_failed_bar_is_marked_f
         assert!(completed.contains("Download results"), "[{backend:?}]");
     }
 }
+
+#[actix_web::test]
+async fn pages_speak_plainly_fees_carry_their_unit_and_the_api_docs_are_linked() {
+    for backend in backends() {
+        let app = TestApp::start(backend).await;
+        let admin = actor(&app, "admin@demo.local");
+        let fields: Vec<(String, String)> = vec![("required".into(), "on".into()), ("needed".into(), "1".into())];
+        payouts::service::payouts::approvals::set_policy(&mut app.conn(), &admin, &fields).unwrap();
+        let mut accountant = app.client().await;
+        accountant.login("accountant@demo.local", "demo").await;
+        let id = payout_id_of(&accountant.single_payout("USDT_TRC20", "100", TRON_ADDRESS, "plain").await);
+        let list = accountant.get("/payouts").await.body;
+        assert!(
+            list.contains(
+                r#"<td class="amount">100 USDT_TRC20</td>
+      <td class="amount">1 USDT_TRC20</td>"#
+            ),
+            "[{backend:?}] the fee has its unit: {list}"
+        );
+
+        let mut manager = app.client().await;
+        manager.login("manager@demo.local", "demo").await;
+        let page = manager.get(&format!("/payouts/{id}")).await.body;
+        assert!(!page.contains(">sha256:") && !page.contains("binds to"), "[{backend:?}] no digest shown to a person");
+        assert!(page.contains("exactly as shown here"), "[{backend:?}]");
+        assert!(common::hidden_field(&page, "digest").unwrap().starts_with("sha256:"), "[{backend:?}] still bound");
+
+        let mut admin_client = app.client().await;
+        admin_client.login("admin@demo.local", "demo").await;
+        let keys = admin_client.get("/settings/api-keys").await.body;
+        assert!(keys.contains(r#"<a href="/api/docs">API documentation</a>"#), "[{backend:?}]");
+    }
+}
