@@ -6,6 +6,13 @@ mod common;
 
 use common::{EVM_ADDRESS, TRON_ADDRESS, TestApp, actor, backends, instant_rail, payout_id_of, process_all};
 
+/// Every payout needs one manager's approval from now on.
+fn require_one_approval(app: &TestApp) {
+    let admin = actor(app, "admin@demo.local");
+    let fields: Vec<(String, String)> = vec![("required".into(), "on".into()), ("needed".into(), "1".into())];
+    payouts::service::payouts::approvals::set_policy(&mut app.conn(), &admin, &fields).unwrap();
+}
+
 #[actix_web::test]
 async fn every_page_names_its_icon_and_the_icon_is_served() {
     for backend in backends() {
@@ -27,9 +34,7 @@ async fn every_page_names_its_icon_and_the_icon_is_served() {
 async fn results_are_offered_once_a_payout_has_them_and_a_failed_bar_is_marked_failed() {
     for backend in backends() {
         let app = TestApp::start(backend).await;
-        let admin = actor(&app, "admin@demo.local");
-        let fields: Vec<(String, String)> = vec![("required".into(), "on".into()), ("needed".into(), "1".into())];
-        payouts::service::payouts::approvals::set_policy(&mut app.conn(), &admin, &fields).unwrap();
+        require_one_approval(&app);
         let mut accountant = app.client().await;
         accountant.login("accountant@demo.local", "demo").await;
         let pending = payout_id_of(&accountant.single_payout("USDT_TRC20", "10", TRON_ADDRESS, "waits").await);
@@ -61,9 +66,7 @@ async fn results_are_offered_once_a_payout_has_them_and_a_failed_bar_is_marked_f
 async fn pages_speak_plainly_fees_carry_their_unit_and_the_api_docs_are_linked() {
     for backend in backends() {
         let app = TestApp::start(backend).await;
-        let admin = actor(&app, "admin@demo.local");
-        let fields: Vec<(String, String)> = vec![("required".into(), "on".into()), ("needed".into(), "1".into())];
-        payouts::service::payouts::approvals::set_policy(&mut app.conn(), &admin, &fields).unwrap();
+        require_one_approval(&app);
         let mut accountant = app.client().await;
         accountant.login("accountant@demo.local", "demo").await;
         let id = payout_id_of(&accountant.single_payout("USDT_TRC20", "100", TRON_ADDRESS, "plain").await);
