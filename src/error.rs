@@ -15,6 +15,9 @@ pub enum AppError {
     NotFound,
     #[error("your role does not allow this")]
     Forbidden,
+    /// Forbidden for this role; the roles that may.
+    #[error("your role does not allow this")]
+    RoleRequired(Vec<crate::domain::account::Role>),
     /// Forbidden, with the rule that forbids it.
     #[error("{0}")]
     NotAllowed(String),
@@ -72,11 +75,11 @@ struct ErrorPage<'a> {
 }
 
 impl AppError {
-    fn title(&self) -> &'static str {
+    pub(crate) fn title(&self) -> &'static str {
         match self {
             AppError::Validation(_) => "Please correct the form",
             AppError::NotFound => "Not found",
-            AppError::Forbidden | AppError::NotAllowed(_) => "Not allowed",
+            AppError::Forbidden | AppError::RoleRequired(_) | AppError::NotAllowed(_) => "Not allowed",
             AppError::Unauthenticated => "Sign in required",
             AppError::SecondFactorRequired | AppError::EnrolmentRequired => "Second factor required",
             AppError::StepUpRequired(_) => "Confirm it's you",
@@ -93,6 +96,10 @@ impl AppError {
             AppError::Validation(e) => e.to_string(),
             AppError::NotFound => "There is nothing here, or it belongs to another organization.".into(),
             AppError::Forbidden => "Your role does not allow this. Ask an administrator if you need it.".into(),
+            AppError::RoleRequired(roles) => {
+                let names: Vec<&str> = roles.iter().map(|r| r.label()).collect();
+                format!("Your role does not allow this: it is for the {} role.", names.join(" or "))
+            }
             AppError::Unauthenticated => "Sign in to continue.".into(),
             AppError::Csrf => "This form was open too long or came from another site. Go back, reload the page and try again; nothing was changed.".into(),
             AppError::Conflict(m) | AppError::NotAllowed(m) | AppError::TooLarge(m) | AppError::StepUpRequired(m) => {
@@ -107,14 +114,39 @@ impl AppError {
     }
 }
 
+impl AppError {
+    /// Where to go to fix it, when there is such a place.
+    pub(crate) fn fix_link(&self) -> Option<(&'static str, &'static str)> {
+        match self {
+            AppError::StepUpRequired(_) => Some(("/step-up", "Confirm it's you")),
+            _ => None,
+        }
+    }
+
+    /// Refused for the person's role (not for a rule like four eyes): a page can name who may.
+    pub(crate) fn is_role_refusal(&self) -> bool {
+        matches!(self, AppError::Forbidden | AppError::RoleRequired(_))
+    }
+
+    /// The roles whose holders may do what was refused: those named, else admins, who give roles.
+    pub(crate) fn roles_that_may(&self) -> Vec<crate::domain::account::Role> {
+        match self {
+            AppError::RoleRequired(roles) => roles.clone(),
+            _ => vec![crate::domain::account::Role::Admin],
+        }
+    }
+}
+
 impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
         match self {
             AppError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::NotFound => StatusCode::NOT_FOUND,
-            AppError::Forbidden | AppError::NotAllowed(_) | AppError::Csrf | AppError::StepUpRequired(_) => {
-                StatusCode::FORBIDDEN
-            }
+            AppError::Forbidden
+            | AppError::RoleRequired(_)
+            | AppError::NotAllowed(_)
+            | AppError::Csrf
+            | AppError::StepUpRequired(_) => StatusCode::FORBIDDEN,
             AppError::Unauthenticated | AppError::SecondFactorRequired | AppError::EnrolmentRequired => {
                 StatusCode::UNAUTHORIZED
             }
@@ -141,11 +173,12 @@ impl ResponseError for AppError {
                 .insert_header(("HX-Redirect", to))
                 .finish();
         }
-        let link = match self {
-            AppError::StepUpRequired(_) => Some(("/step-up", "Confirm it's you")),
-            _ => None,
+        let page = ErrorPage {
+            status: status.as_u16(),
+            title: self.title(),
+            message: self.public_message(),
+            link: self.fix_link(),
         };
-        let page = ErrorPage { status: status.as_u16(), title: self.title(), message: self.public_message(), link };
         match page.render() {
             Ok(body) => HttpResponse::build(status).content_type("text/html; charset=utf-8").body(body),
             Err(_) => HttpResponse::build(status).content_type("text/plain; charset=utf-8").body(page.message),

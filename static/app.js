@@ -43,3 +43,27 @@ document.addEventListener("click", function (e) {
     setTimeout(function () { button.textContent = "Copy"; }, 1500);
   });
 });
+
+// Stacked cards on phones label each cell with its column: copy every data table's column
+// headers into its cells' data-label (the CSS shows it only on narrow screens). Headers whose
+// text is for screen readers only (a row's actions) give no label.
+(function () {
+  function label(root) {
+    (root.querySelectorAll ? root : document).querySelectorAll("table.data").forEach(function (table) {
+      var heads = table.querySelectorAll("thead th");
+      if (!heads.length) return;
+      var names = Array.prototype.map.call(heads, function (th) {
+        return th.querySelector(".visually-hidden") ? "" : th.textContent.trim();
+      });
+      table.querySelectorAll("tbody > tr").forEach(function (tr) {
+        var column = 0;
+        Array.prototype.forEach.call(tr.children, function (cell) {
+          if (names[column] && !cell.hasAttribute("data-label")) cell.setAttribute("data-label", names[column]);
+          column += cell.colSpan || 1;
+        });
+      });
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { label(document); });
+  document.addEventListener("htmx:afterSettle", function () { label(document); });
+})();

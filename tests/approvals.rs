@@ -117,7 +117,10 @@ async fn two_approvals_need_two_different_managers() {
         assert_eq!(approvals::approve(&mut app.conn(), &m2, id, "").unwrap(), Approved::Started);
         assert_eq!(status(&app, id), "in_progress", "[{backend:?}]");
         let accountant = actor(&app, "accountant@demo.local");
-        assert!(matches!(approvals::approve(&mut app.conn(), &accountant, id, ""), Err(payouts::AppError::Forbidden)));
+        assert!(matches!(
+            approvals::approve(&mut app.conn(), &accountant, id, ""),
+            Err(payouts::AppError::RoleRequired(_))
+        ));
     }
 }
 
@@ -243,7 +246,7 @@ async fn thresholds_and_policy_changes_apply_to_new_payouts_and_are_audited() {
         assert_eq!(status(&app, big), "pending", "[{backend:?}] a waiting payout keeps its rule");
         let audit = admin.get("/settings/audit").await;
         assert!(
-            audit.body.contains("approval_policy.changed") && audit.body.contains("required for USDT_TRC20 above 1000"),
+            audit.body.contains("approval_policy.changed") && audit.body.contains("required above 1,000 USDT_TRC20"),
             "[{backend:?}]"
         );
     }

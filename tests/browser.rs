@@ -86,9 +86,10 @@ impl Driver {
         Driver { _process: Process(child), url: format!("http://127.0.0.1:{port}"), chromium }
     }
 
-    /// A new browser with its own profile: no cookies, downloads saved to `downloads`.
-    async fn open(&self, profile: &Path, downloads: &Path) -> Client {
-        let options = json!({
+    /// A new browser with its own profile: no cookies, downloads saved to `downloads`; with
+    /// `phone`, a 390 × 844 touch screen (Chromium's device emulation) instead of a desktop.
+    async fn open(&self, profile: &Path, downloads: &Path, phone: bool) -> Client {
+        let mut options = json!({
             "binary": self.chromium,
             // The network here is closed: without these Chromium keeps trying to reach Google.
             "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
@@ -96,6 +97,10 @@ impl Driver {
                 "--window-size=1280,1000", format!("--user-data-dir={}", profile.display())],
             "prefs": {"download.default_directory": downloads, "download.prompt_for_download": false},
         });
+        if phone {
+            options["mobileEmulation"] =
+                json!({"deviceMetrics": {"width": PHONE.0, "height": PHONE.1, "pixelRatio": 2}});
+        }
         let mut caps = serde_json::Map::new();
         caps.insert("goog:chromeOptions".into(), options);
         let client = ClientBuilder::new(HttpConnector::new())
@@ -431,7 +436,7 @@ async fn mass_payout(page: Page) -> Outcome {
     page.click("New payout").await?;
     page.click("Mass payout").await?;
     page.choose("Payout currency", "USDT_TRC20").await?;
-    page.fill("Payment purpose", "Story 2: November bonuses").await?;
+    page.fill("Payout description", "Story 2: November bonuses").await?;
     page.click("Continue to recipients").await?;
     page.wait_text("Upload a registry").await?;
     let file = page.field("Registry file (CSV)").await?;
@@ -665,7 +670,7 @@ async fn payroll(page: Page) -> Outcome {
     page.sign_in("accountant@demo.local").await?;
     page.goto("/payouts/new/mass").await?;
     page.choose("Payout currency", "USDT_TRC20").await?;
-    page.fill("Payment purpose", "Story 6: October salaries").await?;
+    page.fill("Payout description", "Story 6: October salaries").await?;
     page.click("Continue to recipients").await?;
     page.wait_text("Upload a registry").await?;
     let file = page.field("Registry file (CSV)").await?;
@@ -732,7 +737,7 @@ async fn payroll(page: Page) -> Outcome {
     // A year-end bonus for the same people, picked from the book.
     page.goto("/payouts/new/mass").await?;
     page.choose("Payout currency", "USDT_TRC20").await?;
-    page.fill("Payment purpose", "Story 6: year-end bonus").await?;
+    page.fill("Payout description", "Story 6: year-end bonus").await?;
     page.click("Continue to recipients").await?;
     page.wait_text("Add payees from the book").await?;
     page.fill("Name, external id or tag", "Employee").await?;
@@ -776,6 +781,19 @@ async fn payroll(page: Page) -> Outcome {
     Ok(())
 }
 
+/// Every page of Settings, which only admins open.
+const SETTINGS_PAGES: [&str; 9] = [
+    "/settings/users",
+    "/settings/assets",
+    "/settings/fees",
+    "/settings/security",
+    "/settings/approvals",
+    "/settings/balances",
+    "/settings/api-keys",
+    "/settings/webhooks",
+    "/settings/audit",
+];
+
 async fn accessibility(page: Page) -> Outcome {
     let mut found = Vec::new();
     let mut check = async |page: &Page, what: &str| -> Outcome {
@@ -802,7 +820,7 @@ async fn accessibility(page: Page) -> Outcome {
     check(&page, "payout details").await?;
     page.goto("/payouts/new/mass").await?;
     page.choose("Payout currency", "USDT_TRC20").await?;
-    page.fill("Payment purpose", "Story 5").await?;
+    page.fill("Payout description", "Story 5").await?;
     page.click("Continue to recipients").await?;
     page.wait_text("Upload a registry").await?;
     page.fill("Address", "not an address").await?;
@@ -825,21 +843,156 @@ async fn accessibility(page: Page) -> Outcome {
     page.sign_out().await?;
 
     page.sign_in("admin@demo.local").await?;
-    for path in [
-        "/settings/users",
-        "/settings/fees",
-        "/settings/assets",
-        "/settings/approvals",
-        "/settings/api-keys",
-        "/settings/webhooks",
-        "/settings/audit",
-        "/settings/balances",
-    ] {
+    for path in SETTINGS_PAGES {
         page.goto(path).await?;
         page.wait_text("Settings").await?;
         check(&page, path).await?;
     }
     if found.is_empty() { Ok(()) } else { Err(format!("accessibility violations:\n{}", found.join("\n"))) }
+}
+
+/// The phone's screen: an iPhone 12–15 in CSS pixels.
+const PHONE: (u32, u32) = (390, 844);
+
+impl Page {
+    /// What is wrong with the current page on a phone: the document wider than the screen, a
+    /// header link or primary button outside it (or with no box at all), a primary button under
+    /// 44 px tall, or a sticky totals bar taller than a fifth of the screen.
+    async fn phone_problems(&self) -> Outcome<Vec<String>> {
+        // A phone lays out a page that overflows at a wider width and zooms it out: the width
+        // the page got is itself a finding.
+        let script = "const w = arguments[0], h = window.innerHeight, out = [];
+            const doc = Math.max(document.documentElement.scrollWidth, window.innerWidth);
+            if (doc > w) out.push('the document is ' + doc + ' px wide on a ' + w + ' px screen');
+            for (const el of document.querySelectorAll('header a, header button, button.primary, a.button.primary')) {
+              const r = el.getBoundingClientRect(), name = el.textContent.trim().replace(/\\s+/g, ' ');
+              if (r.width === 0 || r.height === 0) out.push(name + ' has no box: it cannot be reached');
+              else if (r.left < 0 || r.right > w + 0.5) out.push(name + ' spans ' + Math.round(r.left) + '..' + Math.round(r.right) + ' px');
+              if (el.matches('.primary') && r.height > 0 && r.height < 44) out.push(name + ' is ' + Math.round(r.height) + ' px tall');
+            }
+            const bar = document.querySelector('.totals-bar');
+            if (bar && bar.getBoundingClientRect().height > h / 5) out.push('the totals bar covers ' + Math.round(bar.getBoundingClientRect().height) + ' px of ' + h);
+            return out;";
+        let found = self.client.execute(script, vec![json!(PHONE.0)]).await.map_err(|e| format!("phone check: {e}"))?;
+        Ok(found.as_array().into_iter().flatten().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+    }
+}
+
+/// Story 8: every kind of page the other stories visit, for every role, on a phone. Each page
+/// fits the screen with its header links and primary buttons inside it, and axe-core finds
+/// nothing serious at that width. With PAYOUTS_SCREENSHOTS=<dir> it saves the README's
+/// screenshots there.
+async fn phone(page: Page) -> Outcome {
+    let shots = std::env::var_os("PAYOUTS_SCREENSHOTS").map(PathBuf::from);
+    // The first page with a finding ends the story: later steps may depend on what it broke.
+    let check = async |page: &Page, what: &str| -> Outcome {
+        if let Some(dir) = &shots {
+            let png = page.client.screenshot().await.map_err(|e| e.to_string())?;
+            let name = what.replace([' ', '/'], "-");
+            std::fs::write(dir.join(format!("phone-{name}.png")), png).map_err(|e| e.to_string())?;
+        }
+        let mut found = page.phone_problems().await?;
+        found.extend(page.axe_violations().await?);
+        if found.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("{what} on a {} × {} phone:\n{}", PHONE.0, PHONE.1, found.join("\n")))
+        }
+    };
+    page.goto("/login").await?;
+    page.wait_text("Demo accounts").await?;
+    check(&page, "sign in").await?;
+
+    page.sign_in("accountant@demo.local").await?;
+    check(&page, "dashboard").await?;
+    page.nav("Payouts").await?;
+    page.wait_text("Invoice 2026-114").await?;
+    check(&page, "payouts").await?;
+    page.click("New payout").await?;
+    page.wait_text("Single payout").await?;
+    check(&page, "new payout").await?;
+    page.click("Single payout").await?;
+    page.wait_text("Destination address").await?;
+    page.click("Review payout").await?;
+    page.wait_text("Please correct the following").await?;
+    check(&page, "single payout form with errors").await?;
+    page.choose("Payout currency", "USDT_TRC20").await?;
+    page.fill("Payout amount", "250").await?;
+    page.fill("Payout description", "Story 8: phone").await?;
+    page.fill("Destination address", &tron_address(88)).await?;
+    page.click("Review payout").await?;
+    page.wait_text("Confirm and pay").await?;
+    check(&page, "single payout review").await?;
+    let pending = confirm(&page).await?;
+    check(&page, "payout details").await?;
+
+    page.goto("/payouts/new/mass").await?;
+    page.choose("Payout currency", "USDT_TRC20").await?;
+    page.fill("Payout description", "Story 8: phone run").await?;
+    page.click("Continue to recipients").await?;
+    page.wait_text("Upload a registry").await?;
+    for (n, amount) in [(81, "10"), (82, "12.5")] {
+        page.fill("Address", &tron_address(n)).await?;
+        page.fill("Amount", amount).await?;
+        page.click("Add row").await?;
+        page.wait_find(&format!("//input[@value='{}']", tron_address(n)), "the added row").await?;
+    }
+    page.fill("Address", "not an address").await?;
+    page.fill("Amount", "1").await?;
+    page.click("Add row").await?;
+    page.wait_text("1 with errors").await?;
+    check(&page, "mass payout editor").await?;
+    page.click("Delete row 3").await?;
+    page.wait_text("0 with errors").await?;
+    page.click("Review 2 rows").await?;
+    page.wait_text("Review mass payout").await?;
+    check(&page, "mass payout review").await?;
+
+    page.nav("Payees").await?;
+    page.wait_text("Payees").await?;
+    check(&page, "payees").await?;
+    page.fill("Name", "Phone Payee").await?;
+    page.click("Add payee").await?;
+    page.wait_text("Phone Payee").await?;
+    page.goto("/payees").await?;
+    page.click("Phone Payee").await?;
+    page.wait_text("Statement").await?;
+    check(&page, "payee details").await?;
+    page.nav("Schedules").await?;
+    check(&page, "schedules").await?;
+    page.click("Security").await?;
+    page.wait_text("Security keys and passkeys").await?;
+    check(&page, "account security").await?;
+    page.sign_out().await?;
+
+    page.sign_in("manager@demo.local").await?;
+    check(&page, "dashboard for a manager").await?;
+    page.nav("Approvals").await?;
+    page.wait_text("Story 8: phone").await?;
+    check(&page, "approvals").await?;
+    page.goto(&pending).await?;
+    page.wait_text("Approve payout of").await?;
+    check(&page, "pending payout").await?;
+    page.sign_out().await?;
+
+    page.sign_in("viewer@demo.local").await?;
+    page.goto("/payouts/new/single").await?;
+    page.wait_text("Error 403").await?;
+    check(&page, "refused page").await?;
+    page.goto("/no-such-page").await?;
+    page.wait_text("Error 404").await?;
+    check(&page, "missing page").await?;
+    page.sign_out().await?;
+
+    page.sign_in("admin@demo.local").await?;
+    for path in SETTINGS_PAGES {
+        page.goto(path).await?;
+        page.wait_text("Settings").await?;
+        check(&page, path.trim_start_matches('/')).await?;
+    }
+    page.goto("/api/docs").await?;
+    page.wait_text("API").await?;
+    check(&page, "api docs").await
 }
 
 /// Chromium's WebDriver virtual authenticator: a USB security key that answers every prompt
@@ -913,7 +1066,7 @@ async fn security_key(page: Page) -> Outcome {
 
 // ---------------------------------------------------------------------------------------------
 
-async fn run_story<F, Fut>(driver: &Driver, base: &str, name: &str, story: F) -> Option<String>
+async fn run_story<F, Fut>(driver: &Driver, base: &str, name: &str, phone: bool, story: F) -> Option<String>
 where
     F: FnOnce(Page) -> Fut,
     Fut: Future<Output = Outcome>,
@@ -923,7 +1076,7 @@ where
     }
     let profile = tempfile::tempdir().expect("profile dir");
     let downloads = tempfile::tempdir().expect("downloads dir");
-    let client = driver.open(profile.path(), downloads.path()).await;
+    let client = driver.open(profile.path(), downloads.path(), phone).await;
     let page = Page { client: client.clone(), base: base.to_owned(), downloads: downloads.path().to_owned() };
     let evidence = Page { client: client.clone(), base: base.to_owned(), downloads: downloads.path().to_owned() };
     let started = Instant::now();
@@ -958,15 +1111,16 @@ async fn user_stories_in_a_real_browser() {
         let (_db, url) = TestDb::create(backend);
         let (_server, base) = start_server(backend, &url, dir.path());
         let tag = |story: &str| format!("{backend:?}-{story}").to_lowercase();
-        failures.extend(run_story(&driver, &base, &tag("1-single-payout"), single_payout).await);
-        failures.extend(run_story(&driver, &base, &tag("2-mass-payout"), mass_payout).await);
-        failures.extend(run_story(&driver, &base, &tag("3-approvals"), approvals).await);
-        failures.extend(run_story(&driver, &base, &tag("4-viewer-and-visitor"), viewer_and_visitor).await);
-        failures.extend(run_story(&driver, &base, &tag("5-accessibility"), accessibility).await);
-        failures.extend(run_story(&driver, &base, &tag("6-payroll"), payroll).await);
+        failures.extend(run_story(&driver, &base, &tag("1-single-payout"), false, single_payout).await);
+        failures.extend(run_story(&driver, &base, &tag("2-mass-payout"), false, mass_payout).await);
+        failures.extend(run_story(&driver, &base, &tag("3-approvals"), false, approvals).await);
+        failures.extend(run_story(&driver, &base, &tag("4-viewer-and-visitor"), false, viewer_and_visitor).await);
+        failures.extend(run_story(&driver, &base, &tag("5-accessibility"), false, accessibility).await);
+        failures.extend(run_story(&driver, &base, &tag("6-payroll"), false, payroll).await);
+        failures.extend(run_story(&driver, &base, &tag("8-phone"), true, phone).await);
         // Last: it gives the manager a key that every later sign-in would ask for.
         let localhost = base.replace("127.0.0.1", "localhost");
-        failures.extend(run_story(&driver, &localhost, &tag("7-security-key"), security_key).await);
+        failures.extend(run_story(&driver, &localhost, &tag("7-security-key"), false, security_key).await);
     }
     assert!(failures.is_empty(), "browser stories failed:\n{}", failures.join("\n"));
 }

@@ -228,7 +228,7 @@ async fn a_creator_demoted_to_viewer_cannot_cancel() {
         payouts::db::users::set_role(&mut app.conn(), accountant.user_id, "viewer").unwrap();
         let demoted = actor(&app, "accountant@demo.local");
         let res = payout_service::cancel(&mut app.conn(), &demoted, id, "mine");
-        assert!(matches!(res, Err(payouts::AppError::Forbidden)), "[{backend:?}] {:?}", res.err());
+        assert!(matches!(res, Err(payouts::AppError::NotAllowed(_))), "[{backend:?}] {:?}", res.err());
     }
 }
 

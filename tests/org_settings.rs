@@ -16,9 +16,9 @@ async fn demo_balances_show_on_the_dashboard() {
         let mut client = app.client().await;
         client.login("accountant@demo.local", "demo").await;
         let page = client.get("/").await;
-        assert!(page.body.contains("50,000 <span class=\"code\">USDT_TRC20</span>"), "[{backend:?}] {}", page.body);
-        assert!(page.body.contains("1.5 <span class=\"code\">BTC</span>"));
-        assert!(page.body.contains("12.5 <span class=\"code\">ETH</span>"));
+        assert!(page.body.contains(r#"<td class="amount">50,000 USDT_TRC20</td>"#), "[{backend:?}] {}", page.body);
+        assert!(page.body.contains(r#"<td class="amount">1.5 BTC</td>"#));
+        assert!(page.body.contains(r#"<td class="amount">12.5 ETH</td>"#));
         let mut conn = app.conn();
         let org = payouts::db::orgs::find_by_name(&mut conn, "Demo Company").unwrap().unwrap();
         let btc = ledger::balance_of(&mut conn, org.id, find("BTC").unwrap()).unwrap();
@@ -103,7 +103,8 @@ async fn admin_edits_a_fee_rule_and_it_is_audited() {
 
         let audit = admin.get("/settings/audit").await;
         assert!(
-            audit.body.contains("fee.changed") && audit.body.contains("1.25 % + 0.5 fixed, min 2, max 50"),
+            audit.body.contains("fee.changed")
+                && audit.body.contains("1.25 % + 0.5 USDT_TRC20 fixed, min 2 USDT_TRC20, max 50 USDT_TRC20"),
             "[{backend:?}]"
         );
         assert_eq!(

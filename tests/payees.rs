@@ -140,11 +140,12 @@ async fn an_entered_address_is_paid_only_after_another_manager_approves_it_and_c
             [(SECOND_TRON.to_owned(), "approved".to_owned()), (TRON_ADDRESS.to_owned(), "replaced".to_owned())]
         );
         // Every change is in the audit log.
-        let actions: Vec<String> = payouts::db::audit::list_in_org(&mut app.conn(), demo_org(&app), None, 100)
-            .unwrap()
-            .into_iter()
-            .map(|e| e.action)
-            .collect();
+        let actions: Vec<String> =
+            payouts::db::audit::list_in_org(&mut app.conn(), demo_org(&app), &Default::default(), None, 100)
+                .unwrap()
+                .into_iter()
+                .map(|e| e.action)
+                .collect();
         for action in ["payee.created", "payee.address_entered", "payee.address_approved"] {
             assert!(actions.iter().any(|a| a == action), "[{backend:?}] {action} in {actions:?}");
         }

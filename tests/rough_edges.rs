@@ -92,3 +92,197 @@ async fn pages_speak_plainly_fees_carry_their_unit_and_the_api_docs_are_linked()
         assert!(keys.contains(r#"<a href="/api/docs">API documentation</a>"#), "[{backend:?}]");
     }
 }
+
+#[actix_web::test]
+async fn the_editor_stops_saying_no_rows_once_a_row_is_added_and_says_it_again_when_the_last_goes() {
+    for backend in backends() {
+        let app = TestApp::start(backend).await;
+        let mut accountant = app.client().await;
+        accountant.login("accountant@demo.local", "demo").await;
+        let id = accountant.start_draft("USDT_TRC20", "Rows").await;
+        let editor = accountant.get(&format!("/payouts/drafts/{id}")).await.body;
+        assert!(editor.contains(r#"<p id="no-rows" class="empty">No rows yet"#), "[{backend:?}] {editor}");
+
+        let added = accountant
+            .post_htmx(&format!("/payouts/drafts/{id}/rows"), &[("address", TRON_ADDRESS), ("amount", "3")])
+            .await;
+        assert!(
+            added.body.contains(r#"<p id="no-rows" class="empty" hx-swap-oob="true"></p>"#),
+            "[{backend:?}] {}",
+            added.body
+        );
+        let row = payouts::db::drafts::lines(&mut app.conn(), id).unwrap()[0].id;
+        let deleted = accountant.post_htmx(&format!("/payouts/drafts/{id}/rows/{row}/delete"), &[]).await;
+        assert!(
+            deleted.body.contains(r#"<p id="no-rows" class="empty" hx-swap-oob="true">No rows yet"#),
+            "[{backend:?}] {}",
+            deleted.body
+        );
+        assert!(editor.contains(r#"<label for="purpose">Payout description</label>"#), "[{backend:?}] one wording");
+        assert!(editor.contains(r#"<section class="card danger-zone discard">"#), "[{backend:?}] discard set apart");
+    }
+}
+
+#[actix_web::test]
+async fn error_pages_keep_the_header_and_say_who_can() {
+    for backend in backends() {
+        let app = TestApp::start(backend).await;
+        let mut viewer = app.client().await;
+        viewer.login("viewer@demo.local", "demo").await;
+        let refused = viewer.get("/payouts/new/single").await;
+        assert_eq!(refused.status, actix_web::http::StatusCode::FORBIDDEN, "[{backend:?}]");
+        for part in [r#"<nav aria-label="Main">"#, ">Sign out<", "Error 403", "for the Accountant role"] {
+            assert!(refused.body.contains(part), "[{backend:?}] {part}: {}", refused.body);
+        }
+        assert!(refused.body.contains(r#"<a href="mailto:accountant@demo.local">"#), "[{backend:?}] who to ask");
+        let missing = viewer.get("/no-such-page").await;
+        assert_eq!(missing.status, actix_web::http::StatusCode::NOT_FOUND, "[{backend:?}]");
+        assert!(
+            missing.body.contains(r#"<nav aria-label="Main">"#) && missing.body.contains("Error 404"),
+            "[{backend:?}]"
+        );
+        assert!(
+            missing.body.contains(r#"<a href="/api/docs">API docs</a>"#),
+            "[{backend:?}] the user menu links the docs"
+        );
+
+        let mut admin = app.client().await;
+        admin.login("admin@demo.local", "demo").await;
+        let dashboard = admin.get("/").await.body;
+        assert!(
+            dashboard.contains("New payouts are made by accountants: ask <a href=\"mailto:accountant@demo.local\">"),
+            "[{backend:?}] {dashboard}"
+        );
+        let settings = admin.get("/settings/users").await.body;
+        assert!(!settings.contains("Error"), "[{backend:?}]");
+        // An htmx request gets no second header inside the part it replaces.
+        let fragment = viewer
+            .send(actix_web::test::TestRequest::get().uri("/no-such-page").insert_header(("HX-Request", "true")))
+            .await;
+        assert!(!fragment.body.contains(r#"<nav aria-label="Main">"#), "[{backend:?}]");
+    }
+}
+
+#[actix_web::test]
+async fn amounts_are_written_one_way_paid_means_one_thing_and_empty_assets_fold() {
+    for backend in backends() {
+        let app = TestApp::start(backend).await;
+        let mut admin = app.client().await;
+        admin.login("admin@demo.local", "demo").await;
+        admin.get("/settings/balances").await;
+        let deposit = [("asset", "USDT_TRC20"), ("amount", "2512.5"), ("note", "Top-up")];
+        let done = admin.post_form("/settings/balances", &deposit).await;
+        let flash = admin.get(done.location().unwrap()).await.body;
+        assert!(flash.contains("Deposit recorded: 52,512.5 USDT_TRC20 now available."), "[{backend:?}] {flash}");
+        assert!(flash.contains(r#"<td class="amount">2,512.5 USDT_TRC20</td>"#), "[{backend:?}] the ledger: {flash}");
+
+        let mut accountant = app.client().await;
+        accountant.login("accountant@demo.local", "demo").await;
+        let id = payout_id_of(&accountant.single_payout("USDT_TRC20", "100", TRON_ADDRESS, "paid").await);
+        process_all(&app, &instant_rail(&app, &[]));
+        let balances = admin.get("/settings/balances").await.body;
+        let row = r#"<td class="amount">52,411.5 USDT_TRC20</td>
+        <td class="amount">0 USDT_TRC20</td>
+        <td class="amount">100 USDT_TRC20</td>
+        <td class="amount">1 USDT_TRC20</td>"#;
+        assert!(balances.contains(row), "[{backend:?}] paid out and its fees apart: {balances}");
+        let dashboard = accountant.get("/").await.body;
+        assert!(
+            dashboard.contains(r#"<span class="amount">100 USDT_TRC20</span> paid to recipients"#),
+            "[{backend:?}]"
+        );
+        assert!(
+            dashboard.contains(r#"Service fees on those rows: <span class="amount">1 USDT_TRC20</span>"#),
+            "[{backend:?}]"
+        );
+        // The demo enables every asset and funds six: the other six fold under one line.
+        assert!(dashboard.contains("6 more enabled assets with no balance"), "[{backend:?}] {dashboard}");
+        assert!(!dashboard.contains(r#"<th scope="row">POL</th>"#), "[{backend:?}] no zero row");
+        assert!(dashboard.contains(r#"<th scope="row">BTC</th>"#), "[{backend:?}]");
+
+        let audit = admin.get("/settings/audit").await.body;
+        assert!(audit.contains("2,512.5 USDT_TRC20: Top-up"), "[{backend:?}] {audit}");
+        assert!(audit.contains("Single 101 USDT_TRC20 to 1 recipient(s)"), "[{backend:?}] {audit}");
+        assert!(audit.contains(&format!(r#"<a href="/payouts/{id}">payout {id}</a>"#)), "[{backend:?}] objects link");
+    }
+}
+
+#[actix_web::test]
+async fn the_audit_log_filters_by_who_what_which_and_when() {
+    for backend in backends() {
+        let app = TestApp::start(backend).await;
+        let mut accountant = app.client().await;
+        accountant.login("accountant@demo.local", "demo").await;
+        let id = payout_id_of(&accountant.single_payout("USDT_TRC20", "7", TRON_ADDRESS, "audited").await);
+        let mut admin = app.client().await;
+        admin.login("admin@demo.local", "demo").await;
+        let users = admin.get("/settings/users").await.body;
+        let accountant_id = common::user_id_in(&users, "accountant@demo.local");
+
+        let by_action = admin.get("/settings/audit?action=payout.created").await.body;
+        assert!(by_action.contains("<code>payout.created</code>"), "[{backend:?}] {by_action}");
+        assert!(!by_action.contains("<code>login.succeeded</code>"), "[{backend:?}] {by_action}");
+        let by_actor = admin.get(&format!("/settings/audit?actor={accountant_id}")).await.body;
+        assert!(by_actor.contains("<code>payout.created</code>"), "[{backend:?}]");
+        assert!(!by_actor.contains("<td>admin@demo.local</td>"), "[{backend:?}] {by_actor}");
+        let by_object = admin.get(&format!("/settings/audit?object=payout+{id}")).await.body;
+        assert!(by_object.contains(&format!(r#"<a href="/payouts/{id}">payout {id}</a>"#)), "[{backend:?}]");
+        assert!(!by_object.contains("<code>login."), "[{backend:?}] {by_object}");
+        let today = chrono::Utc::now().date_naive();
+        let by_day = admin.get(&format!("/settings/audit?day={today}")).await.body;
+        assert!(by_day.contains("<code>payout.created</code>"), "[{backend:?}]");
+        let other_day = admin.get("/settings/audit?day=2001-01-01").await.body;
+        assert!(other_day.contains("No entry matches these filters."), "[{backend:?}] {other_day}");
+        let bad = admin.get("/settings/audit?day=yesterday&object=a+b+c").await;
+        assert_eq!(bad.status, actix_web::http::StatusCode::UNPROCESSABLE_ENTITY, "[{backend:?}]");
+        assert!(bad.body.contains("Use a date like 2026-11-24."), "[{backend:?}] {}", bad.body);
+        assert!(bad.body.contains("kind and id"), "[{backend:?}] {}", bad.body);
+        let older = admin.get(&format!("/settings/audit?actor={accountant_id}&before=999999999")).await.body;
+        assert!(older.contains("<code>payout.created</code>"), "[{backend:?}] paging keeps the filters");
+    }
+}
+
+#[actix_web::test]
+async fn someone_short_of_funds_is_told_who_records_deposits() {
+    for backend in backends() {
+        let app = TestApp::start(backend).await;
+        let mut accountant = app.client().await;
+        accountant.login("accountant@demo.local", "demo").await;
+        let form = accountant.get("/payouts/new/single").await.body;
+        assert!(form.contains(r#"Available now: <span class="amount">1.5 BTC</span>"#), "[{backend:?}] {form}");
+        let fields = [("asset", "USDT_TRC20"), ("amount", "999999"), ("address", TRON_ADDRESS), ("description", "x")];
+        let review = accountant.post_form("/payouts/new/single", &fields).await.body;
+        assert!(
+            review.contains("ask an admin to record a deposit: <a href=\"mailto:admin@demo.local\">"),
+            "[{backend:?}] {review}"
+        );
+        assert!(!review.contains("Confirm and pay"), "[{backend:?}]");
+
+        let admin = actor(&app, "admin@demo.local");
+        payouts::service::access::org_settings::set_enabled_assets(&mut app.conn(), &admin, &["POL".to_string()])
+            .unwrap();
+        let empty = accountant.get("/payouts/new/single").await.body;
+        assert!(
+            empty.contains(
+                "nothing in any asset. Only admins record deposits: ask <a href=\"mailto:admin@demo.local\">"
+            ),
+            "[{backend:?}] {empty}"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn archiving_a_payee_is_set_apart_as_a_danger() {
+    for backend in backends() {
+        let app = TestApp::start(backend).await;
+        let mut accountant = app.client().await;
+        accountant.login("accountant@demo.local", "demo").await;
+        accountant.get("/payees").await;
+        let added = accountant.post_form("/payees", &[("name", "Ann")]).await;
+        let page = accountant.get(added.location().unwrap()).await.body;
+        let save = page.find("Save payee").expect("the details form");
+        let zone = page.find(r#"<section class="card danger-zone">"#).expect("a danger zone");
+        assert!(save < zone, "[{backend:?}]");
+        assert!(page.contains(r#"<button type="submit" class="danger">Archive Ann</button>"#), "[{backend:?}] {page}");
+    }
+}

@@ -246,11 +246,12 @@ async fn each_pay_day_gets_one_draft_across_processes_and_a_broken_schedule_hold
         client.post_form(&format!("/schedules/{}/resume", a.id), &[]).await;
         let resumed = &schedules_of(&app)[0];
         assert!(resumed.active && resumed.next_pay_at > payouts::clock::now(), "[{backend:?}]");
-        let audit: Vec<String> = payouts::db::audit::list_in_org(&mut app.conn(), demo_org(&app), None, 100)
-            .unwrap()
-            .into_iter()
-            .map(|e| e.action)
-            .collect();
+        let audit: Vec<String> =
+            payouts::db::audit::list_in_org(&mut app.conn(), demo_org(&app), &Default::default(), None, 100)
+                .unwrap()
+                .into_iter()
+                .map(|e| e.action)
+                .collect();
         for action in ["schedule.created", "schedule.draft_made", "schedule.paused", "schedule.resumed"] {
             assert!(audit.iter().any(|a| a == action), "[{backend:?}] {action} audited");
         }

@@ -424,11 +424,20 @@ pub fn paid_items_since(
     conn: &mut DbConnection,
     org_id: i64,
     since: NaiveDateTime,
-) -> DbResult<Vec<(String, String, NaiveDateTime)>> {
+) -> DbResult<Vec<(String, String, String, NaiveDateTime)>> {
     i::payout_items
         .inner_join(p::payouts)
         .filter(i::org_id.eq(org_id).and(i::status.eq("completed")).and(i::updated_at.ge(since)))
-        .select((p::asset, i::amount, i::updated_at))
+        .select((p::asset, i::amount, i::fee, i::updated_at))
+        .load(conn)
+}
+
+/// (asset, fee) of every paid row that carried a service fee.
+pub fn paid_fees(conn: &mut DbConnection, org_id: i64) -> DbResult<Vec<(String, String)>> {
+    i::payout_items
+        .inner_join(p::payouts)
+        .filter(i::org_id.eq(org_id).and(i::status.eq("completed")).and(i::fee.ne("0")))
+        .select((p::asset, i::fee))
         .load(conn)
 }
 

@@ -154,6 +154,11 @@ impl Amount {
         amounts.into_iter().try_fold(Amount::zero(asset), |acc, a| acc.checked_add(*a))
     }
 
+    /// The one way pages, the ledger and the audit log write an amount: `1,234.5 USDT_TRC20`.
+    pub fn money(&self) -> String {
+        format!("{} {}", self.grouped(), self.asset.code)
+    }
+
     /// With thousands separators, for pages: `12,345.67`.
     pub fn grouped(&self) -> String {
         let plain = self.to_string();

@@ -7,7 +7,7 @@ use actix_web::body::{EitherBody, MessageBody};
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
-use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, web};
 
 use super::csrf;
 use crate::error::AppError;
@@ -200,7 +200,14 @@ pub async fn session_layer(
         clock: state.clock.clone(),
     };
     req.extensions_mut().insert(ctx.clone());
-    let mut res = next.call(req).await?;
+    let res = next.call(req).await?;
+    let mut res = match error_in_layout(&state, &ctx, &res).await {
+        Some(page) => {
+            let (req, _) = res.into_parts();
+            ServiceResponse::new(req, page).map_into_right_body()
+        }
+        None => res.map_into_left_body(),
+    };
     let response = res.response_mut();
     // A page that showed the flash consumes it; a redirect carries it on to the next page.
     if ctx.flash.is_some() && !response.status().is_redirection() && !sets_cookie(response, FLASH_COOKIE) {
@@ -212,7 +219,18 @@ pub async fn session_layer(
     if ctx.stale_session && !sets_cookie(response, SESSION_COOKIE) {
         response.add_cookie(&ctx.removal_cookie(SESSION_COOKIE)).ok();
     }
-    Ok(res.map_into_left_body())
+    Ok(res)
+}
+
+/// A page's error re-rendered inside the layout. Not for htmx requests: their answer is swapped
+/// into a part of the page, which must not get a second header.
+async fn error_in_layout<B>(state: &AppState, ctx: &RequestContext, res: &ServiceResponse<B>) -> Option<HttpResponse> {
+    let status = res.status();
+    if !status.is_client_error() && !status.is_server_error() || res.request().headers().contains_key("HX-Request") {
+        return None;
+    }
+    let error = res.response().error()?.as_error::<AppError>()?;
+    super::error_page::render(state, ctx, error, status).await
 }
 
 fn sets_cookie<B>(response: &actix_web::HttpResponse<B>, name: &str) -> bool {

@@ -5,6 +5,7 @@ pub mod assets;
 pub mod context;
 pub mod csrf;
 pub mod datetime;
+pub mod error_page;
 pub mod health;
 pub mod layout;
 pub mod pages;

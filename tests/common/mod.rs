@@ -213,6 +213,23 @@ where
         self.post_raw(path, &all).await
     }
 
+    /// Posts a form as htmx does (`HX-Request`), with the CSRF token of the last page seen.
+    pub async fn post_htmx(&mut self, path: &str, fields: &[(&str, &str)]) -> Response {
+        let token = self.csrf.clone().expect("a page with a CSRF token was loaded first");
+        let mut all: Vec<(&str, &str)> = vec![("csrf_token", token.as_str())];
+        all.extend_from_slice(fields);
+        let body = serde_urlencoded::to_string(&all).unwrap();
+        self.send(
+            test::TestRequest::default()
+                .method(Method::POST)
+                .uri(path)
+                .insert_header(("HX-Request", "true"))
+                .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
+                .set_payload(body),
+        )
+        .await
+    }
+
     /// Posts exactly these fields, CSRF token or not.
     pub async fn post_raw(&mut self, path: &str, fields: &[(&str, &str)]) -> Response {
         let body = serde_urlencoded::to_string(fields).unwrap();

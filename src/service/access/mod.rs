@@ -60,6 +60,10 @@ impl Actor {
     }
 
     pub fn require(&self, allowed: fn(Role) -> bool) -> Result<(), AppError> {
-        if allowed(self.role) { Ok(()) } else { Err(AppError::Forbidden) }
+        if allowed(self.role) {
+            Ok(())
+        } else {
+            Err(AppError::RoleRequired(Role::ALL.into_iter().filter(|r| allowed(*r)).collect()))
+        }
     }
 }

@@ -61,8 +61,8 @@ pub fn fee_schedule(conn: &mut DbConnection, org_id: i64) -> Result<FeeSchedule,
 }
 
 fn describe(rule: &FeeRule) -> String {
-    let max = rule.max.map_or_else(|| "none".to_string(), |m: Amount| m.to_string());
-    format!("{} % + {} fixed, min {}, max {}", rule.percent, rule.fixed, rule.min, max)
+    let max = rule.max.map_or_else(|| "none".to_string(), |m: Amount| m.money());
+    format!("{} % + {} fixed, min {}, max {}", rule.percent, rule.fixed.money(), rule.min.money(), max)
 }
 
 pub fn update_fee_rule(

@@ -72,6 +72,16 @@ pub fn list(conn: &mut DbConnection, actor: &Actor) -> Result<Vec<UserView>, App
     Ok(db::users::list_in_org(conn, actor.org_id)?.into_iter().map(UserView::from).collect())
 }
 
+/// Emails of the enabled users of the organization who hold one of `roles`, so a page that
+/// refuses someone can say whom to ask.
+pub fn who_can_any(conn: &mut DbConnection, org_id: i64, roles: &[Role]) -> Result<Vec<String>, AppError> {
+    Ok(db::users::list_in_org(conn, org_id)?
+        .into_iter()
+        .filter(|u| !u.disabled && Role::parse(&u.role).is_some_and(|r| roles.contains(&r)))
+        .map(|u| u.email)
+        .collect())
+}
+
 /// Inserts a user, turning a taken email into a field error. The caller holds the transaction
 /// and has hashed the password before opening it (argon2 must not hold SQLite's write lock).
 pub(crate) fn insert_user(

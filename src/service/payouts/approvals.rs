@@ -78,11 +78,11 @@ pub fn set_policy(conn: &mut DbConnection, actor: &Actor, fields: &[(String, Str
             db::approvals::set_threshold(conn, actor.org_id, a.code, t.as_deref())?;
         }
         let describe = |required: bool, needed: i32, thresholds: &[(&'static Asset, Amount)], extra: bool| {
-            let t: Vec<String> = thresholds.iter().map(|(a, v)| format!("{} above {v}", a.code)).collect();
+            let t: Vec<String> = thresholds.iter().map(|(_, v)| v.money()).collect();
             format!(
                 "approval {}, {needed} approval(s){}{}",
                 if required { "required" } else { "not required" },
-                if t.is_empty() { String::new() } else { format!(", required for {}", t.join(", ")) },
+                if t.is_empty() { String::new() } else { format!(", required above {}", t.join(" or ")) },
                 if extra { ", one more for new or changed addresses" } else { "" }
             )
         };

@@ -317,10 +317,9 @@ pub(crate) fn create_in_tx(
     audit::record(
         conn,
         Entry::by(actor, "payout.created", "payout", payout.id).detail(format!(
-            "{} {} {} to {} recipient(s)",
+            "{} {} to {} recipient(s)",
             draft.kind.label(),
-            total_debit,
-            draft.asset.code,
+            total_debit.money(),
             draft.rows.len()
         )),
         at,
@@ -386,7 +385,9 @@ pub fn cancel(conn: &mut DbConnection, actor: &Actor, payout_id: i64, reason: &s
     db::write_tx(conn, |conn| {
         let payout = db::payouts::lock_in_org(conn, actor.org_id, payout_id)?.ok_or(AppError::NotFound)?;
         if !may_cancel(actor, &payout) {
-            return Err(AppError::Forbidden);
+            return Err(AppError::NotAllowed(
+                "Only a manager, or the accountant who created it, can cancel this payout.".into(),
+            ));
         }
         let status = payout.status;
         if !status.can_become(PayoutStatus::Cancelled) {

@@ -5,11 +5,9 @@ use chrono::{Duration, NaiveDate};
 use crate::db::{self, DbConnection};
 use crate::domain::Amount;
 use crate::domain::asset::{self, Asset};
-use crate::domain::ledger::Balance;
 use crate::domain::payout::PayoutStatus;
 use crate::error::AppError;
 use crate::service::access::Actor;
-use crate::service::access::org_settings;
 use crate::service::payouts::ledger;
 use crate::service::payouts::{self, ListQuery, PayoutView};
 
@@ -23,17 +21,19 @@ pub struct Day {
     pub height: i64,
 }
 
-/// Paid-out volume of one asset per day over the last 30 days.
+/// Paid-out volume of one asset per day over the last 30 days: what recipients received, with
+/// the service fees charged on those rows beside it.
 pub struct VolumeChart {
     pub asset: &'static Asset,
     pub days: Vec<Day>,
     pub total: Amount,
+    pub fees: Amount,
 }
 
 pub struct Overview {
     /// One per enabled asset, zero where nothing was deposited, then any other asset that
     /// still holds funds.
-    pub balances: Vec<Balance>,
+    pub balances: Vec<ledger::BalanceLine>,
     pub awaiting_approval: i64,
     pub in_progress: i64,
     /// Drafts schedules made, waiting for someone to review and confirm them.
@@ -44,16 +44,7 @@ pub struct Overview {
 }
 
 pub fn overview(conn: &mut DbConnection, actor: &Actor, stuck_after: Duration) -> Result<Overview, AppError> {
-    let enabled = org_settings::enabled_assets(conn, actor.org_id)?;
-    let held = ledger::balances(conn, actor.org_id)?;
-    let mut balances: Vec<Balance> = enabled
-        .iter()
-        .map(|a| held.iter().find(|b| b.asset().code == a.code).copied().unwrap_or_else(|| Balance::zero(a)))
-        .collect();
-    balances.extend(
-        held.iter()
-            .filter(|b| !enabled.iter().any(|a| a.code == b.asset().code) && !b.funded().is_some_and(|f| f.is_zero())),
-    );
+    let balances = ledger::balance_sheet(conn, actor.org_id)?;
     let counts = db::payouts::status_counts(conn, actor.org_id)?;
     let count = |status: PayoutStatus| counts.iter().find(|(s, _)| s == status.as_str()).map_or(0, |(_, n)| *n);
     let awaiting_approval = count(PayoutStatus::Pending);
@@ -83,11 +74,15 @@ fn charts(conn: &mut DbConnection, org_id: i64, today: chrono::NaiveDate) -> Res
             .map(|n| Day { date: first + Duration::days(n), amount: Amount::zero(a), height: 0 })
             .collect();
         let mut any = false;
-        for (_, amount, at) in paid.iter().filter(|(code, _, _)| code == a.code) {
+        let mut fees = Amount::zero(a);
+        for (_, amount, fee, at) in paid.iter().filter(|(code, _, _, _)| code == a.code) {
             let index = (at.date() - first).num_days();
             if let (Some(day), Ok(amount)) = (days.get_mut(index as usize), Amount::parse_non_negative(a, amount)) {
                 day.amount = day.amount.checked_add(amount).unwrap_or(day.amount);
                 any = true;
+                if let Ok(fee) = Amount::parse_non_negative(a, fee) {
+                    fees = fees.checked_add(fee).unwrap_or(fees);
+                }
             }
         }
         if !any {
@@ -99,7 +94,7 @@ fn charts(conn: &mut DbConnection, org_id: i64, today: chrono::NaiveDate) -> Res
             d.height = if d.amount.is_zero() { 0 } else { (d.amount.minor() * 100 / max).max(2) as i64 };
         }
         let total = Amount::sum(a, days.iter().map(|d| &d.amount)).unwrap_or(Amount::zero(a));
-        charts.push(VolumeChart { asset: a, days, total });
+        charts.push(VolumeChart { asset: a, days, total, fees });
     }
     Ok(charts)
 }

@@ -93,6 +93,57 @@ pub fn balances(conn: &mut DbConnection, org_id: i64) -> Result<Vec<Balance>, Ap
     Ok(list)
 }
 
+/// One asset's balance as both the dashboard and the Balances page show it: "paid out" is what
+/// recipients received; the service fees charged on those rows are their own figure (the
+/// ledger's paid bucket holds both).
+pub struct BalanceLine {
+    pub balance: Balance,
+    pub paid_out: Amount,
+    pub fees_paid: Amount,
+}
+
+impl BalanceLine {
+    /// Nothing ever came in: pages fold such assets away.
+    pub fn is_empty(&self) -> bool {
+        self.balance.funded().is_none_or(|f| f.is_zero())
+    }
+
+    pub fn asset(&self) -> &'static Asset {
+        self.balance.asset()
+    }
+}
+
+/// One line per enabled asset (zero where nothing was deposited), then any other asset that
+/// still holds funds, in the order of the asset list.
+pub fn balance_sheet(conn: &mut DbConnection, org_id: i64) -> Result<Vec<BalanceLine>, AppError> {
+    let enabled = crate::service::access::org_settings::enabled_assets(conn, org_id)?;
+    let held = balances(conn, org_id)?;
+    let mut list: Vec<Balance> = enabled
+        .iter()
+        .map(|a| held.iter().find(|b| b.asset().code == a.code).copied().unwrap_or_else(|| Balance::zero(a)))
+        .collect();
+    list.extend(
+        held.iter()
+            .filter(|b| !enabled.iter().any(|a| a.code == b.asset().code) && !b.funded().is_some_and(|f| f.is_zero())),
+    );
+    list.sort_by_key(|b| asset::ASSETS.iter().position(|a| a.code == b.asset().code));
+    let fees = db::payouts::paid_fees(conn, org_id)?;
+    list.into_iter()
+        .map(|balance| {
+            let a = balance.asset();
+            let mut fees_paid = Amount::zero(a);
+            for (_, fee) in fees.iter().filter(|(code, _)| code == a.code) {
+                fees_paid = fees_paid
+                    .checked_add(stored_amount(a, fee)?)
+                    .ok_or_else(|| AppError::Internal("fee total overflow".into()))?;
+            }
+            let paid_out =
+                balance.paid.checked_sub(fees_paid).ok_or_else(|| AppError::Internal("paid total overflow".into()))?;
+            Ok(BalanceLine { balance, paid_out, fees_paid })
+        })
+        .collect()
+}
+
 pub fn balance_of(conn: &mut DbConnection, org_id: i64, asset: &'static Asset) -> Result<Balance, AppError> {
     match db::ledger::balance(conn, org_id, asset.code)? {
         Some(row) => to_balance(&row),
@@ -134,7 +185,7 @@ pub fn deposit(conn: &mut DbConnection, actor: &Actor, form: &DepositForm) -> Re
         audit::record(
             conn,
             Entry::by(actor, "balance.deposit", "balance", amount.asset().code)
-                .detail(format!("{amount} {}: {note}", amount.asset().code)),
+                .detail(format!("{}: {note}", amount.money())),
             at,
         )?;
         Ok(balance)

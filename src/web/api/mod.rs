@@ -49,7 +49,7 @@ impl ResponseError for ApiError {
         let (kind, title) = match &self.0 {
             AppError::Validation(_) => ("validation", "The request has invalid fields"),
             AppError::Unauthenticated => ("unauthenticated", "A valid API key is required"),
-            AppError::Forbidden | AppError::NotAllowed(_) => ("forbidden", "Not allowed"),
+            AppError::Forbidden | AppError::RoleRequired(_) | AppError::NotAllowed(_) => ("forbidden", "Not allowed"),
             AppError::StepUpRequired(_) => ("step-up-required", "A fresh second factor is required"),
             AppError::NotFound => ("not-found", "Not found"),
             AppError::Conflict(_) => ("conflict", "The request conflicts with the payout's state"),
@@ -63,7 +63,7 @@ impl ResponseError for ApiError {
             AppError::Validation(e) => e.iter().map(|(_, m)| m).collect::<Vec<_>>().join(" "),
             AppError::Unauthenticated => "Send `Authorization: Bearer <key>` with a key an admin created.".into(),
             AppError::NotFound => "There is nothing here, or it belongs to another organization.".into(),
-            AppError::Forbidden => "The key's user or scopes do not allow this.".into(),
+            AppError::Forbidden | AppError::RoleRequired(_) => "The key's user or scopes do not allow this.".into(),
             AppError::NotAllowed(m) | AppError::Conflict(m) | AppError::TooLarge(m) | AppError::StepUpRequired(m) => {
                 m.clone()
             }

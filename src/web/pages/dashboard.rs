@@ -3,9 +3,12 @@ use askama::Template;
 
 use crate::AppState;
 use crate::domain::Amount;
+use crate::domain::account::Role;
 use crate::error::AppError;
 use crate::rails::{GasOutlook, WalletView};
+use crate::service::access::users;
 use crate::service::payouts::dashboard::{self, Overview};
+use crate::service::payouts::ledger::BalanceLine;
 use crate::web::context::Authed;
 use crate::web::datetime::Stamp as _;
 use crate::web::layout::Layout;
@@ -24,9 +27,21 @@ pub struct DashboardPage {
     pub wallets: Vec<WalletView>,
     /// Hot wallets whose coin cannot pay the gas of the payouts in progress.
     pub gas_short: Vec<GasOutlook>,
+    /// Whom to ask for a deposit or a payout, for those who cannot make one.
+    pub admins: Vec<String>,
+    pub accountants: Vec<String>,
 }
 
 impl DashboardPage {
+    /// Assets that hold or held funds; the others are folded under one line.
+    fn held(&self) -> Vec<&BalanceLine> {
+        self.o.balances.iter().filter(|l| !l.is_empty()).collect()
+    }
+
+    fn empty_assets(&self) -> Vec<&BalanceLine> {
+        self.o.balances.iter().filter(|l| l.is_empty()).collect()
+    }
+
     fn wallet(&self, code: &str) -> Option<&WalletView> {
         self.wallets.iter().find(|w| w.asset.code == code)
     }
@@ -42,12 +57,14 @@ pub async fn show(state: web::Data<AppState>, authed: Authed) -> Result<HttpResp
     let actor = authed.actor();
     let stuck_after = state.config.stuck_after;
     let app = state.get_ref().clone();
-    let (overview, wallets, gas_short) = state
+    let (overview, wallets, gas_short, admins, accountants) = state
         .run(move |conn| {
             let o = dashboard::overview(conn, &actor, stuck_after)?;
             let wallets = o.balances.iter().filter_map(|b| app.wallet(b.asset())).collect();
             let gas_short = crate::service::outbound::gas_watch::short_wallets(conn, &app.chains)?;
-            Ok((o, wallets, gas_short))
+            let admins = users::who_can_any(conn, actor.org_id, &[Role::Admin])?;
+            let accountants = users::who_can_any(conn, actor.org_id, &[Role::Accountant])?;
+            Ok((o, wallets, gas_short, admins, accountants))
         })
         .await?;
     page(&DashboardPage {
@@ -59,5 +76,7 @@ pub async fn show(state: web::Data<AppState>, authed: Authed) -> Result<HttpResp
         o: overview,
         wallets,
         gas_short,
+        admins,
+        accountants,
     })
 }

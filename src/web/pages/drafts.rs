@@ -145,6 +145,14 @@ pub struct Totals {
     pub oob: bool,
 }
 
+/// The empty-table message under the editor: shown while the draft has no row.
+#[derive(Template)]
+#[template(path = "partials/draft_no_rows.html")]
+pub struct NoRows {
+    pub rows: usize,
+    pub oob: bool,
+}
+
 fn totals(v: &DraftView, oob: bool) -> Totals {
     let q = &v.checked.quote;
     let invalid = v.invalid();
@@ -157,11 +165,11 @@ fn totals(v: &DraftView, oob: bool) -> Totals {
         first_payments: v.flags.first,
         changed_addresses: v.flags.changed,
         code: v.checked.asset.code,
-        total: q.amount_total.grouped(),
-        fee: q.fee.grouped(),
-        debit: q.total_debit.grouped(),
-        available: q.available.map(|a| a.grouped()).unwrap_or_default(),
-        after: q.balance_after().map(|a| a.grouped()).unwrap_or_default(),
+        total: q.amount_total.money(),
+        fee: q.fee.money(),
+        debit: q.total_debit.money(),
+        available: q.available.map(|a| a.money()).unwrap_or_default(),
+        after: q.balance_after().map(|a| a.money()).unwrap_or_default(),
         sufficient: q.sufficient != Some(false),
         oob,
     }
@@ -184,6 +192,8 @@ pub struct EditorTemplate {
     /// htmx fragments use).
     pub rows_html: String,
     pub totals_html: String,
+    /// "No rows yet", kept in step by the row fragments (out of band).
+    pub no_rows_html: String,
     pub assets: Vec<&'static Asset>,
     pub page: usize,
     pub pages: usize,
@@ -254,6 +264,7 @@ async fn editor(
     }
     let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
     let totals_html = totals(&v, false).render()?;
+    let no_rows_html = NoRows { rows: v.checked.rows.len(), oob: false }.render()?;
     html(
         status,
         &EditorTemplate {
@@ -261,6 +272,7 @@ async fn editor(
             v,
             rows_html,
             totals_html,
+            no_rows_html,
             assets,
             page,
             pages,
@@ -342,6 +354,7 @@ async fn after_change(
         body.push_str(RowTemplate { draft_id: id, line, csrf_token: authed.ctx.csrf_token.clone() }.render()?.trim());
     }
     body.push_str(&totals(&v, true).render()?);
+    body.push_str(&NoRows { rows: v.checked.rows.len(), oob: true }.render()?);
     Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").insert_header(("Vary", "HX-Request")).body(body))
 }
 
@@ -484,6 +497,8 @@ pub struct ReviewTemplate {
     /// Rows to an address never paid, or to a payee's changed address.
     pub flags: crate::service::payees::AddressFlags,
     pub pay_day: super::payouts::PayDayField,
+    /// Whom to ask for a deposit when the balance falls short.
+    pub admins: Vec<String>,
 }
 
 async fn review_page(
@@ -516,7 +531,8 @@ async fn review_page(
         .map(|t| zone.local(t).format("%Y-%m-%dT%H:%M").to_string())
         .unwrap_or_default();
     let pay_day = super::payouts::PayDayField::new(zone, typed.unwrap_or(proposed));
-    html(status, &ReviewTemplate { layout, v, totals, lines, errors, network_fee, flags, pay_day })
+    let admins = if totals.sufficient { Vec::new() } else { super::admins_of(state, authed).await };
+    html(status, &ReviewTemplate { layout, v, totals, lines, errors, network_fee, flags, pay_day, admins })
 }
 
 pub async fn review(state: web::Data<AppState>, authed: Authed, id: web::Path<i64>) -> Result<HttpResponse, AppError> {

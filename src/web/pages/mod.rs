@@ -12,3 +12,15 @@ pub mod security_keys;
 pub mod settings;
 pub mod settings_org;
 pub mod settings_security;
+
+/// Emails of the organization's admins, for pages that must say whom to ask (a deposit, a role).
+/// A failed lookup leaves the page without names rather than failing it.
+pub async fn admins_of(state: &crate::AppState, authed: &super::context::Authed) -> Vec<String> {
+    let org_id = authed.user.org_id;
+    state
+        .run(move |conn| {
+            crate::service::access::users::who_can_any(conn, org_id, &[crate::domain::account::Role::Admin])
+        })
+        .await
+        .unwrap_or_default()
+}

@@ -128,6 +128,9 @@ pub struct SingleTemplate {
     pub form: SinglePayoutForm,
     pub errors: FieldErrors,
     pub assets: Vec<&'static Asset>,
+    /// What the enabled assets have available now (those above zero), shown before the review.
+    pub available: Vec<crate::domain::Amount>,
+    pub admins: Vec<String>,
 }
 
 async fn single_form(
@@ -138,9 +141,23 @@ async fn single_form(
 ) -> Result<HttpResponse, AppError> {
     let actor = authed.actor();
     actor.require(crate::domain::account::Role::can_create_payouts)?;
-    let assets = state.run(move |conn| org_settings::enabled_assets(conn, actor.org_id)).await?;
+    let (assets, available) = state
+        .run(move |conn| {
+            let assets = org_settings::enabled_assets(conn, actor.org_id)?;
+            let available: Vec<crate::domain::Amount> =
+                crate::service::payouts::ledger::balance_sheet(conn, actor.org_id)?
+                    .into_iter()
+                    .filter(|l| assets.iter().any(|a| a.code == l.asset().code))
+                    .map(|l| l.balance.available)
+                    .filter(|a| !a.is_zero())
+                    .collect();
+            Ok((assets, available))
+        })
+        .await?;
+    let admins = if available.is_empty() { super::admins_of(state, authed).await } else { Vec::new() };
     let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
-    html(status, &SingleTemplate { layout: Layout::new(&authed.ctx, "/payouts"), form, errors, assets })
+    let layout = Layout::new(&authed.ctx, "/payouts");
+    html(status, &SingleTemplate { layout, form, errors, assets, available, admins })
 }
 
 /// The form, filled with the query's values when coming back from the review ("Edit").
@@ -191,7 +208,7 @@ pub async fn check_field(
             Err(e) => (Some(e), vec![]),
         },
         ("amount", Some(asset)) if !form.amount.trim().is_empty() => match check_payout_amount(asset, &form.amount) {
-            Ok(a) => (None, vec![format!("{} {}", a.grouped(), asset.code)]),
+            Ok(a) => (None, vec![a.money()]),
             Err(e) => (Some(e), vec![]),
         },
         _ => (None, vec![]),
@@ -217,6 +234,8 @@ pub struct ReviewTemplate {
     /// First payment to this address, or a payee's changed address.
     pub flags: AddressFlags,
     pub pay_day: PayDayField,
+    /// Whom to ask for a deposit when the balance falls short.
+    pub admins: Vec<String>,
 }
 
 /// The review pages' pay day field: typed in the organization's time zone.
@@ -235,7 +254,8 @@ impl PayDayField {
 /// What the review page shows beside the draft.
 type Reviewed = (SinglePayoutForm, Draft, Option<Result<NetworkFee, String>>, AddressFlags);
 
-fn review(
+async fn review(
+    state: &AppState,
     authed: &Authed,
     (form, draft, network_fee, flags): Reviewed,
     token: String,
@@ -244,8 +264,10 @@ fn review(
 ) -> Result<HttpResponse, AppError> {
     let status = if error.is_some() { StatusCode::CONFLICT } else { StatusCode::OK };
     let edit_query = serde_urlencoded::to_string(&form).unwrap_or_default();
+    let admins = if draft.quote.sufficient == Some(false) { super::admins_of(state, authed).await } else { Vec::new() };
     let layout = Layout::new(&authed.ctx, "/payouts");
-    html(status, &ReviewTemplate { layout, form, draft, token, edit_query, error, network_fee, flags, pay_day })
+    let page = ReviewTemplate { layout, form, draft, token, edit_query, error, network_fee, flags, pay_day, admins };
+    html(status, &page)
 }
 
 /// Form → review: nothing is stored; the review states exactly what Confirm will do.
@@ -270,7 +292,7 @@ pub async fn single_review(
     match checked {
         Ok((draft, fee, flags, zone)) => {
             let pay_day = PayDayField::new(zone, String::new());
-            review(&authed, (form, draft, fee, flags), crypto::random_hex(32), None, pay_day)
+            review(&state, &authed, (form, draft, fee, flags), crypto::random_hex(32), None, pay_day).await
         }
         Err(AppError::Validation(errors)) => single_form(&state, &authed, form, errors).await,
         Err(e) => Err(e),
@@ -346,7 +368,7 @@ pub async fn single_confirm(
         }
         Ok(Err((draft, flags, message, zone))) => {
             let pay_day = PayDayField::new(zone, typed_send_on);
-            review(&authed, (form, draft, None, flags), token, Some(message), pay_day)
+            review(&state, &authed, (form, draft, None, flags), token, Some(message), pay_day).await
         }
         Err(AppError::Validation(errors)) => single_form(&state, &authed, form, errors).await,
         Err(e) => Err(e),

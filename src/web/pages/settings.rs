@@ -9,12 +9,12 @@ use crate::domain::account::Role;
 use crate::domain::outbound::DeliveryStatus;
 use crate::error::AppError;
 use crate::service::access::Actor;
-use crate::service::access::audit::{self, AuditView};
+use crate::service::access::audit::{self, AuditQuery, AuditView};
 use crate::service::access::users::{self, NewUserForm, UserView};
 use crate::web::context::{Authed, FlashKind};
 use crate::web::datetime::Stamp as _;
 use crate::web::layout::Layout;
-use crate::web::{form_pairs, html, page, see_other, see_other_with_flash, values_of};
+use crate::web::{form_pairs, html, see_other, see_other_with_flash, values_of};
 
 pub async fn index(authed: Authed) -> Result<HttpResponse, AppError> {
     authed.actor().require(Role::can_administer)?;
@@ -136,23 +136,73 @@ pub struct AuditPage {
     pub layout: Layout,
     pub entries: Vec<AuditView>,
     pub next_before: Option<i64>,
+    pub query: AuditQuery,
+    pub errors: FieldErrors,
+    /// The filter's choices: the organization's people and the actions its trail holds.
+    pub people: Vec<(i64, String)>,
+    pub actions: Vec<String>,
+}
+
+impl AuditPage {
+    fn older_link(&self, before: &i64) -> String {
+        let filters = serde_urlencoded::to_string(&self.query).unwrap_or_default();
+        format!("/settings/audit?{filters}&before={before}")
+    }
+
+    fn picked_actor(&self, id: &i64) -> bool {
+        self.query.actor.trim() == id.to_string()
+    }
+}
+
+/// Where an audited object is shown, when it has a page of its own.
+pub fn object_link(e: &AuditView) -> Option<String> {
+    let id = e.object_id.as_deref().filter(|id| !id.is_empty() && id.chars().all(|c| c.is_ascii_digit()));
+    Some(match (e.object_type.as_str(), id) {
+        ("payout", Some(id)) => format!("/payouts/{id}"),
+        ("payee", Some(id)) => format!("/payees/{id}"),
+        ("schedule", _) => "/schedules".into(),
+        ("user", _) => "/settings/users".into(),
+        ("api_key", _) => "/settings/api-keys".into(),
+        ("webhook_endpoint" | "webhook_delivery", _) => "/settings/webhooks".into(),
+        ("fee_rule", _) => "/settings/fees".into(),
+        ("asset", _) => "/settings/assets".into(),
+        ("balance", _) => "/settings/balances".into(),
+        ("organization", _) if e.action.starts_with("approval_policy") => "/settings/approvals".into(),
+        ("organization", _) => "/settings/security".into(),
+        _ => return None,
+    })
 }
 
 #[derive(Deserialize)]
-pub struct AuditQuery {
+pub struct AuditPageQuery {
     before: Option<i64>,
+    #[serde(flatten)]
+    filters: AuditQuery,
 }
 
 pub async fn audit(
     state: web::Data<AppState>,
     authed: Authed,
-    query: web::Query<AuditQuery>,
+    query: web::Query<AuditPageQuery>,
 ) -> Result<HttpResponse, AppError> {
     let actor = authed.actor();
-    let before = query.before;
-    let entries = state.run(move |conn| audit::list(conn, &actor, before)).await?;
+    let AuditPageQuery { before, filters } = query.into_inner();
+    let q = filters.clone();
+    let (listed, people, actions) = state
+        .run(move |conn| {
+            let listed = audit::list(conn, &actor, &q, before);
+            let people = users::list(conn, &actor)?.into_iter().map(|u| (u.id, u.email)).collect();
+            Ok((listed, people, audit::actions(conn, &actor)?))
+        })
+        .await?;
+    let (entries, errors, status) = match listed {
+        Ok(entries) => (entries, FieldErrors::new(), StatusCode::OK),
+        Err(AppError::Validation(errors)) => (Vec::new(), errors, StatusCode::UNPROCESSABLE_ENTITY),
+        Err(e) => return Err(e),
+    };
     let next_before = if entries.len() as i64 == audit::PAGE_SIZE { entries.last().map(|e| e.id) } else { None };
-    page(&AuditPage { layout: Layout::new(&authed.ctx, "/settings"), entries, next_before })
+    let layout = Layout::new(&authed.ctx, "/settings");
+    html(status, &AuditPage { layout, entries, next_before, query: filters, errors, people, actions })
 }
 
 pub struct KeyView {

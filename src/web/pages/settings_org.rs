@@ -6,14 +6,13 @@ use askama::Template;
 
 use crate::AppState;
 use crate::db::ledger::EntryRow;
-use crate::domain::FieldErrors;
 use crate::domain::asset::{ASSETS, Asset};
 use crate::domain::fee::{FeeRule, FeeRuleInput};
-use crate::domain::ledger::Balance;
+use crate::domain::{Amount, FieldErrors};
 use crate::error::AppError;
 use crate::service::access::org_settings;
 use crate::service::access::users;
-use crate::service::payouts::ledger::{self, DepositForm};
+use crate::service::payouts::ledger::{self, BalanceLine, DepositForm};
 use crate::web::context::{Authed, FlashKind};
 use crate::web::datetime::Stamp as _;
 use crate::web::layout::Layout;
@@ -143,17 +142,29 @@ pub async fn save_fee(
 pub struct EntryView {
     pub entry: EntryRow,
     pub by: String,
+    /// The amount as every page writes it.
+    pub amount: String,
 }
 
 #[derive(Template)]
 #[template(path = "pages/settings_balances.html")]
 pub struct BalancesPage {
     pub layout: Layout,
-    pub balances: Vec<Balance>,
+    pub balances: Vec<BalanceLine>,
     pub assets: Vec<&'static Asset>,
     pub entries: Vec<EntryView>,
     pub form: DepositForm,
     pub errors: FieldErrors,
+}
+
+impl BalancesPage {
+    fn held(&self) -> Vec<&BalanceLine> {
+        self.balances.iter().filter(|l| !l.is_empty()).collect()
+    }
+
+    fn empty_assets(&self) -> Vec<&BalanceLine> {
+        self.balances.iter().filter(|l| l.is_empty()).collect()
+    }
 }
 
 async fn balances_page(
@@ -167,7 +178,7 @@ async fn balances_page(
         .run(move |conn| {
             let people = users::list(conn, &actor)?;
             Ok((
-                ledger::balances(conn, actor.org_id)?,
+                ledger::balance_sheet(conn, actor.org_id)?,
                 org_settings::enabled_assets(conn, actor.org_id)?,
                 ledger::recent_entries(conn, actor.org_id, 50)?,
                 people,
@@ -181,7 +192,10 @@ async fn balances_page(
                 .created_by
                 .and_then(|id| people.iter().find(|u| u.id == id))
                 .map_or_else(|| "system".to_string(), |u| u.email.clone());
-            EntryView { entry, by }
+            let amount = crate::domain::asset::find(&entry.asset)
+                .and_then(|a| Amount::parse_non_negative(a, &entry.amount).ok())
+                .map_or_else(|| format!("{} {}", entry.amount, entry.asset), |a| a.money());
+            EntryView { entry, by, amount }
         })
         .collect();
     let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
@@ -205,8 +219,7 @@ pub async fn deposit(
     let submitted = form.clone();
     match state.run(move |conn| ledger::deposit(conn, &actor, &submitted)).await {
         Ok(balance) => {
-            let message =
-                format!("Deposit recorded: {} {} now available.", balance.available.grouped(), balance.asset().code);
+            let message = format!("Deposit recorded: {} now available.", balance.available.money());
             Ok(see_other_with_flash(&authed.ctx, "/settings/balances", FlashKind::Success, &message))
         }
         Err(AppError::Validation(errors)) => balances_page(&state, &authed, form, errors).await,
