@@ -286,3 +286,24 @@ async fn archiving_a_payee_is_set_apart_as_a_danger() {
         assert!(page.contains(r#"<button type="submit" class="danger">Archive Ann</button>"#), "[{backend:?}] {page}");
     }
 }
+
+#[actix_web::test]
+async fn whoever_cannot_approve_a_waiting_payout_is_told_who_can() {
+    for backend in backends() {
+        let app = TestApp::start(backend).await;
+        require_one_approval(&app);
+        let mut accountant = app.client().await;
+        accountant.login("accountant@demo.local", "demo").await;
+        let id = payout_id_of(&accountant.single_payout("USDT_TRC20", "10", TRON_ADDRESS, "who").await);
+        let page = accountant.get(&format!("/payouts/{id}")).await.body;
+        let who = page.split("Managers who can decide: ").nth(1).unwrap_or_default().split("</p>").next().unwrap();
+        for m in ["manager@demo.local", "manager2@demo.local"] {
+            assert!(who.contains(&format!(r#"<a href="mailto:{m}">{m}</a>"#)), "[{backend:?}] {page}");
+        }
+        assert!(!page.contains("Your approval counts"), "[{backend:?}] that sentence is for managers");
+        let mut manager = app.client().await;
+        manager.login("manager@demo.local", "demo").await;
+        let theirs = manager.get(&format!("/payouts/{id}")).await.body;
+        assert!(theirs.contains("Approve payout of") && !theirs.contains("Managers who can decide"), "[{backend:?}]");
+    }
+}

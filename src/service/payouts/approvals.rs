@@ -277,6 +277,9 @@ pub struct Decision {
     pub can_decide: bool,
     pub approvals: Vec<(String, String, String, NaiveDateTime)>,
     pub needed: i32,
+    /// While it waits: the managers who may still decide (not its creator, not those who did),
+    /// so whoever cannot is told whom to ask.
+    pub deciders: Vec<String>,
 }
 
 pub fn decision(conn: &mut DbConnection, actor: &Actor, payout_id: i64) -> Result<Decision, AppError> {
@@ -291,7 +294,19 @@ pub fn decision(conn: &mut DbConnection, actor: &Actor, payout_id: i64) -> Resul
             (who, a.decision.clone(), a.reason.clone(), a.created_at)
         })
         .collect();
+    let deciders = if payout.status == PayoutStatus::Pending {
+        let out: Vec<&str> = emails
+            .iter()
+            .filter(|(id, _)| *id == payout.created_by || rows.iter().any(|a| a.user_id == *id))
+            .map(|(_, e)| e.as_str())
+            .collect();
+        let managers = crate::service::access::users::who_can_any(conn, actor.org_id, &[Role::Manager])?;
+        managers.into_iter().filter(|m| !out.contains(&m.as_str())).collect()
+    } else {
+        Vec::new()
+    };
     Ok(Decision {
+        deciders,
         digest: digest(conn, &payout)?,
         can_decide: payout.status == PayoutStatus::Pending
             && actor.role.can_approve()
