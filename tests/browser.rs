@@ -267,6 +267,12 @@ impl Page {
         let started = Instant::now();
         loop {
             let el = self.wait_find(xpath, what).await?;
+            // Centred first, as a person scrolls to what they tap: at the bottom of a phone's
+            // screen the sticky totals bar would be the one to receive it.
+            let centre = "arguments[0].scrollIntoView({block: 'center'})";
+            if let Ok(arg) = serde_json::to_value(&el) {
+                let _ = self.client.execute(centre, vec![arg]).await;
+            }
             match el.click().await {
                 Ok(()) => return Ok(()),
                 Err(e) if e.to_string().contains("stale") && started.elapsed() < WAIT => tokio_sleep(100).await,
@@ -942,6 +948,12 @@ async fn phone(page: Page) -> Outcome {
     page.click("Add row").await?;
     page.wait_text("1 with errors").await?;
     check(&page, "mass payout editor").await?;
+    let editor = page.path().await?;
+    page.click("Find payees").await?;
+    page.wait_text("Add payees").await?;
+    check(&page, "payee picker").await?;
+    page.goto(&editor).await?;
+    page.wait_text("1 with errors").await?;
     page.click("Delete row 3").await?;
     page.wait_text("0 with errors").await?;
     page.click("Review 2 rows").await?;
