@@ -237,6 +237,10 @@ async fn the_audit_log_filters_by_who_what_which_and_when() {
         assert_eq!(bad.status, actix_web::http::StatusCode::UNPROCESSABLE_ENTITY, "[{backend:?}]");
         assert!(bad.body.contains("Use a date like 2026-11-24."), "[{backend:?}] {}", bad.body);
         assert!(bad.body.contains("kind and id"), "[{backend:?}] {}", bad.body);
+        for hostile in ["action=%00", "object=payout%00+1", &format!("object={}", "p".repeat(60_000))] {
+            let res = admin.get(&format!("/settings/audit?{hostile}")).await;
+            assert!(res.status.is_client_error() || res.status.is_success(), "[{backend:?}] {}", res.status);
+        }
         let older = admin.get(&format!("/settings/audit?actor={accountant_id}&before=999999999")).await.body;
         assert!(older.contains("<code>payout.created</code>"), "[{backend:?}] paging keeps the filters");
     }

@@ -98,6 +98,13 @@ impl AuditQuery {
     fn parse(&self) -> Result<db::audit::AuditFilter, crate::domain::FieldErrors> {
         let mut errors = crate::domain::FieldErrors::new();
         let mut filter = db::audit::AuditFilter::default();
+        // A NUL or other control character matches nothing, and PostgreSQL refuses it in text.
+        for (field, value) in [("action", &self.action), ("object", &self.object)] {
+            if value.chars().any(char::is_control) {
+                errors.add(field, "Remove the control characters.");
+                return Err(errors);
+            }
+        }
         let actor = self.actor.trim();
         if !actor.is_empty() {
             match actor.parse::<i64>() {
