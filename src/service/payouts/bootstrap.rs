@@ -79,19 +79,7 @@ pub fn initialize(
         for (user, hash) in users.iter().zip(&hashes) {
             let row = insert_user(conn, org.id, user, hash, at)?;
             first_user.get_or_insert(row.id);
-            audit::record(
-                conn,
-                Entry {
-                    org_id: Some(org.id),
-                    actor_user_id: None,
-                    action: "user.added",
-                    object_type: "user",
-                    object_id: Some(row.id.to_string()),
-                    detail: format!("{} as {} at first start", row.email, row.role),
-                    ip: None,
-                },
-                at,
-            )?;
+            audit::record(conn, added_without_actor(&row, "at first start"), at)?;
         }
         if demo {
             let ctx =
@@ -159,19 +147,20 @@ pub fn add_user_from_cli(
             },
         };
         let row = insert_user(conn, org.id, &user, &hash, at)?;
-        audit::record(
-            conn,
-            Entry {
-                org_id: Some(org.id),
-                actor_user_id: None,
-                action: "user.added",
-                object_type: "user",
-                object_id: Some(row.id.to_string()),
-                detail: format!("{} as {} from the command line", row.email, row.role),
-                ip: None,
-            },
-            at,
-        )?;
+        audit::record(conn, added_without_actor(&row, "from the command line"), at)?;
         Ok(org.name)
     })
+}
+
+/// The audit entry of a user added with nobody signed in (first start, the command line).
+fn added_without_actor(row: &crate::db::models::UserRow, how: &str) -> Entry<'static> {
+    Entry {
+        org_id: Some(row.org_id),
+        actor_user_id: None,
+        action: "user.added",
+        object_type: "user",
+        object_id: Some(row.id.to_string()),
+        detail: format!("{} as {} {how}", row.email, row.role),
+        ip: None,
+    }
 }
