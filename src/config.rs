@@ -137,6 +137,25 @@ pub struct ServeArgs {
     /// are bound to its host name. Default: http://localhost with the port of --bind.
     #[arg(long, env = "PAYOUTS_PUBLIC_URL")]
     pub public_url: Option<String>,
+
+    /// SMTP server for email: smtp://[user:pass@]host[:port] (STARTTLS, required; port 587),
+    /// smtps://… (implicit TLS; port 465), or smtp://host:port?tls=none for a plain relay on your
+    /// own network. Without it every notice stays in the in-app inbox.
+    #[arg(long, env = "PAYOUTS_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+
+    /// The From address of emails, e.g. "Payouts <payouts@example.com>". Default:
+    /// payouts@ the host of --public-url.
+    #[arg(long, env = "PAYOUTS_MAIL_FROM")]
+    pub mail_from: Option<String>,
+
+    /// Where replies go when an email is about nobody in particular (default: no Reply-To).
+    #[arg(long, env = "PAYOUTS_MAIL_REPLY_TO")]
+    pub mail_reply_to: Option<String>,
+
+    /// The Telegram Bot API's address (a local server speaking its format, in tests).
+    #[arg(long, env = "PAYOUTS_TELEGRAM_API_URL", default_value = "https://api.telegram.org")]
+    pub telegram_api_url: String,
 }
 
 impl Default for ServeArgs {
@@ -163,6 +182,10 @@ impl Default for ServeArgs {
             webhook_allow_http: false,
             webhook_allow_private: false,
             public_url: None,
+            smtp_url: None,
+            mail_from: None,
+            mail_reply_to: None,
+            telegram_api_url: "https://api.telegram.org".into(),
         }
     }
 }
@@ -179,6 +202,10 @@ pub struct Config {
     pub webhooks: crate::domain::outbound::OutboundPolicy,
     /// Where people open the dashboard: the origin security keys are registered for.
     pub public_url: url::Url,
+    /// The SMTP server email goes through; None: notices stay in the inbox.
+    pub smtp: Option<crate::service::outbound::mail::SmtpSettings>,
+    pub mail_sender: crate::service::outbound::mail::Sender,
+    pub telegram_api: url::Url,
 }
 
 impl Config {
@@ -191,6 +218,7 @@ impl Config {
         {
             return Err("PAYOUTS_SECRET_KEY must have at least 32 characters".into());
         }
+        let public_url = public_url(args.public_url.as_deref(), &args.bind)?;
         Ok(Self {
             demo: args.demo,
             session_idle: chrono::Duration::minutes(args.session_idle_minutes.into()),
@@ -204,9 +232,29 @@ impl Config {
                 allow_http: args.webhook_allow_http,
                 allow_private: args.webhook_allow_private,
             },
-            public_url: public_url(args.public_url.as_deref(), &args.bind)?,
+            public_url: public_url.clone(),
+            smtp: match args.smtp_url.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+                Some(text) => Some(crate::service::outbound::mail::SmtpSettings::parse(text)?),
+                None => None,
+            },
+            mail_sender: mail_sender(args, &public_url)?,
+            telegram_api: url::Url::parse(args.telegram_api_url.trim())
+                .map_err(|e| format!("PAYOUTS_TELEGRAM_API_URL is not a URL: {e}"))?,
         })
     }
+}
+
+fn mail_sender(args: &ServeArgs, public_url: &url::Url) -> Result<crate::service::outbound::mail::Sender, String> {
+    let from = match args.mail_from.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        Some(text) => text.to_owned(),
+        None => format!("Payouts <payouts@{}>", public_url.host_str().unwrap_or("localhost")),
+    };
+    let from = from.parse().map_err(|e| format!("PAYOUTS_MAIL_FROM {from:?} is not a mailbox: {e}"))?;
+    let reply_to = match args.mail_reply_to.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        Some(text) => Some(text.parse().map_err(|e| format!("PAYOUTS_MAIL_REPLY_TO {text:?} is not a mailbox: {e}"))?),
+        None => None,
+    };
+    Ok(crate::service::outbound::mail::Sender { from, reply_to })
 }
 
 /// The dashboard's public address: given, or http://localhost on the port the server listens

@@ -58,6 +58,28 @@ impl AppState {
         })
     }
 
+    /// What the notifier knows of this server.
+    pub fn notifier(&self) -> service::outbound::tell::Notifier {
+        service::outbound::tell::Notifier {
+            public_url: self.config.public_url.clone(),
+            mail: self.config.smtp.is_some(),
+            stuck_after: self.config.stuck_after,
+        }
+    }
+
+    /// Everything the notification sender needs.
+    pub fn delivery(&self) -> service::outbound::sender::Delivery {
+        service::outbound::sender::Delivery {
+            notifier: self.notifier(),
+            smtp: self.config.smtp.clone(),
+            sender: self.config.mail_sender.clone(),
+            telegram_api: self.config.telegram_api.clone(),
+            policy: self.config.webhooks,
+            secret: self.secret.clone(),
+            clock: self.clock.clone(),
+        }
+    }
+
     /// The hot wallets of the chains that pay `asset` (at most one).
     pub fn wallet(&self, asset: &'static domain::Asset) -> Option<rails::WalletView> {
         self.chains.iter().find_map(|c| c.wallet(asset))

@@ -38,7 +38,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the dashboard (the default when no subcommand is given).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Apply the database migrations and exit.
     Migrate,
     /// Manage users.
@@ -119,6 +119,20 @@ enum UserCommand {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// Invite someone by email: they get a one-time link (72 hours) to choose their password.
+    /// The link is printed too, for when the server sends no email.
+    Invite {
+        #[arg(long)]
+        email: String,
+        /// admin, manager, accountant or viewer.
+        #[arg(long)]
+        role: String,
+        /// Organization name; may be left out when there is only one.
+        #[arg(long)]
+        org: Option<String>,
+        #[command(flatten)]
+        serve: Box<ServeArgs>,
+    },
     /// Remove every second factor of a user (a lost phone, the last admin locked out) and end
     /// their sessions; they set up a factor again at their next sign-in. Audited.
     #[command(name = "reset-2fa")]
@@ -144,7 +158,7 @@ fn main() -> ExitCode {
             return ExitCode::from(cli::check_address(&mut std::io::stdout().lock(), &asset, &address, format));
         }
         None => serve(cli.db, cli.serve),
-        Some(Command::Serve(args)) => serve(cli.db, args),
+        Some(Command::Serve(args)) => serve(cli.db, *args),
         Some(Command::Migrate) => migrate(&cli.db),
         Some(Command::Evm(EvmCommand::DeployBatch { evm_config })) => deploy_batch(&cli.db, &evm_config),
         Some(Command::ApiKey(ApiKeyCommand::Create { email, scopes, name })) => {
@@ -157,6 +171,9 @@ fn main() -> ExitCode {
         }
         Some(Command::User(UserCommand::Add { email, role, org, password_stdin })) => {
             add_user(&cli.db, &email, &role, org.as_deref(), password_stdin)
+        }
+        Some(Command::User(UserCommand::Invite { email, role, org, serve })) => {
+            invite(&cli.db, &serve, &email, &role, org.as_deref())
         }
         Some(Command::User(UserCommand::Reset2fa { email })) => open_db(&cli.db).and_then(|mut conn| {
             payouts::service::access::second_factor::reset_from_cli(&mut conn, &email).map_err(|e| e.to_string())?;
@@ -203,6 +220,27 @@ fn deploy_batch(_: &DbArgs, file: &std::path::Path) -> Result<(), String> {
 fn migrate(db_args: &DbArgs) -> Result<(), String> {
     open_db(db_args)?;
     println!("migrations applied");
+    Ok(())
+}
+
+fn invite(db_args: &DbArgs, serve: &ServeArgs, email: &str, role: &str, org: Option<&str>) -> Result<(), String> {
+    let config = Config::from_args(serve)?;
+    let notifier = payouts::service::outbound::tell::Notifier {
+        public_url: config.public_url.clone(),
+        mail: config.smtp.is_some(),
+        stuck_after: config.stuck_after,
+    };
+    let mut conn = open_db(db_args)?;
+    let form = payouts::service::access::invitations::InviteForm { email: email.into(), role: role.into() };
+    let at = payouts::clock::Clock::real().now();
+    let invited = payouts::service::outbound::links::invite_from_cli(&mut conn, &notifier, org, &form, at)
+        .map_err(|e| e.to_string())?;
+    if invited.emailed {
+        println!("invited {}; the server emails the link", invited.email);
+    } else {
+        println!("invited {}; no SMTP server is configured, so pass them this link yourself:", invited.email);
+    }
+    println!("{}", invited.link);
     Ok(())
 }
 
@@ -305,6 +343,7 @@ async fn serve(db_args: DbArgs, args: ServeArgs) -> Result<(), String> {
             state.config.webhooks,
             state.clock.clone(),
         );
+        payouts::service::outbound::sender::spawn(state.pool.clone(), state.delivery(), Duration::from_secs(1));
         payouts::service::payouts::schedules::spawn(state.pool.clone(), state.clock.clone(), Duration::from_secs(20));
         payouts::service::outbound::gas_watch::spawn(
             state.pool.clone(),

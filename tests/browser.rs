@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::smtp::{MailServer, link};
 use common::{Process, TestDb, backends, free_port, tron_address, wait_listening};
 use fantoccini::elements::Element;
 use fantoccini::key::Key;
@@ -46,7 +47,12 @@ fn failing_address() -> String {
     tron_address(9_001)
 }
 
-fn start_server(backend: Backend, url: &payouts::db::DatabaseUrl, dir: &Path) -> (Process, String) {
+fn start_server(
+    backend: Backend,
+    url: &payouts::db::DatabaseUrl,
+    dir: &Path,
+    mail: Option<&MailServer>,
+) -> (Process, String) {
     let port = free_port();
     let url = match backend {
         Backend::Sqlite => format!("sqlite://{}", url.target()),
@@ -56,6 +62,7 @@ fn start_server(backend: Backend, url: &payouts::db::DatabaseUrl, dir: &Path) ->
         .args(["serve", "--demo", "--bind", &format!("127.0.0.1:{port}")])
         .args(["--sim-confirm-seconds", "2", "--processor-interval-ms", "200"])
         .args(["--sim-fail-addresses", &failing_address()])
+        .args(mail.map(|m| ["--smtp-url".to_owned(), m.url()]).into_iter().flatten())
         .env("DATABASE_URL", url)
         .env("PAYOUTS_DATA_DIR", dir)
         .env("RUST_LOG", "warn")
@@ -788,7 +795,72 @@ async fn payroll(page: Page) -> Outcome {
 }
 
 /// Every page of Settings, which only admins open.
-const SETTINGS_PAGES: [&str; 9] = [
+/// Waits for an email to `to` whose subject contains `subject`; returns the path of its first
+/// link containing `path_part` (the server builds links from its public URL, localhost).
+async fn emailed_link(mail: &MailServer, to: &str, subject: &str, path_part: &str) -> Outcome<String> {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some(m) = mail.to(to).into_iter().rev().find(|m| m.subject.contains(subject)) {
+            let url = link(&m, path_part);
+            let path = url.split_once("://").and_then(|(_, rest)| rest.find('/').map(|i| rest[i..].to_owned()));
+            return path.ok_or_else(|| format!("no path in {url}"));
+        }
+        if Instant::now() > deadline {
+            return Err(format!("no email to {to} about {subject:?} arrived"));
+        }
+        tokio_sleep(200).await;
+    }
+}
+
+/// An admin invites an accountant by email; the accountant opens the emailed link, chooses a
+/// password, signs in and creates a payout; each manager is emailed, and one follows the email's
+/// link and approves it. The new accountant is told of the approval.
+async fn invitation(page: Page, mail: &MailServer, who: String) -> Outcome {
+    page.sign_in("admin@demo.local").await?;
+    page.goto("/settings/users").await?;
+    let email = page.field_in("Invite", "Email").await?;
+    type_into(&email, &who).await.map_err(|e| e.to_string())?;
+    let role = page.field_in("Invite", "Role").await?;
+    role.select_by(Locator::XPath(".//option[starts-with(normalize-space(.), 'Accountant')]"))
+        .await
+        .map_err(|e| e.to_string())?;
+    page.click("Invite").await?;
+    page.wait_text(&format!("Invited {who}")).await?;
+    page.wait_text("Pending invitations").await?;
+    page.sign_out().await?;
+
+    let invited = emailed_link(mail, &who, "You are invited", "/invitation/").await?;
+    page.goto(&invited).await?;
+    page.wait_text("Join Payouts").await?;
+    page.fill("New password", "story nine password").await?;
+    page.fill("The same password again", "story nine password").await?;
+    page.click("Create my account").await?;
+    page.wait_text("sign in with your new password").await?;
+    page.fill("Email", &who).await?;
+    page.fill("Password", "story nine password").await?;
+    page.click_xpath("//form[@action='/login']//button[normalize-space(.)='Sign in']", "Sign in").await?;
+    // The flash already names the new account: wait for what only a signed-in page has.
+    page.wait_text("Sign out").await?;
+    page.wait_text("Accountant").await?;
+    let details = create_single(&page, "42", "Story 9 invited").await?;
+    page.sign_out().await?;
+
+    let approve = emailed_link(mail, "manager@demo.local", "Story 9 invited", "/payouts/").await?;
+    if approve != details {
+        return Err(format!("the approval email links {approve}, not the payout {details}"));
+    }
+    if mail.to("manager2@demo.local").iter().all(|m| !m.subject.contains("Story 9 invited")) {
+        return Err("the second manager was not emailed".into());
+    }
+    page.sign_in("manager@demo.local").await?;
+    page.goto(&approve).await?;
+    page.click("Approve payout of").await?;
+    page.wait_text("Approved").await?;
+    emailed_link(mail, &who, "Approved: 42 USDT_TRC20, Story 9 invited", "/payouts/").await?;
+    Ok(())
+}
+
+const SETTINGS_PAGES: [&str; 10] = [
     "/settings/users",
     "/settings/assets",
     "/settings/fees",
@@ -797,6 +869,7 @@ const SETTINGS_PAGES: [&str; 9] = [
     "/settings/balances",
     "/settings/api-keys",
     "/settings/webhooks",
+    "/settings/notifications",
     "/settings/audit",
 ];
 
@@ -1117,11 +1190,12 @@ async fn user_stories_in_a_real_browser() {
         return;
     };
     let driver = Driver::start(chromium, &driver_bin);
+    let mail = MailServer::start();
     let mut failures = Vec::new();
     for backend in backends() {
         let dir = tempfile::tempdir().unwrap();
         let (_db, url) = TestDb::create(backend);
-        let (_server, base) = start_server(backend, &url, dir.path());
+        let (_server, base) = start_server(backend, &url, dir.path(), mail.as_ref());
         let tag = |story: &str| format!("{backend:?}-{story}").to_lowercase();
         failures.extend(run_story(&driver, &base, &tag("1-single-payout"), false, single_payout).await);
         failures.extend(run_story(&driver, &base, &tag("2-mass-payout"), false, mass_payout).await);
@@ -1130,6 +1204,11 @@ async fn user_stories_in_a_real_browser() {
         failures.extend(run_story(&driver, &base, &tag("5-accessibility"), false, accessibility).await);
         failures.extend(run_story(&driver, &base, &tag("6-payroll"), false, payroll).await);
         failures.extend(run_story(&driver, &base, &tag("8-phone"), true, phone).await);
+        if let Some(mail) = &mail {
+            let who = format!("story9-{}@example.com", tag("x"));
+            let story = |page| invitation(page, mail, who);
+            failures.extend(run_story(&driver, &base, &tag("9-invitation"), false, story).await);
+        }
         // Last: it gives the manager a key that every later sign-in would ask for.
         let localhost = base.replace("127.0.0.1", "localhost");
         failures.extend(run_story(&driver, &localhost, &tag("7-security-key"), false, security_key).await);

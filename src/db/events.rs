@@ -16,6 +16,7 @@ pub struct EventRow {
     pub data: String,
     pub created_at: NaiveDateTime,
     pub dispatched_at: Option<NaiveDateTime>,
+    pub notified_at: Option<NaiveDateTime>,
 }
 
 #[derive(Debug, Clone, Insertable)]
@@ -47,10 +48,34 @@ pub fn take(conn: &mut DbConnection, id: i64, at: NaiveDateTime) -> DbResult<boo
     Ok(n == 1)
 }
 
-/// Forgets events taken before `before`: what they told lives on in the deliveries and the
-/// payouts' own history.
+/// The oldest events the notifier has not taken yet.
+pub fn unnotified(conn: &mut DbConnection, limit: i64) -> DbResult<Vec<EventRow>> {
+    ev::events.filter(ev::notified_at.is_null()).order(ev::id).limit(limit).select(EventRow::as_select()).load(conn)
+}
+
+/// Takes one event for the notifier: true for exactly one caller, however many processes try.
+pub fn take_for_notices(conn: &mut DbConnection, id: i64, at: NaiveDateTime) -> DbResult<bool> {
+    let n = diesel::update(ev::events.filter(ev::id.eq(id).and(ev::notified_at.is_null())))
+        .set(ev::notified_at.eq(Some(at)))
+        .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// Takes, in one statement, events the notifier has nothing to say about (a row's progress).
+pub fn take_many_for_notices(conn: &mut DbConnection, ids: &[i64], at: NaiveDateTime) -> DbResult<usize> {
+    let mut n = 0;
+    for chunk in ids.chunks(500) {
+        n += diesel::update(ev::events.filter(ev::id.eq_any(chunk).and(ev::notified_at.is_null())))
+            .set(ev::notified_at.eq(Some(at)))
+            .execute(conn)?;
+    }
+    Ok(n)
+}
+
+/// Forgets events both readers took before `before`: what they told lives on in the
+/// deliveries, the inboxes and the payouts' own history.
 pub fn purge_taken(conn: &mut DbConnection, before: NaiveDateTime) -> DbResult<usize> {
-    diesel::delete(ev::events.filter(ev::dispatched_at.lt(before))).execute(conn)
+    diesel::delete(ev::events.filter(ev::dispatched_at.lt(before).and(ev::notified_at.lt(before)))).execute(conn)
 }
 
 /// Every event of an organization, oldest first (tests and tools).

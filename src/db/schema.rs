@@ -442,11 +442,125 @@ diesel::table! {
         data -> Text,
         created_at -> Timestamp,
         dispatched_at -> Nullable<Timestamp>,
+        notified_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    notifications (id) {
+        id -> BigInt,
+        org_id -> BigInt,
+        user_id -> BigInt,
+        kind -> Text,
+        grp -> Text,
+        subject -> Text,
+        body -> Text,
+        link -> Text,
+        email -> Text,
+        created_at -> Timestamp,
+        read_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    outbox (id) {
+        id -> BigInt,
+        org_id -> BigInt,
+        channel -> Text,
+        recipient -> Text,
+        reply_to -> Text,
+        kind -> Text,
+        subject -> Text,
+        body_text -> Text,
+        body_html -> Text,
+        sensitive -> Bool,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        lease_until -> Nullable<Timestamp>,
+        last_error -> Text,
+        created_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    notification_prefs (user_id) {
+        user_id -> BigInt,
+        approvals -> Text,
+        outcomes -> Text,
+        operations -> Text,
+        follow_payouts -> Bool,
+        digest_hour -> Integer,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    org_notify (org_id) {
+        org_id -> BigInt,
+        slack_url -> Nullable<Text>,
+        telegram_token -> Nullable<Text>,
+        telegram_chat_id -> Nullable<Text>,
+        chat_topics -> Text,
+        reminder_hours -> Integer,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    notice_marks (mark) {
+        mark -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    invitations (id) {
+        id -> BigInt,
+        org_id -> BigInt,
+        email -> Text,
+        role -> Text,
+        token_hash -> Text,
+        invited_by -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        accepted_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    reset_requests (id) {
+        id -> BigInt,
+        email -> Text,
+        ip -> Nullable<Text>,
+        created_at -> Timestamp,
+        handled_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    password_resets (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        token_hash -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
     }
 }
 
 diesel::allow_tables_to_appear_in_same_query!(
     events,
+    notifications,
+    outbox,
+    notification_prefs,
+    org_notify,
+    notice_marks,
+    invitations,
+    reset_requests,
+    password_resets,
     organizations,
     users,
     sessions,

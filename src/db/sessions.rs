@@ -62,3 +62,8 @@ pub fn set_times(
         .set((s::created_at.eq(created_at), s::last_seen_at.eq(last_seen_at)))
         .execute(conn)
 }
+
+/// Ends every session of the user but `keep` (a password changed from that session).
+pub fn delete_others(conn: &mut DbConnection, user_id: i64, keep: i64) -> DbResult<usize> {
+    diesel::delete(s::sessions.filter(s::user_id.eq(user_id).and(s::id.ne(keep)))).execute(conn)
+}

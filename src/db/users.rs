@@ -77,3 +77,11 @@ pub fn clear_failures(conn: &mut DbConnection, id: i64) -> DbResult<()> {
 pub fn find(conn: &mut DbConnection, id: i64) -> DbResult<UserRow> {
     u::users.find(id).select(UserRow::as_select()).first(conn)
 }
+
+/// A new password; a reset also ends the run of failed sign-ins.
+pub fn set_password(conn: &mut DbConnection, id: i64, hash: &str) -> DbResult<()> {
+    diesel::update(u::users.find(id))
+        .set((u::password_hash.eq(hash), u::failed_logins.eq(0), u::locked_until.eq(None::<NaiveDateTime>)))
+        .execute(conn)
+        .map(drop)
+}

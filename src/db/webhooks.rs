@@ -201,3 +201,17 @@ pub fn resend(conn: &mut DbConnection, org_id: i64, id: i64, now: NaiveDateTime)
         .execute(conn)?;
     Ok(n == 1)
 }
+
+/// Enabled endpoints with a delivery still failing that was queued before `before`:
+/// (organization, endpoint, URL).
+pub fn failing_since(conn: &mut DbConnection, before: NaiveDateTime, limit: i64) -> DbResult<Vec<(i64, i64, String)>> {
+    let failing = d::webhook_deliveries
+        .filter(d::status.eq(DeliveryStatus::Pending.as_str()).and(d::attempts.gt(0)).and(d::created_at.lt(before)))
+        .select(d::endpoint_id);
+    e::webhook_endpoints
+        .filter(e::enabled.eq(true).and(e::id.eq_any(failing)))
+        .order(e::id)
+        .limit(limit)
+        .select((e::org_id, e::id, e::url))
+        .load(conn)
+}

@@ -143,6 +143,17 @@ pub fn check_new_password(password: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A new password typed twice (invitation, reset, change): its rule, then the two the same.
+pub fn check_chosen_password(password: &str, again: &str) -> Result<(), crate::domain::FieldErrors> {
+    let mut errors = crate::domain::FieldErrors::new();
+    if let Err(m) = check_new_password(password) {
+        errors.add("password", m);
+    } else if password != again {
+        errors.add("password_again", "The two passwords differ; type the same one twice.");
+    }
+    errors.into_result(())
+}
+
 /// After this many consecutive failures an account is locked for a while, doubling each time.
 pub const FREE_LOGIN_ATTEMPTS: i32 = 5;
 const FIRST_LOCK_SECS: i64 = 30;

@@ -12,3 +12,6 @@ pub const DRAFT_READY: &str = "payout.draft_ready";
 pub const WALLET_GAS_LOW: &str = "wallet.gas_low";
 pub const EVENT_TYPES: [&str; 6] =
     [PAYOUT_CREATED, PAYOUT_STATUS_CHANGED, ITEM_STATUS_CHANGED, PAYEE_ADDRESS_CHANGED, DRAFT_READY, WALLET_GAS_LOW];
+/// Something changed about a person's own account (a factor, a key, the password, a lockout):
+/// told to that person only, never to webhooks.
+pub const SECURITY_NOTICE: &str = "security.notice";

@@ -7,6 +7,7 @@ pub mod event;
 pub mod fee;
 pub mod ledger;
 pub mod money;
+pub mod notice;
 pub mod outbound;
 pub mod payee;
 pub mod payout;

@@ -71,6 +71,8 @@ pub struct RequestContext {
     pub stale_session: bool,
     /// Payouts awaiting approval, for a manager's navigation badge.
     pub pending_approvals: Option<i64>,
+    /// Unread notices of the signed-in user (the bell).
+    pub unread_notices: i64,
     pub demo: bool,
     /// The app's clock, which the services judge "now" by.
     pub clock: crate::clock::Clock,
@@ -127,7 +129,7 @@ pub async fn session_layer(
     let secure = req.connection_info().scheme() == "https";
     let ip = req.peer_addr().map(|a| a.ip().to_string());
     let session_token = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned());
-    let (user, pending_approvals) = match session_token.clone() {
+    let (user, pending_approvals, unread_notices) = match session_token.clone() {
         Some(token) => {
             let (config, at) = (state.config.clone(), state.clock.now());
             let resolved = state
@@ -139,7 +141,11 @@ pub async fn session_layer(
                         }
                         _ => None,
                     };
-                    Ok((user, pending))
+                    let unread = match &user {
+                        Some(u) if u.stage == Stage::Full => crate::service::outbound::inbox::unread(conn, u.user_id)?,
+                        _ => 0,
+                    };
+                    Ok((user, pending, unread))
                 })
                 .await;
             match resolved {
@@ -147,7 +153,7 @@ pub async fn session_layer(
                 Err(e) => return Ok(req.error_response(e).map_into_right_body()),
             }
         }
-        None => (None, None),
+        None => (None, None, 0),
     };
     let mut new_nonce = None;
     let csrf_token = match &user {
@@ -190,6 +196,7 @@ pub async fn session_layer(
     let ctx = RequestContext {
         stale_session: session_token.is_some() && user.is_none(),
         pending_approvals,
+        unread_notices,
         user,
         csrf_token,
         flash,

@@ -23,6 +23,8 @@ pub struct Layout {
     pub ask_code: bool,
     /// The same for a user whose only factors are security keys: a link to the step-up page.
     pub ask_key: bool,
+    /// Unread notices (the bell's count).
+    pub unread: i64,
 }
 
 /// A navigation entry: where it goes, its label, and which roles may use it.
@@ -66,6 +68,7 @@ impl Layout {
             csrf_token: ctx.csrf_token.clone(),
             flash: ctx.flash.clone(),
             demo: ctx.demo,
+            unread: ctx.unread_notices,
             nav,
         }
     }

@@ -81,6 +81,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .service(
                         api::resource("/schedules/{id}/resume").route(web::post().to(api::schedules::resume_schedule)),
                     )
+                    .service(api::resource("/notifications").route(web::get().to(api::notifications::list)))
                     .default_service(web::to(api::not_found)),
             )
             // Any other path under /api answers as the API does.
@@ -93,7 +94,21 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/login/second-factor", web::post().to(pages::account::second_factor))
             .route("/login/second-factor/key/begin", web::post().to(pages::security_keys::begin_sign_in))
             .route("/login/second-factor/key", web::post().to(pages::security_keys::sign_in))
+            .route("/invitation/{token}", web::get().to(pages::links::invitation))
+            .route("/invitation/{token}", web::post().to(pages::links::accept_invitation))
+            .route("/password/forgot", web::get().to(pages::links::forgot))
+            .route("/password/forgot", web::post().to(pages::links::request_reset))
+            .route("/password/reset/{token}", web::get().to(pages::links::reset))
+            .route("/password/reset/{token}", web::post().to(pages::links::complete_reset))
+            .route("/inbox", web::get().to(pages::notices::list))
+            .route("/inbox/read-all", web::post().to(pages::notices::read_all))
+            .route("/inbox/{id}", web::get().to(pages::notices::open))
+            .route("/account/notifications", web::get().to(pages::notices::prefs))
+            .route("/account/notifications", web::post().to(pages::notices::save_prefs))
+            .route("/settings/notifications", web::get().to(pages::notices::channels))
+            .route("/settings/notifications", web::post().to(pages::notices::save_channels))
             .route("/account/security", web::get().to(pages::account::security))
+            .route("/account/security/password", web::post().to(pages::account::change_password))
             .route("/account/security/totp", web::post().to(pages::account::begin_totp))
             .route("/account/security/totp/confirm", web::post().to(pages::account::confirm_totp))
             .route("/account/security/totp/remove", web::post().to(pages::account::remove_totp))
@@ -160,6 +175,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/settings", web::get().to(pages::settings::index))
             .route("/settings/users", web::get().to(pages::settings::users))
             .route("/settings/users", web::post().to(pages::settings::add_user))
+            .route("/settings/users/invite", web::post().to(pages::settings::invite))
+            .route("/settings/users/invitations/{id}/{action}", web::post().to(pages::settings::invitation_action))
             .route("/settings/users/{id}/role", web::post().to(pages::settings::change_role))
             .route("/settings/users/{id}/disable", web::post().to(pages::settings::disable_user))
             .route("/settings/users/{id}/enable", web::post().to(pages::settings::enable_user))

@@ -3,6 +3,8 @@
 //! PAYOUTS_TEST_DATABASE_URL names a server (dropped afterwards).
 #![allow(dead_code)]
 
+pub mod smtp;
+
 use std::collections::HashMap;
 
 use actix_http::Request;

@@ -101,6 +101,16 @@ pub fn create_by_admin(
     db::write_tx(conn, |conn| {
         crate::service::access::second_factor::require_fresh(conn, actor, "Creating an API key")?;
         let (row, key) = create(conn, actor.org_id, user_id, name, &scopes, Some(actor.user_id), actor.now())?;
+        let what =
+            format!("An API key ({}, {}) was created for your account by {}.", row.prefix, row.scopes, actor.email);
+        crate::service::access::security_notice::tell(
+            conn,
+            actor.org_id,
+            user_id,
+            &what,
+            actor.ip.as_deref(),
+            actor.now(),
+        )?;
         audit::record(
             conn,
             Entry::by(actor, "api_key.created", "api_key", row.id)
@@ -121,6 +131,11 @@ pub fn create_from_cli(conn: &mut DbConnection, email: &str, scopes: &str, name:
     let at = Clock::real().now();
     db::write_tx(conn, |conn| {
         let (row, key) = create(conn, user.org_id, user.id, name, &scopes, None, at)?;
+        let what = format!(
+            "An API key ({}, {}) was created for your account from the server's command line.",
+            row.prefix, row.scopes
+        );
+        crate::service::access::security_notice::tell(conn, user.org_id, user.id, &what, None, at)?;
         let entry = Entry {
             org_id: Some(user.org_id),
             actor_user_id: None,

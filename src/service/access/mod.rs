@@ -4,9 +4,12 @@
 pub mod api_keys;
 pub mod audit;
 pub mod idempotency;
+pub mod invitations;
 pub mod org_settings;
+pub mod password_reset;
 pub mod second_factor;
 pub mod security_keys;
+pub mod security_notice;
 pub mod sessions;
 pub mod users;
 

@@ -127,6 +127,14 @@ pub fn confirm_totp(
         let codes = new_recovery_codes(conn, user.id)?;
         db::factors::session_second_factor(conn, session_id, at)?;
         audit::record(conn, Entry::by(actor, "second_factor.totp_added", "user", user.id), at)?;
+        crate::service::access::security_notice::tell(
+            conn,
+            user.org_id,
+            user.id,
+            "An authenticator app was added to your account.",
+            actor.ip.as_deref(),
+            at,
+        )?;
         Ok(codes)
     })
 }
@@ -177,6 +185,14 @@ pub fn remove_totp(conn: &mut DbConnection, actor: &Actor, key: &[u8], code: &st
             db::factors::delete_recovery_codes(conn, user.id)?;
         }
         audit::record(conn, Entry::by(actor, "second_factor.totp_removed", "user", user.id), at)?;
+        crate::service::access::security_notice::tell(
+            conn,
+            user.org_id,
+            user.id,
+            "The authenticator app was removed from your account.",
+            actor.ip.as_deref(),
+            at,
+        )?;
         Ok(())
     })
 }
@@ -191,6 +207,14 @@ pub fn replace_recovery_codes(conn: &mut DbConnection, actor: &Actor) -> Result<
         require_fresh(conn, actor, "New recovery codes")?;
         let codes = new_recovery_codes(conn, actor.user_id)?;
         audit::record(conn, Entry::by(actor, "second_factor.recovery_codes_replaced", "user", actor.user_id), at)?;
+        crate::service::access::security_notice::tell(
+            conn,
+            actor.org_id,
+            actor.user_id,
+            "New recovery codes were made; the old ones no longer work.",
+            actor.ip.as_deref(),
+            at,
+        )?;
         Ok(codes)
     })
 }
@@ -501,6 +525,14 @@ pub fn reset(conn: &mut DbConnection, actor: &Actor, user_id: i64) -> Result<Str
             Entry::by(actor, "second_factor.reset", "user", user.id).detail(format!("all factors of {}", user.email)),
             at,
         )?;
+        crate::service::access::security_notice::tell(
+            conn,
+            user.org_id,
+            user.id,
+            &format!("Every second factor of your account was removed by {}.", actor.email),
+            actor.ip.as_deref(),
+            at,
+        )?;
         Ok(user.email)
     })
 }
@@ -526,6 +558,14 @@ pub fn reset_from_cli(conn: &mut DbConnection, email: &str) -> Result<(), AppErr
                 detail: format!("all factors of {} from the command line", user.email),
                 ip: None,
             },
+            at,
+        )?;
+        crate::service::access::security_notice::tell(
+            conn,
+            user.org_id,
+            user.id,
+            "Every second factor of your account was removed from the server's command line.",
+            None,
             at,
         )?;
         Ok(())

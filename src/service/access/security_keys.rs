@@ -192,6 +192,15 @@ pub fn finish_registration(
             Vec::new()
         };
         audit::record(conn, Entry::by(actor, "second_factor.key_added", "user", actor.user_id).detail(&name), at)?;
+        let what = format!("A security key ({name}) was added to your account.");
+        crate::service::access::security_notice::tell(
+            conn,
+            actor.org_id,
+            actor.user_id,
+            &what,
+            actor.ip.as_deref(),
+            at,
+        )?;
         Ok(Registered { name, recovery_codes })
     })
 }
@@ -309,6 +318,15 @@ pub fn remove(conn: &mut DbConnection, actor: &Actor, key_id: i64) -> Result<Str
         audit::record(
             conn,
             Entry::by(actor, "second_factor.key_removed", "user", actor.user_id).detail(&key.name),
+            at,
+        )?;
+        let what = format!("The security key {} was removed from your account.", key.name);
+        crate::service::access::security_notice::tell(
+            conn,
+            actor.org_id,
+            actor.user_id,
+            &what,
+            actor.ip.as_deref(),
             at,
         )?;
         Ok(key.name.clone())

@@ -122,6 +122,16 @@ pub fn login(
             Some(failures) => format!("wrong password, {failures} in a row"),
             None => "attempt while locked".into(),
         };
+        if let Some(lock) = attempt.and_then(lockout_after) {
+            let what = format!(
+                "Sign-in to your account was locked for {} s after {} wrong passwords in a row{}. If this was not \
+                 you, change your password.",
+                lock.num_seconds(),
+                attempt.unwrap_or_default(),
+                ip.map(|ip| format!(" (the last from {ip})")).unwrap_or_default(),
+            );
+            crate::service::access::security_notice::tell(conn, user.org_id, user.id, &what, ip, now)?;
+        }
         audit::record(
             conn,
             Entry {

@@ -189,3 +189,47 @@ pub fn set_disabled(
         Ok(UserView::from(updated))
     })
 }
+
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct PasswordForm {
+    #[serde(default)]
+    pub current_password: String,
+    #[serde(default)]
+    pub password: String,
+    #[serde(default)]
+    pub password_again: String,
+}
+
+/// A person changes their own password, giving the current one: every other session of theirs
+/// ends, and they are told by a security notice.
+pub fn change_password(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    session_id: i64,
+    form: &PasswordForm,
+) -> Result<(), AppError> {
+    let user = db::users::find(conn, actor.user_id)?;
+    if !crypto::verify_password(&form.current_password, &user.password_hash) {
+        return Err(FieldErrors::single("current_password", "This is not your current password.").into());
+    }
+    crate::domain::account::check_chosen_password(&form.password, &form.password_again)?;
+    let hash = crypto::hash_password(&form.password);
+    let at = actor.now();
+    db::write_tx(conn, |conn| {
+        db::users::set_password(conn, user.id, &hash)?;
+        let ended = db::sessions::delete_others(conn, user.id, session_id)?;
+        audit::record(
+            conn,
+            Entry::by(actor, "user.password_changed", "user", user.id).detail(format!("{ended} other sessions ended")),
+            at,
+        )?;
+        crate::service::access::security_notice::tell(
+            conn,
+            user.org_id,
+            user.id,
+            "Your password was changed, and your other sessions were ended.",
+            actor.ip.as_deref(),
+            at,
+        )
+    })
+}

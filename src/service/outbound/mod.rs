@@ -1,7 +1,16 @@
 //! Outbound reads the event stream and tells the world: signed webhooks (delivery and the network
-//! guard) and the gas watch. It may use every other room; no room uses it.
+//! guard), the gas watch, and people: inboxes, email and chat, invitation and reset links. It may
+//! use every other room; no room uses it.
 
+pub mod chat;
 pub mod fan_out;
 pub mod gas_watch;
+pub mod inbox;
+pub mod links;
+pub mod mail;
 pub mod net;
+pub mod notices;
+pub mod periodic;
+pub mod sender;
+pub mod tell;
 pub mod webhooks;

@@ -316,3 +316,55 @@ pub fn decision(conn: &mut DbConnection, actor: &Actor, payout_id: i64) -> Resul
         needed: payout.approvals_required,
     })
 }
+
+/// What an approver is told of a payout waiting for them, and who may still decide on it.
+pub struct Awaiting {
+    pub org_id: i64,
+    pub payout: crate::service::payouts::PayoutView,
+    pub approvals_needed: i32,
+    /// Rows paying an address this organization never paid.
+    pub first_payments: usize,
+    /// Rows paying a payee at another address than last time.
+    pub changed_addresses: usize,
+    /// The pay day in the organization's time zone.
+    pub pay_day: Option<String>,
+    /// Enabled managers who did not create it and have not decided yet.
+    pub deciders: Vec<crate::db::models::UserRow>,
+    pub approvals_given: usize,
+    /// The address a single-row payout pays.
+    pub to_address: Option<String>,
+}
+
+/// A pending payout as its approvers are told of it (None once it no longer waits).
+pub fn awaiting(conn: &mut DbConnection, payout_id: i64, at: NaiveDateTime) -> Result<Option<Awaiting>, AppError> {
+    let row = db::payouts::find(conn, payout_id)?;
+    if row.status != PayoutStatus::Pending {
+        return Ok(None);
+    }
+    let emails = crate::service::payouts::org_emails(conn, row.org_id)?;
+    let payout = crate::service::payouts::view(&row, &emails)?;
+    let decided = db::approvals::of_payout(conn, row.id)?;
+    let users = db::users::list_in_org(conn, row.org_id)?;
+    let creator = users.iter().find(|u| u.id == row.created_by).cloned().ok_or(AppError::NotFound)?;
+    let deciders = users
+        .into_iter()
+        .filter(|u| !u.disabled && u.id != row.created_by && !decided.iter().any(|a| a.user_id == u.id))
+        .filter(|u| Role::parse(&u.role).is_some_and(Role::can_approve))
+        .collect();
+    let items = db::payouts::items(conn, row.id)?;
+    let lines: Vec<(u64, &str)> = items.iter().map(|i| (i.line as u64, i.address.as_str())).collect();
+    let as_creator = Actor::of_user(creator, Role::Accountant).with_clock(crate::clock::Clock::fixed(at));
+    let flags = crate::service::payees::address_flags(conn, &as_creator, payout.asset, &lines, Some(row.id))?;
+    let zone = crate::domain::zone::Zone::stored(&db::orgs::find(conn, row.org_id)?.time_zone);
+    Ok(Some(Awaiting {
+        org_id: row.org_id,
+        approvals_needed: row.approvals_required.max(1),
+        first_payments: flags.first,
+        changed_addresses: flags.changed,
+        pay_day: row.scheduled_for.map(|d| zone.describe(d)),
+        approvals_given: decided.iter().filter(|a| a.decision == "approve").count(),
+        to_address: (items.len() == 1).then(|| items[0].address.clone()),
+        deciders,
+        payout,
+    }))
+}

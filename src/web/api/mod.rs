@@ -1,5 +1,6 @@
 //! The JSON API v1: bearer keys, the same services as the dashboard, RFC 9457 problem+json.
 
+pub mod notifications;
 pub mod payees;
 pub mod payees_json;
 pub mod payouts;
@@ -340,6 +341,7 @@ impl utoipa::Modify for BearerAuth {
         payees::list, payees::create, payees::get, payees::update, payees::archive, payees::restore,
         payees::enter_address, payees::pending, payees::approve, payees::reject,
         schedules::schedules, schedules::create_schedule, schedules::pause_schedule, schedules::resume_schedule,
+        notifications::list,
     ),
     components(schemas(Problem)),
     modifiers(&BearerAuth)

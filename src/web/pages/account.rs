@@ -126,6 +126,26 @@ pub async fn remove_totp(
     }
 }
 
+pub async fn change_password(
+    state: web::Data<AppState>,
+    authed: Authed,
+    form: web::Form<crate::service::access::users::PasswordForm>,
+) -> Result<HttpResponse, AppError> {
+    let (actor, session, form) = (authed.actor(), authed.user.session_id, form.into_inner());
+    match state.run(move |conn| crate::service::access::users::change_password(conn, &actor, session, &form)).await {
+        Ok(()) => Ok(see_other_with_flash(
+            &authed.ctx,
+            "/account/security",
+            FlashKind::Success,
+            "Your password is changed; your other sessions were ended.",
+        )),
+        Err(AppError::Validation(errors)) => {
+            security_page(&state, &authed, StatusCode::UNPROCESSABLE_ENTITY, None, Vec::new(), errors).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
 pub async fn new_recovery_codes(state: web::Data<AppState>, authed: Authed) -> Result<HttpResponse, AppError> {
     let actor = authed.actor();
     let codes = state.run(move |conn| second_factor::replace_recovery_codes(conn, &actor)).await?;

@@ -5,6 +5,8 @@ pub mod auth;
 pub mod dashboard;
 pub mod draft_payees;
 pub mod drafts;
+pub mod links;
+pub mod notices;
 pub mod payees;
 pub mod payouts;
 pub mod schedules;

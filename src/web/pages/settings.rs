@@ -30,17 +30,43 @@ pub struct UsersPage {
     pub roles: [Role; 4],
     pub form: NewUserForm,
     pub errors: FieldErrors,
+    /// Open invitations, newest first.
+    pub invitations: Vec<crate::db::invitations::InvitationRow>,
+    pub invite: crate::service::access::invitations::InviteForm,
+    pub invite_errors: FieldErrors,
+    /// Whether invitations are emailed (else their link is shown once to the admin).
+    pub mail: bool,
+}
+
+pub(super) struct UsersForms {
+    pub form: NewUserForm,
+    pub errors: FieldErrors,
+    pub invite: crate::service::access::invitations::InviteForm,
+    pub invite_errors: FieldErrors,
+}
+
+impl Default for UsersForms {
+    fn default() -> Self {
+        let role = Role::Accountant.as_str().to_owned();
+        Self {
+            form: NewUserForm { role: role.clone(), ..Default::default() },
+            errors: FieldErrors::new(),
+            invite: crate::service::access::invitations::InviteForm { role, ..Default::default() },
+            invite_errors: FieldErrors::new(),
+        }
+    }
 }
 
 async fn users_page(
     state: &AppState,
     authed: &Authed,
     status: StatusCode,
-    form: NewUserForm,
-    errors: FieldErrors,
+    forms: UsersForms,
 ) -> Result<HttpResponse, AppError> {
     let actor = authed.actor();
-    let list = state.run(move |conn| users::list(conn, &actor)).await?;
+    let (list, invitations) = state
+        .run(move |conn| Ok((users::list(conn, &actor)?, crate::service::access::invitations::pending(conn, &actor)?)))
+        .await?;
     html(
         status,
         &UsersPage {
@@ -48,15 +74,18 @@ async fn users_page(
             users: list,
             me: authed.user.user_id,
             roles: Role::ALL,
-            form,
-            errors,
+            form: forms.form,
+            errors: forms.errors,
+            invitations,
+            invite: forms.invite,
+            invite_errors: forms.invite_errors,
+            mail: state.config.smtp.is_some(),
         },
     )
 }
 
 pub async fn users(state: web::Data<AppState>, authed: Authed) -> Result<HttpResponse, AppError> {
-    let form = NewUserForm { role: Role::Accountant.as_str().into(), ..Default::default() };
-    users_page(&state, &authed, StatusCode::OK, form, FieldErrors::new()).await
+    users_page(&state, &authed, StatusCode::OK, UsersForms::default()).await
 }
 
 pub async fn add_user(
@@ -71,7 +100,8 @@ pub async fn add_user(
         Ok(user) => Ok(redirect_with_flash(&authed, &format!("Added {} as {}.", user.email, user.role))),
         Err(AppError::Validation(errors)) => {
             let kept = NewUserForm { password: String::new(), ..form };
-            users_page(&state, &authed, StatusCode::UNPROCESSABLE_ENTITY, kept, errors).await
+            let forms = UsersForms { form: kept, errors, ..UsersForms::default() };
+            users_page(&state, &authed, StatusCode::UNPROCESSABLE_ENTITY, forms).await
         }
         Err(e) => Err(e),
     }
@@ -124,6 +154,55 @@ async fn set_disabled(
         format!("{} can sign in again.", user.email)
     };
     Ok(redirect_with_flash(&authed, &message))
+}
+
+pub async fn invite(
+    state: web::Data<AppState>,
+    authed: Authed,
+    form: web::Form<crate::service::access::invitations::InviteForm>,
+) -> Result<HttpResponse, AppError> {
+    let form = form.into_inner();
+    let (actor, notifier, submitted) = (authed.actor(), state.notifier(), form.clone());
+    match state.run(move |conn| crate::service::outbound::links::invite(conn, &notifier, &actor, &submitted)).await {
+        Ok(invited) => Ok(redirect_with_flash(&authed, &invited_message(&invited))),
+        Err(AppError::Validation(invite_errors)) => {
+            let forms = UsersForms { invite: form, invite_errors, ..UsersForms::default() };
+            users_page(&state, &authed, StatusCode::UNPROCESSABLE_ENTITY, forms).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn invited_message(invited: &crate::service::outbound::links::Invited) -> String {
+    if invited.emailed {
+        format!("Invited {}: the link is on its way by email and works for 72 hours.", invited.email)
+    } else {
+        format!(
+            "Invited {}. This server sends no email: give them this link privately (once, 72 hours): {}",
+            invited.email, invited.link
+        )
+    }
+}
+
+pub async fn invitation_action(
+    state: web::Data<AppState>,
+    authed: Authed,
+    path: web::Path<(i64, String)>,
+) -> Result<HttpResponse, AppError> {
+    let (id, action) = path.into_inner();
+    let (actor, notifier) = (authed.actor(), state.notifier());
+    match action.as_str() {
+        "revoke" => {
+            state.run(move |conn| crate::service::access::invitations::revoke(conn, &actor, id)).await?;
+            Ok(redirect_with_flash(&authed, "The invitation is revoked; its link no longer works."))
+        }
+        "resend" => {
+            let invited =
+                state.run(move |conn| crate::service::outbound::links::resend(conn, &notifier, &actor, id)).await?;
+            Ok(redirect_with_flash(&authed, &invited_message(&invited)))
+        }
+        _ => Err(AppError::NotFound),
+    }
 }
 
 fn redirect_with_flash(authed: &Authed, message: &str) -> HttpResponse {

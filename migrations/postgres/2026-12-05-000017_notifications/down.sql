@@ -1,0 +1,10 @@
+DROP TABLE password_resets;
+DROP TABLE reset_requests;
+DROP TABLE invitations;
+DROP TABLE notice_marks;
+DROP TABLE org_notify;
+DROP TABLE notification_prefs;
+DROP TABLE outbox;
+DROP TABLE notifications;
+DROP INDEX events_unnotified;
+ALTER TABLE events DROP COLUMN notified_at;
