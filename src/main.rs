@@ -343,7 +343,8 @@ async fn serve(db_args: DbArgs, args: ServeArgs) -> Result<(), String> {
             state.config.webhooks,
             state.clock.clone(),
         );
-        payouts::service::outbound::sender::spawn(state.pool.clone(), state.delivery(), Duration::from_secs(1));
+        let _notifier =
+            payouts::service::outbound::sender::spawn(state.pool.clone(), state.delivery(), Duration::from_secs(1));
         payouts::service::payouts::schedules::spawn(state.pool.clone(), state.clock.clone(), Duration::from_secs(20));
         payouts::service::outbound::gas_watch::spawn(
             state.pool.clone(),

@@ -919,7 +919,16 @@ async fn accessibility(page: Page) -> Outcome {
     page.goto("/payees").await?;
     page.wait_text("Payees").await?;
     check(&page, "payees").await?;
+    page.goto("/inbox").await?;
+    page.wait_text("Inbox").await?;
+    check(&page, "inbox").await?;
+    page.goto("/account/notifications").await?;
+    page.wait_text("Daily digest at").await?;
+    check(&page, "notification preferences").await?;
     page.sign_out().await?;
+    page.goto("/password/forgot").await?;
+    page.wait_text("Forgot your password?").await?;
+    check(&page, "forgot password").await?;
 
     page.sign_in("admin@demo.local").await?;
     for path in SETTINGS_PAGES {

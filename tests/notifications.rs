@@ -702,3 +702,51 @@ async fn reminders_stuck_payouts_and_failing_endpoints_are_said_once_to_the_righ
         }
     }
 }
+
+#[actix_web::test]
+async fn a_slow_chat_endpoint_delays_no_email() {
+    let Some(mail) = MailServer::start() else { return };
+    for backend in backends() {
+        // A Slack receiver that takes ten seconds to answer.
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let slack = format!("http://{}/slow", listener.local_addr().unwrap());
+        let answered = Arc::new(Mutex::new(false));
+        let flag = answered.clone();
+        std::thread::spawn(move || {
+            if let Ok((mut stream, _)) = listener.accept() {
+                std::thread::sleep(std::time::Duration::from_secs(10));
+                *flag.lock().unwrap() = true;
+                let _ = write!(stream, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+            }
+        });
+        let app = start(backend, Some(&mail)).await;
+        let admin = actor(&app, "admin@demo.local");
+        let form = payouts::service::outbound::inbox::ChannelsForm {
+            slack_url: slack,
+            topics: vec!["approval_needed".into()],
+            reminder_hours: "0".into(),
+            ..Default::default()
+        };
+        let policy = app.state.config.webhooks;
+        payouts::service::outbound::inbox::save_channels(&mut app.conn(), &admin, &form, &policy, b"k").unwrap();
+        let before = mail.to("manager@demo.local").len();
+        let worker = sender::spawn(app.state.pool.clone(), delivery(&app), std::time::Duration::from_millis(100));
+        let wait_for = |n: usize| {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(4);
+            while mail.to("manager@demo.local").len() < before + n && std::time::Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            mail.to("manager@demo.local").len() >= before + n
+        };
+        // The first payout's Slack message hangs on the receiver; the next payout, made while it
+        // hangs, is emailed all the same.
+        create(&app, "Slow chat 1");
+        let first = wait_for(1);
+        create(&app, "Slow chat 2");
+        let second = wait_for(2);
+        let slack_done = *answered.lock().unwrap();
+        worker.stop();
+        assert!(first && second, "[{backend:?}] both emails went out ({first}, {second})");
+        assert!(!slack_done, "[{backend:?}] while the slow chat endpoint was still answering");
+    }
+}

@@ -6,6 +6,7 @@
 //! operation; after a crash mid-send the lease runs out and it is sent again (at least once).
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -160,15 +161,28 @@ fn send_one(conn: &mut DbConnection, d: &Delivery, agent: &ureq::Agent, row: &Ou
     })
 }
 
-/// Runs the worker until the process ends.
-pub fn spawn(pool: db::Pool, d: Delivery, interval: Duration) {
+/// A running worker; [`Running::stop`] ends its rounds (messages being sent finish on their own
+/// threads).
+#[derive(Clone)]
+pub struct Running(Arc<AtomicBool>);
+
+impl Running {
+    pub fn stop(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Runs the worker until the process ends or it is stopped.
+pub fn spawn(pool: db::Pool, d: Delivery, interval: Duration) -> Running {
     let busy: Busy = Arc::default();
+    let running = Running(Arc::default());
+    let stopped = running.0.clone();
     std::thread::Builder::new()
         .name("notifier".into())
         .spawn(move || {
             let agent = super::net::agent(super::webhooks::REQUEST_TIMEOUT, d.policy);
             let mut last_periodic: Option<Instant> = None;
-            loop {
+            while !stopped.load(Ordering::SeqCst) {
                 let periodic_due = last_periodic.is_none_or(|t| t.elapsed() >= Duration::from_secs(60));
                 if periodic_due {
                     last_periodic = Some(Instant::now());
@@ -180,6 +194,7 @@ pub fn spawn(pool: db::Pool, d: Delivery, interval: Duration) {
             }
         })
         .expect("the notifier thread starts");
+    running
 }
 
 /// Destinations being sent to right now.
