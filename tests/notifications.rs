@@ -750,3 +750,32 @@ async fn a_slow_chat_endpoint_delays_no_email() {
         assert!(!slack_done, "[{backend:?}] while the slow chat endpoint was still answering");
     }
 }
+
+#[actix_web::test]
+async fn an_invitation_for_an_address_added_meanwhile_says_to_sign_in() {
+    for backend in backends() {
+        let app = start(backend, None).await;
+        let admin = actor(&app, "admin@demo.local");
+        let form = payouts::service::access::invitations::InviteForm {
+            email: "twice@example.com".into(),
+            role: "viewer".into(),
+        };
+        let invited =
+            payouts::service::outbound::links::invite(&mut app.conn(), &app.state.notifier(), &admin, &form).unwrap();
+        assert!(!invited.emailed, "[{backend:?}] no SMTP: the admin is given the link");
+        let add = payouts::service::access::users::NewUserForm {
+            email: "twice@example.com".into(),
+            role: "viewer".into(),
+            password: "a password of the admin's".into(),
+        };
+        payouts::service::access::users::add(&mut app.conn(), &admin, &add).unwrap();
+        let mut client = app.client().await;
+        let path = invited.link.trim_start_matches("http://localhost:8080").to_owned();
+        client.get(&path).await;
+        let res = client
+            .post_form(&path, &[("password", "my own long password"), ("password_again", "my own long password")])
+            .await;
+        assert_eq!(res.status, StatusCode::CONFLICT, "[{backend:?}] {}", res.body);
+        assert!(res.body.contains("exists already; sign in instead"), "[{backend:?}]");
+    }
+}

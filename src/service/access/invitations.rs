@@ -145,7 +145,13 @@ pub fn accept(conn: &mut DbConnection, token: &str, form: &AcceptForm, at: Naive
             return Err(AppError::Conflict("This invitation link was just used; sign in instead.".into()));
         }
         let user = NewUser { email: row.email.clone(), role, password: String::new() };
-        let created = insert_user(conn, row.org_id, &user, &hash, at)?;
+        let created = insert_user(conn, row.org_id, &user, &hash, at).map_err(|e| match e {
+            // Someone added this address meanwhile (an admin with a password, another invitation).
+            AppError::Validation(_) => {
+                AppError::Conflict("An account with this email exists already; sign in instead.".into())
+            }
+            other => other,
+        })?;
         audit::record(
             conn,
             Entry {

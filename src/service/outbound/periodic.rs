@@ -156,6 +156,12 @@ fn digest_one(
     at: NaiveDateTime,
 ) -> Result<(), AppError> {
     let user = db::users::find(conn, user_id)?;
+    if user.disabled {
+        // A disabled account is mailed nothing; its notices stay in its inbox.
+        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+        db::notices::set_email_state(conn, &ids, state, EmailState::None)?;
+        return Ok(());
+    }
     let org = db::orgs::find(conn, user.org_id)?;
     let mark = match state {
         // Held back by the hourly bound: sent once the oldest has waited an hour.
