@@ -779,3 +779,54 @@ async fn an_invitation_for_an_address_added_meanwhile_says_to_sign_in() {
         assert!(res.body.contains("exists already; sign in instead"), "[{backend:?}]");
     }
 }
+
+#[actix_web::test]
+async fn paid_and_failed_payouts_and_a_pending_payee_address_reach_their_people() {
+    for backend in backends() {
+        let app = start(backend, None).await;
+        db::orgs::set_approval_required(&mut app.conn(), demo_org(&app), false).unwrap();
+        let d = delivery(&app);
+        let bad = common::tron_address(4_242);
+        let paid = create(&app, "Paid one");
+        let a = actor(&app, "accountant@demo.local");
+        let form = SinglePayoutForm {
+            asset: "USDT_TRC20".into(),
+            amount: "5".into(),
+            description: "Refused one".into(),
+            address: bad.clone(),
+        };
+        let draft = payout_service::check_single(&mut app.conn(), &a, &form).unwrap();
+        let failed = payout_service::create(&mut app.conn(), &a, &draft, "refused").unwrap().payout.id;
+        common::process_all(&app, &common::instant_rail(&app, &[bad.as_str()]));
+        run(&app, &d);
+        let told: Vec<(String, String)> =
+            inbox(&app, "accountant@demo.local").into_iter().map(|n| (n.kind, n.subject)).collect();
+        assert!(told.contains(&("completed".into(), "Paid: 20 USDT_TRC20, Paid one".into())), "[{backend:?}] {told:?}");
+        assert!(
+            told.contains(&("failed".into(), "Failed: 5 USDT_TRC20, Refused one".into())),
+            "[{backend:?}] {told:?}"
+        );
+        assert!(
+            inbox(&app, "manager@demo.local").iter().all(|n| n.kind != "completed" && n.kind != "failed"),
+            "[{backend:?}] managers do not follow by default"
+        );
+        assert!(paid != failed);
+
+        let payee = payouts::service::payees::book::create(
+            &mut app.conn(),
+            &a,
+            &payouts::service::payees::book::PayeeForm { name: "Ada Lovelace".into(), ..Default::default() },
+        )
+        .unwrap();
+        payouts::service::payees::addresses::enter_address(&mut app.conn(), &a, payee.id, "USDT_TRC20", TRON_ADDRESS)
+            .unwrap();
+        run(&app, &d);
+        for manager in ["manager@demo.local", "manager2@demo.local"] {
+            let n = inbox(&app, manager);
+            assert_eq!(n[0].subject, "Approve address: Ada Lovelace, TRON", "[{backend:?}] {manager}");
+            assert!(n[0].body.contains(TRON_ADDRESS), "[{backend:?}]");
+            assert_eq!(n[0].link, format!("/payees/{}", payee.id), "[{backend:?}]");
+        }
+        assert!(inbox(&app, "admin@demo.local").iter().all(|n| n.kind != "address_pending"), "[{backend:?}]");
+    }
+}
