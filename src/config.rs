@@ -156,6 +156,28 @@ pub struct ServeArgs {
     /// The Telegram Bot API's address (a local server speaking its format, in tests).
     #[arg(long, env = "PAYOUTS_TELEGRAM_API_URL", default_value = "https://api.telegram.org")]
     pub telegram_api_url: String,
+
+    /// Exchange rates from a public price API: coingecko or kraken. Without it, rates are only
+    /// what admins type or import (Settings → Rates).
+    #[arg(long, env = "PAYOUTS_RATES_PROVIDER")]
+    pub rates_provider: Option<String>,
+
+    /// The price API's address (default: the provider's public one; a local server in tests).
+    #[arg(long, env = "PAYOUTS_RATES_URL")]
+    pub rates_url: Option<String>,
+
+    /// The price API's key, when it asks for one (CoinGecko demo or pro key).
+    #[arg(long, env = "PAYOUTS_RATES_API_KEY", hide_env_values = true)]
+    pub rates_api_key: Option<String>,
+
+    /// Seconds between two readings of the price API (one process reads for all).
+    #[arg(long, env = "PAYOUTS_RATES_INTERVAL_SECONDS", default_value_t = 60)]
+    pub rates_interval_seconds: u64,
+
+    /// A provider value that moved more than this many percent from the last one is held until
+    /// a second reading agrees.
+    #[arg(long, env = "PAYOUTS_RATES_OUTLIER_PERCENT", default_value_t = 10)]
+    pub rates_outlier_percent: u32,
 }
 
 impl Default for ServeArgs {
@@ -186,6 +208,11 @@ impl Default for ServeArgs {
             mail_from: None,
             mail_reply_to: None,
             telegram_api_url: "https://api.telegram.org".into(),
+            rates_provider: None,
+            rates_url: None,
+            rates_api_key: None,
+            rates_interval_seconds: 60,
+            rates_outlier_percent: 10,
         }
     }
 }
@@ -206,6 +233,8 @@ pub struct Config {
     pub smtp: Option<crate::service::outbound::mail::SmtpSettings>,
     pub mail_sender: crate::service::outbound::mail::Sender,
     pub telegram_api: url::Url,
+    /// The price API read for exchange rates, when one is configured.
+    pub rates: Option<crate::service::outbound::rates_feed::Feed>,
 }
 
 impl Config {
@@ -240,8 +269,30 @@ impl Config {
             mail_sender: mail_sender(args, &public_url)?,
             telegram_api: url::Url::parse(args.telegram_api_url.trim())
                 .map_err(|e| format!("PAYOUTS_TELEGRAM_API_URL is not a URL: {e}"))?,
+            rates: rates_feed(args)?,
         })
     }
+}
+
+fn rates_feed(args: &ServeArgs) -> Result<Option<crate::service::outbound::rates_feed::Feed>, String> {
+    use crate::service::outbound::rates_feed::{Feed, Provider};
+    let Some(name) = args.rates_provider.as_deref().map(str::trim).filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    let provider = Provider::parse(name)?;
+    let base = args.rates_url.as_deref().map(str::trim).filter(|s| !s.is_empty()).unwrap_or(provider.default_url());
+    let base = url::Url::parse(base).map_err(|e| format!("PAYOUTS_RATES_URL {base:?} is not a URL: {e}"))?;
+    if args.rates_outlier_percent == 0 || args.rates_outlier_percent > 1000 {
+        return Err("PAYOUTS_RATES_OUTLIER_PERCENT must be from 1 to 1000".into());
+    }
+    Ok(Some(Feed {
+        provider,
+        base,
+        api_key: args.rates_api_key.clone().filter(|k| !k.trim().is_empty()),
+        interval: std::time::Duration::from_secs(args.rates_interval_seconds.max(10)),
+        outlier_percent: args.rates_outlier_percent,
+        timeout: std::time::Duration::from_secs(10),
+    }))
 }
 
 fn mail_sender(args: &ServeArgs, public_url: &url::Url) -> Result<crate::service::outbound::mail::Sender, String> {

@@ -343,6 +343,9 @@ async fn serve(db_args: DbArgs, args: ServeArgs) -> Result<(), String> {
             state.config.webhooks,
             state.clock.clone(),
         );
+        if let Some(feed) = state.config.rates.clone() {
+            payouts::service::outbound::rates_feed::spawn(state.pool.clone(), feed, state.clock.clone());
+        }
         let _notifier =
             payouts::service::outbound::sender::spawn(state.pool.clone(), state.delivery(), Duration::from_secs(1));
         payouts::service::payouts::schedules::spawn(state.pool.clone(), state.clock.clone(), Duration::from_secs(20));

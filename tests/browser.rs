@@ -860,7 +860,7 @@ async fn invitation(page: Page, mail: &MailServer, who: String) -> Outcome {
     Ok(())
 }
 
-const SETTINGS_PAGES: [&str; 10] = [
+const SETTINGS_PAGES: [&str; 11] = [
     "/settings/users",
     "/settings/assets",
     "/settings/fees",
@@ -869,6 +869,7 @@ const SETTINGS_PAGES: [&str; 10] = [
     "/settings/balances",
     "/settings/api-keys",
     "/settings/webhooks",
+    "/settings/rates",
     "/settings/notifications",
     "/settings/audit",
 ];

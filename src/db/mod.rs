@@ -17,6 +17,7 @@ pub mod outbox;
 pub mod payees;
 pub mod payouts;
 pub mod processor;
+pub mod rates;
 pub mod schedules;
 pub mod schema;
 pub mod security_keys;

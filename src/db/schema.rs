@@ -551,7 +551,45 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    org_reporting (org_id) {
+        org_id -> BigInt,
+        currency -> Text,
+        stale_minutes -> Integer,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    rates (id) {
+        id -> BigInt,
+        org_id -> Nullable<BigInt>,
+        asset -> Text,
+        currency -> Text,
+        rate -> Text,
+        source -> Text,
+        status -> Text,
+        observed_at -> Timestamp,
+        recorded_by -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    rate_pins (org_id, asset, currency) {
+        org_id -> BigInt,
+        asset -> Text,
+        currency -> Text,
+        rate -> Text,
+        pinned_by -> BigInt,
+        pinned_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
+    org_reporting,
+    rates,
+    rate_pins,
     events,
     notifications,
     outbox,

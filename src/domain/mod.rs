@@ -5,6 +5,7 @@ pub mod address;
 pub mod asset;
 pub mod event;
 pub mod fee;
+pub mod fiat;
 pub mod ledger;
 pub mod money;
 pub mod notice;

@@ -11,6 +11,7 @@ pub mod mail;
 pub mod net;
 pub mod notices;
 pub mod periodic;
+pub mod rates_feed;
 pub mod sender;
 pub mod tell;
 pub mod webhooks;

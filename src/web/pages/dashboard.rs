@@ -34,6 +34,11 @@ pub struct DashboardPage {
 
 impl DashboardPage {
     /// Assets that hold or held funds; the others are folded under one line.
+    /// The fiat value of an asset's available balance, as the dashboard says it.
+    fn value(&self, code: &str) -> &str {
+        self.o.values.iter().find(|(c, _)| *c == code).map_or("", |(_, v)| v.as_str())
+    }
+
     fn held(&self) -> Vec<&BalanceLine> {
         self.o.balances.iter().filter(|l| !l.is_empty()).collect()
     }

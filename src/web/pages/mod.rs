@@ -13,6 +13,7 @@ pub mod schedules;
 pub mod security_keys;
 pub mod settings;
 pub mod settings_org;
+pub mod settings_rates;
 pub mod settings_security;
 
 /// Emails of the organization's admins, for pages that must say whom to ask (a deposit, a role).

@@ -1,0 +1,3 @@
+DROP TABLE rate_pins;
+DROP TABLE rates;
+DROP TABLE org_reporting;

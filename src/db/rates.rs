@@ -1,0 +1,125 @@
+//! Reporting currencies, observed exchange rates and pinned rates.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::{org_reporting::dsl as o, rate_pins::dsl as p, rates::dsl as r};
+use super::{DbConnection, DbResult};
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = super::schema::org_reporting)]
+pub struct ReportingRow {
+    pub org_id: i64,
+    pub currency: String,
+    pub stale_minutes: i32,
+    pub updated_at: NaiveDateTime,
+}
+
+pub fn reporting(conn: &mut DbConnection, org_id: i64) -> DbResult<Option<ReportingRow>> {
+    o::org_reporting.find(org_id).select(ReportingRow::as_select()).first(conn).optional()
+}
+
+pub fn all_reporting(conn: &mut DbConnection) -> DbResult<Vec<ReportingRow>> {
+    o::org_reporting.select(ReportingRow::as_select()).load(conn)
+}
+
+pub fn save_reporting(conn: &mut DbConnection, row: &ReportingRow) -> DbResult<()> {
+    if diesel::update(o::org_reporting.find(row.org_id)).set(row).execute(conn)? == 0 {
+        diesel::insert_into(o::org_reporting).values(row).execute(conn)?;
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = super::schema::rates)]
+pub struct RateRow {
+    pub id: i64,
+    pub org_id: Option<i64>,
+    pub asset: String,
+    pub currency: String,
+    pub rate: String,
+    pub source: String,
+    pub status: String,
+    pub observed_at: NaiveDateTime,
+    pub recorded_by: Option<i64>,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = super::schema::rates)]
+pub struct NewRate<'a> {
+    pub org_id: Option<i64>,
+    pub asset: &'a str,
+    pub currency: &'a str,
+    pub rate: &'a str,
+    pub source: &'a str,
+    pub status: &'a str,
+    pub observed_at: NaiveDateTime,
+    pub recorded_by: Option<i64>,
+    pub created_at: NaiveDateTime,
+}
+
+pub fn insert(conn: &mut DbConnection, row: &NewRate) -> DbResult<()> {
+    diesel::insert_into(r::rates).values(row).execute(conn).map(drop)
+}
+
+/// The newest accepted observation of a pair an organization may use: its own, or a provider's.
+pub fn latest_accepted(conn: &mut DbConnection, org_id: i64, asset: &str, currency: &str) -> DbResult<Option<RateRow>> {
+    r::rates
+        .filter(r::asset.eq(asset).and(r::currency.eq(currency)).and(r::status.eq("accepted")))
+        .filter(r::org_id.eq(org_id).or(r::org_id.is_null()))
+        .order((r::observed_at.desc(), r::id.desc()))
+        .select(RateRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The newest provider observation of a pair, accepted or held.
+pub fn latest_from_provider(conn: &mut DbConnection, asset: &str, currency: &str) -> DbResult<Option<RateRow>> {
+    r::rates
+        .filter(r::asset.eq(asset).and(r::currency.eq(currency)).and(r::org_id.is_null()))
+        .order((r::observed_at.desc(), r::id.desc()))
+        .select(RateRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Forgets provider observations older than `before` (pages and payouts keep what they used).
+pub fn purge_provider(conn: &mut DbConnection, before: NaiveDateTime) -> DbResult<usize> {
+    diesel::delete(r::rates.filter(r::org_id.is_null().and(r::observed_at.lt(before)))).execute(conn)
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = super::schema::rate_pins)]
+pub struct PinRow {
+    pub org_id: i64,
+    pub asset: String,
+    pub currency: String,
+    pub rate: String,
+    pub pinned_by: i64,
+    pub pinned_at: NaiveDateTime,
+}
+
+pub fn pin(conn: &mut DbConnection, org_id: i64, asset: &str, currency: &str) -> DbResult<Option<PinRow>> {
+    p::rate_pins
+        .filter(p::org_id.eq(org_id).and(p::asset.eq(asset)).and(p::currency.eq(currency)))
+        .select(PinRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn set_pin(conn: &mut DbConnection, row: &PinRow) -> DbResult<()> {
+    let q =
+        p::rate_pins.filter(p::org_id.eq(row.org_id).and(p::asset.eq(&row.asset)).and(p::currency.eq(&row.currency)));
+    if diesel::update(q).set(row).execute(conn)? == 0 {
+        diesel::insert_into(p::rate_pins).values(row).execute(conn)?;
+    }
+    Ok(())
+}
+
+pub fn remove_pin(conn: &mut DbConnection, org_id: i64, asset: &str, currency: &str) -> DbResult<bool> {
+    let n =
+        diesel::delete(p::rate_pins.filter(p::org_id.eq(org_id).and(p::asset.eq(asset)).and(p::currency.eq(currency))))
+            .execute(conn)?;
+    Ok(n == 1)
+}
