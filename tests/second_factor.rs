@@ -489,3 +489,39 @@ async fn an_admin_or_the_cli_resets_a_users_factors_and_ends_their_sessions() {
         assert!(String::from_utf8_lossy(&unknown.stderr).contains("no user has the email"));
     }
 }
+
+#[actix_web::test]
+async fn a_password_reset_leaves_the_second_factor_in_place() {
+    for backend in backends() {
+        let app = TestApp::start(backend).await;
+        let mut c = app.client().await;
+        c.login("manager@demo.local", "demo").await;
+        let (secret, _) = enrol!(c, backend);
+
+        // The reset link, as the notifier would email it (taken from the outbox here).
+        let at = payouts::clock::now();
+        payouts::service::access::password_reset::request(&mut app.conn(), "manager@demo.local", None, at).unwrap();
+        let notifier = payouts::service::outbound::tell::Notifier { mail: true, ..app.state.notifier() };
+        payouts::service::outbound::links::handle_reset_requests(&mut app.conn(), &notifier, at).unwrap();
+        let queued = payouts::db::outbox::to_recipient(&mut app.conn(), "manager@demo.local").unwrap();
+        let body = &queued.last().expect("the reset email").body_text;
+        let start = body.find("/password/reset/").expect("a link");
+        let path: String = body[start..].chars().take_while(|c| !c.is_whitespace()).collect();
+
+        let mut anon = app.client().await;
+        anon.get(&path).await;
+        let done = anon
+            .post_form(&path, &[("password", "a reset long password"), ("password_again", "a reset long password")])
+            .await;
+        assert_eq!(done.location(), Some("/login"), "[{backend:?}] {}", done.body);
+        anon.get("/login").await;
+        let res =
+            anon.post_form("/login", &[("email", "manager@demo.local"), ("password", "a reset long password")]).await;
+        assert_eq!(res.location(), Some("/login/second-factor"), "[{backend:?}] the factor is still asked");
+        assert_eq!(anon.get("/approvals").await.location(), Some("/login/second-factor"), "[{backend:?}]");
+        anon.get("/login/second-factor").await;
+        let ok = anon.post_form("/login/second-factor", &[("code", &code(&secret, 1))]).await;
+        assert_eq!(ok.status, StatusCode::SEE_OTHER, "[{backend:?}] {}", ok.body);
+        assert_eq!(anon.get("/approvals").await.status, StatusCode::OK, "[{backend:?}]");
+    }
+}
