@@ -54,11 +54,21 @@ pub async fn invitation(
     Ctx(ctx): Ctx,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let token = token(path)?;
-    let (t, at) = (token.clone(), state.clock.now());
+    invitation_page(&state, &ctx, &token(path)?, StatusCode::OK, FieldErrors::new()).await
+}
+
+/// The invitation's password form, while its link is open.
+async fn invitation_page(
+    state: &AppState,
+    ctx: &RequestContext,
+    token: &str,
+    status: StatusCode,
+    errors: FieldErrors,
+) -> Result<HttpResponse, AppError> {
+    let (t, at) = (token.to_owned(), state.clock.now());
     let inv = state.run(move |conn| invitations::open(conn, &t, at)).await?;
     let intro = format!("You are invited as {}. Choose your password to create your account.", inv.role);
-    set_password_page(&ctx, StatusCode::OK, true, &token, inv.email, intro, FieldErrors::new())
+    set_password_page(ctx, status, true, token, inv.email, intro, errors)
 }
 
 pub async fn accept_invitation(
@@ -77,10 +87,7 @@ pub async fn accept_invitation(
             &format!("Your account {email} is ready: sign in with your new password."),
         )),
         Err(AppError::Validation(errors)) => {
-            let (t, at) = (token.clone(), state.clock.now());
-            let inv = state.run(move |conn| invitations::open(conn, &t, at)).await?;
-            let intro = format!("You are invited as {}. Choose your password to create your account.", inv.role);
-            set_password_page(&ctx, StatusCode::UNPROCESSABLE_ENTITY, true, &token, inv.email, intro, errors)
+            invitation_page(&state, &ctx, &token, StatusCode::UNPROCESSABLE_ENTITY, errors).await
         }
         Err(e) => Err(e),
     }
@@ -152,11 +159,21 @@ pub async fn reset(
     Ctx(ctx): Ctx,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let token = token(path)?;
-    let (t, at) = (token.clone(), state.clock.now());
+    reset_page(&state, &ctx, &token(path)?, StatusCode::OK, FieldErrors::new()).await
+}
+
+/// The reset link's password form, while the link can be used.
+async fn reset_page(
+    state: &AppState,
+    ctx: &RequestContext,
+    token: &str,
+    status: StatusCode,
+    errors: FieldErrors,
+) -> Result<HttpResponse, AppError> {
+    let (t, at) = (token.to_owned(), state.clock.now());
     let email = state.run(move |conn| password_reset::open(conn, &t, at)).await?;
     let intro = "Choose a new password. Every session of your account ends when you save it.".to_owned();
-    set_password_page(&ctx, StatusCode::OK, false, &token, email, intro, FieldErrors::new())
+    set_password_page(ctx, status, false, token, email, intro, errors)
 }
 
 pub async fn complete_reset(
@@ -175,10 +192,7 @@ pub async fn complete_reset(
             "Your password is changed and every session ended: sign in with the new one.",
         )),
         Err(AppError::Validation(errors)) => {
-            let (t, at) = (token.clone(), state.clock.now());
-            let email = state.run(move |conn| password_reset::open(conn, &t, at)).await?;
-            let intro = "Choose a new password. Every session of your account ends when you save it.".to_owned();
-            set_password_page(&ctx, StatusCode::UNPROCESSABLE_ENTITY, false, &token, email, intro, errors)
+            reset_page(&state, &ctx, &token, StatusCode::UNPROCESSABLE_ENTITY, errors).await
         }
         Err(e) => Err(e),
     }
