@@ -21,6 +21,7 @@ fn create(app: &TestApp, amount: &str, key: &str) -> i64 {
         amount: amount.into(),
         description: key.into(),
         address: TRON_ADDRESS.into(),
+        ..Default::default()
     };
     let draft = payout_service::check_single(&mut conn, &accountant, &form).unwrap();
     payout_service::create(&mut conn, &accountant, &draft, key).unwrap().payout.id

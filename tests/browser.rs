@@ -528,7 +528,10 @@ async fn mass_payout(page: Page) -> Outcome {
         tokio_sleep(100).await;
     };
     let mut lines = results.lines();
-    if lines.next() != Some("line,address,amount,comment,reference,status,tx_hash,fee,error,log_index") {
+    let header = "line,address,amount,comment,reference,status,tx_hash,fee,error,log_index,fiat_currency,\
+                  value_at_confirmation,rate_at_payment,rate_source,rate_observed_at,value_at_payment,fee_value,\
+                  network_fee,network_fee_asset,network_fee_value";
+    if lines.next() != Some(header) {
         return Err(format!("results file header: {results}"));
     }
     let rows: Vec<&str> = lines.collect();
@@ -860,7 +863,7 @@ async fn invitation(page: Page, mail: &MailServer, who: String) -> Outcome {
     Ok(())
 }
 
-const SETTINGS_PAGES: [&str; 11] = [
+const SETTINGS_PAGES: [&str; 12] = [
     "/settings/users",
     "/settings/assets",
     "/settings/fees",
@@ -870,6 +873,7 @@ const SETTINGS_PAGES: [&str; 11] = [
     "/settings/api-keys",
     "/settings/webhooks",
     "/settings/rates",
+    "/settings/accounting",
     "/settings/notifications",
     "/settings/audit",
 ];
@@ -926,6 +930,9 @@ async fn accessibility(page: Page) -> Outcome {
     page.goto("/account/notifications").await?;
     page.wait_text("Daily digest at").await?;
     check(&page, "notification preferences").await?;
+    page.goto("/payouts/accounting").await?;
+    page.wait_text("Export for accounting").await?;
+    check(&page, "export for accounting").await?;
     page.sign_out().await?;
     page.goto("/password/forgot").await?;
     page.wait_text("Forgot your password?").await?;

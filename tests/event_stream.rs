@@ -16,6 +16,7 @@ fn single(app: &TestApp, amount: &str, key: &str) -> Result<i64, payouts::AppErr
         amount: amount.into(),
         description: key.into(),
         address: TRON_ADDRESS.into(),
+        ..Default::default()
     };
     let draft = payout_service::check_single(&mut conn, &a, &form)?;
     Ok(payout_service::create(&mut conn, &a, &draft, key)?.payout.id)

@@ -155,6 +155,20 @@ fn mass_payouts_of_250_rows_go_out_in_chunks_and_pay_everyone_once() {
         let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
         assert_eq!(records.len(), 250);
         assert!(records.iter().all(|r| r[hash].len() == 66 && r[log].parse::<u32>().is_ok()), "[{backend:?}]");
+        // Each row carries its share of its chunk's fee, in ETH: the shares add up to what the
+        // chain charged for the three transactions (gas used × effective price).
+        let fee_col = header.iter().position(|h| h == "network_fee").unwrap();
+        let asset_col = header.iter().position(|h| h == "network_fee_asset").unwrap();
+        let eth_asset = payouts::domain::asset::find("ETH").unwrap();
+        let shares = records.iter().fold(0i128, |t, r| {
+            assert_eq!(&r[asset_col], "ETH", "[{backend:?}]");
+            t + payouts::domain::Amount::parse(eth_asset, &r[fee_col]).unwrap().minor()
+        });
+        let mut hashes: Vec<String> = records.iter().map(|r| r[hash].to_owned()).collect();
+        hashes.dedup();
+        let charged: u128 =
+            hashes.iter().map(|h| chain.rpc.receipt(h.parse().unwrap()).unwrap().unwrap().fee.unwrap()).sum();
+        assert!(charged > 0 && shares == charged as i128, "[{backend:?}] {shares} = {charged}");
         assert_eq!(books.reserved_and_available("USDT_ERC20").0, "0", "[{backend:?}] nothing left reserved");
     }
 }

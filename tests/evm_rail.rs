@@ -45,6 +45,16 @@ fn eth_and_token_payouts_arrive_on_chain() {
                 assert!(item.tx_hash.is_some_and(|h| h.len() == 66), "[{backend:?}] the chain's transaction hash");
             }
         }
+        // What the chain charged for each transfer is recorded with the row, in ETH.
+        for id in [eth, token] {
+            let item = &payouts::db::payouts::items(&mut conn, id).unwrap()[0];
+            let receipt = chain.rpc.receipt(item.tx_hash.as_deref().unwrap().parse().unwrap()).unwrap().unwrap();
+            let values = payout_service::values::of_payout(&mut conn, id).unwrap();
+            let paid = values.rows[&1].paid.clone().expect("recorded at payment");
+            let fee = paid.network_fee.expect("the network fee is known");
+            assert_eq!((fee.asset().code, fee.minor()), ("ETH", receipt.fee.unwrap() as i128), "[{backend:?}]");
+            assert!(paid.value.is_none(), "[{backend:?}] no rate was recorded, so no value is guessed");
+        }
         drop(conn);
         assert_eq!(chain.eth(to_eth), units(25, 16), "[{backend:?}] 0.25 ETH arrived");
         assert_eq!(chain.tokens(to_token), U256::from(150_500_000u64), "[{backend:?}] 150.5 tokens arrived");
@@ -222,6 +232,7 @@ fn above_the_fee_cap_nothing_is_sent_and_assets_without_a_chain_are_not_simulate
             amount: "5".into(),
             description: "no chain for this one".into(),
             address: common::tron_address(1),
+            ..Default::default()
         };
         let draft = payout_service::check_single(&mut conn, &books.actor, &form).unwrap();
         payout_service::create(&mut conn, &books.actor, &draft, "tron").unwrap().payout.id

@@ -67,6 +67,7 @@ async fn every_page_renders_whatever_a_row_holds() {
             amount: "999".into(),
             description: "é".repeat(500),
             address: TRON_ADDRESS.into(),
+            ..Default::default()
         };
         let draft = payout_service::check_single(&mut app.conn(), &accountant, &form).unwrap();
         let id = payout_service::create(&mut app.conn(), &accountant, &draft, "extreme").unwrap().payout.id;
@@ -222,6 +223,7 @@ async fn a_creator_demoted_to_viewer_cannot_cancel() {
             amount: "10".into(),
             description: "x".into(),
             address: TRON_ADDRESS.into(),
+            ..Default::default()
         };
         let draft = payout_service::check_single(&mut app.conn(), &accountant, &form).unwrap();
         let id = payout_service::create(&mut app.conn(), &accountant, &draft, "demoted").unwrap().payout.id;

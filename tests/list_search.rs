@@ -24,6 +24,7 @@ fn create(app: &TestApp, actor: &Actor, description: &str, n: usize) -> i64 {
         amount: "1".into(),
         description: description.into(),
         address: TRON_ADDRESS.into(),
+        ..Default::default()
     };
     let draft = payout_service::check_single(&mut conn, actor, &form).unwrap();
     payout_service::create(&mut conn, actor, &draft, &format!("{n:064}")).unwrap().payout.id

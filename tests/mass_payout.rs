@@ -234,7 +234,28 @@ async fn partial_failure_releases_exactly_the_failed_rows_and_results_download()
         let mut reader = csv::Reader::from_reader(results.body.as_bytes());
         assert_eq!(
             reader.headers().unwrap().iter().collect::<Vec<_>>(),
-            ["line", "address", "amount", "comment", "reference", "status", "tx_hash", "fee", "error", "log_index"]
+            [
+                "line",
+                "address",
+                "amount",
+                "comment",
+                "reference",
+                "status",
+                "tx_hash",
+                "fee",
+                "error",
+                "log_index",
+                "fiat_currency",
+                "value_at_confirmation",
+                "rate_at_payment",
+                "rate_source",
+                "rate_observed_at",
+                "value_at_payment",
+                "fee_value",
+                "network_fee",
+                "network_fee_asset",
+                "network_fee_value"
+            ]
         );
         let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.unwrap()).collect();
         assert_eq!(&rows[1][3], "'=cmd|' /C calc'!A0", "[{backend:?}] formula neutralized");

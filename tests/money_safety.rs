@@ -40,6 +40,7 @@ fn single_form(amount: &str) -> SinglePayoutForm {
         amount: amount.into(),
         description: "contractor".into(),
         address: TRON_ADDRESS.into(),
+        ..Default::default()
     }
 }
 

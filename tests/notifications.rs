@@ -58,6 +58,7 @@ fn create(app: &TestApp, description: &str) -> i64 {
         amount: "20".into(),
         description: description.into(),
         address: TRON_ADDRESS.into(),
+        ..Default::default()
     };
     let draft = payout_service::check_single(&mut conn, &a, &form).unwrap();
     payout_service::create(&mut conn, &a, &draft, description).unwrap().payout.id
@@ -794,6 +795,7 @@ async fn paid_and_failed_payouts_and_a_pending_payee_address_reach_their_people(
             amount: "5".into(),
             description: "Refused one".into(),
             address: bad.clone(),
+            ..Default::default()
         };
         let draft = payout_service::check_single(&mut app.conn(), &a, &form).unwrap();
         let failed = payout_service::create(&mut app.conn(), &a, &draft, "refused").unwrap().payout.id;

@@ -31,6 +31,7 @@ fn create(
         amount: amount.into(),
         description: description.into(),
         address: TRON_ADDRESS.into(),
+        ..Default::default()
     };
     let draft = payout_service::check_single(&mut conn, actor, &form)?;
     Ok(payout_service::create(&mut conn, actor, &draft, token)?.payout.id)
@@ -53,6 +54,7 @@ async fn parallel_confirms_never_overdraw_the_balance() {
                         amount: "9000".into(),
                         description: format!("parallel {n}"),
                         address: TRON_ADDRESS.into(),
+                        ..Default::default()
                     };
                     let draft = payout_service::check_single(&mut conn, &actor, &form).unwrap();
                     payout_service::create(&mut conn, &actor, &draft, &format!("{n:064}"))

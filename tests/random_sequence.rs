@@ -117,6 +117,7 @@ async fn random_operations_keep_the_ledger_whole_and_pay_once() {
                         amount: format!("{}.{}", 1 + rng.below(3000), rng.below(100)),
                         description: format!("step {step}"),
                         address: tron_address(rng.below(20) as u32),
+                        ..Default::default()
                     };
                     let draft = payout_service::check_single(&mut conn, &accountant, &form).unwrap();
                     // Some creates are retried with the same key, as a double click would.

@@ -19,7 +19,7 @@ use payouts::service::outbound::rates_feed::{self, Feed, Provider};
 
 fn eur(app: &TestApp) {
     let admin = actor(app, "admin@demo.local");
-    let form = ReportingForm { currency: "EUR".into(), stale_minutes: "15".into() };
+    let form = ReportingForm { currency: "EUR".into(), stale_minutes: "15".into(), ..Default::default() };
     rates::set_reporting(&mut app.conn(), &admin, &form).unwrap();
 }
 

@@ -204,6 +204,7 @@ async fn insufficient_balance_is_a_clear_error_and_stores_nothing() {
             amount: "1.5".into(),
             description: "".into(),
             address: "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa".into(),
+            ..Default::default()
         };
         let digest = payouts::service::payouts::check_single(&mut app.conn(), &accountant, &form).unwrap().digest();
         let token = "ab".repeat(32);

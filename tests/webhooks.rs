@@ -107,6 +107,7 @@ fn create(app: &TestApp, key: &str) -> i64 {
         amount: "20".into(),
         description: key.into(),
         address: TRON_ADDRESS.into(),
+        ..Default::default()
     };
     let draft = payout_service::check_single(&mut conn, &a, &form).unwrap();
     payout_service::create(&mut conn, &a, &draft, key).unwrap().payout.id

@@ -23,6 +23,8 @@ pub struct DraftRow {
     /// The schedule that made this draft, and the pay day its review proposes.
     pub schedule_id: Option<i64>,
     pub send_on: Option<NaiveDateTime>,
+    /// The reporting currency the rows' amounts are typed in, when they are in fiat.
+    pub fiat_currency: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]

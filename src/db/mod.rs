@@ -26,6 +26,7 @@ pub mod settings;
 pub mod sim;
 pub mod stamp;
 pub mod users;
+pub mod values;
 pub mod webhooks;
 
 use std::time::{Duration, Instant};

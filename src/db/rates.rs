@@ -13,6 +13,8 @@ pub struct ReportingRow {
     pub currency: String,
     pub stale_minutes: i32,
     pub updated_at: NaiveDateTime,
+    /// How far a rate may move between a fiat-priced review and its Confirm, in percent.
+    pub tolerance_percent: String,
 }
 
 pub fn reporting(conn: &mut DbConnection, org_id: i64) -> DbResult<Option<ReportingRow>> {

@@ -269,6 +269,7 @@ diesel::table! {
         repeat_of -> Nullable<BigInt>,
         schedule_id -> Nullable<BigInt>,
         send_on -> Nullable<Timestamp>,
+        fiat_currency -> Nullable<Text>,
     }
 }
 
@@ -557,6 +558,41 @@ diesel::table! {
         currency -> Text,
         stale_minutes -> Integer,
         updated_at -> Timestamp,
+        tolerance_percent -> Text,
+    }
+}
+
+diesel::table! {
+    payout_rates (payout_id) {
+        payout_id -> BigInt,
+        currency -> Text,
+        rate -> Text,
+        source -> Text,
+        observed_at -> Timestamp,
+        amount_fiat -> Text,
+        fee_fiat -> Text,
+        entered_in_fiat -> Bool,
+    }
+}
+
+diesel::table! {
+    item_values (payout_id, line) {
+        payout_id -> BigInt,
+        line -> Integer,
+        org_id -> BigInt,
+        currency -> Text,
+        confirmed_fiat -> Nullable<Text>,
+        entered_fiat -> Nullable<Text>,
+        paid_at -> Nullable<Timestamp>,
+        paid_currency -> Nullable<Text>,
+        paid_rate -> Nullable<Text>,
+        paid_source -> Nullable<Text>,
+        paid_observed_at -> Nullable<Timestamp>,
+        paid_fiat -> Nullable<Text>,
+        fee_fiat -> Nullable<Text>,
+        network_asset -> Nullable<Text>,
+        network_fee -> Nullable<Text>,
+        network_fee_fiat -> Nullable<Text>,
     }
 }
 
@@ -586,8 +622,19 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    accounting_accounts (org_id, entry) {
+        org_id -> BigInt,
+        entry -> Text,
+        account -> Text,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
+    accounting_accounts,
     org_reporting,
+    payout_rates,
+    item_values,
     rates,
     rate_pins,
     events,

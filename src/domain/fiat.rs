@@ -123,6 +123,47 @@ impl Fiat {
         }
     }
 
+    /// An amount of `currency` as a person typed it: digits and at most one dot, at most the
+    /// currency's minor digits, more than zero. The messages say what to type instead.
+    pub fn parse(input: &str, currency: &'static Currency) -> Result<Fiat, String> {
+        let s = input.trim();
+        if s.is_empty() {
+            return Err("Enter an amount.".into());
+        }
+        if s.len() > 30 {
+            return Err("An amount has at most 30 characters; check what was pasted.".into());
+        }
+        if s.contains(',') {
+            return Err(if s.contains('.') {
+                "Remove the thousands separators: write 1234.56, not 1,234.56.".into()
+            } else {
+                format!("Use a dot as the decimal mark: write {}, not {s}.", s.replace(',', "."))
+            });
+        }
+        if let Some(bad) = s.chars().find(|c| !c.is_ascii_digit() && *c != '.') {
+            return Err(format!("An amount may contain only digits and one dot; `{bad}` is not allowed."));
+        }
+        let (whole, fraction) = s.split_once('.').unwrap_or((s, ""));
+        if fraction.contains('.') || whole.is_empty() || (s.contains('.') && fraction.is_empty()) {
+            return Err("Write the amount like 1234.56.".into());
+        }
+        let fraction = fraction.trim_end_matches('0');
+        if fraction.len() > currency.minor_units as usize {
+            return Err(format!("{} allows at most {} decimal places.", currency.code, currency.minor_units));
+        }
+        let whole = whole.trim_start_matches('0');
+        if whole.len() > 15 {
+            return Err("Amount is too large: at most 15 digits before the dot.".into());
+        }
+        let w: i128 = if whole.is_empty() { 0 } else { whole.parse().map_err(|_| "Amount is not a number.")? };
+        let f: i128 = format!("{fraction:0<w$}", w = currency.minor_units as usize).parse().unwrap_or(0);
+        let minor = w * 10i128.pow(currency.minor_units) + f;
+        if minor == 0 {
+            return Err("Amount must be greater than zero.".into());
+        }
+        Ok(Fiat { minor, currency })
+    }
+
     /// The plain decimal (`1234.50`), as CSV and JSON carry it.
     pub fn plain(&self) -> String {
         let d = Decimal::from_i128_with_scale(self.minor, self.currency.minor_units);
@@ -174,6 +215,28 @@ pub fn amount_for(fiat: Fiat, asset: &'static Asset, rate: Rate) -> Option<Amoun
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn typed_fiat_amounts_are_exact_or_refused_with_a_reason() {
+        let eur = super::currency("EUR").unwrap();
+        let jpy = super::currency("JPY").unwrap();
+        assert_eq!(super::Fiat::parse(" 1234.5 ", eur).unwrap().minor, 123_450);
+        assert_eq!(super::Fiat::parse("0.010", eur).unwrap().minor, 1);
+        assert_eq!(super::Fiat::parse("1500", jpy).unwrap().minor, 1500);
+        for (bad, why) in [
+            ("1.005", "at most 2 decimal places"),
+            ("1,234.50", "thousands separators"),
+            ("12,5", "write 12.5"),
+            ("-3", "`-` is not allowed"),
+            ("0", "greater than zero"),
+            ("1.", "like 1234.56"),
+            ("", "Enter an amount"),
+        ] {
+            let e = super::Fiat::parse(bad, eur).unwrap_err();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
+        assert!(super::Fiat::parse("1.5", jpy).unwrap_err().contains("at most 0 decimal places"));
+    }
+
     use super::*;
     use crate::domain::asset;
     use proptest::prelude::*;

@@ -6,6 +6,7 @@ pub mod asset;
 pub mod event;
 pub mod fee;
 pub mod fiat;
+pub mod journal;
 pub mod ledger;
 pub mod money;
 pub mod notice;

@@ -19,16 +19,15 @@ pub struct Transfer {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TxState {
     /// On the network, not yet confirmed deeply enough.
-    Pending {
-        confirmations: u32,
-    },
+    Pending { confirmations: u32 },
     Confirmed {
         confirmations: u32,
+        /// What the network charged for this transfer, in the chain's own coin (its share of a
+        /// batch transaction's fee); None where the rail cannot say.
+        network_fee: Option<Amount>,
     },
     /// Rejected or reverted: nothing was paid. The reason is for a person to act on.
-    Failed {
-        reason: String,
-    },
+    Failed { reason: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

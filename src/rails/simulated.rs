@@ -76,7 +76,7 @@ impl SimulatedRail {
         }
         let elapsed = (now - row.submitted_at).to_std().unwrap_or_default();
         if elapsed >= self.config.confirm_after {
-            return TxState::Confirmed { confirmations: self.config.confirmations };
+            return TxState::Confirmed { confirmations: self.config.confirmations, network_fee: None };
         }
         let step = self.config.confirm_after.as_millis().max(1) / u128::from(self.config.confirmations.max(1));
         TxState::Pending { confirmations: (elapsed.as_millis() / step.max(1)) as u32 }

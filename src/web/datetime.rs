@@ -47,6 +47,16 @@ impl fmt::Display for Shown {
     }
 }
 
+/// How old something observed at `at` is at `now`: "just now", "3 min ago", "5 h ago".
+pub fn age(at: &NaiveDateTime, now: &NaiveDateTime) -> String {
+    match (*now - *at).num_minutes() {
+        m if m < 1 => "just now".into(),
+        m if m < 120 => format!("{m} min ago"),
+        m if m < 48 * 60 => format!("{} h ago", m / 60),
+        m => format!("{} days ago", m / (24 * 60)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::Stamp;

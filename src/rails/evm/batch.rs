@@ -12,6 +12,7 @@ use super::config::Payment;
 use super::rpc::{Call, RpcError};
 use super::{EvmRail, Outgoing, REVERT_GAS, unavailable};
 use crate::db::{self, evm::EvmTxRow};
+use crate::domain::Amount;
 use crate::rails::{RailError, RailTx, Transfer, TxState};
 
 alloy::sol! {
@@ -296,7 +297,14 @@ impl EvmRail {
             }
             let (state, hash, paid) = &states[&batch.idempotency_key];
             let log_index = paid.iter().find(|(row, _)| *row == index as u64).map(|(_, log)| *log as u32);
-            answers.push((key, RailTx { tx_hash: hash.clone(), state: state.clone(), log_index }));
+            let state = match state {
+                TxState::Confirmed { confirmations, network_fee } => TxState::Confirmed {
+                    confirmations: *confirmations,
+                    network_fee: network_fee.and_then(|fee| share_of(fee, paid, index as u64)),
+                },
+                other => other.clone(),
+            };
+            answers.push((key, RailTx { tx_hash: hash.clone(), state, log_index }));
         }
         Ok(answers)
     }
@@ -316,6 +324,18 @@ impl EvmRail {
     }
 }
 
+/// A paid row's part of its batch transaction's fee: an equal share, the remainder to the
+/// lowest row, so the rows' parts add up to what the chain charged.
+fn share_of(fee: Amount, paid: &[(u64, u64)], row: u64) -> Option<Amount> {
+    let n = paid.len() as i128;
+    if n == 0 || !paid.iter().any(|(r, _)| *r == row) {
+        return None;
+    }
+    let (each, rest) = (fee.minor() / n, fee.minor() % n);
+    let first = paid.iter().map(|(r, _)| *r).min() == Some(row);
+    Some(Amount::from_minor(fee.asset(), each + if first { rest } else { 0 }))
+}
+
 /// The keys of `keys` that are not batch rows, for the single-transfer look-up.
 pub(super) fn singles<'a>(keys: &[&'a str], batched: &[(String, RailTx)]) -> Vec<&'a str> {
     let taken: std::collections::HashSet<&str> = batched.iter().map(|(k, _)| k.as_str()).collect();
@@ -324,6 +344,17 @@ pub(super) fn singles<'a>(keys: &[&'a str], batched: &[(String, RailTx)]) -> Vec
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn batch_fee_shares_add_up_to_the_fee() {
+        let eth = crate::domain::asset::find("ETH").unwrap();
+        let fee = crate::domain::Amount::from_minor(eth, 1_000_000_000_000_001);
+        let paid = [(4, 10), (1, 11), (7, 12)];
+        let parts: Vec<i128> = [1, 4, 7].iter().map(|r| super::share_of(fee, &paid, *r).unwrap().minor()).collect();
+        assert_eq!(parts, vec![333_333_333_333_335, 333_333_333_333_333, 333_333_333_333_333]);
+        assert_eq!(parts.iter().sum::<i128>(), 1_000_000_000_000_001);
+        assert!(super::share_of(fee, &paid, 2).is_none());
+    }
+
     #[test]
     fn a_revert_reason_is_stored_without_control_bytes_and_bounded() {
         assert_eq!(super::printable("execution reverted: \0\0\u{8}no"), "execution reverted: no");

@@ -230,8 +230,9 @@ impl EvmRail {
         }
         let head = self.rpc.block_number().map_err(unavailable)?;
         let confirmations = head.saturating_sub(receipt.block) as u32 + 1;
+        let network_fee = receipt.fee.zip(self.coin()).map(|(wei, coin)| amount(coin, U256::from(wei)));
         Ok(Some(if confirmations >= self.config.confirmations {
-            TxState::Confirmed { confirmations }
+            TxState::Confirmed { confirmations, network_fee }
         } else {
             TxState::Pending { confirmations }
         }))
@@ -368,6 +369,13 @@ fn amount(asset: &'static Asset, units: U256) -> Amount {
 /// (ETH on Ethereum, BNB on BNB Smart Chain, POL on Polygon).
 fn native_of(asset: &'static Asset) -> Option<&'static Asset> {
     asset::ASSETS.iter().find(|a| a.network == asset.network && !a.code.contains('_'))
+}
+
+impl EvmRail {
+    /// The coin this chain charges gas in.
+    fn coin(&self) -> Option<&'static Asset> {
+        self.config.assets.first().and_then(|(a, _)| native_of(a))
+    }
 }
 
 impl Chain for EvmRail {

@@ -29,6 +29,8 @@ pub struct Receipt {
     pub success: bool,
     pub block: u64,
     pub gas_used: u64,
+    /// What the transaction cost in wei: gas used × the effective gas price, when the node says.
+    pub fee: Option<u128>,
     /// The contract a creating transaction made.
     pub contract: Option<Address>,
     pub logs: Vec<Log>,
@@ -150,6 +152,9 @@ impl Rpc {
                     success: quantity(&r["status"])? == 1,
                     block: quantity(&r["blockNumber"])? as u64,
                     gas_used: quantity(&r["gasUsed"])? as u64,
+                    fee: quantity(&r["effectiveGasPrice"])
+                        .ok()
+                        .and_then(|price| price.checked_mul(quantity(&r["gasUsed"]).ok()?)),
                     contract,
                     logs,
                 })

@@ -24,13 +24,27 @@ pub const MAX_STALE_MINUTES: i32 = 7 * 24 * 60;
 pub struct Reporting {
     pub currency: &'static Currency,
     pub stale_after: chrono::Duration,
+    /// How far a rate may move, in percent, between a fiat-priced review and its Confirm.
+    pub tolerance: rust_decimal::Decimal,
+}
+
+/// Percent a rate may move between a fiat-priced review and its Confirm unless the organization
+/// says otherwise.
+pub const DEFAULT_TOLERANCE_PERCENT: &str = "1";
+
+fn parse_tolerance(text: &str) -> Option<rust_decimal::Decimal> {
+    let d: rust_decimal::Decimal = text.trim().parse().ok()?;
+    (d >= rust_decimal::Decimal::ZERO && d <= rust_decimal::Decimal::from(50) && d.scale() <= 2).then_some(d)
 }
 
 pub fn reporting(conn: &mut DbConnection, org_id: i64) -> Result<Reporting, AppError> {
     let row = db::rates::reporting(conn, org_id)?;
     let currency = row.as_ref().and_then(|r| fiat::currency(&r.currency)).unwrap_or(&fiat::CURRENCIES[0]);
-    let minutes = row.map_or(DEFAULT_STALE_MINUTES, |r| r.stale_minutes);
-    Ok(Reporting { currency, stale_after: chrono::Duration::minutes(minutes.into()) })
+    let minutes = row.as_ref().map_or(DEFAULT_STALE_MINUTES, |r| r.stale_minutes);
+    let tolerance = row
+        .and_then(|r| parse_tolerance(&r.tolerance_percent))
+        .unwrap_or_else(|| parse_tolerance(DEFAULT_TOLERANCE_PERCENT).expect("valid default"));
+    Ok(Reporting { currency, stale_after: chrono::Duration::minutes(minutes.into()), tolerance })
 }
 
 #[derive(Debug, Clone, Default, serde::Deserialize)]
@@ -39,6 +53,9 @@ pub struct ReportingForm {
     pub currency: String,
     #[serde(default)]
     pub stale_minutes: String,
+    /// Percent; empty keeps the default.
+    #[serde(default)]
+    pub tolerance_percent: String,
 }
 
 pub fn set_reporting(conn: &mut DbConnection, actor: &Actor, form: &ReportingForm) -> Result<Reporting, AppError> {
@@ -55,8 +72,16 @@ pub fn set_reporting(conn: &mut DbConnection, actor: &Actor, form: &ReportingFor
             0
         }
     };
+    let tolerance = if form.tolerance_percent.trim().is_empty() {
+        parse_tolerance(DEFAULT_TOLERANCE_PERCENT)
+    } else {
+        parse_tolerance(&form.tolerance_percent)
+    };
+    if tolerance.is_none() {
+        errors.add("tolerance_percent", "A percentage from 0 to 50, like 1 or 0.5.");
+    }
     errors.into_result(())?;
-    let currency = currency.expect("checked");
+    let (currency, tolerance) = (currency.expect("checked"), tolerance.expect("checked"));
     let at = actor.now();
     db::write_tx(conn, |conn| {
         let before = reporting(conn, actor.org_id)?;
@@ -67,19 +92,21 @@ pub fn set_reporting(conn: &mut DbConnection, actor: &Actor, form: &ReportingFor
                 currency: currency.code.into(),
                 stale_minutes: minutes,
                 updated_at: at,
+                tolerance_percent: tolerance.to_string(),
             },
         )?;
         audit::record(
             conn,
             Entry::by(actor, "rates.reporting_changed", "organization", actor.org_id).detail(format!(
-                "{} ({} min) → {} ({minutes} min)",
+                "{} ({} min, {} %) → {} ({minutes} min, {tolerance} %)",
                 before.currency.code,
                 before.stale_after.num_minutes(),
+                before.tolerance,
                 currency.code
             )),
             at,
         )?;
-        Ok(Reporting { currency, stale_after: chrono::Duration::minutes(minutes.into()) })
+        Ok(Reporting { currency, stale_after: chrono::Duration::minutes(minutes.into()), tolerance })
     })
 }
 

@@ -38,7 +38,25 @@ pub struct Draft {
     pub quote: Quote,
     /// The pay day chosen on the review page: rows are sent then, not before.
     pub scheduled_for: Option<NaiveDateTime>,
+    /// What it is worth in the reporting currency now, as the review shows it.
+    pub value: super::values::Preview,
+    /// Set when the amounts were typed in the reporting currency: the rate they were converted
+    /// at and each row's typed amount, in row order.
+    pub fiat: Option<FiatPricing>,
 }
+
+/// Fiat-typed rows and the rate that turned them into the crypto amounts that are reserved and
+/// sent (rounded up to the asset's smallest unit: the recipient never gets less than agreed).
+#[derive(Debug, Clone)]
+pub struct FiatPricing {
+    pub quote: crate::service::access::rates::Quote,
+    pub entered: Vec<crate::domain::fiat::Fiat>,
+}
+
+/// The answer to a Confirm of fiat-typed amounts when the rate moved past the organization's
+/// tolerance or went stale since the review.
+pub const RATE_MOVED: &str = "The exchange rate moved since you reviewed this payout: the amounts below are \
+     converted at the current rate; check them again before confirming.";
 
 /// What the single-payout form sends; strings as typed.
 #[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
@@ -51,6 +69,13 @@ pub struct SinglePayoutForm {
     pub description: String,
     #[serde(default)]
     pub address: String,
+    /// The currency the amount is typed in: empty or the asset's code for the asset itself, or
+    /// the organization's reporting currency.
+    #[serde(default)]
+    pub amount_in: String,
+    /// The rate the review converted a fiat amount at (a hidden field of the review).
+    #[serde(default)]
+    pub rate: String,
 }
 
 fn enabled_asset(conn: &mut DbConnection, org_id: i64, code: &str) -> Result<Option<&'static Asset>, AppError> {
@@ -74,7 +99,10 @@ pub fn check_single(conn: &mut DbConnection, actor: &Actor, form: &SinglePayoutF
         }
         return Err(errors.into());
     };
-    let row = Row::check(asset, 1, &RowInput { address: &form.address, amount: &form.amount, ..Default::default() });
+    let fiat = fiat_amount(conn, actor, asset, form, &mut errors)?;
+    let crypto_text = fiat.as_ref().map(|(amount, _)| amount.to_string());
+    let amount_text = crypto_text.as_deref().unwrap_or(&form.amount);
+    let row = Row::check(asset, 1, &RowInput { address: &form.address, amount: amount_text, ..Default::default() });
     for issue in &row.errors {
         errors.add(issue.column, issue.message.clone());
     }
@@ -84,7 +112,93 @@ pub fn check_single(conn: &mut DbConnection, actor: &Actor, form: &SinglePayoutF
     errors.into_result(())?;
     // Said on the form already; the create's transaction checks it again.
     crate::service::payees::check_payable(conn, actor.org_id, asset, &[(1, row.address.as_str())], actor.now())?;
-    price(conn, actor, PayoutKind::Single, asset, form.description.trim(), vec![row])
+    let draft = price(conn, actor, PayoutKind::Single, asset, form.description.trim(), vec![row])?;
+    Ok(Draft { fiat: fiat.map(|(_, pricing)| pricing), ..draft })
+}
+
+/// A single payout's amount typed in the reporting currency: the crypto amount it converts to
+/// and how. At review the current rate converts it; at Confirm the review's rate (a hidden
+/// field) does, and the create transaction checks that rate against the current one. An amount
+/// in the asset itself is None.
+fn fiat_amount(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    asset: &'static Asset,
+    form: &SinglePayoutForm,
+    errors: &mut FieldErrors,
+) -> Result<Option<(Amount, FiatPricing)>, AppError> {
+    use crate::domain::fiat::{self, Fiat};
+    use crate::service::access::rates::{self, Quote};
+    let unit = form.amount_in.trim();
+    if unit.is_empty() || unit.eq_ignore_ascii_case(asset.code) {
+        return Ok(None);
+    }
+    let reporting = rates::reporting(conn, actor.org_id)?;
+    if !unit.eq_ignore_ascii_case(reporting.currency.code) {
+        errors.add("amount_in", format!("Type the amount in {} or in {}.", asset.code, reporting.currency.code));
+        return Ok(None);
+    }
+    let typed = match Fiat::parse(&form.amount, reporting.currency) {
+        Ok(f) => f,
+        Err(e) => {
+            errors.add("amount", e);
+            return Ok(None);
+        }
+    };
+    let Some(current) = rates::rate_now(conn, actor.org_id, asset, &reporting, actor.now())?.current().cloned() else {
+        errors.add(
+            "amount",
+            format!(
+                "There is no current {} rate in {}: type the amount in {}, or ask an admin to record a rate \
+                 (Settings → Rates).",
+                asset.code, reporting.currency.code, asset.code
+            ),
+        );
+        return Ok(None);
+    };
+    let quote = match fiat::Rate::parse(&form.rate) {
+        Ok(reviewed) if !form.rate.trim().is_empty() && reviewed != current.rate => Quote {
+            rate: reviewed,
+            source: format!("{} — the rate shown on the review; {} when confirmed", current.source, current.rate),
+            ..current
+        },
+        _ => current,
+    };
+    let Some(amount) = fiat::amount_for(typed, asset, quote.rate) else {
+        errors.add("amount", "This amount is too large to convert.");
+        return Ok(None);
+    };
+    Ok(Some((amount, FiatPricing { quote, entered: vec![typed] })))
+}
+
+/// Inside the create transaction: the rate fiat-typed rows were converted at must still be
+/// within the organization's tolerance of the current rate (and there must be one), and every
+/// row's amount must be exactly its typed amount at that rate.
+fn check_fiat_pricing(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    draft: &Draft,
+    pricing: &FiatPricing,
+    at: NaiveDateTime,
+) -> Result<(), AppError> {
+    use crate::service::access::rates;
+    let reporting = rates::reporting(conn, actor.org_id)?;
+    let current = rates::rate_now(conn, actor.org_id, draft.asset, &reporting, at)?;
+    let Some(current) = current.current() else { return Err(AppError::Conflict(RATE_MOVED.into())) };
+    if pricing.entered.iter().any(|f| f.currency.code != reporting.currency.code)
+        || current.rate.moved_percent(pricing.quote.rate) > reporting.tolerance
+    {
+        return Err(AppError::Conflict(RATE_MOVED.into()));
+    }
+    let derived = pricing
+        .entered
+        .iter()
+        .map(|f| crate::domain::fiat::amount_for(*f, draft.asset, pricing.quote.rate))
+        .collect::<Vec<_>>();
+    if derived.len() != draft.rows.len() || draft.rows.iter().zip(&derived).any(|(r, d)| r.amount != *d) {
+        return Err(AppError::Conflict(CHANGED_SINCE_REVIEW.into()));
+    }
+    Ok(())
 }
 
 /// Prices checked rows: the fee by the schedule in force, the balance they would draw on.
@@ -99,7 +213,18 @@ pub fn price(
     check_duplicates(&mut rows);
     let available = ledger::balance_of(conn, actor.org_id, asset)?.available;
     let (rule, quote) = quote_rows(conn, actor.org_id, kind, asset, &rows, Some(available))?;
-    Ok(Draft { kind, asset, description: description.to_owned(), rows, rule, quote, scheduled_for: None })
+    let value = super::values::preview(conn, actor.org_id, asset, quote.amount_total, quote.fee, actor.now())?;
+    Ok(Draft {
+        kind,
+        asset,
+        description: description.to_owned(),
+        rows,
+        rule,
+        quote,
+        scheduled_for: None,
+        value,
+        fiat: None,
+    })
 }
 
 fn quote_rows(
@@ -133,6 +258,13 @@ impl Draft {
             q.fee,
             q.total_debit
         );
+        if let Some(f) = &self.fiat {
+            text.push_str(&format!(
+                "fiat|{}|{}\n",
+                f.quote.rate,
+                f.entered.iter().map(|e| e.plain()).collect::<Vec<_>>().join(",")
+            ));
+        }
         for (n, row) in self.rows.iter().enumerate() {
             let amount = row.amount.map(|a| a.to_string()).unwrap_or_default();
             let fee = row.amount.map(|a| self.rule.fee_for(a).to_string()).unwrap_or_default();
@@ -233,6 +365,9 @@ pub(crate) fn create_in_tx(
     }
     let lines: Vec<(u64, &str)> = draft.rows.iter().map(|r| (r.line, r.address.as_str())).collect();
     let payees = crate::service::payees::check_payable(conn, actor.org_id, draft.asset, &lines, at)?;
+    if let Some(pricing) = &draft.fiat {
+        check_fiat_pricing(conn, actor, draft, pricing, at)?;
+    }
     let (rule, quote) = quote_rows(conn, actor.org_id, draft.kind, draft.asset, &draft.rows, None)?;
     let draft = Draft { rule, quote, ..draft.clone() };
     if let Some(seen) = reviewed_digest
@@ -303,6 +438,18 @@ pub(crate) fn create_in_tx(
         })
         .collect();
     db::payouts::insert_items(conn, &rows)?;
+    let confirmed: Vec<super::values::ConfirmedRow> = items
+        .iter()
+        .enumerate()
+        .map(|(n, (amount, fee))| super::values::ConfirmedRow {
+            line: (n + 1) as i32,
+            amount: *amount,
+            fee: *fee,
+            entered: draft.fiat.as_ref().and_then(|f| f.entered.get(n).copied()),
+        })
+        .collect();
+    let priced = draft.fiat.as_ref().map(|f| &f.quote);
+    super::values::record_confirmation(conn, actor.org_id, payout.id, draft.asset, &confirmed, priced, at)?;
     let ctx = MoveContext {
         org_id: actor.org_id,
         payout_id: Some(payout.id),

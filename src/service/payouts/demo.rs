@@ -17,6 +17,7 @@ fn form(asset: &str, amount: &str, address: &str, description: &str) -> SinglePa
         amount: amount.into(),
         description: description.into(),
         address: address.into(),
+        ..Default::default()
     }
 }
 

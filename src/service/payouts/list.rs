@@ -180,7 +180,8 @@ pub fn export_csv(conn: &mut DbConnection, actor: &Actor, query: &ListQuery) -> 
 
 /// Per-row results of a payout as CSV: line, address, amount, comment, reference, status,
 /// transaction hash, fee, error, and the log index of a row paid in a shared (batch)
-/// transaction — every text cell safe to open in a spreadsheet.
+/// transaction, then the fiat values recorded at confirmation and payment (rate, source, value,
+/// fee value, network fee) — every text cell safe to open in a spreadsheet.
 pub fn results_csv(conn: &mut DbConnection, actor: &Actor, payout_id: i64) -> Result<Vec<u8>, AppError> {
     use crate::domain::spreadsheet::safe_cell;
     let payout = db::payouts::find_in_org(conn, actor.org_id, payout_id)?.ok_or(AppError::NotFound)?;
@@ -197,9 +198,28 @@ pub fn results_csv(conn: &mut DbConnection, actor: &Actor, payout_id: i64) -> Re
         "fee",
         "error",
         "log_index",
+        "fiat_currency",
+        "value_at_confirmation",
+        "rate_at_payment",
+        "rate_source",
+        "rate_observed_at",
+        "value_at_payment",
+        "fee_value",
+        "network_fee",
+        "network_fee_asset",
+        "network_fee_value",
     ])
     .map_err(csv_err)?;
+    let values = super::values::of_payout(conn, payout.id)?;
+    let plain = |f: Option<crate::domain::fiat::Fiat>| f.map(|f| f.plain()).unwrap_or_default();
     for item in db::payouts::items(conn, payout.id)? {
+        let value = values.rows.get(&item.line).cloned().unwrap_or_default();
+        let paid = value.paid.as_ref();
+        let rate = paid.and_then(|p| p.rate.as_ref());
+        let currency = paid
+            .and_then(|p| p.value.or(p.fee).map(|f| f.currency.code))
+            .or(value.confirmed.map(|f| f.currency.code))
+            .unwrap_or_default();
         out.write_record([
             item.line.to_string().as_str(),
             &safe_cell(&item.address),
@@ -211,6 +231,16 @@ pub fn results_csv(conn: &mut DbConnection, actor: &Actor, payout_id: i64) -> Re
             &item.fee,
             &safe_cell(item.error.as_deref().unwrap_or("")),
             &item.log_index.map(|n| n.to_string()).unwrap_or_default(),
+            currency,
+            &plain(value.confirmed),
+            &rate.map(|q| q.rate.to_string()).unwrap_or_default(),
+            &safe_cell(rate.map(|q| q.source.as_str()).unwrap_or_default()),
+            &rate.map(|q| q.observed_at.format("%Y-%m-%dT%H:%M:%SZ").to_string()).unwrap_or_default(),
+            &plain(paid.and_then(|p| p.value)),
+            &plain(paid.and_then(|p| p.fee)),
+            &paid.and_then(|p| p.network_fee).map(|n| n.to_string()).unwrap_or_default(),
+            paid.and_then(|p| p.network_fee).map(|n| n.asset().code).unwrap_or_default(),
+            &plain(paid.and_then(|p| p.network_fee_value)),
         ])
         .map_err(csv_err)?;
     }

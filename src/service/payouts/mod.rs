@@ -9,11 +9,13 @@ pub mod create;
 pub mod dashboard;
 pub mod demo;
 pub mod drafts;
+pub mod journal;
 pub mod ledger;
 pub mod list;
 pub mod processor;
 pub mod review;
 pub mod schedules;
+pub mod values;
 pub mod view;
 
 pub use create::*;

@@ -20,6 +20,7 @@ use crate::error::AppError;
 use crate::error::stored_amount;
 use crate::rails::{Rail, RailTx, Transfer, TxState};
 use crate::service::payouts::ledger::{self, MoveContext};
+use crate::service::payouts::values::{self, PaidRow};
 use crate::service::payouts::{Change, event, payout_asset};
 
 #[derive(Debug, Clone)]
@@ -116,7 +117,7 @@ pub fn tick(
                 }
                 continue;
             }
-            TxState::Confirmed { confirmations } => Ok(confirmations),
+            TxState::Confirmed { confirmations, network_fee } => Ok((confirmations, network_fee)),
             TxState::Failed { reason } => Err(reason),
         };
         let mut item = item;
@@ -195,8 +196,9 @@ fn to_review(conn: &mut DbConnection, clock: &Clock, item: &ItemRow, reason: &st
 /// An item's end as recorded: its status, confirmations and failure reason.
 type End<'a> = (ItemStatus, i32, Option<&'a str>);
 
-/// What the rail said of a submitted item: confirmed with so many confirmations, or failed.
-type Outcome = (ItemRow, Result<u32, String>);
+/// What the rail said of a submitted item: confirmed with so many confirmations (and what the
+/// network charged for it, when known), or failed.
+type Outcome = (ItemRow, Result<(u32, Option<Amount>), String>);
 
 fn cached(conn: &mut DbConnection, cache: &mut HashMap<i64, PayoutRow>, id: i64) -> Result<PayoutRow, AppError> {
     if let Some(p) = cache.get(&id) {
@@ -285,7 +287,7 @@ fn send(
                 open.push((&tx.tx_hash, item));
                 continue;
             }
-            TxState::Confirmed { confirmations } => Ok(*confirmations),
+            TxState::Confirmed { confirmations, network_fee } => Ok((*confirmations, *network_fee)),
             TxState::Failed { reason } => Err(reason.clone()),
         };
         let mut item = (*item).clone();
@@ -413,18 +415,19 @@ fn record_ends(
     let asset = payout_asset(payout)?;
     let (mut settle, mut release) = (Amount::zero(asset), Amount::zero(asset));
     let (mut completed, mut failed) = (0, 0);
-    let (mut ended, mut statuses) = (Vec::new(), Vec::new());
+    let (mut ended, mut statuses, mut paid) = (Vec::new(), Vec::new(), Vec::new());
     // Items with the same end (status, confirmations, reason) are recorded by one statement.
     let ends = outcomes.iter().map(|(item, outcome)| {
         let end: End = match outcome {
-            Ok(c) => (ItemStatus::Completed, *c as i32, None),
+            Ok((c, _)) => (ItemStatus::Completed, *c as i32, None),
             Err(reason) => (ItemStatus::Failed, item.confirmations, Some(reason.as_str())),
         };
         let hash = sent.and(item.tx_hash.as_deref());
-        ((end, hash), item)
+        let network_fee = outcome.as_ref().ok().and_then(|(_, fee)| *fee);
+        ((end, hash), (item, network_fee))
     });
     for (((to, confirmations, error), hash), items) in group_by(ends) {
-        let ids: Vec<i64> = items.iter().map(|i| i.id).collect();
+        let ids: Vec<i64> = items.iter().map(|(i, _)| i.id).collect();
         let status = to.as_str();
         let recorded: HashSet<i64> = match sent {
             Some(s) => db::processor::finish_sent(conn, &ids, s.owner, hash, status, confirmations, error, at)?,
@@ -432,13 +435,12 @@ fn record_ends(
         }
         .into_iter()
         .collect();
-        for item in items.into_iter().filter(|i| recorded.contains(&i.id)) {
+        for (item, network_fee) in items.into_iter().filter(|(i, _)| recorded.contains(&i.id)) {
             if let (None, Some(n)) = (error, item.log_index) {
                 db::processor::set_log_index(conn, item.id, n)?;
             }
-            let held = stored_amount(asset, &item.amount)?
-                .checked_add(stored_amount(asset, &item.fee)?)
-                .ok_or_else(|| AppError::Internal("item total overflow".into()))?;
+            let (amount, fee) = (stored_amount(asset, &item.amount)?, stored_amount(asset, &item.fee)?);
+            let held = amount.checked_add(fee).ok_or_else(|| AppError::Internal("item total overflow".into()))?;
             let overflow = || AppError::Internal("payout total overflow".into());
             let mut reason = match error {
                 Some(e) => {
@@ -449,6 +451,7 @@ fn record_ends(
                 None => {
                     settle = settle.checked_add(held).ok_or_else(overflow)?;
                     completed += 1;
+                    paid.push(PaidRow { line: item.line, amount, fee, network_fee });
                     format!("Line {} paid with {confirmations} confirmations", item.line)
                 }
             };
@@ -461,6 +464,7 @@ fn record_ends(
     }
     let from = if sent.is_some() { ItemStatus::Submitting } else { ItemStatus::Submitted };
     insert_item_events(conn, payout.id, from, |n| statuses[n], &ended, at)?;
+    values::record_payment(conn, payout.org_id, payout.id, asset, &paid, at)?;
     for (movement, amount, note) in
         [(Movement::Settle, settle, "Paid"), (Movement::Release, release, "Released: transfers failed")]
     {

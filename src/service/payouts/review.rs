@@ -81,9 +81,13 @@ pub fn resolve(
         )? {
             return Err(AppError::Conflict("This row no longer needs review; reload the page.".into()));
         }
-        let held = stored_amount(asset, &item.amount)?
-            .checked_add(stored_amount(asset, &item.fee)?)
-            .ok_or_else(|| AppError::Internal("item total overflow".into()))?;
+        let (amount, fee) = (stored_amount(asset, &item.amount)?, stored_amount(asset, &item.fee)?);
+        let held = amount.checked_add(fee).ok_or_else(|| AppError::Internal("item total overflow".into()))?;
+        if paid {
+            // The network fee of a row a person marks paid is not known here.
+            let row = super::values::PaidRow { line: item.line, amount, fee, network_fee: None };
+            super::values::record_payment(conn, payout.org_id, payout.id, asset, &[row], at)?;
+        }
         let (movement, note) = if paid {
             (Movement::Settle, "Paid (confirmed by a manager)")
         } else {

@@ -66,6 +66,8 @@ pub struct ItemView {
     pub amount: Amount,
     pub fee: Amount,
     pub explorer_url: Option<String>,
+    /// Its fiat values as recorded at confirmation and payment.
+    pub value: super::values::RowValue,
 }
 
 pub struct EventView {
@@ -95,16 +97,20 @@ pub struct Details {
     pub can_repeat: bool,
     /// The pay day in the organization's time zone, when there is one.
     pub pay_day: Option<String>,
+    /// Fiat values recorded at confirmation and at payment.
+    pub values: super::values::PayoutValues,
 }
 
 pub fn details(conn: &mut DbConnection, actor: &Actor, payout_id: i64) -> Result<Details, AppError> {
     let row = db::payouts::find_in_org(conn, actor.org_id, payout_id)?.ok_or(AppError::NotFound)?;
     let emails = org_emails(conn, actor.org_id)?;
     let payout = view(&row, &emails)?;
+    let values = super::values::of_payout(conn, row.id)?;
     let items: Vec<ItemView> = db::payouts::items(conn, row.id)?
         .into_iter()
         .map(|r| {
             Ok(ItemView {
+                value: values.rows.get(&r.line).cloned().unwrap_or_default(),
                 status: r.status,
                 amount: stored_amount(payout.asset, &r.amount)?,
                 fee: stored_amount(payout.asset, &r.fee)?,
@@ -160,5 +166,17 @@ pub fn details(conn: &mut DbConnection, actor: &Actor, payout_id: i64) -> Result
         Some(t) => Some(Zone::stored(&db::orgs::find(conn, actor.org_id)?.time_zone).describe(t)),
         None => None,
     };
-    Ok(Details { payout, items, events, hidden_row_events, paid, failed, can_cancel, can_retry, can_repeat, pay_day })
+    Ok(Details {
+        payout,
+        items,
+        events,
+        hidden_row_events,
+        paid,
+        failed,
+        can_cancel,
+        can_retry,
+        can_repeat,
+        pay_day,
+        values,
+    })
 }

@@ -35,6 +35,72 @@ pub struct ItemJson {
     pub error: Option<String>,
     /// The payee this row paid, when its address was a payee's approved address.
     pub payee_id: Option<i64>,
+    /// Its values in the reporting currency as recorded; null for rows confirmed before values were kept.
+    pub fiat: Option<ItemFiatJson>,
+}
+
+/// A row's fiat values, recorded when they happened and never recomputed. Money as decimal
+/// strings in `currency` (`paid_currency` for the values at payment); null where no current rate
+/// existed at that moment.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ItemFiatJson {
+    pub currency: String,
+    /// The amount's value at the rate the payout was confirmed at.
+    pub value_at_confirmation: Option<String>,
+    /// The amount as typed in fiat, when the row was entered in fiat.
+    pub entered_amount: Option<String>,
+    /// When the row was recorded paid (RFC 3339 UTC).
+    pub paid_at: Option<String>,
+    pub paid_currency: Option<String>,
+    /// The rate when the row was paid, its source and when it was observed.
+    pub rate_at_payment: Option<String>,
+    pub rate_source: Option<String>,
+    pub rate_observed_at: Option<String>,
+    pub value_at_payment: Option<String>,
+    /// The service fee's value at payment.
+    pub fee_value: Option<String>,
+    /// What the network charged for the row, in `network_fee_asset` (the chain's coin).
+    pub network_fee: Option<String>,
+    pub network_fee_asset: Option<String>,
+    pub network_fee_value: Option<String>,
+}
+
+/// The rate a payout was confirmed at and its totals' values then.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PayoutFiatJson {
+    pub currency: String,
+    pub rate: String,
+    pub rate_source: String,
+    pub rate_observed_at: String,
+    pub amount_total: String,
+    pub fee: String,
+    /// The rows' amounts were typed in `currency` and converted at `rate`.
+    pub entered_in_fiat: bool,
+}
+
+/// Stored minor units of a currency as a decimal string (`115046` EUR → `1150.46`).
+fn fiat_text(minor: Option<&str>, code: &str) -> Option<String> {
+    let currency = crate::domain::fiat::currency(code)?;
+    Some(crate::domain::fiat::Fiat { minor: minor?.parse().ok()?, currency }.plain())
+}
+
+fn item_fiat(v: &crate::db::values::ItemValueRow) -> ItemFiatJson {
+    let paid_code = v.paid_currency.as_deref().unwrap_or(&v.currency);
+    ItemFiatJson {
+        currency: v.currency.clone(),
+        value_at_confirmation: fiat_text(v.confirmed_fiat.as_deref(), &v.currency),
+        entered_amount: fiat_text(v.entered_fiat.as_deref(), &v.currency),
+        paid_at: v.paid_at.map(rfc3339),
+        paid_currency: v.paid_currency.clone(),
+        rate_at_payment: v.paid_rate.clone(),
+        rate_source: v.paid_source.clone(),
+        rate_observed_at: v.paid_observed_at.map(rfc3339),
+        value_at_payment: fiat_text(v.paid_fiat.as_deref(), paid_code),
+        fee_value: fiat_text(v.fee_fiat.as_deref(), paid_code),
+        network_fee: v.network_fee.clone(),
+        network_fee_asset: v.network_asset.clone(),
+        network_fee_value: fiat_text(v.network_fee_fiat.as_deref(), paid_code),
+    }
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -56,6 +122,8 @@ pub struct PayoutJson {
     pub approvals: Vec<ApprovalJson>,
     /// The pay day (RFC 3339 UTC) before which no item is sent; null to send at once.
     pub scheduled_for: Option<String>,
+    /// The rate it was confirmed at and its values then; null when there was no current rate.
+    pub fiat: Option<PayoutFiatJson>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub items: Option<Vec<ItemJson>>,
 }
@@ -76,8 +144,31 @@ pub fn payout_json(conn: &mut DbConnection, row: &PayoutRow, with_items: bool) -
             at: rfc3339(a.created_at),
         })
         .collect();
-    let items =
-        if with_items { Some(db::payouts::items(conn, row.id)?.into_iter().map(item_json).collect()) } else { None };
+    let items = if with_items {
+        let values: std::collections::HashMap<i32, ItemFiatJson> =
+            db::values::items_of(conn, row.id)?.iter().map(|v| (v.line, item_fiat(v))).collect();
+        let mut values = values;
+        Some(
+            db::payouts::items(conn, row.id)?
+                .into_iter()
+                .map(|i| {
+                    let fiat = values.remove(&i.line);
+                    ItemJson { fiat, ..item_json(i) }
+                })
+                .collect(),
+        )
+    } else {
+        None
+    };
+    let fiat = db::values::rate_of(conn, row.id)?.map(|r| PayoutFiatJson {
+        amount_total: fiat_text(Some(&r.amount_fiat), &r.currency).unwrap_or_default(),
+        fee: fiat_text(Some(&r.fee_fiat), &r.currency).unwrap_or_default(),
+        currency: r.currency,
+        rate: r.rate,
+        rate_source: r.source,
+        rate_observed_at: rfc3339(r.observed_at),
+        entered_in_fiat: r.entered_in_fiat,
+    });
     Ok(PayoutJson {
         id: row.id,
         kind: kind.as_str(),
@@ -92,6 +183,7 @@ pub fn payout_json(conn: &mut DbConnection, row: &PayoutRow, with_items: bool) -
         approvals_required: row.approvals_required,
         approvals,
         scheduled_for: row.scheduled_for.map(rfc3339),
+        fiat,
         items,
     })
 }
@@ -110,6 +202,7 @@ pub fn item_json(i: ItemRow) -> ItemJson {
         log_index: i.log_index,
         error: i.error,
         payee_id: i.payee_id,
+        fiat: None,
     }
 }
 

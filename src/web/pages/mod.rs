@@ -1,4 +1,5 @@
 pub mod account;
+pub mod accounting;
 pub mod api_docs;
 pub mod approvals;
 pub mod auth;

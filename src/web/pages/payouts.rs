@@ -131,6 +131,8 @@ pub struct SingleTemplate {
     /// What the enabled assets have available now (those above zero), shown before the review.
     pub available: Vec<crate::domain::Amount>,
     pub admins: Vec<String>,
+    /// The organization's reporting currency, in which an amount may be typed instead.
+    pub reporting: &'static str,
 }
 
 async fn single_form(
@@ -141,8 +143,9 @@ async fn single_form(
 ) -> Result<HttpResponse, AppError> {
     let actor = authed.actor();
     actor.require(crate::domain::account::Role::can_create_payouts)?;
-    let (assets, available) = state
+    let (assets, available, reporting) = state
         .run(move |conn| {
+            let reporting = crate::service::access::rates::reporting(conn, actor.org_id)?.currency.code;
             let assets = org_settings::enabled_assets(conn, actor.org_id)?;
             let available: Vec<crate::domain::Amount> =
                 crate::service::payouts::ledger::balance_sheet(conn, actor.org_id)?
@@ -151,13 +154,13 @@ async fn single_form(
                     .map(|l| l.balance.available)
                     .filter(|a| !a.is_zero())
                     .collect();
-            Ok((assets, available))
+            Ok((assets, available, reporting))
         })
         .await?;
     let admins = if available.is_empty() { super::admins_of(state, authed).await } else { Vec::new() };
     let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
     let layout = Layout::new(&authed.ctx, "/payouts");
-    html(status, &SingleTemplate { layout, form, errors, assets, available, admins })
+    html(status, &SingleTemplate { layout, form, errors, assets, available, admins, reporting })
 }
 
 /// The form, filled with the query's values when coming back from the review ("Edit").
@@ -193,10 +196,20 @@ pub async fn check_field(
     let CheckForm { field, form } = form.into_inner();
     let actor = authed.actor();
     let code = form.asset.clone();
-    let asset = state
-        .run(move |conn| Ok(org_settings::enabled_assets(conn, actor.org_id)?.into_iter().find(|a| a.code == code)))
+    let (asset, reporting) = state
+        .run(move |conn| {
+            let asset = org_settings::enabled_assets(conn, actor.org_id)?.into_iter().find(|a| a.code == code);
+            Ok((asset, crate::service::access::rates::reporting(conn, actor.org_id)?.currency))
+        })
         .await?;
+    let in_fiat = form.amount_in.trim().eq_ignore_ascii_case(reporting.code);
     let (error, notes) = match (field.as_str(), asset) {
+        ("amount", _) if in_fiat && !form.amount.trim().is_empty() => {
+            match crate::domain::fiat::Fiat::parse(&form.amount, reporting) {
+                Ok(f) => (None, vec![format!("{} — converted at the current rate on the review", f.money())]),
+                Err(e) => (Some(e), vec![]),
+            }
+        }
         (_, None) => (Some("Choose the payout currency first.".to_string()), vec![]),
         ("address", Some(asset)) if !form.address.trim().is_empty() => match Address::parse(asset, &form.address) {
             Ok(a) => (
@@ -343,6 +356,15 @@ pub async fn single_confirm(
             match payouts::create_reviewed(conn, &actor, &draft, &t, &digest) {
                 Ok(created) => Ok(Ok(created)),
                 Err(AppError::Conflict(message)) => {
+                    // Typed in fiat: the review is shown again converted at the rate of now
+                    // (or the form says there is none).
+                    let draft = match draft.fiat {
+                        Some(_) => Draft {
+                            scheduled_for: draft.scheduled_for,
+                            ..payouts::check_single(conn, &actor, &SinglePayoutForm { rate: String::new(), ..f })?
+                        },
+                        None => draft,
+                    };
                     let flags = single_flags(conn, &actor, &draft)?;
                     Ok(Err((draft, flags, message, zone)))
                 }

@@ -30,13 +30,7 @@ pub struct RatesPage {
 impl RatesPage {
     /// "3 min ago" for a rate observed at `at`.
     pub fn age(&self, at: &chrono::NaiveDateTime) -> String {
-        let minutes = (self.now - *at).num_minutes();
-        match minutes {
-            m if m < 1 => "just now".into(),
-            m if m < 120 => format!("{m} min ago"),
-            m if m < 48 * 60 => format!("{} h ago", m / 60),
-            m => format!("{} days ago", m / (24 * 60)),
-        }
+        crate::web::datetime::age(at, &self.now)
     }
 }
 

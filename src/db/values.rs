@@ -1,0 +1,180 @@
+//! Fiat values recorded for payouts: the rate at confirmation, each row's values at payment.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::{item_values::dsl as v, payout_rates::dsl as r};
+use super::{DbConnection, DbResult};
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = super::schema::payout_rates)]
+pub struct PayoutRateRow {
+    pub payout_id: i64,
+    pub currency: String,
+    pub rate: String,
+    pub source: String,
+    pub observed_at: NaiveDateTime,
+    pub amount_fiat: String,
+    pub fee_fiat: String,
+    pub entered_in_fiat: bool,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = super::schema::item_values)]
+pub struct ItemValueRow {
+    pub payout_id: i64,
+    pub line: i32,
+    pub org_id: i64,
+    pub currency: String,
+    pub confirmed_fiat: Option<String>,
+    pub entered_fiat: Option<String>,
+    pub paid_at: Option<NaiveDateTime>,
+    pub paid_currency: Option<String>,
+    pub paid_rate: Option<String>,
+    pub paid_source: Option<String>,
+    pub paid_observed_at: Option<NaiveDateTime>,
+    pub paid_fiat: Option<String>,
+    pub fee_fiat: Option<String>,
+    pub network_asset: Option<String>,
+    pub network_fee: Option<String>,
+    pub network_fee_fiat: Option<String>,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = super::schema::item_values)]
+pub struct NewItemValue {
+    pub payout_id: i64,
+    pub line: i32,
+    pub org_id: i64,
+    pub currency: String,
+    pub confirmed_fiat: Option<String>,
+    pub entered_fiat: Option<String>,
+}
+
+/// What a row's payment recorded.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = super::schema::item_values)]
+pub struct PaidValue {
+    pub payout_id: i64,
+    pub line: i32,
+    pub org_id: i64,
+    /// Only used when the row has no values yet (a row confirmed before values were kept).
+    pub currency: String,
+    pub paid_at: Option<NaiveDateTime>,
+    pub paid_currency: Option<String>,
+    pub paid_rate: Option<String>,
+    pub paid_source: Option<String>,
+    pub paid_observed_at: Option<NaiveDateTime>,
+    pub paid_fiat: Option<String>,
+    pub fee_fiat: Option<String>,
+    pub network_asset: Option<String>,
+    pub network_fee: Option<String>,
+    pub network_fee_fiat: Option<String>,
+}
+
+pub fn insert_rate(conn: &mut DbConnection, row: &PayoutRateRow) -> DbResult<()> {
+    diesel::insert_into(r::payout_rates).values(row).execute(conn).map(drop)
+}
+
+pub fn insert_items(conn: &mut DbConnection, rows: &[NewItemValue]) -> DbResult<()> {
+    for chunk in rows.chunks(500) {
+        super::per_backend!(conn, |c| diesel::insert_into(v::item_values).values(chunk.to_vec()).execute(c))?;
+    }
+    Ok(())
+}
+
+/// Records rows' payments, a few hundred rows per statement (the processor records thousands in
+/// one transaction). Each row is recorded paid once (its status change is a compare-and-swap),
+/// so the values are simply written.
+pub fn set_paid(conn: &mut DbConnection, rows: &[PaidValue]) -> DbResult<()> {
+    use diesel::upsert::excluded;
+    macro_rules! paid_columns {
+        () => {
+            (
+                v::paid_at.eq(excluded(v::paid_at)),
+                v::paid_currency.eq(excluded(v::paid_currency)),
+                v::paid_rate.eq(excluded(v::paid_rate)),
+                v::paid_source.eq(excluded(v::paid_source)),
+                v::paid_observed_at.eq(excluded(v::paid_observed_at)),
+                v::paid_fiat.eq(excluded(v::paid_fiat)),
+                v::fee_fiat.eq(excluded(v::fee_fiat)),
+                v::network_asset.eq(excluded(v::network_asset)),
+                v::network_fee.eq(excluded(v::network_fee)),
+                v::network_fee_fiat.eq(excluded(v::network_fee_fiat)),
+            )
+        };
+    }
+    match conn {
+        DbConnection::Postgres(c) => {
+            for chunk in rows.chunks(300) {
+                diesel::insert_into(v::item_values)
+                    .values(chunk.to_vec())
+                    .on_conflict((v::payout_id, v::line))
+                    .do_update()
+                    .set(paid_columns!())
+                    .execute(c)?;
+            }
+        }
+        // diesel cannot batch an upsert of optional columns on SQLite, where a statement costs
+        // microseconds anyway.
+        DbConnection::Sqlite(c) => {
+            for row in rows {
+                diesel::insert_into(v::item_values)
+                    .values(row.clone())
+                    .on_conflict((v::payout_id, v::line))
+                    .do_update()
+                    .set(paid_columns!())
+                    .execute(c)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn rate_of(conn: &mut DbConnection, payout_id: i64) -> DbResult<Option<PayoutRateRow>> {
+    r::payout_rates.find(payout_id).select(PayoutRateRow::as_select()).first(conn).optional()
+}
+
+pub fn rates_of(conn: &mut DbConnection, payout_ids: &[i64]) -> DbResult<Vec<PayoutRateRow>> {
+    let mut out = Vec::new();
+    for chunk in payout_ids.chunks(500) {
+        out.extend(r::payout_rates.filter(r::payout_id.eq_any(chunk)).select(PayoutRateRow::as_select()).load(conn)?);
+    }
+    Ok(out)
+}
+
+pub fn items_of(conn: &mut DbConnection, payout_id: i64) -> DbResult<Vec<ItemValueRow>> {
+    v::item_values.filter(v::payout_id.eq(payout_id)).order(v::line).select(ItemValueRow::as_select()).load(conn)
+}
+
+/// Rows of an organization paid in `[from, to)`, by payment time.
+pub fn paid_between(
+    conn: &mut DbConnection,
+    org_id: i64,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+) -> DbResult<Vec<ItemValueRow>> {
+    v::item_values
+        .filter(v::org_id.eq(org_id).and(v::paid_at.ge(from)).and(v::paid_at.lt(to)))
+        .order((v::paid_at, v::payout_id, v::line))
+        .select(ItemValueRow::as_select())
+        .load(conn)
+}
+
+/// An organization's account mapping: (entry, account).
+pub fn accounts(conn: &mut DbConnection, org_id: i64) -> DbResult<Vec<(String, String)>> {
+    use super::schema::accounting_accounts::dsl as a;
+    a::accounting_accounts.filter(a::org_id.eq(org_id)).select((a::entry, a::account)).load(conn)
+}
+
+/// Replaces an organization's account mapping.
+pub fn save_accounts(conn: &mut DbConnection, org_id: i64, rows: &[(String, String)]) -> DbResult<()> {
+    use super::schema::accounting_accounts::dsl as a;
+    diesel::delete(a::accounting_accounts.filter(a::org_id.eq(org_id))).execute(conn)?;
+    for (entry, account) in rows {
+        diesel::insert_into(a::accounting_accounts)
+            .values((a::org_id.eq(org_id), a::entry.eq(entry), a::account.eq(account)))
+            .execute(conn)?;
+    }
+    Ok(())
+}
