@@ -345,3 +345,56 @@ async fn the_month_exports_as_balanced_xero_and_quickbooks_journals() {
         assert!(per_row.body.contains("1250.5,USDT_TRC20,0.92"), "[{backend:?}] the crypto side: {}", per_row.body);
     }
 }
+
+#[actix_web::test]
+async fn a_payees_statement_values_each_row_at_payment_and_totals_are_their_sum() {
+    for backend in backends() {
+        let app = TestApp::start(backend).await;
+        eur_rate(&app, "0.92");
+        let accountant = actor(&app, "accountant@demo.local");
+        let form = payouts::service::payees::PayeeForm {
+            name: "Gina".into(),
+            external_id: "EMP-9".into(),
+            ..Default::default()
+        };
+        let payee = payouts::service::payees::create(&mut app.conn(), &accountant, &form).unwrap().id;
+        payouts::service::payees::enter_address(&mut app.conn(), &accountant, payee, "USDT_TRC20", TRON_ADDRESS)
+            .unwrap();
+        let address = payouts::db::payees::addresses_of(&mut app.conn(), payee).unwrap()[0].id;
+        let manager = actor(&app, "manager@demo.local");
+        payouts::service::payees::decide_address(&mut app.conn(), &manager, address, true, "").unwrap();
+        common::end_cooling_off(&app);
+
+        let mut client = app.client().await;
+        client.login("accountant@demo.local", "demo").await;
+        for (amount, rate) in [("100", "0.91"), ("250.5", "0.93"), ("33.33", "0.95")] {
+            payout_id_of(&client.single_payout("USDT_TRC20", amount, TRON_ADDRESS, "November").await);
+            record(&app, rate);
+            process_all(&app, &instant_rail(&app, &[]));
+        }
+        // One more, paid when no rate was current: counted, not valued.
+        payout_id_of(&client.single_payout("USDT_TRC20", "1", TRON_ADDRESS, "November").await);
+        let later = payouts::clock::Clock::fixed(payouts::clock::now() + chrono::Duration::minutes(20));
+        process_all_at(&app, &instant_rail(&app, &[]), later);
+
+        let csv = client.get(&format!("/payees/{payee}/statement.csv")).await;
+        let mut reader = csv::Reader::from_reader(csv.body.as_bytes());
+        let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
+        let col = |n: &str| header.iter().position(|h| h == n).unwrap();
+        let values: Vec<String> = reader.records().map(|r| r.unwrap()[col("value_at_payment")].to_owned()).collect();
+        let mut sorted = values.clone();
+        sorted.sort();
+        // 100 × 0.91, 250.5 × 0.93 = 232.965 → 232.97, 33.33 × 0.95 = 31.6635 → 31.66, and none.
+        assert_eq!(sorted, ["", "232.97", "31.66", "91.00"], "[{backend:?}] {}", csv.body);
+        let sum: i128 = values.iter().map(|v| cents(v)).sum();
+        let page = client.get(&format!("/payees/{payee}")).await;
+        let total =
+            payouts::domain::fiat::Fiat { minor: sum, currency: payouts::domain::fiat::currency("EUR").unwrap() };
+        assert_eq!(total.money(), "355.63 EUR", "[{backend:?}]");
+        assert!(
+            page.body.contains(&format!("Worth when paid: <strong class=\"amount\">{}</strong>", total.money())),
+            "[{backend:?}] the total is the sum of the rows"
+        );
+        assert!(page.body.contains("1 row(s) paid without a current rate have no value"), "[{backend:?}]");
+    }
+}

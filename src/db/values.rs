@@ -178,3 +178,12 @@ pub fn save_accounts(conn: &mut DbConnection, org_id: i64, rows: &[(String, Stri
     }
     Ok(())
 }
+
+/// The values of every row of these payouts.
+pub fn items_of_payouts(conn: &mut DbConnection, payout_ids: &[i64]) -> DbResult<Vec<ItemValueRow>> {
+    let mut out = Vec::new();
+    for chunk in payout_ids.chunks(500) {
+        out.extend(v::item_values.filter(v::payout_id.eq_any(chunk)).select(ItemValueRow::as_select()).load(conn)?);
+    }
+    Ok(out)
+}

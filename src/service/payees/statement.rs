@@ -5,6 +5,7 @@ use chrono::NaiveDateTime;
 use crate::db::{self, DbConnection};
 use crate::domain::FieldErrors;
 use crate::domain::asset::{self, Asset};
+use crate::domain::fiat::Fiat;
 use crate::error::AppError;
 use crate::service::access::Actor;
 
@@ -38,6 +39,18 @@ pub struct StatementRow {
     pub explorer_url: String,
     pub reference: String,
     pub comment: String,
+    /// Its value in the reporting currency when it was paid, and the rate then; None when there
+    /// was no current rate (or the row was paid before values were kept).
+    pub value: Option<Fiat>,
+    pub rate: Option<String>,
+    /// What the network charged for it, in the chain's coin, and that fee's value then.
+    pub network_fee: Option<crate::domain::Amount>,
+    pub network_fee_value: Option<Fiat>,
+}
+
+/// Stored minor units of a currency.
+fn stored_fiat(minor: Option<&str>, code: Option<&str>) -> Option<Fiat> {
+    Some(Fiat { minor: minor?.parse().ok()?, currency: crate::domain::fiat::currency(code?)? })
 }
 
 /// Rows shown on a payee's page; the CSV has them all.
@@ -48,6 +61,10 @@ pub struct Statement {
     pub rows: Vec<StatementRow>,
     /// Per asset: (asset, amount paid, fees), in the order assets first appear.
     pub totals: Vec<(&'static Asset, crate::domain::Amount, crate::domain::Amount)>,
+    /// The rows' values at payment, per reporting currency: the sum of the rows' values.
+    pub values: Vec<Fiat>,
+    /// Rows that have no value at payment (no current rate then).
+    pub unvalued: usize,
     /// More rows than shown.
     pub truncated: bool,
 }
@@ -66,6 +83,12 @@ pub fn statement(
     let mut found = db::payees::paid_rows(conn, actor.org_id, payee_id, from, before, limit + 1)?;
     let truncated = found.len() as i64 > limit;
     found.truncate(limit as usize);
+    let mut payout_ids: Vec<i64> = found.iter().map(|(i, _)| i.payout_id).collect();
+    payout_ids.sort_unstable();
+    payout_ids.dedup();
+    let recorded: std::collections::HashMap<(i64, i32), crate::db::values::ItemValueRow> =
+        db::values::items_of_payouts(conn, &payout_ids)?.into_iter().map(|v| ((v.payout_id, v.line), v)).collect();
+    let (mut values, mut unvalued): (Vec<Fiat>, usize) = (Vec::new(), 0);
     let mut rows = Vec::with_capacity(found.len());
     let mut totals: Vec<(&'static Asset, crate::domain::Amount, crate::domain::Amount)> = Vec::new();
     for (item, code) in found {
@@ -80,8 +103,26 @@ pub fn statement(
             }
             None => totals.push((asset, amount, fee)),
         }
+        let v = recorded.get(&(item.payout_id, item.line));
+        let code = v.and_then(|v| v.paid_currency.as_deref());
+        let value = v.and_then(|v| stored_fiat(v.paid_fiat.as_deref(), code));
+        match value {
+            Some(f) => match values.iter_mut().find(|t| t.currency.code == f.currency.code) {
+                Some(t) => t.minor = t.minor.checked_add(f.minor).ok_or_else(overflow)?,
+                None => values.push(f),
+            },
+            None => unvalued += 1,
+        }
+        let network_fee = v.and_then(|v| {
+            let coin = asset::find(v.network_asset.as_deref()?)?;
+            crate::domain::Amount::parse_non_negative(coin, v.network_fee.as_deref()?).ok()
+        });
         let tx_hash = item.tx_hash.unwrap_or_default();
         rows.push(StatementRow {
+            value,
+            rate: v.and_then(|v| v.paid_rate.clone()),
+            network_fee,
+            network_fee_value: v.and_then(|v| stored_fiat(v.network_fee_fiat.as_deref(), code)),
             paid_at: item.updated_at,
             payout_id: item.payout_id,
             line: item.line,
@@ -94,7 +135,7 @@ pub fn statement(
             comment: item.comment,
         });
     }
-    Ok(Statement { rows, totals, truncated })
+    Ok(Statement { rows, totals, values, unvalued, truncated })
 }
 
 /// The statement as CSV for tax and accounting: one line per row paid, formulas neutralized.
@@ -120,6 +161,12 @@ pub fn statement_csv(
         "explorer_url",
         "reference",
         "comment",
+        "currency",
+        "rate_at_payment",
+        "value_at_payment",
+        "network_fee",
+        "network_fee_asset",
+        "network_fee_value",
     ];
     let fail = |e: ::csv::Error| AppError::Internal(e.to_string());
     out.write_record(header).map_err(fail)?;
@@ -137,6 +184,12 @@ pub fn statement_csv(
             r.explorer_url.clone(),
             r.reference.clone(),
             r.comment.clone(),
+            r.value.map(|v| v.currency.code.to_owned()).unwrap_or_default(),
+            r.rate.clone().unwrap_or_default(),
+            r.value.map(|v| v.plain()).unwrap_or_default(),
+            r.network_fee.map(|n| n.to_string()).unwrap_or_default(),
+            r.network_fee.map(|n| n.asset().code.to_owned()).unwrap_or_default(),
+            r.network_fee_value.map(|v| v.plain()).unwrap_or_default(),
         ];
         out.write_record(cells.iter().map(|c| crate::domain::spreadsheet::safe_cell(c).into_owned())).map_err(fail)?;
     }

@@ -159,7 +159,7 @@ async fn details_page(
             for (field, m) in e.iter() {
                 errors.add(field, m);
             }
-            Statement { rows: vec![], totals: vec![], truncated: false }
+            Statement { rows: vec![], totals: vec![], values: vec![], unvalued: 0, truncated: false }
         }
         Err(e) => return Err(e),
     };
