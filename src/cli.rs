@@ -47,6 +47,26 @@ pub fn check_registry(out: &mut impl Write, asset_code: &str, path: &Path, forma
             return EXIT_UNREADABLE;
         }
     };
+    let mut registry = registry;
+    if let Some(currencies) = registry.fiat.clone() {
+        // Amounts in fiat are converted at the rate of the moment they are uploaded; here each is
+        // checked as an amount of its currency.
+        let currency = match currencies.as_slice() {
+            [one] => crate::domain::fiat::currency(one),
+            _ => None,
+        };
+        let Some(currency) = currency else {
+            let message = "A registry with fiat_amount needs a fiat_currency column naming one supported currency \
+                           (like EUR) on every row.";
+            report_file_error(out, format, message);
+            return EXIT_UNREADABLE;
+        };
+        for row in &mut registry.rows {
+            if let Err(e) = crate::domain::fiat::Fiat::parse(&row.amount_text, currency) {
+                row.errors.push(registry::Issue::new("amount", e));
+            }
+        }
+    }
     let summary = registry.summary(&FeeRule::default_for(asset, Operation::MassRow));
     let written = match format {
         Format::Json => write_json(out, &registry.rows, &summary),

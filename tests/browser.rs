@@ -141,6 +141,24 @@ fn literal(text: &str) -> String {
 }
 
 impl Page {
+    /// The first CSV file the browser finished downloading, once it has.
+    async fn downloaded_csv(&self, what: &str) -> Outcome<String> {
+        let started = Instant::now();
+        loop {
+            let done = std::fs::read_dir(&self.downloads)
+                .map_err(|e| e.to_string())?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .find(|p| p.extension().is_some_and(|x| x == "csv"));
+            if let Some(path) = done {
+                return std::fs::read_to_string(path).map_err(|e| e.to_string());
+            }
+            if started.elapsed() > WAIT {
+                return Err(format!("{what} never downloaded"));
+            }
+            tokio_sleep(100).await;
+        }
+    }
+
     async fn goto(&self, path: &str) -> Outcome {
         self.client.goto(&format!("{}{path}", self.base)).await.map_err(|e| format!("open {path}: {e}"))
     }
@@ -513,20 +531,7 @@ async fn mass_payout(page: Page) -> Outcome {
     page.wait_text("4 of 5 paid, 1 failed").await?;
 
     page.click("Download results").await?;
-    let started = Instant::now();
-    let results = loop {
-        let done = std::fs::read_dir(&page.downloads)
-            .map_err(|e| e.to_string())?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .find(|p| p.extension().is_some_and(|x| x == "csv"));
-        if let Some(path) = done {
-            break std::fs::read_to_string(path).map_err(|e| e.to_string())?;
-        }
-        if started.elapsed() > WAIT {
-            return Err("the results file never downloaded".into());
-        }
-        tokio_sleep(100).await;
-    };
+    let results = page.downloaded_csv("the results file").await?;
     let mut lines = results.lines();
     let header = "line,address,amount,comment,reference,status,tx_hash,fee,error,log_index,fiat_currency,\
                   value_at_confirmation,rate_at_payment,rate_source,rate_observed_at,value_at_payment,fee_value,\
@@ -539,6 +544,97 @@ async fn mass_payout(page: Page) -> Outcome {
     let paid = rows.iter().filter(|r| r.contains(",completed,")).count();
     if rows.len() != 5 || paid != 4 || failed.len() != 1 || !failed[0].contains(&failing_address()) {
         return Err(format!("results file:\n{results}"));
+    }
+    Ok(())
+}
+
+/// An admin sets EUR as the reporting currency and records the bank's rate; an accountant
+/// uploads a registry of EUR salaries, which become USDT_TRC20 rows at the rate shown; a manager
+/// sees the EUR total and approves; the rows are paid; the month's Xero journal downloads and
+/// balances.
+async fn payroll_in_eur(page: Page) -> Outcome {
+    page.sign_in("admin@demo.local").await?;
+    page.goto("/settings/rates").await?;
+    page.choose("Reporting currency", "EUR").await?;
+    page.click("Save reporting currency").await?;
+    page.wait_text("Values are now shown in EUR").await?;
+    page.choose("Asset", "USDT_TRC20").await?;
+    page.fill("Rate: one whole unit in EUR", "0.92").await?;
+    page.fill("Source", "ECB reference rate").await?;
+    page.click("Record rate").await?;
+    page.wait_text("rate recorded").await?;
+    page.sign_out().await?;
+
+    let csv_dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let registry = csv_dir.path().join("november-salaries-eur.csv");
+    let csv = format!(
+        "address,fiat_amount,fiat_currency,comment\n{},2500.00,EUR,Alice\n{},1840.50,EUR,Bob\n",
+        tron_address(71),
+        tron_address(72)
+    );
+    std::fs::write(&registry, csv).map_err(|e| e.to_string())?;
+    page.sign_in("accountant@demo.local").await?;
+    page.goto("/payouts/new/mass").await?;
+    page.choose("Payout currency", "USDT_TRC20").await?;
+    page.fill("Payout description", "Story 10: November salaries").await?;
+    page.click("Continue to recipients").await?;
+    page.wait_text("Upload a registry").await?;
+    let file = page.field("Registry file (CSV)").await?;
+    file.send_keys(&registry.display().to_string()).await.map_err(|e| e.to_string())?;
+    page.click("Upload and check").await?;
+    page.wait_text("Amounts are typed in EUR").await?;
+    page.click("Review 2 rows").await?;
+    page.wait_text("Review mass payout").await?;
+    // 2500 / 0.92 and 1840.50 / 0.92, each rounded up to the token's 6 decimals.
+    page.wait_text("4,717.934784 USDT_TRC20").await?;
+    page.wait_text("4,340.50 EUR").await?;
+    let details = confirm(&page).await?;
+    page.sign_out().await?;
+    page.sign_in("manager@demo.local").await?;
+    page.goto(&details).await?;
+    page.wait_text("Value at confirmation").await?;
+    page.wait_text("4,340.50 EUR").await?;
+    page.click("Approve payout of").await?;
+    page.wait_text("All 2 paid").await?;
+
+    // The month it was paid in (the one before, should midnight have passed since).
+    use chrono::Datelike;
+    let now = chrono::Utc::now().date_naive();
+    let before = now - chrono::Duration::days(now.day0() as i64 + 1);
+    let mut shown = false;
+    for month in [now.format("%Y-%m").to_string(), before.format("%Y-%m").to_string()] {
+        page.goto(&format!("/payouts/accounting?month={month}")).await?;
+        page.wait_text("Export for accounting").await?;
+        if page.has_text("Story 10: November salaries").await {
+            shown = true;
+            break;
+        }
+    }
+    if !shown {
+        return Err("the month's journal does not list the payout".into());
+    }
+    page.click("Xero manual journal CSV").await?;
+    let journal = page.downloaded_csv("the journal").await?;
+    let mut reader = csv::Reader::from_reader(journal.as_bytes());
+    let (mut balance, mut expense, mut lines) = (0i64, 0i64, 0);
+    for record in reader.records() {
+        let record = record.map_err(|e| e.to_string())?;
+        if !record[0].contains("Story 10") {
+            continue;
+        }
+        let amount = match record[5].strip_prefix('-') {
+            Some(credit) => -cents(credit)?,
+            None => cents(&record[5])?,
+        };
+        balance += amount;
+        if amount > 0 && record[2].contains("row(s) paid") {
+            expense += amount;
+        }
+        lines += 1;
+    }
+    // Each row's value at payment: 2717.391305 × 0.92 = 2500.00, 2000.543479 × 0.92 = 1840.50.
+    if lines < 3 || balance != 0 || expense != 434_050 {
+        return Err(format!("journal entry: {lines} lines, balance {balance}, expense {expense}:\n{journal}"));
     }
     Ok(())
 }
@@ -776,20 +872,7 @@ async fn payroll(page: Page) -> Outcome {
         return Err(format!("accessibility violations on a payee's page:\n{}", found.join("\n")));
     }
     page.click("Download the statement (CSV)").await?;
-    let started = Instant::now();
-    let statement = loop {
-        let done = std::fs::read_dir(&page.downloads)
-            .map_err(|e| e.to_string())?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .find(|p| p.extension().is_some_and(|x| x == "csv"));
-        if let Some(path) = done {
-            break std::fs::read_to_string(path).map_err(|e| e.to_string())?;
-        }
-        if started.elapsed() > WAIT {
-            return Err("the statement never downloaded".into());
-        }
-        tokio_sleep(100).await;
-    };
+    let statement = page.downloaded_csv("the statement").await?;
     let lines: Vec<&str> = statement.lines().collect();
     if lines.len() != 3 || !lines.iter().skip(1).all(|l| l.contains(",Employee 1,EMP-1,") && l.contains(",1001,")) {
         return Err(format!("statement:\n{statement}"));
@@ -1226,6 +1309,7 @@ async fn user_stories_in_a_real_browser() {
             let story = |page| invitation(page, mail, who);
             failures.extend(run_story(&driver, &base, &tag("9-invitation"), false, story).await);
         }
+        failures.extend(run_story(&driver, &base, &tag("10-payroll-in-eur"), false, payroll_in_eur).await);
         // Last: it gives the manager a key that every later sign-in would ask for.
         let localhost = base.replace("127.0.0.1", "localhost");
         failures.extend(run_story(&driver, &localhost, &tag("7-security-key"), false, security_key).await);

@@ -398,3 +398,72 @@ async fn a_payees_statement_values_each_row_at_payment_and_totals_are_their_sum(
         assert!(page.body.contains("1 row(s) paid without a current rate have no value"), "[{backend:?}]");
     }
 }
+
+#[actix_web::test]
+async fn a_registry_of_eur_salaries_becomes_usdt_rows_at_the_shown_rate() {
+    for backend in backends() {
+        let app = TestApp::start(backend).await;
+        eur_rate(&app, "0.92");
+        let mut client = app.client().await;
+        client.login("accountant@demo.local", "demo").await;
+        let (a, b) = (common::tron_address(1), common::tron_address(2));
+        // Another currency than the reporting one: the whole file is refused, by its column.
+        let id = client.start_draft("USDT_TRC20", "November salaries").await;
+        let gbp = format!("address,fiat_amount,fiat_currency,comment\n{a},1000,GBP,Alice\n");
+        client.upload(&format!("/payouts/drafts/{id}/upload"), "s.csv", gbp.as_bytes()).await;
+        let editor = client.get(&format!("/payouts/drafts/{id}")).await;
+        assert!(editor.body.contains("The fiat_currency column names GBP"), "[{backend:?}] {}", editor.body);
+        assert!(payouts::db::drafts::lines(&mut app.conn(), id).unwrap().is_empty(), "[{backend:?}] nothing added");
+        let file = format!(
+            "address,fiat_amount,fiat_currency,comment\n{a},2500.00,EUR,Alice\n{b},1840.5,EUR,Bob\n{a},12.345,EUR,Carol\n"
+        );
+        let res = client.upload(&format!("/payouts/drafts/{id}/upload"), "s.csv", file.as_bytes()).await;
+        assert!(res.status.is_redirection() || res.status.is_success(), "[{backend:?}] {}", res.body);
+        let editor = client.get(&format!("/payouts/drafts/{id}")).await;
+        assert!(editor.body.contains("Amounts are typed in <strong>EUR</strong>"), "[{backend:?}]");
+        assert!(editor.body.contains("EUR allows at most 2 decimal places"), "[{backend:?}] line 3 named");
+        let bad_row = payouts::db::drafts::lines(&mut app.conn(), id).unwrap()[2].id;
+        let res = client.post_form(&format!("/payouts/drafts/{id}/rows/{bad_row}/delete"), &[]).await;
+        assert!(res.status.is_success() || res.status.is_redirection(), "[{backend:?}] {}", res.status);
+
+        let review = client.get(&format!("/payouts/drafts/{id}/review")).await;
+        // 2500 / 0.92 = 2717.391304…, 1840.5 / 0.92 = 2000.543478… (each rounded up).
+        assert!(review.body.contains("4,717.934784 USDT_TRC20"), "[{backend:?}] {}", review.body);
+        assert!(review.body.contains("Typed as</dt><dd class=\"amount\">4,340.50 EUR"), "[{backend:?}]");
+        // The rate moves 3 %: the review comes back with the new figures, nothing is created.
+        let digest = common::hidden_field(&review.body, "digest").unwrap();
+        let rate = common::hidden_field(&review.body, "rate").unwrap();
+        assert_eq!(rate, "0.92", "[{backend:?}]");
+        record(&app, "0.9476");
+        let res =
+            client.post_form(&format!("/payouts/drafts/{id}/confirm"), &[("digest", &digest), ("rate", &rate)]).await;
+        assert_eq!(res.status, StatusCode::CONFLICT, "[{backend:?}] {}", res.body);
+        assert!(res.body.contains("The exchange rate moved"), "[{backend:?}]");
+        let res = client.confirm_draft(id, &[]).await;
+        assert_eq!(res.status, StatusCode::SEE_OTHER, "[{backend:?}] {}", res.body);
+        let payout = payout_id_of(&res);
+        // The manager deciding sees the EUR total.
+        let mut m = app.client().await;
+        m.login("manager@demo.local", "demo").await;
+        let page = m.get(&format!("/payouts/{payout}")).await;
+        assert!(page.body.contains("Value at confirmation"), "[{backend:?}]");
+        assert!(page.body.contains("4,340.50 EUR"), "[{backend:?}] {}", page.body);
+        let json = common::json_of(
+            &client
+                .send(common::api_request(
+                    "GET",
+                    &format!("/api/v1/payouts/{payout}"),
+                    &common::api_key(&app, "accountant@demo.local", "read"),
+                    None,
+                ))
+                .await,
+        );
+        assert_eq!(json["fiat"]["entered_in_fiat"], true, "[{backend:?}] {json}");
+        assert_eq!(json["fiat"]["rate"], "0.9476", "[{backend:?}]");
+        assert_eq!(json["items"][0]["fiat"]["entered_amount"], "2500.00", "[{backend:?}]");
+        assert_eq!(
+            json["items"][0]["amount"], "2638.243985",
+            "[{backend:?}] 2500 / 0.9476 = 2638.2439848…, rounded up"
+        );
+    }
+}

@@ -103,6 +103,11 @@ pub fn update_header(conn: &mut DbConnection, id: i64, asset: &str, purpose: &st
         .map(drop)
 }
 
+/// The currency the draft's amounts are typed in: None for the asset itself.
+pub fn set_fiat_currency(conn: &mut DbConnection, id: i64, currency: Option<&str>) -> DbResult<()> {
+    diesel::update(d::mass_drafts.find(id)).set(d::fiat_currency.eq(currency)).execute(conn).map(drop)
+}
+
 pub fn touch(conn: &mut DbConnection, id: i64, at: NaiveDateTime) -> DbResult<()> {
     diesel::update(d::mass_drafts.find(id)).set(d::updated_at.eq(at)).execute(conn).map(drop)
 }

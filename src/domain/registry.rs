@@ -111,6 +111,44 @@ impl Row {
     }
 }
 
+impl Row {
+    /// A row whose amount is typed in `currency`: converted at `rate` (rounded up to the asset's
+    /// smallest unit), then checked like any row. The row's amount is the crypto amount; the
+    /// typed one is returned beside it (None when it is not a valid amount of `currency`).
+    pub fn check_fiat(
+        asset: &'static Asset,
+        line: u64,
+        input: &RowInput,
+        currency: &'static crate::domain::fiat::Currency,
+        rate: crate::domain::fiat::Rate,
+    ) -> (Row, Option<crate::domain::fiat::Fiat>) {
+        let typed = crate::domain::fiat::Fiat::parse(input.amount, currency);
+        let converted = typed.as_ref().ok().map(|f| crate::domain::fiat::amount_for(*f, asset, rate));
+        let text = match converted {
+            Some(Some(a)) => a.to_string(),
+            _ => "1".to_owned(),
+        };
+        let mut row = Row::check(asset, line, &RowInput { amount: &text, ..input.clone() });
+        row.amount_text = input.amount.trim().to_owned();
+        let problem = match (&typed, converted) {
+            (Err(e), _) => Some(e.clone()),
+            (Ok(_), Some(None)) => Some("This amount is too large to convert.".to_owned()),
+            _ => None,
+        };
+        if let Some(e) = problem {
+            row.errors.retain(|i| i.column != "amount");
+            row.errors.push(Issue::new("amount", e));
+            row.amount = None;
+            return (row, None);
+        }
+        if let Some(issue) = row.errors.iter_mut().find(|i| i.column == "amount") {
+            let typed = typed.as_ref().map(|f| f.money()).unwrap_or_default();
+            issue.message = format!("{typed} is {text} {} at {rate}: {}", asset.code, issue.message);
+        }
+        (row, typed.ok())
+    }
+}
+
 /// Bump when a row rule changes: verdicts stored under another version are checked again.
 pub const ROW_RULES_VERSION: u32 = 1;
 
@@ -303,6 +341,10 @@ pub enum FileError {
 #[derive(Debug)]
 pub struct Registry {
     pub rows: Vec<Row>,
+    /// Set when the amounts came from a `fiat_amount` column: the currencies its `fiat_currency`
+    /// column named (upper case, each once; empty when there is no such column). The rows'
+    /// amounts are then fiat texts, checked against a rate by the caller.
+    pub fiat: Option<Vec<String>>,
     pub delimiter: char,
     /// Header columns that are not part of the format; reported, otherwise ignored.
     pub unknown_columns: Vec<String>,
@@ -536,14 +578,29 @@ pub fn parse<R: Read>(reader: R, asset: &'static Asset, limits: &Limits) -> Resu
     }
     let mut index = [None; 4];
     let mut unknown_columns = Vec::new();
+    let (mut fiat_amount, mut fiat_currency) = (None, None);
     for (i, name) in names.iter().enumerate() {
         match COLUMNS.iter().position(|c| c == name) {
+            None if name == "fiat_amount" && fiat_amount.is_none() => fiat_amount = Some(i),
+            None if name == "fiat_currency" && fiat_currency.is_none() => fiat_currency = Some(i),
+            None if name == "fiat_amount" || name == "fiat_currency" => {
+                return Err(FileError::DuplicateColumn(name.clone()));
+            }
             Some(k) if index[k].is_some() => return Err(FileError::DuplicateColumn(COLUMNS[k].into())),
             Some(k) => index[k] = Some(i),
             None if name.is_empty() => {}
             None => unknown_columns.push(headers[i].trim().to_owned()),
         }
     }
+    let fiat = match (index[1], fiat_amount) {
+        (Some(_), Some(_)) => return Err(FileError::DuplicateColumn("amount and fiat_amount".into())),
+        (None, Some(i)) => {
+            index[1] = Some(i);
+            true
+        }
+        _ => false,
+    };
+    let mut currencies: Vec<String> = Vec::new();
     let missing: Vec<&str> =
         ["address", "amount"].into_iter().zip(index).filter(|(_, i)| i.is_none()).map(|(c, _)| c).collect();
     if !missing.is_empty() {
@@ -572,6 +629,18 @@ pub fn parse<R: Read>(reader: R, asset: &'static Asset, limits: &Limits) -> Resu
         let cell = |k: usize| index[k].and_then(|i| record.get(i)).unwrap_or("");
         let input = RowInput { address: cell(0), amount: cell(1), comment: cell(2), reference: cell(3) };
         let mut row = Row::check(asset, line, &input);
+        if fiat {
+            // The amount is a fiat text, checked by the caller against a rate.
+            row.errors.retain(|i| i.column != "amount");
+            row.amount = None;
+            if let Some(code) = fiat_currency.and_then(|i| record.get(i)).map(|c| c.trim().to_ascii_uppercase())
+                && !code.is_empty()
+                && !currencies.contains(&code)
+                && currencies.len() < 10
+            {
+                currencies.push(code);
+            }
+        }
         if record.len() != headers.len() {
             row.errors.push(Issue::new(
                 "",
@@ -587,8 +656,10 @@ pub fn parse<R: Read>(reader: R, asset: &'static Asset, limits: &Limits) -> Resu
     if rows.is_empty() {
         return Err(FileError::HeaderOnly);
     }
-    check_duplicates(&mut rows);
-    Ok(Registry { rows, delimiter: delimiter as char, unknown_columns })
+    if !fiat {
+        check_duplicates(&mut rows);
+    }
+    Ok(Registry { rows, fiat: fiat.then_some(currencies), delimiter: delimiter as char, unknown_columns })
 }
 
 fn csv_error(e: csv::Error, limits: &Limits) -> FileError {
@@ -610,6 +681,34 @@ mod tests {
 
     fn parse_str(s: &str) -> Result<Registry, FileError> {
         parse(s.as_bytes(), find("USDT_ERC20").unwrap(), &Limits::default())
+    }
+
+    #[test]
+    fn a_fiat_registry_keeps_its_amounts_as_typed_for_the_rate_and_names_its_currencies() {
+        let r = parse_str(&format!("address;fiat_amount;fiat_currency\n{EVM};2500;eur\n{EVM2};12.345;EUR\n")).unwrap();
+        assert_eq!(r.fiat, Some(vec!["EUR".to_owned()]));
+        assert!(r.rows.iter().all(|row| row.amount.is_none() && row.is_valid()), "checked against a rate later");
+        assert_eq!(r.rows[1].amount_text, "12.345");
+        assert!(matches!(
+            parse_str(&format!("address,amount,fiat_amount\n{EVM},1,1\n")),
+            Err(FileError::DuplicateColumn(_))
+        ));
+        let eur = crate::domain::fiat::currency("EUR").unwrap();
+        let rate = crate::domain::fiat::Rate::parse("0.92").unwrap();
+        let usdt = find("USDT_ERC20").unwrap();
+        let input = |amount| RowInput { address: EVM, amount, comment: "", reference: "" };
+        let (row, typed) = Row::check_fiat(usdt, 2, &input("2500"), eur, rate);
+        assert_eq!((row.amount.unwrap().to_string(), typed.unwrap().minor), ("2717.391305".into(), 250_000));
+        assert_eq!(row.amount_text, "2500", "the typed text is kept for the editor");
+        let (row, typed) = Row::check_fiat(usdt, 2, &input("12.345"), eur, rate);
+        assert!(typed.is_none() && row.errors.iter().any(|e| e.column == "amount" && e.message.contains("2 decimal")));
+        // Below the asset's minimum once converted: said in both currencies.
+        let (row, _) = Row::check_fiat(usdt, 2, &input("0.50"), eur, rate);
+        assert!(
+            row.errors.iter().any(|e| e.message.starts_with("0.50 EUR is 0.543479 USDT_ERC20")),
+            "{:?}",
+            row.errors
+        );
     }
 
     #[test]

@@ -425,7 +425,8 @@ where
     pub async fn confirm_draft(&mut self, id: i64, fields: &[(&str, &str)]) -> Response {
         let review = self.get(&format!("/payouts/drafts/{id}/review")).await;
         let digest = hidden_field(&review.body, "digest").unwrap_or_default();
-        let mut all = vec![("digest", digest.as_str())];
+        let rate = hidden_field(&review.body, "rate").unwrap_or_default();
+        let mut all = vec![("digest", digest.as_str()), ("rate", rate.as_str())];
         all.extend_from_slice(fields);
         self.post_form(&format!("/payouts/drafts/{id}/confirm"), &all).await
     }

@@ -53,6 +53,15 @@ pub struct FiatPricing {
     pub entered: Vec<crate::domain::fiat::Fiat>,
 }
 
+impl FiatPricing {
+    /// The typed amounts' sum.
+    pub fn total(&self) -> Option<crate::domain::fiat::Fiat> {
+        let first = self.entered.first()?;
+        let minor = self.entered.iter().try_fold(0i128, |t, f| t.checked_add(f.minor))?;
+        Some(crate::domain::fiat::Fiat { minor, currency: first.currency })
+    }
+}
+
 /// The answer to a Confirm of fiat-typed amounts when the rate moved past the organization's
 /// tolerance or went stale since the review.
 pub const RATE_MOVED: &str = "The exchange rate moved since you reviewed this payout: the amounts below are \

@@ -24,6 +24,10 @@ pub struct HeaderForm {
     pub asset: String,
     #[serde(default)]
     pub purpose: String,
+    /// The currency the rows' amounts are typed in: empty for the payout currency, or the
+    /// organization's reporting currency.
+    #[serde(default)]
+    pub amount_in: String,
 }
 
 /// One row's cells as typed.
@@ -51,14 +55,70 @@ fn check_header(conn: &mut DbConnection, actor: &Actor, form: &HeaderForm) -> Re
     } else if let Err(e) = check_text(&form.purpose, MAX_DESCRIPTION_CHARS) {
         errors.add("purpose", e);
     }
+    let reporting = crate::service::access::rates::reporting(conn, actor.org_id)?.currency;
+    let unit = form.amount_in.trim();
+    if !unit.is_empty()
+        && !unit.eq_ignore_ascii_case(reporting.code)
+        && asset.is_none_or(|a| !unit.eq_ignore_ascii_case(a.code))
+    {
+        errors.add("amount_in", format!("Amounts are typed in the payout currency or in {}.", reporting.code));
+    }
     errors.into_result(())?;
     Ok(asset.expect("checked"))
+}
+
+/// The reporting currency's code when the header asks for amounts in it.
+fn header_fiat(conn: &mut DbConnection, actor: &Actor, form: &HeaderForm) -> Result<Option<&'static str>, AppError> {
+    let reporting = crate::service::access::rates::reporting(conn, actor.org_id)?.currency;
+    Ok(form.amount_in.trim().eq_ignore_ascii_case(reporting.code).then_some(reporting.code))
+}
+
+/// How a draft typed in fiat is converted now: the rate (the review's, when Confirm names one
+/// within the tolerance check that follows in the create transaction), or why it cannot be.
+fn fiat_rate(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    asset: &'static Asset,
+    code: &str,
+    reviewed: Option<crate::domain::fiat::Rate>,
+) -> Result<Result<(&'static crate::domain::fiat::Currency, crate::service::access::rates::Quote), String>, AppError> {
+    use crate::service::access::rates;
+    let reporting = rates::reporting(conn, actor.org_id)?;
+    if reporting.currency.code != code {
+        return Ok(Err(format!(
+            "The amounts are typed in {code}, but the reporting currency is now {}: change the draft's amounts to {}, \
+             or type them again.",
+            reporting.currency.code, reporting.currency.code
+        )));
+    }
+    let Some(current) = rates::rate_now(conn, actor.org_id, asset, &reporting, actor.now())?.current().cloned() else {
+        return Ok(Err(format!(
+            "There is no current {} rate in {code}: the amounts cannot be converted until an admin records one \
+             (Settings → Rates).",
+            asset.code
+        )));
+    };
+    let quote = match reviewed {
+        Some(r) if r != current.rate => rates::Quote {
+            rate: r,
+            source: format!("{} — the rate shown on the review; {} when confirmed", current.source, current.rate),
+            ..current
+        },
+        _ => current,
+    };
+    Ok(Ok((reporting.currency, quote)))
 }
 
 pub fn start(conn: &mut DbConnection, actor: &Actor, form: &HeaderForm) -> Result<DraftRow, AppError> {
     actor.require(Role::can_create_payouts)?;
     let asset = check_header(conn, actor, form)?;
-    Ok(db::drafts::insert(conn, actor.org_id, actor.user_id, asset.code, form.purpose.trim(), actor.now())?)
+    let fiat = header_fiat(conn, actor, form)?;
+    db::write_tx(conn, |conn| {
+        let draft =
+            db::drafts::insert(conn, actor.org_id, actor.user_id, asset.code, form.purpose.trim(), actor.now())?;
+        db::drafts::set_fiat_currency(conn, draft.id, fiat)?;
+        Ok(DraftRow { fiat_currency: fiat.map(str::to_owned), ..draft })
+    })
 }
 
 pub fn open_drafts(conn: &mut DbConnection, actor: &Actor) -> Result<Vec<DraftRow>, AppError> {
@@ -90,6 +150,10 @@ pub struct DraftView {
     /// Valid rows to an address never paid, or to a payee's changed address, and the payee
     /// each valid row's address belongs to.
     pub flags: crate::service::payees::AddressFlags,
+    /// For amounts typed in fiat that cannot be converted now: why (no current rate).
+    pub rate_problem: Option<String>,
+    /// The organization's reporting currency, in which the amounts may be typed.
+    pub reporting: &'static str,
 }
 
 impl DraftView {
@@ -103,32 +167,72 @@ impl DraftView {
 }
 
 pub fn view(conn: &mut DbConnection, actor: &Actor, id: i64) -> Result<DraftView, AppError> {
+    view_at(conn, actor, id, None)
+}
+
+/// [`view`], with fiat-typed amounts converted at `reviewed` (the rate a review showed) rather
+/// than the current one; the create transaction then checks it against the current rate.
+pub fn view_at(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    id: i64,
+    reviewed: Option<crate::domain::fiat::Rate>,
+) -> Result<DraftView, AppError> {
     let (draft, asset) = load_open(conn, actor, id)?;
     let lines = db::drafts::lines(conn, id)?;
+    let fiat = match draft.fiat_currency.as_deref() {
+        Some(code) => Some(fiat_rate(conn, actor, asset, code, reviewed)?),
+        None => None,
+    };
+    let mut entered: Vec<Option<crate::domain::fiat::Fiat>> = Vec::new();
     let rows: Vec<Row> = lines
         .iter()
         .enumerate()
         .map(|(n, l)| {
             let input = input_of(l);
             let line = n as u64 + 1;
-            let mut row = l
-                .verdict
-                .as_deref()
-                .and_then(|v| Row::from_verdict(asset, line, &input, v))
-                .unwrap_or_else(|| Row::check(asset, line, &input));
+            let mut row = match &fiat {
+                // Converted at every view: the rate moves, so no verdict is kept for the amount.
+                Some(Ok((currency, quote))) => {
+                    let (row, typed) = Row::check_fiat(asset, line, &input, currency, quote.rate);
+                    entered.push(typed);
+                    row
+                }
+                Some(Err(problem)) => {
+                    let mut row = Row::check(asset, line, &RowInput { amount: "1", ..input.clone() });
+                    row.amount_text = input.amount.trim().to_owned();
+                    row.amount = None;
+                    row.errors.push(Issue::new("amount", problem.clone()));
+                    row
+                }
+                None => l
+                    .verdict
+                    .as_deref()
+                    .and_then(|v| Row::from_verdict(asset, line, &input, v))
+                    .unwrap_or_else(|| Row::check(asset, line, &input)),
+            };
             if let Some(problem) = &l.upload_error {
                 row.errors.push(Issue::new("", format!("{problem} Check every cell, then save the row.")));
             }
             row
         })
         .collect();
-    let checked = payouts::price(conn, actor, PayoutKind::Mass, asset, &draft.purpose, rows)?;
+    let mut checked = payouts::price(conn, actor, PayoutKind::Mass, asset, &draft.purpose, rows)?;
+    let rate_problem = match fiat {
+        Some(Ok((_, quote))) => {
+            let all: Option<Vec<crate::domain::fiat::Fiat>> = entered.into_iter().collect();
+            checked.fiat = all.map(|entered| payouts::FiatPricing { quote, entered });
+            None
+        }
+        Some(Err(problem)) => Some(problem),
+        None => None,
+    };
     let valid: Vec<(u64, &str)> =
         checked.rows.iter().filter(|r| r.is_valid()).map(|r| (r.line, r.address.as_str())).collect();
     let flags = crate::service::payees::address_flags(conn, actor, asset, &valid, None)?;
-    let mut checked = checked;
     crate::service::payees::mark_foreign_references(conn, actor.org_id, asset, &mut checked.rows, &flags.names)?;
-    Ok(DraftView { draft, lines, checked, flags })
+    let reporting = crate::service::access::rates::reporting(conn, actor.org_id)?.currency.code;
+    Ok(DraftView { draft, lines, checked, flags, rate_problem, reporting })
 }
 
 pub fn set_header(conn: &mut DbConnection, actor: &Actor, id: i64, form: &HeaderForm) -> Result<(), AppError> {
@@ -137,6 +241,8 @@ pub fn set_header(conn: &mut DbConnection, actor: &Actor, id: i64, form: &Header
     db::write_tx(conn, |conn| {
         let (draft, _) = load_open(conn, actor, id)?;
         db::drafts::update_header(conn, id, asset.code, form.purpose.trim(), actor.now())?;
+        let fiat = header_fiat(conn, actor, form)?;
+        db::drafts::set_fiat_currency(conn, id, fiat)?;
         if draft.asset != asset.code {
             // Another asset, other rules: every row is checked again, once.
             let verdicts: Vec<(i64, String)> = db::drafts::lines(conn, id)?
@@ -354,10 +460,39 @@ pub fn upload(
 ) -> Result<Uploaded, AppError> {
     let (_, asset) = load_open(conn, actor, id)?;
     let registry = registry::parse(file, asset, limits).map_err(|e| FieldErrors::single("file", e.to_string()))?;
-    let with_problems = registry.rows.iter().filter(|r| !r.is_valid()).count();
     let rows = registry.rows.len();
+    let reporting = crate::service::access::rates::reporting(conn, actor.org_id)?.currency;
+    if let Some(currencies) = &registry.fiat
+        && currencies.iter().any(|c| c != reporting.code)
+    {
+        return Err(FieldErrors::single(
+            "file",
+            format!(
+                "The fiat_currency column names {}: amounts can be typed in {}, your organization's reporting \
+                 currency, or in {}.",
+                currencies.join(", "),
+                reporting.code,
+                asset.code
+            ),
+        )
+        .into());
+    }
     db::write_tx(conn, |conn| -> Result<(), AppError> {
-        load_open(conn, actor, id)?;
+        let (draft, _) = load_open(conn, actor, id)?;
+        if registry.fiat.is_some() && draft.fiat_currency.is_none() {
+            if db::drafts::count_lines(conn, id)? > 0 {
+                return Err(FieldErrors::single(
+                    "file",
+                    format!(
+                        "This draft's amounts are in {}; upload a registry with an amount column, or start a new \
+                         draft for amounts in {}.",
+                        asset.code, reporting.code
+                    ),
+                )
+                .into());
+            }
+            db::drafts::set_fiat_currency(conn, id, Some(reporting.code))?;
+        }
         check_room(conn, id, rows, limits)?;
         let start = db::drafts::max_position(conn, id)? + 1;
         let lines: Vec<NewDraftLine> = registry
@@ -381,6 +516,19 @@ pub fn upload(
         db::drafts::touch(conn, id, actor.now())?;
         Ok(())
     })?;
+    let with_problems = match db::drafts::find_in_org(conn, actor.org_id, id)?.and_then(|d| d.fiat_currency) {
+        // Converted at today's rate, as the draft shows them.
+        Some(_) => {
+            let uploaded: std::collections::HashSet<u64> = registry.rows.iter().map(|r| r.line).collect();
+            let v = view(conn, actor, id)?;
+            v.lines
+                .iter()
+                .zip(&v.checked.rows)
+                .filter(|(l, r)| l.source_line.is_some_and(|s| uploaded.contains(&(s as u64))) && !r.is_valid())
+                .count()
+        }
+        None => registry.rows.iter().filter(|r| !r.is_valid()).count(),
+    };
     Ok(Uploaded { rows, with_problems, unknown_columns: registry.unknown_columns })
 }
 
@@ -409,13 +557,14 @@ pub fn confirm(
     duplicates_acknowledged: bool,
     reviewed_digest: &str,
     scheduled_for: Option<chrono::NaiveDateTime>,
+    reviewed_rate: Option<crate::domain::fiat::Rate>,
 ) -> Result<Created, AppError> {
     actor.require(Role::can_create_payouts)?;
     if let Some(existing) = db::payouts::find_by_idempotency_key(conn, actor.org_id, &idempotency_key(id))? {
         return Ok(Created { payout: existing, replayed: true });
     }
     let draft_of = |conn: &mut DbConnection| {
-        let v = view(conn, actor, id)?;
+        let v = view_at(conn, actor, id, reviewed_rate)?;
         if v.checked.rows.is_empty() {
             return Err(FieldErrors::form("Add at least one row before confirming.").into());
         }

@@ -38,6 +38,7 @@ pub struct NewTemplate {
     pub errors: FieldErrors,
     pub assets: Vec<&'static Asset>,
     pub drafts: Vec<DraftRow>,
+    pub reporting: &'static str,
 }
 
 async fn new_page(
@@ -47,11 +48,18 @@ async fn new_page(
     errors: FieldErrors,
 ) -> Result<HttpResponse, AppError> {
     let actor = authed.actor();
-    let (assets, drafts) = state
-        .run(move |conn| Ok((org_settings::enabled_assets(conn, actor.org_id)?, drafts::open_drafts(conn, &actor)?)))
+    let (assets, drafts, reporting) = state
+        .run(move |conn| {
+            Ok((
+                org_settings::enabled_assets(conn, actor.org_id)?,
+                drafts::open_drafts(conn, &actor)?,
+                crate::service::access::rates::reporting(conn, actor.org_id)?.currency.code,
+            ))
+        })
         .await?;
     let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
-    html(status, &NewTemplate { layout: Layout::new(&authed.ctx, "/payouts"), form, errors, assets, drafts })
+    let layout = Layout::new(&authed.ctx, "/payouts");
+    html(status, &NewTemplate { layout, form, errors, assets, drafts, reporting })
 }
 
 pub async fn new(state: web::Data<AppState>, authed: Authed) -> Result<HttpResponse, AppError> {
@@ -552,6 +560,9 @@ pub struct ConfirmForm {
     /// The pay day, `YYYY-MM-DDTHH:MM` in the organization's time zone; empty to send now.
     #[serde(default)]
     send_on: String,
+    /// The rate fiat-typed amounts were converted at on the review.
+    #[serde(default)]
+    rate: String,
 }
 
 pub async fn confirm(
@@ -562,7 +573,8 @@ pub async fn confirm(
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
     let actor = authed.actor();
-    let ConfirmForm { acknowledge, digest, send_on } = form.into_inner();
+    let ConfirmForm { acknowledge, digest, send_on, rate } = form.into_inner();
+    let reviewed_rate = crate::domain::fiat::Rate::parse(&rate).ok();
     let typed: String = send_on.chars().take(32).collect();
     let acknowledged = !acknowledge.is_empty();
     let org = actor.org_id;
@@ -578,7 +590,10 @@ pub async fn confirm(
             );
         }
     };
-    match state.run(move |conn| drafts::confirm(conn, &actor, id, acknowledged, &digest, scheduled_for)).await {
+    match state
+        .run(move |conn| drafts::confirm(conn, &actor, id, acknowledged, &digest, scheduled_for, reviewed_rate))
+        .await
+    {
         Ok(created) => {
             let message = if created.replayed {
                 "This draft was already confirmed; here is its payout."
@@ -600,7 +615,9 @@ pub async fn confirm(
             review_page(&state, &authed, id, errors, StatusCode::UNPROCESSABLE_ENTITY, Some(typed)).await
         }
         Err(AppError::Conflict(message))
-            if message.starts_with("Insufficient") || message == payouts::CHANGED_SINCE_REVIEW =>
+            if message.starts_with("Insufficient")
+                || message == payouts::CHANGED_SINCE_REVIEW
+                || message == payouts::RATE_MOVED =>
         {
             review_page(&state, &authed, id, FieldErrors::form(message), StatusCode::CONFLICT, Some(typed)).await
         }
