@@ -282,7 +282,12 @@ async fn the_month_exports_as_balanced_xero_and_quickbooks_journals() {
         for (n, a) in payouts::domain::asset::ASSETS.iter().enumerate() {
             fields.push((format!("asset:{}", a.code), format!("12{n:02}")));
         }
-        let refs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let mut refs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        refs.push(("purposes", "no equals sign"));
+        let bad = admin.post_form("/settings/accounting", &refs).await;
+        assert!(bad.body.contains("Line 1: write it as text = account"), "[{backend:?}]");
+        refs.pop();
+        refs.push(("purposes", "\ninvoice 8 = 6010\n"));
         let saved = admin.post_form("/settings/accounting", &refs).await;
         assert_eq!(saved.status, StatusCode::SEE_OTHER, "[{backend:?}] {}", saved.body);
 
@@ -330,7 +335,11 @@ async fn the_month_exports_as_balanced_xero_and_quickbooks_journals() {
             assert_eq!(by_entry.len(), 2, "[{backend:?}] one entry per payout paid with values: {lines:?}");
             assert!(by_entry.values().all(|sum| *sum == 0), "[{backend:?}] every entry balances: {by_entry:?}");
             // The expense debits are the rows' values at payment, as the results file says.
-            let expense: i128 = lines.iter().filter(|(_, a, _)| a == "6000").map(|(_, _, v)| v).sum();
+            let expense: i128 =
+                lines.iter().filter(|(_, a, v)| (a == "6000" || a == "6010") && *v > 0).map(|(_, _, v)| v).sum();
+            // "Invoice 8" matches the purpose rule: its rows go to 6010.
+            let purpose: i128 = lines.iter().filter(|(_, a, _)| a == "6010").map(|(_, _, v)| v).sum();
+            assert_eq!(purpose, 9_199, "[{backend:?}] {lines:?}");
             let recorded: i128 =
                 [paid, second].iter().map(|id| cents(&results(&app, *id)[0]["value_at_payment"])).sum();
             assert_eq!(expense, recorded, "[{backend:?}]");

@@ -24,6 +24,9 @@ use crate::service::access::audit::{self, Entry as AuditEntry};
 pub struct Mapping {
     /// The expense (or payables) account the rows' values are debited to.
     pub expense: String,
+    /// Per purpose: a payout whose description contains the text (any case) is debited to the
+    /// account instead, the first rule that matches winning.
+    pub purposes: Vec<(String, String)>,
     pub service_fee: String,
     pub network_fee: String,
     /// Xero asks for a tax rate's name on every line.
@@ -54,6 +57,13 @@ pub fn mapping(conn: &mut DbConnection, org_id: i64) -> Result<Mapping, AppError
     }
     Ok(Mapping {
         expense: get("expense", "Crypto payouts"),
+        purposes: {
+            let mut rules: Vec<(String, String)> =
+                saved.iter().filter_map(|(k, v)| Some((k.strip_prefix("purpose:")?.to_owned(), v.clone()))).collect();
+            // Stored as a map; kept in the order they were typed by a numbered prefix.
+            rules.sort();
+            rules.into_iter().filter_map(|(k, v)| Some((k.split_once(':')?.1.to_owned(), v))).collect()
+        },
         service_fee: get("service_fee", "Payout service fees"),
         network_fee: get("network_fee", "Network fees"),
         tax_rate: get("tax_rate", "Tax Exempt"),
@@ -65,6 +75,20 @@ pub fn mapping(conn: &mut DbConnection, org_id: i64) -> Result<Mapping, AppError
 }
 
 impl Mapping {
+    /// The account a payout's rows are debited to.
+    fn expense_for(&self, description: &str) -> String {
+        let d = description.to_lowercase();
+        self.purposes
+            .iter()
+            .find(|(text, _)| d.contains(&text.to_lowercase()))
+            .map_or_else(|| self.expense.clone(), |(_, account)| account.clone())
+    }
+
+    /// The per-purpose rules as the settings field shows them: `text = account`, one per line.
+    pub fn purposes_text(&self) -> String {
+        self.purposes.iter().map(|(t, a)| format!("{t} = {a}")).collect::<Vec<_>>().join("\n")
+    }
+
     fn asset_account(&self, a: &Asset) -> String {
         self.assets.iter().find(|(x, _)| x.code == a.code).map_or_else(|| asset_default(a), |(_, acc)| acc.clone())
     }
@@ -89,6 +113,13 @@ pub fn save_mapping(conn: &mut DbConnection, actor: &Actor, fields: &HashMap<Str
             rows.push((key, value.to_owned()));
         }
     }
+    let purposes = fields.get("purposes").map(String::as_str).unwrap_or_default();
+    match parse_purposes(purposes) {
+        Ok(rules) => rows.extend(
+            rules.into_iter().enumerate().map(|(n, (text, account))| (format!("purpose:{n:03}:{text}"), account)),
+        ),
+        Err(e) => errors.add("purposes", e),
+    }
     errors.into_result(())?;
     let at = actor.now();
     db::write_tx(conn, |conn| {
@@ -96,6 +127,30 @@ pub fn save_mapping(conn: &mut DbConnection, actor: &Actor, fields: &HashMap<Str
         audit::record(conn, AuditEntry::by(actor, "accounting.mapping_changed", "organization", actor.org_id), at)?;
         Ok(())
     })
+}
+
+/// At most this many per-purpose rules.
+const MAX_PURPOSES: usize = 50;
+
+/// `text = account` lines, blank lines skipped; a bad line is named.
+fn parse_purposes(text: &str) -> Result<Vec<(String, String)>, String> {
+    let mut rules = Vec::new();
+    for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let bad = |why: &str| format!("Line {}: {why}", n + 1);
+        let (purpose, account) =
+            line.split_once('=').ok_or_else(|| bad("write it as text = account, like Salaries = 6010."))?;
+        let (purpose, account) = (purpose.trim(), account.trim());
+        if purpose.is_empty() || account.is_empty() {
+            return Err(bad("write it as text = account, like Salaries = 6010."));
+        }
+        check_text(purpose, MAX_ACCOUNT_CHARS).map_err(|e| bad(&e))?;
+        check_text(account, MAX_ACCOUNT_CHARS).map_err(|e| bad(&e))?;
+        rules.push((purpose.to_owned(), account.to_owned()));
+        if rules.len() > MAX_PURPOSES {
+            return Err(format!("At most {MAX_PURPOSES} purposes."));
+        }
+    }
+    Ok(rules)
 }
 
 /// One payout whose rows paid in the period cannot be booked, and why.
@@ -110,6 +165,15 @@ pub struct Journal {
     pub month: String,
     pub entries: Vec<Entry>,
     pub skipped: Vec<Skipped>,
+}
+
+/// Lines Xero imports from one file at most.
+pub const XERO_MAX_LINES: usize = 300;
+
+impl Journal {
+    pub fn lines(&self) -> usize {
+        self.entries.iter().map(|e| e.lines.len()).sum()
+    }
 }
 
 /// The first instant of a month `YYYY-MM` in the organization's zone and the first of the next,
@@ -205,7 +269,7 @@ fn entry_of(
                 text.push_str(&format!(" — {}", item.comment));
             }
             lines.push(Line {
-                account: map.expense.clone(),
+                account: map.expense_for(&payout.description),
                 description: text,
                 amount: value,
                 crypto: Some((amount.to_string(), asset.code.into(), rate)),
@@ -215,7 +279,7 @@ fn entry_of(
     let rate_text = if rates.len() == 1 { rates[0].clone() } else { "several".into() };
     if !per_row {
         lines.push(Line {
-            account: map.expense.clone(),
+            account: map.expense_for(&payout.description),
             description: format!("{} row(s) paid: {}", rows.len(), crypto.money()),
             amount: paid_total,
             crypto: Some((crypto.to_string(), asset.code.into(), rate_text.clone())),
