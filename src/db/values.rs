@@ -54,6 +54,8 @@ pub struct NewItemValue {
 /// What a row's payment recorded.
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = super::schema::item_values)]
+// NULL rather than DEFAULT for a None: SQLite can then take many rows in one statement.
+#[diesel(treat_none_as_default_value = false)]
 pub struct PaidValue {
     pub payout_id: i64,
     pub line: i32,
@@ -104,29 +106,13 @@ pub fn set_paid(conn: &mut DbConnection, rows: &[PaidValue]) -> DbResult<()> {
             )
         };
     }
-    match conn {
-        DbConnection::Postgres(c) => {
-            for chunk in rows.chunks(300) {
-                diesel::insert_into(v::item_values)
-                    .values(chunk.to_vec())
-                    .on_conflict((v::payout_id, v::line))
-                    .do_update()
-                    .set(paid_columns!())
-                    .execute(c)?;
-            }
-        }
-        // diesel cannot batch an upsert of optional columns on SQLite, where a statement costs
-        // microseconds anyway.
-        DbConnection::Sqlite(c) => {
-            for row in rows {
-                diesel::insert_into(v::item_values)
-                    .values(row.clone())
-                    .on_conflict((v::payout_id, v::line))
-                    .do_update()
-                    .set(paid_columns!())
-                    .execute(c)?;
-            }
-        }
+    for chunk in rows.chunks(300) {
+        super::per_backend!(conn, |c| diesel::insert_into(v::item_values)
+            .values(chunk.to_vec())
+            .on_conflict((v::payout_id, v::line))
+            .do_update()
+            .set(paid_columns!())
+            .execute(c))?;
     }
     Ok(())
 }
