@@ -178,6 +178,11 @@ pub struct ServeArgs {
     /// a second reading agrees.
     #[arg(long, env = "PAYOUTS_RATES_OUTLIER_PERCENT", default_value_t = 10)]
     pub rates_outlier_percent: u32,
+
+    /// Serve Prometheus metrics at /metrics to requests carrying `Authorization: Bearer TOKEN`
+    /// (at least 32 characters). Without it /metrics answers 404.
+    #[arg(long, env = "PAYOUTS_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
 }
 
 impl Default for ServeArgs {
@@ -213,6 +218,7 @@ impl Default for ServeArgs {
             rates_api_key: None,
             rates_interval_seconds: 60,
             rates_outlier_percent: 10,
+            metrics_token: None,
         }
     }
 }
@@ -235,6 +241,8 @@ pub struct Config {
     pub telegram_api: url::Url,
     /// The price API read for exchange rates, when one is configured.
     pub rates: Option<crate::service::outbound::rates_feed::Feed>,
+    /// The bearer token /metrics asks for; None: no metrics served.
+    pub metrics_token: Option<String>,
 }
 
 impl Config {
@@ -248,6 +256,10 @@ impl Config {
             return Err("PAYOUTS_SECRET_KEY must have at least 32 characters".into());
         }
         let public_url = public_url(args.public_url.as_deref(), &args.bind)?;
+        let metrics_token = args.metrics_token.as_deref().map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned);
+        if metrics_token.as_ref().is_some_and(|t| t.len() < 32) {
+            return Err("PAYOUTS_METRICS_TOKEN must have at least 32 characters".into());
+        }
         Ok(Self {
             demo: args.demo,
             session_idle: chrono::Duration::minutes(args.session_idle_minutes.into()),
@@ -270,6 +282,7 @@ impl Config {
             telegram_api: url::Url::parse(args.telegram_api_url.trim())
                 .map_err(|e| format!("PAYOUTS_TELEGRAM_API_URL is not a URL: {e}"))?,
             rates: rates_feed(args)?,
+            metrics_token,
         })
     }
 }

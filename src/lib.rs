@@ -7,8 +7,11 @@ pub mod crypto;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod metrics;
+pub mod ops;
 pub mod rails;
 pub mod service;
+pub mod shutdown;
 pub mod web;
 
 use std::sync::Arc;

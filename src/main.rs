@@ -66,6 +66,25 @@ enum Command {
     /// EVM chains.
     #[command(subcommand)]
     Evm(EvmCommand),
+    /// Recompute every balance from the ledger and check the books' invariants (available +
+    /// reserved + paid = credited, reserved = the open rows, no row paid twice). Prints each
+    /// problem with its ids. Exit code 0: whole; 1: problems; 2: the database cannot be read.
+    /// Reads one snapshot, so it may run beside the server; it never migrates or writes.
+    #[command(name = "verify-ledger")]
+    VerifyLedger,
+    /// Copy the database to a new file while the server runs: SQLite's VACUUM INTO (one
+    /// consistent snapshot), or pg_dump's custom format on PostgreSQL.
+    Backup {
+        /// The backup file to create; an existing file is never overwritten.
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Restore a backup into an empty data directory (or an empty PostgreSQL database), migrate
+    /// it to this version and verify its ledger. Exit codes as verify-ledger's.
+    Restore {
+        #[arg(long)]
+        from: PathBuf,
+    },
     /// Check one address offline. Exit code 0: valid; 1: invalid.
     CheckAddress {
         #[arg(long)]
@@ -156,6 +175,29 @@ fn main() -> ExitCode {
         }
         Some(Command::CheckAddress { asset, address, format }) => {
             return ExitCode::from(cli::check_address(&mut std::io::stdout().lock(), &asset, &address, format));
+        }
+        Some(Command::VerifyLedger) => {
+            let code = match cli.db.database_url() {
+                Ok(url) => payouts::ops::verify_ledger(&mut std::io::stdout().lock(), &url),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    payouts::ops::EXIT_UNREADABLE
+                }
+            };
+            return ExitCode::from(code);
+        }
+        Some(Command::Backup { to }) => {
+            cli.db.database_url().and_then(|url| payouts::ops::backup(&url, &to)).map(|done| println!("{done}"))
+        }
+        Some(Command::Restore { from }) => {
+            let code = match cli.db.database_url() {
+                Ok(url) => payouts::ops::restore(&mut std::io::stdout().lock(), &from, &url),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    payouts::ops::EXIT_UNREADABLE
+                }
+            };
+            return ExitCode::from(code);
         }
         None => serve(cli.db, cli.serve),
         Some(Command::Serve(args)) => serve(cli.db, *args),
@@ -298,6 +340,9 @@ async fn serve(db_args: DbArgs, args: ServeArgs) -> Result<(), String> {
     let mut state = state;
     state.chains = Arc::new(evm.iter().map(|(_, chain, _)| chain.clone()).collect());
     spawn_session_purge(state.clone());
+    let shutdown = payouts::shutdown::Shutdown::default();
+    let mut notifier = None;
+    payouts::service::payouts::verify::spawn_daily(state.pool.clone(), state.clock.clone());
     if !args.no_processor {
         let mut fail_addresses = args.sim_fail_addresses.clone();
         if args.demo {
@@ -319,7 +364,7 @@ async fn serve(db_args: DbArgs, args: ServeArgs) -> Result<(), String> {
         let mut on_chain: Vec<String> = Vec::new();
         for (rail, _, codes) in evm {
             on_chain.extend(codes.iter().cloned());
-            processor::spawn(state.pool.clone(), rail, processor_config(Some(codes)), interval);
+            processor::spawn(state.pool.clone(), rail, processor_config(Some(codes)), interval, &shutdown);
         }
         let elsewhere: Vec<String> = payouts::domain::asset::ASSETS
             .iter()
@@ -331,7 +376,7 @@ async fn serve(db_args: DbArgs, args: ServeArgs) -> Result<(), String> {
             let rail: Arc<dyn Rail> =
                 Arc::new(SimulatedRail::new(state.pool.clone(), sim).with_clock(state.clock.clone()));
             let assets = (!on_chain.is_empty()).then_some(elsewhere);
-            processor::spawn(state.pool.clone(), rail, processor_config(assets), interval);
+            processor::spawn(state.pool.clone(), rail, processor_config(assets), interval, &shutdown);
         } else {
             // Once real money moves, a simulated "payment" would be a lie in the ledger: payouts
             // in assets without a chain wait until one is configured.
@@ -342,12 +387,16 @@ async fn serve(db_args: DbArgs, args: ServeArgs) -> Result<(), String> {
             Duration::from_secs(1),
             state.config.webhooks,
             state.clock.clone(),
+            &shutdown,
         );
         if let Some(feed) = state.config.rates.clone() {
             payouts::service::outbound::rates_feed::spawn(state.pool.clone(), feed, state.clock.clone());
         }
-        let _notifier =
-            payouts::service::outbound::sender::spawn(state.pool.clone(), state.delivery(), Duration::from_secs(1));
+        notifier = Some(payouts::service::outbound::sender::spawn(
+            state.pool.clone(),
+            state.delivery(),
+            Duration::from_secs(1),
+        ));
         payouts::service::payouts::schedules::spawn(state.pool.clone(), state.clock.clone(), Duration::from_secs(20));
         payouts::service::outbound::gas_watch::spawn(
             state.pool.clone(),
@@ -373,7 +422,21 @@ async fn serve(db_args: DbArgs, args: ServeArgs) -> Result<(), String> {
         .worker_max_blocking_threads(blocking);
     let server = server.bind(&args.bind).map_err(|e| format!("cannot listen on {}: {e}", args.bind))?;
     tracing::info!("listening on {}; open {}", args.bind, public_url);
-    server.run().await.map_err(|e| e.to_string())
+    // SIGTERM (or Ctrl-C): actix stops accepting and lets requests in flight finish; then the
+    // workers end their rounds and the processors give back their leases.
+    let served = server.run().await.map_err(|e| e.to_string());
+    tracing::info!("stopping the background workers");
+    if let Some(n) = notifier {
+        n.stop();
+    }
+    let left =
+        actix_web::rt::task::spawn_blocking(move || shutdown.stop(Duration::from_secs(30))).await.unwrap_or_default();
+    if left > 0 {
+        tracing::warn!(left, "some workers had not finished after 30 s; their leases run out on their own");
+    } else {
+        tracing::info!("stopped");
+    }
+    served
 }
 
 type EvmRails = Vec<(Arc<dyn Rail>, Arc<dyn payouts::rails::Chain>, Vec<String>)>;

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use common::{TestDb, backends, start_server, tron_address, url_string};
 use diesel::prelude::*;
-use payouts::db::schema::{payout_items, sim_transfers};
+use payouts::db::schema::sim_transfers;
 use payouts::domain::account::Role;
 use payouts::domain::asset::find;
 use payouts::domain::payout::PayoutKind;
@@ -19,13 +19,7 @@ use payouts::service::payouts::bootstrap;
 use payouts::service::payouts::ledger;
 use payouts::{AppState, Config};
 
-fn count(state: &AppState, statuses: &[&str]) -> i64 {
-    payout_items::table
-        .filter(payout_items::status.eq_any(statuses))
-        .count()
-        .get_result(&mut **state.pool.get().unwrap())
-        .unwrap()
-}
+use common::count_items as count;
 
 #[test]
 fn a_killed_server_pays_every_row_once_after_restart() {
@@ -104,6 +98,8 @@ fn a_killed_server_pays_every_row_once_after_restart() {
         assert_eq!(b.funded().unwrap().to_string(), "50000", "[{backend:?}] available + reserved + paid = deposits");
         assert!(b.reserved.is_zero(), "[{backend:?}]");
         assert_eq!(b.paid.to_string(), "10300", "[{backend:?}] 1000 × (10 + 0.3 fee)");
+        let report = payouts::service::payouts::verify::verify(&mut conn).unwrap();
+        assert!(report.is_whole(), "[{backend:?}] verify-ledger after the crash: {:?}", report.problems);
     }
 }
 

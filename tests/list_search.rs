@@ -50,6 +50,8 @@ async fn search_finds_descriptions_references_and_addresses_and_nothing_of_anoth
         // Another organization's payout with the same words must never be found here.
         let other = actor_of(&app, "other-admin@example.com", Role::Admin);
         let at = now();
+        // A bare payout row written straight into another organization: not booked on purpose.
+        app.books_broken_on_purpose.store(true, std::sync::atomic::Ordering::SeqCst);
         let foreign = payouts::db::payouts::insert(
             &mut app.conn(),
             &NewPayoutRow {

@@ -137,7 +137,8 @@ async fn a_payout_that_cannot_settle_is_set_aside_and_others_still_complete() {
         let draft = payout_service::check_single(&mut app.conn(), &other_accountant, &single_form("50")).unwrap();
         let other = payout_service::create(&mut app.conn(), &other_accountant, &draft, "other").unwrap().payout.id;
         assert!(broken < other, "the broken payout comes first in the queue");
-        // The demo organization's reservation is damaged: the first payout cannot settle.
+        // The demo organization's reservation is damaged on purpose: the first payout cannot settle.
+        app.books_broken_on_purpose.store(true, std::sync::atomic::Ordering::SeqCst);
         diesel::update(
             balances::table.filter(balances::org_id.eq(demo_org(&app)).and(balances::asset.eq("USDT_TRC20"))),
         )

@@ -192,5 +192,9 @@ async fn random_operations_keep_the_ledger_whole_and_pay_once() {
             .get_result(&mut **app.conn())
             .unwrap();
         assert_eq!(open, 0, "[{backend:?}] every approved payout ended");
+        // And `payouts verify-ledger`'s own check finds the books whole after the whole walk.
+        let report = payouts::service::payouts::verify::verify(&mut app.conn()).unwrap();
+        assert!(report.is_whole(), "[{backend:?}] {:?}", report.problems);
+        assert!(report.items > 0 && report.entries > 0, "[{backend:?}] {}", report.summary());
     }
 }

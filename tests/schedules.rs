@@ -216,6 +216,7 @@ async fn each_pay_day_gets_one_draft_across_processes_and_a_broken_schedule_hold
         let b = schedules::create(&mut app.conn(), &accountant, broken, &form("Broken")).unwrap();
         assert_eq!(a.next_pay_at, b.next_pay_at);
         // Its template can no longer be read as a payout (an asset the product stopped knowing).
+        app.books_broken_on_purpose.store(true, std::sync::atomic::Ordering::SeqCst);
         diesel::update(p::table.filter(p::id.eq(broken))).set(p::asset.eq("GONE")).execute(&mut **app.conn()).unwrap();
 
         // Two processes run the scheduler at the same instant.

@@ -335,7 +335,13 @@ async fn a_slow_receiver_delays_no_other_and_a_disabled_one_gets_nothing() {
         webhooks::add_endpoint(&mut app.conn(), &admin, &fast_url, &events, &permissive).unwrap();
         let (disabled, _) = webhooks::add_endpoint(&mut app.conn(), &admin, &off_url, &events, &permissive).unwrap();
         payouts::db::webhooks::set_enabled(&mut app.conn(), admin.org_id, disabled.id, false).unwrap();
-        webhooks::spawn(app.state.pool.clone(), Duration::from_millis(50), permissive, app.state.clock.clone());
+        webhooks::spawn(
+            app.state.pool.clone(),
+            Duration::from_millis(50),
+            permissive,
+            app.state.clock.clone(),
+            &payouts::shutdown::Shutdown::default(),
+        );
         let started = std::time::Instant::now();
         for n in 0..3 {
             create(&app, &format!("busy-{n}"));

@@ -115,3 +115,18 @@ pub fn entries_for_asset(conn: &mut DbConnection, org_id: i64, asset: &str) -> D
         .select(EntryRow::as_select())
         .load(conn)
 }
+
+/// Holds the balance row of an asset until the transaction ends, so that two processes deciding
+/// on the same balance (a spend limit) decide one after the other. SQLite's write transaction
+/// already holds the whole database.
+pub fn lock(conn: &mut DbConnection, org_id: i64, asset: &str) -> DbResult<()> {
+    ensure_balance(conn, org_id, asset)?;
+    if let DbConnection::Postgres(c) = conn {
+        b::balances
+            .filter(b::org_id.eq(org_id).and(b::asset.eq(asset)))
+            .select(b::version)
+            .for_update()
+            .first::<i64>(c)?;
+    }
+    Ok(())
+}

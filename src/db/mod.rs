@@ -7,8 +7,10 @@ pub mod drafts;
 pub mod events;
 pub mod evm;
 pub mod factors;
+pub mod figures;
 pub mod invitations;
 pub mod ledger;
+pub mod limits;
 pub mod models;
 pub mod notices;
 pub mod org_settings;
@@ -27,6 +29,7 @@ pub mod sim;
 pub mod stamp;
 pub mod users;
 pub mod values;
+pub mod verify;
 pub mod webhooks;
 
 use std::time::{Duration, Instant};
@@ -308,6 +311,68 @@ where
             Err(e)
         }
     }
+}
+
+/// Runs `f` in one read-only transaction that sees a single moment of the database while
+/// others keep writing: REPEATABLE READ on PostgreSQL, a deferred read transaction on SQLite
+/// (in WAL mode its first read fixes the snapshot). Always rolled back.
+pub fn read_snapshot<T, E>(conn: &mut DbConnection, f: impl FnOnce(&mut DbConnection) -> Result<T, E>) -> Result<T, E>
+where
+    E: From<DbError>,
+{
+    match conn {
+        DbConnection::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN DEFERRED")?,
+        DbConnection::Postgres(c) => {
+            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?
+        }
+    }
+    let result = f(conn);
+    let _ = <DbConnection as Connection>::TransactionManager::rollback_transaction(conn);
+    result
+}
+
+/// Writes a consistent copy of an SQLite database to `path` (a new file) from one read
+/// snapshot, while other connections keep writing.
+pub fn copy_sqlite_into(conn: &mut DbConnection, path: &str) -> DbResult<()> {
+    match conn {
+        DbConnection::Sqlite(c) => {
+            diesel::sql_query("VACUUM INTO ?").bind::<diesel::sql_types::Text, _>(path).execute(c).map(drop)
+        }
+        DbConnection::Postgres(_) => Err(DbError::QueryBuilderError("VACUUM INTO is SQLite's".into())),
+    }
+}
+
+/// SQLite's own check of a database file: every page and index readable and consistent.
+pub fn check_integrity(conn: &mut DbConnection) -> Result<(), String> {
+    #[derive(QueryableByName)]
+    struct Line {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        integrity_check: String,
+    }
+    let DbConnection::Sqlite(c) = conn else { return Ok(()) };
+    let lines: Vec<Line> = diesel::sql_query("PRAGMA integrity_check").load(c).map_err(|e| e.to_string())?;
+    match lines.first() {
+        Some(l) if l.integrity_check == "ok" => Ok(()),
+        _ => Err(format!(
+            "the file is damaged: {}",
+            lines.iter().take(5).map(|l| l.integrity_check.as_str()).collect::<Vec<_>>().join("; ")
+        )),
+    }
+}
+
+/// Does the database hold any table of its own (PostgreSQL's public schema)?
+pub fn has_tables(conn: &mut DbConnection) -> DbResult<bool> {
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let sql = match conn.backend() {
+        Backend::Postgres => "SELECT count(*) AS n FROM information_schema.tables WHERE table_schema = 'public'",
+        Backend::Sqlite => "SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'",
+    };
+    let rows: Vec<Count> = diesel::sql_query(sql).load(conn)?;
+    Ok(rows.first().is_some_and(|c| c.n > 0))
 }
 
 /// An always-true condition that keeps diesel from caching its statement as a prepared one, so

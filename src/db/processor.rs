@@ -279,3 +279,11 @@ pub fn open_rows(conn: &mut DbConnection) -> DbResult<Vec<(i64, String, String)>
         .select((i::org_id, p::asset, i::amount))
         .load(conn)
 }
+
+/// Ends every lease `owner` still holds (a processor stopping): the items it was sending become
+/// claimable at once, and whoever claims them next asks the rail what became of them first.
+pub fn release_leases(conn: &mut DbConnection, owner: &str, now: NaiveDateTime) -> DbResult<usize> {
+    diesel::update(i::payout_items.filter(i::lease_owner.eq(owner).and(i::status.eq("submitting"))))
+        .set(i::lease_until.eq(now - chrono::Duration::seconds(1)))
+        .execute(conn)
+}

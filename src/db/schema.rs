@@ -678,3 +678,14 @@ diesel::allow_tables_to_appear_in_same_query!(
     payees,
     payee_addresses,
 );
+
+diesel::table! {
+    spend_limits (org_id, asset) {
+        org_id -> BigInt,
+        asset -> Text,
+        per_payout -> Nullable<Text>,
+        per_day -> Nullable<Text>,
+        per_month -> Nullable<Text>,
+        over_limit -> Text,
+    }
+}

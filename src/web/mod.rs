@@ -8,6 +8,7 @@ pub mod datetime;
 pub mod error_page;
 pub mod health;
 pub mod layout;
+pub mod metrics;
 pub mod pages;
 pub mod panics;
 pub mod request_log;
@@ -29,6 +30,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .wrap(security::headers())
             .wrap(from_fn(request_log::request_log))
             .route("/healthz", web::get().to(health::healthz))
+            .route("/metrics", web::get().to(metrics::scrape))
             .route("/api/openapi.json", web::get().to(api::openapi_json))
             .route("/api/docs", web::get().to(pages::api_docs::show))
             .service(
@@ -176,6 +178,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/approvals/bulk", web::post().to(pages::approvals::bulk_approve))
             .route("/settings/approvals", web::get().to(pages::approvals::policy))
             .route("/settings/approvals", web::post().to(pages::approvals::save_policy))
+            .route("/settings/approvals/limits", web::post().to(pages::approvals::save_limits))
             .route("/settings/payees", web::post().to(pages::payees::save_cooling_off))
             .route("/settings/time-zone", web::post().to(pages::schedules::save_zone))
             .route("/schedules", web::get().to(pages::schedules::list))

@@ -19,14 +19,18 @@ pub async fn request_log(
     let id = crypto::random_hex(8);
     let method = req.method().to_string();
     let path = req.path().to_owned();
+    // The route's pattern, not the path: what people type never becomes a metric label.
+    let route = req.match_pattern().unwrap_or_else(|| "unmatched".to_owned());
     let span = tracing::info_span!("request", id = %id);
     let started = Instant::now();
     let result = next.call(req).instrument(span.clone()).await;
-    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    let seconds = started.elapsed().as_secs_f64();
+    let ms = seconds * 1000.0;
     let _entered = span.enter();
     match result {
         Ok(mut res) => {
             let status = res.status().as_u16();
+            crate::metrics::request(&method, &route, status, seconds);
             tracing::info!(%method, %path, status, ms = format_args!("{ms:.1}"), "request");
             if let Ok(value) = HeaderValue::from_str(&id) {
                 res.headers_mut().insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
@@ -35,6 +39,7 @@ pub async fn request_log(
         }
         Err(e) => {
             let status = e.as_response_error().status_code().as_u16();
+            crate::metrics::request(&method, &route, status, seconds);
             tracing::info!(%method, %path, status, ms = format_args!("{ms:.1}"), "request");
             Err(e)
         }

@@ -91,8 +91,28 @@ pub struct TestApp {
     pub state: AppState,
     pub backend: Backend,
     pub url: DatabaseUrl,
+    /// Set by the tests that break the books on purpose.
+    pub books_broken_on_purpose: std::sync::atomic::AtomicBool,
     // Dropped last: the database outlives the pool that uses it.
     _db: TestDb,
+}
+
+/// Every test's database ends with its books whole: the ledger verifier runs on it when the
+/// test is done, whatever the test did to money.
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if std::thread::panicking() || self.books_broken_on_purpose.load(std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
+        let Ok(mut conn) = self.state.pool.get() else { return };
+        let report = payouts::service::payouts::verify::verify(&mut conn).expect("the ledger verifier runs");
+        assert!(
+            report.is_whole(),
+            "[{:?}] the books are not whole at the end of the test:\n{}",
+            self.backend,
+            report.problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("\n")
+        );
+    }
 }
 
 impl TestApp {
@@ -121,7 +141,7 @@ impl TestApp {
         let other = payouts::db::orgs::find_by_name(&mut conn, "Other Org").unwrap().unwrap();
         payouts::db::factors::set_org_policy(&mut conn, other.id, false, false, false).unwrap();
         drop(conn);
-        TestApp { state, backend, url, _db: db }
+        TestApp { state, backend, url, books_broken_on_purpose: Default::default(), _db: db }
     }
 
     pub fn conn(&self) -> payouts::db::PooledConn {
@@ -536,4 +556,14 @@ pub fn end_cooling_off(app: &TestApp) {
         .set(a::payable_from.eq(past))
         .execute(&mut **app.conn())
         .unwrap();
+}
+
+/// How many payout rows, across every organization, are in one of `statuses`.
+pub fn count_items(state: &AppState, statuses: &[&str]) -> i64 {
+    use payouts::db::schema::payout_items;
+    payout_items::table
+        .filter(payout_items::status.eq_any(statuses))
+        .count()
+        .get_result(&mut **state.pool.get().unwrap())
+        .unwrap()
 }

@@ -4,6 +4,7 @@
 
 pub mod chat;
 pub mod fan_out;
+pub mod figures;
 pub mod gas_watch;
 pub mod inbox;
 pub mod links;

@@ -146,20 +146,24 @@ pub use crate::service::outbound::net::agent;
 /// Runs the delivery worker until the process ends: every round, each endpoint with due
 /// deliveries that is not already being sent to gets its own turn on its own thread (at most
 /// [`MAX_ENDPOINTS_IN_FLIGHT`] at once), so a slow or dead receiver delays only itself.
-pub fn spawn(pool: crate::db::Pool, interval: Duration, policy: OutboundPolicy, clock: Clock) {
+pub fn spawn(
+    pool: crate::db::Pool,
+    interval: Duration,
+    policy: OutboundPolicy,
+    clock: Clock,
+    shutdown: &crate::shutdown::Shutdown,
+) {
     let busy: Busy = Arc::default();
-    std::thread::Builder::new()
-        .name("webhooks".into())
-        .spawn(move || {
-            let agent = agent(REQUEST_TIMEOUT, policy);
-            loop {
-                if let Err(e) = round(&pool, &agent, &clock, &busy) {
-                    tracing::error!(error = %e, "webhook round failed");
-                }
-                std::thread::sleep(interval);
+    let stop = shutdown.clone();
+    shutdown.spawn("webhooks", move || {
+        let agent = agent(REQUEST_TIMEOUT, policy);
+        while !stop.is_stopping() {
+            if let Err(e) = round(&pool, &agent, &clock, &busy) {
+                tracing::error!(error = %e, "webhook round failed");
             }
-        })
-        .expect("the webhook thread starts");
+            stop.pause(interval);
+        }
+    });
 }
 
 /// Endpoints being sent to right now.

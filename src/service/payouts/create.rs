@@ -12,6 +12,7 @@ use crate::domain::fee::{FeeRule, Operation, Quote};
 use crate::domain::ledger::Movement;
 use crate::domain::payout::{ItemStatus, PayoutKind, PayoutStatus};
 use crate::domain::registry::{Row, RowInput, check_duplicates, check_text};
+use crate::domain::spend_limit::OverLimit;
 use crate::domain::zone::Zone;
 use crate::domain::{Amount, FieldErrors};
 use crate::error::{AppError, stored_amount};
@@ -43,6 +44,10 @@ pub struct Draft {
     /// Set when the amounts were typed in the reporting currency: the rate they were converted
     /// at and each row's typed amount, in row order.
     pub fiat: Option<FiatPricing>,
+    /// The spend limits this payout would pass as things stand at the review, and what happens
+    /// then (decided again at Confirm, inside the create transaction).
+    pub over_limits: Vec<crate::domain::spend_limit::Breach>,
+    pub over_limit: OverLimit,
 }
 
 /// Fiat-typed rows and the rate that turned them into the crypto amounts that are reserved and
@@ -223,6 +228,7 @@ pub fn price(
     let available = ledger::balance_of(conn, actor.org_id, asset)?.available;
     let (rule, quote) = quote_rows(conn, actor.org_id, kind, asset, &rows, Some(available))?;
     let value = super::values::preview(conn, actor.org_id, asset, quote.amount_total, quote.fee, actor.now())?;
+    let (over_limits, over_limit) = super::limits::preview(conn, actor.org_id, quote.amount_total, actor.now())?;
     Ok(Draft {
         kind,
         asset,
@@ -233,6 +239,8 @@ pub fn price(
         scheduled_for: None,
         value,
         fiat: None,
+        over_limits,
+        over_limit,
     })
 }
 
@@ -387,12 +395,6 @@ pub(crate) fn create_in_tx(
     let policy = crate::service::payouts::approvals::policy(conn, actor.org_id)?;
     let flagged = policy.extra_for_new_addresses
         && crate::service::payees::address_flags(conn, actor, draft.asset, &lines, None)?.any();
-    let approvals_required = policy.approvals_for(draft.quote.amount_total, flagged);
-    let (status, item_status) = if approvals_required > 0 {
-        (PayoutStatus::Pending, ItemStatus::Waiting)
-    } else {
-        (PayoutStatus::InProgress, ItemStatus::Queued)
-    };
     let items: Vec<(Amount, Amount)> = draft
         .rows
         .iter()
@@ -405,6 +407,19 @@ pub(crate) fn create_in_tx(
     let amount_total = Amount::sum(draft.asset, items.iter().map(|i| &i.0)).ok_or_else(overflow)?;
     let fee = Amount::sum(draft.asset, items.iter().map(|i| &i.1)).ok_or_else(overflow)?;
     let total_debit = amount_total.checked_add(fee).ok_or_else(overflow)?;
+    let mut approvals_required = policy.approvals_for(draft.quote.amount_total, flagged);
+    let (over_limits, over) = super::limits::check_new(conn, actor.org_id, amount_total, at)?;
+    if !over_limits.is_empty() {
+        match over {
+            OverLimit::Refuse => return Err(AppError::Conflict(super::limits::refusal(&over_limits))),
+            OverLimit::Approve => approvals_required += 1,
+        }
+    }
+    let (status, item_status) = if approvals_required > 0 {
+        (PayoutStatus::Pending, ItemStatus::Waiting)
+    } else {
+        (PayoutStatus::InProgress, ItemStatus::Queued)
+    };
     crate::service::access::second_factor::require_for_payout(conn, actor, amount_total, false)?;
     let payout = db::payouts::insert(
         conn,
@@ -467,9 +482,15 @@ pub(crate) fn create_in_tx(
         at,
     };
     ledger::move_funds(conn, Movement::Reserve, total_debit, &ctx)?;
-    let reason =
-        if approvals_required > 0 { "Created; waiting for a manager's approval" } else { "Created and confirmed" };
-    event(conn, payout.id, Change::Payout(None, status), Some(actor.user_id), reason, at)?;
+    let over_note = over_limits.iter().map(|b| b.to_string()).collect::<Vec<_>>().join("; ");
+    let reason = match approvals_required {
+        0 => "Created and confirmed".to_owned(),
+        _ if !over_limits.is_empty() => {
+            format!("Created; over the spend limit ({over_note}), so it needs one approval more")
+        }
+        _ => "Created; waiting for a manager's approval".to_owned(),
+    };
+    event(conn, payout.id, Change::Payout(None, status), Some(actor.user_id), &reason, at)?;
     audit::record(
         conn,
         Entry::by(actor, "payout.created", "payout", payout.id).detail(format!(

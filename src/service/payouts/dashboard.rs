@@ -45,6 +45,8 @@ pub struct Overview {
     /// now ("no current rate" when there is none or it is stale: never a guess).
     pub currency: &'static str,
     pub values: Vec<(&'static str, String)>,
+    /// The spend limits set, with what is used and left now.
+    pub limits: Vec<crate::service::payouts::limits::Standing>,
 }
 
 pub fn overview(conn: &mut DbConnection, actor: &Actor, stuck_after: Duration) -> Result<Overview, AppError> {
@@ -80,6 +82,7 @@ pub fn overview(conn: &mut DbConnection, actor: &Actor, stuck_after: Duration) -
         recent,
         charts: charts(conn, actor.org_id, actor.now().date())?,
         problems,
+        limits: crate::service::payouts::limits::standings(conn, actor.org_id, actor.now())?,
     })
 }
 

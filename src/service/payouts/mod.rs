@@ -11,11 +11,13 @@ pub mod demo;
 pub mod drafts;
 pub mod journal;
 pub mod ledger;
+pub mod limits;
 pub mod list;
 pub mod processor;
 pub mod review;
 pub mod schedules;
 pub mod values;
+pub mod verify;
 pub mod view;
 
 pub use create::*;

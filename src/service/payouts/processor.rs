@@ -499,44 +499,52 @@ pub(crate) fn settle_payout(conn: &mut DbConnection, payout: &PayoutRow, at: Nai
     Ok(())
 }
 
-/// Runs the processor on its own thread until the process ends: one per rail. The owner name
-/// identifies this process's leases.
+/// Runs the processor on its own thread until the process is stopped: one per rail. The owner
+/// name identifies this process's leases. On stop it finishes its round, then gives back the
+/// leases it still holds so another process takes over at once instead of when they expire.
 pub fn spawn(
     pool: crate::db::Pool,
     rail: std::sync::Arc<dyn Rail>,
     config: ProcessorConfig,
     interval: std::time::Duration,
+    shutdown: &crate::shutdown::Shutdown,
 ) {
     let owner = format!("{}-{}", std::process::id(), crate::crypto::random_hex(4));
-    std::thread::Builder::new()
-        .name(format!("processor-{}", rail.label()))
-        .spawn(move || {
-            tracing::info!(%owner, rail = rail.label(), "payout processor started");
-            loop {
-                // A round that found a full batch of work leaves more behind: the next one starts
-                // at once, so a large mass payout moves at the database's pace, not the interval's.
-                let mut more = false;
-                match pool.get() {
-                    Ok(mut conn) => match tick(&mut conn, rail.as_ref(), &owner, &config) {
-                        Ok(r) if r != TickReport::default() => {
-                            more = r.claimed as i64 >= config.batch || (r.completed + r.failed) as i64 >= config.batch;
-                            tracing::info!(
-                                claimed = r.claimed,
-                                submitted = r.submitted,
-                                completed = r.completed,
-                                failed = r.failed,
-                                "processor round"
-                            )
-                        }
-                        Ok(_) => {}
-                        Err(e) => tracing::error!(error = %e, "processor round failed"),
-                    },
-                    Err(e) => tracing::error!(error = %e, "processor has no database connection"),
-                }
-                if !more {
-                    std::thread::sleep(interval);
-                }
+    let stop = shutdown.clone();
+    shutdown.spawn(&format!("processor-{}", rail.label()), move || {
+        tracing::info!(%owner, rail = rail.label(), "payout processor started");
+        while !stop.is_stopping() {
+            // A round that found a full batch of work leaves more behind: the next one starts
+            // at once, so a large mass payout moves at the database's pace, not the interval's.
+            let mut more = false;
+            match pool.get() {
+                Ok(mut conn) => match tick(&mut conn, rail.as_ref(), &owner, &config) {
+                    Ok(r) if r != TickReport::default() => {
+                        crate::metrics::rows_ended(r.completed, r.failed);
+                        more = r.claimed as i64 >= config.batch || (r.completed + r.failed) as i64 >= config.batch;
+                        tracing::info!(
+                            claimed = r.claimed,
+                            submitted = r.submitted,
+                            completed = r.completed,
+                            failed = r.failed,
+                            "processor round"
+                        )
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::error!(error = %e, "processor round failed"),
+                },
+                Err(e) => tracing::error!(error = %e, "processor has no database connection"),
             }
-        })
-        .expect("the processor thread starts");
+            if !more {
+                stop.pause(interval);
+            }
+        }
+        let released = pool.get().map_err(|e| e.to_string()).and_then(|mut conn| {
+            crate::db::processor::release_leases(&mut conn, &owner, config.clock.now()).map_err(|e| e.to_string())
+        });
+        match released {
+            Ok(n) => tracing::info!(%owner, released = n, "payout processor stopped"),
+            Err(e) => tracing::error!(%owner, error = %e, "payout processor stopped; its leases run out on their own"),
+        }
+    });
 }

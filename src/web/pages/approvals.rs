@@ -8,6 +8,7 @@ use serde::Deserialize;
 use crate::AppState;
 use crate::domain::FieldErrors;
 use crate::domain::asset::{ASSETS, Asset};
+use crate::domain::spend_limit::{Limits, OverLimit};
 use crate::error::AppError;
 use crate::service::payouts::approvals::{self, Approved, Policy, QueueEntry};
 use crate::web::context::{Authed, FlashKind};
@@ -148,9 +149,25 @@ pub struct PolicyTemplate {
     pub errors: FieldErrors,
     /// How long an approved payee address waits before it can be paid.
     pub cooling_off_hours: String,
+    pub limits: Vec<(&'static Asset, Limits)>,
+    pub zone: &'static str,
 }
 
 impl PolicyTemplate {
+    pub fn limit(&self, kind: &str, code: &str) -> String {
+        let Some((_, l)) = self.limits.iter().find(|(a, _)| a.code == code) else { return String::new() };
+        let value = match kind {
+            "payout" => l.per_payout,
+            "day" => l.per_day,
+            _ => l.per_month,
+        };
+        value.map(|v| v.to_string()).unwrap_or_default()
+    }
+
+    pub fn over_approves(&self, code: &str) -> bool {
+        self.limits.iter().any(|(a, l)| a.code == code && l.over_limit == OverLimit::Approve)
+    }
+
     pub fn threshold(&self, code: &str) -> String {
         self.policy.thresholds.iter().find(|(a, _)| a.code == code).map(|(_, t)| t.to_string()).unwrap_or_default()
     }
@@ -162,22 +179,43 @@ pub(crate) async fn policy_page(
     errors: FieldErrors,
 ) -> Result<HttpResponse, AppError> {
     let actor = authed.actor();
-    let (policy, minutes) = state
+    let (policy, minutes, limits, zone) = state
         .run(move |conn| {
             actor.require(crate::domain::account::Role::can_administer)?;
             let minutes = crate::db::orgs::find(conn, actor.org_id)?.payee_cooling_off_minutes;
-            Ok((approvals::policy(conn, actor.org_id)?, minutes))
+            let limits = crate::service::payouts::limits::all_limits(conn, actor.org_id)?;
+            let zone = crate::service::payouts::schedules::org_zone(conn, actor.org_id)?.name();
+            Ok((approvals::policy(conn, actor.org_id)?, minutes, limits, zone))
         })
         .await?;
     let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
     let hours = rust_decimal::Decimal::from(minutes) / rust_decimal::Decimal::from(60);
     let cooling_off_hours = hours.round_dp(2).normalize().to_string();
     let layout = Layout::new(&authed.ctx, "/settings");
-    html(status, &PolicyTemplate { layout, policy, assets: &ASSETS, errors, cooling_off_hours })
+    html(status, &PolicyTemplate { layout, policy, assets: &ASSETS, errors, cooling_off_hours, limits, zone })
 }
 
 pub async fn policy(state: web::Data<AppState>, authed: Authed) -> Result<HttpResponse, AppError> {
     policy_page(&state, &authed, FieldErrors::new()).await
+}
+
+pub async fn save_limits(
+    state: web::Data<AppState>,
+    authed: Authed,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    let fields = form_pairs(&body)?;
+    let actor = authed.actor();
+    match state.run(move |conn| crate::service::payouts::limits::set_limits(conn, &actor, &fields)).await {
+        Ok(()) => Ok(see_other_with_flash(
+            &authed.ctx,
+            "/settings/approvals#spend-limits",
+            FlashKind::Success,
+            "Spend limits saved. They apply to payouts created from now on.",
+        )),
+        Err(AppError::Validation(errors)) => policy_page(&state, &authed, errors).await,
+        Err(e) => Err(e),
+    }
 }
 
 pub async fn save_policy(

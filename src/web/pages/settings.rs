@@ -244,6 +244,7 @@ pub fn object_link(e: &AuditView) -> Option<String> {
         ("api_key", _) => "/settings/api-keys".into(),
         ("webhook_endpoint" | "webhook_delivery", _) => "/settings/webhooks".into(),
         ("fee_rule", _) => "/settings/fees".into(),
+        ("asset", _) if e.action.starts_with("spend_limits") => "/settings/approvals#spend-limits".into(),
         ("asset", _) => "/settings/assets".into(),
         ("balance", _) => "/settings/balances".into(),
         ("organization", _) if e.action.starts_with("approval_policy") => "/settings/approvals".into(),

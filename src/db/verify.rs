@@ -1,0 +1,86 @@
+//! What the ledger verifier reads: every balance row, entry, payout and row, one organization
+//! and asset at a time, inside one read snapshot.
+
+use diesel::prelude::*;
+
+use super::schema::{balances::dsl as b, ledger_entries::dsl as l, payout_items::dsl as i, payouts::dsl as p};
+use super::{DbConnection, DbResult};
+
+/// Every (organization, asset) that has a balance row or a ledger entry.
+pub fn org_assets(conn: &mut DbConnection) -> DbResult<Vec<(i64, String)>> {
+    let mut pairs: Vec<(i64, String)> = b::balances.select((b::org_id, b::asset)).load(conn)?;
+    pairs.extend(l::ledger_entries.select((l::org_id, l::asset)).distinct().load::<(i64, String)>(conn)?);
+    pairs.extend(p::payouts.select((p::org_id, p::asset)).distinct().load::<(i64, String)>(conn)?);
+    pairs.sort();
+    pairs.dedup();
+    Ok(pairs)
+}
+
+#[derive(Debug, Clone, Queryable)]
+pub struct PayoutTotals {
+    pub id: i64,
+    pub status: String,
+    pub amount_total: String,
+    pub fee: String,
+    pub total_debit: String,
+    pub item_count: i32,
+}
+
+pub fn payouts(conn: &mut DbConnection, org_id: i64, asset: &str) -> DbResult<Vec<PayoutTotals>> {
+    p::payouts
+        .filter(p::org_id.eq(org_id).and(p::asset.eq(asset)))
+        .order(p::id)
+        .select((p::id, p::status, p::amount_total, p::fee, p::total_debit, p::item_count))
+        .load(conn)
+}
+
+#[derive(Debug, Clone, Queryable)]
+pub struct ItemMoney {
+    pub id: i64,
+    pub payout_id: i64,
+    pub line: i32,
+    pub status: String,
+    pub amount: String,
+    pub fee: String,
+    pub idempotency_key: String,
+    pub tx_hash: Option<String>,
+    pub log_index: Option<i32>,
+}
+
+pub fn items(conn: &mut DbConnection, org_id: i64, asset: &str) -> DbResult<Vec<ItemMoney>> {
+    i::payout_items
+        .inner_join(p::payouts)
+        .filter(p::org_id.eq(org_id).and(p::asset.eq(asset)))
+        .order(i::id)
+        .select((
+            i::id,
+            i::payout_id,
+            i::line,
+            i::status,
+            i::amount,
+            i::fee,
+            i::idempotency_key,
+            i::tx_hash,
+            i::log_index,
+        ))
+        .load(conn)
+}
+
+/// Payouts per status, counted from the table (the kept counters are checked against it).
+pub fn counted_statuses(conn: &mut DbConnection, org_id: i64) -> DbResult<Vec<(String, i64)>> {
+    p::payouts
+        .filter(p::org_id.eq(org_id))
+        .group_by(p::status)
+        .select((p::status, diesel::dsl::count_star()))
+        .load(conn)
+}
+
+/// Organizations with kept status counters, beside those with payouts.
+pub fn counter_orgs(conn: &mut DbConnection) -> DbResult<Vec<i64>> {
+    use super::schema::payout_status_counts::dsl as c;
+    let mut ids: Vec<i64> = c::payout_status_counts.select(c::org_id).distinct().load(conn)?;
+    ids.extend(p::payouts.select(p::org_id).distinct().load::<i64>(conn)?);
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(ids)
+}
