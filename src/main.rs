@@ -106,6 +106,21 @@ enum EvmCommand {
         #[arg(long)]
         evm_config: PathBuf,
     },
+    /// Generate the hot wallet's secp256k1 key inside a PKCS#11 token (an HSM; SoftHSM2 for
+    /// trials): sensitive and never extractable, so it never leaves the token. Prints its address;
+    /// name the same module, token and key label under `signer.pkcs11` in the --evm-config file.
+    /// The user PIN comes from --pin-file or PAYOUTS_PKCS11_PIN.
+    Keygen {
+        /// The vendor's PKCS#11 library, e.g. /usr/lib/softhsm/libsofthsm2.so.
+        #[arg(long)]
+        pkcs11_module: PathBuf,
+        #[arg(long)]
+        token_label: String,
+        #[arg(long)]
+        key_label: String,
+        #[arg(long)]
+        pin_file: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -203,6 +218,9 @@ fn main() -> ExitCode {
         Some(Command::Serve(args)) => serve(cli.db, *args),
         Some(Command::Migrate) => migrate(&cli.db),
         Some(Command::Evm(EvmCommand::DeployBatch { evm_config })) => deploy_batch(&cli.db, &evm_config),
+        Some(Command::Evm(EvmCommand::Keygen { pkcs11_module, token_label, key_label, pin_file })) => {
+            keygen(pkcs11_module, token_label, key_label, pin_file)
+        }
         Some(Command::ApiKey(ApiKeyCommand::Create { email, scopes, name })) => {
             open_db(&cli.db).and_then(|mut conn| {
                 let key = payouts::service::access::api_keys::create_from_cli(&mut conn, &email, &scopes, &name)
@@ -257,6 +275,24 @@ fn deploy_batch(db_args: &DbArgs, file: &std::path::Path) -> Result<(), String> 
 #[cfg(not(feature = "evm"))]
 fn deploy_batch(_: &DbArgs, file: &std::path::Path) -> Result<(), String> {
     Err(format!("{}: this build has no EVM rail (cargo feature `evm`)", file.display()))
+}
+
+#[cfg(feature = "evm")]
+fn keygen(module: PathBuf, token_label: String, key_label: String, pin_file: Option<PathBuf>) -> Result<(), String> {
+    use payouts::rails::evm::signer::{self, PIN_ENV, Pkcs11Settings};
+    let pin = match &pin_file {
+        Some(p) => std::fs::read_to_string(p).map_err(|e| format!("--pin-file {}: {e}", p.display()))?,
+        None => std::env::var(PIN_ENV).map_err(|_| format!("no PIN: give --pin-file or set {PIN_ENV}"))?,
+    };
+    let settings = Pkcs11Settings { module, token_label, key_label, pin: pin.trim().to_owned() };
+    let address = signer::generate(&settings)?;
+    println!("{}", address.to_checksum(None));
+    Ok(())
+}
+
+#[cfg(not(feature = "evm"))]
+fn keygen(_: PathBuf, _: String, _: String, _: Option<PathBuf>) -> Result<(), String> {
+    Err("this build has no EVM rail (cargo feature `evm`)".into())
 }
 
 fn migrate(db_args: &DbArgs) -> Result<(), String> {

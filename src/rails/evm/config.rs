@@ -9,6 +9,8 @@ use alloy::primitives::Address;
 use alloy::signers::local::PrivateKeySigner;
 use serde::Deserialize;
 
+use super::signer::{HsmSigner, PIN_ENV, Pkcs11Settings, Signer};
+
 use crate::domain::asset::{self, AddressFamily, Asset};
 
 /// The environment variable holding the hot wallet's private key (hex), unless the file names
@@ -36,6 +38,25 @@ struct File {
     /// with a higher fee.
     #[serde(default = "default_replace_after")]
     replace_after_seconds: u64,
+    /// Where the key is when it is not in the server's memory.
+    signer: Option<SignerFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignerFile {
+    pkcs11: Pkcs11File,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Pkcs11File {
+    /// The vendor's PKCS#11 library, e.g. /usr/lib/softhsm/libsofthsm2.so.
+    module: PathBuf,
+    token_label: String,
+    key_label: String,
+    /// A file holding the user PIN; otherwise PAYOUTS_PKCS11_PIN.
+    pin_file: Option<PathBuf>,
 }
 
 fn default_replace_after() -> u64 {
@@ -69,7 +90,7 @@ pub struct EvmConfig {
     pub chain_id: u64,
     pub confirmations: u32,
     pub max_fee_per_gas: u128,
-    pub signer: PrivateKeySigner,
+    pub signer: Signer,
     pub assets: Vec<(&'static Asset, Payment)>,
     pub batch_contract: Option<Address>,
     pub batch_rows: usize,
@@ -91,16 +112,18 @@ impl EvmConfig {
     pub fn load(path: &Path, key_from_env: Option<String>) -> Result<EvmConfig, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
         let file: File = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-        let key = match (&file.private_key_file, key_from_env) {
-            (Some(p), _) => std::fs::read_to_string(p).map_err(|e| format!("private_key_file {}: {e}", p.display()))?,
-            (None, Some(k)) => k,
-            (None, None) => {
-                return Err(format!("{}: no hot-wallet key: set {KEY_ENV} or private_key_file", path.display()));
+        let signer = match &file.signer {
+            Some(SignerFile { pkcs11 }) => {
+                if file.private_key_file.is_some() {
+                    return Err(format!(
+                        "{}: name either private_key_file or a pkcs11 signer, not both",
+                        path.display()
+                    ));
+                }
+                Signer::Pkcs11(HsmSigner::open(&pkcs11_settings(pkcs11)?)?)
             }
+            None => Signer::Local(local_key(path, &file, key_from_env)?),
         };
-        // The error text of a bad key never includes the key.
-        let signer: PrivateKeySigner =
-            key.trim().parse().map_err(|_| "the hot-wallet key is not a 32-byte hex private key".to_owned())?;
         let mut assets = Vec::new();
         for (code, a) in &file.assets {
             let asset = asset::find(code).ok_or_else(|| format!("{}: unknown asset {code}", path.display()))?;
@@ -146,6 +169,31 @@ impl EvmConfig {
             replace_after: chrono::Duration::seconds(file.replace_after_seconds.clamp(1, 86_400) as i64),
         })
     }
+}
+
+fn local_key(path: &Path, file: &File, key_from_env: Option<String>) -> Result<PrivateKeySigner, String> {
+    let key = match (&file.private_key_file, key_from_env) {
+        (Some(p), _) => std::fs::read_to_string(p).map_err(|e| format!("private_key_file {}: {e}", p.display()))?,
+        (None, Some(k)) => k,
+        (None, None) => {
+            return Err(format!("{}: no hot-wallet key: set {KEY_ENV} or private_key_file", path.display()));
+        }
+    };
+    // The error text of a bad key never includes the key.
+    key.trim().parse().map_err(|_| "the hot-wallet key is not a 32-byte hex private key".to_owned())
+}
+
+fn pkcs11_settings(f: &Pkcs11File) -> Result<Pkcs11Settings, String> {
+    let pin = match &f.pin_file {
+        Some(p) => std::fs::read_to_string(p).map_err(|e| format!("pin_file {}: {e}", p.display()))?,
+        None => std::env::var(PIN_ENV).map_err(|_| format!("no PKCS#11 PIN: set {PIN_ENV} or pin_file"))?,
+    };
+    Ok(Pkcs11Settings {
+        module: f.module.clone(),
+        token_label: f.token_label.clone(),
+        key_label: f.key_label.clone(),
+        pin: pin.trim().to_owned(),
+    })
 }
 
 #[cfg(test)]

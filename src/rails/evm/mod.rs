@@ -14,11 +14,11 @@ pub mod batch;
 pub mod config;
 mod replace;
 pub mod rpc;
+pub mod signer;
 
 use alloy::consensus::{SignableTransaction, TxEip1559, TxEnvelope};
 use alloy::eips::eip2718::Encodable2718;
 use alloy::primitives::{Address, B256, Bytes, TxKind, U256};
-use alloy::signers::SignerSync;
 use alloy::sol_types::SolCall;
 
 use self::config::{EvmConfig, Payment};
@@ -178,7 +178,7 @@ impl EvmRail {
                 access_list: Default::default(),
                 input: out.input.clone(),
             };
-            let signature = self.config.signer.sign_hash_sync(&tx.signature_hash()).map_err(unavailable)?;
+            let signature = self.config.signer.sign_hash(&tx.signature_hash()).map_err(unavailable)?;
             let envelope = TxEnvelope::from(tx.into_signed(signature));
             let row = EvmTxRow {
                 idempotency_key: key.to_owned(),

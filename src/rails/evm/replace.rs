@@ -10,7 +10,6 @@
 use alloy::consensus::{SignableTransaction, TxEip1559, TxEnvelope};
 use alloy::eips::eip2718::{Decodable2718, Encodable2718};
 use alloy::primitives::{Bytes, TxKind};
-use alloy::signers::SignerSync;
 
 use super::{EvmRail, unavailable};
 use crate::db::{self, evm::EvmTxRow};
@@ -97,7 +96,7 @@ impl EvmRail {
         };
         tx.max_fee_per_gas = max_fee;
         tx.max_priority_fee_per_gas = tip;
-        let signature = self.config.signer.sign_hash_sync(&tx.signature_hash()).map_err(unavailable)?;
+        let signature = self.config.signer.sign_hash(&tx.signature_hash()).map_err(unavailable)?;
         let envelope = TxEnvelope::from(tx.into_signed(signature));
         let (hash, raw) = (format!("{:#x}", envelope.tx_hash()), format!("0x{}", hex::encode(envelope.encoded_2718())));
         let now = self.clock.now();
