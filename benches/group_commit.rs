@@ -7,9 +7,10 @@
 //!
 //!     cargo bench --bench group_commit
 
+mod support;
+
 use std::time::Instant;
 
-use diesel::Connection;
 use payouts::db::{self, DatabaseUrl, DbConnection};
 use payouts::domain::registry::Limits;
 use payouts::service::access::api_keys;
@@ -70,16 +71,5 @@ fn measure(label: &str, url: &DatabaseUrl) {
 }
 
 fn main() {
-    let dir = tempfile::tempdir().unwrap();
-    measure("sqlite", &DatabaseUrl::sqlite_path(&dir.path().join("bench.sqlite3")));
-    let pg = std::env::var("PAYOUTS_BENCH_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let Ok(mut admin) = diesel::PgConnection::establish(&pg) else {
-        println!("postgres   not reachable at {pg}: skipped");
-        return;
-    };
-    let name = format!("payouts_gc_{}", std::process::id());
-    diesel::RunQueryDsl::execute(diesel::sql_query(format!("CREATE DATABASE {name}")), &mut admin).unwrap();
-    let url = format!("{}/{name}", pg.rsplit_once('/').unwrap().0);
-    measure("postgres", &DatabaseUrl::parse(&url).unwrap());
-    diesel::RunQueryDsl::execute(diesel::sql_query(format!("DROP DATABASE {name} WITH (FORCE)")), &mut admin).unwrap();
+    support::on_both_databases("gc", measure);
 }

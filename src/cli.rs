@@ -1,4 +1,5 @@
-//! Offline checks from the command line: `check-registry` and `check-address`.
+//! Checks from the command line: `check-registry` (offline, or against an organization's known
+//! addresses for lookalikes) and `check-address`.
 
 use std::io::Write;
 use std::path::Path;
@@ -25,7 +26,17 @@ fn find_asset(code: &str) -> Result<&'static Asset, String> {
     asset::find(code).ok_or_else(|| format!("unknown asset {code:?}; use one of {}", asset::codes()))
 }
 
-pub fn check_registry(out: &mut impl Write, asset_code: &str, path: &Path, format: Format, limits: &Limits) -> u8 {
+/// Finds the lookalike rows among (line, address): (line, message) each, or why it cannot.
+pub type LookalikeCheck<'a> = &'a mut dyn FnMut(&[(u64, &str)]) -> Result<Vec<(u64, String)>, String>;
+
+pub fn check_registry(
+    out: &mut impl Write,
+    asset_code: &str,
+    path: &Path,
+    format: Format,
+    limits: &Limits,
+    lookalikes: Option<LookalikeCheck>,
+) -> u8 {
     let asset = match find_asset(asset_code) {
         Ok(a) => a,
         Err(e) => {
@@ -67,10 +78,28 @@ pub fn check_registry(out: &mut impl Write, asset_code: &str, path: &Path, forma
             }
         }
     }
+    let mut lookalike_count = None;
+    if let Some(check) = lookalikes {
+        let valid: Vec<(u64, &str)> =
+            registry.rows.iter().filter(|r| r.is_valid()).map(|r| (r.line, r.address.as_str())).collect();
+        let found = match check(&valid) {
+            Ok(found) => found,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return EXIT_UNREADABLE;
+            }
+        };
+        lookalike_count = Some(found.len());
+        for (line, message) in found {
+            if let Some(row) = registry.rows.iter_mut().find(|r| r.line == line) {
+                row.warnings.push(registry::Issue::new("address", format!("lookalike address: {message}")));
+            }
+        }
+    }
     let summary = registry.summary(&FeeRule::default_for(asset, Operation::MassRow));
     let written = match format {
-        Format::Json => write_json(out, &registry.rows, &summary),
-        Format::Text => write_text(out, asset, &registry, &summary),
+        Format::Json => write_json(out, &registry.rows, &summary, lookalike_count),
+        Format::Text => write_text(out, asset, &registry, &summary, lookalike_count),
     };
     if let Err(e) = written {
         eprintln!("error: writing the report: {e}");
@@ -89,7 +118,12 @@ fn report_file_error(out: &mut impl Write, format: Format, message: &str) {
     }
 }
 
-fn write_json(out: &mut impl Write, rows: &[Row], summary: &registry::Summary) -> std::io::Result<()> {
+fn write_json(
+    out: &mut impl Write,
+    rows: &[Row],
+    summary: &registry::Summary,
+    lookalikes: Option<usize>,
+) -> std::io::Result<()> {
     for row in rows {
         let line = json!({
             "line": row.line,
@@ -102,17 +136,17 @@ fn write_json(out: &mut impl Write, rows: &[Row], summary: &registry::Summary) -
         writeln!(out, "{line}")?;
     }
     let q = &summary.quote;
-    writeln!(
-        out,
-        "{}",
-        json!({ "summary": {
-            "rows": summary.rows,
-            "valid": summary.valid,
-            "invalid": summary.invalid,
-            "total": q.amount_total.to_string(),
-            "fee": q.fee.to_string(),
-        }})
-    )
+    let mut totals = json!({
+        "rows": summary.rows,
+        "valid": summary.valid,
+        "invalid": summary.invalid,
+        "total": q.amount_total.to_string(),
+        "fee": q.fee.to_string(),
+    });
+    if let Some(n) = lookalikes {
+        totals["lookalikes"] = json!(n);
+    }
+    writeln!(out, "{}", json!({ "summary": totals }))
 }
 
 fn write_text(
@@ -120,6 +154,7 @@ fn write_text(
     asset: &Asset,
     registry: &registry::Registry,
     summary: &registry::Summary,
+    lookalikes: Option<usize>,
 ) -> std::io::Result<()> {
     if !registry.unknown_columns.is_empty() {
         writeln!(out, "note: ignored unknown columns: {}", registry.unknown_columns.join(", "))?;
@@ -134,6 +169,13 @@ fn write_text(
     }
     let q = &summary.quote;
     writeln!(out, "{} rows: {} valid, {} invalid.", summary.rows, summary.valid, summary.invalid)?;
+    if let Some(n) = lookalikes {
+        writeln!(
+            out,
+            "{n} lookalike address(es): each looks like an address the organization knows but is another; \
+             check them with their recipients by another channel."
+        )?;
+    }
     writeln!(
         out,
         "Valid rows total {} {code}; service fee {} {code} (default mass payout schedule); total debit {} {code}.",

@@ -62,6 +62,11 @@ enum Command {
         /// Largest registry file, in bytes.
         #[arg(long, default_value_t = 5 * 1024 * 1024)]
         max_bytes: u64,
+        /// Also compare each address with the addresses this organization knows (its payee
+        /// book and the rows it paid, read from the database) and warn of lookalikes. Without
+        /// it the check is offline.
+        #[arg(long)]
+        org: Option<String>,
     },
     /// EVM chains.
     #[command(subcommand)]
@@ -184,9 +189,19 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
-        Some(Command::CheckRegistry { asset, file, format, max_rows, max_bytes }) => {
+        Some(Command::CheckRegistry { asset, file, format, max_rows, max_bytes, org }) => {
             let limits = Limits { max_rows, max_bytes };
-            return ExitCode::from(cli::check_registry(&mut std::io::stdout().lock(), &asset, &file, format, &limits));
+            let mut known = org.map(|name| {
+                let url = cli.db.database_url();
+                move |rows: &[(u64, &str)]| {
+                    let mut conn = payouts::ops::open_existing(url.as_ref().map_err(Clone::clone)?)?;
+                    payouts::service::payees::lookalike::in_org_named(&mut conn, &name, rows)
+                        .map(|found| found.into_iter().map(|l| (l.line, l.sentence())).collect())
+                }
+            });
+            let check = known.as_mut().map(|k| k as cli::LookalikeCheck);
+            let out = &mut std::io::stdout().lock();
+            return ExitCode::from(cli::check_registry(out, &asset, &file, format, &limits, check));
         }
         Some(Command::CheckAddress { asset, address, format }) => {
             return ExitCode::from(cli::check_address(&mut std::io::stdout().lock(), &asset, &address, format));

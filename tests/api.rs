@@ -338,6 +338,11 @@ async fn the_openapi_document_describes_every_endpoint() {
     assert!(doc["paths"]["/api/v1/payouts"]["post"]["responses"]["422"].is_object());
     assert!(doc["components"]["schemas"]["ItemRequest"]["properties"]["payee_id"].is_object());
     assert!(doc["components"]["schemas"]["PayoutRequest"]["properties"]["scheduled_for"].is_object());
+    assert!(doc["components"]["schemas"]["PayoutRequest"]["properties"]["acknowledge_lookalikes"].is_object());
+    // The quote's lookalike rows refer to a schema the document defines.
+    let lookalikes = &doc["components"]["schemas"]["QuoteResponse"]["properties"]["lookalikes"]["items"]["$ref"];
+    let named = lookalikes.as_str().unwrap_or_else(|| panic!("{lookalikes}"));
+    assert!(doc.pointer(named.trim_start_matches('#')).unwrap()["properties"]["resembles"].is_object());
     assert_eq!(
         doc["components"]["schemas"]["PayoutJson"]["properties"]["amount_total"]["type"], "string",
         "amounts are strings"

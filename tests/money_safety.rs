@@ -221,6 +221,7 @@ fn request(amount: &str) -> PayoutRequest {
             payee_id: None,
         }],
         scheduled_for: None,
+        acknowledge_lookalikes: Vec::new(),
     }
 }
 

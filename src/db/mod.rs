@@ -1,5 +1,6 @@
 //! The database layer: the only place that knows SQLite from PostgreSQL.
 
+pub mod address_keys;
 pub mod api;
 pub mod approvals;
 pub mod audit;
@@ -263,7 +264,15 @@ pub fn migrate(conn: &mut DbConnection) -> Result<usize, String> {
             applied
         }
     };
-    result.map_err(|e| format!("migration failed: {e}"))
+    let applied = result.map_err(|e| format!("migration failed: {e}"))?;
+    backfill(conn).map_err(|e| format!("migration's data step failed: {e}"))?;
+    Ok(applied)
+}
+
+/// The data steps migrations leave to the program, each run once (in one transaction, which
+/// also serializes two processes starting at once).
+fn backfill(conn: &mut DbConnection) -> DbResult<()> {
+    write_tx(conn, address_keys::backfill)
 }
 
 /// Held by the SQLite write transaction in progress in this process.

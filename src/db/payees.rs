@@ -396,3 +396,44 @@ pub fn last_paid_addresses(
     }
     Ok(latest.into_iter().map(|(p, (_, a))| (p, a)).collect())
 }
+
+/// The organization's book entries (not rejected, on any network) for `addresses`, as (address,
+/// payee name).
+pub fn in_book(conn: &mut DbConnection, org_id: i64, addresses: &[&str]) -> DbResult<Vec<(String, String)>> {
+    let mut found = Vec::new();
+    for chunk in addresses.chunks(super::processor::IDS_PER_STATEMENT) {
+        found.extend(
+            a::payee_addresses
+                .inner_join(p::payees)
+                .filter(a::org_id.eq(org_id).and(a::status.ne("rejected")).and(a::address.eq_any(chunk)))
+                .select((a::address, p::name))
+                .load::<(String, String)>(conn)?,
+        );
+    }
+    Ok(found)
+}
+
+/// The latest completed row paying each of `addresses`, leaving out one payout: (address,
+/// payout id, line, when).
+pub fn last_paid(
+    conn: &mut DbConnection,
+    org_id: i64,
+    addresses: &[&str],
+    except_payout: Option<i64>,
+) -> DbResult<Vec<(String, i64, i32, NaiveDateTime)>> {
+    use super::schema::payout_items::dsl as i;
+    let mut latest: std::collections::HashMap<String, (i64, i32, NaiveDateTime)> = std::collections::HashMap::new();
+    for chunk in addresses.chunks(super::processor::IDS_PER_STATEMENT) {
+        let rows: Vec<(String, i64, i32, NaiveDateTime)> = i::payout_items
+            .filter(i::org_id.eq(org_id).and(i::address.eq_any(chunk)).and(i::status.eq("completed")))
+            .filter(i::payout_id.ne(except_payout.unwrap_or(0)))
+            .select((i::address, i::payout_id, i::line, i::updated_at))
+            .load(conn)?;
+        for (address, payout, line, at) in rows {
+            if latest.get(&address).is_none_or(|(_, _, seen)| at > *seen) {
+                latest.insert(address, (payout, line, at));
+            }
+        }
+    }
+    Ok(latest.into_iter().map(|(a, (p, l, t))| (a, p, l, t)).collect())
+}

@@ -630,7 +630,22 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    address_keys (org_id, lookup, address) {
+        org_id -> BigInt,
+        lookup -> Text,
+        address -> Text,
+    }
+}
+
+diesel::table! {
+    pending_backfills (name) {
+        name -> Text,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
+    address_keys,
     accounting_accounts,
     org_reporting,
     payout_rates,

@@ -10,8 +10,18 @@ pub const DRAFT_READY: &str = "payout.draft_ready";
 /// A hot wallet's coin cannot pay the gas of the payouts in progress (with the rows it pays in
 /// that coin): the organization's payouts on that network will wait until it is funded.
 pub const WALLET_GAS_LOW: &str = "wallet.gas_low";
-pub const EVENT_TYPES: [&str; 6] =
-    [PAYOUT_CREATED, PAYOUT_STATUS_CHANGED, ITEM_STATUS_CHANGED, PAYEE_ADDRESS_CHANGED, DRAFT_READY, WALLET_GAS_LOW];
+/// Whoever confirmed a payout acknowledged rows whose address looks like a known one (address
+/// poisoning): who, and which lines with the address each resembles.
+pub const LOOKALIKE_ACKNOWLEDGED: &str = "payout.lookalike_acknowledged";
+pub const EVENT_TYPES: [&str; 7] = [
+    PAYOUT_CREATED,
+    PAYOUT_STATUS_CHANGED,
+    ITEM_STATUS_CHANGED,
+    PAYEE_ADDRESS_CHANGED,
+    DRAFT_READY,
+    WALLET_GAS_LOW,
+    LOOKALIKE_ACKNOWLEDGED,
+];
 /// Something changed about a person's own account (a factor, a key, the password, a lockout):
 /// told to that person only, never to webhooks.
 pub const SECURITY_NOTICE: &str = "security.notice";

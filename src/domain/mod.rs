@@ -8,6 +8,7 @@ pub mod fee;
 pub mod fiat;
 pub mod journal;
 pub mod ledger;
+pub mod lookalike;
 pub mod money;
 pub mod notice;
 pub mod outbound;

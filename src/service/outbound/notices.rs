@@ -10,8 +10,8 @@ use crate::db::models::UserRow;
 use crate::db::{self, DbConnection};
 use crate::domain::account::Role;
 use crate::domain::event::{
-    DRAFT_READY, ITEM_STATUS_CHANGED, PAYEE_ADDRESS_CHANGED, PAYOUT_CREATED, PAYOUT_STATUS_CHANGED, SECURITY_NOTICE,
-    WALLET_GAS_LOW,
+    DRAFT_READY, ITEM_STATUS_CHANGED, LOOKALIKE_ACKNOWLEDGED, PAYEE_ADDRESS_CHANGED, PAYOUT_CREATED,
+    PAYOUT_STATUS_CHANGED, SECURITY_NOTICE, WALLET_GAS_LOW,
 };
 use crate::domain::notice::{Group, short_address};
 use crate::domain::payout::PayoutStatus;
@@ -64,6 +64,7 @@ fn concerns_people(event: &EventRow) -> bool {
         | PAYEE_ADDRESS_CHANGED
         | DRAFT_READY
         | WALLET_GAS_LOW
+        | LOOKALIKE_ACKNOWLEDGED
         | SECURITY_NOTICE => true,
         _ => false,
     }
@@ -132,6 +133,49 @@ fn notices_of(conn: &mut DbConnection, event: &EventRow, at: NaiveDateTime) -> R
                 reply_to: String::new(),
             };
             vec![(org, notice, with_role(conn, org, Role::can_approve)?)]
+        }
+        LOOKALIKE_ACKNOWLEDGED => {
+            let payout_id = id(&data["payout_id"]);
+            let (who, who_id) = (text(&data["acknowledged_by"]["email"]), id(&data["acknowledged_by"]["id"]));
+            let rows = data["lines"].as_array().cloned().unwrap_or_default();
+            let mut lines = vec![format!(
+                "{who} confirmed payout #{payout_id} with {} row(s) whose address looks like a known one, saying \
+                 they checked each with its recipient by another channel:",
+                rows.len()
+            )];
+            lines.extend(rows.iter().take(20).map(|r| text(&r["message"])));
+            if rows.len() > 20 {
+                lines.push(format!("And {} more rows, listed on the payout's page.", rows.len() - 20));
+            }
+            lines.push(
+                "It needs one approval more. Check these rows before approving: address poisoning looks \
+                        exactly like this."
+                    .into(),
+            );
+            let chat_lines = rows
+                .iter()
+                .take(5)
+                .map(|r| {
+                    format!(
+                        "Line {}: {} looks like {}",
+                        id(&r["line"]),
+                        short_address(&text(&r["address"])),
+                        short_address(&text(&r["resembles"]))
+                    )
+                })
+                .collect();
+            let notice = Notice {
+                kind: "lookalike_acknowledged",
+                group: Group::Approvals,
+                chat_topic: Some("lookalike_acknowledged"),
+                subject: format!("Lookalike address on payout #{payout_id}, acknowledged by {who}"),
+                lines,
+                chat_lines,
+                link: format!("/payouts/{payout_id}"),
+                reply_to: who.clone(),
+            };
+            let people = with_role(conn, org, Role::can_approve)?.into_iter().filter(|u| u.id != who_id).collect();
+            vec![(org, notice, people)]
         }
         DRAFT_READY => {
             let name = text(&data["schedule"]["name"]);
@@ -241,6 +285,14 @@ pub fn approval_needed(
         "Rows: {}; first payments to an address: {}; changed payee addresses: {}.",
         p.item_count, a.first_payments, a.changed_addresses
     ));
+    if a.lookalikes > 0 {
+        lines.push(format!(
+            "{} row(s) pay a lookalike address (it looks like an address you know but is another); check them \
+             before approving.",
+            a.lookalikes
+        ));
+        chat_lines.push(format!("{} lookalike addresses", a.lookalikes));
+    }
     if a.first_payments + a.changed_addresses > 0 {
         chat_lines.push(format!("{} first payments, {} changed addresses", a.first_payments, a.changed_addresses));
     }

@@ -77,6 +77,7 @@ pub(crate) fn enter_checked_address(
             reason: "",
         },
     )?;
+    super::lookalike::remember(conn, payee.org_id, &[address])?;
     db::payees::replace_others(
         conn,
         payee.id,
@@ -166,6 +167,9 @@ pub struct PendingAddress {
     pub entered_by: String,
     /// The approved address it would replace.
     pub replaces: Option<String>,
+    /// A known address it looks like (another payee's, or one paid): the way a poisoned address
+    /// slips into the book.
+    pub lookalike: Option<super::Lookalike>,
 }
 
 /// The approvals page's queue of addresses, oldest first.
@@ -173,6 +177,8 @@ pub fn pending(conn: &mut DbConnection, actor: &Actor) -> Result<Vec<PendingAddr
     actor.require(Role::can_approve)?;
     let who = emails(conn, actor.org_id)?;
     let rows = db::payees::pending_in_org(conn, actor.org_id, 200)?;
+    let entered: Vec<&str> = rows.iter().map(|(r, _)| r.address.as_str()).collect();
+    let lookalikes = super::lookalike::for_entries(conn, actor.org_id, &entered)?;
     let mut out = Vec::with_capacity(rows.len());
     for (row, payee_name) in rows {
         let replaces = db::payees::addresses_of(conn, row.payee_id)?
@@ -183,6 +189,7 @@ pub fn pending(conn: &mut DbConnection, actor: &Actor) -> Result<Vec<PendingAddr
             entered_by: who.get(&row.entered_by).cloned().unwrap_or_default(),
             payee_name,
             replaces,
+            lookalike: lookalikes.get(&row.address).cloned(),
             row,
         });
     }

@@ -190,6 +190,8 @@ pub struct AddressFlag {
     pub first_payment: bool,
     /// The address the payee's last paid row went to, when it was another.
     pub changed_from: Option<String>,
+    /// A known address this unknown one looks like (address poisoning).
+    pub lookalike: Option<super::Lookalike>,
 }
 
 /// The flagged rows of a payout or draft, and how many carry each flag.
@@ -199,6 +201,8 @@ pub struct AddressFlags {
     pub rows: Vec<AddressFlag>,
     pub first: usize,
     pub changed: usize,
+    /// Rows whose address looks like a known one.
+    pub lookalikes: usize,
     /// The payee each looked-up address belongs to (pending or approved), by address.
     pub names: std::collections::HashMap<String, String>,
 }
@@ -208,15 +212,27 @@ impl AddressFlags {
         !self.rows.is_empty()
     }
 
+    /// The lookalike rows, by line.
+    pub fn lookalike_rows(&self) -> impl Iterator<Item = &super::Lookalike> {
+        self.rows.iter().filter_map(|f| f.lookalike.as_ref())
+    }
+
+    /// The flagged rows a page lists: every lookalike, then the others up to `limit` rows.
+    pub fn shown(&self, limit: usize) -> Vec<&AddressFlag> {
+        let lookalikes = self.rows.iter().filter(|f| f.lookalike.is_some());
+        let others = self.rows.iter().filter(|f| f.lookalike.is_none()).take(limit.saturating_sub(self.lookalikes));
+        lookalikes.chain(others).collect()
+    }
+
     /// A line's flag: a binary search, as pages ask for each of up to 50,000 rows.
     pub fn of_line(&self, line: u64) -> Option<&AddressFlag> {
         self.rows.binary_search_by_key(&line, |f| f.line).ok().map(|i| &self.rows[i])
     }
 }
 
-/// Marks rows paying an address this organization never paid, and rows paying a payee at an
-/// address other than the one their last payout went to (old → new). `except_payout` leaves
-/// out the payout being looked at.
+/// Marks rows paying an address this organization never paid, rows paying a payee at an
+/// address other than the one their last payout went to (old → new), and rows whose address
+/// looks like a known one. `except_payout` leaves out the payout being looked at.
 pub fn address_flags(
     conn: &mut DbConnection,
     actor: &Actor,
@@ -240,20 +256,25 @@ pub fn address_flags(
     let ids: Vec<i64> = payees.values().map(|(id, _)| *id).collect();
     let last: std::collections::HashMap<i64, String> =
         db::payees::last_paid_addresses(conn, org_id, &ids, except_payout)?.into_iter().collect();
+    let mut lookalikes: std::collections::HashMap<u64, super::Lookalike> =
+        super::lookalike::find(conn, org_id, rows, except_payout)?.into_iter().map(|l| (l.line, l)).collect();
     let mut flags = AddressFlags { names, ..AddressFlags::default() };
     for (line, address) in rows {
         let payee = payees.get(*address);
         let first_payment = !paid.contains(*address);
         let changed_from = payee.and_then(|(id, _)| last.get(id)).filter(|old| old.as_str() != *address).cloned();
-        if first_payment || changed_from.is_some() {
+        let lookalike = lookalikes.remove(line);
+        if first_payment || changed_from.is_some() || lookalike.is_some() {
             flags.first += usize::from(first_payment);
             flags.changed += usize::from(changed_from.is_some());
+            flags.lookalikes += usize::from(lookalike.is_some());
             flags.rows.push(AddressFlag {
                 line: *line,
                 address: (*address).to_owned(),
                 payee: payee.map(|(_, name)| name.clone()),
                 first_payment,
                 changed_from,
+                lookalike,
             });
         }
     }

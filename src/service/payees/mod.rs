@@ -6,10 +6,12 @@ pub mod addresses;
 pub mod book;
 pub mod checks;
 pub mod csv;
+pub mod lookalike;
 pub mod statement;
 
 pub use crate::domain::payee::{AddressState, MAX_TAG_CHARS, MAX_TAGS, normalize_tags, tag_list};
 pub use addresses::*;
 pub use book::*;
 pub use checks::*;
+pub use lookalike::{Lookalike, Whose};
 pub use statement::*;

@@ -36,3 +36,26 @@ pub(crate) fn items(
         .collect();
     Ok(db::events::append(conn, &events)?)
 }
+
+/// Rows confirmed although their address looks like a known one: who acknowledged which lines,
+/// and what each resembles.
+pub(crate) fn lookalikes_acknowledged(
+    conn: &mut DbConnection,
+    payout: &crate::db::payouts::PayoutRow,
+    actor: &crate::service::access::Actor,
+    rows: &[crate::service::payees::Lookalike],
+    at: NaiveDateTime,
+) -> Result<(), AppError> {
+    let data = serde_json::json!({
+        "payout_id": payout.id,
+        "asset": payout.asset,
+        "acknowledged_by": { "id": actor.user_id, "email": actor.email },
+        "acknowledged_at": views::rfc3339(at),
+        "via_api": actor.via_api,
+        "lines": rows.iter().map(|l| l.json()).collect::<Vec<_>>(),
+    });
+    Ok(db::events::append(
+        conn,
+        &[NewEvent::json(payout.org_id, crate::domain::event::LOOKALIKE_ACKNOWLEDGED, &data, at)],
+    )?)
+}

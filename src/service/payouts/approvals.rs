@@ -326,6 +326,8 @@ pub struct Awaiting {
     pub first_payments: usize,
     /// Rows paying a payee at another address than last time.
     pub changed_addresses: usize,
+    /// Rows whose address looks like a known one.
+    pub lookalikes: usize,
     /// The pay day in the organization's time zone.
     pub pay_day: Option<String>,
     /// Enabled managers who did not create it and have not decided yet.
@@ -361,6 +363,7 @@ pub fn awaiting(conn: &mut DbConnection, payout_id: i64, at: NaiveDateTime) -> R
         approvals_needed: row.approvals_required.max(1),
         first_payments: flags.first,
         changed_addresses: flags.changed,
+        lookalikes: flags.lookalikes,
         pay_day: row.scheduled_for.map(|d| zone.describe(d)),
         approvals_given: decided.iter().filter(|a| a.decision == "approve").count(),
         to_address: (items.len() == 1).then(|| items[0].address.clone()),

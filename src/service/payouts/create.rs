@@ -48,6 +48,9 @@ pub struct Draft {
     /// then (decided again at Confirm, inside the create transaction).
     pub over_limits: Vec<crate::domain::spend_limit::Breach>,
     pub over_limit: OverLimit,
+    /// The lines whose lookalike address the person confirming says they checked with the
+    /// recipient by another channel.
+    pub acknowledged_lookalikes: Vec<u64>,
 }
 
 /// Fiat-typed rows and the rate that turned them into the crypto amounts that are reserved and
@@ -241,6 +244,7 @@ pub fn price(
         fiat: None,
         over_limits,
         over_limit,
+        acknowledged_lookalikes: Vec::new(),
     })
 }
 
@@ -393,6 +397,8 @@ pub(crate) fn create_in_tx(
         return Err(AppError::Conflict(CHANGED_SINCE_REVIEW.into()));
     }
     let policy = crate::service::payouts::approvals::policy(conn, actor.org_id)?;
+    let lookalikes = crate::service::payees::lookalike::find(conn, actor.org_id, &lines, None)?;
+    check_acknowledged(&lookalikes, &draft.acknowledged_lookalikes)?;
     let flagged = policy.extra_for_new_addresses
         && crate::service::payees::address_flags(conn, actor, draft.asset, &lines, None)?.any();
     let items: Vec<(Amount, Amount)> = draft
@@ -407,7 +413,9 @@ pub(crate) fn create_in_tx(
     let amount_total = Amount::sum(draft.asset, items.iter().map(|i| &i.0)).ok_or_else(overflow)?;
     let fee = Amount::sum(draft.asset, items.iter().map(|i| &i.1)).ok_or_else(overflow)?;
     let total_debit = amount_total.checked_add(fee).ok_or_else(overflow)?;
-    let mut approvals_required = policy.approvals_for(draft.quote.amount_total, flagged);
+    // A lookalike needs one approval more than the policy asks, and so at least one.
+    let mut approvals_required =
+        policy.approvals_for(draft.quote.amount_total, flagged) + i32::from(!lookalikes.is_empty());
     let (over_limits, over) = super::limits::check_new(conn, actor.org_id, amount_total, at)?;
     if !over_limits.is_empty() {
         match over {
@@ -483,14 +491,27 @@ pub(crate) fn create_in_tx(
     };
     ledger::move_funds(conn, Movement::Reserve, total_debit, &ctx)?;
     let over_note = over_limits.iter().map(|b| b.to_string()).collect::<Vec<_>>().join("; ");
-    let reason = match approvals_required {
+    let mut reason = match approvals_required {
         0 => "Created and confirmed".to_owned(),
         _ if !over_limits.is_empty() => {
             format!("Created; over the spend limit ({over_note}), so it needs one approval more")
         }
         _ => "Created; waiting for a manager's approval".to_owned(),
     };
+    if !lookalikes.is_empty() {
+        let lines: Vec<String> = lookalikes.iter().map(|l| l.line.to_string()).collect();
+        reason.push_str(&format!(
+            ". {} acknowledged the lookalike address on line{} {} as checked with the recipient by another \
+             channel; one approval more",
+            actor.email,
+            if lines.len() == 1 { "" } else { "s" },
+            lines.join(", ")
+        ));
+    }
     event(conn, payout.id, Change::Payout(None, status), Some(actor.user_id), &reason, at)?;
+    if !lookalikes.is_empty() {
+        super::announce::lookalikes_acknowledged(conn, &payout, actor, &lookalikes, at)?;
+    }
     audit::record(
         conn,
         Entry::by(actor, "payout.created", "payout", payout.id).detail(format!(
@@ -503,6 +524,28 @@ pub(crate) fn create_in_tx(
     )?;
     Ok(payout)
 }
+
+/// Every lookalike row must be acknowledged by line. Otherwise nothing is created, and the
+/// answer names each row (field `acknowledge_lookalikes`, one message per row).
+fn check_acknowledged(lookalikes: &[crate::service::payees::Lookalike], acknowledged: &[u64]) -> Result<(), AppError> {
+    let acknowledged: std::collections::HashSet<u64> = acknowledged.iter().copied().collect();
+    let mut errors = FieldErrors::new();
+    for l in lookalikes.iter().filter(|l| !acknowledged.contains(&l.line)) {
+        errors.add(
+            ACKNOWLEDGE_LOOKALIKES,
+            format!(
+                "{} Check line {} with the recipient by another channel, then acknowledge line {} to confirm.",
+                l.sentence(),
+                l.line,
+                l.line
+            ),
+        );
+    }
+    Ok(errors.into_result(())?)
+}
+
+/// The field naming the lookalike rows to acknowledge, on the reviews and in the API.
+pub const ACKNOWLEDGE_LOOKALIKES: &str = "acknowledge_lookalikes";
 
 /// What one event row records: the payout's status (no `from` when it was just created), or
 /// one row's.

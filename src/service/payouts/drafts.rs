@@ -167,16 +167,19 @@ impl DraftView {
 }
 
 pub fn view(conn: &mut DbConnection, actor: &Actor, id: i64) -> Result<DraftView, AppError> {
-    view_at(conn, actor, id, None)
+    view_at(conn, actor, id, None, true)
 }
 
 /// [`view`], with fiat-typed amounts converted at `reviewed` (the rate a review showed) rather
 /// than the current one; the create transaction then checks it against the current rate.
+/// Without `flags` the address flags are left out (empty): Confirm decides them again inside the
+/// create transaction, and they are not part of what the review's digest binds.
 pub fn view_at(
     conn: &mut DbConnection,
     actor: &Actor,
     id: i64,
     reviewed: Option<crate::domain::fiat::Rate>,
+    flags: bool,
 ) -> Result<DraftView, AppError> {
     let (draft, asset) = load_open(conn, actor, id)?;
     let lines = db::drafts::lines(conn, id)?;
@@ -229,8 +232,13 @@ pub fn view_at(
     };
     let valid: Vec<(u64, &str)> =
         checked.rows.iter().filter(|r| r.is_valid()).map(|r| (r.line, r.address.as_str())).collect();
-    let flags = crate::service::payees::address_flags(conn, actor, asset, &valid, None)?;
-    crate::service::payees::mark_foreign_references(conn, actor.org_id, asset, &mut checked.rows, &flags.names)?;
+    let flags = if flags {
+        let flags = crate::service::payees::address_flags(conn, actor, asset, &valid, None)?;
+        crate::service::payees::mark_foreign_references(conn, actor.org_id, asset, &mut checked.rows, &flags.names)?;
+        flags
+    } else {
+        crate::service::payees::AddressFlags::default()
+    };
     let reporting = crate::service::access::rates::reporting(conn, actor.org_id)?.currency.code;
     Ok(DraftView { draft, lines, checked, flags, rate_problem, reporting })
 }
@@ -550,21 +558,29 @@ fn idempotency_key(draft_id: i64) -> String {
 /// acknowledged, and when the draft no longer matches `reviewed_digest` (another person edited
 /// it, or a fee changed, after this review was shown). A repeat returns the payout the first
 /// confirm created.
-pub fn confirm(
-    conn: &mut DbConnection,
-    actor: &Actor,
-    id: i64,
-    duplicates_acknowledged: bool,
-    reviewed_digest: &str,
-    scheduled_for: Option<chrono::NaiveDateTime>,
-    reviewed_rate: Option<crate::domain::fiat::Rate>,
-) -> Result<Created, AppError> {
+/// What the person confirming a draft's review sent with Confirm.
+#[derive(Debug, Clone, Default)]
+pub struct Confirmation {
+    /// Rows repeating another row's address and amount are meant.
+    pub duplicates_acknowledged: bool,
+    /// The lines whose lookalike address was checked with its recipient.
+    pub lookalikes_acknowledged: Vec<u64>,
+    /// The digest of what the review showed.
+    pub digest: String,
+    pub scheduled_for: Option<chrono::NaiveDateTime>,
+    /// The rate fiat-typed amounts were converted at on the review.
+    pub reviewed_rate: Option<crate::domain::fiat::Rate>,
+}
+
+pub fn confirm(conn: &mut DbConnection, actor: &Actor, id: i64, c: Confirmation) -> Result<Created, AppError> {
+    let Confirmation { duplicates_acknowledged, lookalikes_acknowledged, digest, scheduled_for, reviewed_rate } = c;
+    let reviewed_digest = digest.as_str();
     actor.require(Role::can_create_payouts)?;
     if let Some(existing) = db::payouts::find_by_idempotency_key(conn, actor.org_id, &idempotency_key(id))? {
         return Ok(Created { payout: existing, replayed: true });
     }
     let draft_of = |conn: &mut DbConnection| {
-        let v = view_at(conn, actor, id, reviewed_rate)?;
+        let v = view_at(conn, actor, id, reviewed_rate, false)?;
         if v.checked.rows.is_empty() {
             return Err(FieldErrors::form("Add at least one row before confirming.").into());
         }
@@ -582,7 +598,7 @@ pub fn confirm(
             )
             .into());
         }
-        Ok(Draft { scheduled_for, ..v.checked })
+        Ok(Draft { scheduled_for, acknowledged_lookalikes: lookalikes_acknowledged, ..v.checked })
     };
     payouts::create_with(conn, actor, &idempotency_key(id), Some(reviewed_digest), draft_of, |conn, payout| {
         let at = actor.now();

@@ -415,7 +415,7 @@ fn record_ends(
     let asset = payout_asset(payout)?;
     let (mut settle, mut release) = (Amount::zero(asset), Amount::zero(asset));
     let (mut completed, mut failed) = (0, 0);
-    let (mut ended, mut statuses, mut paid) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut ended, mut statuses, mut paid, mut paid_to) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     // Items with the same end (status, confirmations, reason) are recorded by one statement.
     let ends = outcomes.iter().map(|(item, outcome)| {
         let end: End = match outcome {
@@ -452,6 +452,7 @@ fn record_ends(
                     settle = settle.checked_add(held).ok_or_else(overflow)?;
                     completed += 1;
                     paid.push(PaidRow { line: item.line, amount, fee, network_fee });
+                    paid_to.push(item.address.as_str());
                     format!("Line {} paid with {confirmations} confirmations", item.line)
                 }
             };
@@ -465,6 +466,8 @@ fn record_ends(
     let from = if sent.is_some() { ItemStatus::Submitting } else { ItemStatus::Submitted };
     insert_item_events(conn, payout.id, from, |n| statuses[n], &ended, at)?;
     values::record_payment(conn, payout.org_id, payout.id, asset, &paid, at)?;
+    // Paid, so known: a later row resembling one of these is a lookalike.
+    crate::service::payees::lookalike::remember(conn, payout.org_id, &paid_to)?;
     for (movement, amount, note) in
         [(Movement::Settle, settle, "Paid"), (Movement::Release, release, "Released: transfers failed")]
     {

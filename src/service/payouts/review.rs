@@ -87,6 +87,7 @@ pub fn resolve(
             // The network fee of a row a person marks paid is not known here.
             let row = super::values::PaidRow { line: item.line, amount, fee, network_fee: None };
             super::values::record_payment(conn, payout.org_id, payout.id, asset, &[row], at)?;
+            crate::service::payees::lookalike::remember(conn, payout.org_id, &[item.address.as_str()])?;
         }
         let (movement, note) = if paid {
             (Movement::Settle, "Paid (confirmed by a manager)")

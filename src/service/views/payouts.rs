@@ -218,3 +218,30 @@ pub fn item_event_json(payout: &PayoutRow, i: &ItemRow) -> serde_json::Value {
                   "error": i.error },
     })
 }
+
+/// A row whose address looks like one the organization knows (address poisoning).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct LookalikeJson {
+    /// The row's line: `items[0]` is line 1.
+    pub line: u64,
+    pub address: String,
+    /// The known address it looks like.
+    pub resembles: String,
+    /// `same_ends`: the first and last 4 characters after the network prefix match;
+    /// `near_copy`: the same length with one or two characters different.
+    pub how: &'static str,
+    /// The payee whose address it resembles, when the address is in the payee book.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payee: Option<String>,
+    /// The payout and line that last paid the resembled address, when it is not a payee's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paid_by_payout: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paid_by_line: Option<i32>,
+    /// When the resembled address was last paid (RFC 3339), absent if never.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
+    pub last_paid_at: Option<String>,
+    /// The same in one sentence.
+    pub message: String,
+}

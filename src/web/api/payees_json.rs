@@ -185,6 +185,9 @@ pub struct PendingAddressJson {
     pub entered_by: String,
     /// The approved address it would replace.
     pub replaces: Option<String>,
+    /// A known address it looks like (address poisoning); its `line` is 0.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lookalike: Option<crate::service::views::payouts::LookalikeJson>,
 }
 
 pub fn pending(conn: &mut DbConnection, caller: &ApiCaller) -> Result<Vec<PendingAddressJson>, AppError> {
@@ -197,6 +200,7 @@ pub fn pending(conn: &mut DbConnection, caller: &ApiCaller) -> Result<Vec<Pendin
             payee_name: p.payee_name,
             entered_by: p.entered_by,
             replaces: p.replaces,
+            lookalike: p.lookalike.map(|l| l.json()),
         })
         .collect())
 }

@@ -137,6 +137,13 @@ pub struct PayoutRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(format = DateTime)]
     pub scheduled_for: Option<String>,
+    /// The lines (`items[0]` is line 1) whose lookalike address you checked with the recipient by
+    /// another channel. A payout with a lookalike row is refused (422, field
+    /// `acknowledge_lookalikes`, one error per row) unless every such line is listed here; it
+    /// then needs one approval more. The quote lists the lookalike rows.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(max_items = 50000)]
+    pub acknowledge_lookalikes: Vec<u64>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -167,6 +174,9 @@ pub struct QuoteResponse {
     pub sufficient: bool,
     pub valid: bool,
     pub items: Vec<QuoteItem>,
+    /// Rows whose address looks like one the organization knows but is another (address
+    /// poisoning): creating the payout needs `acknowledge_lookalikes` naming each line.
+    pub lookalikes: Vec<crate::service::views::payouts::LookalikeJson>,
     /// What the network itself charges, estimated, when a real chain pays the asset and its node
     /// could estimate it; absent on the simulated network. Paid by the hot wallet, not debited.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -251,7 +261,8 @@ fn check(
                 Err(_) => i.address.as_str(),
             };
             let input = RowInput { address, amount: &i.amount, comment: &i.comment, reference: &i.reference };
-            let mut row = Row::check(asset, n as u64, &input);
+            // Lines count from 1, as a registry's and a stored payout's do: items[0] is line 1.
+            let mut row = Row::check(asset, n as u64 + 1, &input);
             if let Err(message) = &addresses[n] {
                 row.errors.push(Issue::new("payee_id", message.clone()));
             }
@@ -259,7 +270,8 @@ fn check(
         })
         .collect();
     let draft = payouts::price(conn, &caller.actor, kind, asset, text, rows.clone())?;
-    Ok((Draft { scheduled_for, ..draft }, rows))
+    let acknowledged_lookalikes = req.acknowledge_lookalikes.clone();
+    Ok((Draft { scheduled_for, acknowledged_lookalikes, ..draft }, rows))
 }
 
 fn item_errors(draft: &Draft) -> FieldErrors {
@@ -282,6 +294,12 @@ pub fn quote(
     caller.require(Scope::Read)?;
     let (draft, _) = check(conn, caller, req, limits)?;
     let q = &draft.quote;
+    let valid: Vec<(u64, &str)> =
+        draft.rows.iter().filter(|r| r.is_valid()).map(|r| (r.line, r.address.as_str())).collect();
+    let lookalikes: Vec<_> = crate::service::payees::lookalike::find(conn, caller.actor.org_id, &valid, None)?
+        .iter()
+        .map(|l| l.json())
+        .collect();
     let items = draft
         .rows
         .iter()
@@ -304,6 +322,12 @@ pub fn quote(
                     field: format!("items[{n}].{}", e.column).trim_end_matches('.').into(),
                     message: e.message.clone(),
                 })
+                .chain(
+                    lookalikes
+                        .iter()
+                        .filter(|l| l.line == r.line)
+                        .map(|l| FieldError { field: format!("items[{n}].address"), message: l.message.clone() }),
+                )
                 .collect(),
         })
         .collect();
@@ -318,6 +342,7 @@ pub fn quote(
         sufficient: q.sufficient.unwrap_or(false),
         valid: draft.rows.iter().all(Row::is_valid),
         items,
+        lookalikes,
         network_fee: None,
     })
 }

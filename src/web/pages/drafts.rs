@@ -143,6 +143,8 @@ pub struct Totals {
     /// Rows to an address never paid, and rows to a payee's changed address.
     pub first_payments: usize,
     pub changed_addresses: usize,
+    /// Rows whose address looks like a known one.
+    pub lookalikes: usize,
     pub code: &'static str,
     pub total: String,
     pub fee: String,
@@ -172,6 +174,7 @@ fn totals(v: &DraftView, oob: bool) -> Totals {
         warnings: v.duplicate_warnings(),
         first_payments: v.flags.first,
         changed_addresses: v.flags.changed,
+        lookalikes: v.flags.lookalikes,
         code: v.checked.asset.code,
         total: q.amount_total.money(),
         fee: q.fee.money(),
@@ -550,33 +553,25 @@ pub async fn review(state: web::Data<AppState>, authed: Authed, id: web::Path<i6
     )
 }
 
-#[derive(Deserialize)]
-pub struct ConfirmForm {
-    #[serde(default)]
-    acknowledge: String,
-    /// The digest of what the review page showed.
-    #[serde(default)]
-    digest: String,
-    /// The pay day, `YYYY-MM-DDTHH:MM` in the organization's time zone; empty to send now.
-    #[serde(default)]
-    send_on: String,
-    /// The rate fiat-typed amounts were converted at on the review.
-    #[serde(default)]
-    rate: String,
-}
-
+/// The review's Confirm form: `acknowledge` (possible duplicates), `digest`, `send_on` (the pay
+/// day, `YYYY-MM-DDTHH:MM` in the organization's time zone), `rate` (fiat-typed amounts' rate)
+/// and one `acknowledge_lookalikes` per checked lookalike line, which a struct cannot gather.
 pub async fn confirm(
     state: web::Data<AppState>,
     authed: Authed,
     id: web::Path<i64>,
-    form: web::Form<ConfirmForm>,
+    body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
     let actor = authed.actor();
-    let ConfirmForm { acknowledge, digest, send_on, rate } = form.into_inner();
-    let reviewed_rate = crate::domain::fiat::Rate::parse(&rate).ok();
+    let fields = crate::web::form_pairs(&body)?;
+    let field = |name: &str| crate::web::values_of(&fields, name).into_iter().next().unwrap_or_default();
+    let (digest, send_on) = (field("digest"), field("send_on"));
+    let reviewed_rate = crate::domain::fiat::Rate::parse(&field("rate")).ok();
     let typed: String = send_on.chars().take(32).collect();
-    let acknowledged = !acknowledge.is_empty();
+    let acknowledged = !field("acknowledge").is_empty();
+    let lookalikes: Vec<u64> =
+        crate::web::values_of(&fields, "acknowledge_lookalikes").iter().filter_map(|v| v.trim().parse().ok()).collect();
     let org = actor.org_id;
     let zone = state.run(move |conn| crate::service::payouts::schedules::org_zone(conn, org)).await?;
     let scheduled_for = match payouts::parse_schedule(&send_on, zone, actor.now()) {
@@ -591,7 +586,16 @@ pub async fn confirm(
         }
     };
     match state
-        .run(move |conn| drafts::confirm(conn, &actor, id, acknowledged, &digest, scheduled_for, reviewed_rate))
+        .run(move |conn| {
+            let confirmation = drafts::Confirmation {
+                duplicates_acknowledged: acknowledged,
+                lookalikes_acknowledged: lookalikes,
+                digest,
+                scheduled_for,
+                reviewed_rate,
+            };
+            drafts::confirm(conn, &actor, id, confirmation)
+        })
         .await
     {
         Ok(created) => {

@@ -125,7 +125,7 @@ pub async fn save_prefs(
 pub struct ChannelsPage {
     pub layout: Layout,
     pub channels: Channels,
-    pub topics: [(&'static str, &'static str); 6],
+    pub topics: [(&'static str, &'static str); 7],
     pub form: ChannelsForm,
     pub errors: FieldErrors,
     pub mail: bool,

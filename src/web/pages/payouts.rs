@@ -249,6 +249,8 @@ pub struct ReviewTemplate {
     pub pay_day: PayDayField,
     /// Whom to ask for a deposit when the balance falls short.
     pub admins: Vec<String>,
+    /// Lookalike rows confirmed without their acknowledgement.
+    pub lookalike_errors: FieldErrors,
 }
 
 /// The review pages' pay day field: typed in the organization's time zone.
@@ -274,12 +276,31 @@ async fn review(
     token: String,
     error: Option<String>,
     pay_day: PayDayField,
+    lookalike_errors: FieldErrors,
 ) -> Result<HttpResponse, AppError> {
-    let status = if error.is_some() { StatusCode::CONFLICT } else { StatusCode::OK };
+    let status = if !lookalike_errors.is_empty() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else if error.is_some() {
+        StatusCode::CONFLICT
+    } else {
+        StatusCode::OK
+    };
     let edit_query = serde_urlencoded::to_string(&form).unwrap_or_default();
     let admins = if draft.quote.sufficient == Some(false) { super::admins_of(state, authed).await } else { Vec::new() };
     let layout = Layout::new(&authed.ctx, "/payouts");
-    let page = ReviewTemplate { layout, form, draft, token, edit_query, error, network_fee, flags, pay_day, admins };
+    let page = ReviewTemplate {
+        layout,
+        form,
+        draft,
+        token,
+        edit_query,
+        error,
+        network_fee,
+        flags,
+        pay_day,
+        admins,
+        lookalike_errors,
+    };
     html(status, &page)
 }
 
@@ -305,7 +326,16 @@ pub async fn single_review(
     match checked {
         Ok((draft, fee, flags, zone)) => {
             let pay_day = PayDayField::new(zone, String::new());
-            review(&state, &authed, (form, draft, fee, flags), crypto::random_hex(32), None, pay_day).await
+            review(
+                &state,
+                &authed,
+                (form, draft, fee, flags),
+                crypto::random_hex(32),
+                None,
+                pay_day,
+                FieldErrors::new(),
+            )
+            .await
         }
         Err(AppError::Validation(errors)) => single_form(&state, &authed, form, errors).await,
         Err(e) => Err(e),
@@ -322,6 +352,10 @@ pub struct ConfirmForm {
     /// The pay day, `YYYY-MM-DDTHH:MM` in the organization's time zone; empty to send now.
     #[serde(default)]
     send_on: String,
+    /// Ticked when the person checked a lookalike address with its recipient (the one row is
+    /// line 1).
+    #[serde(default)]
+    acknowledge_lookalikes: String,
     #[serde(flatten)]
     form: SinglePayoutForm,
 }
@@ -333,7 +367,8 @@ pub async fn single_confirm(
     authed: Authed,
     form: web::Form<ConfirmForm>,
 ) -> Result<HttpResponse, AppError> {
-    let ConfirmForm { token, digest, send_on, form } = form.into_inner();
+    let ConfirmForm { token, digest, send_on, acknowledge_lookalikes, form } = form.into_inner();
+    let acknowledged: Vec<u64> = if acknowledge_lookalikes.is_empty() { Vec::new() } else { vec![1] };
     let typed_send_on: String = send_on.chars().take(32).collect();
     if token.len() != 64 || !token.chars().all(|c| c.is_ascii_hexdigit()) || digest.is_empty() {
         let errors = FieldErrors::form("The review expired; check the payout and review it again.");
@@ -346,11 +381,11 @@ pub async fn single_confirm(
             let draft = payouts::check_single(conn, &actor, &f)?;
             let zone = crate::service::payouts::schedules::org_zone(conn, actor.org_id)?;
             let draft = match payouts::parse_schedule(&send_on, zone, actor.now()) {
-                Ok(scheduled_for) => Draft { scheduled_for, ..draft },
+                Ok(scheduled_for) => Draft { scheduled_for, acknowledged_lookalikes: acknowledged, ..draft },
                 Err(e) => {
                     let flags = single_flags(conn, &actor, &draft)?;
                     let message = e.iter().map(|(_, m)| m.to_owned()).collect::<Vec<_>>().join(" ");
-                    return Ok(Err((draft, flags, message, zone)));
+                    return Ok(Err((draft, flags, Some(message), zone, FieldErrors::new())));
                 }
             };
             match payouts::create_reviewed(conn, &actor, &draft, &t, &digest) {
@@ -366,7 +401,11 @@ pub async fn single_confirm(
                         None => draft,
                     };
                     let flags = single_flags(conn, &actor, &draft)?;
-                    Ok(Err((draft, flags, message, zone)))
+                    Ok(Err((draft, flags, Some(message), zone, FieldErrors::new())))
+                }
+                Err(AppError::Validation(errors)) if errors.get(payouts::ACKNOWLEDGE_LOOKALIKES).is_some() => {
+                    let flags = single_flags(conn, &actor, &draft)?;
+                    Ok(Err((draft, flags, None, zone, errors)))
                 }
                 Err(e) => Err(e),
             }
@@ -388,9 +427,9 @@ pub async fn single_confirm(
                 &message,
             ))
         }
-        Ok(Err((draft, flags, message, zone))) => {
+        Ok(Err((draft, flags, message, zone, lookalike_errors))) => {
             let pay_day = PayDayField::new(zone, typed_send_on);
-            review(&state, &authed, (form, draft, None, flags), token, Some(message), pay_day).await
+            review(&state, &authed, (form, draft, None, flags), token, message, pay_day, lookalike_errors).await
         }
         Err(AppError::Validation(errors)) => single_form(&state, &authed, form, errors).await,
         Err(e) => Err(e),

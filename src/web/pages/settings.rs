@@ -378,7 +378,7 @@ pub struct WebhooksPage {
     pub o: crate::service::outbound::webhooks::Overview,
     pub new_secret: Option<String>,
     pub errors: FieldErrors,
-    pub event_types: [&'static str; 6],
+    pub event_types: [&'static str; 7],
 }
 
 async fn webhooks_page(
