@@ -251,13 +251,13 @@ impl Config {
             return Err("session lifetimes must be at least one minute and one hour".into());
         }
         if let Some(key) = &args.secret_key
-            && key.len() < 32
+            && key.chars().count() < 32
         {
             return Err("PAYOUTS_SECRET_KEY must have at least 32 characters".into());
         }
         let public_url = public_url(args.public_url.as_deref(), &args.bind)?;
         let metrics_token = args.metrics_token.as_deref().map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned);
-        if metrics_token.as_ref().is_some_and(|t| t.len() < 32) {
+        if metrics_token.as_ref().is_some_and(|t| t.chars().count() < 32) {
             return Err("PAYOUTS_METRICS_TOKEN must have at least 32 characters".into());
         }
         Ok(Self {

@@ -103,9 +103,16 @@ pub fn metrics() -> &'static Metrics {
     })
 }
 
-/// One answered request; `route` is the route's pattern (`/payouts/{id}`), never the raw path,
-/// so the label set stays small whatever people type.
-pub fn request(method: &str, route: &str, status: u16, seconds: f64) {
+/// A request's method as a label: the standard methods by name, any other `other`, so made-up
+/// methods cannot grow the label set.
+pub fn method_label(method: &actix_web::http::Method) -> &'static str {
+    const STANDARD: [&str; 9] = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE"];
+    STANDARD.into_iter().find(|m| *m == method.as_str()).unwrap_or("other")
+}
+
+/// One answered request; `method` is a [`method_label`] and `route` the route's pattern
+/// (`/payouts/{id}`), never the raw path, so the label set stays small whatever people send.
+pub fn request(method: &'static str, route: &str, status: u16, seconds: f64) {
     let m = metrics();
     m.requests
         .get_or_create(&vec![

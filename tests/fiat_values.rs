@@ -371,7 +371,7 @@ async fn a_payees_statement_values_each_row_at_payment_and_totals_are_their_sum(
             .unwrap();
         let address = payouts::db::payees::addresses_of(&mut app.conn(), payee).unwrap()[0].id;
         let manager = actor(&app, "manager@demo.local");
-        payouts::service::payees::decide_address(&mut app.conn(), &manager, address, true, "").unwrap();
+        payouts::service::payees::decide_address(&mut app.conn(), &manager, address, true, false, "").unwrap();
         common::end_cooling_off(&app);
 
         let mut client = app.client().await;

@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 
@@ -439,68 +439,10 @@ async fn a_reset_answers_the_same_for_any_address_and_its_link_works_once() {
     }
 }
 
-/// What a chat receiver got: (path, body) of each request.
-type Received = Arc<Mutex<Vec<(String, String)>>>;
-
-/// A chat receiver: records each request's path and body, answers 200.
-fn chat_receiver() -> (Received, String) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let got: Received = Arc::default();
-    let mine = got.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let mut stream = stream.unwrap();
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut request = String::new();
-            reader.read_line(&mut request).unwrap();
-            let path = request.split_whitespace().nth(1).unwrap_or_default().to_owned();
-            let mut length = 0;
-            loop {
-                let mut line = String::new();
-                reader.read_line(&mut line).unwrap();
-                if line.trim().is_empty() {
-                    break;
-                }
-                if let Some((n, v)) = line.split_once(':')
-                    && n.eq_ignore_ascii_case("content-length")
-                {
-                    length = v.trim().parse().unwrap();
-                }
-            }
-            let mut body = vec![0; length];
-            reader.read_exact(&mut body).unwrap();
-            mine.lock().unwrap().push((path, String::from_utf8(body).unwrap()));
-            let _ = write!(stream, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
-        }
-    });
-    (got, base)
-}
-
 #[actix_web::test]
 async fn chat_channels_get_the_topics_an_admin_picked_with_addresses_shortened() {
     for backend in backends() {
-        let (got, base) = chat_receiver();
-        let args = ServeArgs {
-            webhook_allow_http: true,
-            webhook_allow_private: true,
-            telegram_api_url: base.clone(),
-            ..ServeArgs::default()
-        };
-        let app = TestApp::start_with(backend, Config::from_args(&args).unwrap()).await;
-        db::orgs::set_approval_required(&mut app.conn(), demo_org(&app), true).unwrap();
-        let admin = actor(&app, "admin@demo.local");
-        let form = payouts::service::outbound::inbox::ChannelsForm {
-            slack_url: format!("{base}/slack"),
-            telegram_token: "123456:ABC-def_ghi".into(),
-            telegram_chat_id: "-100200300".into(),
-            remove_telegram: None,
-            topics: vec!["approval_needed".into()],
-            reminder_hours: "24".into(),
-        };
-        let policy = app.state.config.webhooks;
-        payouts::service::outbound::inbox::save_channels(&mut app.conn(), &admin, &form, &policy, &app.state.secret)
-            .unwrap();
+        let (app, got) = common::app_with_chat(backend).await;
         let stored = db::notices::org_notify(&mut app.conn(), demo_org(&app)).unwrap().unwrap();
         assert!(!stored.telegram_token.unwrap().contains("ABC-def"), "[{backend:?}] sealed at rest");
         let d = delivery(&app);

@@ -169,7 +169,7 @@ async fn nobody_approves_an_address_they_entered_and_a_rejection_needs_a_reason(
         let me = common::actor(&app, "accountant@demo.local");
         payouts::db::users::set_role(&mut app.conn(), me.user_id, "manager").unwrap();
         let promoted = payouts::service::access::Actor { role: payouts::domain::account::Role::Manager, ..me };
-        let refused = payouts::service::payees::decide_address(&mut app.conn(), &promoted, id, true, "");
+        let refused = payouts::service::payees::decide_address(&mut app.conn(), &promoted, id, true, false, "");
         assert!(
             matches!(&refused, Err(payouts::AppError::Conflict(m)) if m.contains("a manager other than you")),
             "[{backend:?}] {refused:?}"
@@ -226,7 +226,7 @@ async fn concurrent_approvals_of_two_addresses_leave_one_approved_per_network() 
                 let pool = app.state.pool.clone();
                 let manager = manager.clone();
                 std::thread::spawn(move || {
-                    payouts::service::payees::decide_address(&mut pool.get().unwrap(), &manager, id, true, "")
+                    payouts::service::payees::decide_address(&mut pool.get().unwrap(), &manager, id, true, false, "")
                 })
             })
             .collect();
@@ -407,7 +407,7 @@ async fn a_payees_statement_lists_exactly_the_rows_paid_to_them_and_matches_the_
             .unwrap();
         let first = payouts::db::payees::addresses_of(&mut app.conn(), payee).unwrap()[0].id;
         let manager = common::actor(&app, "manager@demo.local");
-        payouts::service::payees::decide_address(&mut app.conn(), &manager, first, true, "").unwrap();
+        payouts::service::payees::decide_address(&mut app.conn(), &manager, first, true, false, "").unwrap();
         end_cooling_off(&app);
 
         let mut client = app.client().await;
@@ -421,7 +421,7 @@ async fn a_payees_statement_lists_exactly_the_rows_paid_to_them_and_matches_the_
         payouts::service::payees::enter_address(&mut app.conn(), &accountant, payee, "USDT_TRC20", SECOND_TRON)
             .unwrap();
         let second = payouts::db::payees::addresses_of(&mut app.conn(), payee).unwrap()[0].id;
-        payouts::service::payees::decide_address(&mut app.conn(), &manager, second, true, "").unwrap();
+        payouts::service::payees::decide_address(&mut app.conn(), &manager, second, true, false, "").unwrap();
 
         let page = client.get(&format!("/payees/{payee}")).await;
         assert!(
@@ -501,7 +501,7 @@ async fn new_and_changed_addresses_are_flagged_on_review_and_approval_and_can_ne
         let payee = payouts::service::payees::create(&mut app.conn(), &accountant, &form).unwrap().id;
         let approve_latest = |app: &TestApp| {
             let id = payouts::db::payees::addresses_of(&mut app.conn(), payee).unwrap()[0].id;
-            payouts::service::payees::decide_address(&mut app.conn(), &manager, id, true, "").unwrap();
+            payouts::service::payees::decide_address(&mut app.conn(), &manager, id, true, false, "").unwrap();
             end_cooling_off(app);
         };
         payouts::service::payees::enter_address(&mut app.conn(), &accountant, payee, "USDT_TRC20", TRON_ADDRESS)
@@ -597,7 +597,7 @@ async fn repeating_last_months_run_pays_each_payees_current_address_and_marks_wh
         client.upload("/payees/import", "book.csv", book.as_bytes()).await;
         let approve_all = |app: &TestApp| {
             for (a, _) in payouts::db::payees::pending_in_org(&mut app.conn(), demo_org(app), 100).unwrap() {
-                payouts::service::payees::decide_address(&mut app.conn(), &manager, a.id, true, "").unwrap();
+                payouts::service::payees::decide_address(&mut app.conn(), &manager, a.id, true, false, "").unwrap();
             }
             end_cooling_off(app);
         };
@@ -774,7 +774,7 @@ async fn payee_address_changes_go_out_as_signed_webhook_events() {
             .unwrap();
         let id = payouts::db::payees::addresses_of(&mut app.conn(), payee).unwrap()[0].id;
         let manager = common::actor(&app, "manager@demo.local");
-        payouts::service::payees::decide_address(&mut app.conn(), &manager, id, true, "").unwrap();
+        payouts::service::payees::decide_address(&mut app.conn(), &manager, id, true, false, "").unwrap();
         app.fan_out();
         let mut sent = payouts::db::webhooks::recent(&mut app.conn(), demo_org(&app), 10).unwrap();
         sent.reverse();
@@ -809,7 +809,7 @@ async fn payees_picked_by_tag_become_draft_rows_shown_with_their_names_and_count
         book.push_str(&format!("Contractor,C-1,USDT_TRC20,{TRON_ADDRESS},contractors\n"));
         client.upload("/payees/import", "book.csv", book.as_bytes()).await;
         for (a, _) in payouts::db::payees::pending_in_org(&mut app.conn(), demo_org(&app), 100).unwrap() {
-            payouts::service::payees::decide_address(&mut app.conn(), &manager, a.id, true, "").unwrap();
+            payouts::service::payees::decide_address(&mut app.conn(), &manager, a.id, true, false, "").unwrap();
         }
         end_cooling_off(&app);
         // A new employee whose address a manager has not approved yet.

@@ -89,7 +89,9 @@ async fn enrolment_needs_a_valid_code_and_sign_in_then_asks_for_one_code_once() 
         assert_eq!(res.location(), Some("/login/second-factor"), "[{backend:?}]");
         for path in ["/", "/payouts", "/approvals", "/account/security"] {
             let res = c.get(path).await;
-            assert_eq!(res.location(), Some("/login/second-factor"), "[{backend:?}] {path} waits for the code");
+            let back = if path == "/" { String::new() } else { format!("?next={}", path.replace('/', "%2F")) };
+            let expected = format!("/login/second-factor{back}");
+            assert_eq!(res.location(), Some(expected.as_str()), "[{backend:?}] {path} waits for the code");
         }
         c.get("/login/second-factor").await;
         let replay = c.post_form("/login/second-factor", &[("code", &first)]).await;
@@ -518,7 +520,8 @@ async fn a_password_reset_leaves_the_second_factor_in_place() {
         let res =
             anon.post_form("/login", &[("email", "manager@demo.local"), ("password", "a reset long password")]).await;
         assert_eq!(res.location(), Some("/login/second-factor"), "[{backend:?}] the factor is still asked");
-        assert_eq!(anon.get("/approvals").await.location(), Some("/login/second-factor"), "[{backend:?}]");
+        let waits = anon.get("/approvals").await;
+        assert_eq!(waits.location(), Some("/login/second-factor?next=%2Fapprovals"), "[{backend:?}]");
         anon.get("/login/second-factor").await;
         let ok = anon.post_form("/login/second-factor", &[("code", &code(&secret, 1))]).await;
         assert_eq!(ok.status, StatusCode::SEE_OTHER, "[{backend:?}] {}", ok.body);

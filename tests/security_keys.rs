@@ -198,7 +198,7 @@ async fn a_key_registers_for_this_origin_only_and_then_signs_in_with_each_answer
         assert_eq!(options["publicKey"]["allowCredentials"][0]["id"], b64(&key.id), "[{backend:?}]");
         let wrong = c.post_form("/login/second-factor/key", &[("credential", &stranger.sign(&options, ORIGIN))]).await;
         assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY, "[{backend:?}] a key that is not theirs");
-        assert_eq!(c.get("/approvals").await.location(), Some("/login/second-factor"));
+        assert_eq!(c.get("/approvals").await.location(), Some("/login/second-factor?next=%2Fapprovals"));
 
         let mut key = key;
         let (ok, _, answer) = sign_in_with_key!(c, "manager@demo.local", key);

@@ -131,6 +131,20 @@ pub fn take_reset_request(conn: &mut DbConnection, id: i64, at: NaiveDateTime) -
     Ok(n == 1)
 }
 
+/// After a password change or disabling the account: every open reset link of the person ends,
+/// and every request for their address not yet answered is answered with nothing, so no link
+/// asked for before the change can set a password after it. Requests first: a notifier issuing
+/// a link at this moment holds its request's row, and the links are read after it commits.
+pub fn void_resets(conn: &mut DbConnection, user_id: i64, email: &str, at: NaiveDateTime) -> DbResult<()> {
+    diesel::update(rq::reset_requests.filter(rq::email.eq(email).and(rq::handled_at.is_null())))
+        .set(rq::handled_at.eq(Some(at)))
+        .execute(conn)?;
+    diesel::update(pr::password_resets.filter(pr::user_id.eq(user_id).and(pr::used_at.is_null())))
+        .set(pr::used_at.eq(Some(at)))
+        .execute(conn)?;
+    Ok(())
+}
+
 pub fn purge_reset_requests(conn: &mut DbConnection, before: NaiveDateTime) -> DbResult<usize> {
     diesel::delete(rq::reset_requests.filter(rq::created_at.lt(before))).execute(conn)
 }

@@ -12,8 +12,10 @@ pub mod figures;
 pub mod invitations;
 pub mod ledger;
 pub mod limits;
+pub mod locks;
 pub mod models;
 pub mod notices;
+pub mod objects;
 pub mod org_settings;
 pub mod orgs;
 pub mod outbox;
@@ -348,6 +350,15 @@ pub fn copy_sqlite_into(conn: &mut DbConnection, path: &str) -> DbResult<()> {
             diesel::sql_query("VACUUM INTO ?").bind::<diesel::sql_types::Text, _>(path).execute(c).map(drop)
         }
         DbConnection::Postgres(_) => Err(DbError::QueryBuilderError("VACUUM INTO is SQLite's".into())),
+    }
+}
+
+/// Folds SQLite's write-ahead log back into the database file and empties it, so the file alone
+/// holds everything (before it is moved).
+pub fn checkpoint_sqlite(conn: &mut DbConnection) -> DbResult<()> {
+    match conn {
+        DbConnection::Sqlite(c) => c.batch_execute("PRAGMA wal_checkpoint(TRUNCATE);"),
+        DbConnection::Postgres(_) => Ok(()),
     }
 }
 

@@ -59,6 +59,9 @@ pub struct PayeeAddressRow {
     pub decided_at: Option<NaiveDateTime>,
     pub payable_from: Option<NaiveDateTime>,
     pub reason: String,
+    /// The first of the two managers a lookalike address needs, who acknowledged it.
+    pub lookalike_ack_by: Option<i64>,
+    pub lookalike_ack_at: Option<NaiveDateTime>,
 }
 
 #[derive(Clone, Insertable)]
@@ -242,6 +245,17 @@ pub fn replace_others(
     .execute(conn)
 }
 
+/// The first manager's approval of a lookalike address, kept while it waits for a second: true
+/// for exactly one caller.
+pub fn acknowledge_lookalike(conn: &mut DbConnection, id: i64, by: i64, at: NaiveDateTime) -> DbResult<bool> {
+    let n = diesel::update(
+        a::payee_addresses.filter(a::id.eq(id).and(a::status.eq("pending")).and(a::lookalike_ack_by.is_null())),
+    )
+    .set((a::lookalike_ack_by.eq(Some(by)), a::lookalike_ack_at.eq(Some(at))))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
 /// Pending addresses of the organization, oldest first, with their payee's name.
 pub fn pending_in_org(conn: &mut DbConnection, org_id: i64, limit: i64) -> DbResult<Vec<(PayeeAddressRow, String)>> {
     a::payee_addresses
@@ -397,15 +411,18 @@ pub fn last_paid_addresses(
     Ok(latest.into_iter().map(|(p, (_, a))| (p, a)).collect())
 }
 
-/// The organization's book entries (not rejected, on any network) for `addresses`, as (address,
-/// payee name).
+/// The organization's book entries for `addresses` that a manager approved at some time (approved
+/// now, or replaced after approval: approval is what sets `payable_from`), on any network, as
+/// (address, payee name). An address entered and then superseded or rejected before approval
+/// was never known.
 pub fn in_book(conn: &mut DbConnection, org_id: i64, addresses: &[&str]) -> DbResult<Vec<(String, String)>> {
     let mut found = Vec::new();
     for chunk in addresses.chunks(super::processor::IDS_PER_STATEMENT) {
         found.extend(
             a::payee_addresses
                 .inner_join(p::payees)
-                .filter(a::org_id.eq(org_id).and(a::status.ne("rejected")).and(a::address.eq_any(chunk)))
+                .filter(a::org_id.eq(org_id).and(a::address.eq_any(chunk)))
+                .filter(a::status.eq_any(["approved", "replaced"]).and(a::payable_from.is_not_null()))
                 .select((a::address, p::name))
                 .load::<(String, String)>(conn)?,
         );

@@ -427,6 +427,8 @@ diesel::table! {
         decided_at -> Nullable<Timestamp>,
         payable_from -> Nullable<Timestamp>,
         reason -> Text,
+        lookalike_ack_by -> Nullable<BigInt>,
+        lookalike_ack_at -> Nullable<Timestamp>,
     }
 }
 

@@ -97,10 +97,101 @@ pub fn resemble(address: &str, known: &str) -> Option<Resemblance> {
     (differences <= MAX_DIFFERENCES).then_some(Resemblance::Differs(differences))
 }
 
+/// The characters of `address` and `other` compared place by place as a person compares them:
+/// ignoring letter case where the address does (EVM's checksum, bech32), not in base58.
+fn comparable(address: &str, other: &str) -> (Vec<char>, Vec<char>) {
+    let (a, b) = (address.trim(), other.trim());
+    let lower = a.starts_with("0x") || a.starts_with("bc1") || a.starts_with("ltc1") || a.starts_with("tb1");
+    let fold = |s: &str| -> Vec<char> {
+        if lower { s.chars().map(|c| c.to_ascii_lowercase()).collect() } else { s.chars().collect() }
+    };
+    (fold(a), fold(b))
+}
+
+/// For each character of `address`, whether it differs from `other` at that place: place by
+/// place when both have the same length, else everything between their common start and common
+/// end.
+pub fn differing(address: &str, other: &str) -> Vec<bool> {
+    let (a, b) = comparable(address, other);
+    if a.len() == b.len() {
+        return a.iter().zip(&b).map(|(x, y)| x != y).collect();
+    }
+    let start = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let room = a.len().min(b.len()) - start;
+    let end = a.iter().rev().zip(b.iter().rev()).take(room).take_while(|(x, y)| x == y).count();
+    (0..a.len()).map(|i| i >= start && i < a.len() - end).collect()
+}
+
+/// An address shown beside its lookalike: whole, and in runs of characters, those that differ
+/// from the other address marked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Marked {
+    pub whole: String,
+    pub runs: Vec<(String, bool)>,
+}
+
+/// `address` whole and in marked runs, compared with `other`.
+pub fn marked_address(address: &str, other: &str) -> Marked {
+    Marked { whole: address.trim().to_owned(), runs: marked(address, other) }
+}
+
+/// `address` in runs of characters, each run marked when it differs from `other`: both
+/// addresses are shown whole, with what differs marked, so a person sees the difference.
+pub fn marked(address: &str, other: &str) -> Vec<(String, bool)> {
+    let mut runs: Vec<(String, bool)> = Vec::new();
+    for (c, differs) in address.trim().chars().zip(differing(address, other)) {
+        match runs.last_mut() {
+            Some((text, d)) if *d == differs => text.push(c),
+            _ => runs.push((c.to_string(), differs)),
+        }
+    }
+    runs
+}
+
+/// Where `address` differs from `other`, for text without marks (email, chat): "characters 7,
+/// 12–14" counted from 1.
+pub fn differing_places(address: &str, other: &str) -> String {
+    let mut places: Vec<String> = Vec::new();
+    let mut at = 0;
+    for (text, differs) in marked(address, other) {
+        let n = text.chars().count();
+        if differs {
+            places.push(if n == 1 { format!("{}", at + 1) } else { format!("{}–{}", at + 1, at + n) });
+        }
+        at += n;
+    }
+    match places.len() {
+        0 => "only in letter case".to_owned(),
+        1 if !places[0].contains('–') => format!("character {}", places[0]),
+        _ => format!("characters {}", places.join(", ")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn what_differs_is_marked_place_by_place_or_between_common_ends() {
+        let known = "0x52908400098527886E0F7030069857D2E4169EE7";
+        let near = "0x52908400098527886e0f7030069857d2e4169ee8";
+        let runs = marked(near, known);
+        assert_eq!(runs.iter().map(|(t, _)| t.as_str()).collect::<String>(), near, "whole");
+        assert_eq!(runs.iter().filter(|(_, d)| *d).map(|(t, _)| t.as_str()).collect::<Vec<_>>(), ["8"]);
+        assert_eq!(differing_places(near, known), "character 42");
+        let poisoned = "0x5290aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa9ee7";
+        assert_eq!(differing_places(poisoned, known), "characters 7–38");
+        // Base58 is case-sensitive: a case change is a difference.
+        assert_eq!(
+            differing_places("TjRabPrwbZy45sbavfcjinPJC18kjpRTv9", "TJRabPrwbZy45sbavfcjinPJC18kjpRTv8"),
+            "characters 2, 34"
+        );
+        // Lengths differ: everything between the common start and end.
+        let runs = marked("TJRabPrwbZy45sbavfcjinPJC18kjpRTv8", "TJRabaaaaaaaaaaaaaaaaaaaaaaaaRTv8");
+        assert_eq!(runs.first().map(|(t, d)| (t.as_str(), *d)), Some(("TJRab", false)));
+        assert_eq!(runs.last().map(|(t, d)| (t.as_str(), *d)), Some(("RTv8", false)));
+    }
 
     const EVM: &str = "0x52908400098527886E0F7030069857D2E4169EE7";
 

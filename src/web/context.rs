@@ -6,6 +6,8 @@ use std::future::{Ready, ready};
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
+use actix_web::http::header::{HeaderValue, LOCATION};
 use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, web};
 
@@ -174,7 +176,7 @@ pub async fn session_layer(
     if csrf::is_state_changing(req.method()) {
         let supplied = csrf::supplied(&mut req).await;
         if !supplied.token.is_some_and(|s| crypto::constant_time_eq(&s, &csrf_token)) {
-            tracing::warn!(path = req.path(), "CSRF token missing or wrong");
+            tracing::warn!(route = %super::request_log::route_of(&req), "CSRF token missing or wrong");
             return Ok(req.error_response(AppError::Csrf).map_into_right_body());
         }
         // A form that asked for a fresh code carries it as `otp`: checked here, once, for every
@@ -207,7 +209,7 @@ pub async fn session_layer(
         clock: state.clock.clone(),
     };
     req.extensions_mut().insert(ctx.clone());
-    let res = next.call(req).await?;
+    let res = return_after_sign_in(next.call(req).await?);
     let mut res = match error_in_layout(&state, &ctx, &res).await {
         Some(page) => {
             let (req, _) = res.into_parts();
@@ -227,6 +229,30 @@ pub async fn session_layer(
         response.add_cookie(&ctx.removal_cookie(SESSION_COOKIE)).ok();
     }
     Ok(res)
+}
+
+/// A page asked for while signed out (or with the second factor still to give) sends the person
+/// to sign in with the page to come back to: a link from an email survives signing in. Only
+/// pages one can open (GET, not htmx fragments), and only paths of this site.
+fn return_after_sign_in<B>(mut res: ServiceResponse<B>) -> ServiceResponse<B> {
+    let sign_in = match res.response().error().and_then(|e| e.as_error::<AppError>()) {
+        Some(AppError::Unauthenticated) => "/login",
+        Some(AppError::SecondFactorRequired) => "/login/second-factor",
+        _ => return res,
+    };
+    let req = res.request();
+    if !matches!(*req.method(), Method::GET | Method::HEAD) || req.headers().contains_key("HX-Request") {
+        return res;
+    }
+    let asked = match req.query_string() {
+        "" => req.path().to_owned(),
+        q => format!("{}?{q}", req.path()),
+    };
+    let Some(asked) = super::next::local_path(&asked).filter(|p| p != "/") else { return res };
+    if let Ok(location) = HeaderValue::from_str(&super::next::with_next(sign_in, Some(&asked))) {
+        res.headers_mut().insert(LOCATION, location);
+    }
+    res
 }
 
 /// A page's error re-rendered inside the layout. Not for htmx requests: their answer is swapped

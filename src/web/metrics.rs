@@ -22,7 +22,14 @@ pub async fn scrape(state: web::Data<AppState>, req: HttpRequest) -> Result<Http
     let Some(token) = state.config.metrics_token.as_deref() else {
         return Err(AppError::NotFound);
     };
-    let given = req.headers().get(AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    // The scheme's name is case-insensitive (RFC 9110), as on the API.
+    let given = req
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token);
     if !given.is_some_and(|g| bool::from(g.trim().as_bytes().ct_eq(token.as_bytes()))) {
         return Ok(HttpResponse::build(StatusCode::UNAUTHORIZED)
             .insert_header((WWW_AUTHENTICATE, "Bearer realm=\"metrics\""))

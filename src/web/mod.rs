@@ -9,6 +9,7 @@ pub mod error_page;
 pub mod health;
 pub mod layout;
 pub mod metrics;
+pub mod next;
 pub mod pages;
 pub mod panics;
 pub mod request_log;
@@ -27,6 +28,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::scope("")
             .wrap(from_fn(panics::catch_panics))
             .wrap(from_fn(context::session_layer))
+            .wrap(from_fn(security::secret_pages))
             .wrap(security::headers())
             .wrap(from_fn(request_log::request_log))
             .route("/healthz", web::get().to(health::healthz))

@@ -17,11 +17,11 @@ pub async fn catch_panics(
     // The request cannot be kept aside (routing needs it unshared): an error stands in for the
     // response, and the layers around render it.
     let api = req.path().starts_with("/api/");
-    let path = req.path().to_owned();
+    let route = super::request_log::route_of(&req);
     match AssertUnwindSafe(next.call(req)).catch_unwind().await {
         Ok(res) => res.map(ServiceResponse::map_into_boxed_body),
         Err(_) => {
-            let error = AppError::Internal(format!("the handler of {path} panicked"));
+            let error = AppError::Internal(format!("the handler of {route} panicked"));
             if api { Err(super::api::ApiError(error).into()) } else { Err(error.into()) }
         }
     }

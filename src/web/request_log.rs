@@ -17,10 +17,11 @@ pub async fn request_log(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let id = crypto::random_hex(8);
-    let method = req.method().to_string();
-    let path = req.path().to_owned();
-    // The route's pattern, not the path: what people type never becomes a metric label.
-    let route = req.match_pattern().unwrap_or_else(|| "unmatched".to_owned());
+    let method = crate::metrics::method_label(req.method());
+    // The route's pattern (`/password/reset/{token}`), never the path or its query: a path can
+    // carry a secret (a reset or invitation token), and what people type never becomes a metric
+    // label or a log line.
+    let route = route_of(&req);
     let span = tracing::info_span!("request", id = %id);
     let started = Instant::now();
     let result = next.call(req).instrument(span.clone()).await;
@@ -30,8 +31,8 @@ pub async fn request_log(
     match result {
         Ok(mut res) => {
             let status = res.status().as_u16();
-            crate::metrics::request(&method, &route, status, seconds);
-            tracing::info!(%method, %path, status, ms = format_args!("{ms:.1}"), "request");
+            crate::metrics::request(method, &route, status, seconds);
+            tracing::info!(method, %route, status, ms = format_args!("{ms:.1}"), "request");
             if let Ok(value) = HeaderValue::from_str(&id) {
                 res.headers_mut().insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
             }
@@ -39,9 +40,14 @@ pub async fn request_log(
         }
         Err(e) => {
             let status = e.as_response_error().status_code().as_u16();
-            crate::metrics::request(&method, &route, status, seconds);
-            tracing::info!(%method, %path, status, ms = format_args!("{ms:.1}"), "request");
+            crate::metrics::request(method, &route, status, seconds);
+            tracing::info!(method, %route, status, ms = format_args!("{ms:.1}"), "request");
             Err(e)
         }
     }
+}
+
+/// The request's route pattern, or "unmatched": what logs, errors and metrics may name.
+pub fn route_of(req: &ServiceRequest) -> String {
+    req.match_pattern().unwrap_or_else(|| "unmatched".to_owned())
 }

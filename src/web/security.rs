@@ -1,6 +1,9 @@
 //! Security headers on every response.
 
-use actix_web::middleware::DefaultHeaders;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderValue, REFERRER_POLICY};
+use actix_web::middleware::{DefaultHeaders, Next};
 
 /// Only the app's own scripts and styles; no framing; no sniffing; no referrer leaving the site.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
@@ -15,4 +18,21 @@ pub fn headers() -> DefaultHeaders {
         .add(("Referrer-Policy", "strict-origin-when-cross-origin"))
         .add(("Cross-Origin-Opener-Policy", "same-origin"))
         .add(("Permissions-Policy", "camera=(), microphone=(), geolocation=()"))
+}
+
+/// The pages whose path is a secret (a reset or invitation token).
+pub const SECRET_ROUTES: [&str; 2] = ["/invitation/{token}", "/password/reset/{token}"];
+
+/// A page whose path is a secret sends no Referer anywhere, not even to this site, whatever it
+/// answers (the error pages too).
+pub async fn secret_pages(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let secret = req.match_pattern().is_some_and(|p| SECRET_ROUTES.contains(&p.as_str()));
+    let mut res = next.call(req).await?;
+    if secret {
+        res.headers_mut().insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    }
+    Ok(res)
 }

@@ -20,10 +20,17 @@ pub const VALID_MINUTES: i64 = 30;
 pub const PER_EMAIL_PER_HOUR: i64 = 3;
 pub const PER_IP_PER_HOUR: i64 = 10;
 
-/// Records a request. The same statements run for a known and an unknown address.
+/// Records a request. The same statements run for a known and an unknown address. Counting and
+/// recording happen under a lock on the address and one on the sender's network, so requests
+/// arriving at the same instant (on any server process) are counted one after the other.
 pub fn request(conn: &mut DbConnection, email: &str, ip: Option<&str>, at: NaiveDateTime) -> Result<(), AppError> {
     let email = normalize_email(email).map_err(|m| FieldErrors::single("email", m))?;
+    let bucket = ip.map(ip_bucket);
+    let ip = bucket.as_deref();
     db::write_tx(conn, |conn| {
+        let mut keys = vec![format!("reset-email:{email}")];
+        keys.extend(ip.map(|b| format!("reset-ip:{b}")));
+        db::locks::serialize_on(conn, &keys)?;
         let (by_email, by_ip) =
             db::invitations::reset_requests_since(conn, &email, ip, at - chrono::Duration::hours(1))?;
         if by_email < PER_EMAIL_PER_HOUR && by_ip < PER_IP_PER_HOUR {
@@ -31,6 +38,20 @@ pub fn request(conn: &mut DbConnection, email: &str, ip: Option<&str>, at: Naive
         }
         Ok(())
     })
+}
+
+/// Where requests are counted from: an IPv4 address, or an IPv6 address's /64 network (one
+/// subscriber's, which can pick any address in it).
+pub fn ip_bucket(ip: &str) -> String {
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        Ok(std::net::IpAddr::V6(v6)) => v6.to_ipv4_mapped().map(|v4| v4.to_string()).unwrap_or_default(),
+        Ok(std::net::IpAddr::V4(v4)) => v4.to_string(),
+        Err(_) => ip.to_owned(),
+    }
 }
 
 /// Takes one recorded request (once across processes) and, when the address is an enabled
@@ -65,7 +86,9 @@ pub fn open(conn: &mut DbConnection, token: &str, at: NaiveDateTime) -> Result<S
         db::invitations::reset_by_token_hash(conn, &crypto::sha256_hex(token.as_bytes()))?.ok_or(AppError::NotFound)?;
     if row.used_at.is_some() || row.expires_at <= at {
         return Err(AppError::Conflict(
-            "This reset link was used or has expired (links last 30 minutes); ask for a new one.".into(),
+            "This reset link was used, has expired (links last 30 minutes) or ended when the password was \
+             changed; ask for a new one."
+                .into(),
         ));
     }
     Ok(db::users::find(conn, row.user_id)?.email)
@@ -97,7 +120,11 @@ pub fn complete(
             return Err(AppError::Conflict("This reset link was just used; sign in instead.".into()));
         }
         let user = db::users::find(conn, row.user_id)?;
+        if user.disabled {
+            return Err(AppError::Conflict("This account is disabled; ask an administrator.".into()));
+        }
         db::users::set_password(conn, user.id, &hash)?;
+        db::invitations::void_resets(conn, user.id, &user.email, at)?;
         let ended = db::sessions::delete_for_user(conn, user.id)?;
         audit::record(
             conn,

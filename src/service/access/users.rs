@@ -182,6 +182,7 @@ pub fn set_disabled(
         db::users::set_disabled(conn, user.id, disabled)?;
         if disabled {
             db::sessions::delete_for_user(conn, user.id)?;
+            db::invitations::void_resets(conn, user.id, &user.email, at)?;
         }
         let action = if disabled { "user.disabled" } else { "user.enabled" };
         audit::record(conn, Entry::by(actor, action, "user", user.id).detail(user.email.clone()), at)?;
@@ -217,6 +218,7 @@ pub fn change_password(
     let at = actor.now();
     db::write_tx(conn, |conn| {
         db::users::set_password(conn, user.id, &hash)?;
+        db::invitations::void_resets(conn, user.id, &user.email, at)?;
         let ended = db::sessions::delete_others(conn, user.id, session_id)?;
         audit::record(
             conn,

@@ -156,11 +156,13 @@ fn notices_of(conn: &mut DbConnection, event: &EventRow, at: NaiveDateTime) -> R
                 .iter()
                 .take(5)
                 .map(|r| {
+                    // Whole, with where they differ: a shortened address hides exactly the
+                    // characters a poisoner copies.
+                    let (address, resembles) = (text(&r["address"]), text(&r["resembles"]));
                     format!(
-                        "Line {}: {} looks like {}",
+                        "Line {}: {address} looks like {resembles}; they differ at {}",
                         id(&r["line"]),
-                        short_address(&text(&r["address"])),
-                        short_address(&text(&r["resembles"]))
+                        crate::domain::lookalike::differing_places(&address, &resembles)
                     )
                 })
                 .collect();

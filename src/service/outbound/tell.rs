@@ -83,6 +83,12 @@ pub fn tell(
     let ids: Vec<i64> = people.iter().map(|u| u.id).collect();
     let prefs = db::notices::prefs_of(conn, &ids)?;
     let org_name = db::orgs::find(conn, org_id)?.name;
+    // The hourly email count is read and then added to: two processes telling the same person
+    // at once decide in turn.
+    if n.mail {
+        let keys: Vec<String> = people.iter().map(|u| format!("mail:{}", u.email)).collect();
+        db::locks::serialize_on(conn, &keys)?;
+    }
     for user in people {
         let mode = prefs
             .iter()

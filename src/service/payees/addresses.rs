@@ -96,13 +96,20 @@ pub(crate) fn enter_checked_address(
     Ok((id, true))
 }
 
+/// The form field (and API field) a manager ticks to say a lookalike address was checked.
+pub const ACKNOWLEDGE_LOOKALIKE: &str = "acknowledge_lookalike";
+
 /// A manager's decision on a pending address: never by the person who entered it. Approval
 /// reads the cooling-off period inside the transaction and replaces the address it changes.
+/// An address that looks like a known one (decided here, in the transaction) is approved only
+/// with `acknowledged_lookalike` and by two different managers: the first approval is kept (the
+/// address stays pending), the second approves it.
 pub fn decide_address(
     conn: &mut DbConnection,
     actor: &Actor,
     address_id: i64,
     approve: bool,
+    acknowledged_lookalike: bool,
     reason: &str,
 ) -> Result<PayeeAddressRow, AppError> {
     actor.require(Role::can_approve)?;
@@ -128,6 +135,32 @@ pub fn decide_address(
                 "You entered this address; a manager other than you must approve or reject it.".into(),
             ));
         }
+        let mut second_of = None;
+        if approve
+            && let Some(l) =
+                super::lookalike::for_entries(conn, actor.org_id, &[found.address.as_str()])?.remove(&found.address)
+        {
+            if !acknowledged_lookalike {
+                return Err(FieldErrors::single(
+                    ACKNOWLEDGE_LOOKALIKE,
+                    format!(
+                        "{} Approve only after checking it with the payee by another channel, and tick the box \
+                         to say so; two managers must approve it.",
+                        l.sentence()
+                    ),
+                )
+                .into());
+            }
+            match found.lookalike_ack_by {
+                None => return first_of_two(conn, actor, &payee, &found, &l, at),
+                Some(first) if first == actor.user_id => {
+                    return Err(AppError::Conflict(
+                        "You approved this lookalike address already; a second manager must approve it.".into(),
+                    ));
+                }
+                Some(first) => second_of = Some(first),
+            }
+        }
         let cooling = db::orgs::find(conn, actor.org_id)?.payee_cooling_off_minutes.max(0);
         let (to, payable_from) = if approve {
             (AddressStatus::Approved, Some(at + chrono::Duration::minutes(cooling.into())))
@@ -152,6 +185,10 @@ pub fn decide_address(
         if let Some(t) = payable_from {
             detail.push_str(&format!("; payable from {} UTC", t.format("%Y-%m-%d %H:%M")));
         }
+        if let Some(first) = second_of {
+            let who = db::users::find(conn, first)?.email;
+            detail.push_str(&format!("; a lookalike address, approved by {who} first"));
+        }
         if !reason.is_empty() {
             detail.push_str(&format!("; {reason}"));
         }
@@ -159,6 +196,36 @@ pub fn decide_address(
         announce_address(conn, &payee, address_id, None, at)?;
         db::payees::find_address_in_org(conn, actor.org_id, address_id)?.ok_or(AppError::NotFound)
     })
+}
+
+/// The first of two approvals of a lookalike address: kept, audited, told; the address stays
+/// pending for a second manager.
+fn first_of_two(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    payee: &PayeeRow,
+    found: &PayeeAddressRow,
+    l: &super::Lookalike,
+    at: NaiveDateTime,
+) -> Result<PayeeAddressRow, AppError> {
+    if !db::payees::acknowledge_lookalike(conn, found.id, actor.user_id, at)? {
+        return Err(AppError::Conflict("This address was just decided; reload to see the decision.".into()));
+    }
+    let detail = format!(
+        "{} on {}: {}, which looks like {} ({}), checked and approved once; a second manager must approve it",
+        payee.name,
+        found.network,
+        found.address,
+        l.resembles,
+        l.whose_words()
+    );
+    audit::record(
+        conn,
+        Entry::by(actor, "payee.address_lookalike_acknowledged", "payee", payee.id).detail(detail),
+        at,
+    )?;
+    announce_address(conn, payee, found.id, None, at)?;
+    db::payees::find_address_in_org(conn, actor.org_id, found.id)?.ok_or(AppError::NotFound)
 }
 
 pub struct PendingAddress {
@@ -170,6 +237,8 @@ pub struct PendingAddress {
     /// A known address it looks like (another payee's, or one paid): the way a poisoned address
     /// slips into the book.
     pub lookalike: Option<super::Lookalike>,
+    /// Who approved it first, when it is a lookalike waiting for a second manager.
+    pub first_approved_by: Option<String>,
 }
 
 /// The approvals page's queue of addresses, oldest first.
@@ -187,6 +256,7 @@ pub fn pending(conn: &mut DbConnection, actor: &Actor) -> Result<Vec<PendingAddr
             .map(|a| a.address);
         out.push(PendingAddress {
             entered_by: who.get(&row.entered_by).cloned().unwrap_or_default(),
+            first_approved_by: row.lookalike_ack_by.and_then(|id| who.get(&id).cloned()),
             payee_name,
             replaces,
             lookalike: lookalikes.get(&row.address).cloned(),

@@ -71,17 +71,33 @@ impl Lookalike {
         }
     }
 
-    /// One sentence naming the row, both addresses, whose and when.
+    /// One sentence naming the row, both addresses whole, whose, when, and where they differ.
     pub fn sentence(&self) -> String {
         let line = if self.line == 0 { String::new() } else { format!("Line {}: ", self.line) };
         format!(
-            "{line}{} {} {} ({}, {}).",
+            "{line}{} {} {} ({}, {}); they differ at {}.",
             self.address,
             self.how.words(),
             self.resembles,
             self.whose_words(),
-            self.last_paid_words()
+            self.last_paid_words(),
+            self.differing_places()
         )
+    }
+
+    /// The address whole and in runs, those that differ from the known one marked.
+    pub fn address_marked(&self) -> lookalike::Marked {
+        lookalike::marked_address(&self.address, &self.resembles)
+    }
+
+    /// The known address whole and in runs, those that differ from the row's marked.
+    pub fn resembles_marked(&self) -> lookalike::Marked {
+        lookalike::marked_address(&self.resembles, &self.address)
+    }
+
+    /// "characters 7–38": where the two differ, for text without marks.
+    pub fn differing_places(&self) -> String {
+        lookalike::differing_places(&self.address, &self.resembles)
     }
 }
 

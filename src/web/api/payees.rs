@@ -79,7 +79,7 @@ pub async fn pending(state: web::Data<AppState>, Api(caller): Api) -> ApiResult 
 
 #[utoipa::path(post, path = "/api/v1/payee-addresses/{id}/approve", operation_id = "approve_payee_address", tag = "approvals", security(("bearer" = [])), params(("id" = i64, Path, description = "Payee address id")),
     request_body(content = DecisionRequest, description = "Optional"),
-    responses((status = 200, description = "Approved: payable once the cooling-off period has passed", body = PayeeAddressJson), Denied, Missing, Conflicting, Invalid))]
+    responses((status = 200, description = "Approved: payable once the cooling-off period has passed. A lookalike address needs `acknowledge_lookalike` and two different managers: after the first it stays `pending`", body = PayeeAddressJson), Denied, Missing, Conflicting, Invalid))]
 pub async fn approve(
     state: web::Data<AppState>,
     Api(caller): Api,
@@ -107,5 +107,5 @@ async fn decide(
     // Approving needs no body; an empty one is no reason.
     let req: DecisionRequest =
         if bytes.iter().all(u8::is_ascii_whitespace) { DecisionRequest::default() } else { parse(&bytes)? };
-    ok(StatusCode::OK, &state.run(move |conn| api::decide(conn, &caller, id, approve, &req.reason)).await?)
+    ok(StatusCode::OK, &state.run(move |conn| api::decide(conn, &caller, id, approve, &req)).await?)
 }

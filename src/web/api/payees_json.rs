@@ -211,6 +211,11 @@ pub struct DecisionRequest {
     #[serde(default)]
     #[schema(max_length = 500)]
     pub reason: String,
+    /// To approve an address that looks like a known one (its `lookalike` on the pending list):
+    /// true once it was checked with the payee by another channel. Two different managers must
+    /// approve it; after the first the address stays pending.
+    #[serde(default)]
+    pub acknowledge_lookalike: bool,
 }
 
 pub fn decide(
@@ -218,9 +223,16 @@ pub fn decide(
     caller: &ApiCaller,
     address_id: i64,
     approve: bool,
-    reason: &str,
+    request: &DecisionRequest,
 ) -> Result<PayeeAddressJson, AppError> {
     caller.require(Scope::Approve)?;
-    let a = payees::decide_address(conn, &caller.actor, address_id, approve, reason)?;
+    let a = payees::decide_address(
+        conn,
+        &caller.actor,
+        address_id,
+        approve,
+        request.acknowledge_lookalike,
+        &request.reason,
+    )?;
     Ok(address_json(&a, caller.actor.now()))
 }

@@ -2,7 +2,7 @@
 //! step-up page that gives a fresh proof before an action that asks for one.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
@@ -159,30 +159,36 @@ pub struct SecondFactorPage {
     pub errors: FieldErrors,
     pub totp: bool,
     pub keys: bool,
+    /// `?next=…` for the forms' actions: the page to open once the factor is given.
+    pub next_query: String,
 }
 
 impl SecondFactorPage {
-    pub(super) fn new(authed: &Authed, errors: FieldErrors) -> Self {
+    pub(super) fn new(authed: &Authed, errors: FieldErrors, next: Option<&str>) -> Self {
         let (totp, keys) = (authed.user.totp, authed.user.keys);
-        SecondFactorPage { layout: Layout::new(&authed.ctx, ""), errors, totp, keys }
+        let next_query = crate::web::next::with_next("", next);
+        SecondFactorPage { layout: Layout::new(&authed.ctx, ""), errors, totp, keys, next_query }
     }
 }
 
-pub async fn second_factor_page(SecondStep(authed): SecondStep) -> Result<HttpResponse, AppError> {
-    page(&SecondFactorPage::new(&authed, FieldErrors::new()))
+pub async fn second_factor_page(SecondStep(authed): SecondStep, req: HttpRequest) -> Result<HttpResponse, AppError> {
+    let next = crate::web::next::from_query(req.query_string());
+    page(&SecondFactorPage::new(&authed, FieldErrors::new(), next.as_deref()))
 }
 
 pub async fn second_factor(
     state: web::Data<AppState>,
     SecondStep(authed): SecondStep,
+    req: HttpRequest,
     form: web::Form<CodeForm>,
 ) -> Result<HttpResponse, AppError> {
+    let next = crate::web::next::from_query(req.query_string());
     let (user, key, ip) = (authed.user.clone(), state.secret.clone(), authed.ctx.ip.clone());
     let (code, at) = (form.into_inner().code, state.clock.now());
     match state.run(move |conn| second_factor::verify_sign_in(conn, &user, &key, &code, ip.as_deref(), at)).await {
-        Ok(()) => Ok(see_other("/")),
+        Ok(()) => Ok(see_other(next.as_deref().unwrap_or("/"))),
         Err(AppError::Validation(errors)) => {
-            html(StatusCode::UNPROCESSABLE_ENTITY, &SecondFactorPage::new(&authed, errors))
+            html(StatusCode::UNPROCESSABLE_ENTITY, &SecondFactorPage::new(&authed, errors, next.as_deref()))
         }
         Err(e) => Err(e),
     }
@@ -226,8 +232,7 @@ pub struct NextQuery {
 
 /// Where to go after a step-up: a path of this site, never another site.
 pub(super) fn local_path(next: &str) -> String {
-    let ok = next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') && next.len() <= 500;
-    if ok { next.to_owned() } else { "/".into() }
+    crate::web::next::local_path(next).unwrap_or_else(|| "/".into())
 }
 
 pub async fn step_up_page(authed: Authed, query: web::Query<NextQuery>) -> Result<HttpResponse, AppError> {

@@ -1,5 +1,5 @@
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
@@ -25,24 +25,28 @@ pub struct LoginPage {
     pub errors: FieldErrors,
     pub demo_accounts: Vec<DemoAccount>,
     pub demo_password: &'static str,
+    /// `?next=…` for the forms' action: the page asked for before signing in.
+    pub next_query: String,
 }
 
 impl LoginPage {
-    fn new(ctx: &crate::web::context::RequestContext, email: String, errors: FieldErrors) -> Self {
+    fn new(ctx: &crate::web::context::RequestContext, email: String, errors: FieldErrors, next: Option<&str>) -> Self {
         let demo_accounts = if ctx.demo {
             DEMO_USERS.iter().map(|(email, role)| DemoAccount { email, role: role.label() }).collect()
         } else {
             Vec::new()
         };
-        Self { layout: Layout::new(ctx, ""), email, errors, demo_accounts, demo_password: DEMO_PASSWORD }
+        let next_query = crate::web::next::with_next("", next);
+        Self { layout: Layout::new(ctx, ""), email, errors, demo_accounts, demo_password: DEMO_PASSWORD, next_query }
     }
 }
 
-pub async fn login_page(Ctx(ctx): Ctx) -> Result<HttpResponse, AppError> {
+pub async fn login_page(Ctx(ctx): Ctx, req: HttpRequest) -> Result<HttpResponse, AppError> {
+    let next = crate::web::next::from_query(req.query_string());
     if ctx.user.is_some() {
-        return Ok(see_other("/"));
+        return Ok(see_other(next.as_deref().unwrap_or("/")));
     }
-    html(StatusCode::OK, &LoginPage::new(&ctx, String::new(), FieldErrors::new()))
+    html(StatusCode::OK, &LoginPage::new(&ctx, String::new(), FieldErrors::new(), next.as_deref()))
 }
 
 #[derive(Deserialize)]
@@ -56,8 +60,10 @@ pub struct LoginForm {
 pub async fn login(
     state: web::Data<AppState>,
     Ctx(ctx): Ctx,
+    req: HttpRequest,
     form: web::Form<LoginForm>,
 ) -> Result<HttpResponse, AppError> {
+    let next = crate::web::next::from_query(req.query_string());
     let LoginForm { email, password } = form.into_inner();
     let previous = ctx.session_token.clone();
     let (ip, at) = (ctx.ip.clone(), state.clock.now());
@@ -66,13 +72,19 @@ pub async fn login(
         state.run(move |conn| sessions::login(conn, &email, &password, previous.as_deref(), ip.as_deref(), at)).await;
     match result {
         Ok(session) => {
-            let mut res = see_other(if session.second_factor { "/login/second-factor" } else { "/" });
+            // The page asked for comes after the second factor, when there is one.
+            let to = match (session.second_factor, next.as_deref()) {
+                (true, next) => crate::web::next::with_next("/login/second-factor", next),
+                (false, Some(next)) => next.to_owned(),
+                (false, None) => "/".to_owned(),
+            };
+            let mut res = see_other(&to);
             res.add_cookie(&ctx.cookie(SESSION_COOKIE, session.token)).ok();
             res.add_cookie(&ctx.removal_cookie(LOGIN_CSRF_COOKIE)).ok();
             Ok(res)
         }
         Err(AppError::Validation(errors)) => {
-            html(StatusCode::UNPROCESSABLE_ENTITY, &LoginPage::new(&ctx, typed_email, errors))
+            html(StatusCode::UNPROCESSABLE_ENTITY, &LoginPage::new(&ctx, typed_email, errors, next.as_deref()))
         }
         Err(e) => Err(e),
     }

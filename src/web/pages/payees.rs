@@ -294,6 +294,8 @@ async fn set_archived(
 pub struct DecisionForm {
     #[serde(default)]
     reason: String,
+    #[serde(default)]
+    acknowledge_lookalike: Option<String>,
 }
 
 pub async fn approve_address(
@@ -302,7 +304,7 @@ pub async fn approve_address(
     id: web::Path<i64>,
     form: web::Form<DecisionForm>,
 ) -> Result<HttpResponse, AppError> {
-    decide(state, authed, id.into_inner(), true, form.into_inner().reason).await
+    decide(state, authed, id.into_inner(), true, form.into_inner()).await
 }
 
 pub async fn reject_address(
@@ -311,7 +313,7 @@ pub async fn reject_address(
     id: web::Path<i64>,
     form: web::Form<DecisionForm>,
 ) -> Result<HttpResponse, AppError> {
-    decide(state, authed, id.into_inner(), false, form.into_inner().reason).await
+    decide(state, authed, id.into_inner(), false, form.into_inner()).await
 }
 
 async fn decide(
@@ -319,11 +321,20 @@ async fn decide(
     authed: Authed,
     id: i64,
     approve: bool,
-    reason: String,
+    form: DecisionForm,
 ) -> Result<HttpResponse, AppError> {
     let actor = authed.actor();
-    let result = state.run(move |conn| payees::decide_address(conn, &actor, id, approve, &reason)).await;
+    let acknowledged = form.acknowledge_lookalike.is_some();
+    let result =
+        state.run(move |conn| payees::decide_address(conn, &actor, id, approve, acknowledged, &form.reason)).await;
     let (kind, message) = match result {
+        Ok(a) if approve && a.status == crate::domain::payee::AddressStatus::Pending => (
+            FlashKind::Success,
+            format!(
+                "Approved {} once: it looks like a known address, so a second manager must approve it too.",
+                a.address
+            ),
+        ),
         Ok(a) if approve => (
             FlashKind::Success,
             match a.payable_from {

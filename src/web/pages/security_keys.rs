@@ -88,14 +88,16 @@ pub async fn begin_sign_in(state: web::Data<AppState>, SecondStep(authed): Secon
 pub async fn sign_in(
     state: web::Data<AppState>,
     SecondStep(authed): SecondStep,
+    req: actix_web::HttpRequest,
     form: web::Form<AnswerForm>,
 ) -> Result<HttpResponse, AppError> {
+    let next = crate::web::next::from_query(req.query_string());
     let (user, rp, ip) = (authed.user.clone(), state.webauthn.clone(), authed.ctx.ip.clone());
     let (credential, at) = (form.into_inner().credential, state.clock.now());
     match state.run(move |conn| security_keys::sign_in(conn, &rp, &user, &credential, ip.as_deref(), at)).await {
-        Ok(()) => Ok(see_other("/")),
+        Ok(()) => Ok(see_other(next.as_deref().unwrap_or("/"))),
         Err(AppError::Validation(errors)) => {
-            html(StatusCode::UNPROCESSABLE_ENTITY, &SecondFactorPage::new(&authed, errors))
+            html(StatusCode::UNPROCESSABLE_ENTITY, &SecondFactorPage::new(&authed, errors, next.as_deref()))
         }
         Err(e) => Err(e),
     }
