@@ -27,7 +27,8 @@ alloy::sol! {
     function transfer(address to, uint256 amount) returns (bool);
     function approve(address spender, uint256 amount) returns (bool);
     function payEther(address[] to, uint256[] amounts);
-    function payToken(address token, address[] to, uint256[] amounts);
+    function payToken(address token, uint256 total, uint256[] rows);
+    function disperseToken(address token, address[] recipients, uint256[] values);
 }
 
 struct Meter<'a> {
@@ -93,15 +94,22 @@ impl Meter<'_> {
     /// Total gas of `rows` rows through the contract, in chunks of the product's default size,
     /// to `existing` accounts when given, else to new ones.
     fn batched(&mut self, contract: Address, token: bool, rows: usize, existing: &[Address]) -> u64 {
+        self.batched_of(contract, token.then_some(self.chain.token), rows, existing)
+    }
+
+    /// [`Self::batched`] for ether (`token` None) or this token.
+    fn batched_of(&mut self, contract: Address, token: Option<Address>, rows: usize, existing: &[Address]) -> u64 {
         let mut total = 0;
         let mut left = rows;
         let mut next = existing.iter();
         while left > 0 {
             let n = left.min(DEFAULT_BATCH_ROWS);
             let to: Vec<Address> = (0..n).map(|_| next.next().copied().unwrap_or_else(|| self.fresh())).collect();
-            let (value, input): (U256, Bytes) = if token {
-                let amounts = vec![U256::from(1_000_000u64); n];
-                (U256::ZERO, payTokenCall { token: self.chain.token, to, amounts }.abi_encode().into())
+            let (value, input): (U256, Bytes) = if let Some(token) = token {
+                let amount = U256::from(1_000_000u64);
+                let rows = to.iter().map(|to| payouts::rails::evm::batch::token_row(*to, amount)).collect();
+                let total = amount * U256::from(n);
+                (U256::ZERO, payTokenCall { token, total, rows }.abi_encode().into())
             } else {
                 let amounts = vec![U256::from(1_000_000_000_000u64); n];
                 (U256::from(1_000_000_000_000u64) * U256::from(n), payEtherCall { to, amounts }.abi_encode().into())
@@ -164,6 +172,37 @@ fn main() {
             let (asset, to) = (if token { "token" } else { "ETH" }, if existing { "existing" } else { "new" });
             println!("{asset:>6} {to:>9} {rows:>6} {plain:>11} {batched:>9} {saving:>7.1}%");
         }
+    }
+
+    // The same 1,000 fresh token rows paid the way Disperse pays them (tests/evm/DisperseStyle.sol),
+    // in the same chunks, on the same tokens: TestToken (checked arithmetic, as OpenZeppelin's)
+    // and LeanToken (written as the published airdrop benchmarks' tokens are): the yardstick.
+    let deploy = |meter: &mut Meter, bin: &str, args: Vec<u8>| {
+        let mut code = alloy::hex::decode(bin.trim()).unwrap();
+        code.extend(args);
+        let nonce = chain.rpc.pending_nonce(wallet.address()).unwrap();
+        meter.gas(TxKind::Create, U256::ZERO, code.into());
+        wallet.address().create(nonce)
+    };
+    let disperse = deploy(&mut meter, include_str!("../tests/evm/DisperseStyle.bin"), Vec::new());
+    let supply = U256::from(1_000_000_000_000u64);
+    let lean =
+        deploy(&mut meter, include_str!("../tests/evm/LeanToken.bin"), alloy::sol_types::SolValue::abi_encode(&supply));
+    for (token, spender) in [(chain.token, disperse), (lean, contract), (lean, disperse)] {
+        meter.gas(TxKind::Call(token), U256::ZERO, approveCall { spender, amount: U256::MAX }.abi_encode().into());
+    }
+    println!("1,000 fresh token rows, gas per row (chunks of {DEFAULT_BATCH_ROWS}):");
+    println!("{:>10} {:>10} {:>15}", "token", "ours", "Disperse's way");
+    for (name, token) in [("TestToken", chain.token), ("LeanToken", lean)] {
+        let ours = meter.batched_of(contract, Some(token), 1_000, &[]) / 1_000;
+        let mut theirs = 0;
+        for _ in 0..1_000 / DEFAULT_BATCH_ROWS {
+            let recipients: Vec<Address> = (0..DEFAULT_BATCH_ROWS).map(|_| meter.fresh()).collect();
+            let values = vec![U256::from(1_000_000u64); DEFAULT_BATCH_ROWS];
+            let input = disperseTokenCall { token, recipients, values }.abi_encode().into();
+            theirs += meter.gas(TxKind::Call(disperse), U256::ZERO, input);
+        }
+        println!("{name:>10} {ours:>10} {:>15}", theirs / 1_000);
     }
 
     let dir = tempfile::tempdir().unwrap();

@@ -98,19 +98,18 @@ fn measure(label: &str, url: &DatabaseUrl) {
         rows.push(evm(&format!("{}{middle}{}", &twin[2..6], &twin[38..])));
     }
     let lines: Vec<(u64, &str)> = rows.iter().enumerate().map(|(i, a)| (i as u64 + 1, a.as_str())).collect();
-    let (found, new_ms) = timed(|| lookalike::find(conn, org, &lines, None).unwrap());
+    let (found, new_ms) = timed(|| lookalike::find(conn, org, &lines).unwrap());
     assert_eq!(found.len(), LOOKALIKES, "every planted lookalike is found, and nothing else");
-    let (_, again_ms) = timed(|| lookalike::find(conn, org, &lines, None).unwrap());
+    let (_, again_ms) = timed(|| lookalike::find(conn, org, &lines).unwrap());
 
     // A repeated payroll: every row an address of the book.
     let repeat: Vec<(u64, &str)> = known[..ROWS].iter().enumerate().map(|(i, a)| (i as u64 + 1, a.as_str())).collect();
-    let (none, known_ms) = timed(|| lookalike::find(conn, org, &repeat, None).unwrap());
+    let (none, known_ms) = timed(|| lookalike::find(conn, org, &repeat).unwrap());
     assert!(none.is_empty());
 
     let actor = payouts::service::access::Actor::of_user(accountant, payouts::domain::account::Role::Accountant);
     let asset = payouts::domain::asset::find("USDT_ERC20").unwrap();
-    let (flags, flags_ms) =
-        timed(|| payouts::service::payees::address_flags(conn, &actor, asset, &lines, None).unwrap());
+    let (flags, flags_ms) = timed(|| payouts::service::payees::address_flags(conn, &actor, asset, &lines).unwrap());
     assert_eq!(flags.lookalikes, LOOKALIKES);
 
     println!(

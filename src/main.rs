@@ -354,8 +354,23 @@ fn add_user(db_args: &DbArgs, email: &str, role: &str, org: Option<&str>, passwo
     Ok(())
 }
 
+/// Resolves at the first SIGTERM or SIGINT. Registered when called: from then on such a signal
+/// no longer kills the process, it asks for a graceful stop.
+fn stop_signal() -> Result<impl std::future::Future<Output = ()>, String> {
+    use actix_web::rt::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).map_err(|e| format!("cannot listen for SIGTERM: {e}"))?;
+    let mut int = signal(SignalKind::interrupt()).map_err(|e| format!("cannot listen for SIGINT: {e}"))?;
+    Ok(async move {
+        futures_util::future::select(Box::pin(term.recv()), Box::pin(int.recv())).await;
+    })
+}
+
 #[actix_web::main]
 async fn serve(db_args: DbArgs, args: ServeArgs) -> Result<(), String> {
+    // Before any worker starts: a stop that arrives while the server is still starting (the
+    // processor already holding leases) is a graceful stop, not a kill. actix installs its own
+    // handlers only once its server runs, which left that window open.
+    let stop = stop_signal()?;
     let url = db_args.database_url()?;
     let config = Config::from_args(&args)?;
     let public_url = config.public_url.clone();
@@ -470,12 +485,20 @@ async fn serve(db_args: DbArgs, args: ServeArgs) -> Result<(), String> {
     .max(1);
     let server = HttpServer::new(move || App::new().app_data(data.clone()).configure(configure))
         .workers(workers)
-        .worker_max_blocking_threads(blocking);
+        .worker_max_blocking_threads(blocking)
+        .disable_signals();
     let server = server.bind(&args.bind).map_err(|e| format!("cannot listen on {}: {e}", args.bind))?;
     tracing::info!("listening on {}; open {}", args.bind, public_url);
     // SIGTERM (or Ctrl-C): actix stops accepting and lets requests in flight finish; then the
     // workers end their rounds and the processors give back their leases.
-    let served = server.run().await.map_err(|e| e.to_string());
+    let running = server.run();
+    let handle = running.handle();
+    actix_web::rt::spawn(async move {
+        stop.await;
+        tracing::info!("stop asked: finishing the requests in flight");
+        handle.stop(true).await;
+    });
+    let served = running.await.map_err(|e| e.to_string());
     tracing::info!("stopping the background workers");
     if let Some(n) = notifier {
         n.stop();
@@ -501,6 +524,7 @@ fn evm_rails(files: &[PathBuf], pool: &db::Pool, clock: &payouts::clock::Clock) 
     for file in files {
         let rail =
             EvmRail::connect(config::EvmConfig::load(file, key.clone())?, pool.clone())?.with_clock(clock.clone());
+        rail.check_batch_contract().map_err(|e| format!("{}: {e}", file.display()))?;
         let codes = rail.asset_codes();
         if let Some(code) = codes.iter().find(|c| rails.iter().any(|(_, _, taken)| taken.contains(c))) {
             return Err(format!("{}: {code} is already paid by another --evm-config", file.display()));

@@ -418,3 +418,121 @@ fn chunks_stored_but_never_broadcast_go_out_with_the_same_bytes_after_a_restart(
         assert_eq!(mined, stored, "[{backend:?}] the same signed bytes went out");
     }
 }
+
+alloy::sol! {
+    function payToken(address token, uint256 total, uint256[] rows);
+    function approve(address spender, uint256 amount) returns (bool);
+    function balanceOf(address owner) returns (uint256);
+    error TokenTransferFailed(uint256 row);
+    error TotalMismatch(uint256 total, uint256 paid);
+}
+
+/// Deploys `bin` (creation bytecode in hex) with its constructor arguments; its address.
+fn deploy_code(chain: &Chain, bin: &str, args: Vec<u8>) -> Address {
+    use alloy::primitives::TxKind;
+    let signer: PrivateKeySigner = WALLET_KEY.parse().unwrap();
+    let nonce = chain.nonce(signer.address());
+    let mut code = alloy::hex::decode(bin.trim()).unwrap();
+    code.extend(args);
+    wait_mined(&chain.rpc, &send(&chain.rpc, &signer, TxKind::Create, U256::ZERO, code.into()));
+    signer.address().create(nonce)
+}
+
+/// The contract's answer to payToken, as an eth_call: Ok, or the node's revert message.
+fn try_pay(
+    chain: &Chain,
+    contract: Address,
+    token: Address,
+    total: u64,
+    rows: &[(Address, u64)],
+) -> Result<(), String> {
+    use alloy::sol_types::SolCall;
+    let rows = rows.iter().map(|(to, a)| payouts::rails::evm::batch::token_row(*to, U256::from(*a))).collect();
+    let input = payTokenCall { token, total: U256::from(total), rows }.abi_encode().into();
+    let call = payouts::rails::evm::rpc::Call { from: wallet(), to: contract, value: U256::ZERO, input };
+    chain.rpc.eth_call(&call).map(drop).map_err(|e| e.to_string())
+}
+
+/// Does the node's revert message name this custom error? Anvil quotes its selector in hex and
+/// then the arguments: as text when their bytes are UTF-8, else in hex.
+fn names(message: &str, error: impl alloy::sol_types::SolError) -> bool {
+    let encoded = error.abi_encode();
+    let (selector, args) = encoded.split_at(4);
+    let quoted = match std::str::from_utf8(args) {
+        Ok(text) => text.to_owned(),
+        Err(_) => alloy::hex::encode(args),
+    };
+    message.contains(&format!("custom error 0x{}: {quoted}", alloy::hex::encode(selector)))
+}
+
+#[test]
+fn every_token_answer_is_checked_and_the_rows_must_add_up_to_the_total() {
+    use alloy::primitives::TxKind;
+    use alloy::sol_types::{SolCall, SolValue};
+    let Some(chain) = chain_or_skip() else { return };
+    let contract = deploy_code(&chain, payouts::rails::evm::batch::BATCH_BYTECODE, Vec::new());
+    let blocked = recipient(77);
+    let (a, b) = (recipient(78), recipient(79));
+    let signer: PrivateKeySigner = WALLET_KEY.parse().unwrap();
+    let silent = deploy_code(
+        &chain,
+        include_str!("evm/SilentToken.bin"),
+        (U256::from(1_000_000u64), blocked).abi_encode_params(),
+    );
+    let falsy = deploy_code(
+        &chain,
+        include_str!("evm/FalseToken.bin"),
+        (U256::from(1_000_000u64), blocked).abi_encode_params(),
+    );
+    for token in [silent, falsy, chain.token] {
+        let input = approveCall { spender: contract, amount: U256::MAX }.abi_encode().into();
+        wait_mined(&chain.rpc, &send(&chain.rpc, &signer, TxKind::Call(token), U256::ZERO, input));
+    }
+
+    // A token answering nothing (USDT's way) is paid; its refusal is a revert.
+    assert_eq!(try_pay(&chain, contract, silent, 30, &[(a, 10), (b, 20)]), Ok(()));
+    let err = try_pay(&chain, contract, silent, 30, &[(a, 10), (blocked, 20)]).unwrap_err();
+    assert!(err.contains("refused"), "{err}");
+
+    // A token answering false is a failure of that row, named by its index.
+    assert_eq!(try_pay(&chain, contract, falsy, 30, &[(a, 10), (b, 20)]), Ok(()));
+    let err = try_pay(&chain, contract, falsy, 30, &[(a, 10), (blocked, 20)]).unwrap_err();
+    assert!(names(&err, TokenTransferFailed { row: U256::from(1) }), "{err:?}");
+    // Its refusal to pull the total (more than the wallet holds) is a failure too.
+    let err = try_pay(&chain, contract, falsy, 2_000_000, &[(a, 2_000_000)]).unwrap_err();
+    assert!(names(&err, TokenTransferFailed { row: U256::MAX - U256::from(1) }), "{err:?}");
+
+    // Rows that do not add up to the total leave nothing behind: the call reverts.
+    let err = try_pay(&chain, contract, chain.token, 31, &[(a, 10), (b, 20)]).unwrap_err();
+    assert!(names(&err, TotalMismatch { total: U256::from(31), paid: U256::from(30) }), "{err:?}");
+
+    // Paid for real: each recipient holds its amount, the contract nothing.
+    let rows = [(a, 10u64), (b, 20u64)];
+    let packed = rows.iter().map(|(to, x)| payouts::rails::evm::batch::token_row(*to, U256::from(*x))).collect();
+    let input = payTokenCall { token: silent, total: U256::from(30), rows: packed }.abi_encode().into();
+    wait_mined(&chain.rpc, &send(&chain.rpc, &signer, TxKind::Call(contract), U256::ZERO, input));
+    let held = |who: Address| {
+        let input = balanceOfCall { owner: who }.abi_encode().into();
+        let call = payouts::rails::evm::rpc::Call { from: who, to: silent, value: U256::ZERO, input };
+        balanceOfCall::abi_decode_returns(&chain.rpc.eth_call(&call).unwrap()).unwrap()
+    };
+    assert_eq!((held(a), held(b), held(contract)), (U256::from(10), U256::from(20), U256::ZERO));
+
+    // A server whose file names another contract (an older PayoutBatch takes other arguments)
+    // refuses to start, saying what to do, before it pays anything.
+    let dir = tempfile::tempdir().unwrap();
+    let books = Books::open(payouts::db::Backend::Sqlite);
+    let config = batched_config(&chain, dir.path(), chain.token, 100);
+    let out = Command::new(env!("CARGO_BIN_EXE_payouts"))
+        .args(["serve", "--bind", &format!("127.0.0.1:{}", common::free_port()), "--evm-config"])
+        .arg(&config)
+        .env("DATABASE_URL", &books.url)
+        .env("PAYOUTS_DATA_DIR", dir.path())
+        .env("PAYOUTS_EVM_PRIVATE_KEY", WALLET_KEY)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{said}");
+    assert!(said.contains("is not this version's PayoutBatch") && said.contains("deploy-batch"), "{said}");
+}

@@ -120,13 +120,25 @@ pub fn entries_for_asset(conn: &mut DbConnection, org_id: i64, asset: &str) -> D
 /// on the same balance (a spend limit) decide one after the other. SQLite's write transaction
 /// already holds the whole database.
 pub fn lock(conn: &mut DbConnection, org_id: i64, asset: &str) -> DbResult<()> {
-    ensure_balance(conn, org_id, asset)?;
-    if let DbConnection::Postgres(c) = conn {
-        b::balances
+    // One statement in the usual case; an asset's first movement makes its zero row first.
+    if !lock_row(conn, org_id, asset)? {
+        ensure_balance(conn, org_id, asset)?;
+        lock_row(conn, org_id, asset)?;
+    }
+    Ok(())
+}
+
+/// Locks the balance row (PostgreSQL); false when there is none yet. On SQLite the row is only
+/// made sure of.
+fn lock_row(conn: &mut DbConnection, org_id: i64, asset: &str) -> DbResult<bool> {
+    match conn {
+        DbConnection::Postgres(c) => Ok(b::balances
             .filter(b::org_id.eq(org_id).and(b::asset.eq(asset)))
             .select(b::version)
             .for_update()
-            .first::<i64>(c)?;
+            .first::<i64>(c)
+            .optional()?
+            .is_some()),
+        DbConnection::Sqlite(_) => ensure_balance(conn, org_id, asset).map(|()| true),
     }
-    Ok(())
 }

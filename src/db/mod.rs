@@ -19,6 +19,8 @@ pub mod objects;
 pub mod org_settings;
 pub mod orgs;
 pub mod outbox;
+pub mod paid_addresses;
+pub mod paid_totals;
 pub mod payees;
 pub mod payouts;
 pub mod processor;
@@ -274,7 +276,8 @@ pub fn migrate(conn: &mut DbConnection) -> Result<usize, String> {
 /// The data steps migrations leave to the program, each run once (in one transaction, which
 /// also serializes two processes starting at once).
 fn backfill(conn: &mut DbConnection) -> DbResult<()> {
-    write_tx(conn, address_keys::backfill)
+    write_tx(conn, address_keys::backfill)?;
+    write_tx(conn, paid_totals::backfill)
 }
 
 /// Held by the SQLite write transaction in progress in this process.

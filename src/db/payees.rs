@@ -362,55 +362,6 @@ pub fn paid_rows(
         .load(conn)
 }
 
-/// Which of `addresses` a completed row of the organization has paid, leaving out one payout
-/// (the one being approved).
-pub fn paid_addresses(
-    conn: &mut DbConnection,
-    org_id: i64,
-    addresses: &[&str],
-    except_payout: Option<i64>,
-) -> DbResult<Vec<String>> {
-    use super::schema::payout_items::dsl as i;
-    let mut found = Vec::new();
-    for chunk in addresses.chunks(super::processor::IDS_PER_STATEMENT) {
-        found.extend(
-            i::payout_items
-                .filter(i::org_id.eq(org_id).and(i::address.eq_any(chunk)).and(i::status.eq("completed")))
-                .filter(i::payout_id.ne(except_payout.unwrap_or(0)))
-                .select(i::address)
-                .distinct()
-                .load::<String>(conn)?,
-        );
-    }
-    Ok(found)
-}
-
-/// The address of each payee's latest completed row, leaving out one payout.
-pub fn last_paid_addresses(
-    conn: &mut DbConnection,
-    org_id: i64,
-    payee_ids: &[i64],
-    except_payout: Option<i64>,
-) -> DbResult<Vec<(i64, String)>> {
-    use super::schema::payout_items::dsl as i;
-    let mut latest: std::collections::HashMap<i64, (i64, String)> = std::collections::HashMap::new();
-    for chunk in payee_ids.chunks(super::processor::IDS_PER_STATEMENT) {
-        let rows: Vec<(Option<i64>, i64, String)> = i::payout_items
-            .filter(i::org_id.eq(org_id).and(i::payee_id.eq_any(chunk)).and(i::status.eq("completed")))
-            .filter(i::payout_id.ne(except_payout.unwrap_or(0)))
-            .select((i::payee_id, i::id, i::address))
-            .load(conn)?;
-        for (payee, id, address) in rows {
-            let Some(payee) = payee else { continue };
-            let newer = latest.get(&payee).is_none_or(|(seen, _)| id > *seen);
-            if newer {
-                latest.insert(payee, (id, address));
-            }
-        }
-    }
-    Ok(latest.into_iter().map(|(p, (_, a))| (p, a)).collect())
-}
-
 /// The organization's book entries for `addresses` that a manager approved at some time (approved
 /// now, or replaced after approval: approval is what sets `payable_from`), on any network, as
 /// (address, payee name). An address entered and then superseded or rejected before approval
@@ -428,29 +379,4 @@ pub fn in_book(conn: &mut DbConnection, org_id: i64, addresses: &[&str]) -> DbRe
         );
     }
     Ok(found)
-}
-
-/// The latest completed row paying each of `addresses`, leaving out one payout: (address,
-/// payout id, line, when).
-pub fn last_paid(
-    conn: &mut DbConnection,
-    org_id: i64,
-    addresses: &[&str],
-    except_payout: Option<i64>,
-) -> DbResult<Vec<(String, i64, i32, NaiveDateTime)>> {
-    use super::schema::payout_items::dsl as i;
-    let mut latest: std::collections::HashMap<String, (i64, i32, NaiveDateTime)> = std::collections::HashMap::new();
-    for chunk in addresses.chunks(super::processor::IDS_PER_STATEMENT) {
-        let rows: Vec<(String, i64, i32, NaiveDateTime)> = i::payout_items
-            .filter(i::org_id.eq(org_id).and(i::address.eq_any(chunk)).and(i::status.eq("completed")))
-            .filter(i::payout_id.ne(except_payout.unwrap_or(0)))
-            .select((i::address, i::payout_id, i::line, i::updated_at))
-            .load(conn)?;
-        for (address, payout, line, at) in rows {
-            if latest.get(&address).is_none_or(|(_, _, seen)| at > *seen) {
-                latest.insert(address, (payout, line, at));
-            }
-        }
-    }
-    Ok(latest.into_iter().map(|(a, (p, l, t))| (a, p, l, t)).collect())
 }

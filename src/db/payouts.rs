@@ -86,6 +86,8 @@ pub struct ItemRow {
 
 #[derive(Clone, Insertable)]
 #[diesel(table_name = super::schema::payout_items)]
+// NULL rather than DEFAULT for a None: SQLite can then take many rows in one statement.
+#[diesel(treat_none_as_default_value = false)]
 pub struct NewItemRow {
     pub payout_id: i64,
     pub org_id: i64,
@@ -417,28 +419,6 @@ fn search(backend: Backend, org_id: i64, term: &str) -> Condition<'static> {
                 .sql(" ESCAPE '\\')"),
         ),
     }
-}
-
-/// (asset, amount, completed at) of the items paid since `since`, for the volume chart.
-pub fn paid_items_since(
-    conn: &mut DbConnection,
-    org_id: i64,
-    since: NaiveDateTime,
-) -> DbResult<Vec<(String, String, String, NaiveDateTime)>> {
-    i::payout_items
-        .inner_join(p::payouts)
-        .filter(i::org_id.eq(org_id).and(i::status.eq("completed")).and(i::updated_at.ge(since)))
-        .select((p::asset, i::amount, i::fee, i::updated_at))
-        .load(conn)
-}
-
-/// (asset, fee) of every paid row that carried a service fee.
-pub fn paid_fees(conn: &mut DbConnection, org_id: i64) -> DbResult<Vec<(String, String)>> {
-    i::payout_items
-        .inner_join(p::payouts)
-        .filter(i::org_id.eq(org_id).and(i::status.eq("completed")).and(i::fee.ne("0")))
-        .select((p::asset, i::fee))
-        .load(conn)
 }
 
 /// Payouts in progress since before `before`: stuck, or very large.

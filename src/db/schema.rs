@@ -646,7 +646,50 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    paid_addresses (org_id, address) {
+        org_id -> BigInt,
+        address -> Text,
+        first_paid_at -> Timestamp,
+        last_paid_at -> Timestamp,
+        last_payout_id -> BigInt,
+        last_line -> Integer,
+        times_paid -> BigInt,
+    }
+}
+
+diesel::table! {
+    payee_last_paid (payee_id) {
+        payee_id -> BigInt,
+        org_id -> BigInt,
+        item_id -> BigInt,
+        address -> Text,
+    }
+}
+
+diesel::table! {
+    paid_days (org_id, asset, day) {
+        org_id -> BigInt,
+        asset -> Text,
+        day -> Date,
+        amount -> Text,
+        fees -> Text,
+    }
+}
+
+diesel::table! {
+    paid_fees (org_id, asset) {
+        org_id -> BigInt,
+        asset -> Text,
+        fees -> Text,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
+    paid_days,
+    paid_fees,
+    paid_addresses,
+    payee_last_paid,
     address_keys,
     accounting_accounts,
     org_reporting,

@@ -42,6 +42,8 @@ pub struct ItemValueRow {
 
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = super::schema::item_values)]
+// NULL rather than DEFAULT for a None: SQLite can then take many rows in one statement.
+#[diesel(treat_none_as_default_value = false)]
 pub struct NewItemValue {
     pub payout_id: i64,
     pub line: i32,

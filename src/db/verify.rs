@@ -84,3 +84,61 @@ pub fn counter_orgs(conn: &mut DbConnection) -> DbResult<Vec<i64>> {
     ids.dedup();
     Ok(ids)
 }
+
+/// How many paid rows paid each address of the organization, counted from the rows.
+pub fn paid_address_counts(conn: &mut DbConnection, org_id: i64) -> DbResult<Vec<(String, i64)>> {
+    i::payout_items
+        .filter(i::org_id.eq(org_id).and(i::status.eq("completed")))
+        .group_by(i::address)
+        .select((i::address, diesel::dsl::count_star()))
+        .load(conn)
+}
+
+/// The kept summaries: (address, times paid, last payout, last line).
+pub fn paid_address_summaries(conn: &mut DbConnection, org_id: i64) -> DbResult<Vec<(String, i64, i64, i32)>> {
+    use super::schema::paid_addresses::dsl as pa;
+    pa::paid_addresses
+        .filter(pa::org_id.eq(org_id))
+        .select((pa::address, pa::times_paid, pa::last_payout_id, pa::last_line))
+        .load(conn)
+}
+
+/// The rows at (payout, line): (payout, line, address, status).
+pub fn rows_at(conn: &mut DbConnection, org_id: i64, at: &[(i64, i32)]) -> DbResult<Vec<(i64, i32, String, String)>> {
+    let mut payouts: Vec<i64> = at.iter().map(|(p, _)| *p).collect();
+    payouts.sort_unstable();
+    payouts.dedup();
+    let mut out = Vec::new();
+    for chunk in payouts.chunks(super::processor::IDS_PER_STATEMENT) {
+        out.extend(
+            i::payout_items
+                .filter(i::org_id.eq(org_id).and(i::payout_id.eq_any(chunk)))
+                .select((i::payout_id, i::line, i::address, i::status))
+                .load::<(i64, i32, String, String)>(conn)?,
+        );
+    }
+    Ok(out)
+}
+
+/// A payee's kept last payment: (payee, row, address), and the address that row paid, if it is
+/// a paid row of that payee.
+pub type KeptLastPaid = (i64, i64, String, Option<String>);
+
+/// Each kept last payment of a payee, beside what its row says.
+pub fn payee_last_paid(conn: &mut DbConnection, org_id: i64) -> DbResult<Vec<KeptLastPaid>> {
+    use super::schema::payee_last_paid::dsl as pl;
+    let kept: Vec<(i64, i64, String)> = pl::payee_last_paid
+        .filter(pl::org_id.eq(org_id))
+        .select((pl::payee_id, pl::item_id, pl::address))
+        .load(conn)?;
+    let mut out = Vec::with_capacity(kept.len());
+    for (payee, item, address) in kept {
+        let paid: Option<String> = i::payout_items
+            .filter(i::id.eq(item).and(i::payee_id.eq(payee)).and(i::status.eq("completed")))
+            .select(i::address)
+            .first(conn)
+            .optional()?;
+        out.push((payee, item, address, paid));
+    }
+    Ok(out)
+}

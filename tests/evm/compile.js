@@ -1,16 +1,24 @@
-// Recompiles TestToken.sol into TestToken.bin (creation bytecode, hex):
+// Recompiles the test contracts (TestToken.sol, LeanToken.sol, OddTokens.sol, DisperseStyle.sol) into one
+// .bin file of creation bytecode (hex) per contract:
 //   npm install solc@0.8.28 && node tests/evm/compile.js
 const fs = require("fs");
 const path = require("path");
 const solc = require("solc");
-const source = fs.readFileSync(path.join(__dirname, "TestToken.sol"), "utf8");
+const files = ["TestToken.sol", "LeanToken.sol", "OddTokens.sol", "DisperseStyle.sol"];
+const sources = {};
+for (const f of files) sources[f] = { content: fs.readFileSync(path.join(__dirname, f), "utf8") };
 const input = {
   language: "Solidity",
-  sources: { "TestToken.sol": { content: source } },
+  sources,
   settings: { optimizer: { enabled: true, runs: 200 }, outputSelection: { "*": { "*": ["evm.bytecode.object"] } } },
 };
 const output = JSON.parse(solc.compile(JSON.stringify(input)));
 for (const e of output.errors || []) if (e.severity === "error") throw new Error(e.formattedMessage);
-const bin = output.contracts["TestToken.sol"].TestToken.evm.bytecode.object;
-fs.writeFileSync(path.join(__dirname, "TestToken.bin"), bin + "\n");
-console.log(`TestToken.bin: ${bin.length / 2} bytes (solc ${solc.version()})`);
+for (const f of files) {
+  for (const [name, contract] of Object.entries(output.contracts[f])) {
+    const bin = contract.evm.bytecode.object;
+    if (!bin) continue; // abstract or interface
+    fs.writeFileSync(path.join(__dirname, `${name}.bin`), bin + "\n");
+    console.log(`${name}.bin: ${bin.length / 2} bytes (solc ${solc.version()})`);
+  }
+}

@@ -17,21 +17,37 @@ use crate::rails::{RailError, RailTx, Transfer, TxState};
 
 alloy::sol! {
     function payEther(address[] to, uint256[] amounts);
-    function payToken(address token, address[] to, uint256[] amounts);
+    function payToken(address token, uint256 total, uint256[] rows);
     function allowance(address owner, address spender) returns (uint256);
     function approve(address spender, uint256 amount) returns (bool);
     event Paid(uint256 indexed row, address indexed to, uint256 amount);
+}
+
+/// The ERC-20 event each token row's transfer logs.
+mod erc20 {
+    alloy::sol! {
+        event Transfer(address indexed from, address indexed to, uint256 value);
+    }
+}
+
+/// A token row's amount shares its word with the recipient: at most 96 bits (79 billion whole
+/// units of an 18-decimal token). A larger one goes as its own transfer.
+const ROW_AMOUNT_BITS: usize = 96;
+
+/// One token row as the contract reads it: the recipient in the high 160 bits, the amount in
+/// the low 96.
+pub fn token_row(to: Address, amount: U256) -> U256 {
+    (U256::from_be_slice(to.as_slice()) << ROW_AMOUNT_BITS) | amount
 }
 
 /// PayoutBatch's creation bytecode, compiled from contracts/PayoutBatch.sol by
 /// contracts/compile.js (a test checks that they match).
 pub const BATCH_BYTECODE: &str = include_str!("../../../contracts/PayoutBatch.bin");
 
-/// Gas a token row adds to a batch, to a new holder (30,000 measured on anvil with `cargo bench
-/// --bench evm_gas`, BENCHMARKS.md, rounded up for tokens that do more), for estimates before
-/// sending. Ether rows are estimated at a plain transfer's 21,000: rows to new accounts go that
+/// Gas a token row adds to a batch, to a new holder (measured on anvil with `cargo bench --bench
+/// evm_gas`, BENCHMARKS.md, rounded up for tokens that do more), for estimates before sending. Ether rows are estimated at a plain transfer's 21,000: rows to new accounts go that
 /// way, and rows to existing ones cost less in a batch.
-pub const TOKEN_GAS_PER_ROW: u64 = 32_000;
+pub const TOKEN_GAS_PER_ROW: u64 = 28_000;
 
 /// A chunk may use at most this share of the block's gas limit.
 const BLOCK_SHARE: u64 = 4;
@@ -66,12 +82,16 @@ impl EvmRail {
                 value: amounts.iter().fold(U256::ZERO, |a, b| a.saturating_add(*b)),
                 input: payEtherCall { to, amounts }.abi_encode().into(),
             },
-            Payment::Token(token) => Call {
-                from: self.wallet(),
-                to: contract,
-                value: U256::ZERO,
-                input: payTokenCall { token, to, amounts }.abi_encode().into(),
-            },
+            Payment::Token(token) => {
+                let total = amounts.iter().fold(U256::ZERO, |a, b| a.saturating_add(*b));
+                let rows = rows.iter().map(|(to, amount)| token_row(*to, *amount)).collect();
+                Call {
+                    from: self.wallet(),
+                    to: contract,
+                    value: U256::ZERO,
+                    input: payTokenCall { token, total, rows }.abi_encode().into(),
+                }
+            }
         }
     }
 
@@ -95,7 +115,9 @@ impl EvmRail {
             let (to, amount) = Self::recipient(t)?;
             // Ether to an account that does not exist yet costs 25,000 gas more inside a call
             // than a plain transaction's flat 21,000 (BENCHMARKS.md): such rows go on their own.
-            if matches!(payment, Payment::Native) && self.is_new_account(to)? {
+            if matches!(payment, Payment::Native) && self.is_new_account(to)?
+                || matches!(payment, Payment::Token(_)) && amount.bit_len() > ROW_AMOUNT_BITS
+            {
                 plain.push(n);
             } else {
                 queue.push((n, to, amount));
@@ -309,17 +331,33 @@ impl EvmRail {
         Ok(answers)
     }
 
-    /// (row index, log index) of every Paid event the batch's mined version `hash` logged.
+    /// (row index, log index) of every row the batch's mined version `hash` paid: its Paid events
+    /// (ether), or the token's Transfer events from the contract, one per row in row order (the
+    /// contract pays token rows with `transfer` and logs nothing of its own for them).
     fn paid_rows(&self, hash: &str) -> Result<Vec<(u64, u64)>, RailError> {
         let hash: B256 = hash.parse().map_err(unavailable)?;
         let Some(receipt) = self.rpc.receipt(hash).map_err(unavailable)? else { return Ok(Vec::new()) };
-        // The receipt holds this transaction's logs only; the token's own Transfer events have
-        // another signature.
-        Ok(receipt
+        let paid: Vec<(u64, u64)> = receipt
             .logs
             .iter()
             .filter(|l| l.topics.first() == Some(&Paid::SIGNATURE_HASH))
             .filter_map(|l| Some((U256::from_be_bytes(l.topics.get(1)?.0).to::<u64>(), l.index.to::<u64>())))
+            .collect();
+        if !paid.is_empty() {
+            return Ok(paid);
+        }
+        let Some(contract) = self.config.batch_contract else { return Ok(Vec::new()) };
+        // The receipt holds this transaction's logs only: the pull into the contract is from
+        // the wallet, each row's transfer from the contract.
+        let from_contract = contract.into_word();
+        Ok(receipt
+            .logs
+            .iter()
+            .filter(|l| {
+                l.topics.first() == Some(&erc20::Transfer::SIGNATURE_HASH) && l.topics.get(1) == Some(&from_contract)
+            })
+            .enumerate()
+            .map(|(row, l)| (row as u64, l.index.to::<u64>()))
             .collect())
     }
 }

@@ -64,7 +64,7 @@ fn default_replace_after() -> u64 {
 }
 
 /// Rows per batch transaction unless the file says otherwise: about 6 million gas for tokens
-/// (≈ 30,000 gas a row, measured on anvil, BENCHMARKS.md), a fifth of Ethereum's block.
+/// (≈ 26,000 gas a row, measured on anvil, BENCHMARKS.md), a sixth of Ethereum's block.
 pub const DEFAULT_BATCH_ROWS: usize = 200;
 
 fn default_confirmations() -> u32 {

@@ -90,6 +90,29 @@ impl EvmRail {
         Ok(rail)
     }
 
+    /// The batch contract named in the file, when there is one, must be this version's
+    /// PayoutBatch: an older one takes other arguments, and every batch sent to it would revert.
+    /// Its code (no constructor arguments, no immutables) is the runtime part of the creation
+    /// code this program deploys. Checked before the server pays anything.
+    pub fn check_batch_contract(&self) -> Result<(), String> {
+        let Some(contract) = self.config.batch_contract else { return Ok(()) };
+        let code = self
+            .rpc
+            .request("eth_getCode", serde_json::json!([contract, "latest"]))
+            .map_err(|e| format!("batch_contract {contract}: {e}"))?;
+        let code = code.as_str().unwrap_or_default().trim_start_matches("0x").to_ascii_lowercase();
+        if code.is_empty() {
+            return Err(format!("batch_contract {contract}: no contract there (deploy one: payouts evm deploy-batch)"));
+        }
+        if !batch::BATCH_BYTECODE.trim().to_ascii_lowercase().contains(&code) {
+            return Err(format!(
+                "batch_contract {contract} is not this version's PayoutBatch (the contract changed): deploy it \
+                 again with `payouts evm deploy-batch` and name the new address in the file"
+            ));
+        }
+        Ok(())
+    }
+
     pub fn wallet(&self) -> Address {
         self.config.signer.address()
     }

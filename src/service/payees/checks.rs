@@ -232,20 +232,20 @@ impl AddressFlags {
 
 /// Marks rows paying an address this organization never paid, rows paying a payee at an
 /// address other than the one their last payout went to (old → new), and rows whose address
-/// looks like a known one. `except_payout` leaves out the payout being looked at.
+/// looks like a known one. A payout waiting for approval has paid nothing yet, so its own rows
+/// never count as paid. Each lookup is by key (`paid_addresses`, `payee_last_paid`).
 pub fn address_flags(
     conn: &mut DbConnection,
     actor: &Actor,
     asset: &'static Asset,
     rows: &[(u64, &str)],
-    except_payout: Option<i64>,
 ) -> Result<AddressFlags, AppError> {
     let (org_id, at) = (actor.org_id, actor.now());
     let mut distinct: Vec<&str> = rows.iter().map(|(_, a)| *a).collect();
     distinct.sort_unstable();
     distinct.dedup();
     let paid: std::collections::HashSet<String> =
-        db::payees::paid_addresses(conn, org_id, &distinct, except_payout)?.into_iter().collect();
+        db::paid_addresses::paid_among(conn, org_id, &distinct)?.into_iter().collect();
     let found = db::payees::matching(conn, org_id, asset.network, &distinct)?;
     let names = found.iter().map(|(a, name)| (a.address.clone(), name.clone())).collect();
     let payees: std::collections::HashMap<String, (i64, String)> = found
@@ -255,9 +255,9 @@ pub fn address_flags(
         .collect();
     let ids: Vec<i64> = payees.values().map(|(id, _)| *id).collect();
     let last: std::collections::HashMap<i64, String> =
-        db::payees::last_paid_addresses(conn, org_id, &ids, except_payout)?.into_iter().collect();
+        db::paid_addresses::last_paid_by_payee(conn, org_id, &ids)?.into_iter().collect();
     let mut lookalikes: std::collections::HashMap<u64, super::Lookalike> =
-        super::lookalike::find(conn, org_id, rows, except_payout)?.into_iter().map(|l| (l.line, l)).collect();
+        super::lookalike::find(conn, org_id, rows)?.into_iter().map(|l| (l.line, l)).collect();
     let mut flags = AddressFlags { names, ..AddressFlags::default() };
     for (line, address) in rows {
         let payee = payees.get(*address);

@@ -101,22 +101,16 @@ impl Lookalike {
     }
 }
 
-/// The rows (line, canonical address) whose address is a lookalike, by line. `except_payout`
-/// leaves one payout's own paid rows out of what is known (its details page).
-pub fn find(
-    conn: &mut DbConnection,
-    org_id: i64,
-    rows: &[(u64, &str)],
-    except_payout: Option<i64>,
-) -> Result<Vec<Lookalike>, AppError> {
+/// The rows (line, canonical address) whose address is a lookalike, by line.
+pub fn find(conn: &mut DbConnection, org_id: i64, rows: &[(u64, &str)]) -> Result<Vec<Lookalike>, AppError> {
     let mut distinct: Vec<&str> = rows.iter().map(|(_, a)| *a).collect();
     distinct.sort_unstable();
     distinct.dedup();
     let mut known: HashSet<String> =
         db::payees::in_book(conn, org_id, &distinct)?.into_iter().map(|(a, _)| a).collect();
-    known.extend(db::payees::paid_addresses(conn, org_id, &distinct, except_payout)?);
+    known.extend(db::paid_addresses::paid_among(conn, org_id, &distinct)?);
     let unknown: Vec<&str> = distinct.into_iter().filter(|a| !known.contains(*a)).collect();
-    let best = resembling(conn, org_id, &unknown, except_payout)?;
+    let best = resembling(conn, org_id, &unknown)?;
     let mut out: Vec<Lookalike> = rows
         .iter()
         .filter_map(|(line, address)| best.get(*address).map(|l| Lookalike { line: *line, ..l.clone() }))
@@ -127,12 +121,7 @@ pub fn find(
 
 /// The known address each of `unknown` resembles most (a payee's first, then the one paid
 /// last), by address; line 0.
-fn resembling(
-    conn: &mut DbConnection,
-    org_id: i64,
-    unknown: &[&str],
-    except_payout: Option<i64>,
-) -> Result<HashMap<String, Lookalike>, AppError> {
+fn resembling(conn: &mut DbConnection, org_id: i64, unknown: &[&str]) -> Result<HashMap<String, Lookalike>, AppError> {
     let mut by_key: HashMap<String, Vec<&str>> = HashMap::new();
     for address in unknown {
         for key in lookalike::keys(address) {
@@ -160,11 +149,10 @@ fn resembling(
     candidates.sort_unstable();
     candidates.dedup();
     let book: HashMap<String, String> = db::payees::in_book(conn, org_id, &candidates)?.into_iter().collect();
-    let paid: HashMap<String, (i64, i32, NaiveDateTime)> =
-        db::payees::last_paid(conn, org_id, &candidates, except_payout)?
-            .into_iter()
-            .map(|(a, p, l, t)| (a, (p, l, t)))
-            .collect();
+    let paid: HashMap<String, (i64, i32, NaiveDateTime)> = db::paid_addresses::last_paid(conn, org_id, &candidates)?
+        .into_iter()
+        .map(|(a, p, l, t)| (a, (p, l, t)))
+        .collect();
     let best: HashMap<String, Lookalike> = pairs
         .iter()
         .filter_map(|(address, found)| {
@@ -205,7 +193,7 @@ pub fn for_entries(
     org_id: i64,
     entered: &[&str],
 ) -> Result<HashMap<String, Lookalike>, AppError> {
-    resembling(conn, org_id, entered, None)
+    resembling(conn, org_id, entered)
 }
 
 /// [`find`] for the organization of this name (the command line's `check-registry --org`).
@@ -213,7 +201,7 @@ pub fn in_org_named(conn: &mut DbConnection, org_name: &str, rows: &[(u64, &str)
     let org = db::orgs::find_by_name(conn, org_name.trim())
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("there is no organization named {:?}", org_name.trim()))?;
-    find(conn, org.id, rows, None).map_err(|e| e.to_string())
+    find(conn, org.id, rows).map_err(|e| e.to_string())
 }
 
 /// Indexes addresses the organization now holds (a payee address entered) or paid (a row

@@ -6,6 +6,7 @@ pub mod addresses;
 pub mod book;
 pub mod checks;
 pub mod csv;
+pub mod known;
 pub mod lookalike;
 pub mod statement;
 

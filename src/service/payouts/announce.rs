@@ -19,6 +19,17 @@ pub(crate) fn payout(conn: &mut DbConnection, payout_id: i64, topic: &str, at: N
     Ok(db::events::append(conn, &[NewEvent::json(row.org_id, topic, &data, at)])?)
 }
 
+/// A payout just created, told as `payout.created`: the view told, for the caller to answer with.
+pub(crate) fn created(
+    conn: &mut DbConnection,
+    row: &crate::db::payouts::PayoutRow,
+    at: NaiveDateTime,
+) -> Result<views::payouts::PayoutJson, AppError> {
+    let data = views::payout_json(conn, row, row.item_count <= MAX_ITEMS_TOLD)?;
+    db::events::append(conn, &[NewEvent::json(row.org_id, crate::domain::event::PAYOUT_CREATED, &data, at)])?;
+    Ok(data)
+}
+
 /// One item event per row, each row as it is now.
 pub(crate) fn items(
     conn: &mut DbConnection,

@@ -173,7 +173,7 @@ pub fn approve(
             event(
                 conn,
                 payout.id,
-                Change::Payout(Some(PayoutStatus::Pending), PayoutStatus::Pending),
+                Change::Payout(PayoutStatus::Pending, PayoutStatus::Pending),
                 Some(actor.user_id),
                 &reason,
                 at,
@@ -199,7 +199,7 @@ fn start(
     event(
         conn,
         payout.id,
-        Change::Payout(Some(PayoutStatus::Pending), PayoutStatus::InProgress),
+        Change::Payout(PayoutStatus::Pending, PayoutStatus::InProgress),
         Some(actor.user_id),
         reason,
         at,
@@ -238,7 +238,7 @@ pub fn reject(conn: &mut DbConnection, actor: &Actor, payout_id: i64, reason: &s
         event(
             conn,
             payout.id,
-            Change::Payout(Some(PayoutStatus::Pending), PayoutStatus::Cancelled),
+            Change::Payout(PayoutStatus::Pending, PayoutStatus::Cancelled),
             Some(actor.user_id),
             &text,
             at,
@@ -356,7 +356,7 @@ pub fn awaiting(conn: &mut DbConnection, payout_id: i64, at: NaiveDateTime) -> R
     let items = db::payouts::items(conn, row.id)?;
     let lines: Vec<(u64, &str)> = items.iter().map(|i| (i.line as u64, i.address.as_str())).collect();
     let as_creator = Actor::of_user(creator, Role::Accountant).with_clock(crate::clock::Clock::fixed(at));
-    let flags = crate::service::payees::address_flags(conn, &as_creator, payout.asset, &lines, Some(row.id))?;
+    let flags = crate::service::payees::address_flags(conn, &as_creator, payout.asset, &lines)?;
     let zone = crate::domain::zone::Zone::stored(&db::orgs::find(conn, row.org_id)?.time_zone);
     Ok(Some(Awaiting {
         org_id: row.org_id,

@@ -7,7 +7,7 @@ use crate::db::payouts::{NewEventRow, NewItemRow, NewPayoutRow, PayoutRow};
 use crate::db::{self, DbConnection};
 use crate::domain::account::Role;
 use crate::domain::asset::{self, Asset};
-use crate::domain::event::{PAYOUT_CREATED, PAYOUT_STATUS_CHANGED};
+use crate::domain::event::PAYOUT_STATUS_CHANGED;
 use crate::domain::fee::{FeeRule, Operation, Quote};
 use crate::domain::ledger::Movement;
 use crate::domain::payout::{ItemStatus, PayoutKind, PayoutStatus};
@@ -225,13 +225,39 @@ pub fn price(
     kind: PayoutKind,
     asset: &'static Asset,
     description: &str,
+    rows: Vec<Row>,
+) -> Result<Draft, AppError> {
+    let draft = unpriced(kind, asset, description, rows)?;
+    let available = ledger::balance_of(conn, actor.org_id, asset)?.available;
+    let (rule, quote) = quote_rows(conn, actor.org_id, kind, asset, &draft.rows, Some(available))?;
+    let value = super::values::preview(conn, actor.org_id, asset, quote.amount_total, quote.fee, actor.now())?;
+    let (over_limits, over_limit) = super::limits::preview(conn, actor.org_id, quote.amount_total, actor.now())?;
+    Ok(Draft { rule, quote, value, over_limits, over_limit, ..draft })
+}
+
+/// A draft for a creation that shows no quote (the API's create): the rows as checked, priced by
+/// nothing yet. `create_in_tx` reads the fee rule, the balance, the rates and the limits in its
+/// own transaction, so the API's create reads each of them once.
+pub fn unpriced(
+    kind: PayoutKind,
+    asset: &'static Asset,
+    description: &str,
     mut rows: Vec<Row>,
 ) -> Result<Draft, AppError> {
     check_duplicates(&mut rows);
-    let available = ledger::balance_of(conn, actor.org_id, asset)?.available;
-    let (rule, quote) = quote_rows(conn, actor.org_id, kind, asset, &rows, Some(available))?;
-    let value = super::values::preview(conn, actor.org_id, asset, quote.amount_total, quote.fee, actor.now())?;
-    let (over_limits, over_limit) = super::limits::preview(conn, actor.org_id, quote.amount_total, actor.now())?;
+    let operation = if kind == PayoutKind::Single { Operation::Single } else { Operation::MassRow };
+    let zero = Amount::zero(asset);
+    let rule = FeeRule { asset, operation, percent: rust_decimal::Decimal::ZERO, fixed: zero, min: zero, max: None };
+    let amounts: Vec<Amount> = rows.iter().filter_map(|r| r.amount).collect();
+    let quote = Quote::new(&rule, &amounts, None)
+        .ok_or_else(|| FieldErrors::form("The total is too large to pay in one payout."))?;
+    let value = super::values::Preview {
+        currency: &crate::domain::fiat::CURRENCIES[0],
+        rate: crate::service::access::rates::RateNow::None,
+        amount: None,
+        fee: None,
+        at: NaiveDateTime::MIN,
+    };
     Ok(Draft {
         kind,
         asset,
@@ -242,8 +268,8 @@ pub fn price(
         scheduled_for: None,
         value,
         fiat: None,
-        over_limits,
-        over_limit,
+        over_limits: Vec::new(),
+        over_limit: OverLimit::Refuse,
         acknowledged_lookalikes: Vec::new(),
     })
 }
@@ -345,7 +371,7 @@ pub fn create_with(
     let at = actor.now();
     let result = db::write_tx(conn, |conn| {
         let draft = draft_of(conn)?;
-        let payout = create_in_tx(conn, actor, &draft, idempotency_key, reviewed_digest, at)?;
+        let (payout, _) = create_in_tx(conn, actor, &draft, idempotency_key, reviewed_digest, at)?;
         also(conn, &payout)?;
         Ok(payout)
     });
@@ -370,7 +396,7 @@ pub(crate) fn create_in_tx(
     idempotency_key: &str,
     reviewed_digest: Option<&str>,
     at: NaiveDateTime,
-) -> Result<PayoutRow, AppError> {
+) -> Result<(PayoutRow, crate::service::views::payouts::PayoutJson), AppError> {
     actor.require(Role::can_create_payouts)?;
     if draft.rows.is_empty() {
         return Err(FieldErrors::form("A payout needs at least one recipient.").into());
@@ -397,10 +423,10 @@ pub(crate) fn create_in_tx(
         return Err(AppError::Conflict(CHANGED_SINCE_REVIEW.into()));
     }
     let policy = crate::service::payouts::approvals::policy(conn, actor.org_id)?;
-    let lookalikes = crate::service::payees::lookalike::find(conn, actor.org_id, &lines, None)?;
+    let lookalikes = crate::service::payees::lookalike::find(conn, actor.org_id, &lines)?;
     check_acknowledged(&lookalikes, &draft.acknowledged_lookalikes)?;
     let flagged = policy.extra_for_new_addresses
-        && crate::service::payees::address_flags(conn, actor, draft.asset, &lines, None)?.any();
+        && crate::service::payees::address_flags(conn, actor, draft.asset, &lines)?.any();
     let items: Vec<(Amount, Amount)> = draft
         .rows
         .iter()
@@ -508,7 +534,20 @@ pub(crate) fn create_in_tx(
             lines.join(", ")
         ));
     }
-    event(conn, payout.id, Change::Payout(None, status), Some(actor.user_id), &reason, at)?;
+    db::payouts::insert_event(
+        conn,
+        &NewEventRow {
+            payout_id: payout.id,
+            item_id: None,
+            actor_user_id: Some(actor.user_id),
+            from_status: None,
+            to_status: status.as_str(),
+            reason: &reason,
+            created_at: at,
+        },
+    )?;
+    // Told in the same transaction: no event is lost on a crash.
+    let told = super::announce::created(conn, &payout, at)?;
     if !lookalikes.is_empty() {
         super::announce::lookalikes_acknowledged(conn, &payout, actor, &lookalikes, at)?;
     }
@@ -522,7 +561,7 @@ pub(crate) fn create_in_tx(
         )),
         at,
     )?;
-    Ok(payout)
+    Ok((payout, told))
 }
 
 /// Every lookalike row must be acknowledged by line. Otherwise nothing is created, and the
@@ -547,11 +586,11 @@ fn check_acknowledged(lookalikes: &[crate::service::payees::Lookalike], acknowle
 /// The field naming the lookalike rows to acknowledge, on the reviews and in the API.
 pub const ACKNOWLEDGE_LOOKALIKES: &str = "acknowledge_lookalikes";
 
-/// What one event row records: the payout's status (no `from` when it was just created), or
-/// one row's.
+/// What one event row records: the payout's status, or one row's (a creation is written and told
+/// by `create_in_tx` itself).
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Change {
-    Payout(Option<PayoutStatus>, PayoutStatus),
+    Payout(PayoutStatus, PayoutStatus),
     Item(i64, ItemStatus, ItemStatus),
 }
 
@@ -565,7 +604,7 @@ pub(crate) fn event(
     at: NaiveDateTime,
 ) -> Result<(), AppError> {
     let (item_id, from, to) = match change {
-        Change::Payout(from, to) => (None, from.map(PayoutStatus::as_str), to.as_str()),
+        Change::Payout(from, to) => (None, Some(from.as_str()), to.as_str()),
         Change::Item(id, from, to) => (Some(id), Some(from.as_str()), to.as_str()),
     };
     db::payouts::insert_event(
@@ -575,10 +614,7 @@ pub(crate) fn event(
     // Told in the same transaction: no event is lost on a crash.
     match change {
         Change::Item(id, _, _) => super::announce::items(conn, payout_id, &[id], at),
-        Change::Payout(None, _) => super::announce::payout(conn, payout_id, PAYOUT_CREATED, at),
-        Change::Payout(Some(from), to) if from != to => {
-            super::announce::payout(conn, payout_id, PAYOUT_STATUS_CHANGED, at)
-        }
+        Change::Payout(from, to) if from != to => super::announce::payout(conn, payout_id, PAYOUT_STATUS_CHANGED, at),
         Change::Payout(..) => Ok(()),
     }
 }
@@ -637,7 +673,7 @@ pub fn cancel(conn: &mut DbConnection, actor: &Actor, payout_id: i64, reason: &s
             at,
         };
         ledger::move_funds(conn, Movement::Release, stored_amount(asset, &payout.total_debit)?, &ctx)?;
-        let change = Change::Payout(Some(status), PayoutStatus::Cancelled);
+        let change = Change::Payout(status, PayoutStatus::Cancelled);
         event(conn, payout.id, change, Some(actor.user_id), &format!("Cancelled: {reason}"), at)?;
         audit::record(conn, Entry::by(actor, "payout.cancelled", "payout", payout.id).detail(reason.to_owned()), at)?;
         Ok(db::payouts::find(conn, payout.id)?)

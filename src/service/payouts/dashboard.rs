@@ -88,8 +88,7 @@ pub fn overview(conn: &mut DbConnection, actor: &Actor, stuck_after: Duration) -
 
 fn charts(conn: &mut DbConnection, org_id: i64, today: chrono::NaiveDate) -> Result<Vec<VolumeChart>, AppError> {
     let first = today - Duration::days(CHART_DAYS - 1);
-    let since = first.and_hms_opt(0, 0, 0).expect("midnight exists");
-    let paid = db::payouts::paid_items_since(conn, org_id, since)?;
+    let paid = super::paid_totals::days_since(conn, org_id, first)?;
     let mut charts = Vec::new();
     for a in asset::ASSETS.iter() {
         let mut days: Vec<Day> = (0..CHART_DAYS)
@@ -97,8 +96,8 @@ fn charts(conn: &mut DbConnection, org_id: i64, today: chrono::NaiveDate) -> Res
             .collect();
         let mut any = false;
         let mut fees = Amount::zero(a);
-        for (_, amount, fee, at) in paid.iter().filter(|(code, _, _, _)| code == a.code) {
-            let index = (at.date() - first).num_days();
+        for (_, day, amount, fee) in paid.iter().filter(|(code, _, _, _)| code == a.code) {
+            let index = (*day - first).num_days();
             if let (Some(day), Ok(amount)) = (days.get_mut(index as usize), Amount::parse_non_negative(a, amount)) {
                 day.amount = day.amount.checked_add(amount).unwrap_or(day.amount);
                 any = true;

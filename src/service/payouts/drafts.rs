@@ -233,7 +233,7 @@ pub fn view_at(
     let valid: Vec<(u64, &str)> =
         checked.rows.iter().filter(|r| r.is_valid()).map(|r| (r.line, r.address.as_str())).collect();
     let flags = if flags {
-        let flags = crate::service::payees::address_flags(conn, actor, asset, &valid, None)?;
+        let flags = crate::service::payees::address_flags(conn, actor, asset, &valid)?;
         crate::service::payees::mark_foreign_references(conn, actor.org_id, asset, &mut checked.rows, &flags.names)?;
         flags
     } else {

@@ -44,9 +44,15 @@ pub fn move_funds(
     ctx: &MoveContext,
 ) -> Result<Balance, AppError> {
     let code = amount.asset().code;
-    db::ledger::ensure_balance(conn, ctx.org_id, code)?;
     for _ in 0..CAS_ATTEMPTS {
-        let row = db::ledger::balance(conn, ctx.org_id, code)?.ok_or(AppError::NotFound)?;
+        let row = match db::ledger::balance(conn, ctx.org_id, code)? {
+            Some(row) => row,
+            // The asset's first movement: its zero row is made once.
+            None => {
+                db::ledger::ensure_balance(conn, ctx.org_id, code)?;
+                db::ledger::balance(conn, ctx.org_id, code)?.ok_or(AppError::NotFound)?
+            }
+        };
         let next = to_balance(&row)?.apply(movement, amount).map_err(ledger_error)?;
         let swapped = db::ledger::compare_and_swap(
             conn,
@@ -127,16 +133,14 @@ pub fn balance_sheet(conn: &mut DbConnection, org_id: i64) -> Result<Vec<Balance
             .filter(|b| !enabled.iter().any(|a| a.code == b.asset().code) && !b.funded().is_some_and(|f| f.is_zero())),
     );
     list.sort_by_key(|b| asset::ASSETS.iter().position(|a| a.code == b.asset().code));
-    let fees = db::payouts::paid_fees(conn, org_id)?;
+    let fees = super::paid_totals::fees_paid(conn, org_id)?;
     list.into_iter()
         .map(|balance| {
             let a = balance.asset();
-            let mut fees_paid = Amount::zero(a);
-            for (_, fee) in fees.iter().filter(|(code, _)| code == a.code) {
-                fees_paid = fees_paid
-                    .checked_add(stored_amount(a, fee)?)
-                    .ok_or_else(|| AppError::Internal("fee total overflow".into()))?;
-            }
+            let fees_paid = match fees.get(a.code) {
+                Some(f) => stored_amount(a, f)?,
+                None => Amount::zero(a),
+            };
             let paid_out =
                 balance.paid.checked_sub(fees_paid).ok_or_else(|| AppError::Internal("paid total overflow".into()))?;
             Ok(BalanceLine { balance, paid_out, fees_paid })

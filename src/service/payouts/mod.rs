@@ -13,6 +13,7 @@ pub mod journal;
 pub mod ledger;
 pub mod limits;
 pub mod list;
+pub mod paid_totals;
 pub mod processor;
 pub mod review;
 pub mod schedules;

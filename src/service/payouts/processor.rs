@@ -452,7 +452,12 @@ fn record_ends(
                     settle = settle.checked_add(held).ok_or_else(overflow)?;
                     completed += 1;
                     paid.push(PaidRow { line: item.line, amount, fee, network_fee });
-                    paid_to.push(item.address.as_str());
+                    paid_to.push(crate::service::payees::known::PaidRow {
+                        item_id: item.id,
+                        line: item.line,
+                        address: item.address.as_str(),
+                        payee_id: item.payee_id,
+                    });
                     format!("Line {} paid with {confirmations} confirmations", item.line)
                 }
             };
@@ -466,8 +471,11 @@ fn record_ends(
     let from = if sent.is_some() { ItemStatus::Submitting } else { ItemStatus::Submitted };
     insert_item_events(conn, payout.id, from, |n| statuses[n], &ended, at)?;
     values::record_payment(conn, payout.org_id, payout.id, asset, &paid, at)?;
-    // Paid, so known: a later row resembling one of these is a lookalike.
-    crate::service::payees::lookalike::remember(conn, payout.org_id, &paid_to)?;
+    let sums: Vec<(Amount, Amount)> = paid.iter().map(|p| (p.amount, p.fee)).collect();
+    super::paid_totals::record(conn, payout.org_id, asset, &sums, at)?;
+    // Paid, so known: a later row to one of these is not a first payment, one resembling it is
+    // a lookalike.
+    crate::service::payees::known::record_paid(conn, payout.org_id, payout.id, &paid_to, at)?;
     for (movement, amount, note) in
         [(Movement::Settle, settle, "Paid"), (Movement::Release, release, "Released: transfers failed")]
     {
@@ -497,7 +505,7 @@ pub(crate) fn settle_payout(conn: &mut DbConnection, payout: &PayoutRow, at: Nai
             }
             _ => format!("Nothing was paid; {failed} failed and the funds are released"),
         };
-        event(conn, payout.id, Change::Payout(Some(PayoutStatus::InProgress), end), None, &reason, at)?;
+        event(conn, payout.id, Change::Payout(PayoutStatus::InProgress, end), None, &reason, at)?;
     }
     Ok(())
 }

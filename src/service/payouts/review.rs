@@ -87,7 +87,14 @@ pub fn resolve(
             // The network fee of a row a person marks paid is not known here.
             let row = super::values::PaidRow { line: item.line, amount, fee, network_fee: None };
             super::values::record_payment(conn, payout.org_id, payout.id, asset, &[row], at)?;
-            crate::service::payees::lookalike::remember(conn, payout.org_id, &[item.address.as_str()])?;
+            super::paid_totals::record(conn, payout.org_id, asset, &[(amount, fee)], at)?;
+            let known = crate::service::payees::known::PaidRow {
+                item_id: item.id,
+                line: item.line,
+                address: item.address.as_str(),
+                payee_id: item.payee_id,
+            };
+            crate::service::payees::known::record_paid(conn, payout.org_id, payout.id, &[known], at)?;
         }
         let (movement, note) = if paid {
             (Movement::Settle, "Paid (confirmed by a manager)")

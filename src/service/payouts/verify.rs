@@ -56,6 +56,9 @@ impl Report {
     }
 }
 
+/// Before any payout: the first day the paid days are read from.
+const EPOCH: chrono::NaiveDate = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("a date");
+
 pub fn verify(conn: &mut DbConnection) -> Result<Report, AppError> {
     db::read_snapshot(conn, |conn| {
         let mut report = Report::default();
@@ -69,6 +72,7 @@ pub fn verify(conn: &mut DbConnection) -> Result<Report, AppError> {
         }
         for org_id in db::verify::counter_orgs(conn)? {
             check_counters(conn, org_id, &mut report)?;
+            check_paid_addresses(conn, org_id, &mut report)?;
         }
         Ok(report)
     })
@@ -199,6 +203,58 @@ impl Books {
             ));
         }
         self.check_paid_once(&items);
+        self.check_paid_totals(conn, asset, &items)?;
+        Ok(())
+    }
+
+    /// The running sums of what was paid (the dashboard's days, the fees of all time) equal the
+    /// paid rows.
+    fn check_paid_totals(
+        &mut self,
+        conn: &mut DbConnection,
+        asset: &'static Asset,
+        items: &[ItemMoney],
+    ) -> Result<(), AppError> {
+        let zero = Amount::zero(asset);
+        let (mut amounts, mut fees) = (zero, zero);
+        for row in items.iter().filter(|r| r.status == ItemStatus::Completed.as_str()) {
+            let whose = || format!("row #{}", row.id);
+            if let (Some(a), Some(f)) = (self.amount(asset, &row.amount, whose), self.amount(asset, &row.fee, whose)) {
+                amounts = self.add(amounts, a);
+                fees = self.add(fees, f);
+            }
+        }
+        let (mut day_amounts, mut day_fees) = (zero, zero);
+        for (code, day, a, f) in db::paid_totals::days_since(conn, self.org_id, EPOCH)? {
+            if code != asset.code {
+                continue;
+            }
+            let whose = || format!("paid day {day}");
+            if let (Some(a), Some(f)) = (self.amount(asset, &a, whose), self.amount(asset, &f, whose)) {
+                day_amounts = self.add(day_amounts, a);
+                day_fees = self.add(day_fees, f);
+            }
+        }
+        if (day_amounts, day_fees) != (amounts, fees) {
+            self.problem(format!(
+                "the paid days add up to {} + {} fees, the paid rows to {} + {} fees",
+                day_amounts.money(),
+                day_fees.money(),
+                amounts.money(),
+                fees.money()
+            ));
+        }
+        let kept = match db::paid_totals::fees(conn, self.org_id, asset.code)? {
+            Some(f) => self.amount(asset, &f, || "the fees paid".into()).unwrap_or(zero),
+            None => zero,
+        };
+        if kept != fees {
+            self.problem(format!(
+                "fees paid kept as {} but the paid rows' fees come to {}",
+                kept.money(),
+                fees.money()
+            ));
+        }
         Ok(())
     }
 
@@ -357,6 +413,45 @@ impl Books {
             }
         }
     }
+}
+
+/// Each paid address's summary (how often, last by which payout and line) and each payee's last
+/// paid address agree with the paid rows.
+fn check_paid_addresses(conn: &mut DbConnection, org_id: i64, report: &mut Report) -> Result<(), AppError> {
+    let mut problem = |what: String| report.problems.push(Problem { org_id, asset: "all assets".into(), what });
+    let counted: HashMap<String, i64> = db::verify::paid_address_counts(conn, org_id)?.into_iter().collect();
+    let kept = db::verify::paid_address_summaries(conn, org_id)?;
+    let last_rows: HashMap<(i64, i32), (String, String)> = db::verify::rows_at(
+        conn,
+        org_id,
+        &kept.iter().map(|(_, _, payout, line)| (*payout, *line)).collect::<Vec<_>>(),
+    )?
+    .into_iter()
+    .map(|(payout, line, address, status)| ((payout, line), (address, status)))
+    .collect();
+    for (address, times, payout, line) in &kept {
+        match counted.get(address) {
+            Some(n) if n == times => {}
+            Some(n) => problem(format!("address {address} is kept as paid {times} times but {n} rows paid it")),
+            None => problem(format!("address {address} is kept as paid but no row paid it")),
+        }
+        match last_rows.get(&(*payout, *line)) {
+            Some((a, status)) if a == address && status == ItemStatus::Completed.as_str() => {}
+            _ => problem(format!(
+                "address {address} is kept as last paid by payout #{payout} line {line}, which did not pay it"
+            )),
+        }
+    }
+    let known: std::collections::HashSet<&str> = kept.iter().map(|(a, ..)| a.as_str()).collect();
+    for address in counted.keys().filter(|a| !known.contains(a.as_str())) {
+        problem(format!("address {address} was paid but is not kept as paid"));
+    }
+    for (payee, item, address, paid_to) in db::verify::payee_last_paid(conn, org_id)? {
+        if paid_to.as_deref() != Some(address.as_str()) {
+            problem(format!("payee #{payee} is kept as last paid at {address} by row #{item}, which did not pay it"));
+        }
+    }
+    Ok(())
 }
 
 fn check_counters(conn: &mut DbConnection, org_id: i64, report: &mut Report) -> Result<(), AppError> {

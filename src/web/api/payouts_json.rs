@@ -191,11 +191,20 @@ pub struct NetworkFeeQuote {
 }
 
 /// Checks the request's shape and every item; errors named like `items[3].address`.
+/// Whether a checked request is priced for a quote to show, or left for the creation's own
+/// transaction to price.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Pricing {
+    Quote,
+    InCreate,
+}
+
 fn check(
     conn: &mut DbConnection,
     caller: &ApiCaller,
     req: &PayoutRequest,
     limits: &Limits,
+    pricing: Pricing,
 ) -> Result<(Draft, Vec<Row>), AppError> {
     let mut errors = FieldErrors::new();
     let enabled = org_settings::enabled_assets(conn, caller.actor.org_id)?;
@@ -269,7 +278,10 @@ fn check(
             row
         })
         .collect();
-    let draft = payouts::price(conn, &caller.actor, kind, asset, text, rows.clone())?;
+    let draft = match pricing {
+        Pricing::Quote => payouts::price(conn, &caller.actor, kind, asset, text, rows.clone())?,
+        Pricing::InCreate => payouts::unpriced(kind, asset, text, rows.clone())?,
+    };
     let acknowledged_lookalikes = req.acknowledge_lookalikes.clone();
     Ok((Draft { scheduled_for, acknowledged_lookalikes, ..draft }, rows))
 }
@@ -292,14 +304,12 @@ pub fn quote(
     limits: &Limits,
 ) -> Result<QuoteResponse, AppError> {
     caller.require(Scope::Read)?;
-    let (draft, _) = check(conn, caller, req, limits)?;
+    let (draft, _) = check(conn, caller, req, limits, Pricing::Quote)?;
     let q = &draft.quote;
     let valid: Vec<(u64, &str)> =
         draft.rows.iter().filter(|r| r.is_valid()).map(|r| (r.line, r.address.as_str())).collect();
-    let lookalikes: Vec<_> = crate::service::payees::lookalike::find(conn, caller.actor.org_id, &valid, None)?
-        .iter()
-        .map(|l| l.json())
-        .collect();
+    let lookalikes: Vec<_> =
+        crate::service::payees::lookalike::find(conn, caller.actor.org_id, &valid)?.iter().map(|l| l.json()).collect();
     let items = draft
         .rows
         .iter()
@@ -364,11 +374,13 @@ pub fn create(
     caller.require(Scope::Create)?;
     let org_id = caller.actor.org_id;
     once(conn, org_id, "", key, req, caller.actor.now(), |conn, at| {
-        let (draft, _) = check(conn, caller, req, limits)?;
+        let (draft, _) = check(conn, caller, req, limits, Pricing::InCreate)?;
         item_errors(&draft).into_result(())?;
-        let payout = payouts::create_in_tx(conn, &caller.actor, &draft, &format!("api:{}", key.trim()), None, at)?;
-        let body = serde_json::to_string(&views::payout_json(conn, &payout, true)?)
-            .map_err(|e| AppError::Internal(e.to_string()))?;
+        let (payout, told) =
+            payouts::create_in_tx(conn, &caller.actor, &draft, &format!("api:{}", key.trim()), None, at)?;
+        // The payout as the event stream was just told it, when that carried its items.
+        let view = if told.items.is_some() { told } else { views::payout_json(conn, &payout, true)? };
+        let body = serde_json::to_string(&view).map_err(|e| AppError::Internal(e.to_string()))?;
         Ok((201, body))
     })
 }

@@ -511,7 +511,7 @@ pub async fn details(
             let flags = if d.payout.status == PayoutStatus::Pending {
                 let rows: Vec<(u64, &str)> =
                     d.items.iter().map(|i| (i.row.line as u64, i.row.address.as_str())).collect();
-                crate::service::payees::address_flags(conn, &actor, d.payout.asset, &rows, Some(id))?
+                crate::service::payees::address_flags(conn, &actor, d.payout.asset, &rows)?
             } else {
                 AddressFlags::default()
             };
@@ -648,5 +648,5 @@ pub async fn cancel_transfer(
 
 fn single_flags(conn: &mut crate::db::DbConnection, actor: &Actor, draft: &Draft) -> Result<AddressFlags, AppError> {
     let rows: Vec<(u64, &str)> = draft.rows.iter().map(|r| (r.line, r.address.as_str())).collect();
-    crate::service::payees::address_flags(conn, actor, draft.asset, &rows, None)
+    crate::service::payees::address_flags(conn, actor, draft.asset, &rows)
 }

@@ -1,0 +1,2 @@
+DROP TABLE payee_last_paid;
+DROP TABLE paid_addresses;
