@@ -230,7 +230,7 @@ async fn a_session_used_every_twenty_seconds_outlives_a_one_minute_idle_limit() 
             let last_seen = now() - chrono::Duration::seconds(seen_ago);
             payouts::db::sessions::set_times(&mut app.conn(), &hash, created, last_seen).unwrap();
             assert_eq!(client.get("/").await.status, StatusCode::OK, "[{backend:?}] last seen {seen_ago} s ago");
-            let (session, _, _, _) = payouts::db::sessions::find_with_user(&mut app.conn(), &hash).unwrap().unwrap();
+            let (session, _, _, _, _) = payouts::db::sessions::find_with_user(&mut app.conn(), &hash).unwrap().unwrap();
             assert!(now() - session.last_seen_at < chrono::Duration::seconds(5), "[{backend:?}] use recorded");
         }
     }

@@ -61,6 +61,20 @@ pub fn balance(conn: &mut DbConnection, org_id: i64, asset: &str) -> DbResult<Op
         .optional()
 }
 
+/// The balance row, held until the transaction ends (PostgreSQL; SQLite's write transaction
+/// holds the whole database): the movement that reads it is the one that writes it next.
+pub fn balance_for_update(conn: &mut DbConnection, org_id: i64, asset: &str) -> DbResult<Option<BalanceRow>> {
+    match conn {
+        DbConnection::Postgres(c) => b::balances
+            .filter(b::org_id.eq(org_id).and(b::asset.eq(asset)))
+            .select(BalanceRow::as_select())
+            .for_update()
+            .first(c)
+            .optional(),
+        DbConnection::Sqlite(_) => balance(conn, org_id, asset),
+    }
+}
+
 /// Creates the zero balance row of an asset if there is none yet. `ON CONFLICT DO NOTHING`
 /// because on PostgreSQL a failed insert would abort the caller's transaction.
 pub fn ensure_balance(conn: &mut DbConnection, org_id: i64, asset: &str) -> DbResult<()> {

@@ -84,6 +84,23 @@ pub fn paid_among(conn: &mut DbConnection, org_id: i64, addresses: &[&str]) -> D
     Ok(found)
 }
 
+/// Which of `addresses` the organization knows: approved in its payee book at some time
+/// (approved now, or replaced after approval) or paid. One statement for both.
+pub fn known_among(conn: &mut DbConnection, org_id: i64, addresses: &[&str]) -> DbResult<Vec<String>> {
+    use super::schema::payee_addresses::dsl as a;
+    let mut found = Vec::new();
+    for chunk in addresses.chunks(super::processor::IDS_PER_STATEMENT) {
+        // UNION is written per backend: the multi-connection backend cannot express it.
+        found.extend(super::per_backend!(conn, |c| a::payee_addresses
+            .filter(a::org_id.eq(org_id).and(a::address.eq_any(chunk)))
+            .filter(a::status.eq_any(["approved", "replaced"]).and(a::payable_from.is_not_null()))
+            .select(a::address)
+            .union(pa::paid_addresses.filter(pa::org_id.eq(org_id).and(pa::address.eq_any(chunk))).select(pa::address))
+            .load::<String>(c))?);
+    }
+    Ok(found)
+}
+
 /// The last payment to each of `addresses` that was paid: (address, payout id, line, when).
 pub fn last_paid(
     conn: &mut DbConnection,

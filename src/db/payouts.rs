@@ -129,13 +129,15 @@ pub struct NewEventRow<'a> {
     pub created_at: NaiveDateTime,
 }
 
+/// A new payout. Its status is counted by [`count_created`], which the caller runs last: the
+/// counter rows are taken after the balance row, in the order every other change takes them.
 pub fn insert(conn: &mut DbConnection, row: &NewPayoutRow) -> DbResult<PayoutRow> {
-    let payout: PayoutRow = diesel::insert_into(p::payouts)
-        .values(row.clone())
-        .returning(super::schema::payouts::all_columns)
-        .get_result(conn)?;
-    add_to_count(conn, payout.org_id, payout.status.as_str(), 1)?;
-    Ok(payout)
+    diesel::insert_into(p::payouts).values(row.clone()).returning(super::schema::payouts::all_columns).get_result(conn)
+}
+
+/// Counts a payout just inserted in `payout_status_counts`, in its transaction.
+pub fn count_created(conn: &mut DbConnection, payout: &PayoutRow) -> DbResult<()> {
+    add_to_count(conn, payout.org_id, payout.status.as_str(), 1)
 }
 
 /// Keeps `payout_status_counts` in step with a status change, in the caller's transaction.

@@ -101,6 +101,7 @@ diesel::table! {
 }
 
 diesel::joinable!(users -> organizations (org_id));
+diesel::joinable!(api_keys -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(recovery_codes -> users (user_id));
 diesel::joinable!(security_keys -> users (user_id));

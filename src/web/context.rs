@@ -136,18 +136,17 @@ pub async fn session_layer(
             let (config, at) = (state.config.clone(), state.clock.now());
             let resolved = state
                 .run(move |conn| {
+                    // The header's badges come with the session, in its one statement.
                     let user = sessions::resolve(conn, &token, &config, at)?;
                     let pending = match &user {
-                        Some(u) if u.role.can_approve() && u.stage == Stage::Full => {
-                            Some(crate::db::approvals::pending_count(conn, u.org_id)?)
-                        }
+                        Some(u) if u.role.can_approve() && u.stage == Stage::Full => Some(u.badges.pending),
                         _ => None,
                     };
                     let unread = match &user {
-                        Some(u) if u.stage == Stage::Full => crate::service::outbound::inbox::unread(conn, u.user_id)?,
+                        Some(u) if u.stage == Stage::Full => u.badges.unread,
                         _ => 0,
                     };
-                    Ok((user, pending, unread))
+                    Ok::<_, AppError>((user, pending, unread))
                 })
                 .await;
             match resolved {

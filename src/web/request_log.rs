@@ -2,6 +2,7 @@
 
 use std::time::Instant;
 
+use actix_web::HttpMessage;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
@@ -22,6 +23,8 @@ pub async fn request_log(
     // carry a secret (a reset or invitation token), and what people type never becomes a metric
     // label or a log line.
     let route = route_of(&req);
+    // Matched once per request (a regex walk over the route table): the layers inside read it.
+    req.extensions_mut().insert(RoutePattern(route.clone()));
     let span = tracing::info_span!("request", id = %id);
     let started = Instant::now();
     let result = next.call(req).instrument(span.clone()).await;
@@ -47,7 +50,14 @@ pub async fn request_log(
     }
 }
 
+/// The request's route pattern, as the request log matched it.
+#[derive(Clone)]
+pub struct RoutePattern(pub String);
+
 /// The request's route pattern, or "unmatched": what logs, errors and metrics may name.
 pub fn route_of(req: &ServiceRequest) -> String {
+    if let Some(RoutePattern(route)) = req.extensions().get::<RoutePattern>() {
+        return route.clone();
+    }
     req.match_pattern().unwrap_or_else(|| "unmatched".to_owned())
 }

@@ -29,7 +29,7 @@ pub async fn secret_pages(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let secret = req.match_pattern().is_some_and(|p| SECRET_ROUTES.contains(&p.as_str()));
+    let secret = SECRET_ROUTES.contains(&super::request_log::route_of(&req).as_str());
     let mut res = next.call(req).await?;
     if secret {
         res.headers_mut().insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));

@@ -170,15 +170,12 @@ pub fn revoke(conn: &mut DbConnection, actor: &Actor, id: i64) -> Result<(), App
 /// The caller a bearer key names, or None for an unknown, revoked or disabled one; it acts by
 /// `clock` (the app's).
 pub fn authenticate(conn: &mut DbConnection, key: &str, clock: &Clock) -> Result<Option<ApiCaller>, AppError> {
-    let Some(row) = db::api::find_by_hash(conn, &crypto::sha256_hex(key.as_bytes()))? else {
+    let Some((row, user)) = db::api::find_with_user(conn, &crypto::sha256_hex(key.as_bytes()))? else {
         return Ok(None);
     };
     if row.revoked_at.is_some() {
         return Ok(None);
     }
-    let Some(user) = db::users::find_in_org(conn, row.org_id, row.user_id)? else {
-        return Ok(None);
-    };
     let Some(role) = Role::parse(&user.role).filter(|_| !user.disabled) else {
         return Ok(None);
     };

@@ -40,6 +40,8 @@ pub struct SessionUser {
     pub keys: bool,
     /// The last fresh second factor given in this session.
     pub stepped_up_at: Option<NaiveDateTime>,
+    /// The header's counts, read with the session.
+    pub badges: db::sessions::Badges,
 }
 
 impl SessionUser {
@@ -218,7 +220,7 @@ pub fn resolve(
     config: &Config,
     now: NaiveDateTime,
 ) -> Result<Option<SessionUser>, AppError> {
-    let Some((session, user, org, keys)) = db::sessions::find_with_user(conn, &token_hash(token))? else {
+    let Some((session, user, org, keys, badges)) = db::sessions::find_with_user(conn, &token_hash(token))? else {
         return Ok(None);
     };
     let totp = user.totp_enabled_at.is_some();
@@ -255,6 +257,7 @@ pub fn resolve(
         totp,
         keys,
         stepped_up_at: session.step_up_at,
+        badges,
     }))
 }
 

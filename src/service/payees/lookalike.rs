@@ -106,9 +106,7 @@ pub fn find(conn: &mut DbConnection, org_id: i64, rows: &[(u64, &str)]) -> Resul
     let mut distinct: Vec<&str> = rows.iter().map(|(_, a)| *a).collect();
     distinct.sort_unstable();
     distinct.dedup();
-    let mut known: HashSet<String> =
-        db::payees::in_book(conn, org_id, &distinct)?.into_iter().map(|(a, _)| a).collect();
-    known.extend(db::paid_addresses::paid_among(conn, org_id, &distinct)?);
+    let known: HashSet<String> = db::paid_addresses::known_among(conn, org_id, &distinct)?.into_iter().collect();
     let unknown: Vec<&str> = distinct.into_iter().filter(|a| !known.contains(*a)).collect();
     let best = resembling(conn, org_id, &unknown)?;
     let mut out: Vec<Lookalike> = rows

@@ -508,14 +508,6 @@ pub(crate) fn create_in_tx(
         .collect();
     let priced = draft.fiat.as_ref().map(|f| &f.quote);
     super::values::record_confirmation(conn, actor.org_id, payout.id, draft.asset, &confirmed, priced, at)?;
-    let ctx = MoveContext {
-        org_id: actor.org_id,
-        payout_id: Some(payout.id),
-        note: "Reserved for payout",
-        actor_user_id: Some(actor.user_id),
-        at,
-    };
-    ledger::move_funds(conn, Movement::Reserve, total_debit, &ctx)?;
     let over_note = over_limits.iter().map(|b| b.to_string()).collect::<Vec<_>>().join("; ");
     let mut reason = match approvals_required {
         0 => "Created and confirmed".to_owned(),
@@ -561,6 +553,19 @@ pub(crate) fn create_in_tx(
         )),
         at,
     )?;
+    // The reservation last: it takes the asset's balance row (unless the spend limits took it
+    // above), which every creation of the asset waits for until this transaction ends; then the
+    // status counter, in the order the processor and the cancellations take the two. Refused
+    // (short of funds), everything above is rolled back with it.
+    let ctx = MoveContext {
+        org_id: actor.org_id,
+        payout_id: Some(payout.id),
+        note: "Reserved for payout",
+        actor_user_id: Some(actor.user_id),
+        at,
+    };
+    ledger::move_funds(conn, Movement::Reserve, total_debit, &ctx)?;
+    db::payouts::count_created(conn, &payout)?;
     Ok((payout, told))
 }
 

@@ -45,12 +45,14 @@ pub fn move_funds(
 ) -> Result<Balance, AppError> {
     let code = amount.asset().code;
     for _ in 0..CAS_ATTEMPTS {
-        let row = match db::ledger::balance(conn, ctx.org_id, code)? {
+        // Read holding the row: concurrent movements of the asset take turns instead of losing
+        // their compare-and-swap to each other.
+        let row = match db::ledger::balance_for_update(conn, ctx.org_id, code)? {
             Some(row) => row,
             // The asset's first movement: its zero row is made once.
             None => {
                 db::ledger::ensure_balance(conn, ctx.org_id, code)?;
-                db::ledger::balance(conn, ctx.org_id, code)?.ok_or(AppError::NotFound)?
+                db::ledger::balance_for_update(conn, ctx.org_id, code)?.ok_or(AppError::NotFound)?
             }
         };
         let next = to_balance(&row)?.apply(movement, amount).map_err(ledger_error)?;

@@ -68,15 +68,22 @@ pub fn used(conn: &mut DbConnection, org_id: i64, asset: &'static Asset, at: Nai
 
 /// The limits a new payout of `asked` would pass, decided with the asset's balance row held:
 /// two processes creating at once on PostgreSQL count each other's payouts. Call inside the
-/// create transaction, before the payout is written.
+/// create transaction, before the payout is written. Without limits on the asset nothing is
+/// counted and the row is not held here: the creation takes it only when it reserves, its last
+/// step, so that concurrent creations wait for each other as briefly as they can.
 pub fn check_new(
     conn: &mut DbConnection,
     org_id: i64,
     asked: Amount,
     at: NaiveDateTime,
 ) -> Result<(Vec<Breach>, OverLimit), AppError> {
+    let limits = limits(conn, org_id, asked.asset())?;
+    if !limits.is_set() {
+        return Ok((Vec::new(), limits.over_limit));
+    }
     db::ledger::lock(conn, org_id, asked.asset().code)?;
-    preview(conn, org_id, asked, at)
+    let used = used(conn, org_id, asked.asset(), at)?;
+    Ok((limits.breaches(&used, asked), limits.over_limit))
 }
 
 /// What the review shows: the limits `asked` would pass now, read without locking (Confirm
