@@ -29,8 +29,9 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Signs the sign-in form's CSRF token.
     pub secret: Arc<Vec<u8>>,
-    /// The real chains configured (`--evm-config`), for wallet balances and network fees.
-    pub chains: Arc<Vec<Arc<dyn rails::Chain>>>,
+    /// The rails paying on real chains (`--chain-config`, `--evm-config`), asked for wallet
+    /// balances and network fees.
+    pub rails: Arc<Vec<Arc<dyn rails::Rail>>>,
     /// When pay days and schedules are due.
     pub clock: clock::Clock,
     /// The relying party that security keys are registered with and checked against.
@@ -55,7 +56,7 @@ impl AppState {
             pool: pool.clone(),
             config: Arc::new(config),
             secret: Arc::new(secret),
-            chains: Arc::default(),
+            rails: Arc::default(),
             clock: Default::default(),
             webauthn,
         })
@@ -83,9 +84,24 @@ impl AppState {
         }
     }
 
-    /// The hot wallets of the chains that pay `asset` (at most one).
+    /// The rail paying `asset` on a real chain, if one does.
+    pub fn rail_for(&self, asset: &'static domain::Asset) -> Option<&Arc<dyn rails::Rail>> {
+        self.rails.iter().find(|r| r.pays(asset))
+    }
+
+    /// Where a row of `asset` is paid, as the details page says it: the rail's name, the
+    /// simulated network where it pays (no chain configured, or demo mode), else nothing yet.
+    pub fn network_label(&self, asset: &'static domain::Asset) -> &'static str {
+        match self.rail_for(asset) {
+            Some(rail) => rail.label(),
+            None if self.rails.is_empty() || self.config.demo => "simulated network",
+            None => "no network yet: no chain config pays this asset",
+        }
+    }
+
+    /// The hot wallet of the rail that pays `asset` (at most one).
     pub fn wallet(&self, asset: &'static domain::Asset) -> Option<rails::WalletView> {
-        self.chains.iter().find_map(|c| c.wallet(asset))
+        self.rails.iter().find_map(|r| r.wallet(asset))
     }
 
     pub fn network_fee(
@@ -93,7 +109,7 @@ impl AppState {
         asset: &'static domain::Asset,
         transfers: usize,
     ) -> Option<Result<rails::NetworkFee, String>> {
-        self.chains.iter().find_map(|c| c.network_fee(asset, transfers))
+        self.rails.iter().find_map(|r| r.network_fee(asset, transfers))
     }
 
     /// Runs database work on the blocking thread pool with a pooled connection.

@@ -8,8 +8,8 @@ use actix_web::{App, HttpServer, web};
 use clap::{Parser, Subcommand};
 use payouts::config::{DbArgs, ServeArgs};
 use payouts::domain::registry::Limits;
-use payouts::rails::Rail;
 use payouts::rails::simulated::{SimConfig, SimulatedRail};
+use payouts::rails::{Rail, family};
 use payouts::service::access::sessions;
 use payouts::service::payouts::bootstrap::{self, Initialized};
 use payouts::service::payouts::demo;
@@ -402,9 +402,13 @@ async fn serve(db_args: DbArgs, args: ServeArgs) -> Result<(), String> {
             }
         }
     }
-    let evm = evm_rails(&args.evm_config, &state.pool, &state.clock)?;
+    let setup = family::Setup { pool: state.pool.clone(), clock: state.clock.clone() };
+    let chains = family::connect_all(&args.chain_configs(), &setup)?;
+    for chain in &chains {
+        tracing::info!(rail = chain.rail.label(), wallet = %chain.wallet, assets = ?chain.assets, "rail ready");
+    }
     let mut state = state;
-    state.chains = Arc::new(evm.iter().map(|(_, chain, _)| chain.clone()).collect());
+    state.rails = Arc::new(chains.iter().map(|c| c.rail.clone()).collect());
     spawn_session_purge(state.clone());
     let shutdown = payouts::shutdown::Shutdown::default();
     let mut notifier = None;
@@ -428,9 +432,9 @@ async fn serve(db_args: DbArgs, args: ServeArgs) -> Result<(), String> {
         };
         let interval = Duration::from_millis(args.processor_interval_ms.max(50));
         let mut on_chain: Vec<String> = Vec::new();
-        for (rail, _, codes) in evm {
-            on_chain.extend(codes.iter().cloned());
-            processor::spawn(state.pool.clone(), rail, processor_config(Some(codes)), interval, &shutdown);
+        for chain in chains {
+            on_chain.extend(chain.assets.iter().cloned());
+            processor::spawn(state.pool.clone(), chain.rail, processor_config(Some(chain.assets)), interval, &shutdown);
         }
         let elsewhere: Vec<String> = payouts::domain::asset::ASSETS
             .iter()
@@ -466,7 +470,7 @@ async fn serve(db_args: DbArgs, args: ServeArgs) -> Result<(), String> {
         payouts::service::payouts::schedules::spawn(state.pool.clone(), state.clock.clone(), Duration::from_secs(20));
         payouts::service::outbound::gas_watch::spawn(
             state.pool.clone(),
-            state.chains.clone(),
+            state.rails.clone(),
             Duration::from_secs(60),
             state.clock.clone(),
         );
@@ -511,37 +515,6 @@ async fn serve(db_args: DbArgs, args: ServeArgs) -> Result<(), String> {
         tracing::info!("stopped");
     }
     served
-}
-
-type EvmRails = Vec<(Arc<dyn Rail>, Arc<dyn payouts::rails::Chain>, Vec<String>)>;
-
-/// One rail per `--evm-config` file, each connected and checked before the server starts.
-#[cfg(feature = "evm")]
-fn evm_rails(files: &[PathBuf], pool: &db::Pool, clock: &payouts::clock::Clock) -> Result<EvmRails, String> {
-    use payouts::rails::evm::{EvmRail, config};
-    let key = std::env::var(config::KEY_ENV).ok();
-    let mut rails: EvmRails = Vec::new();
-    for file in files {
-        let rail =
-            EvmRail::connect(config::EvmConfig::load(file, key.clone())?, pool.clone())?.with_clock(clock.clone());
-        rail.check_batch_contract().map_err(|e| format!("{}: {e}", file.display()))?;
-        let codes = rail.asset_codes();
-        if let Some(code) = codes.iter().find(|c| rails.iter().any(|(_, _, taken)| taken.contains(c))) {
-            return Err(format!("{}: {code} is already paid by another --evm-config", file.display()));
-        }
-        tracing::info!(wallet = %rail.wallet(), assets = ?codes, "EVM rail ready");
-        let rail = Arc::new(rail);
-        rails.push((rail.clone(), rail, codes));
-    }
-    Ok(rails)
-}
-
-#[cfg(not(feature = "evm"))]
-fn evm_rails(files: &[PathBuf], _: &db::Pool, _: &payouts::clock::Clock) -> Result<EvmRails, String> {
-    match files.first() {
-        Some(f) => Err(format!("{}: this build has no EVM rail (cargo feature `evm`)", f.display())),
-        None => Ok(Vec::new()),
-    }
 }
 
 /// Deletes sessions that can no longer be used and forgotten idempotency answers, every ten

@@ -1,27 +1,32 @@
 //! The house keeps its shape: each context has one room under `src/service/`, and arrows run one
 //! way (ARCHITECTURE.md). Fails when a room uses one it may not, when an unknown room appears,
-//! when a lower layer (`domain`, `db`, `rails`) reaches up, when anything but the clock reads
-//! the system time, or when the API reaches the database.
+//! when a lower layer (`domain`, `db`, `rails`, `config`) reaches up, when anything but the clock
+//! reads the system time, when the API reaches the database, or when the web layer's own modules
+//! import each other in a circle.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 /// Each room and the rooms it may use. `views` (the JSON shapes) uses none.
-const ROOMS: [(&str, &[&str]); 5] = [
+const ROOMS: [(&str, &[&str]); 6] = [
     ("access", &["views"]),
-    ("payees", &["access", "views"]),
-    ("payouts", &["payees", "access", "views"]),
-    ("outbound", &["payouts", "payees", "access", "views"]),
+    ("valuation", &["access"]),
+    ("payees", &["valuation", "access", "views"]),
+    ("payouts", &["payees", "valuation", "access", "views"]),
+    ("outbound", &["payouts", "payees", "valuation", "access", "views"]),
     ("views", &[]),
 ];
 
 /// Layers below the services and what they must not name.
-const LAYERS: [(&str, &[&str]); 5] = [
+const LAYERS: [(&str, &[&str]); 6] = [
     ("src/domain", &["crate::db", "crate::service", "crate::web", "crate::rails", "crate::clock::now"]),
     ("src/db", &["crate::service", "crate::web", "crate::rails"]),
     ("src/rails", &["crate::service", "crate::web", "crate::clock::now"]),
     ("src/service", &["crate::web"]),
     ("src/clock.rs", &["crate::service", "crate::web"]),
+    // Configuration is plain parsed settings below every service: the services and `main` build
+    // workers from it, never the other way round.
+    ("src/config", &["crate::service", "crate::web"]),
 ];
 
 fn rust_files(dir: &Path) -> Vec<PathBuf> {
@@ -117,6 +122,7 @@ fn check(root: &Path) -> Vec<String> {
             }
         }
     }
+    wrong.extend(web_circles(&root.join("src/web")));
     // The API is a face: JSON shapes and problem+json, the same services as the pages.
     for file in rust_files(&root.join("src/web/api")) {
         for line in code_of(&file).lines() {
@@ -126,6 +132,57 @@ fn check(root: &Path) -> Vec<String> {
                     file.display(),
                     line.trim()
                 ));
+            }
+        }
+    }
+    wrong
+}
+
+/// Circles among the web layer's own modules (`src/web/*.rs`, and the folders `pages`, `api`
+/// as one module each): a module that names another through `super::` or `crate::web::` uses it.
+fn web_circles(web: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(web) else { return Vec::new() };
+    let mut modules: Vec<(String, PathBuf)> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir() || p.extension().is_some_and(|x| x == "rs"))
+        .map(|p| (p.file_stem().unwrap().to_string_lossy().into_owned(), p))
+        .filter(|(name, _)| name != "mod")
+        .collect();
+    modules.sort();
+    let names: Vec<&str> = modules.iter().map(|(n, _)| n.as_str()).collect();
+    let uses: Vec<BTreeSet<usize>> = modules
+        .iter()
+        .map(|(me, path)| {
+            let code: String = rust_files(path).iter().map(|f| code_of(f)).collect::<Vec<_>>().join("\n");
+            names
+                .iter()
+                .enumerate()
+                .filter(|(_, other)| **other != me.as_str())
+                .filter(|(_, other)| {
+                    ["super::", "crate::web::", "super::super::"].iter().any(|p| {
+                        code.match_indices(&format!("{p}{other}")).any(|(i, m)| {
+                            let next = code[i + m.len()..].chars().next();
+                            !next.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+                        })
+                    })
+                })
+                .map(|(n, _)| n)
+                .collect()
+        })
+        .collect();
+    // A module on a circle reaches itself again.
+    let mut wrong = Vec::new();
+    for start in 0..names.len() {
+        let mut seen = BTreeSet::new();
+        let mut stack: Vec<usize> = uses[start].iter().copied().collect();
+        while let Some(m) = stack.pop() {
+            if m == start {
+                wrong.push(format!("src/web/{}: on a circle of web modules importing each other", names[start]));
+                break;
+            }
+            if seen.insert(m) {
+                stack.extend(uses[m].iter().copied());
             }
         }
     }
@@ -179,6 +236,10 @@ fn the_check_refuses_a_flat_service_folder_a_circle_and_an_arrow_back_up() {
     write("src/domain/money.rs", "use crate::db::DbConnection;\n");
     write("src/service/payouts/create.rs", "use crate::service::access::Actor;\nlet at = crate::clock::now();\n");
     write("src/web/api/payouts.rs", "use crate::db::DbConnection;\nlet row = db::payouts::find(conn, id)?;\n");
+    write("src/config/mod.rs", "use crate::service::outbound::rates_feed::Feed;\n");
+    write("src/web/context.rs", "use super::error_page::render;\nuse super::contexts_elsewhere;\n");
+    write("src/web/error_page.rs", "use super::layout::Layout;\n");
+    write("src/web/layout.rs", "use super::context::RequestContext;\n");
     let wrong = check(&dir);
     std::fs::remove_dir_all(&dir).ok();
     let has = |needle: &str| wrong.iter().any(|w| w.contains(needle));
@@ -189,6 +250,11 @@ fn the_check_refuses_a_flat_service_folder_a_circle_and_an_arrow_back_up() {
     assert!(has("money.rs: src/domain must not name crate::db"), "{wrong:#?}");
     assert!(has("payouts/create.rs: reads the system time (clock::now("), "{wrong:#?}");
     assert!(has("the API reaches the database (let row = db::payouts::find"), "{wrong:#?}");
+    assert!(has("src/config/mod.rs: src/config must not name crate::service"), "{wrong:#?}");
+    for module in ["context", "error_page", "layout"] {
+        assert!(has(&format!("src/web/{module}: on a circle")), "{wrong:#?}");
+    }
+    assert!(!has("src/web/api: on a circle"), "{wrong:#?}");
     assert!(!has("outbound"), "prose is not an import: {wrong:#?}");
-    assert_eq!(wrong.len(), 7, "{wrong:#?}");
+    assert_eq!(wrong.len(), 11, "{wrong:#?}");
 }

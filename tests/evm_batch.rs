@@ -270,7 +270,7 @@ async fn a_wallet_that_cannot_pay_the_gas_is_announced_on_the_dashboard_and_by_w
         );
         let config = EvmConfig::load(&chain.config_file(dir.path()), Some(key.clone())).unwrap();
         let rail = std::sync::Arc::new(EvmRail::connect(config, app.state.pool.clone()).unwrap());
-        app.state.chains = std::sync::Arc::new(vec![rail.clone()]);
+        app.state.rails = std::sync::Arc::new(vec![rail.clone()]);
         let admin = common::actor(&app, "admin@demo.local");
         payouts::db::webhooks::insert_endpoint(
             &mut app.conn(),
@@ -296,9 +296,9 @@ async fn a_wallet_that_cannot_pay_the_gas_is_announced_on_the_dashboard_and_by_w
         assert!(dashboard.contains("cannot pay the gas of the payouts in progress"), "[{backend:?}] {dashboard}");
         assert!(dashboard.contains(&poor.address().to_checksum(None)), "[{backend:?}] names the wallet to fund");
 
-        let chains: Vec<std::sync::Arc<dyn payouts::rails::Chain>> = vec![rail.clone()];
+        let rails: Vec<std::sync::Arc<dyn payouts::rails::Rail>> = vec![rail.clone()];
         let at = payouts::clock::now();
-        let watch = |at| payouts::service::outbound::gas_watch::watch(&mut app.conn(), &chains, at).unwrap();
+        let watch = |at| payouts::service::outbound::gas_watch::watch(&mut app.conn(), &rails, at).unwrap();
         assert_eq!(watch(at), 1, "[{backend:?}] announced");
         assert_eq!(watch(at + chrono::Duration::minutes(1)), 0, "[{backend:?}] once, not every round");
         app.fan_out();

@@ -49,7 +49,7 @@ fn eth_and_token_payouts_arrive_on_chain() {
         for id in [eth, token] {
             let item = &payouts::db::payouts::items(&mut conn, id).unwrap()[0];
             let receipt = chain.rpc.receipt(item.tx_hash.as_deref().unwrap().parse().unwrap()).unwrap().unwrap();
-            let values = payout_service::values::of_payout(&mut conn, id).unwrap();
+            let values = payouts::service::valuation::values::of_payout(&mut conn, id).unwrap();
             let paid = values.rows[&1].paid.clone().expect("recorded at payment");
             let fee = paid.network_fee.expect("the network fee is known");
             assert_eq!((fee.asset().code, fee.minor()), ("ETH", receipt.fee.unwrap() as i128), "[{backend:?}]");
@@ -131,7 +131,7 @@ async fn pages_show_the_hot_wallet_and_the_network_fee() {
             let config = EvmConfig::load(&chain.config_file(dir.path()), Some(key.into())).unwrap();
             let rail = EvmRail::connect(config, app.state.pool.clone()).unwrap();
             let wallet = rail.wallet();
-            app.state.chains = std::sync::Arc::new(vec![std::sync::Arc::new(rail)]);
+            app.state.rails = std::sync::Arc::new(vec![std::sync::Arc::new(rail)]);
             let mut c = app.client().await;
             c.login("accountant@demo.local", "demo").await;
 
@@ -145,6 +145,9 @@ async fn pages_show_the_hot_wallet_and_the_network_fee() {
             assert!(review.body.contains(" ETH</span>") && review.body.contains("paid by the hot wallet"));
             let res = c.single_payout("USDT_ERC20", "100", &recipient(77).to_checksum(None), "wallet test").await;
             assert_eq!(res.status, actix_web::http::StatusCode::SEE_OTHER, "[{backend:?}]");
+            // The details page names the rail that pays the asset, not the simulated network.
+            let details = c.get(res.location().unwrap()).await.body;
+            assert!(details.contains("(EVM network)") && !details.contains("simulated network"), "[{backend:?}]");
 
             let key = payouts::service::access::api_keys::create_from_cli(
                 &mut app.conn(),

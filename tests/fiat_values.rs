@@ -6,7 +6,7 @@ mod common;
 
 use actix_web::http::StatusCode;
 use common::{TRON_ADDRESS, TestApp, actor, backends, instant_rail, payout_id_of, process_all, process_all_at};
-use payouts::service::access::rates::{self, RateForm, ReportingForm};
+use payouts::service::valuation::rates::{self, RateForm, ReportingForm};
 
 fn eur_rate(app: &TestApp, rate: &str) {
     let admin = actor(app, "admin@demo.local");

@@ -672,7 +672,7 @@ async fn repeating_last_months_run_pays_each_payees_current_address_and_marks_wh
 
         // Only finished mass payouts repeat.
         let single = payout_id_of(&client.single_payout("USDT_TRC20", "5", TRON_ADDRESS, "One-off").await);
-        let refused = payouts::service::payouts::drafts::repeat(&mut app.conn(), &accountant, single);
+        let refused = payouts::service::payouts::repeat::repeat(&mut app.conn(), &accountant, single);
         assert!(matches!(refused, Err(payouts::AppError::Conflict(_))), "[{backend:?}]");
     }
 }

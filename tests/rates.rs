@@ -14,8 +14,8 @@ use actix_web::http::StatusCode;
 use common::{TestApp, actor, backends};
 use payouts::domain::Amount;
 use payouts::domain::asset;
-use payouts::service::access::rates::{self, RateForm, RateNow, ReportingForm};
 use payouts::service::outbound::rates_feed::{self, Feed, Provider};
+use payouts::service::valuation::rates::{self, RateForm, RateNow, ReportingForm};
 
 fn eur(app: &TestApp) {
     let admin = actor(app, "admin@demo.local");

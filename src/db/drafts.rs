@@ -5,6 +5,7 @@ use diesel::prelude::*;
 
 use super::schema::{mass_draft_rows::dsl as r, mass_drafts::dsl as d};
 use super::{DbConnection, DbResult};
+use crate::domain::payout::DraftStatus;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = super::schema::mass_drafts)]
@@ -14,7 +15,8 @@ pub struct DraftRow {
     pub created_by: i64,
     pub asset: String,
     pub purpose: String,
-    pub status: String,
+    #[diesel(deserialize_as = String)]
+    pub status: DraftStatus,
     pub payout_id: Option<i64>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
@@ -72,7 +74,7 @@ pub fn insert(
             d::created_by.eq(created_by),
             d::asset.eq(asset),
             d::purpose.eq(purpose),
-            d::status.eq("open"),
+            d::status.eq(DraftStatus::Open.as_str()),
             d::created_at.eq(at),
             d::updated_at.eq(at),
         ))
@@ -90,7 +92,7 @@ pub fn find_in_org(conn: &mut DbConnection, org_id: i64, id: i64) -> DbResult<Op
 
 pub fn open_in_org(conn: &mut DbConnection, org_id: i64) -> DbResult<Vec<DraftRow>> {
     d::mass_drafts
-        .filter(d::org_id.eq(org_id).and(d::status.eq("open")))
+        .filter(d::org_id.eq(org_id).and(d::status.eq(DraftStatus::Open.as_str())))
         .order(d::id.desc())
         .select(DraftRow::as_select())
         .load(conn)
@@ -116,12 +118,12 @@ pub fn touch(conn: &mut DbConnection, id: i64, at: NaiveDateTime) -> DbResult<()
 pub fn close(
     conn: &mut DbConnection,
     id: i64,
-    status: &str,
+    status: DraftStatus,
     payout_id: Option<i64>,
     at: NaiveDateTime,
 ) -> DbResult<bool> {
-    let n = diesel::update(d::mass_drafts.filter(d::id.eq(id).and(d::status.eq("open"))))
-        .set((d::status.eq(status), d::payout_id.eq(payout_id), d::updated_at.eq(at)))
+    let n = diesel::update(d::mass_drafts.filter(d::id.eq(id).and(d::status.eq(DraftStatus::Open.as_str()))))
+        .set((d::status.eq(status.as_str()), d::payout_id.eq(payout_id), d::updated_at.eq(at)))
         .execute(conn)?;
     Ok(n == 1)
 }

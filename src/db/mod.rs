@@ -28,6 +28,7 @@ pub mod rates;
 pub mod schedules;
 pub mod schema;
 pub mod security_keys;
+pub mod sent;
 pub mod sessions;
 pub mod settings;
 pub mod sim;

@@ -5,6 +5,7 @@ use diesel::prelude::*;
 
 use super::schema::{org_reporting::dsl as o, rate_pins::dsl as p, rates::dsl as r};
 use super::{DbConnection, DbResult};
+use crate::domain::fiat::RateStatus;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = super::schema::org_reporting)]
@@ -41,7 +42,8 @@ pub struct RateRow {
     pub currency: String,
     pub rate: String,
     pub source: String,
-    pub status: String,
+    #[diesel(deserialize_as = String)]
+    pub status: RateStatus,
     pub observed_at: NaiveDateTime,
     pub recorded_by: Option<i64>,
     pub created_at: NaiveDateTime,
@@ -55,20 +57,21 @@ pub struct NewRate<'a> {
     pub currency: &'a str,
     pub rate: &'a str,
     pub source: &'a str,
-    pub status: &'a str,
+    #[diesel(serialize_as = String)]
+    pub status: RateStatus,
     pub observed_at: NaiveDateTime,
     pub recorded_by: Option<i64>,
     pub created_at: NaiveDateTime,
 }
 
 pub fn insert(conn: &mut DbConnection, row: &NewRate) -> DbResult<()> {
-    diesel::insert_into(r::rates).values(row).execute(conn).map(drop)
+    diesel::insert_into(r::rates).values(row.clone()).execute(conn).map(drop)
 }
 
 /// The newest accepted observation of a pair an organization may use: its own, or a provider's.
 pub fn latest_accepted(conn: &mut DbConnection, org_id: i64, asset: &str, currency: &str) -> DbResult<Option<RateRow>> {
     r::rates
-        .filter(r::asset.eq(asset).and(r::currency.eq(currency)).and(r::status.eq("accepted")))
+        .filter(r::asset.eq(asset).and(r::currency.eq(currency)).and(r::status.eq(RateStatus::Accepted.as_str())))
         .filter(r::org_id.eq(org_id).or(r::org_id.is_null()))
         .order((r::observed_at.desc(), r::id.desc()))
         .select(RateRow::as_select())

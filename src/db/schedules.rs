@@ -169,7 +169,12 @@ pub fn mark_draft(
 /// Open drafts the scheduler made, oldest first: the dashboard's "ready for review" notices.
 pub fn open_drafts(conn: &mut DbConnection, org_id: i64) -> DbResult<Vec<(i64, String, Option<NaiveDateTime>)>> {
     d::mass_drafts
-        .filter(d::org_id.eq(org_id).and(d::status.eq("open")).and(d::schedule_id.is_not_null()))
+        .filter(
+            d::org_id
+                .eq(org_id)
+                .and(d::status.eq(crate::domain::payout::DraftStatus::Open.as_str()))
+                .and(d::schedule_id.is_not_null()),
+        )
         .order(d::id)
         .limit(20)
         .select((d::id, d::purpose, d::send_on))

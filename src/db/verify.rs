@@ -5,6 +5,8 @@ use diesel::prelude::*;
 
 use super::schema::{balances::dsl as b, ledger_entries::dsl as l, payout_items::dsl as i, payouts::dsl as p};
 use super::{DbConnection, DbResult};
+use crate::domain::payout::{ItemStatus, PayoutStatus};
+use crate::domain::stored::Checked;
 
 /// Every (organization, asset) that has a balance row or a ledger entry.
 pub fn org_assets(conn: &mut DbConnection) -> DbResult<Vec<(i64, String)>> {
@@ -19,7 +21,9 @@ pub fn org_assets(conn: &mut DbConnection) -> DbResult<Vec<(i64, String)>> {
 #[derive(Debug, Clone, Queryable)]
 pub struct PayoutTotals {
     pub id: i64,
-    pub status: String,
+    /// Read for checking: an unknown name is a problem to report, not a failure to read.
+    #[diesel(deserialize_as = String)]
+    pub status: Checked<PayoutStatus>,
     pub amount_total: String,
     pub fee: String,
     pub total_debit: String,
@@ -39,7 +43,8 @@ pub struct ItemMoney {
     pub id: i64,
     pub payout_id: i64,
     pub line: i32,
-    pub status: String,
+    #[diesel(deserialize_as = String)]
+    pub status: Checked<ItemStatus>,
     pub amount: String,
     pub fee: String,
     pub idempotency_key: String,

@@ -213,6 +213,31 @@ pub fn amount_for(fiat: Fiat, asset: &'static Asset, rate: Rate) -> Option<Amoun
     Some(Amount::from_minor(asset, units))
 }
 
+/// What became of an exchange rate reading: used, or held back by the outlier guard until a
+/// second reading agrees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateStatus {
+    Accepted,
+    Held,
+}
+
+impl RateStatus {
+    pub const ALL: [RateStatus; 2] = [RateStatus::Accepted, RateStatus::Held];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RateStatus::Accepted => "accepted",
+            RateStatus::Held => "held",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<RateStatus> {
+        RateStatus::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+crate::domain::stored::stored_name!(RateStatus, "rate status");
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -244,6 +244,31 @@ mod tests {
     }
 }
 
+/// Where a mass payout's draft stands: being edited, confirmed into a payout, or thrown away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DraftStatus {
+    Open,
+    Confirmed,
+    Discarded,
+}
+
+impl DraftStatus {
+    pub const ALL: [DraftStatus; 3] = [DraftStatus::Open, DraftStatus::Confirmed, DraftStatus::Discarded];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DraftStatus::Open => "open",
+            DraftStatus::Confirmed => "confirmed",
+            DraftStatus::Discarded => "discarded",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<DraftStatus> {
+        DraftStatus::ALL.into_iter().find(|d| d.as_str() == s)
+    }
+}
+
+crate::domain::stored::stored_name!(DraftStatus, "draft status");
 crate::domain::stored::stored_name!(PayoutKind, "payout kind");
 crate::domain::stored::stored_name!(PayoutStatus, "payout status");
 crate::domain::stored::stored_name!(ItemStatus, "item status");

@@ -30,6 +30,33 @@ macro_rules! stored_name {
 }
 pub(crate) use stored_name;
 
+/// A stored name read for checking rather than for use: the enum when it is one of its names,
+/// else the text stored (the ledger verifier names such a row as a problem instead of failing).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Checked<T> {
+    Known(T),
+    Unknown(String),
+}
+
+impl<T: TryFrom<String, Error = UnknownName>> From<String> for Checked<T> {
+    fn from(s: String) -> Self {
+        match T::try_from(s) {
+            Ok(v) => Checked::Known(v),
+            Err(e) => Checked::Unknown(e.value),
+        }
+    }
+}
+
+impl<T: Copy> Checked<T> {
+    /// The enum, when the stored name was one.
+    pub fn known(&self) -> Option<T> {
+        match self {
+            Checked::Known(v) => Some(*v),
+            Checked::Unknown(_) => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::domain::payout::{ItemStatus, PayoutStatus};

@@ -1,8 +1,11 @@
 //! Where money leaves. A rail sends transfers and reports on them by their idempotency key, so
 //! that after a crash a transfer that was sent but not recorded is found instead of sent again.
+//! Each network family is a folder here; `family` turns a chain config file into a rail, and what
+//! every rail must promise is written down in ARCHITECTURE.md ("What a rail promises").
 
 #[cfg(feature = "evm")]
 pub mod evm;
+pub mod family;
 pub mod simulated;
 
 use crate::domain::{Amount, Asset};
@@ -52,6 +55,12 @@ pub trait Rail: Send + Sync {
     /// As shown to people ("simulated network").
     fn label(&self) -> &'static str;
 
+    /// Whether this rail pays `asset` on a real chain; the simulated network pays the rest and
+    /// answers false.
+    fn pays(&self, _asset: &'static Asset) -> bool {
+        false
+    }
+
     /// Whether many transfers can go out as one transaction (a mass payout paid at once).
     fn supports_batch(&self) -> bool;
 
@@ -66,6 +75,26 @@ pub trait Rail: Send + Sync {
     /// at once overrides it.
     fn lookup_many(&self, keys: &[&str]) -> Vec<Result<Option<RailTx>, RailError>> {
         keys.iter().map(|k| self.lookup(k)).collect()
+    }
+
+    // What the pages ask of a rail paying on a real chain, each call reaching its node. A rail
+    // with no wallet of its own (the simulated network) answers None.
+
+    /// The hot wallet paying `asset` and its balance on chain; None when this rail does not pay it.
+    fn wallet(&self, _asset: &'static Asset) -> Option<WalletView> {
+        None
+    }
+
+    /// What the network charges to carry `transfers` rows of `asset`, shown on the review; None
+    /// when this rail does not pay it.
+    fn network_fee(&self, _asset: &'static Asset, _transfers: usize) -> Option<Result<NetworkFee, String>> {
+        None
+    }
+
+    /// The wallet's own coin against what the open rows will take from it; None when this rail
+    /// pays none of `open`.
+    fn gas_outlook(&self, _open: &[OpenRows]) -> Option<Result<GasOutlook, String>> {
+        None
     }
 }
 
@@ -109,14 +138,4 @@ impl GasOutlook {
         let needed = self.gas.checked_add(self.value)?;
         needed.checked_sub(self.held).filter(|s| !s.is_negative() && !s.is_zero())
     }
-}
-
-/// What the web pages ask of a configured real chain. Each call reaches its node.
-pub trait Chain: Send + Sync {
-    /// None when this chain does not pay `asset`.
-    fn wallet(&self, asset: &'static Asset) -> Option<WalletView>;
-    /// None when this chain does not pay `asset`.
-    fn network_fee(&self, asset: &'static Asset, transfers: usize) -> Option<Result<NetworkFee, String>>;
-    /// None when this chain pays none of `open`.
-    fn gas_outlook(&self, open: &[OpenRows]) -> Option<Result<GasOutlook, String>>;
 }

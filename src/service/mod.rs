@@ -1,5 +1,6 @@
-//! Use cases, one room per context; none sees HTTP. Arrows run one way: `payouts` may use `payees`
-//! and `access`, `payees` may use `access`, `access` uses nothing above `db`/`domain`. Rooms learn
+//! Use cases, one room per context; none sees HTTP. Arrows run one way: `payouts` may use `payees`,
+//! `valuation` and `access`, `payees` may use `valuation` and `access`, `valuation` may use
+//! `access`, `access` uses nothing above `db`/`domain`. Rooms learn
 //! of each other's changes from the event stream (`db::events`), which only `outbound` reads.
 //! `views` holds the JSON shapes the API and webhooks both send; it uses no room.
 
@@ -7,4 +8,5 @@ pub mod access;
 pub mod outbound;
 pub mod payees;
 pub mod payouts;
+pub mod valuation;
 pub mod views;

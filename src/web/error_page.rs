@@ -7,8 +7,8 @@ use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use askama::Template;
 
-use super::context::RequestContext;
 use super::layout::Layout;
+use super::request::RequestContext;
 use crate::AppState;
 use crate::domain::account::Role;
 use crate::error::AppError;

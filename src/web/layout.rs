@@ -1,6 +1,6 @@
 //! What the base template needs on every page: the signed-in user, navigation, CSRF token, flash.
 
-use super::context::{Flash, RequestContext};
+use super::request::{Flash, RequestContext};
 use crate::domain::account::Role;
 use crate::service::access::sessions::{SessionUser, Stage};
 

@@ -35,8 +35,8 @@ pub async fn scrape(state: web::Data<AppState>, req: HttpRequest) -> Result<Http
             .insert_header((WWW_AUTHENTICATE, "Bearer realm=\"metrics\""))
             .body("A metrics token is needed: Authorization: Bearer TOKEN\n"));
     }
-    let (chains, now, stuck_after) = (state.chains.clone(), state.clock.now(), state.config.stuck_after);
-    let f = state.run(move |conn| crate::service::outbound::figures::figures(conn, &chains, now, stuck_after)).await?;
+    let (rails, now, stuck_after) = (state.rails.clone(), state.clock.now(), state.config.stuck_after);
+    let f = state.run(move |conn| crate::service::outbound::figures::figures(conn, &rails, now, stuck_after)).await?;
     let s = &metrics().scraped;
     s.rows_open.clear();
     for (status, n) in &f.rows_open {

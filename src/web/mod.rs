@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod next;
 pub mod pages;
 pub mod panics;
+pub mod request;
 pub mod request_log;
 pub mod security;
 
@@ -137,11 +138,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/payouts/export.csv", web::get().to(pages::payouts::export))
             .route("/payouts/accounting", web::get().to(pages::accounting::export))
             .route("/payouts/accounting/journal.csv", web::get().to(pages::accounting::download))
-            .route("/payouts/new", web::get().to(pages::payouts::new))
-            .route("/payouts/new/single", web::get().to(pages::payouts::single))
-            .route("/payouts/new/single", web::post().to(pages::payouts::single_review))
-            .route("/payouts/new/single/check", web::post().to(pages::payouts::check_field))
-            .route("/payouts/new/single/confirm", web::post().to(pages::payouts::single_confirm))
+            .route("/payouts/new", web::get().to(pages::single::new))
+            .route("/payouts/new/single", web::get().to(pages::single::single))
+            .route("/payouts/new/single", web::post().to(pages::single::single_review))
+            .route("/payouts/new/single/check", web::post().to(pages::single::check_field))
+            .route("/payouts/new/single/confirm", web::post().to(pages::single::single_confirm))
             .route("/payouts/new/mass", web::get().to(pages::drafts::new))
             .route("/payouts/drafts", web::post().to(pages::drafts::start))
             .route("/payouts/drafts/{id}", web::get().to(pages::drafts::show))
@@ -153,11 +154,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/payouts/drafts/{id}/payees", web::get().to(pages::draft_payees::picker))
             .route("/payouts/drafts/{id}/payees", web::post().to(pages::draft_payees::add))
             .route("/payouts/drafts/{id}/discard", web::post().to(pages::drafts::discard))
-            .route("/payouts/drafts/{id}/review", web::get().to(pages::drafts::review))
-            .route("/payouts/drafts/{id}/confirm", web::post().to(pages::drafts::confirm))
-            .route("/payouts/{id}/results.csv", web::get().to(pages::drafts::results_csv))
-            .route("/payouts/{id}/retry-failed", web::post().to(pages::drafts::retry_failed))
-            .route("/payouts/{id}/repeat", web::post().to(pages::drafts::repeat))
+            .route("/payouts/drafts/{id}/review", web::get().to(pages::mass_review::review))
+            .route("/payouts/drafts/{id}/confirm", web::post().to(pages::mass_review::confirm))
+            .route("/payouts/{id}/results.csv", web::get().to(pages::runs::results_csv))
+            .route("/payouts/{id}/retry-failed", web::post().to(pages::runs::retry_failed))
+            .route("/payouts/{id}/repeat", web::post().to(pages::runs::repeat))
             .route("/payouts/{id}", web::get().to(pages::payouts::details))
             .route("/payouts/{id}/cancel", web::post().to(pages::payouts::cancel))
             .route("/payouts/{id}/approve", web::post().to(pages::approvals::approve))

@@ -23,7 +23,7 @@ use alloy::sol_types::SolCall;
 
 use self::config::{EvmConfig, Payment};
 use self::rpc::{Call, Rpc, RpcError};
-use super::{Chain, GasOutlook, NetworkFee, OpenRows, Rail, RailError, RailTx, Transfer, TxState, WalletView};
+use super::{GasOutlook, NetworkFee, OpenRows, Rail, RailError, RailTx, Transfer, TxState, WalletView};
 use crate::clock::Clock;
 use crate::db::{self, Pool, evm::EvmTxRow};
 use crate::domain::{Amount, Asset, asset};
@@ -54,6 +54,17 @@ pub struct EvmRail {
 
 fn unavailable(e: impl std::fmt::Display) -> RailError {
     RailError::Unavailable(e.to_string())
+}
+
+/// The EVM family's entry in `rails::family`: a `--chain-config evm=FILE` (or `--evm-config FILE`)
+/// connected, its chain, tokens and batch contract checked. The key comes from the file's
+/// `private_key_file`, its PKCS#11 signer, or [`config::KEY_ENV`].
+pub fn connect_file(file: &std::path::Path, setup: &super::family::Setup) -> Result<super::family::Connected, String> {
+    let config = EvmConfig::load(file, std::env::var(config::KEY_ENV).ok())?;
+    let rail = EvmRail::connect(config, setup.pool.clone())?.with_clock(setup.clock.clone());
+    rail.check_batch_contract().map_err(|e| format!("{}: {e}", file.display()))?;
+    let (assets, wallet) = (rail.asset_codes(), rail.wallet().to_checksum(None));
+    Ok(super::family::Connected { rail: std::sync::Arc::new(rail), assets, wallet })
 }
 
 impl EvmRail {
@@ -401,7 +412,32 @@ impl EvmRail {
     }
 }
 
-impl Chain for EvmRail {
+impl EvmRail {
+    /// Gas a row is expected to use: a plain transfer, or its share of a batch (measured on
+    /// anvil, BENCHMARKS.md) when `rows` go out through the batch contract.
+    fn gas_per_row(&self, payment: Payment, rows: usize) -> u64 {
+        let batched = self.config.batch_contract.is_some() && rows > 1;
+        match (payment, batched) {
+            (Payment::Native, _) => NATIVE_TRANSFER_GAS,
+            (Payment::Token(_), true) => batch::TOKEN_GAS_PER_ROW,
+            (Payment::Token(token), false) => {
+                let input = transferCall { to: Address::with_last_byte(1), amount: U256::from(1) }.abi_encode().into();
+                let call = Call { from: self.wallet(), to: token, value: U256::ZERO, input };
+                self.display.estimate_gas(&call).unwrap_or(TOKEN_TRANSFER_GAS).max(TOKEN_TRANSFER_GAS)
+            }
+        }
+    }
+}
+
+impl Rail for EvmRail {
+    fn label(&self) -> &'static str {
+        "EVM network"
+    }
+
+    fn pays(&self, asset: &'static Asset) -> bool {
+        self.config.assets.iter().any(|(a, _)| a.code == asset.code)
+    }
+
     fn wallet(&self, asset: &'static Asset) -> Option<WalletView> {
         let (_, payment) = self.config.assets.iter().find(|(a, _)| a.code == asset.code)?;
         let on_chain = match payment {
@@ -457,29 +493,6 @@ impl Chain for EvmRail {
             })
         };
         Some(outlook().map_err(|e| e.to_string()))
-    }
-}
-
-impl EvmRail {
-    /// Gas a row is expected to use: a plain transfer, or its share of a batch (measured on
-    /// anvil, BENCHMARKS.md) when `rows` go out through the batch contract.
-    fn gas_per_row(&self, payment: Payment, rows: usize) -> u64 {
-        let batched = self.config.batch_contract.is_some() && rows > 1;
-        match (payment, batched) {
-            (Payment::Native, _) => NATIVE_TRANSFER_GAS,
-            (Payment::Token(_), true) => batch::TOKEN_GAS_PER_ROW,
-            (Payment::Token(token), false) => {
-                let input = transferCall { to: Address::with_last_byte(1), amount: U256::from(1) }.abi_encode().into();
-                let call = Call { from: self.wallet(), to: token, value: U256::ZERO, input };
-                self.display.estimate_gas(&call).unwrap_or(TOKEN_TRANSFER_GAS).max(TOKEN_TRANSFER_GAS)
-            }
-        }
-    }
-}
-
-impl Rail for EvmRail {
-    fn label(&self) -> &'static str {
-        "EVM network"
     }
 
     fn supports_batch(&self) -> bool {

@@ -7,7 +7,6 @@ pub mod idempotency;
 pub mod invitations;
 pub mod org_settings;
 pub mod password_reset;
-pub mod rates;
 pub mod second_factor;
 pub mod security_keys;
 pub mod security_notice;

@@ -1,14 +1,20 @@
-//! The organization's enabled assets and fee schedule, editable by admins, every change audited.
+//! The organization's time zone, enabled assets and fee schedule, editable by admins, every change audited.
 
 use crate::db::org_settings::FeeRuleRow;
 use crate::db::{self, DbConnection};
 use crate::domain::account::Role;
 use crate::domain::asset::{self, ASSETS, Asset};
 use crate::domain::fee::{FeeRule, FeeRuleInput, FeeSchedule, Operation};
+use crate::domain::zone::Zone;
 use crate::domain::{Amount, FieldErrors};
 use crate::error::AppError;
 use crate::service::access::Actor;
 use crate::service::access::audit::{self, Entry};
+
+/// The organization's time zone, in which pay days, schedules and months are typed and shown.
+pub fn time_zone(conn: &mut DbConnection, org_id: i64) -> Result<Zone, AppError> {
+    Ok(Zone::stored(&db::orgs::find(conn, org_id)?.time_zone))
+}
 
 /// The assets the organization may pay out, in the asset table's order.
 pub fn enabled_assets(conn: &mut DbConnection, org_id: i64) -> Result<Vec<&'static Asset>, AppError> {

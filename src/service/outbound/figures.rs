@@ -24,7 +24,7 @@ pub struct Figures {
 
 pub fn figures(
     conn: &mut DbConnection,
-    chains: &Arc<Vec<Arc<dyn crate::rails::Chain>>>,
+    rails: &Arc<Vec<Arc<dyn crate::rails::Rail>>>,
     now: NaiveDateTime,
     stuck_after: chrono::Duration,
 ) -> Result<Figures, AppError> {
@@ -32,9 +32,9 @@ pub fn figures(
     let rows_open = db::figures::open_rows(conn)?;
     let needs_review = rows_open.iter().find(|(s, _)| s == "needs_review").map_or(0, |(_, n)| *n);
     let mut hot_wallets = Vec::new();
-    for chain in chains.iter() {
+    for rail in rails.iter() {
         for asset in ASSETS.iter() {
-            if let Some(view) = chain.wallet(asset)
+            if let Some(view) = rail.wallet(asset)
                 && let Ok(balance) = view.on_chain
             {
                 hot_wallets.push((asset.code, view.address, balance.to_string()));

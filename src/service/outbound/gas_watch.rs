@@ -13,7 +13,7 @@ use crate::db::{self, DbConnection};
 use crate::domain::event::WALLET_GAS_LOW;
 use crate::domain::{Amount, asset};
 use crate::error::AppError;
-use crate::rails::{Chain, GasOutlook, OpenRows};
+use crate::rails::{GasOutlook, OpenRows, Rail};
 
 /// A wallet still short is announced again after this long.
 const REPEAT_HOURS: i64 = 6;
@@ -43,16 +43,16 @@ fn open_rows(conn: &mut DbConnection) -> Result<(Vec<OpenRows>, Waiting), AppErr
 }
 
 /// The wallets that cannot cover what the payouts in progress will take from them.
-pub fn short_wallets(conn: &mut DbConnection, chains: &[Arc<dyn Chain>]) -> Result<Vec<GasOutlook>, AppError> {
-    if chains.is_empty() {
+pub fn short_wallets(conn: &mut DbConnection, rails: &[Arc<dyn Rail>]) -> Result<Vec<GasOutlook>, AppError> {
+    if rails.is_empty() {
         return Ok(Vec::new());
     }
     let (open, _) = open_rows(conn)?;
-    Ok(outlooks(chains, &open).into_iter().filter(|o| o.short_by().is_some()).collect())
+    Ok(outlooks(rails, &open).into_iter().filter(|o| o.short_by().is_some()).collect())
 }
 
-fn outlooks(chains: &[Arc<dyn Chain>], open: &[OpenRows]) -> Vec<GasOutlook> {
-    chains
+fn outlooks(rails: &[Arc<dyn Rail>], open: &[OpenRows]) -> Vec<GasOutlook> {
+    rails
         .iter()
         .filter_map(|c| match c.gas_outlook(open)? {
             Ok(o) => Some(o),
@@ -68,10 +68,10 @@ fn outlooks(chains: &[Arc<dyn Chain>], open: &[OpenRows]) -> Vec<GasOutlook> {
 /// [`REPEAT_HOURS`]) is announced to each organization with rows waiting on it, once across all
 /// server processes; a wallet that is no longer short is forgotten. Returns how many wallets
 /// were announced.
-pub fn watch(conn: &mut DbConnection, chains: &[Arc<dyn Chain>], at: NaiveDateTime) -> Result<usize, AppError> {
+pub fn watch(conn: &mut DbConnection, rails: &[Arc<dyn Rail>], at: NaiveDateTime) -> Result<usize, AppError> {
     let (open, orgs) = open_rows(conn)?;
     let mut announced = 0;
-    for outlook in outlooks(chains, &open) {
+    for outlook in outlooks(rails, &open) {
         let key = format!("gas_low_announced:{}", outlook.address);
         let previous = db::settings::get(conn, &key)?;
         let Some(short) = outlook.short_by() else {
@@ -118,8 +118,8 @@ pub fn watch(conn: &mut DbConnection, chains: &[Arc<dyn Chain>], at: NaiveDateTi
 }
 
 /// Runs the watch every `interval` on its own thread.
-pub fn spawn(pool: db::Pool, chains: Arc<Vec<Arc<dyn Chain>>>, interval: std::time::Duration, clock: Clock) {
-    if chains.is_empty() {
+pub fn spawn(pool: db::Pool, rails: Arc<Vec<Arc<dyn Rail>>>, interval: std::time::Duration, clock: Clock) {
+    if rails.is_empty() {
         return;
     }
     std::thread::Builder::new()
@@ -128,7 +128,7 @@ pub fn spawn(pool: db::Pool, chains: Arc<Vec<Arc<dyn Chain>>>, interval: std::ti
             loop {
                 match pool.get() {
                     Ok(mut conn) => {
-                        if let Err(e) = watch(&mut conn, &chains, clock.now()) {
+                        if let Err(e) = watch(&mut conn, &rails, clock.now()) {
                             tracing::error!(error = %e, "gas watch round failed");
                         }
                     }

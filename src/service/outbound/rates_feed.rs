@@ -1,6 +1,6 @@
 //! Exchange rates from a public price API, polled by one process at a time: CoinGecko's
 //! `simple/price` and Kraken's public `Ticker`, in their documented response shapes. A reading
-//! passes the outlier guard (`access::rates::record_provider`); an error, a timeout or an absurd
+//! passes the outlier guard (`valuation::rates::record_provider`); an error, a timeout or an absurd
 //! value records nothing, so the last good rate stays until it is stale.
 
 use std::time::Duration;
@@ -14,37 +14,12 @@ use crate::domain::asset::Asset;
 use crate::domain::fiat::{Currency, Rate};
 use crate::domain::outbound::OutboundPolicy;
 use crate::error::AppError;
-use crate::service::access::{org_settings, rates};
+use crate::service::access::org_settings;
+use crate::service::valuation::rates;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Provider {
-    CoinGecko,
-    Kraken,
-}
+pub use crate::config::rates::{Feed, Provider};
 
 impl Provider {
-    pub fn parse(name: &str) -> Result<Provider, String> {
-        match name.trim().to_ascii_lowercase().as_str() {
-            "coingecko" => Ok(Provider::CoinGecko),
-            "kraken" => Ok(Provider::Kraken),
-            other => Err(format!("--rates-provider {other:?}: use coingecko or kraken")),
-        }
-    }
-
-    pub fn default_url(self) -> &'static str {
-        match self {
-            Provider::CoinGecko => "https://api.coingecko.com",
-            Provider::Kraken => "https://api.kraken.com",
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Provider::CoinGecko => "CoinGecko",
-            Provider::Kraken => "Kraken",
-        }
-    }
-
     /// The provider's name for an asset's coin (None: it does not price it).
     fn coin(self, asset: &Asset) -> Option<&'static str> {
         let base = asset.code.split('_').next().unwrap_or(asset.code);
@@ -68,24 +43,6 @@ impl Provider {
             (Provider::Kraken, "POL") => Some("POL"),
             _ => None,
         }
-    }
-}
-
-/// The server's feed: `--rates-provider`, `--rates-url`, `--rates-api-key`, how often, and the
-/// outlier limit.
-#[derive(Clone)]
-pub struct Feed {
-    pub provider: Provider,
-    pub base: url::Url,
-    pub api_key: Option<String>,
-    pub interval: Duration,
-    pub outlier_percent: u32,
-    pub timeout: Duration,
-}
-
-impl std::fmt::Debug for Feed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Feed").field("provider", &self.provider).field("base", &self.base.as_str()).finish()
     }
 }
 

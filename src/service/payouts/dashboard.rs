@@ -59,15 +59,15 @@ pub fn overview(conn: &mut DbConnection, actor: &Actor, stuck_after: Duration) -
     recent.truncate(5);
     let problems = crate::service::payouts::review::problems(conn, actor, stuck_after)?;
     let ready_drafts = crate::service::payouts::schedules::ready_drafts(conn, actor.org_id)?;
-    let reporting = crate::service::access::rates::reporting(conn, actor.org_id)?;
+    let reporting = crate::service::valuation::rates::reporting(conn, actor.org_id)?;
     let mut values = Vec::new();
     for line in balances.iter().filter(|l| !l.is_empty()) {
         let available = line.balance.available;
         let (now, value) =
-            crate::service::access::rates::value_now(conn, actor.org_id, available, &reporting, actor.now())?;
+            crate::service::valuation::rates::value_now(conn, actor.org_id, available, &reporting, actor.now())?;
         let text = match (value, now) {
             (Some(v), _) => v.money(),
-            (None, crate::service::access::rates::RateNow::Stale(_)) => "no current rate (the last is stale)".into(),
+            (None, crate::service::valuation::rates::RateNow::Stale(_)) => "no current rate (the last is stale)".into(),
             (None, _) => "no current rate".into(),
         };
         values.push((available.asset().code, text));

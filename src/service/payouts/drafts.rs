@@ -3,15 +3,12 @@
 
 use std::io::Read;
 
-use chrono::NaiveDateTime;
-
 use crate::db::drafts::{DraftLineRow, DraftRow, NewDraftLine};
 use crate::db::{self, DbConnection};
 use crate::domain::FieldErrors;
 use crate::domain::account::Role;
 use crate::domain::asset::{self, Asset};
-use crate::domain::payee::AddressStatus;
-use crate::domain::payout::{ItemStatus, PayoutKind};
+use crate::domain::payout::{DraftStatus, PayoutKind};
 use crate::domain::registry::{self, Issue, Limits, Row, RowInput, check_text};
 use crate::error::AppError;
 use crate::service::access::Actor;
@@ -55,7 +52,7 @@ fn check_header(conn: &mut DbConnection, actor: &Actor, form: &HeaderForm) -> Re
     } else if let Err(e) = check_text(&form.purpose, MAX_DESCRIPTION_CHARS) {
         errors.add("purpose", e);
     }
-    let reporting = crate::service::access::rates::reporting(conn, actor.org_id)?.currency;
+    let reporting = crate::service::valuation::rates::reporting(conn, actor.org_id)?.currency;
     let unit = form.amount_in.trim();
     if !unit.is_empty()
         && !unit.eq_ignore_ascii_case(reporting.code)
@@ -69,7 +66,7 @@ fn check_header(conn: &mut DbConnection, actor: &Actor, form: &HeaderForm) -> Re
 
 /// The reporting currency's code when the header asks for amounts in it.
 fn header_fiat(conn: &mut DbConnection, actor: &Actor, form: &HeaderForm) -> Result<Option<&'static str>, AppError> {
-    let reporting = crate::service::access::rates::reporting(conn, actor.org_id)?.currency;
+    let reporting = crate::service::valuation::rates::reporting(conn, actor.org_id)?.currency;
     Ok(form.amount_in.trim().eq_ignore_ascii_case(reporting.code).then_some(reporting.code))
 }
 
@@ -81,8 +78,9 @@ fn fiat_rate(
     asset: &'static Asset,
     code: &str,
     reviewed: Option<crate::domain::fiat::Rate>,
-) -> Result<Result<(&'static crate::domain::fiat::Currency, crate::service::access::rates::Quote), String>, AppError> {
-    use crate::service::access::rates;
+) -> Result<Result<(&'static crate::domain::fiat::Currency, crate::service::valuation::rates::Quote), String>, AppError>
+{
+    use crate::service::valuation::rates;
     let reporting = rates::reporting(conn, actor.org_id)?;
     if reporting.currency.code != code {
         return Ok(Err(format!(
@@ -127,10 +125,14 @@ pub fn open_drafts(conn: &mut DbConnection, actor: &Actor) -> Result<Vec<DraftRo
 }
 
 /// An open draft of the actor's organization.
-fn load_open(conn: &mut DbConnection, actor: &Actor, id: i64) -> Result<(DraftRow, &'static Asset), AppError> {
+pub(super) fn load_open(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    id: i64,
+) -> Result<(DraftRow, &'static Asset), AppError> {
     actor.require(Role::can_create_payouts)?;
     let draft = db::drafts::find_in_org(conn, actor.org_id, id)?.ok_or(AppError::NotFound)?;
-    if draft.status != "open" {
+    if draft.status != DraftStatus::Open {
         let message = match draft.payout_id {
             Some(p) => format!("This draft was confirmed as payout #{p}."),
             None => "This draft was discarded.".to_string(),
@@ -239,7 +241,7 @@ pub fn view_at(
     } else {
         crate::service::payees::AddressFlags::default()
     };
-    let reporting = crate::service::access::rates::reporting(conn, actor.org_id)?.currency.code;
+    let reporting = crate::service::valuation::rates::reporting(conn, actor.org_id)?.currency.code;
     Ok(DraftView { draft, lines, checked, flags, rate_problem, reporting })
 }
 
@@ -265,7 +267,7 @@ pub fn set_header(conn: &mut DbConnection, actor: &Actor, id: i64, form: &Header
 
 /// A row to store, checked once here: views read the stored verdict instead of checking every
 /// row again.
-fn line_of(
+pub(super) fn line_of(
     asset: &'static Asset,
     draft_id: i64,
     position: i64,
@@ -291,7 +293,7 @@ fn input_of(l: &DraftLineRow) -> RowInput<'_> {
     RowInput { address: &l.address, amount: &l.amount, comment: &l.comment, reference: &l.reference }
 }
 
-fn check_room(conn: &mut DbConnection, id: i64, adding: usize, limits: &Limits) -> Result<(), AppError> {
+pub(super) fn check_room(conn: &mut DbConnection, id: i64, adding: usize, limits: &Limits) -> Result<(), AppError> {
     let existing = db::drafts::count_lines(conn, id)? as usize;
     if existing + adding > limits.max_rows {
         return Err(FieldErrors::form(format!(
@@ -343,113 +345,6 @@ pub fn delete_row(conn: &mut DbConnection, actor: &Actor, id: i64, row_id: i64) 
     })
 }
 
-/// A payee as "Add payees" offers it for this draft's asset: the address a row would pay, or
-/// why there is none.
-pub struct PayeeChoice {
-    pub id: i64,
-    pub name: String,
-    pub external_id: String,
-    pub tags: String,
-    /// The approved address on the draft's network (payable, or still cooling off).
-    pub address: Option<String>,
-    pub why_not: &'static str,
-}
-
-/// Payees matching `term` (the start of a name, an external id or a whole tag; all when empty),
-/// each with the address it would be paid at.
-pub fn payee_choices(
-    conn: &mut DbConnection,
-    actor: &Actor,
-    id: i64,
-    term: &str,
-) -> Result<(DraftRow, &'static Asset, Vec<PayeeChoice>), AppError> {
-    let (draft, asset) = load_open(conn, actor, id)?;
-    let found = crate::service::payees::list(conn, actor, term, false)?;
-    let ids: Vec<i64> = found.iter().map(|p| p.id).collect();
-    let (_, addresses) = db::payees::with_addresses(conn, actor.org_id, &ids, asset.network)?;
-    let choices = found
-        .into_iter()
-        .map(|p| {
-            let mine = addresses.iter().filter(|a| a.payee_id == p.id);
-            let approved = mine.clone().find(|a| a.status == AddressStatus::Approved).map(|a| a.address.clone());
-            let why_not = match (&approved, mine.clone().any(|a| a.status == AddressStatus::Pending)) {
-                (Some(_), _) => "",
-                (None, true) => "Address awaiting approval",
-                (None, false) => "No address on this network",
-            };
-            PayeeChoice { id: p.id, name: p.name, external_id: p.external_id, tags: p.tags, address: approved, why_not }
-        })
-        .collect();
-    Ok((draft, asset, choices))
-}
-
-/// What "Add payees" did.
-#[derive(Debug, PartialEq, Eq)]
-pub struct AddedPayees {
-    pub added: usize,
-    /// Payees left out: archived, or without an approved address on the draft's network.
-    pub skipped: Vec<String>,
-}
-
-/// Adds a row per chosen payee: the payee's approved address on the draft's network, `amount`
-/// (empty leaves each to be filled in), and the payee's external id as the reference. Read and
-/// written in one transaction, so an address changed meanwhile is the one added.
-pub fn add_payees(
-    conn: &mut DbConnection,
-    actor: &Actor,
-    id: i64,
-    payee_ids: &[i64],
-    amount: &str,
-    limits: &Limits,
-) -> Result<AddedPayees, AppError> {
-    if payee_ids.is_empty() {
-        return Err(FieldErrors::single("payee", "Choose at least one payee.").into());
-    }
-    if payee_ids.len() > limits.max_rows {
-        return Err(FieldErrors::single("payee", format!("Choose at most {} payees.", limits.max_rows)).into());
-    }
-    let mut ids = payee_ids.to_vec();
-    ids.sort_unstable();
-    ids.dedup();
-    let at = actor.now();
-    db::write_tx(conn, |conn| {
-        let (_, asset) = load_open(conn, actor, id)?;
-        let (mut payees, addresses) = db::payees::with_addresses(conn, actor.org_id, &ids, asset.network)?;
-        payees.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
-        let approved: std::collections::HashMap<i64, &str> = addresses
-            .iter()
-            .filter(|a| a.status == AddressStatus::Approved)
-            .map(|a| (a.payee_id, a.address.as_str()))
-            .collect();
-        let mut chosen = Vec::new();
-        let mut skipped = Vec::new();
-        for p in &payees {
-            match approved.get(&p.id) {
-                Some(a) if !p.archived => chosen.push((p, a.to_string())),
-                _ => skipped.push(p.name.clone()),
-            }
-        }
-        check_room(conn, id, chosen.len(), limits)?;
-        let first = db::drafts::max_position(conn, id)? + 1;
-        let lines: Vec<NewDraftLine> = chosen
-            .iter()
-            .enumerate()
-            .map(|(n, (p, address))| {
-                let form = RowForm {
-                    address: address.clone(),
-                    amount: amount.trim().to_owned(),
-                    comment: String::new(),
-                    reference: p.external_id.clone(),
-                };
-                line_of(asset, id, first + n as i64, None, &form)
-            })
-            .collect();
-        db::drafts::insert_lines(conn, &lines)?;
-        db::drafts::touch(conn, id, at)?;
-        Ok(AddedPayees { added: lines.len(), skipped })
-    })
-}
-
 /// What an upload added.
 pub struct Uploaded {
     pub rows: usize,
@@ -469,7 +364,7 @@ pub fn upload(
     let (_, asset) = load_open(conn, actor, id)?;
     let registry = registry::parse(file, asset, limits).map_err(|e| FieldErrors::single("file", e.to_string()))?;
     let rows = registry.rows.len();
-    let reporting = crate::service::access::rates::reporting(conn, actor.org_id)?.currency;
+    let reporting = crate::service::valuation::rates::reporting(conn, actor.org_id)?.currency;
     if let Some(currencies) = &registry.fiat
         && currencies.iter().any(|c| c != reporting.code)
     {
@@ -542,7 +437,7 @@ pub fn upload(
 
 pub fn discard(conn: &mut DbConnection, actor: &Actor, id: i64) -> Result<(), AppError> {
     load_open(conn, actor, id)?;
-    if !db::drafts::close(conn, id, "discarded", None, actor.now())? {
+    if !db::drafts::close(conn, id, DraftStatus::Discarded, None, actor.now())? {
         return Err(AppError::Conflict("The draft changed meanwhile; reload the page.".into()));
     }
     Ok(())
@@ -602,7 +497,7 @@ pub fn confirm(conn: &mut DbConnection, actor: &Actor, id: i64, c: Confirmation)
     };
     payouts::create_with(conn, actor, &idempotency_key(id), Some(reviewed_digest), draft_of, |conn, payout| {
         let at = actor.now();
-        if !db::drafts::close(conn, id, "confirmed", Some(payout.id), at)? {
+        if !db::drafts::close(conn, id, DraftStatus::Confirmed, Some(payout.id), at)? {
             return Err(AppError::Conflict("The draft changed meanwhile; reload the page.".into()));
         }
         // A schedule's next run repeats this one, with whatever was changed in it.
@@ -611,145 +506,4 @@ pub fn confirm(conn: &mut DbConnection, actor: &Actor, id: i64, c: Confirmation)
         }
         Ok(())
     })
-}
-
-/// "Pay failed rows again": a new draft holding just the failed rows of a payout.
-pub fn from_failed_rows(conn: &mut DbConnection, actor: &Actor, payout_id: i64) -> Result<DraftRow, AppError> {
-    actor.require(Role::can_create_payouts)?;
-    let payout = db::payouts::find_in_org(conn, actor.org_id, payout_id)?.ok_or(AppError::NotFound)?;
-    let failed: Vec<_> =
-        db::payouts::items(conn, payout.id)?.into_iter().filter(|i| i.status == ItemStatus::Failed).collect();
-    if failed.is_empty() {
-        return Err(AppError::Conflict("No row of this payout failed.".into()));
-    }
-    let asset = crate::service::payouts::payout_asset(&payout)?;
-    let at = actor.now();
-    db::write_tx(conn, |conn| {
-        let purpose = format!("{} (failed rows of payout #{})", payout.description, payout.id);
-        let purpose: String = purpose.chars().take(MAX_DESCRIPTION_CHARS).collect();
-        let draft = db::drafts::insert(conn, actor.org_id, actor.user_id, &payout.asset, &purpose, at)?;
-        let lines: Vec<NewDraftLine> = failed
-            .iter()
-            .enumerate()
-            .map(|(n, i)| {
-                let form = RowForm {
-                    address: i.address.clone(),
-                    amount: i.amount.clone(),
-                    comment: i.comment.clone(),
-                    reference: i.reference.clone(),
-                };
-                line_of(asset, draft.id, n as i64 + 1, Some(i.line.into()), &form)
-            })
-            .collect();
-        db::drafts::insert_lines(conn, &lines)?;
-        Ok(draft)
-    })
-}
-
-/// "Repeat": a new draft with the rows of a finished mass payout, each paying the payee's
-/// current payable address where the row was a payee's; the editor marks what differs.
-pub fn repeat(conn: &mut DbConnection, actor: &Actor, payout_id: i64) -> Result<DraftRow, AppError> {
-    actor.require(Role::can_create_payouts)?;
-    let payout = db::payouts::find_in_org(conn, actor.org_id, payout_id)?.ok_or(AppError::NotFound)?;
-    if payout.kind != PayoutKind::Mass || !matches!(payout.status.as_str(), "completed" | "partially_completed") {
-        return Err(AppError::Conflict("Only a completed or partially completed mass payout can be repeated.".into()));
-    }
-    let purpose: String = format!("{} (repeat of payout #{})", payout.description, payout.id)
-        .chars()
-        .take(MAX_DESCRIPTION_CHARS)
-        .collect();
-    let at = actor.now();
-    db::write_tx(conn, |conn| repeat_in_tx(conn, actor.user_id, &payout, &purpose, at))
-}
-
-/// A new draft of `payout`'s rows, each payee's row at the payee's current approved address,
-/// inside the caller's transaction (a person's Repeat, or a schedule's run).
-pub(crate) fn repeat_in_tx(
-    conn: &mut DbConnection,
-    user_id: i64,
-    payout: &db::payouts::PayoutRow,
-    purpose: &str,
-    at: NaiveDateTime,
-) -> Result<DraftRow, AppError> {
-    let asset = crate::service::payouts::payout_asset(payout)?;
-    let items = db::payouts::items(conn, payout.id)?;
-    let current = crate::service::payees::current_addresses(conn, payout.org_id, asset, &items)?;
-    let purpose: String = purpose.chars().take(MAX_DESCRIPTION_CHARS).collect();
-    let draft = db::drafts::insert(conn, payout.org_id, user_id, &payout.asset, &purpose, at)?;
-    db::drafts::set_repeat_of(conn, draft.id, payout.id)?;
-    let lines: Vec<NewDraftLine> = items
-        .iter()
-        .enumerate()
-        .map(|(n, i)| {
-            let address = i.payee_id.and_then(|p| current.get(&p)).cloned().unwrap_or_else(|| i.address.clone());
-            let form = RowForm {
-                address,
-                amount: i.amount.clone(),
-                comment: i.comment.clone(),
-                reference: i.reference.clone(),
-            };
-            line_of(asset, draft.id, n as i64 + 1, None, &form)
-        })
-        .collect();
-    db::drafts::insert_lines(conn, &lines)?;
-    Ok(DraftRow { repeat_of: Some(payout.id), ..draft })
-}
-
-/// What a repeated draft's row changes against the run it repeats.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Difference {
-    New,
-    Amount { before: String },
-    Address { before: String },
-}
-
-/// A repeated draft against its run: the differences of its rows (by stored row id), and the
-/// earlier rows it no longer has. Rows are matched by reference, or by address without one.
-pub struct Comparison {
-    pub payout_id: i64,
-    pub rows: std::collections::HashMap<i64, Vec<Difference>>,
-    /// (reference or address, amount) of earlier rows left out.
-    pub removed: Vec<(String, String)>,
-}
-
-pub fn compare(
-    conn: &mut DbConnection,
-    draft: &DraftRow,
-    lines: &[DraftLineRow],
-) -> Result<Option<Comparison>, AppError> {
-    let Some(payout_id) = draft.repeat_of else { return Ok(None) };
-    let before = db::payouts::items(conn, payout_id)?;
-    let key = |reference: &str, address: &str| {
-        if reference.trim().is_empty() { format!("a:{}", address.trim()) } else { format!("r:{}", reference.trim()) }
-    };
-    let mut earlier: std::collections::HashMap<String, &crate::db::payouts::ItemRow> =
-        before.iter().map(|i| (key(&i.reference, &i.address), i)).collect();
-    let mut rows = std::collections::HashMap::new();
-    for l in lines {
-        let k = key(&l.reference, &l.address);
-        let diffs = match earlier.remove(&k) {
-            None => vec![Difference::New],
-            Some(i) => {
-                let mut d = Vec::new();
-                if i.amount != l.amount {
-                    d.push(Difference::Amount { before: i.amount.clone() });
-                }
-                if i.address != l.address {
-                    d.push(Difference::Address { before: i.address.clone() });
-                }
-                d
-            }
-        };
-        if !diffs.is_empty() {
-            rows.insert(l.id, diffs);
-        }
-    }
-    let mut removed: Vec<(i32, String, String)> = earlier
-        .into_values()
-        .map(|i| {
-            (i.line, if i.reference.is_empty() { i.address.clone() } else { i.reference.clone() }, i.amount.clone())
-        })
-        .collect();
-    removed.sort();
-    Ok(Some(Comparison { payout_id, rows, removed: removed.into_iter().map(|(_, k, a)| (k, a)).collect() }))
 }

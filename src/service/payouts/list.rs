@@ -210,7 +210,7 @@ pub fn results_csv(conn: &mut DbConnection, actor: &Actor, payout_id: i64) -> Re
         "network_fee_value",
     ])
     .map_err(csv_err)?;
-    let values = super::values::of_payout(conn, payout.id)?;
+    let values = crate::service::valuation::values::of_payout(conn, payout.id)?;
     let plain = |f: Option<crate::domain::fiat::Fiat>| f.map(|f| f.plain()).unwrap_or_default();
     for item in db::payouts::items(conn, payout.id)? {
         let value = values.rows.get(&item.line).cloned().unwrap_or_default();

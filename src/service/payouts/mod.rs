@@ -5,22 +5,26 @@
 mod announce;
 pub mod approvals;
 pub mod bootstrap;
+pub mod cancel;
 pub mod create;
 pub mod dashboard;
 pub mod demo;
+pub mod draft_payees;
 pub mod drafts;
-pub mod journal;
 pub mod ledger;
 pub mod limits;
 pub mod list;
 pub mod paid_totals;
+pub mod pricing;
 pub mod processor;
+pub mod repeat;
 pub mod review;
 pub mod schedules;
-pub mod values;
 pub mod verify;
 pub mod view;
 
+pub use cancel::*;
 pub use create::*;
 pub use list::*;
+pub use pricing::*;
 pub use view::*;

@@ -20,8 +20,8 @@ use crate::error::AppError;
 use crate::error::stored_amount;
 use crate::rails::{Rail, RailTx, Transfer, TxState};
 use crate::service::payouts::ledger::{self, MoveContext};
-use crate::service::payouts::values::{self, PaidRow};
 use crate::service::payouts::{Change, event, payout_asset};
+use crate::service::valuation::values::{self, PaidRow};
 
 #[derive(Debug, Clone)]
 pub struct ProcessorConfig {

@@ -85,8 +85,8 @@ pub fn resolve(
         let held = amount.checked_add(fee).ok_or_else(|| AppError::Internal("item total overflow".into()))?;
         if paid {
             // The network fee of a row a person marks paid is not known here.
-            let row = super::values::PaidRow { line: item.line, amount, fee, network_fee: None };
-            super::values::record_payment(conn, payout.org_id, payout.id, asset, &[row], at)?;
+            let row = crate::service::valuation::values::PaidRow { line: item.line, amount, fee, network_fee: None };
+            crate::service::valuation::values::record_payment(conn, payout.org_id, payout.id, asset, &[row], at)?;
             super::paid_totals::record(conn, payout.org_id, asset, &[(amount, fee)], at)?;
             let known = crate::service::payees::known::PaidRow {
                 item_id: item.id,
@@ -120,8 +120,9 @@ pub fn resolve(
     })
 }
 
-/// A manager cancels a row whose transaction is pending on an EVM chain: the rail replaces that
-/// transaction with an empty one of the same nonce, and whichever is mined decides (a row already
+/// A manager cancels a row whose transaction is pending on a real chain: the rail replaces that
+/// transaction with one paying nothing (on EVM an empty one of the same nonce), and whichever is
+/// mined decides (a row already
 /// mined stays paid). For a row sent in a batch, the whole batch transaction is cancelled. Returns
 /// how many rows that transaction pays.
 pub fn cancel_transfer(conn: &mut DbConnection, actor: &Actor, payout_id: i64, item_id: i64) -> Result<i64, AppError> {
@@ -136,12 +137,13 @@ pub fn cancel_transfer(conn: &mut DbConnection, actor: &Actor, payout_id: i64, i
                 item.line
             )));
         }
-        let Some((asked, rows)) = db::evm::request_cancel(conn, &item.idempotency_key, at)? else {
+        let Some(db::sent::CancelAsked { first, rows }) = db::sent::request_cancel(conn, &item.idempotency_key, at)?
+        else {
             return Err(AppError::Conflict(
-                "Only a transfer sent on an EVM chain and not yet mined can be cancelled.".into(),
+                "Only a transfer sent on a real chain and not yet mined can be cancelled.".into(),
             ));
         };
-        if asked {
+        if first {
             let shared = if rows > 1 {
                 format!(" (its transaction pays {rows} rows, all cancelled with it)")
             } else {

@@ -21,10 +21,7 @@ use crate::service::access::audit::{self, Entry};
 pub const MAX_DAYS_BEFORE: i32 = 27;
 pub const MAX_NAME_CHARS: usize = 100;
 
-/// The organization's time zone.
-pub fn org_zone(conn: &mut DbConnection, org_id: i64) -> Result<Zone, AppError> {
-    Ok(Zone::stored(&db::orgs::find(conn, org_id)?.time_zone))
-}
+pub use crate::service::access::org_settings::time_zone as org_zone;
 
 /// Sets the time zone (admins, audited); active schedules keep their day and time of day in it.
 pub fn set_zone(conn: &mut DbConnection, actor: &Actor, name: &str) -> Result<Zone, AppError> {
@@ -336,7 +333,7 @@ fn run_one(conn: &mut DbConnection, s: &ScheduleRow, now: NaiveDateTime) -> Resu
         }
         let template = db::payouts::find_in_org(conn, s.org_id, s.template_payout_id)?.ok_or(AppError::NotFound)?;
         let purpose = format!("{} — pay day {}", s.name, zone.local(pay_day).format("%Y-%m-%d"));
-        let draft = crate::service::payouts::drafts::repeat_in_tx(conn, s.created_by, &template, &purpose, now)?;
+        let draft = crate::service::payouts::repeat::repeat_in_tx(conn, s.created_by, &template, &purpose, now)?;
         let send_on = (pay_day > now).then_some(pay_day);
         db::schedules::mark_draft(conn, draft.id, s.id, send_on)?;
         db::schedules::record_run(conn, s.id, Some(draft.id), "", now)?;

@@ -10,7 +10,8 @@ use crate::db::{self, DbConnection};
 use crate::domain::Amount;
 use crate::domain::asset::{self, Asset};
 use crate::domain::ledger::{Balance, Movement};
-use crate::domain::payout::{ItemStatus, PayoutStatus};
+use crate::domain::payout::ItemStatus;
+use crate::domain::stored::Checked;
 use crate::error::AppError;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -217,7 +218,7 @@ impl Books {
     ) -> Result<(), AppError> {
         let zero = Amount::zero(asset);
         let (mut amounts, mut fees) = (zero, zero);
-        for row in items.iter().filter(|r| r.status == ItemStatus::Completed.as_str()) {
+        for row in items.iter().filter(|r| r.status.known() == Some(ItemStatus::Completed)) {
             let whose = || format!("row #{}", row.id);
             if let (Some(a), Some(f)) = (self.amount(asset, &row.amount, whose), self.amount(asset, &row.fee, whose)) {
                 amounts = self.add(amounts, a);
@@ -324,11 +325,13 @@ impl Books {
             amounts = self.add(amounts, amount);
             fees = self.add(fees, fee);
             let both = self.add(amount, fee);
-            match ItemStatus::parse(&row.status) {
-                Some(ItemStatus::Completed) => held.paid = self.add(held.paid, both),
-                Some(ItemStatus::Failed | ItemStatus::Cancelled) => held.released = self.add(held.released, both),
-                Some(_) => held.open = self.add(held.open, both),
-                None => self.problem(format!("{}: unknown status {:?}", whose(), row.status)),
+            match &row.status {
+                Checked::Known(ItemStatus::Completed) => held.paid = self.add(held.paid, both),
+                Checked::Known(ItemStatus::Failed | ItemStatus::Cancelled) => {
+                    held.released = self.add(held.released, both)
+                }
+                Checked::Known(_) => held.open = self.add(held.open, both),
+                Checked::Unknown(name) => self.problem(format!("{}: unknown status {name:?}", whose())),
             }
         }
         if rows.len() != payout.item_count as usize {
@@ -376,11 +379,12 @@ impl Books {
                 ));
             }
         }
-        let ended = PayoutStatus::parse(&payout.status).is_some_and(|s| s.is_terminal());
-        if ended && !held.open.is_zero() {
+        if let Some(status) = payout.status.known().filter(|s| s.is_terminal())
+            && !held.open.is_zero()
+        {
             self.problem(format!(
                 "payout #{id} is {} but rows holding {} are still open",
-                payout.status,
+                status.as_str(),
                 held.open.money()
             ));
         }
@@ -402,7 +406,7 @@ impl Books {
             let (Some(hash), Some(log)) = (item.tx_hash.as_deref().filter(|h| !h.is_empty()), item.log_index) else {
                 continue;
             };
-            if item.status != ItemStatus::Completed.as_str() {
+            if item.status.known() != Some(ItemStatus::Completed) {
                 continue;
             }
             if let Some(first) = transfers.insert((hash, log), item) {

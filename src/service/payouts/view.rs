@@ -67,7 +67,7 @@ pub struct ItemView {
     pub fee: Amount,
     pub explorer_url: Option<String>,
     /// Its fiat values as recorded at confirmation and payment.
-    pub value: super::values::RowValue,
+    pub value: crate::service::valuation::values::RowValue,
 }
 
 pub struct EventView {
@@ -98,14 +98,14 @@ pub struct Details {
     /// The pay day in the organization's time zone, when there is one.
     pub pay_day: Option<String>,
     /// Fiat values recorded at confirmation and at payment.
-    pub values: super::values::PayoutValues,
+    pub values: crate::service::valuation::values::PayoutValues,
 }
 
 pub fn details(conn: &mut DbConnection, actor: &Actor, payout_id: i64) -> Result<Details, AppError> {
     let row = db::payouts::find_in_org(conn, actor.org_id, payout_id)?.ok_or(AppError::NotFound)?;
     let emails = org_emails(conn, actor.org_id)?;
     let payout = view(&row, &emails)?;
-    let values = super::values::of_payout(conn, row.id)?;
+    let values = crate::service::valuation::values::of_payout(conn, row.id)?;
     let items: Vec<ItemView> = db::payouts::items(conn, row.id)?
         .into_iter()
         .map(|r| {

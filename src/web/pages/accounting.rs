@@ -10,7 +10,7 @@ use askama::Template;
 use crate::AppState;
 use crate::domain::FieldErrors;
 use crate::error::AppError;
-use crate::service::payouts::journal::{self, Format, Journal, Mapping};
+use crate::service::valuation::journal::{self, Format, Journal, Mapping};
 use crate::web::context::{Authed, FlashKind};
 use crate::web::layout::Layout;
 use crate::web::{html, see_other_with_flash};

@@ -66,7 +66,7 @@ pub async fn show(state: web::Data<AppState>, authed: Authed) -> Result<HttpResp
         .run(move |conn| {
             let o = dashboard::overview(conn, &actor, stuck_after)?;
             let wallets = o.balances.iter().filter_map(|b| app.wallet(b.asset())).collect();
-            let gas_short = crate::service::outbound::gas_watch::short_wallets(conn, &app.chains)?;
+            let gas_short = crate::service::outbound::gas_watch::short_wallets(conn, &app.rails)?;
             let admins = users::who_can_any(conn, actor.org_id, &[Role::Admin])?;
             let accountants = users::who_can_any(conn, actor.org_id, &[Role::Accountant])?;
             Ok((o, wallets, gas_short, admins, accountants))

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use crate::AppState;
 use crate::domain::FieldErrors;
 use crate::error::AppError;
-use crate::service::payouts::drafts::{self, PayeeChoice};
+use crate::service::payouts::draft_payees::{self, PayeeChoice};
 use crate::web::context::{Authed, FlashKind};
 use crate::web::layout::Layout;
 use crate::web::{form_pairs, html, see_other_with_flash, values_of};
@@ -45,7 +45,7 @@ async fn picker_page(
     let actor = authed.actor();
     let term: String = q.chars().take(200).collect();
     let t = term.clone();
-    let (draft, asset, choices) = state.run(move |conn| drafts::payee_choices(conn, &actor, id, &t)).await?;
+    let (draft, asset, choices) = state.run(move |conn| draft_payees::payee_choices(conn, &actor, id, &t)).await?;
     let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
     html(
         status,
@@ -91,7 +91,7 @@ pub async fn add(
     let actor = authed.actor();
     let limits = state.config.registry_limits;
     let a = amount.clone();
-    match state.run(move |conn| drafts::add_payees(conn, &actor, id, &ids, &a, &limits)).await {
+    match state.run(move |conn| draft_payees::add_payees(conn, &actor, id, &ids, &a, &limits)).await {
         Ok(done) => {
             let mut message = format!("Added {} row(s) from the payee book.", done.added);
             if !done.skipped.is_empty() {

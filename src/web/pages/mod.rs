@@ -7,15 +7,18 @@ pub mod dashboard;
 pub mod draft_payees;
 pub mod drafts;
 pub mod links;
+pub mod mass_review;
 pub mod notices;
 pub mod payees;
 pub mod payouts;
+pub mod runs;
 pub mod schedules;
 pub mod security_keys;
 pub mod settings;
 pub mod settings_org;
 pub mod settings_rates;
 pub mod settings_security;
+pub mod single;
 
 /// Emails of the organization's admins, for pages that must say whom to ask (a deposit, a role).
 /// A failed lookup leaves the page without names rather than failing it.

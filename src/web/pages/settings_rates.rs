@@ -9,7 +9,7 @@ use crate::AppState;
 use crate::domain::FieldErrors;
 use crate::domain::fiat::{CURRENCIES, Currency};
 use crate::error::AppError;
-use crate::service::access::rates::{self, Overview, RateForm, RateNow, ReportingForm};
+use crate::service::valuation::rates::{self, Overview, RateForm, RateNow, ReportingForm};
 use crate::web::context::{Authed, FlashKind};
 use crate::web::datetime::Stamp;
 use crate::web::layout::Layout;

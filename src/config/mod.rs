@@ -1,5 +1,8 @@
 //! Typed configuration from flags and environment variables.
 
+pub mod mail;
+pub mod rates;
+
 use std::path::{Path, PathBuf};
 
 use clap::Args;
@@ -124,6 +127,12 @@ pub struct ServeArgs {
     #[arg(long, env = "PAYOUTS_EVM_CONFIG", value_delimiter = ',')]
     pub evm_config: Vec<std::path::PathBuf>,
 
+    /// A real chain of any family this build pays on, as FAMILY=FILE (`evm=/etc/payouts/eth.json`):
+    /// the family's chain config file (README, "Paying on a real chain"); repeat for several.
+    /// `--evm-config FILE` is `--chain-config evm=FILE`.
+    #[arg(long, env = "PAYOUTS_CHAIN_CONFIG", value_delimiter = ',')]
+    pub chain_config: Vec<crate::rails::family::ChainConfig>,
+
     /// Webhooks may go to plain http:// receivers (development only: deliveries carry payout data).
     #[arg(long, env = "PAYOUTS_WEBHOOK_ALLOW_HTTP")]
     pub webhook_allow_http: bool,
@@ -185,6 +194,15 @@ pub struct ServeArgs {
     pub metrics_token: Option<String>,
 }
 
+impl ServeArgs {
+    /// Every real chain to connect, `--evm-config` files first.
+    pub fn chain_configs(&self) -> Vec<crate::rails::family::ChainConfig> {
+        let evm =
+            self.evm_config.iter().map(|f| crate::rails::family::ChainConfig { family: "evm".into(), file: f.clone() });
+        evm.chain(self.chain_config.iter().cloned()).collect()
+    }
+}
+
 impl Default for ServeArgs {
     fn default() -> Self {
         Self {
@@ -206,6 +224,7 @@ impl Default for ServeArgs {
             sim_fail_addresses: Vec::new(),
             sim_failure_per_mille: 0,
             evm_config: Vec::new(),
+            chain_config: Vec::new(),
             webhook_allow_http: false,
             webhook_allow_private: false,
             public_url: None,
@@ -236,11 +255,11 @@ pub struct Config {
     /// Where people open the dashboard: the origin security keys are registered for.
     pub public_url: url::Url,
     /// The SMTP server email goes through; None: notices stay in the inbox.
-    pub smtp: Option<crate::service::outbound::mail::SmtpSettings>,
-    pub mail_sender: crate::service::outbound::mail::Sender,
+    pub smtp: Option<mail::SmtpSettings>,
+    pub mail_sender: mail::Sender,
     pub telegram_api: url::Url,
     /// The price API read for exchange rates, when one is configured.
-    pub rates: Option<crate::service::outbound::rates_feed::Feed>,
+    pub rates: Option<rates::Feed>,
     /// The bearer token /metrics asks for; None: no metrics served.
     pub metrics_token: Option<String>,
 }
@@ -275,7 +294,7 @@ impl Config {
             },
             public_url: public_url.clone(),
             smtp: match args.smtp_url.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-                Some(text) => Some(crate::service::outbound::mail::SmtpSettings::parse(text)?),
+                Some(text) => Some(mail::SmtpSettings::parse(text)?),
                 None => None,
             },
             mail_sender: mail_sender(args, &public_url)?,
@@ -287,8 +306,8 @@ impl Config {
     }
 }
 
-fn rates_feed(args: &ServeArgs) -> Result<Option<crate::service::outbound::rates_feed::Feed>, String> {
-    use crate::service::outbound::rates_feed::{Feed, Provider};
+fn rates_feed(args: &ServeArgs) -> Result<Option<rates::Feed>, String> {
+    use rates::{Feed, Provider};
     let Some(name) = args.rates_provider.as_deref().map(str::trim).filter(|s| !s.is_empty()) else {
         return Ok(None);
     };
@@ -308,7 +327,7 @@ fn rates_feed(args: &ServeArgs) -> Result<Option<crate::service::outbound::rates
     }))
 }
 
-fn mail_sender(args: &ServeArgs, public_url: &url::Url) -> Result<crate::service::outbound::mail::Sender, String> {
+fn mail_sender(args: &ServeArgs, public_url: &url::Url) -> Result<mail::Sender, String> {
     let from = match args.mail_from.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         Some(text) => text.to_owned(),
         None => format!("Payouts <payouts@{}>", public_url.host_str().unwrap_or("localhost")),
@@ -318,7 +337,7 @@ fn mail_sender(args: &ServeArgs, public_url: &url::Url) -> Result<crate::service
         Some(text) => Some(text.parse().map_err(|e| format!("PAYOUTS_MAIL_REPLY_TO {text:?} is not a mailbox: {e}"))?),
         None => None,
     };
-    Ok(crate::service::outbound::mail::Sender { from, reply_to })
+    Ok(mail::Sender { from, reply_to })
 }
 
 /// The dashboard's public address: given, or http://localhost on the port the server listens

@@ -8,7 +8,7 @@ use crate::db::rates::{NewRate, PinRow, ReportingRow};
 use crate::db::{self, DbConnection};
 use crate::domain::account::Role;
 use crate::domain::asset::{self, Asset};
-use crate::domain::fiat::{self, Currency, Rate};
+use crate::domain::fiat::{self, Currency, Rate, RateStatus};
 use crate::domain::{Amount, FieldErrors};
 use crate::error::AppError;
 use crate::service::access::Actor;
@@ -239,7 +239,7 @@ fn insert_own(
             currency: currency.code,
             rate: &text,
             source,
-            status: "accepted",
+            status: RateStatus::Accepted,
             observed_at: at,
             recorded_by: Some(actor.user_id),
             created_at: at,
@@ -375,7 +375,7 @@ pub fn record_provider(
             None => Reading::Accepted,
             // A second reading close to the held one confirms the move.
             Some(prev) if agrees(prev) => Reading::Accepted,
-            Some(prev) if prev.status == "held" => {
+            Some(prev) if prev.status == RateStatus::Held => {
                 let accepted = db::rates::latest_accepted(conn, 0, asset.code, currency.code)?;
                 if accepted.as_ref().is_some_and(agrees) { Reading::Accepted } else { Reading::Held }
             }
@@ -390,7 +390,7 @@ pub fn record_provider(
                 currency: currency.code,
                 rate: &text,
                 source,
-                status: if reading == Reading::Accepted { "accepted" } else { "held" },
+                status: if reading == Reading::Accepted { RateStatus::Accepted } else { RateStatus::Held },
                 observed_at: at,
                 recorded_by: None,
                 created_at: at,

@@ -13,7 +13,7 @@ use crate::domain::Amount;
 use crate::domain::asset::{self, Asset};
 use crate::domain::fiat::{self, Fiat};
 use crate::error::AppError;
-use crate::service::access::rates::{self, Quote, RateNow};
+use crate::service::valuation::rates::{self, Quote, RateNow};
 
 /// One row as confirmed: its line, amount and service fee, and the fiat amount it was typed as.
 pub(crate) struct ConfirmedRow {

@@ -194,7 +194,7 @@ fn month_bounds(month: &str, zone: crate::domain::zone::Zone) -> Result<(NaiveDa
 /// The journal of a month: an entry per payout with rows paid in it. `per_row` debits each row
 /// on its own line instead of one line per payout.
 pub fn journal(conn: &mut DbConnection, actor: &Actor, month: &str, per_row: bool) -> Result<Journal, AppError> {
-    let zone = super::schedules::org_zone(conn, actor.org_id)?;
+    let zone = crate::service::access::org_settings::time_zone(conn, actor.org_id)?;
     let (from, to) = month_bounds(month, zone)?;
     let map = mapping(conn, actor.org_id)?;
     let mut by_payout: BTreeMap<i64, Vec<ItemValueRow>> = BTreeMap::new();
@@ -204,7 +204,8 @@ pub fn journal(conn: &mut DbConnection, actor: &Actor, month: &str, per_row: boo
     let (mut entries, mut skipped) = (Vec::new(), Vec::new());
     for (payout_id, rows) in by_payout {
         let payout = db::payouts::find_in_org(conn, actor.org_id, payout_id)?.ok_or(AppError::NotFound)?;
-        let asset = super::payout_asset(&payout)?;
+        let asset = asset::find(&payout.asset)
+            .ok_or_else(|| AppError::Internal(format!("unknown stored asset {}", payout.asset)))?;
         let items: HashMap<i32, crate::db::payouts::ItemRow> =
             db::payouts::items(conn, payout_id)?.into_iter().map(|i| (i.line, i)).collect();
         match entry_of(&payout, asset, &rows, &items, &map, zone, per_row, month) {
