@@ -182,7 +182,13 @@ pub fn export_csv(conn: &mut DbConnection, actor: &Actor, query: &ListQuery) -> 
 /// transaction hash, fee, error, and the log index of a row paid in a shared (batch)
 /// transaction, then the fiat values recorded at confirmation and payment (rate, source, value,
 /// fee value, network fee) — every text cell safe to open in a spreadsheet.
+///
+/// Read from one snapshot, so that a row paid while the file is written has its value too.
 pub fn results_csv(conn: &mut DbConnection, actor: &Actor, payout_id: i64) -> Result<Vec<u8>, AppError> {
+    db::read_snapshot(conn, |conn| results_csv_now(conn, actor, payout_id))
+}
+
+fn results_csv_now(conn: &mut DbConnection, actor: &Actor, payout_id: i64) -> Result<Vec<u8>, AppError> {
     use crate::domain::spreadsheet::safe_cell;
     let payout = db::payouts::find_in_org(conn, actor.org_id, payout_id)?.ok_or(AppError::NotFound)?;
     let csv_err = |e: csv::Error| AppError::Internal(e.to_string());

@@ -101,7 +101,13 @@ pub struct Details {
     pub values: crate::service::valuation::values::PayoutValues,
 }
 
+/// Read from one snapshot: the processor records rows paid while the page is read, and the status,
+/// the rows and the timeline must show the same moment.
 pub fn details(conn: &mut DbConnection, actor: &Actor, payout_id: i64) -> Result<Details, AppError> {
+    db::read_snapshot(conn, |conn| details_now(conn, actor, payout_id))
+}
+
+fn details_now(conn: &mut DbConnection, actor: &Actor, payout_id: i64) -> Result<Details, AppError> {
     let row = db::payouts::find_in_org(conn, actor.org_id, payout_id)?.ok_or(AppError::NotFound)?;
     let emails = org_emails(conn, actor.org_id)?;
     let payout = view(&row, &emails)?;
