@@ -1,0 +1,139 @@
+//! The UTXO rail's start-up checks against a real Litecoin Core node in regtest (`litecoind`,
+//! installed by `.ci/run`): the node's network, its coin told by the genesis block, the wallet
+//! loaded and able to sign, and credentials that never show in an error.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use payouts::rails::utxo::UtxoNode;
+use payouts::rails::utxo::config::UtxoConfig;
+use serde_json::json;
+
+struct Node {
+    child: Child,
+    dir: tempfile::TempDir,
+    url: String,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn litecoind() -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|p| std::env::split_paths(&p).map(|d| d.join("litecoind")).find(|p| p.is_file()))
+}
+
+impl Node {
+    fn cookie(&self) -> PathBuf {
+        self.dir.path().join("regtest/.cookie")
+    }
+
+    /// One try: a port free a moment ago may be taken by a parallel test's process.
+    fn launch(bin: &Path) -> Option<Node> {
+        let dir = tempfile::tempdir().unwrap();
+        let (rpc, p2p) = (free_port(), free_port());
+        let child = Command::new(bin)
+            .arg("-regtest")
+            .arg(format!("-datadir={}", dir.path().display()))
+            .args([format!("-rpcport={rpc}"), format!("-port={p2p}")])
+            .args(["-server", "-listen=0", "-rpcbind=127.0.0.1", "-rpcallowip=127.0.0.1", "-fallbackfee=0.0001"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("litecoind runs");
+        let mut node = Node { child, dir, url: format!("http://127.0.0.1:{rpc}") };
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(60) {
+            if node.child.try_wait().ok().flatten().is_some() {
+                return None;
+            }
+            if node.cookie().is_file() && node.cli("createwallet", json!(["hot"])).is_ok() {
+                return Some(node);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        None
+    }
+
+    /// A node-wide call with the cookie, as an operator would make it.
+    fn cli(&self, method: &str, params: serde_json::Value) -> Result<serde_json::Value, String> {
+        let secret = payouts::rails::utxo::config::Credentials::Cookie(self.cookie()).read()?;
+        let rpc = payouts::rails::utxo::rpc::NodeRpc::new(&self.url, "", &secret, Duration::from_secs(30));
+        rpc.node(method, params).map_err(|e| e.to_string())
+    }
+
+    fn config(&self, dir: &Path, replace: &[(&str, &str)]) -> Result<UtxoConfig, String> {
+        let mut json = format!(
+            r#"{{"rpc_url": "{}", "rpc_cookie_file": "{}", "wallet": "hot", "network": "regtest",
+                "max_fee_rate_sat_vb": 50, "assets": {{"LTC": {{}}}}}}"#,
+            self.url,
+            self.cookie().display()
+        );
+        for (from, to) in replace {
+            json = json.replace(from, to);
+        }
+        let path = dir.join("ltc.json");
+        std::fs::write(&path, json).unwrap();
+        UtxoConfig::load(&path)
+    }
+}
+
+fn node_or_skip() -> Option<Node> {
+    match litecoind() {
+        Some(bin) => Some((0..5).find_map(|_| Node::launch(&bin)).expect("litecoind starts within five tries")),
+        None if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("CI=true but litecoind is missing: the UTXO rail would go untested")
+        }
+        None => {
+            eprintln!("NOTICE: litecoind not found (Debian package litecoind): the UTXO rail tests are skipped");
+            None
+        }
+    }
+}
+
+#[test]
+fn a_node_is_accepted_only_on_the_configured_network_coin_and_wallet() {
+    let Some(node) = node_or_skip() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let connect = |replace: &[(&str, &str)]| node.config(dir.path(), replace).and_then(UtxoNode::connect);
+
+    let ok = connect(&[]).unwrap();
+    assert_eq!((ok.config.asset.code, ok.config.wallet.as_str()), ("LTC", "hot"));
+
+    let main = connect(&[("\"regtest\"", "\"main\"")]).unwrap_err();
+    assert!(main.ends_with("is on the regtest network, not main"), "{main}");
+    let bitcoin = connect(&[("\"LTC\"", "\"BTC\"")]).unwrap_err();
+    assert!(bitcoin.contains("is not a Bitcoin node: its genesis block is 530827f3"), "{bitcoin}");
+    let unknown = connect(&[("\"hot\"", "\"payroll\"")]).unwrap_err();
+    assert!(unknown.contains("the wallet \"payroll\" is not loaded"), "{unknown}");
+
+    node.cli("createwallet", json!(["watch", true])).unwrap();
+    let watch = connect(&[("\"hot\"", "\"watch\"")]).unwrap_err();
+    assert!(watch.contains("holds no private keys, so it cannot sign"), "{watch}");
+}
+
+#[test]
+fn wrong_credentials_are_named_and_never_shown() {
+    let Some(node) = node_or_skip() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let password = dir.path().join("password");
+    std::fs::write(&password, "hunter2-not-the-password\n").unwrap();
+    let cookie_field = format!("\"rpc_cookie_file\": \"{}\"", node.cookie().display());
+    let by_password = format!("\"rpc_user\": \"payouts\", \"rpc_password_file\": \"{}\"", password.display());
+    let e = node.config(dir.path(), &[(&cookie_field, &by_password)]).and_then(UtxoNode::connect).unwrap_err();
+    assert!(e.contains("refused the RPC credentials (HTTP 401)"), "{e}");
+    assert!(!e.contains("hunter2"), "{e}");
+
+    let missing = format!("\"rpc_cookie_file\": \"{}\"", dir.path().join("no-cookie").display());
+    let e = node.config(dir.path(), &[(&cookie_field, &missing)]).and_then(UtxoNode::connect).unwrap_err();
+    assert!(e.starts_with("rpc_cookie_file") && e.contains("no-cookie"), "{e}");
+}
