@@ -8,6 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use payouts::rails::utxo::UtxoNode;
+use payouts::rails::utxo::build::Output;
 use payouts::rails::utxo::config::UtxoConfig;
 use serde_json::json;
 
@@ -136,4 +137,55 @@ fn wrong_credentials_are_named_and_never_shown() {
     let missing = format!("\"rpc_cookie_file\": \"{}\"", dir.path().join("no-cookie").display());
     let e = node.config(dir.path(), &[(&cookie_field, &missing)]).and_then(UtxoNode::connect).unwrap_err();
     assert!(e.starts_with("rpc_cookie_file") && e.contains("no-cookie"), "{e}");
+}
+
+/// A mass payout's 300 rows as one transaction, funded and signed by the node's wallet: every
+/// output pays its row's address exactly its amount, the change sits apart, the fee stays under
+/// the cap, and inputs not broadcast go back to the wallet.
+#[test]
+fn three_hundred_rows_become_one_signed_transaction_paying_each_exactly() {
+    let Some(node) = node_or_skip() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let hot = node.config(dir.path(), &[]).and_then(UtxoNode::connect).unwrap();
+    let funding = hot.rpc.wallet("getnewaddress", json!([])).unwrap();
+    hot.rpc.node("generatetoaddress", json!([101, funding])).unwrap();
+    node.cli("createwallet", json!(["payees"])).unwrap();
+    let payees = payouts::rails::utxo::rpc::NodeRpc::new(
+        &node.url,
+        "payees",
+        &payouts::rails::utxo::config::Credentials::Cookie(node.cookie()).read().unwrap(),
+        Duration::from_secs(30),
+    );
+    let ltc = payouts::domain::asset::find("LTC").unwrap();
+    let outputs: Vec<Output> = (0..300u64)
+        .map(|i| Output {
+            address: payees.wallet("getnewaddress", json!([])).unwrap().as_str().unwrap().to_owned(),
+            // 0.001 LTC and up, with a different last digit on every row.
+            amount: payouts::domain::Amount::from_minor(ltc, 100_000 + i128::from(i) * 1_001),
+        })
+        .collect();
+    let signed = hot.build(&outputs, 20).unwrap();
+
+    let decoded = hot.rpc.node("decoderawtransaction", json!([signed.hex])).unwrap();
+    assert_eq!(decoded["txid"].as_str(), Some(signed.txid.as_str()));
+    let vout = decoded["vout"].as_array().unwrap();
+    assert!(vout.len() == 300 || vout.len() == 301, "one output a row, and the change");
+    for (row, (o, n)) in outputs.iter().zip(&signed.vouts).enumerate() {
+        let out = &vout[*n as usize];
+        let asked = o.amount.minor();
+        let asked = format!("{}.{:08}", asked / 100_000_000, asked % 100_000_000);
+        assert_eq!(format!("{:.8}", out["value"].as_f64().unwrap()), asked, "row {row}");
+        let to = &out["scriptPubKey"];
+        assert_eq!(to["addresses"][0].as_str().or(to["address"].as_str()), Some(o.address.as_str()), "row {row}");
+    }
+    assert!(
+        signed.fee_sat > 0 && signed.fee_sat <= 20 * signed.vsize + 20,
+        "fee {} for {} vB",
+        signed.fee_sat,
+        signed.vsize
+    );
+    let locked = hot.rpc.wallet("listlockunspent", json!([])).unwrap();
+    assert!(!locked.as_array().unwrap().is_empty(), "the inputs stay locked to the signed transaction");
+    hot.release(&signed.hex).unwrap();
+    assert!(hot.rpc.wallet("listlockunspent", json!([])).unwrap().as_array().unwrap().is_empty());
 }

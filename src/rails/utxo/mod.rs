@@ -1,9 +1,11 @@
 //! The UTXO family (issue 40, in progress): Bitcoin and Litecoin paid through a node of Bitcoin
-//! Core's JSON-RPC family and its wallet. What is here: the chain config and the start-up checks
-//! (the node's chain, its coin by the genesis block, the wallet loaded and able to sign). Paying
-//! — the PSBT funded, signed and stored before broadcast, one transaction per mass payout — is
-//! not yet, so this family is not registered in `rails::family` and pays nothing.
+//! Core's JSON-RPC family and its wallet. What is here: the chain config, the start-up checks
+//! (the node's chain, its coin by the genesis block, the wallet loaded and able to sign) and a
+//! payout's rows built and signed as one transaction (`build`). Storing it before broadcast,
+//! broadcasting and following it are not yet, so this family is not registered in
+//! `rails::family` and pays nothing.
 
+pub mod build;
 pub mod config;
 pub mod rpc;
 
