@@ -2,104 +2,16 @@
 //! installed by `.ci/run`): the node's network, its coin told by the genesis block, the wallet
 //! loaded and able to sign, and credentials that never show in an error.
 
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
+#[path = "utxo/harness.rs"]
+mod harness;
 
+use std::time::Duration;
+
+use harness::node_or_skip;
 use payouts::rails::utxo::UtxoNode;
 use payouts::rails::utxo::build::Output;
-use payouts::rails::utxo::config::UtxoConfig;
 use serde_json::json;
-
-struct Node {
-    child: Child,
-    dir: tempfile::TempDir,
-    url: String,
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        self.child.kill().ok();
-        self.child.wait().ok();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn litecoind() -> Option<PathBuf> {
-    std::env::var_os("PATH").and_then(|p| std::env::split_paths(&p).map(|d| d.join("litecoind")).find(|p| p.is_file()))
-}
-
-impl Node {
-    fn cookie(&self) -> PathBuf {
-        self.dir.path().join("regtest/.cookie")
-    }
-
-    /// One try: a port free a moment ago may be taken by a parallel test's process.
-    fn launch(bin: &Path) -> Option<Node> {
-        let dir = tempfile::tempdir().unwrap();
-        let (rpc, p2p) = (free_port(), free_port());
-        let child = Command::new(bin)
-            .arg("-regtest")
-            .arg(format!("-datadir={}", dir.path().display()))
-            .args([format!("-rpcport={rpc}"), format!("-port={p2p}")])
-            .args(["-server", "-listen=0", "-rpcbind=127.0.0.1", "-rpcallowip=127.0.0.1", "-fallbackfee=0.0001"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("litecoind runs");
-        let mut node = Node { child, dir, url: format!("http://127.0.0.1:{rpc}") };
-        let started = Instant::now();
-        while started.elapsed() < Duration::from_secs(60) {
-            if node.child.try_wait().ok().flatten().is_some() {
-                return None;
-            }
-            if node.cookie().is_file() && node.cli("createwallet", json!(["hot"])).is_ok() {
-                return Some(node);
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        None
-    }
-
-    /// A node-wide call with the cookie, as an operator would make it.
-    fn cli(&self, method: &str, params: serde_json::Value) -> Result<serde_json::Value, String> {
-        let secret = payouts::rails::utxo::config::Credentials::Cookie(self.cookie()).read()?;
-        let rpc = payouts::rails::utxo::rpc::NodeRpc::new(&self.url, "", &secret, Duration::from_secs(30));
-        rpc.node(method, params).map_err(|e| e.to_string())
-    }
-
-    fn config(&self, dir: &Path, replace: &[(&str, &str)]) -> Result<UtxoConfig, String> {
-        let mut json = format!(
-            r#"{{"rpc_url": "{}", "rpc_cookie_file": "{}", "wallet": "hot", "network": "regtest",
-                "max_fee_rate_sat_vb": 50, "assets": {{"LTC": {{}}}}}}"#,
-            self.url,
-            self.cookie().display()
-        );
-        for (from, to) in replace {
-            json = json.replace(from, to);
-        }
-        let path = dir.join("ltc.json");
-        std::fs::write(&path, json).unwrap();
-        UtxoConfig::load(&path)
-    }
-}
-
-fn node_or_skip() -> Option<Node> {
-    match litecoind() {
-        Some(bin) => Some((0..5).find_map(|_| Node::launch(&bin)).expect("litecoind starts within five tries")),
-        None if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("CI=true but litecoind is missing: the UTXO rail would go untested")
-        }
-        None => {
-            eprintln!("NOTICE: litecoind not found (Debian package litecoind): the UTXO rail tests are skipped");
-            None
-        }
-    }
-}
 
 #[test]
 fn a_node_is_accepted_only_on_the_configured_network_coin_and_wallet() {
@@ -188,4 +100,25 @@ fn three_hundred_rows_become_one_signed_transaction_paying_each_exactly() {
     assert!(!locked.as_array().unwrap().is_empty(), "the inputs stay locked to the signed transaction");
     hot.release(&signed.hex).unwrap();
     assert!(hot.rpc.wallet("listlockunspent", json!([])).unwrap().as_array().unwrap().is_empty());
+}
+
+/// A regtest address is refused like any test network's until this process connects a rail to a
+/// regtest node; then it is paid like a mainnet one.
+#[test]
+fn regtest_addresses_are_accepted_only_once_a_regtest_node_is_connected() {
+    let Some(node) = node_or_skip() else { return };
+    let ltc = payouts::domain::asset::find("LTC").unwrap();
+    let address = node.wallet("hot", "getnewaddress", json!([])).as_str().unwrap().to_owned();
+    let refused = payouts::domain::address::Address::parse(ltc, &address).unwrap_err();
+    assert!(refused.contains("testnet address; only mainnet"), "{refused}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let url = payouts::db::DatabaseUrl::sqlite_path(&dir.path().join("db"));
+    let pool = payouts::db::connect(&url, 1).unwrap();
+    payouts::db::migrate(&mut pool.get().unwrap()).unwrap();
+    let setup = payouts::rails::family::Setup { pool, clock: Default::default() };
+    let chain = payouts::rails::family::ChainConfig { family: "utxo".into(), file: node.config_file(dir.path(), &[]) };
+    let connected = payouts::rails::family::connect_all(&[chain], &setup).unwrap();
+    assert_eq!(connected[0].assets, ["LTC"]);
+    assert_eq!(payouts::domain::address::Address::parse(ltc, &address).unwrap().value, address);
 }

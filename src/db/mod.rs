@@ -34,6 +34,7 @@ pub mod settings;
 pub mod sim;
 pub mod stamp;
 pub mod users;
+pub mod utxo;
 pub mod values;
 pub mod verify;
 pub mod webhooks;

@@ -82,6 +82,8 @@ pub struct ItemRow {
     pub payee_id: Option<i64>,
     /// Where in its block the row's payment was logged, when it shared a batch transaction.
     pub log_index: Option<i32>,
+    /// Which output of its transaction paid the row, on a UTXO chain.
+    pub vout: Option<i32>,
 }
 
 #[derive(Clone, Insertable)]

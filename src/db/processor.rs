@@ -194,9 +194,13 @@ pub fn set_tx_hash(conn: &mut DbConnection, item_id: i64, tx_hash: &str) -> DbRe
     diesel::update(i::payout_items.find(item_id)).set(i::tx_hash.eq(Some(tx_hash))).execute(conn).map(drop)
 }
 
-/// Where in its block a completed row's payment was logged (a batch's row).
-pub fn set_log_index(conn: &mut DbConnection, item_id: i64, log_index: i32) -> DbResult<()> {
-    diesel::update(i::payout_items.find(item_id)).set(i::log_index.eq(Some(log_index))).execute(conn).map(drop)
+/// Where a completed row's payment is within its transaction: the event a batch logged, or the
+/// output that pays it on a UTXO chain.
+pub fn set_place(conn: &mut DbConnection, item_id: i64, log_index: Option<i32>, vout: Option<i32>) -> DbResult<()> {
+    diesel::update(i::payout_items.find(item_id))
+        .set((i::log_index.eq(log_index), i::vout.eq(vout)))
+        .execute(conn)
+        .map(drop)
 }
 
 /// submitting → completed or failed for items the network settled as they were sent: only

@@ -198,6 +198,7 @@ diesel::table! {
         updated_at -> Timestamp,
         payee_id -> Nullable<BigInt>,
         log_index -> Nullable<Integer>,
+        vout -> Nullable<Integer>,
     }
 }
 
@@ -239,6 +240,42 @@ diesel::table! {
         tx_hash -> Text,
         idempotency_key -> Text,
         raw_tx -> Text,
+        replaced_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    utxo_transactions (tx_key) {
+        tx_key -> Text,
+        coin -> Text,
+        txid -> Text,
+        raw_tx -> Text,
+        fee_sat -> BigInt,
+        vsize -> BigInt,
+        signed_height -> BigInt,
+        created_at -> Timestamp,
+        cancel_requested_at -> Nullable<Timestamp>,
+        cancels -> Bool,
+    }
+}
+
+diesel::table! {
+    utxo_rows (idempotency_key) {
+        idempotency_key -> Text,
+        tx_key -> Text,
+        row_index -> Integer,
+        address -> Text,
+        amount_sat -> BigInt,
+        vout -> Integer,
+    }
+}
+
+diesel::table! {
+    utxo_replaced (txid) {
+        txid -> Text,
+        tx_key -> Text,
+        raw_tx -> Text,
+        fee_sat -> BigInt,
         replaced_at -> Timestamp,
     }
 }
@@ -726,6 +763,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     evm_batch_rows,
     evm_replaced,
     evm_transactions,
+    utxo_transactions,
+    utxo_rows,
+    utxo_replaced,
     mass_drafts,
     mass_draft_rows,
     approval_thresholds,

@@ -1,5 +1,5 @@
 //! What the services ask of the transactions the rails sent, whatever the family: each family
-//! keeps its own signed transactions in its own tables (`db::evm`), and these questions are asked
+//! keeps its own signed transactions in its own tables (`db::evm`, `db::utxo`), and these questions are asked
 //! of each family's store in turn. A family whose transactions can be cancelled answers here.
 
 use chrono::NaiveDateTime;
@@ -18,5 +18,9 @@ pub struct CancelAsked {
 /// Records a request to cancel the transaction paying `key`, in the caller's transaction; None
 /// when no rail sent a cancellable transaction for it.
 pub fn request_cancel(conn: &mut DbConnection, key: &str, at: NaiveDateTime) -> DbResult<Option<CancelAsked>> {
-    Ok(super::evm::request_cancel(conn, key, at)?.map(|(first, rows)| CancelAsked { first, rows }))
+    let asked = match super::evm::request_cancel(conn, key, at)? {
+        Some(asked) => Some(asked),
+        None => super::utxo::request_cancel(conn, key, at)?,
+    };
+    Ok(asked.map(|(first, rows)| CancelAsked { first, rows }))
 }

@@ -42,6 +42,8 @@ pub struct RailTx {
     /// Where in its block the transfer was logged, for a transfer sharing a transaction with
     /// others (a batch), once mined.
     pub log_index: Option<u32>,
+    /// Which output of its transaction pays the transfer, on a UTXO chain.
+    pub vout: Option<u32>,
 }
 
 #[derive(Debug, Clone, thiserror::Error)]

@@ -68,7 +68,7 @@ fn refused(message: &str) -> RailTx {
         "The transfer would be refused on chain ({}); it was not sent and nothing was paid.",
         printable(message)
     );
-    RailTx { tx_hash: String::new(), state: TxState::Failed { reason }, log_index: None }
+    RailTx { tx_hash: String::new(), state: TxState::Failed { reason }, log_index: None, vout: None }
 }
 
 impl EvmRail {
@@ -192,6 +192,7 @@ impl EvmRail {
                     tx_hash: row.tx_hash.clone(),
                     state: TxState::Pending { confirmations: 0 },
                     log_index: None,
+                    vout: None,
                 });
             }
             queue.drain(..take);
@@ -326,7 +327,7 @@ impl EvmRail {
                 },
                 other => other.clone(),
             };
-            answers.push((key, RailTx { tx_hash: hash.clone(), state, log_index }));
+            answers.push((key, RailTx { tx_hash: hash.clone(), state, log_index, vout: None }));
         }
         Ok(answers)
     }

@@ -364,7 +364,12 @@ impl EvmRail {
             // Stored: the look-up after this sends the same bytes again or finds them.
             tracing::warn!(key = %t.key, error = %e, "broadcast failed; it will be retried by look-up");
         }
-        Ok(Some(RailTx { tx_hash: row.tx_hash, state: TxState::Pending { confirmations: 0 }, log_index: None }))
+        Ok(Some(RailTx {
+            tx_hash: row.tx_hash,
+            state: TxState::Pending { confirmations: 0 },
+            log_index: None,
+            vout: None,
+        }))
     }
 }
 
@@ -554,7 +559,9 @@ impl Rail for EvmRail {
         let mut answers: std::collections::HashMap<String, Result<Option<RailTx>, RailError>> =
             batched.into_iter().map(|(k, tx)| (k, Ok(Some(tx)))).collect();
         for row in stored {
-            let answer = self.state_of(&row).map(|(state, tx_hash)| Some(RailTx { tx_hash, state, log_index: None }));
+            let answer = self
+                .state_of(&row)
+                .map(|(state, tx_hash)| Some(RailTx { tx_hash, state, log_index: None, vout: None }));
             answers.insert(row.idempotency_key.clone(), answer);
         }
         keys.iter().map(|k| answers.get(*k).cloned().unwrap_or(Ok(None))).collect()

@@ -44,7 +44,7 @@ pub enum BuildError {
 /// A node's amount (a JSON number of whole coins with at most 8 decimals) in satoshis. The f64
 /// nearest any amount below 21 million coins lies within a fifth of a satoshi of it, and writing
 /// it with 8 decimals rounds correctly, so the digits written are the node's.
-fn sats(v: &Value) -> Option<u64> {
+pub(super) fn sats(v: &Value) -> Option<u64> {
     let coins = v.as_f64().filter(|c| c.is_finite() && *c >= 0.0 && *c < 21e6)?;
     let text = format!("{coins:.8}");
     let (whole, fraction) = text.split_once('.')?;

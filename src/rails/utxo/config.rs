@@ -31,6 +31,13 @@ struct File {
     fee_target_blocks: u32,
     /// The highest fee rate paid, in satoshi (litoshi) per virtual byte; above it nothing is sent.
     max_fee_rate_sat_vb: u64,
+    /// The fee rate used while the node has no estimate (a new node, regtest); without it, rows
+    /// wait until the node can estimate.
+    fallback_fee_rate_sat_vb: Option<u64>,
+    /// Blocks a transaction may stay unconfirmed before it is replaced with a higher fee, when
+    /// the node's estimate has risen above what it paid.
+    #[serde(default = "default_replace_after")]
+    replace_after_blocks: u32,
     /// Exactly one: BTC or LTC, with nothing to say about it.
     assets: BTreeMap<String, Empty>,
     /// Outputs below this many satoshis are refused at review (the node would not relay them).
@@ -51,6 +58,10 @@ fn default_confirmations() -> u32 {
 
 fn default_fee_target() -> u32 {
     6
+}
+
+fn default_replace_after() -> u32 {
+    3
 }
 
 /// Bitcoin Core's dust limit for a P2PKH output at its default relay fee.
@@ -152,6 +163,8 @@ pub struct UtxoConfig {
     pub confirmations: u32,
     pub fee_target_blocks: u32,
     pub max_fee_rate_sat_vb: u64,
+    pub fallback_fee_rate_sat_vb: Option<u64>,
+    pub replace_after_blocks: u32,
     pub asset: &'static Asset,
     pub dust_limit_sat: u64,
     pub max_outputs: usize,
@@ -182,11 +195,24 @@ impl UtxoConfig {
         if genesis(asset.code, network).is_none() {
             return Err(format!("{shown}: {} is not paid by this rail (BTC or LTC)", asset.code));
         }
+        // The review refuses amounts under the asset's minimum payout, naming it; with the dust
+        // limit below that minimum no row can reach the node as dust.
+        let minimum = crate::domain::Amount::parse(asset, asset.min_amount).map(|m| m.minor()).unwrap_or_default();
+        if i128::from(file.dust_limit_sat) >= minimum {
+            return Err(format!(
+                "{shown}: dust_limit_sat {} is not below {}'s minimum payout of {} ({minimum} satoshis), which the \
+                 review enforces",
+                file.dust_limit_sat, asset.code, asset.min_amount
+            ));
+        }
         if file.wallet.trim().is_empty() {
             return Err(format!("{shown}: wallet must name the node wallet that pays"));
         }
         if file.max_fee_rate_sat_vb == 0 {
             return Err(format!("{shown}: max_fee_rate_sat_vb must be at least 1"));
+        }
+        if file.fallback_fee_rate_sat_vb.is_some_and(|f| f == 0 || f > file.max_fee_rate_sat_vb) {
+            return Err(format!("{shown}: fallback_fee_rate_sat_vb must be between 1 and max_fee_rate_sat_vb"));
         }
         if file.max_outputs == 0 {
             return Err(format!("{shown}: max_outputs must be at least 1"));
@@ -199,6 +225,8 @@ impl UtxoConfig {
             confirmations: file.confirmations.max(1),
             fee_target_blocks: file.fee_target_blocks.clamp(1, 1008),
             max_fee_rate_sat_vb: file.max_fee_rate_sat_vb,
+            fallback_fee_rate_sat_vb: file.fallback_fee_rate_sat_vb,
+            replace_after_blocks: file.replace_after_blocks.max(1),
             asset,
             dust_limit_sat: file.dust_limit_sat,
             max_outputs: file.max_outputs,
@@ -237,6 +265,11 @@ mod tests {
             (GOOD.replace("\"max_fee_rate_sat_vb\": 50", "\"max_fee_rate_sat_vb\": 0"), "at least 1"),
             (GOOD.replace("\"rpc_cookie_file\"", "\"rpc_user\": \"u\", \"rpc_cookie_file\""), "name either"),
             (GOOD.replace("\"wallet\"", "\"walet\""), "unknown field"),
+            (GOOD.replace("\"wallet\"", "\"dust_limit_sat\": 100000, \"wallet\""), "LTC's minimum payout of 0.001"),
+            (
+                GOOD.replace("\"max_fee_rate_sat_vb\"", "\"fallback_fee_rate_sat_vb\": 60, \"max_fee_rate_sat_vb\""),
+                "between 1",
+            ),
         ];
         for (json, why) in cases {
             let e = load(&json).unwrap_err();

@@ -1,12 +1,15 @@
-//! The UTXO family (issue 40, in progress): Bitcoin and Litecoin paid through a node of Bitcoin
-//! Core's JSON-RPC family and its wallet. What is here: the chain config, the start-up checks
-//! (the node's chain, its coin by the genesis block, the wallet loaded and able to sign) and a
-//! payout's rows built and signed as one transaction (`build`). Storing it before broadcast,
-//! broadcasting and following it are not yet, so this family is not registered in
-//! `rails::family` and pays nothing.
+//! The UTXO family: Bitcoin and Litecoin paid through a node of Bitcoin Core's JSON-RPC family
+//! and its wallet (`--chain-config utxo=FILE`). A payout's rows go out as one transaction, one
+//! output each, funded and signed by the node's wallet (`build`), stored with each row's output
+//! before it is broadcast and followed until deep enough (`rail`, `follow`); the chain config
+//! and the start-up checks (the node's chain, its coin by the genesis block, the wallet loaded
+//! and able to sign) are `config` and [`UtxoNode::connect`].
 
 pub mod build;
+pub mod chain;
 pub mod config;
+mod follow;
+pub mod rail;
 pub mod rpc;
 
 use std::time::Duration;

@@ -214,6 +214,7 @@ fn results_csv_now(conn: &mut DbConnection, actor: &Actor, payout_id: i64) -> Re
         "network_fee",
         "network_fee_asset",
         "network_fee_value",
+        "vout",
     ])
     .map_err(csv_err)?;
     let values = crate::service::valuation::values::of_payout(conn, payout.id)?;
@@ -247,6 +248,7 @@ fn results_csv_now(conn: &mut DbConnection, actor: &Actor, payout_id: i64) -> Re
             &paid.and_then(|p| p.network_fee).map(|n| n.to_string()).unwrap_or_default(),
             paid.and_then(|p| p.network_fee).map(|n| n.asset().code).unwrap_or_default(),
             &plain(paid.and_then(|p| p.network_fee_value)),
+            &item.vout.map(|n| n.to_string()).unwrap_or_default(),
         ])
         .map_err(csv_err)?;
     }

@@ -122,6 +122,7 @@ pub fn tick(
         };
         let mut item = item;
         item.log_index = tx.log_index.map(|n| n as i32);
+        item.vout = tx.vout.map(|n| n as i32);
         settled.push((item.payout_id, (item, outcome)));
     }
     for (payout_id, outcomes) in group_by(settled) {
@@ -158,7 +159,7 @@ pub fn tick(
 fn record_new_hash(conn: &mut DbConnection, clock: &Clock, item: &ItemRow, hash: &str) -> Result<(), AppError> {
     let at = clock.now();
     let before = item.tx_hash.as_deref().unwrap_or("none");
-    let text = format!("Line {}: transaction {hash} now stands in place of {before} (same nonce)", item.line);
+    let text = format!("Line {}: transaction {hash} now stands in place of {before} (a replacement)", item.line);
     let change = Change::Item(item.id, ItemStatus::Submitted, ItemStatus::Submitted);
     db::write_tx(conn, |conn| {
         db::processor::set_tx_hash(conn, item.id, hash)?;
@@ -294,6 +295,7 @@ fn send(
         // A row failed before anything was sent (a batch row that would revert) has no hash.
         item.tx_hash = (!tx.tx_hash.is_empty()).then(|| tx.tx_hash.clone());
         item.log_index = tx.log_index.map(|n| n as i32);
+        item.vout = tx.vout.map(|n| n as i32);
         ended.push((item, result));
     }
     let sender = Sender { owner, rail: rail.label() };
@@ -436,8 +438,8 @@ fn record_ends(
         .into_iter()
         .collect();
         for (item, network_fee) in items.into_iter().filter(|(i, _)| recorded.contains(&i.id)) {
-            if let (None, Some(n)) = (error, item.log_index) {
-                db::processor::set_log_index(conn, item.id, n)?;
+            if error.is_none() && (item.log_index.is_some() || item.vout.is_some()) {
+                db::processor::set_place(conn, item.id, item.log_index, item.vout)?;
             }
             let (amount, fee) = (stored_amount(asset, &item.amount)?, stored_amount(asset, &item.fee)?);
             let held = amount.checked_add(fee).ok_or_else(|| AppError::Internal("item total overflow".into()))?;

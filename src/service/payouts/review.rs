@@ -121,7 +121,8 @@ pub fn resolve(
 }
 
 /// A manager cancels a row whose transaction is pending on a real chain: the rail replaces that
-/// transaction with one paying nothing (on EVM an empty one of the same nonce), and whichever is
+/// transaction with one paying nothing (on EVM an empty one of the same nonce; on a UTXO chain the
+/// same inputs paid back to the wallet), and whichever is
 /// mined decides (a row already
 /// mined stays paid). For a row sent in a batch, the whole batch transaction is cancelled. Returns
 /// how many rows that transaction pays.

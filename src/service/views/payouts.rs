@@ -32,6 +32,9 @@ pub struct ItemJson {
     /// Where in its block this row's payment was logged, when it shared its transaction with
     /// other rows (an EVM batch): tells this row apart on an explorer.
     pub log_index: Option<i32>,
+    /// Which output of its transaction paid this row, on a UTXO chain (Bitcoin, Litecoin): a
+    /// mass payout's rows share one transaction, and `tx_hash:vout` names this row's payment.
+    pub vout: Option<i32>,
     pub error: Option<String>,
     /// The payee this row paid, when its address was a payee's approved address.
     pub payee_id: Option<i64>,
@@ -200,6 +203,7 @@ pub fn item_json(i: ItemRow) -> ItemJson {
         status: i.status.as_str().to_owned(),
         tx_hash: i.tx_hash,
         log_index: i.log_index,
+        vout: i.vout,
         error: i.error,
         payee_id: i.payee_id,
         fiat: None,
