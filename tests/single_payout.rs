@@ -320,3 +320,44 @@ async fn viewers_cannot_create_and_other_organizations_get_404() {
         assert_eq!(status_of(&app, id), "in_progress");
     }
 }
+
+/// Solana is an asset family of its own before its rail lands: its addresses are checked as
+/// 32-byte keys (one owned by a program warned about on the review), and the simulated network
+/// names the transfer by a signature, as Solana does.
+#[actix_web::test]
+async fn a_sol_payout_is_checked_as_solana_and_named_by_a_signature() {
+    // The ed25519 base point: a key's address. y = 2 is on no point: a program's address.
+    let wallet = "6x5SYnLroiN7WYq8NQYU9KHcH4YjpBbwpUfVu3EB7ieH";
+    let mut off = [0u8; 32];
+    off[0] = 2;
+    let program = bs58::encode(off).into_string();
+    for backend in backends() {
+        let app = TestApp::start(backend).await;
+        let mut admin = app.client().await;
+        admin.login("admin@demo.local", "demo").await;
+        admin.get("/settings/balances").await;
+        let res = admin.post_form("/settings/balances", &[("asset", "SOL"), ("amount", "10"), ("note", "seed")]).await;
+        assert_eq!(res.status, StatusCode::SEE_OTHER, "[{backend:?}] {}", res.body);
+        let mut client = app.client().await;
+        client.login("accountant@demo.local", "demo").await;
+        client.get("/payouts/new/single").await;
+        let form = [("asset", "SOL"), ("amount", "1.5"), ("address", program.as_str()), ("description", "Rent")];
+        let review = client.post_form("/payouts/new/single", &form).await;
+        assert!(review.body.contains("belongs to a program"), "[{backend:?}] {}", review.body);
+        let typo =
+            [("asset", "SOL"), ("amount", "1.5"), ("address", "6x5SYnLroiN7WYq8NQYU9KHcH4YjpBb"), ("description", "x")];
+        let refused = client.post_form("/payouts/new/single", &typo).await;
+        assert!(refused.body.contains("a character is missing or extra"), "[{backend:?}] {}", refused.body);
+
+        let res = client.single_payout("SOL", "1.5", wallet, "Invoice 8").await;
+        assert_eq!(res.status, StatusCode::SEE_OTHER, "[{backend:?}] {}", res.body);
+        let id = payout_id_of(&res);
+        process_all(&app, &instant_rail(&app, &[]));
+        assert_eq!(status_of(&app, id), "completed", "[{backend:?}]");
+        let item = &payouts::db::payouts::items(&mut app.conn(), id).unwrap()[0];
+        let signature = item.tx_hash.clone().unwrap();
+        assert_eq!(bs58::decode(&signature).into_vec().unwrap().len(), 64, "[{backend:?}] {signature}");
+        let page = client.get(&format!("/payouts/{id}")).await;
+        assert!(page.body.contains(&format!("https://solscan.io/tx/{signature}")), "[{backend:?}]");
+    }
+}

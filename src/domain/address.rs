@@ -1,5 +1,6 @@
 //! Mainnet payout addresses, checked by each chain's real rules: base58check, bech32/bech32m
-//! (BIP-173, BIP-350) and EIP-55, using maintained crates for the encodings and hashes.
+//! (BIP-173, BIP-350), EIP-55 and Solana's ed25519 keys, using maintained crates for the
+//! encodings, hashes and curve.
 
 use bech32::primitives::decode::SegwitHrpstringError;
 use bech32::segwit;
@@ -58,7 +59,10 @@ fn identify(s: &str) -> Option<AddressFamily> {
             _ => None,
         };
     }
-    let payload = bs58::decode(s).with_check(None).into_vec().ok().filter(|p| p.len() == 21)?;
+    let Some(payload) = bs58::decode(s).with_check(None).into_vec().ok().filter(|p| p.len() == 21) else {
+        // No checksum, 32 bytes: a Solana account.
+        return bs58::decode(s).into_vec().is_ok_and(|raw| raw.len() == 32).then_some(AddressFamily::Solana);
+    };
     [(&BITCOIN, AddressFamily::Bitcoin), (&LITECOIN, AddressFamily::Litecoin), (&DOGECOIN, AddressFamily::Dogecoin)]
         .into_iter()
         .find(|(chain, _)| chain.versions.contains(&payload[0]))
@@ -94,6 +98,7 @@ fn parse_family(family: AddressFamily, s: &str) -> Result<Address, String> {
         AddressFamily::Litecoin => utxo(s, &LITECOIN)?,
         AddressFamily::Dogecoin => utxo(s, &DOGECOIN)?,
         AddressFamily::Tron => (tron(s)?, Vec::new()),
+        AddressFamily::Solana => solana(s)?,
         AddressFamily::Evm => return evm(s),
     };
     Ok(Address { value, family, warnings })
@@ -249,6 +254,41 @@ fn tron(s: &str) -> Result<String, String> {
     Ok(s.to_owned())
 }
 
+/// A Solana account: 32 bytes in base58, with no checksum (a mistyped character makes another
+/// valid address; the payee's proof of control is the guard). An address off the ed25519 curve
+/// has no private key: it belongs to a program (a program-derived address), and only that
+/// program can move what is sent there.
+fn solana(s: &str) -> Result<(String, Vec<String>), String> {
+    let raw = bs58::decode(s).into_vec().map_err(|e| match e {
+        bs58::decode::Error::InvalidCharacter { character, .. } => {
+            format!("The address contains `{character}`, which base58 does not use (0, O, I and l are never used).")
+        }
+        _ => "This is not a Solana address.".to_owned(),
+    })?;
+    let raw: [u8; 32] = raw.try_into().map_err(|raw: Vec<u8>| {
+        format!(
+            "A Solana address is 32 bytes in base58 (32 to 44 characters); this one is {} bytes: a character is \
+             missing or extra.",
+            raw.len()
+        )
+    })?;
+    if bs58::encode(raw).into_string() != s {
+        return Err("This is not a Solana address: it is not written as base58 writes 32 bytes.".into());
+    }
+    if raw == [0; 32] {
+        return Err("This is the System Program's address; anything sent to it is lost.".into());
+    }
+    let mut warnings = Vec::new();
+    if curve25519_dalek::edwards::CompressedEdwardsY(raw).decompress().is_none() {
+        warnings.push(
+            "This address has no private key: it belongs to a program (a program-derived address), and only that \
+             program can move what is sent to it. Confirm with the recipient that it is meant to receive payments."
+                .into(),
+        );
+    }
+    Ok((s.to_owned(), warnings))
+}
+
 fn evm(s: &str) -> Result<Address, String> {
     let Some(hex) = s.strip_prefix("0x") else {
         return Err("An EVM address starts with 0x.".into());
@@ -321,6 +361,35 @@ mod tests {
         assert!(check("TRX", "TR7NHqjeKQxGTCi8q8\u{200B}ZY4pL8otSzgjLj6t").unwrap_err().contains("invisible"));
         // Cyrillic Т (U+0422) in place of a Latin T.
         assert!(check("TRX", "\u{0422}R7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t").unwrap_err().contains("looks like"));
+    }
+
+    #[test]
+    fn solana_accounts_are_32_bytes_and_a_program_owned_one_is_warned_about() {
+        // The USDC mint and a wallet key: both valid; the key is on the curve.
+        for code in ["SOL", "USDC_SOL", "USDT_SOL"] {
+            let usdc_mint = check(code, "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v").unwrap();
+            assert_eq!(usdc_mint.family, AddressFamily::Solana);
+        }
+        let key = curve25519_dalek::constants::ED25519_BASEPOINT_COMPRESSED.to_bytes();
+        let wallet = check("SOL", &bs58::encode(key).into_string()).unwrap();
+        assert!(wallet.warnings.is_empty(), "{:?}", wallet.warnings);
+        // y = 2 is not the y of any point of the curve: a program-derived address looks like this.
+        let mut off = [0u8; 32];
+        off[0] = 2;
+        assert!(curve25519_dalek::edwards::CompressedEdwardsY(off).decompress().is_none());
+        let pda = check("SOL", &bs58::encode(off).into_string()).unwrap();
+        assert!(pda.warnings[0].contains("no private key"), "{:?}", pda.warnings);
+
+        assert!(check("SOL", "11111111111111111111111111111111").unwrap_err().contains("System Program"));
+        for wrong_length in ["EPjFWdd5AufqSSqeM2qN1xzybapC8G", "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1vEP"] {
+            let err = check("SOL", wrong_length).unwrap_err();
+            assert!(err.contains("bytes: a character is missing or extra"), "{err}");
+        }
+        assert!(check("SOL", "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1l").unwrap_err().contains("`l`"));
+        let err = check("SOL", "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed").unwrap_err();
+        assert_eq!(err, "This is an EVM address (Ethereum, BNB Smart Chain, Polygon), but SOL pays on Solana.");
+        let err = check("USDT_TRC20", "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v").unwrap_err();
+        assert_eq!(err, "This is a Solana address, but USDT_TRC20 pays on TRON.");
     }
 
     #[test]

@@ -10,15 +10,17 @@ pub enum AddressFamily {
     Dogecoin,
     Evm,
     Tron,
+    Solana,
 }
 
 impl AddressFamily {
-    pub const ALL: [AddressFamily; 5] = [
+    pub const ALL: [AddressFamily; 6] = [
         AddressFamily::Bitcoin,
         AddressFamily::Litecoin,
         AddressFamily::Dogecoin,
         AddressFamily::Evm,
         AddressFamily::Tron,
+        AddressFamily::Solana,
     ];
 
     /// "a Bitcoin address", as said in messages.
@@ -29,6 +31,7 @@ impl AddressFamily {
             AddressFamily::Dogecoin => "a Dogecoin address",
             AddressFamily::Evm => "an EVM address (Ethereum, BNB Smart Chain, Polygon)",
             AddressFamily::Tron => "a TRON address",
+            AddressFamily::Solana => "a Solana address",
         }
     }
 }
@@ -49,9 +52,19 @@ pub struct Asset {
 
 impl Asset {
     /// A transaction hash as this asset's network writes it: `0x` and 64 hex digits on EVM
-    /// chains (the prefix added when missing), 64 hex digits elsewhere; lower case.
+    /// chains (the prefix added when missing), a transaction's signature in base58 (64 bytes) on
+    /// Solana, 64 hex digits elsewhere; hex in lower case.
     pub fn parse_tx_hash(&self, s: &str) -> Result<String, String> {
         let s = s.trim();
+        if self.family == AddressFamily::Solana {
+            // Bounded before decoding: base58 decodes in time quadratic in the length.
+            return match (s.len() <= 90).then(|| bs58::decode(s).into_vec()) {
+                Some(Ok(bytes)) if bytes.len() == 64 => Ok(s.to_owned()),
+                _ => Err("A Solana transaction is named by its signature: 64 bytes in base58 (87 or 88 \
+                          characters), as the explorer shows it."
+                    .into()),
+            };
+        }
         let evm = self.family == AddressFamily::Evm;
         let digits = if evm { s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")).unwrap_or(s) } else { s };
         if digits.len() == 64 && digits.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -100,9 +113,9 @@ const fn asset(
     Asset { code, name, network, decimals, min_amount, family, explorer_tx }
 }
 
-use AddressFamily::{Bitcoin, Dogecoin, Evm, Litecoin, Tron};
+use AddressFamily::{Bitcoin, Dogecoin, Evm, Litecoin, Solana, Tron};
 
-pub static ASSETS: [Asset; 12] = [
+pub static ASSETS: [Asset; 15] = [
     asset("BTC", "Bitcoin", "Bitcoin", 8, "0.0001", Bitcoin, "https://mempool.space/tx/{tx}"),
     asset("LTC", "Litecoin", "Litecoin", 8, "0.001", Litecoin, "https://litecoinspace.org/tx/{tx}"),
     asset("DOGE", "Dogecoin", "Dogecoin", 8, "1", Dogecoin, "https://dogechain.info/tx/{tx}"),
@@ -115,6 +128,9 @@ pub static ASSETS: [Asset; 12] = [
     asset("USDT_BEP20", "Tether USD (BEP-20)", "BNB Smart Chain", 18, "1", Evm, "https://bscscan.com/tx/{tx}"),
     asset("POL", "POL", "Polygon", 18, "0.1", Evm, "https://polygonscan.com/tx/{tx}"),
     asset("USDT_POLYGON", "Tether USD (Polygon)", "Polygon", 6, "1", Evm, "https://polygonscan.com/tx/{tx}"),
+    asset("SOL", "Solana", "Solana", 9, "0.001", Solana, "https://solscan.io/tx/{tx}"),
+    asset("USDC_SOL", "USD Coin (Solana)", "Solana", 6, "1", Solana, "https://solscan.io/tx/{tx}"),
+    asset("USDT_SOL", "Tether USD (Solana)", "Solana", 6, "1", Solana, "https://solscan.io/tx/{tx}"),
 ];
 
 /// The asset with this code, ignoring case and surrounding spaces.
@@ -172,5 +188,10 @@ mod tests {
         assert_eq!(eth.parse_tx_hash(&h).unwrap(), format!("0x{}", "a".repeat(64)));
         assert!(eth.parse_tx_hash("0xabc").unwrap_err().contains("0x and 64 hexadecimal digits"));
         assert!(eth.parse_tx_hash(&"é".repeat(64)).is_err());
+        let sol = find("SOL").unwrap();
+        let signature = bs58::encode([7u8; 64]).into_string();
+        assert_eq!(sol.parse_tx_hash(&format!(" {signature} ")).unwrap(), signature);
+        assert!(sol.parse_tx_hash(&h).unwrap_err().contains("signature"), "hex is not a Solana signature");
+        assert!(sol.parse_tx_hash(&bs58::encode([7u8; 32]).into_string()).is_err(), "32 bytes is an address");
     }
 }

@@ -155,7 +155,7 @@ fn parse_percent(s: &str) -> Result<Decimal, String> {
 }
 
 /// Default minimum fee per asset: (code, single payout, mass payout row).
-const DEFAULT_MINIMUMS: [(&str, &str, &str); 12] = [
+const DEFAULT_MINIMUMS: [(&str, &str, &str); 15] = [
     ("BTC", "0.00002", "0.00001"),
     ("LTC", "0.0005", "0.0002"),
     ("DOGE", "1", "0.5"),
@@ -168,6 +168,9 @@ const DEFAULT_MINIMUMS: [(&str, &str, &str); 12] = [
     ("USDT_BEP20", "1", "0.3"),
     ("POL", "0.1", "0.05"),
     ("USDT_POLYGON", "1", "0.3"),
+    ("SOL", "0.005", "0.002"),
+    ("USDC_SOL", "1", "0.3"),
+    ("USDT_SOL", "1", "0.3"),
 ];
 
 /// Every asset's rules: the organization's own where set, the defaults elsewhere.

@@ -7,6 +7,7 @@
 pub mod evm;
 pub mod family;
 pub mod simulated;
+pub mod solana;
 pub mod utxo;
 
 use crate::domain::{Amount, Asset};

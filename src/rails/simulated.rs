@@ -109,9 +109,17 @@ impl Rail for SimulatedRail {
         // A batch is one transaction: its hash covers every key in it.
         let keys: Vec<&str> = transfers.iter().map(|t| t.key.as_str()).collect();
         let digest = crypto::sha256_hex(keys.join("\n").as_bytes());
-        // Written the way each network writes its hashes: EVM chains with 0x, the others bare.
-        let evm = transfers.first().is_some_and(|t| t.asset.family == crate::domain::asset::AddressFamily::Evm);
-        let tx_hash = if evm { format!("0x{digest}") } else { digest };
+        // Written the way each network writes its hashes: EVM chains with 0x, Solana's
+        // signatures (64 bytes) in base58, the others bare hex.
+        use crate::domain::asset::AddressFamily;
+        let tx_hash = match transfers.first().map(|t| t.asset.family) {
+            Some(AddressFamily::Evm) => format!("0x{digest}"),
+            Some(AddressFamily::Solana) => {
+                let signature = format!("{digest}{}", crypto::sha256_hex(digest.as_bytes()));
+                bs58::encode(hex::decode(signature).unwrap_or_default()).into_string()
+            }
+            _ => digest,
+        };
         let rows: Vec<sim::NewSimTransfer> = transfers
             .iter()
             .map(|t| sim::NewSimTransfer {

@@ -33,6 +33,7 @@ impl Provider {
             (Provider::CoinGecko, "TRX") => Some("tron"),
             (Provider::CoinGecko, "BNB") => Some("binancecoin"),
             (Provider::CoinGecko, "POL") => Some("polygon-ecosystem-token"),
+            (Provider::CoinGecko, "SOL") => Some("solana"),
             (Provider::Kraken, "BTC") => Some("XBT"),
             (Provider::Kraken, "DOGE") => Some("XDG"),
             (Provider::Kraken, "LTC") => Some("LTC"),
@@ -41,6 +42,7 @@ impl Provider {
             (Provider::Kraken, "USDC") => Some("USDC"),
             (Provider::Kraken, "TRX") => Some("TRX"),
             (Provider::Kraken, "POL") => Some("POL"),
+            (Provider::Kraken, "SOL") => Some("SOL"),
             _ => None,
         }
     }
