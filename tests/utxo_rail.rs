@@ -326,3 +326,49 @@ fn a_wallet_too_poor_sends_nothing_and_the_rows_pay_once_it_is_funded() {
         each_paid_once(&node, &books, payout);
     }
 }
+
+/// The pages with a Litecoin node configured: the review shows the network fee in LTC apart from
+/// the service fee, the details page names the Litecoin network, and the dashboard shows the node
+/// wallet's balance beside the ledger — with the address to fund when it cannot pay.
+#[actix_web::test]
+async fn pages_show_the_node_wallet_and_the_network_fee() {
+    let Some(node) = node_or_skip() else { return };
+    node.fund("hot", 101);
+    for (round, backend) in backends().into_iter().enumerate() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut app = common::TestApp::start(backend).await;
+        let poor = format!("empty{round}");
+        node.cli("createwallet", json!([poor])).unwrap();
+        let rich = node.config_file(dir.path(), &[PAY_AT_2]);
+        let empty = node.config_file(dir.path(), &[PAY_AT_2, ("\"hot\"", &format!("\"{poor}\""))]);
+        {
+            let mut admin = app.client().await;
+            admin.login("admin@demo.local", "demo").await;
+            admin.get("/settings/balances").await;
+            admin.post_form("/settings/balances", &[("asset", "LTC"), ("amount", "100"), ("note", "seed")]).await;
+        }
+        let to = payees(&node, 1).remove(0);
+        for (config, funded) in [(&rich, true), (&empty, false)] {
+            let setup = payouts::rails::family::Setup { pool: app.state.pool.clone(), clock: Default::default() };
+            let chain = payouts::rails::family::ChainConfig { family: "utxo".into(), file: config.clone() };
+            let connected = payouts::rails::family::connect_all(&[chain], &setup).unwrap().remove(0);
+            app.state.rails = std::sync::Arc::new(vec![connected.rail.clone()]);
+            let mut c = app.client().await;
+            c.login("accountant@demo.local", "demo").await;
+            c.get("/payouts/new/single").await;
+            let form = [("asset", "LTC"), ("amount", "2"), ("address", to.as_str()), ("description", "x")];
+            let review = c.post_form("/payouts/new/single", &form).await;
+            assert!(review.body.contains("Network fee") && review.body.contains(" LTC</span>"), "[{backend:?}]");
+            let res = c.single_payout("LTC", "2", &to, &format!("pages {funded}")).await;
+            assert_eq!(res.status, actix_web::http::StatusCode::SEE_OTHER, "[{backend:?}] {}", res.body);
+            let details = c.get(res.location().unwrap()).await.body;
+            assert!(details.contains("(Litecoin network)") && !details.contains("simulated network"), "[{backend:?}]");
+
+            let dashboard = c.get("/").await.body;
+            assert!(dashboard.contains("Hot wallet on chain"), "[{backend:?}]");
+            let funding = connected.rail.wallet(payouts::domain::asset::find("LTC").unwrap()).unwrap().address;
+            let told = dashboard.contains(&format!("<span class=\"mono\">{funding}</span>"));
+            assert_eq!(told, !funded, "[{backend:?}] the address to fund named only when the wallet is short");
+        }
+    }
+}
