@@ -6,6 +6,7 @@
 #[cfg(feature = "evm")]
 pub mod evm;
 pub mod family;
+pub mod jsonrpc;
 pub mod simulated;
 pub mod solana;
 pub mod utxo;

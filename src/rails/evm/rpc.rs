@@ -8,6 +8,8 @@ use alloy::primitives::{Address, B256, Bytes, U256};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
+use crate::rails::jsonrpc::Answer;
+
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum RpcError {
     /// The node could not be reached or answered garbage: whether a send arrived is unknown.
@@ -72,23 +74,13 @@ impl Rpc {
     fn call<T: DeserializeOwned>(&self, method: &str, params: Value) -> Result<T, RpcError> {
         let id = self.id.fetch_add(1, Ordering::Relaxed);
         let body = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
-        let transport = |e: &dyn std::fmt::Display| RpcError::Transport(format!("{method}: {e}"));
-        let mut response = self
-            .agent
-            .post(&self.url)
-            .header("Content-Type", "application/json")
-            .send(body.to_string())
-            .map_err(|e| transport(&e))?;
-        let text = response.body_mut().with_config().limit(16 << 20).read_to_string().map_err(|e| transport(&e))?;
-        let answer: Value = serde_json::from_str(&text).map_err(|e| transport(&e))?;
-        if let Some(error) = answer.get("error") {
-            return Err(RpcError::Node {
-                code: error["code"].as_i64().unwrap_or(0),
-                message: error["message"].as_str().unwrap_or("unknown error").to_owned(),
-            });
-        }
-        serde_json::from_value(answer.get("result").cloned().unwrap_or(Value::Null))
-            .map_err(|e| RpcError::Transport(format!("{method}: unexpected answer: {e}")))
+        let result = match crate::rails::jsonrpc::exchange(&self.agent, &self.url, None, method, &body) {
+            Ok(Answer::Result(result)) => result,
+            Ok(Answer::Error { code, message }) => return Err(RpcError::Node { code, message }),
+            Ok(Answer::Unauthorized) => return Err(RpcError::Transport(format!("{method}: HTTP 401"))),
+            Err(e) => return Err(RpcError::Transport(e)),
+        };
+        serde_json::from_value(result).map_err(|e| RpcError::Transport(format!("{method}: unexpected answer: {e}")))
     }
 
     /// Any method, its answer as JSON: for node-specific calls (a test chain's controls).

@@ -8,6 +8,8 @@ use std::time::Duration;
 use base64::Engine;
 use serde_json::{Value, json};
 
+use crate::rails::jsonrpc::Answer;
+
 use super::config::Secret;
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -62,27 +64,11 @@ impl NodeRpc {
     fn call(&self, url: &str, method: &str, params: Value) -> Result<Value, RpcError> {
         let id = self.id.fetch_add(1, Ordering::Relaxed);
         let body = json!({"jsonrpc": "1.0", "id": id, "method": method, "params": params});
-        let transport = |e: &dyn std::fmt::Display| RpcError::Transport(format!("{method}: {e}"));
-        let mut response = self
-            .agent
-            .post(url)
-            .header("Content-Type", "application/json")
-            .header("Authorization", &self.authorization)
-            .send(body.to_string())
-            .map_err(|e| transport(&e))?;
-        if response.status().as_u16() == 401 {
-            return Err(RpcError::Unauthorized);
-        }
-        // Errors come with HTTP 404 (an unknown wallet) or 500 and a JSON body saying why.
-        let text = response.body_mut().read_to_string().map_err(|e| transport(&e))?;
-        let answer: Value = serde_json::from_str(&text)
-            .map_err(|_| transport(&format!("HTTP {} and no JSON-RPC answer", response.status().as_u16())))?;
-        match answer.get("error") {
-            Some(e) if !e.is_null() => Err(RpcError::Node {
-                code: e.get("code").and_then(Value::as_i64).unwrap_or_default(),
-                message: e.get("message").and_then(Value::as_str).unwrap_or_default().chars().take(300).collect(),
-            }),
-            _ => Ok(answer.get("result").cloned().unwrap_or(Value::Null)),
+        match crate::rails::jsonrpc::exchange(&self.agent, url, Some(&self.authorization), method, &body) {
+            Ok(Answer::Result(result)) => Ok(result),
+            Ok(Answer::Error { code, message }) => Err(RpcError::Node { code, message }),
+            Ok(Answer::Unauthorized) => Err(RpcError::Unauthorized),
+            Err(e) => Err(RpcError::Transport(e)),
         }
     }
 }
