@@ -372,3 +372,50 @@ async fn pages_show_the_node_wallet_and_the_network_fee() {
         }
     }
 }
+
+/// The wallet's coins a stored transaction spends go elsewhere (another tool spending from the
+/// node wallet while the server was down): once that spend is as deep as a payment must be, the
+/// transaction can never confirm, its rows fail with the reason and their funds come back.
+#[test]
+fn coins_spent_elsewhere_fail_the_rows_and_release_their_funds() {
+    let Some(mut node) = node_or_skip() else { return };
+    for backend in backends() {
+        node.fund("hot", 101);
+        let dir = tempfile::tempdir().unwrap();
+        let books = Books::open(backend);
+        let before = books.reserved_and_available();
+        let to = payees(&node, 2);
+        let rows: Vec<(String, String)> = to.iter().map(|a| (a.clone(), "0.5".to_owned())).collect();
+        let payout = books.pay(&rows, &format!("elsewhere-{backend:?}"));
+        let config = node.config_file(dir.path(), &[PAY_AT_2, ("\"wallet\"", "\"confirmations\": 2, \"wallet\"")]);
+        let server = books.serve(&config, dir.path());
+        books.wait_rows(&node, payout, &["submitted"], false);
+        let stored = books.items(payout)[0].tx_hash.clone().unwrap();
+        drop(server);
+
+        // The node restarts without its mempool; someone abandons the transaction and sends
+        // everything the wallet holds elsewhere, and that is mined.
+        node.restart(&["hot", "payees"]);
+        node.wallet("hot", "abandontransaction", json!([stored]));
+        let all = node.wallet("hot", "getbalance", json!([])).as_f64().unwrap();
+        let elsewhere = payees(&node, 1).remove(0);
+        let txid = node.wallet("hot", "sendtoaddress", json!([elsewhere, format!("{all:.8}"), "", "", true]));
+        let hex = node.wallet("hot", "gettransaction", json!([txid]))["hex"].clone();
+        node.cli("sendrawtransaction", json!([hex])).unwrap();
+        node.mine(2);
+
+        let _server = books.serve(&config, dir.path());
+        books.wait_rows(&node, payout, &["failed"], false);
+        for item in books.items(payout) {
+            assert!(
+                item.error.as_deref().is_some_and(|e| e.contains("went to another transaction")),
+                "{:?}",
+                item.error
+            );
+        }
+        for address in &to {
+            assert!(node.received(address).is_empty(), "[{backend:?}] nothing was paid");
+        }
+        assert_eq!(books.reserved_and_available(), before, "[{backend:?}] everything released");
+    }
+}

@@ -41,6 +41,8 @@ enum Depth {
     },
     /// A manager's cancellation is deep enough: nothing was paid.
     Cancelled,
+    /// Its inputs went to a transaction that is none of its versions, confirmed deep enough.
+    Spent,
 }
 
 impl Standing {
@@ -61,6 +63,12 @@ impl Standing {
                     network_fee: Some(Amount::from_minor(coin, i128::from(share))),
                 }
             }
+            Depth::Spent => TxState::Failed {
+                reason: "The wallet's coins this transaction spent went to another transaction (spent outside this \
+                         product, or by a node restored from a backup); this one can never confirm, and nothing \
+                         was paid."
+                    .into(),
+            },
             Depth::Cancelled => TxState::Failed {
                 reason: "Cancelled by a manager while it was unconfirmed: a transaction paying the wallet itself \
                          took its place on chain; nothing was paid."
@@ -90,12 +98,22 @@ impl UtxoRail {
         let versions: Vec<Version> = std::iter::once(current)
             .chain(earlier.iter().map(|(txid, raw, fee_sat)| Version { txid, raw, fee_sat: *fee_sat, cancels: false }))
             .collect();
+        let mut depths = Vec::with_capacity(versions.len());
         for version in &versions {
-            if let Some(depth) = self.node.depth(version.txid).map_err(unavailable)?
+            let depth = self.node.depth(version.txid).map_err(unavailable)?;
+            if let Some(depth) = depth
                 && depth >= 1
             {
                 return self.mined(tx, version, depth as u32);
             }
+            depths.push(depth);
+        }
+        // Every version spends the first one's inputs: when each is known to conflict with a
+        // transaction confirmed as deep as a payment must be (the wallet spent those coins
+        // elsewhere), none can ever confirm, and nothing was paid.
+        let deep = -i64::from(self.config().confirmations);
+        if depths.iter().all(|d| d.is_some_and(|d| d <= deep)) {
+            return Ok(Standing { txid: tx.txid.clone(), state: Depth::Spent, vouts: None });
         }
         if tx.cancel_requested_at.is_some() && !tx.cancels {
             match self.cancel(tx) {
