@@ -80,13 +80,7 @@ impl UtxoNode {
 
     /// Gives the inputs of a transaction that will not be broadcast back to the wallet.
     pub fn release(&self, hex: &str) -> Result<(), RpcError> {
-        let decoded = self.rpc.node("decoderawtransaction", json!([hex]))?;
-        let inputs: Vec<Value> = decoded
-            .get("vin")
-            .and_then(Value::as_array)
-            .map(|vin| vin.iter().map(|i| json!({"txid": i.get("txid"), "vout": i.get("vout")})).collect())
-            .unwrap_or_default();
-        self.rpc.wallet("lockunspent", json!([true, inputs])).map(drop)
+        self.rpc.wallet("lockunspent", json!([true, self.inputs(hex)?])).map(drop)
     }
 }
 

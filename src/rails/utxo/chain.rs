@@ -76,6 +76,30 @@ impl UtxoNode {
         self.rpc.node("decoderawtransaction", json!([hex]))
     }
 
+    /// The coins a signed transaction spends, as `lockunspent` and `createpsbt` name them:
+    /// `{"txid", "vout"}` each.
+    pub fn inputs(&self, hex: &str) -> Result<Vec<Value>, RpcError> {
+        let decoded = self.decode(hex)?;
+        Ok(decoded
+            .get("vin")
+            .and_then(Value::as_array)
+            .map(|vin| vin.iter().map(|i| json!({"txid": i.get("txid"), "vout": i.get("vout")})).collect())
+            .unwrap_or_default())
+    }
+
+    /// Each row's output in the signed transaction `hex`, by the rows' keys; None when some row
+    /// has none.
+    pub fn place(
+        &self,
+        hex: &str,
+        rows: &[crate::db::utxo::UtxoRowRow],
+    ) -> Result<Option<Vec<(String, u32)>>, RpcError> {
+        let outputs = self.outputs(hex)?;
+        let wanted: Vec<(&str, u64)> = rows.iter().map(|r| (r.address.as_str(), r.amount_sat as u64)).collect();
+        Ok(place_rows(&outputs, &wanted)
+            .map(|placed| rows.iter().map(|r| r.idempotency_key.clone()).zip(placed).collect()))
+    }
+
     /// The outputs of a signed transaction.
     pub fn outputs(&self, hex: &str) -> Result<Outputs, RpcError> {
         let decoded = self.decode(hex)?;
@@ -99,13 +123,7 @@ impl UtxoNode {
     /// when it restarts, and a transaction stored but not yet broadcast must not lose its inputs
     /// to the next one built.
     pub fn lock_inputs(&self, hex: &str) -> Result<(), RpcError> {
-        let decoded = self.decode(hex)?;
-        let inputs: Vec<Value> = decoded
-            .get("vin")
-            .and_then(Value::as_array)
-            .map(|vin| vin.iter().map(|i| json!({"txid": i.get("txid"), "vout": i.get("vout")})).collect())
-            .unwrap_or_default();
-        match self.rpc.wallet("lockunspent", json!([false, inputs])) {
+        match self.rpc.wallet("lockunspent", json!([false, self.inputs(hex)?])) {
             Ok(_) => Ok(()),
             // Spent already (broadcast and seen), or locked: nothing to hold.
             Err(RpcError::Node { .. }) => Ok(()),

@@ -9,7 +9,6 @@ use std::collections::HashMap;
 
 use serde_json::{Value, json};
 
-use super::chain::place_rows;
 use super::rail::{UtxoRail, unavailable};
 use super::rpc::RpcError;
 use crate::db::utxo::{UtxoRowRow, UtxoTxRow};
@@ -158,11 +157,10 @@ impl UtxoRail {
             None
         } else {
             // An earlier version was mined: the rows' outputs in it.
-            let outputs = self.node.outputs(version.raw).map_err(unavailable)?;
-            let wanted: Vec<(&str, u64)> = rows.iter().map(|r| (r.address.as_str(), r.amount_sat as u64)).collect();
-            let placed = place_rows(&outputs, &wanted)
-                .ok_or_else(|| unavailable(format!("transaction {} does not pay every row", version.txid)))?;
-            Some(rows.iter().map(|r| r.idempotency_key.clone()).zip(placed).collect())
+            let placed = self.node.place(version.raw, &rows).map_err(unavailable)?;
+            let placed =
+                placed.ok_or_else(|| unavailable(format!("transaction {} does not pay every row", version.txid)))?;
+            Some(placed.into_iter().collect())
         };
         let fee_sat = version.fee_sat;
         Ok(Standing {
@@ -216,12 +214,9 @@ impl UtxoRail {
             let mut conn = self.pool.get().map_err(unavailable)?;
             db::utxo::rows_in(&mut conn, &tx.tx_key).map_err(unavailable)?
         };
-        let outputs = self.node.outputs(&hex).map_err(unavailable)?;
-        let wanted: Vec<(&str, u64)> = rows.iter().map(|r| (r.address.as_str(), r.amount_sat as u64)).collect();
-        let placed = place_rows(&outputs, &wanted)
-            .ok_or_else(|| unavailable("the replacement does not pay every row; it was not stored"))?;
-        let vouts: Vec<(String, i32)> =
-            rows.iter().map(|r| r.idempotency_key.clone()).zip(placed.into_iter().map(|v| v as i32)).collect();
+        let placed = self.node.place(&hex, &rows).map_err(unavailable)?;
+        let placed = placed.ok_or_else(|| unavailable("the replacement does not pay every row; it was not stored"))?;
+        let vouts: Vec<(String, i32)> = placed.into_iter().map(|(key, vout)| (key, vout as i32)).collect();
         let new = UtxoTxRow {
             txid: txid.clone(),
             raw_tx: hex.clone(),
@@ -238,16 +233,10 @@ impl UtxoRail {
     /// original's by the relay increment on its own size, so the network takes it in the
     /// original's place. Returns its txid once stored (and broadcast).
     fn cancel(&self, tx: &UtxoTxRow) -> Result<String, RailError> {
-        let decoded = self.node.decode(&tx.raw_tx).map_err(unavailable)?;
-        let inputs: Vec<Value> = decoded
-            .get("vin")
-            .and_then(Value::as_array)
-            .map(|vin| {
-                vin.iter()
-                    .map(|i| json!({"txid": i.get("txid"), "vout": i.get("vout"), "sequence": REPLACEABLE}))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let mut inputs = self.node.inputs(&tx.raw_tx).map_err(unavailable)?;
+        for input in &mut inputs {
+            input["sequence"] = json!(REPLACEABLE);
+        }
         let back = self.node.rpc.wallet("getrawchangeaddress", json!([])).map_err(unavailable)?;
         let back = back.as_str().ok_or_else(|| unavailable("getrawchangeaddress"))?.to_owned();
         // A first signing tells what the inputs hold (its fee, with a one-satoshi output) and
