@@ -107,9 +107,10 @@ impl AppState {
     pub fn network_fee(
         &self,
         asset: &'static domain::Asset,
-        transfers: usize,
+        addresses: &[&str],
+        creates_accounts: bool,
     ) -> Option<Result<rails::NetworkFee, String>> {
-        self.rails.iter().find_map(|r| r.network_fee(asset, transfers))
+        self.rails.iter().find_map(|r| r.network_fee(asset, addresses, creates_accounts))
     }
 
     /// Runs database work on the blocking thread pool with a pooled connection.

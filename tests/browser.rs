@@ -535,7 +535,7 @@ async fn mass_payout(page: Page) -> Outcome {
     let mut lines = results.lines();
     let header = "line,address,amount,comment,reference,status,tx_hash,fee,error,log_index,fiat_currency,\
                   value_at_confirmation,rate_at_payment,rate_source,rate_observed_at,value_at_payment,fee_value,\
-                  network_fee,network_fee_asset,network_fee_value,vout";
+                  network_fee,network_fee_asset,network_fee_value,vout,instruction_index";
     if lines.next() != Some(header) {
         return Err(format!("results file header: {results}"));
     }

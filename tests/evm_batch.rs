@@ -394,6 +394,7 @@ fn chunks_stored_but_never_broadcast_go_out_with_the_same_bytes_after_a_restart(
             .into_iter()
             .map(|i| payouts::rails::Transfer {
                 key: i.idempotency_key,
+                org_id: i.org_id,
                 asset,
                 address: i.address,
                 amount: payouts::domain::Amount::parse(asset, &i.amount).unwrap(),

@@ -255,7 +255,8 @@ async fn partial_failure_releases_exactly_the_failed_rows_and_results_download()
                 "network_fee",
                 "network_fee_asset",
                 "network_fee_value",
-                "vout"
+                "vout",
+                "instruction_index"
             ]
         );
         let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.unwrap()).collect();

@@ -232,6 +232,7 @@ async fn a_stopping_processor_gives_back_the_rows_it_holds() {
             if n == 0 {
                 let transfer = payouts::rails::Transfer {
                     key: item.idempotency_key.clone(),
+                    org_id: item.org_id,
                     asset,
                     address: item.address.clone(),
                     amount: payouts::domain::Amount::parse(asset, &item.amount).unwrap(),

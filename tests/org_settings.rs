@@ -3,7 +3,7 @@
 mod common;
 
 use actix_web::http::StatusCode;
-use common::{TestApp, backends};
+use common::{TestApp, backends, demo_org};
 use payouts::domain::asset::find;
 use payouts::domain::fee::Operation;
 use payouts::service::access::org_settings;
@@ -125,7 +125,7 @@ async fn admin_chooses_the_enabled_assets() {
         admin.login("admin@demo.local", "demo").await;
         let page = admin.get("/settings/assets").await;
         assert_eq!(
-            page.body.matches(" checked>").count(),
+            page.body.matches(" checked>").count() - page.body.matches("value=\"on\" checked>").count(),
             payouts::domain::asset::ASSETS.len(),
             "[{backend:?}] all enabled at first"
         );
@@ -148,6 +148,39 @@ async fn admin_chooses_the_enabled_assets() {
                 && dashboard.body.contains("<th scope=\"row\">ETH</th>")
         );
         assert!(!dashboard.body.contains("<th scope=\"row\">LTC</th>"));
+    }
+}
+
+#[actix_web::test]
+async fn admins_choose_whether_recipients_solana_token_accounts_are_created() {
+    for backend in backends() {
+        let app = TestApp::start(backend).await;
+        let org = demo_org(&app);
+        let creates = |app: &TestApp| org_settings::creates_token_accounts(&mut app.conn(), org).unwrap();
+        assert!(creates(&app), "[{backend:?}] on at first");
+        let mut accountant = app.client().await;
+        accountant.login("accountant@demo.local", "demo").await;
+        accountant.get("/").await;
+        let res = accountant.post_form("/settings/assets/token-accounts", &[]).await;
+        assert_eq!(res.status, StatusCode::FORBIDDEN, "[{backend:?}] admins only");
+        assert!(creates(&app), "[{backend:?}]");
+
+        let mut admin = app.client().await;
+        admin.login("admin@demo.local", "demo").await;
+        let page = admin.get("/settings/assets").await;
+        assert!(page.body.contains("name=\"create\" value=\"on\" checked>"), "[{backend:?}]");
+        let res = admin.post_form("/settings/assets/token-accounts", &[]).await;
+        assert_eq!(res.status, StatusCode::SEE_OTHER, "[{backend:?}]");
+        assert!(!creates(&app), "[{backend:?}] unticked: off");
+        let page = admin.get("/settings/assets").await;
+        assert!(page.body.contains("fail unsent") && !page.body.contains("value=\"on\" checked>"), "[{backend:?}]");
+        admin.post_form("/settings/assets/token-accounts", &[("create", "on")]).await;
+        assert!(creates(&app), "[{backend:?}] ticked: on");
+        let audit = admin.get("/settings/audit").await.body;
+        assert!(
+            audit.contains("org.token_accounts_refused") && audit.contains("org.token_accounts_created"),
+            "[{backend:?}] both changes audited"
+        );
     }
 }
 

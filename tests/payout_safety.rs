@@ -91,6 +91,7 @@ async fn a_processor_that_dies_after_sending_is_recovered_without_paying_twice()
         );
         rail.submit(&[Transfer {
             key: item.idempotency_key.clone(),
+            org_id: item.org_id,
             asset: find("USDT_TRC20").unwrap(),
             address: item.address.clone(),
             amount: payouts::domain::Amount::parse(find("USDT_TRC20").unwrap(), &item.amount).unwrap(),

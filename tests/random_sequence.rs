@@ -159,6 +159,7 @@ async fn random_operations_keep_the_ledger_whole_and_pay_once() {
                         {
                             let transfer = Transfer {
                                 key: item.idempotency_key.clone(),
+                                org_id: item.org_id,
                                 asset,
                                 address: item.address.clone(),
                                 amount: amount(asset, &item.amount),

@@ -86,7 +86,8 @@ fn a_single_payout_and_a_300_row_payout_are_one_transaction_each_paying_every_ou
         // What the review showed before confirming is what the network took, give or take the
         // wallet's choice of inputs.
         let rail = books.rail(&config);
-        let shown = rail.network_fee(payouts::domain::asset::find("LTC").unwrap(), 300).unwrap().unwrap();
+        let addresses: Vec<&str> = to[1..].iter().map(String::as_str).collect();
+        let shown = rail.network_fee(payouts::domain::asset::find("LTC").unwrap(), &addresses, true).unwrap().unwrap();
         let ratio = shown.amount.minor() as f64 / fee_sat as f64;
         assert!((0.9..1.1).contains(&ratio), "[{backend:?}] review said {}, paid {fee_sat} sat", shown.amount);
     }

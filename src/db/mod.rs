@@ -32,6 +32,7 @@ pub mod sent;
 pub mod sessions;
 pub mod settings;
 pub mod sim;
+pub mod solana;
 pub mod stamp;
 pub mod users;
 pub mod utxo;

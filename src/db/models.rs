@@ -20,6 +20,8 @@ pub struct OrgRow {
     pub second_factor_staff: bool,
     pub second_factor_accountants: bool,
     pub step_up_every_approval: bool,
+    /// The Solana rail creates recipients' missing token accounts for this organization's rows.
+    pub create_token_accounts: bool,
 }
 
 #[derive(Insertable)]

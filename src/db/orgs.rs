@@ -31,6 +31,10 @@ pub fn set_approval_required(conn: &mut DbConnection, id: i64, required: bool) -
     diesel::update(o::organizations.find(id)).set(o::approval_required.eq(required)).execute(conn).map(drop)
 }
 
+pub fn set_create_token_accounts(conn: &mut DbConnection, id: i64, create: bool) -> DbResult<()> {
+    diesel::update(o::organizations.find(id)).set(o::create_token_accounts.eq(create)).execute(conn).map(drop)
+}
+
 pub fn set_time_zone(conn: &mut DbConnection, id: i64, zone: &str) -> DbResult<()> {
     diesel::update(o::organizations.find(id)).set(o::time_zone.eq(zone)).execute(conn).map(drop)
 }

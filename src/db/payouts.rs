@@ -84,6 +84,8 @@ pub struct ItemRow {
     pub log_index: Option<i32>,
     /// Which output of its transaction paid the row, on a UTXO chain.
     pub vout: Option<i32>,
+    /// Which instruction of its transaction paid the row, on Solana.
+    pub instruction_index: Option<i32>,
 }
 
 #[derive(Clone, Insertable)]

@@ -194,11 +194,11 @@ pub fn set_tx_hash(conn: &mut DbConnection, item_id: i64, tx_hash: &str) -> DbRe
     diesel::update(i::payout_items.find(item_id)).set(i::tx_hash.eq(Some(tx_hash))).execute(conn).map(drop)
 }
 
-/// Where a completed row's payment is within its transaction: the event a batch logged, or the
-/// output that pays it on a UTXO chain.
-pub fn set_place(conn: &mut DbConnection, item_id: i64, log_index: Option<i32>, vout: Option<i32>) -> DbResult<()> {
-    diesel::update(i::payout_items.find(item_id))
-        .set((i::log_index.eq(log_index), i::vout.eq(vout)))
+/// Where a completed row's payment is within its transaction: the event a batch logged, the
+/// output that pays it on a UTXO chain, or the instruction on Solana.
+pub fn set_place(conn: &mut DbConnection, item: &ItemRow) -> DbResult<()> {
+    diesel::update(i::payout_items.find(item.id))
+        .set((i::log_index.eq(item.log_index), i::vout.eq(item.vout), i::instruction_index.eq(item.instruction_index)))
         .execute(conn)
         .map(drop)
 }

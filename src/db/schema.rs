@@ -14,6 +14,7 @@ diesel::table! {
         second_factor_staff -> Bool,
         second_factor_accountants -> Bool,
         step_up_every_approval -> Bool,
+        create_token_accounts -> Bool,
     }
 }
 
@@ -199,6 +200,7 @@ diesel::table! {
         payee_id -> Nullable<BigInt>,
         log_index -> Nullable<Integer>,
         vout -> Nullable<Integer>,
+        instruction_index -> Nullable<Integer>,
     }
 }
 
@@ -277,6 +279,31 @@ diesel::table! {
         raw_tx -> Text,
         fee_sat -> BigInt,
         replaced_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    solana_transactions (tx_key) {
+        tx_key -> Text,
+        asset -> Text,
+        signature -> Text,
+        raw_tx -> Text,
+        last_valid_height -> BigInt,
+        version -> Integer,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    solana_rows (idempotency_key) {
+        idempotency_key -> Text,
+        tx_key -> Text,
+        row_index -> Integer,
+        address -> Text,
+        amount -> BigInt,
+        creates_account -> Bool,
+        instruction_index -> Nullable<Integer>,
+        failed -> Nullable<Text>,
     }
 }
 
@@ -766,6 +793,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     utxo_transactions,
     utxo_rows,
     utxo_replaced,
+    solana_transactions,
+    solana_rows,
     mass_drafts,
     mass_draft_rows,
     approval_thresholds,

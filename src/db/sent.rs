@@ -1,6 +1,8 @@
 //! What the services ask of the transactions the rails sent, whatever the family: each family
-//! keeps its own signed transactions in its own tables (`db::evm`, `db::utxo`), and these questions are asked
-//! of each family's store in turn. A family whose transactions can be cancelled answers here.
+//! keeps its own signed transactions in its own tables (`db::evm`, `db::utxo`, `db::solana`),
+//! and these questions are asked of each family's store in turn. A family whose transactions can
+//! be cancelled answers here (not Solana's: a transaction lands or expires within about a minute,
+//! and cannot be replaced).
 
 use chrono::NaiveDateTime;
 

@@ -41,6 +41,7 @@ pub const FAMILIES: &[Family] = &[
     #[cfg(feature = "evm")]
     Family { name: "evm", connect: super::evm::connect_file },
     Family { name: "utxo", connect: super::utxo::rail::connect_file },
+    Family { name: "solana", connect: super::solana::rail::connect_file },
 ];
 
 /// A chain config as named on the command line: `NAME=FILE`, `NAME` a family.
@@ -108,6 +109,13 @@ mod tests {
         let configs = vec![ChainConfig { family: "dogecoin".into(), file: "doge.json".into() }];
         let Err(e) = connect_all(&configs, &setup) else { panic!("a family this build lacks was connected") };
         assert!(e.starts_with("doge.json: this build has no dogecoin rail"), "{e}");
-        assert!(e.contains(if cfg!(feature = "evm") { "it pays on: evm, utxo" } else { "it pays on: utxo" }), "{e}");
+        assert!(
+            e.contains(if cfg!(feature = "evm") {
+                "it pays on: evm, utxo, solana"
+            } else {
+                "it pays on: utxo, solana"
+            }),
+            "{e}"
+        );
     }
 }

@@ -17,6 +17,9 @@ use crate::domain::{Amount, Asset};
 #[derive(Debug, Clone)]
 pub struct Transfer {
     pub key: String,
+    /// The organization paying: a rail may apply its settings (whether Solana token accounts
+    /// are created for recipients).
+    pub org_id: i64,
     pub asset: &'static Asset,
     pub address: String,
     pub amount: Amount,
@@ -46,6 +49,8 @@ pub struct RailTx {
     pub log_index: Option<u32>,
     /// Which output of its transaction pays the transfer, on a UTXO chain.
     pub vout: Option<u32>,
+    /// Which instruction of its transaction pays the transfer, on Solana.
+    pub instruction: Option<u32>,
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -90,9 +95,15 @@ pub trait Rail: Send + Sync {
         None
     }
 
-    /// What the network charges to carry `transfers` rows of `asset`, shown on the review; None
-    /// when this rail does not pay it.
-    fn network_fee(&self, _asset: &'static Asset, _transfers: usize) -> Option<Result<NetworkFee, String>> {
+    /// What the network charges to carry rows of `asset` to `addresses` (one per row), shown on
+    /// the review, for an organization that lets the rail create recipients' token accounts
+    /// (`creates_accounts`) or not; None when this rail does not pay it.
+    fn network_fee(
+        &self,
+        _asset: &'static Asset,
+        _addresses: &[&str],
+        _creates_accounts: bool,
+    ) -> Option<Result<NetworkFee, String>> {
         None
     }
 
@@ -114,8 +125,22 @@ pub struct WalletView {
 /// An estimate of what the network charges to carry transfers, paid by the hot wallet in the
 /// chain's own coin; separate from the service fee, which the organization pays.
 pub struct NetworkFee {
+    /// Everything the hot wallet pays the network, rent included.
     pub amount: Amount,
     pub transfers: usize,
+    pub transactions: usize,
+    /// Recipients' token accounts the hot wallet creates (Solana), and the rent they hold.
+    pub new_accounts: usize,
+    pub rent: Option<Amount>,
+    /// What the rail found about particular addresses that a person should read first.
+    pub notes: Vec<String>,
+}
+
+impl NetworkFee {
+    /// An estimate with no accounts created and nothing to note.
+    pub fn plain(amount: Amount, transfers: usize, transactions: usize) -> NetworkFee {
+        NetworkFee { amount, transfers, transactions, new_accounts: 0, rent: None, notes: Vec::new() }
+    }
 }
 
 /// Rows of payouts in progress not yet settled, for one asset: how many, and what they pay.

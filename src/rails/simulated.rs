@@ -140,7 +140,13 @@ impl Rail for SimulatedRail {
             .map(|t| {
                 let row =
                     by_key.get(t.key.as_str()).ok_or_else(|| unavailable(format!("transfer {} not stored", t.key)))?;
-                Ok(RailTx { tx_hash: row.tx_hash.clone(), state: self.state_of(row, now), log_index: None, vout: None })
+                Ok(RailTx {
+                    tx_hash: row.tx_hash.clone(),
+                    state: self.state_of(row, now),
+                    log_index: None,
+                    vout: None,
+                    instruction: None,
+                })
             })
             .collect()
     }
@@ -168,6 +174,7 @@ impl Rail for SimulatedRail {
                     tx_hash: row.tx_hash.clone(),
                     log_index: None,
                     vout: None,
+                    instruction: None,
                 }))
             })
             .collect()

@@ -210,6 +210,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/settings/api-keys/{id}/revoke", web::post().to(pages::settings::revoke_api_key))
             .route("/settings/assets", web::get().to(pages::settings_org::assets))
             .route("/settings/assets", web::post().to(pages::settings_org::save_assets))
+            .route("/settings/assets/token-accounts", web::post().to(pages::settings_org::save_token_accounts))
             .route("/settings/fees", web::get().to(pages::settings_org::fees))
             .route("/settings/fees/{asset}/{operation}", web::post().to(pages::settings_org::save_fee))
             .route("/settings/balances", web::get().to(pages::settings_org::balances))

@@ -498,6 +498,37 @@ impl Drop for Process {
     }
 }
 
+/// The real server on database `url` paying through `--chain-config FAMILY=FILE`, processing
+/// every 100 ms with 2 s leases; its log shown with `PAYOUTS_SERVER_LOG`.
+pub fn serve_on_chain(url: &str, family: &str, config: &std::path::Path, dir: &std::path::Path) -> Process {
+    use std::process::Stdio;
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_payouts"))
+        .args(["serve", "--bind", &format!("127.0.0.1:{}", free_port())])
+        .args(["--processor-interval-ms", "100", "--processor-lease-seconds", "2"])
+        .arg("--chain-config")
+        .arg(format!("{family}={}", config.display()))
+        .env("DATABASE_URL", url)
+        .env("PAYOUTS_DATA_DIR", dir)
+        .env("RUST_LOG", "warn")
+        .stdout(if std::env::var_os("PAYOUTS_SERVER_LOG").is_some() { Stdio::inherit() } else { Stdio::null() })
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("the server starts");
+    Process(child)
+}
+
+/// The rail of `family` as a server connects it from `config`, in this process: what its pages
+/// ask of it.
+pub fn connect_rail(
+    pool: &payouts::db::Pool,
+    family: &str,
+    config: &std::path::Path,
+) -> std::sync::Arc<dyn payouts::rails::Rail> {
+    let setup = payouts::rails::family::Setup { pool: pool.clone(), clock: Default::default() };
+    let chain = payouts::rails::family::ChainConfig { family: family.into(), file: config.to_owned() };
+    payouts::rails::family::connect_all(&[chain], &setup).unwrap().remove(0).rail
+}
+
 /// The URL a server process is given for a test database.
 pub fn url_string(backend: Backend, url: &DatabaseUrl) -> String {
     match backend {

@@ -20,7 +20,7 @@ use payouts::service::payouts::{bootstrap, ledger};
 use payouts::{AppState, Config};
 use serde_json::{Value, json};
 
-use crate::common::{Process, TestDb, free_port};
+use crate::common::{Process, TestDb, connect_rail, free_port, serve_on_chain};
 
 pub struct Node {
     child: Child,
@@ -284,26 +284,12 @@ impl Books {
 
     /// The rail as a server connects it, in this process: what its pages ask of it.
     pub fn rail(&self, config: &Path) -> std::sync::Arc<dyn payouts::rails::Rail> {
-        let setup = payouts::rails::family::Setup { pool: self.state.pool.clone(), clock: Default::default() };
-        let chain = payouts::rails::family::ChainConfig { family: "utxo".into(), file: config.to_owned() };
-        payouts::rails::family::connect_all(&[chain], &setup).unwrap().remove(0).rail
+        connect_rail(&self.state.pool, "utxo", config)
     }
 
-    /// The real server, paying LTC through the node with the chain config `config`.
+    /// The real server, paying through the chain config `config`.
     pub fn serve(&self, config: &Path, dir: &Path) -> Process {
-        let child = Command::new(env!("CARGO_BIN_EXE_payouts"))
-            .args(["serve", "--bind", &format!("127.0.0.1:{}", free_port())])
-            .args(["--processor-interval-ms", "100", "--processor-lease-seconds", "2"])
-            .arg("--chain-config")
-            .arg(format!("utxo={}", config.display()))
-            .env("DATABASE_URL", &self.url)
-            .env("PAYOUTS_DATA_DIR", dir)
-            .env("RUST_LOG", "warn")
-            .stdout(if std::env::var_os("PAYOUTS_SERVER_LOG").is_some() { Stdio::inherit() } else { Stdio::null() })
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("the server starts");
-        Process(child)
+        serve_on_chain(&self.url, "utxo", config, dir)
     }
 }
 

@@ -68,7 +68,7 @@ fn refused(message: &str) -> RailTx {
         "The transfer would be refused on chain ({}); it was not sent and nothing was paid.",
         printable(message)
     );
-    RailTx { tx_hash: String::new(), state: TxState::Failed { reason }, log_index: None, vout: None }
+    RailTx { tx_hash: String::new(), state: TxState::Failed { reason }, log_index: None, vout: None, instruction: None }
 }
 
 impl EvmRail {
@@ -193,6 +193,7 @@ impl EvmRail {
                     state: TxState::Pending { confirmations: 0 },
                     log_index: None,
                     vout: None,
+                    instruction: None,
                 });
             }
             queue.drain(..take);
@@ -327,7 +328,7 @@ impl EvmRail {
                 },
                 other => other.clone(),
             };
-            answers.push((key, RailTx { tx_hash: hash.clone(), state, log_index, vout: None }));
+            answers.push((key, RailTx { tx_hash: hash.clone(), state, log_index, vout: None, instruction: None }));
         }
         Ok(answers)
     }

@@ -369,6 +369,7 @@ impl EvmRail {
             state: TxState::Pending { confirmations: 0 },
             log_index: None,
             vout: None,
+            instruction: None,
         }))
     }
 }
@@ -461,13 +462,15 @@ impl Rail for EvmRail {
         })
     }
 
-    fn network_fee(&self, asset: &'static Asset, transfers: usize) -> Option<Result<NetworkFee, String>> {
+    fn network_fee(&self, asset: &'static Asset, addresses: &[&str], _: bool) -> Option<Result<NetworkFee, String>> {
+        let transfers = addresses.len();
         let (_, payment) = self.config.assets.iter().find(|(a, _)| a.code == asset.code)?;
         let native = native_of(asset)?;
         let gas = self.gas_per_row(*payment, transfers);
         Some(self.display.fees().map_err(|e| e.to_string()).map(|(base, tip)| {
             let wei = U256::from(gas) * U256::from(transfers) * U256::from(base.saturating_add(tip));
-            NetworkFee { amount: amount(native, wei), transfers }
+            let transactions = if transfers > 1 && self.supports_batch() { 1 } else { transfers };
+            NetworkFee::plain(amount(native, wei), transfers, transactions)
         }))
     }
 
@@ -559,9 +562,9 @@ impl Rail for EvmRail {
         let mut answers: std::collections::HashMap<String, Result<Option<RailTx>, RailError>> =
             batched.into_iter().map(|(k, tx)| (k, Ok(Some(tx)))).collect();
         for row in stored {
-            let answer = self
-                .state_of(&row)
-                .map(|(state, tx_hash)| Some(RailTx { tx_hash, state, log_index: None, vout: None }));
+            let answer = self.state_of(&row).map(|(state, tx_hash)| {
+                Some(RailTx { tx_hash, state, log_index: None, vout: None, instruction: None })
+            });
             answers.insert(row.idempotency_key.clone(), answer);
         }
         keys.iter().map(|k| answers.get(*k).cloned().unwrap_or(Ok(None))).collect()

@@ -35,6 +35,8 @@ pub struct Signed {
     pub bytes: Vec<u8>,
     /// Where each row's transfer is among the transaction's instructions.
     pub instruction_index: Vec<u32>,
+    /// How many compute-budget instructions come before the rows'.
+    pub head: u32,
 }
 
 /// The hot wallet's keypair for signing, from its 32-byte secret.
@@ -87,22 +89,71 @@ fn size(payer: &Pubkey, instructions: &[Instruction], blockhash: &Hash) -> usize
     bincode::serialized_size(&tx).map_or(usize::MAX, |n| n as usize)
 }
 
+/// What a transaction pays beyond the 5,000 lamports per signature: a price per compute unit
+/// (micro-lamports) on at most `unit_limit` units. A price of 0 pays nothing more and adds no
+/// instruction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Priority {
+    pub micro_lamports: u64,
+    pub unit_limit: u32,
+}
+
+impl Priority {
+    pub const NONE: Priority = Priority { micro_lamports: 0, unit_limit: MAX_UNITS };
+
+    /// What the priority adds to a transaction's fee, in lamports.
+    pub fn lamports(self) -> u64 {
+        (u128::from(self.micro_lamports) * u128::from(self.unit_limit)).div_ceil(1_000_000) as u64
+    }
+
+    fn instructions(self) -> Vec<Instruction> {
+        use solana_compute_budget_interface::ComputeBudgetInstruction as Budget;
+        if self.micro_lamports == 0 {
+            return Vec::new();
+        }
+        vec![Budget::set_compute_unit_limit(self.unit_limit), Budget::set_compute_unit_price(self.micro_lamports)]
+    }
+}
+
+/// The most compute units a transaction may use.
+pub const MAX_UNITS: u32 = 1_400_000;
+
+/// Signs one transaction paying all of `rows`; an error when they do not fit in one.
+pub fn sign(
+    payer: &Keypair,
+    payment: Payment,
+    rows: &[Row],
+    blockhash: Hash,
+    priority: Priority,
+) -> Result<Signed, String> {
+    let signed = pack(payer, payment, rows, blockhash, priority)?;
+    match <[Signed; 1]>::try_from(signed) {
+        Ok([one]) => Ok(one),
+        Err(_) => Err(format!("{} rows do not fit in one transaction", rows.len())),
+    }
+}
+
+/// Which row an instruction of a signed transaction belongs to: a row's instructions end at its
+/// transfer. None for the compute-budget instructions before the rows.
+pub fn row_of_instruction(signed: &Signed, instruction: u32) -> Option<usize> {
+    if instruction < signed.head {
+        return None;
+    }
+    signed.instruction_index.iter().position(|n| *n >= instruction)
+}
+
 /// Packs `rows` into as few transactions as fit, each at most [`MAX_TRANSACTION_BYTES`], in row
-/// order, each starting with a compute-unit price when `priority_micro_lamports` is set, and
-/// signs them. A row too large for a transaction of its own is an error naming it.
+/// order, each starting with the compute budget when `priority` pays one, and signs them. A row
+/// too large for a transaction of its own is an error naming it.
 pub fn pack(
     payer: &Keypair,
     payment: Payment,
     rows: &[Row],
     blockhash: Hash,
-    priority_micro_lamports: u64,
+    priority: Priority,
 ) -> Result<Vec<Signed>, String> {
     let wallet = payer.pubkey();
-    let head: Vec<Instruction> = if priority_micro_lamports > 0 {
-        vec![solana_compute_budget_interface::ComputeBudgetInstruction::set_compute_unit_price(priority_micro_lamports)]
-    } else {
-        Vec::new()
-    };
+    let head = priority.instructions();
     let mut signed = Vec::new();
     let mut start = 0;
     while start < rows.len() {
@@ -131,6 +182,7 @@ pub fn pack(
             signature: tx.signatures[0].to_string(),
             bytes,
             instruction_index: indexes,
+            head: head.len() as u32,
         });
         start = end;
     }
@@ -166,9 +218,9 @@ mod tests {
     fn token_rows_are_packed_by_size_twenty_to_a_transaction_ten_when_accounts_are_made() {
         let payer = keypair([7; 32]);
         let blockhash = Hash::new_from_array([3; 32]);
-        let plain = pack(&payer, usdc(), &rows(45, false), blockhash, 0).unwrap();
+        let plain = pack(&payer, usdc(), &rows(45, false), blockhash, Priority::NONE).unwrap();
         assert_eq!(sizes(&plain), [20, 20, 5]);
-        let creating = pack(&payer, usdc(), &rows(45, true), blockhash, 0).unwrap();
+        let creating = pack(&payer, usdc(), &rows(45, true), blockhash, Priority::NONE).unwrap();
         assert_eq!(sizes(&creating), [10, 10, 10, 10, 5]);
         for tx in plain.iter().chain(&creating) {
             assert!(tx.bytes.len() <= MAX_TRANSACTION_BYTES, "{} bytes", tx.bytes.len());
@@ -192,13 +244,14 @@ mod tests {
     fn full_transactions_measure_what_benchmarks_records() {
         let payer = keypair([7; 32]);
         let blockhash = Hash::new_from_array([3; 32]);
-        let full = |payment, create, priority| {
+        let full = |payment, create, micro_lamports| {
+            let priority = Priority { micro_lamports, unit_limit: 200_000 };
             let signed = pack(&payer, payment, &rows(100, create), blockhash, priority).unwrap();
             (signed[0].rows.len(), signed[0].bytes.len())
         };
         assert_eq!(full(usdc(), false, 0), (20, 1210));
         assert_eq!(full(usdc(), true, 0), (10, 1204));
-        assert_eq!(full(usdc(), false, 1_000), (19, 1205));
+        assert_eq!(full(usdc(), false, 1_000), (19, 1213));
         assert_eq!(full(Payment::Native, false, 0), (21, 1195));
     }
 
@@ -209,10 +262,16 @@ mod tests {
         let mut mixed = rows(6, false);
         mixed[1].create_account = true;
         mixed[4].create_account = true;
-        let signed = pack(&payer, usdc(), &mixed, blockhash, 5_000).unwrap();
+        let signed =
+            pack(&payer, usdc(), &mixed, blockhash, Priority { micro_lamports: 5_000, unit_limit: 90_000 }).unwrap();
         assert_eq!(signed.len(), 1);
-        // The compute-unit price first, then each row: a creation before its transfer.
-        assert_eq!(signed[0].instruction_index, [1, 3, 4, 5, 7, 8]);
+        // The compute budget first, then each row: a creation before its transfer.
+        assert_eq!(signed[0].instruction_index, [2, 4, 5, 6, 8, 9]);
+        assert_eq!(
+            (0..10).map(|n| row_of_instruction(&signed[0], n)).collect::<Vec<_>>(),
+            [None, None, Some(0), Some(1), Some(1), Some(2), Some(3), Some(4), Some(4), Some(5)]
+        );
+        assert_eq!(Priority { micro_lamports: 5_000, unit_limit: 90_000 }.lamports(), 450);
         let decoded: Transaction = bincode::deserialize(&signed[0].bytes).unwrap();
         let token = spl_token_interface::id();
         for (row, n) in mixed.iter().zip(&signed[0].instruction_index) {
@@ -223,7 +282,7 @@ mod tests {
             assert_eq!(u64::from_le_bytes(ix.data[1..9].try_into().unwrap()), row.amount);
             assert_eq!(ix.data[9], 6);
         }
-        let sol = pack(&payer, Payment::Native, &rows(40, false), blockhash, 0).unwrap();
+        let sol = pack(&payer, Payment::Native, &rows(40, false), blockhash, Priority::NONE).unwrap();
         assert!(sol.len() >= 2 && sol.iter().all(|t| t.bytes.len() <= MAX_TRANSACTION_BYTES));
         assert_eq!(sol.iter().map(|t| t.rows.len()).sum::<usize>(), 40);
     }

@@ -1,11 +1,14 @@
-//! The Solana family (issue 41, in progress): SOL and SPL tokens paid from one hot wallet over
-//! JSON-RPC. What is here: the chain config with its keypair and mints (`config`) and a
-//! payout's rows packed by size into signed transactions (`build`), and the JSON-RPC calls
-//! (`rpc`), tested against a local network. Storing, sending and following them as a rail are
-//! not yet, so this family is not registered in
-//! `rails::family` and pays nothing; SOL, USDC_SOL and USDT_SOL are paid on the simulated
-//! network meanwhile.
+//! The Solana family: SOL and SPL tokens paid from one hot wallet over JSON-RPC
+//! (`--chain-config solana=FILE`). The chain config with its keypair and mints (`config`); a
+//! payout's rows packed by size into signed transactions (`build`); recipients' token accounts
+//! read, chunks simulated and the wallet counted down before anything is stored (`prepare`);
+//! the rail storing each transaction before sending it (`rail`) and following it by signature
+//! until it lands, sent again or signed anew only once expired unseen (`follow`); the JSON-RPC
+//! calls (`rpc`).
 
 pub mod build;
 pub mod config;
+mod follow;
+mod prepare;
+pub mod rail;
 pub mod rpc;

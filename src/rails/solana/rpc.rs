@@ -27,6 +27,8 @@ pub enum RpcError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Status {
     pub slot: u64,
+    /// Blocks voted on it since; None once it is rooted (finalized).
+    pub confirmations: Option<u64>,
     /// processed, confirmed or finalized.
     pub confirmation: String,
     /// The transaction's error when it failed on chain (its fee was still taken).
@@ -71,7 +73,10 @@ impl SolanaRpc {
             .ok()
             .and_then(|b| b.try_into().ok())
             .ok_or_else(|| RpcError::Transport(format!("getLatestBlockhash: {hash:?} is no blockhash")))?;
-        let last = answer(value, "lastValidBlockHeight")?.as_u64().unwrap_or_default();
+        // Never guessed: a transaction signed anew too early could land beside the first.
+        let last = answer(value, "lastValidBlockHeight")?
+            .as_u64()
+            .ok_or_else(|| RpcError::Transport("getLatestBlockhash: no lastValidBlockHeight".into()))?;
         Ok((Hash::new_from_array(bytes), last))
     }
 
@@ -103,6 +108,7 @@ impl SolanaRpc {
             found.extend(values.iter().map(|v| {
                 (!v.is_null()).then(|| Status {
                     slot: v.get("slot").and_then(Value::as_u64).unwrap_or_default(),
+                    confirmations: v.get("confirmations").and_then(Value::as_u64),
                     confirmation: v.get("confirmationStatus").and_then(Value::as_str).unwrap_or("processed").to_owned(),
                     error: v.get("err").filter(|e| !e.is_null()).map(Value::to_string),
                 })
@@ -132,8 +138,131 @@ impl SolanaRpc {
 
     /// Whether an account exists.
     pub fn exists(&self, address: &str) -> Result<bool, RpcError> {
-        let result =
-            self.call("getAccountInfo", json!([address, {"encoding": "base64", "commitment": "confirmed"}]))?;
-        Ok(!answer(&result, "value")?.is_null())
+        Ok(self.accounts(&[address])?.pop().flatten().is_some())
+    }
+
+    /// Each account (its owning program, lamports and data), in order; None where there is none.
+    pub fn accounts(&self, addresses: &[&str]) -> Result<Vec<Option<Account>>, RpcError> {
+        let mut found = Vec::with_capacity(addresses.len());
+        // The node takes at most 100 accounts a call.
+        for chunk in addresses.chunks(100) {
+            let result =
+                self.call("getMultipleAccounts", json!([chunk, {"encoding": "base64", "commitment": "confirmed"}]))?;
+            let values = answer(&result, "value")?.as_array().cloned().unwrap_or_default();
+            if values.len() != chunk.len() {
+                return Err(RpcError::Transport("getMultipleAccounts answered for other accounts".into()));
+            }
+            for v in values {
+                found.push(if v.is_null() { None } else { Some(Account::of(&v)?) });
+            }
+        }
+        Ok(found)
+    }
+
+    /// Runs signed bytes against the current state without sending them: the error the network
+    /// would give, and the compute units they took.
+    pub fn simulate(&self, bytes: &[u8]) -> Result<Simulation, RpcError> {
+        let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
+        let params = json!([encoded, {"encoding": "base64", "commitment": "confirmed", "sigVerify": false}]);
+        let result = self.call("simulateTransaction", params)?;
+        let value = answer(&result, "value")?;
+        Ok(Simulation {
+            error: value.get("err").filter(|e| !e.is_null()).cloned(),
+            units: value.get("unitsConsumed").and_then(Value::as_u64),
+        })
+    }
+
+    /// A landed transaction's fee and each account's lamports before and after it.
+    pub fn landed(&self, signature: &str, commitment: Commitment) -> Result<Option<Landed>, RpcError> {
+        let params = json!([signature, {"encoding": "json", "commitment": commitment.as_str(),
+            "maxSupportedTransactionVersion": 0}]);
+        let result = self.call("getTransaction", params)?;
+        if result.is_null() {
+            return Ok(None);
+        }
+        let meta = answer(&result, "meta")?;
+        let keys = result.pointer("/transaction/message/accountKeys").and_then(Value::as_array).cloned();
+        let numbers = |name: &'static str| -> Result<Vec<u64>, RpcError> {
+            let list = answer(meta, name)?.as_array().cloned().unwrap_or_default();
+            Ok(list.iter().map(|n| n.as_u64().unwrap_or_default()).collect())
+        };
+        Ok(Some(Landed {
+            fee: answer(meta, "fee")?.as_u64().unwrap_or_default(),
+            keys: keys.unwrap_or_default().iter().map(|k| k.as_str().unwrap_or_default().to_owned()).collect(),
+            before: numbers("preBalances")?,
+            after: numbers("postBalances")?,
+        }))
+    }
+
+    /// The current slot at `commitment`.
+    pub fn slot(&self, commitment: Commitment) -> Result<u64, RpcError> {
+        let result = self.call("getSlot", json!([{"commitment": commitment.as_str()}]))?;
+        result.as_u64().ok_or_else(|| RpcError::Transport("getSlot".into()))
+    }
+
+    /// The lamports an account of `bytes` of data must hold to be kept.
+    pub fn rent(&self, bytes: u64) -> Result<u64, RpcError> {
+        let result = self.call("getMinimumBalanceForRentExemption", json!([bytes]))?;
+        result.as_u64().ok_or_else(|| RpcError::Transport("getMinimumBalanceForRentExemption".into()))
+    }
+
+    /// What recent transactions writing `account` paid per compute unit, in micro-lamports: the
+    /// 75th percentile of the recent slots', 0 when none paid.
+    pub fn priority_fee(&self, account: &str) -> Result<u64, RpcError> {
+        let result = self.call("getRecentPrioritizationFees", json!([[account]]))?;
+        let mut fees: Vec<u64> = result
+            .as_array()
+            .map(|a| a.iter().filter_map(|f| f.get("prioritizationFee").and_then(Value::as_u64)).collect())
+            .unwrap_or_default();
+        fees.sort_unstable();
+        Ok(fees.get(fees.len() * 3 / 4).copied().unwrap_or(0))
+    }
+}
+
+/// An account as the network holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    /// The program owning it, base58.
+    pub owner: String,
+    pub lamports: u64,
+    pub data: Vec<u8>,
+}
+
+impl Account {
+    fn of(v: &Value) -> Result<Account, RpcError> {
+        let data = v.get("data").and_then(|d| d.get(0)).and_then(Value::as_str).unwrap_or_default();
+        let data = base64::engine::general_purpose::STANDARD
+            .decode(data)
+            .map_err(|_| RpcError::Transport("an account's data is not base64".into()))?;
+        Ok(Account {
+            owner: v.get("owner").and_then(Value::as_str).unwrap_or_default().to_owned(),
+            lamports: v.get("lamports").and_then(Value::as_u64).unwrap_or_default(),
+            data,
+        })
+    }
+}
+
+/// What a simulation said.
+#[derive(Debug, Clone)]
+pub struct Simulation {
+    /// The transaction's error (`{"InstructionError": [index, detail]}` and the like).
+    pub error: Option<Value>,
+    pub units: Option<u64>,
+}
+
+/// A landed transaction's fee and balances, by account key.
+#[derive(Debug, Clone)]
+pub struct Landed {
+    pub fee: u64,
+    pub keys: Vec<String>,
+    pub before: Vec<u64>,
+    pub after: Vec<u64>,
+}
+
+impl Landed {
+    /// What `account` gained in the transaction (a token account created: its rent).
+    pub fn gained(&self, account: &str) -> u64 {
+        let Some(n) = self.keys.iter().position(|k| k == account) else { return 0 };
+        self.after.get(n).unwrap_or(&0).saturating_sub(*self.before.get(n).unwrap_or(&0))
     }
 }

@@ -75,7 +75,13 @@ impl Standing {
             },
         };
         let paid = matches!(self.state, Depth::Paid { .. });
-        RailTx { tx_hash: self.txid.clone(), state, log_index: None, vout: if paid { vout } else { None } }
+        RailTx {
+            tx_hash: self.txid.clone(),
+            state,
+            log_index: None,
+            vout: if paid { vout } else { None },
+            instruction: None,
+        }
     }
 }
 

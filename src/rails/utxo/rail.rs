@@ -195,6 +195,7 @@ impl UtxoRail {
                 state: TxState::Pending { confirmations: 0 },
                 log_index: None,
                 vout: Some(*vout),
+                instruction: None,
             })
             .collect())
     }
@@ -301,7 +302,8 @@ impl Rail for UtxoRail {
         })
     }
 
-    fn network_fee(&self, asset: &'static Asset, transfers: usize) -> Option<Result<NetworkFee, String>> {
+    fn network_fee(&self, asset: &'static Asset, addresses: &[&str], _: bool) -> Option<Result<NetworkFee, String>> {
+        let transfers = addresses.len();
         if !self.pays(asset) {
             return None;
         }
@@ -309,7 +311,7 @@ impl Rail for UtxoRail {
             let per_tx = self.node.config.max_outputs.max(1);
             let chunks = transfers.div_ceil(per_tx).max(1);
             let vbytes: u64 = (0..chunks).map(|c| estimated_vbytes((transfers - c * per_tx).min(per_tx).max(1))).sum();
-            NetworkFee { amount: self.coins((vbytes * rate) as i64), transfers }
+            NetworkFee::plain(self.coins((vbytes * rate) as i64), transfers, chunks)
         }))
     }
 

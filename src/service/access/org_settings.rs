@@ -48,6 +48,26 @@ pub fn set_enabled_assets(conn: &mut DbConnection, actor: &Actor, codes: &[Strin
     })
 }
 
+/// Whether the Solana rail creates recipients' missing token accounts (rent paid by the hot
+/// wallet) for the organization's rows; off, such rows fail unsent and the review says so.
+pub fn creates_token_accounts(conn: &mut DbConnection, org_id: i64) -> Result<bool, AppError> {
+    Ok(db::orgs::find(conn, org_id)?.create_token_accounts)
+}
+
+pub fn set_create_token_accounts(conn: &mut DbConnection, actor: &Actor, create: bool) -> Result<(), AppError> {
+    actor.require(Role::can_administer)?;
+    let at = actor.now();
+    db::write_tx(conn, |conn| -> Result<(), AppError> {
+        if db::orgs::find(conn, actor.org_id)?.create_token_accounts == create {
+            return Ok(());
+        }
+        db::orgs::set_create_token_accounts(conn, actor.org_id, create)?;
+        let action = if create { "org.token_accounts_created" } else { "org.token_accounts_refused" };
+        audit::record(conn, Entry::by(actor, action, "organization", actor.org_id), at)?;
+        Ok(())
+    })
+}
+
 fn rule_from_row(row: &FeeRuleRow) -> Result<FeeRule, AppError> {
     let bad = || AppError::Internal(format!("stored fee rule {}/{} is invalid", row.asset, row.operation));
     let asset = asset::find(&row.asset).ok_or_else(bad)?;

@@ -215,6 +215,7 @@ fn results_csv_now(conn: &mut DbConnection, actor: &Actor, payout_id: i64) -> Re
         "network_fee_asset",
         "network_fee_value",
         "vout",
+        "instruction_index",
     ])
     .map_err(csv_err)?;
     let values = crate::service::valuation::values::of_payout(conn, payout.id)?;
@@ -249,6 +250,7 @@ fn results_csv_now(conn: &mut DbConnection, actor: &Actor, payout_id: i64) -> Re
             paid.and_then(|p| p.network_fee).map(|n| n.asset().code).unwrap_or_default(),
             &plain(paid.and_then(|p| p.network_fee_value)),
             &item.vout.map(|n| n.to_string()).unwrap_or_default(),
+            &item.instruction_index.map(|n| n.to_string()).unwrap_or_default(),
         ])
         .map_err(csv_err)?;
     }

@@ -123,6 +123,7 @@ pub fn tick(
         let mut item = item;
         item.log_index = tx.log_index.map(|n| n as i32);
         item.vout = tx.vout.map(|n| n as i32);
+        item.instruction_index = tx.instruction.map(|n| n as i32);
         settled.push((item.payout_id, (item, outcome)));
     }
     for (payout_id, outcomes) in group_by(settled) {
@@ -260,6 +261,7 @@ fn send(
             .map(|i| {
                 Ok(Transfer {
                     key: i.idempotency_key.clone(),
+                    org_id: i.org_id,
                     asset,
                     address: i.address.clone(),
                     amount: stored_amount(asset, &i.amount)?,
@@ -296,6 +298,7 @@ fn send(
         item.tx_hash = (!tx.tx_hash.is_empty()).then(|| tx.tx_hash.clone());
         item.log_index = tx.log_index.map(|n| n as i32);
         item.vout = tx.vout.map(|n| n as i32);
+        item.instruction_index = tx.instruction.map(|n| n as i32);
         ended.push((item, result));
     }
     let sender = Sender { owner, rail: rail.label() };
@@ -438,8 +441,9 @@ fn record_ends(
         .into_iter()
         .collect();
         for (item, network_fee) in items.into_iter().filter(|(i, _)| recorded.contains(&i.id)) {
-            if error.is_none() && (item.log_index.is_some() || item.vout.is_some()) {
-                db::processor::set_place(conn, item.id, item.log_index, item.vout)?;
+            if error.is_none() && (item.log_index.is_some() || item.vout.is_some() || item.instruction_index.is_some())
+            {
+                db::processor::set_place(conn, item)?;
             }
             let (amount, fee) = (stored_amount(asset, &item.amount)?, stored_amount(asset, &item.fee)?);
             let held = amount.checked_add(fee).ok_or_else(|| AppError::Internal("item total overflow".into()))?;

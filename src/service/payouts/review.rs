@@ -141,7 +141,9 @@ pub fn cancel_transfer(conn: &mut DbConnection, actor: &Actor, payout_id: i64, i
         let Some(db::sent::CancelAsked { first, rows }) = db::sent::request_cancel(conn, &item.idempotency_key, at)?
         else {
             return Err(AppError::Conflict(
-                "Only a transfer sent on a real chain and not yet mined can be cancelled.".into(),
+                "Only a transfer sent on an EVM or UTXO chain and not yet mined can be cancelled (a Solana \
+                 transaction lands or expires within about a minute, and cannot be replaced)."
+                    .into(),
             ));
         };
         if first {

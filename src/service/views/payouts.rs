@@ -35,6 +35,9 @@ pub struct ItemJson {
     /// Which output of its transaction paid this row, on a UTXO chain (Bitcoin, Litecoin): a
     /// mass payout's rows share one transaction, and `tx_hash:vout` names this row's payment.
     pub vout: Option<i32>,
+    /// Which instruction of its transaction paid this row, on Solana: a mass payout's rows share
+    /// a transaction, and the signature with the instruction names this row's payment.
+    pub instruction_index: Option<i32>,
     pub error: Option<String>,
     /// The payee this row paid, when its address was a payee's approved address.
     pub payee_id: Option<i64>,
@@ -204,6 +207,7 @@ pub fn item_json(i: ItemRow) -> ItemJson {
         tx_hash: i.tx_hash,
         log_index: i.log_index,
         vout: i.vout,
+        instruction_index: i.instruction_index,
         error: i.error,
         payee_id: i.payee_id,
         fiat: None,

@@ -50,7 +50,9 @@ async fn review_page(
     let (v, network_fee, flags, zone) = state
         .run(move |conn| {
             let v = drafts::view(conn, &actor, id)?;
-            let fee = app.network_fee(v.checked.asset, v.checked.rows.len());
+            let addresses: Vec<&str> = v.checked.rows.iter().map(|r| r.address.as_str()).collect();
+            let creates = crate::service::access::org_settings::creates_token_accounts(conn, actor.org_id)?;
+            let fee = app.network_fee(v.checked.asset, &addresses, creates);
             let flags = v.flags.clone();
             let zone = crate::service::payouts::schedules::org_zone(conn, actor.org_id)?;
             Ok((v, fee, flags, zone))

@@ -24,15 +24,19 @@ pub struct AssetsPage {
     pub layout: Layout,
     pub assets: &'static [Asset],
     pub enabled: Vec<&'static str>,
+    pub create_token_accounts: bool,
     pub errors: FieldErrors,
 }
 
 async fn assets_page(state: &AppState, authed: &Authed, errors: FieldErrors) -> Result<HttpResponse, AppError> {
     let actor = authed.actor();
-    let enabled = state
+    let (enabled, create_token_accounts) = state
         .run(move |conn| {
             actor.require(crate::domain::account::Role::can_administer)?;
-            org_settings::enabled_assets(conn, actor.org_id)
+            Ok((
+                org_settings::enabled_assets(conn, actor.org_id)?,
+                org_settings::creates_token_accounts(conn, actor.org_id)?,
+            ))
         })
         .await?;
     let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
@@ -42,6 +46,7 @@ async fn assets_page(state: &AppState, authed: &Authed, errors: FieldErrors) -> 
             layout: Layout::new(&authed.ctx, "/settings"),
             assets: &ASSETS,
             enabled: enabled.iter().map(|a| a.code).collect(),
+            create_token_accounts,
             errors,
         },
     )
@@ -64,6 +69,23 @@ pub async fn save_assets(
         Err(AppError::Validation(errors)) => assets_page(&state, &authed, errors).await,
         Err(e) => Err(e),
     }
+}
+
+/// Settings → Assets, Solana token accounts: `create` ticked or absent.
+pub async fn save_token_accounts(
+    state: web::Data<AppState>,
+    authed: Authed,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    let create = values_of(&form_pairs(&body)?, "create").iter().any(|v| v == "on");
+    let actor = authed.actor();
+    state.run(move |conn| org_settings::set_create_token_accounts(conn, &actor, create)).await?;
+    let told = if create {
+        "Recipients without a Solana token account get one, its rent paid by the hot wallet."
+    } else {
+        "Rows to recipients without a Solana token account will fail unsent."
+    };
+    Ok(see_other_with_flash(&authed.ctx, "/settings/assets", FlashKind::Success, told))
 }
 
 /// One row of the fee table, with what was typed and its errors when it failed to save.

@@ -230,7 +230,8 @@ pub async fn single_review(
     let checked = state
         .run(move |conn| {
             let draft = payouts::check_single(conn, &actor, &f)?;
-            let fee = app.network_fee(draft.asset, 1);
+            let creates = crate::service::access::org_settings::creates_token_accounts(conn, actor.org_id)?;
+            let fee = draft.rows.first().and_then(|r| app.network_fee(draft.asset, &[r.address.as_str()], creates));
             let flags = single_flags(conn, &actor, &draft)?;
             let zone = crate::service::payouts::schedules::org_zone(conn, actor.org_id)?;
             Ok((draft, fee, flags, zone))
