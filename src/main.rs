@@ -71,6 +71,9 @@ enum Command {
     /// EVM chains.
     #[command(subcommand)]
     Evm(EvmCommand),
+    /// Sanctions lists: no payout pays an address a list holds.
+    #[command(subcommand)]
+    Sanctions(SanctionsCommand),
     /// Recompute every balance from the ledger and check the books' invariants (available +
     /// reserved + paid = credited, reserved = the open rows, no row paid twice). Prints each
     /// problem with its ids. Exit code 0: whole; 1: problems; 2: the database cannot be read.
@@ -98,6 +101,25 @@ enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: cli::Format,
     },
+}
+
+#[derive(Subcommand)]
+enum SanctionsCommand {
+    /// Import a list file as the named list, replacing what it held: OFAC's SDN.XML or
+    /// SDN_ADVANCED.XML, a CSV (address,reason) or one address a line (# comments). A file that
+    /// cannot be read whole changes nothing.
+    Import {
+        /// The list's name, e.g. "OFAC SDN" or "our denylist".
+        #[arg(long)]
+        list: String,
+        #[arg(long)]
+        file: PathBuf,
+        /// Where the file came from, kept with the list (default: the file's path).
+        #[arg(long)]
+        source: Option<String>,
+    },
+    /// Each list: its version, addresses, publication date and when it was imported.
+    List,
 }
 
 #[derive(Subcommand)]
@@ -232,6 +254,24 @@ fn main() -> ExitCode {
         None => serve(cli.db, cli.serve),
         Some(Command::Serve(args)) => serve(cli.db, *args),
         Some(Command::Migrate) => migrate(&cli.db),
+        Some(Command::Sanctions(SanctionsCommand::Import { list, file, source })) => {
+            import_sanctions(&cli.db, &list, &file, source.as_deref())
+        }
+        Some(Command::Sanctions(SanctionsCommand::List)) => open_db(&cli.db).and_then(|mut conn| {
+            for l in db::sanctions::lists(&mut conn).map_err(|e| e.to_string())? {
+                let published = l.published_at.map_or("no date".into(), |d| d.format("%Y-%m-%d").to_string());
+                println!(
+                    "{}\tversion {}\t{} addresses\tpublished {published}\timported {} by {}\t{}",
+                    l.name,
+                    l.version,
+                    l.entries,
+                    l.imported_at.format("%Y-%m-%d %H:%M UTC"),
+                    l.imported_by,
+                    l.source
+                );
+            }
+            Ok(())
+        }),
         Some(Command::Evm(EvmCommand::DeployBatch { evm_config })) => deploy_batch(&cli.db, &evm_config),
         Some(Command::Evm(EvmCommand::Keygen { pkcs11_module, token_label, key_label, pin_file })) => {
             keygen(pkcs11_module, token_label, key_label, pin_file)
@@ -308,6 +348,33 @@ fn keygen(module: PathBuf, token_label: String, key_label: String, pin_file: Opt
 #[cfg(not(feature = "evm"))]
 fn keygen(_: PathBuf, _: String, _: String, _: Option<PathBuf>) -> Result<(), String> {
     Err("this build has no EVM rail (cargo feature `evm`)".into())
+}
+
+/// Largest list file read: OFAC's SDN_ADVANCED.XML is over 100 MB.
+const MAX_LIST_BYTES: u64 = 1 << 30;
+
+fn import_sanctions(db_args: &DbArgs, list: &str, file: &std::path::Path, source: Option<&str>) -> Result<(), String> {
+    use payouts::service::compliance::lists::{Importer, import};
+    let size = std::fs::metadata(file).map_err(|e| format!("{}: {e}", file.display()))?.len();
+    if size > MAX_LIST_BYTES {
+        return Err(format!("{}: {size} bytes; a list file is at most {MAX_LIST_BYTES}", file.display()));
+    }
+    let bytes = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let mut conn = open_db(db_args)?;
+    let source = source.map_or_else(|| file.display().to_string(), str::to_owned);
+    let at = payouts::clock::Clock::real().now();
+    let done =
+        import(&mut conn, Importer::System("command line"), list, &source, &bytes, at).map_err(|e| e.to_string())?;
+    let published = done.published.map_or("no publication date".into(), |d| format!("published {d}"));
+    if done.stood {
+        println!(
+            "{}: {} addresses from {} ({published}), version {}",
+            done.list, done.entries, done.shape, done.version
+        );
+        Ok(())
+    } else {
+        Err(format!("{}: another import of this list started after this one and stands instead", done.list))
+    }
 }
 
 fn migrate(db_args: &DbArgs) -> Result<(), String> {
@@ -393,6 +460,7 @@ async fn serve(db_args: DbArgs, args: ServeArgs) -> Result<(), String> {
                 )
                 .with_clock(state.clock.clone());
                 demo::seed_payouts(&mut conn, &seed_rail).map_err(|e| e.to_string())?;
+                demo::seed_sanctions(&mut conn, state.clock.now()).map_err(|e| e.to_string())?;
                 tracing::info!("demo organization seeded; every demo account's password is `demo`")
             }
             Initialized::AdminCreated { email, password } => {

@@ -8,12 +8,13 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 /// Each room and the rooms it may use. `views` (the JSON shapes) uses none.
-const ROOMS: [(&str, &[&str]); 6] = [
+const ROOMS: [(&str, &[&str]); 7] = [
     ("access", &["views"]),
     ("valuation", &["access"]),
-    ("payees", &["valuation", "access", "views"]),
-    ("payouts", &["payees", "valuation", "access", "views"]),
-    ("outbound", &["payouts", "payees", "valuation", "access", "views"]),
+    ("compliance", &["access"]),
+    ("payees", &["compliance", "valuation", "access", "views"]),
+    ("payouts", &["payees", "compliance", "valuation", "access", "views"]),
+    ("outbound", &["payouts", "payees", "compliance", "valuation", "access", "views"]),
     ("views", &[]),
 ];
 

@@ -25,6 +25,7 @@ pub mod payees;
 pub mod payouts;
 pub mod processor;
 pub mod rates;
+pub mod sanctions;
 pub mod schedules;
 pub mod schema;
 pub mod security_keys;

@@ -86,6 +86,8 @@ pub struct ItemRow {
     pub vout: Option<i32>,
     /// Which instruction of its transaction paid the row, on Solana.
     pub instruction_index: Option<i32>,
+    /// Why the row is held for compliance (its address listed when it was about to be sent).
+    pub compliance_hold: Option<String>,
 }
 
 #[derive(Clone, Insertable)]

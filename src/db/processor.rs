@@ -23,7 +23,12 @@ fn of_assets<'a>(q: ItemQuery<'a>, assets: Option<&'a [String]>) -> ItemQuery<'a
 /// Items ready to send, and items whose processor's lease ran out (it crashed or stalled).
 pub fn claimable(conn: &mut DbConnection, now: NaiveDateTime, limit: i64) -> DbResult<Vec<ItemRow>> {
     i::payout_items
-        .filter(i::status.eq("queued").or(i::status.eq("submitting").and(i::lease_until.lt(now))))
+        .filter(
+            i::status
+                .eq("queued")
+                .and(i::compliance_hold.is_null())
+                .or(i::status.eq("submitting").and(i::lease_until.lt(now))),
+        )
         .order(i::id)
         .limit(limit)
         .select(ItemRow::as_select())
@@ -40,7 +45,7 @@ pub fn payouts_with_queued_items(
 ) -> DbResult<Vec<i64>> {
     let waiting = p::payouts.filter(p::scheduled_for.gt(now)).select(p::id);
     of_assets(i::payout_items.into_boxed(), assets)
-        .filter(i::status.eq("queued"))
+        .filter(i::status.eq("queued").and(i::compliance_hold.is_null()))
         .filter(i::payout_id.ne_all(waiting))
         .select(i::payout_id)
         .distinct()
@@ -58,7 +63,8 @@ pub fn claim_payout(
     now: NaiveDateTime,
     until: NaiveDateTime,
 ) -> DbResult<Vec<ItemRow>> {
-    diesel::update(i::payout_items.filter(i::payout_id.eq(payout_id).and(i::status.eq("queued"))))
+    let ready = i::status.eq("queued").and(i::compliance_hold.is_null());
+    diesel::update(i::payout_items.filter(i::payout_id.eq(payout_id).and(ready)))
         .set((
             i::status.eq("submitting"),
             i::lease_owner.eq(owner),
@@ -103,7 +109,10 @@ pub fn try_claim(
     now: NaiveDateTime,
     until: NaiveDateTime,
 ) -> DbResult<bool> {
-    let still_claimable = i::status.eq("queued").or(i::status.eq("submitting").and(i::lease_until.lt(now)));
+    let still_claimable = i::status
+        .eq("queued")
+        .and(i::compliance_hold.is_null())
+        .or(i::status.eq("submitting").and(i::lease_until.lt(now)));
     let n = diesel::update(i::payout_items.filter(i::id.eq(item.id).and(still_claimable)))
         .set((
             i::status.eq("submitting"),
@@ -290,4 +299,38 @@ pub fn release_leases(conn: &mut DbConnection, owner: &str, now: NaiveDateTime) 
     diesel::update(i::payout_items.filter(i::lease_owner.eq(owner).and(i::status.eq("submitting"))))
         .set(i::lease_until.eq(now - chrono::Duration::seconds(1)))
         .execute(conn)
+}
+
+/// submitting → queued and held, for an item `owner` claimed and did not send: its address is
+/// listed. False when the claim is no longer `owner`'s.
+pub fn hold(conn: &mut DbConnection, item_id: i64, owner: &str, reason: &str, now: NaiveDateTime) -> DbResult<bool> {
+    let claimed = i::id.eq(item_id).and(i::status.eq("submitting")).and(i::lease_owner.eq(owner));
+    let n = diesel::update(i::payout_items.filter(claimed))
+        .set((
+            i::status.eq("queued"),
+            i::compliance_hold.eq(reason),
+            i::lease_owner.eq(None::<String>),
+            i::lease_until.eq(None::<NaiveDateTime>),
+            i::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// A held item released to be sent (false: it is not held any more).
+pub fn release_hold(conn: &mut DbConnection, item_id: i64, now: NaiveDateTime) -> DbResult<bool> {
+    let held = i::id.eq(item_id).and(i::status.eq("queued")).and(i::compliance_hold.is_not_null());
+    let n = diesel::update(i::payout_items.filter(held))
+        .set((i::compliance_hold.eq(None::<String>), i::updated_at.eq(now)))
+        .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// A held item failed by a person (false: it is not held any more); the hold stays as evidence.
+pub fn fail_held(conn: &mut DbConnection, item_id: i64, reason: &str, now: NaiveDateTime) -> DbResult<bool> {
+    let held = i::id.eq(item_id).and(i::status.eq("queued")).and(i::compliance_hold.is_not_null());
+    let n = diesel::update(i::payout_items.filter(held))
+        .set((i::status.eq("failed"), i::error.eq(reason), i::updated_at.eq(now)))
+        .execute(conn)?;
+    Ok(n == 1)
 }

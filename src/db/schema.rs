@@ -201,6 +201,7 @@ diesel::table! {
         log_index -> Nullable<Integer>,
         vout -> Nullable<Integer>,
         instruction_index -> Nullable<Integer>,
+        compliance_hold -> Nullable<Text>,
     }
 }
 
@@ -291,6 +292,28 @@ diesel::table! {
         last_valid_height -> BigInt,
         version -> Integer,
         created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sanction_lists (name) {
+        name -> Text,
+        version -> Integer,
+        next_version -> Integer,
+        source -> Text,
+        published_at -> Nullable<Timestamp>,
+        imported_at -> Timestamp,
+        entries -> BigInt,
+        imported_by -> Text,
+    }
+}
+
+diesel::table! {
+    sanctioned_addresses (list_name, version, address) {
+        list_name -> Text,
+        version -> Integer,
+        address -> Text,
+        entity -> Text,
     }
 }
 
@@ -794,6 +817,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     utxo_rows,
     utxo_replaced,
     solana_transactions,
+    sanction_lists,
+    sanctioned_addresses,
     solana_rows,
     mass_drafts,
     mass_draft_rows,

@@ -15,6 +15,7 @@ pub mod outbound;
 pub mod payee;
 pub mod payout;
 pub mod registry;
+pub mod sanctions;
 pub mod second_factor;
 pub mod spend_limit;
 #[macro_use]

@@ -164,6 +164,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/payouts/{id}/approve", web::post().to(pages::approvals::approve))
             .route("/payouts/{id}/items/{item}/resolve", web::post().to(pages::payouts::resolve_item))
             .route("/payouts/{id}/items/{item}/cancel-transfer", web::post().to(pages::payouts::cancel_transfer))
+            .route("/payouts/{id}/items/{item}/held/{decision}", web::post().to(pages::payouts::decide_held))
             .route("/payouts/{id}/reject", web::post().to(pages::approvals::reject))
             .route("/payees", web::get().to(pages::payees::list))
             .route("/payees", web::post().to(pages::payees::create))

@@ -114,6 +114,8 @@ pub(crate) fn create_in_tx(
     }
     let lines: Vec<(u64, &str)> = draft.rows.iter().map(|r| (r.line, r.address.as_str())).collect();
     let payees = crate::service::payees::check_payable(conn, actor.org_id, draft.asset, &lines, at)?;
+    // Decided again against the lists as they are in this transaction, whatever the review said.
+    crate::service::compliance::refuse_listed(conn, &lines)?;
     if let Some(pricing) = &draft.fiat {
         check_fiat_pricing(conn, actor, draft, pricing, at)?;
     }

@@ -21,6 +21,17 @@ fn form(asset: &str, amount: &str, address: &str, description: &str) -> SinglePa
     }
 }
 
+/// On the demo's sample sanctions list: paying it is refused everywhere, as a listed address is.
+pub const DEMO_SANCTIONED_ADDRESS: &str = "TK845YfUtfnuU1Whr6prDjm4tqnEjwFCk9";
+
+/// The demo's sample sanctions list, naming one address, so that a visitor sees a refused row.
+pub fn seed_sanctions(conn: &mut DbConnection, at: chrono::NaiveDateTime) -> Result<(), AppError> {
+    use crate::service::compliance::{Importer, import};
+    let list = format!("address,reason\n{DEMO_SANCTIONED_ADDRESS},Demo: a sample listed address\n");
+    import(conn, Importer::System("demo"), "Demo sample list", "demo", list.as_bytes(), at)?;
+    Ok(())
+}
+
 /// Seeds the demo organization's payouts. `rail` must confirm at once and fail transfers to
 /// [`DEMO_FAIL_ADDRESS`]; the payouts it settles end Completed or Failed.
 pub fn seed_payouts(conn: &mut DbConnection, rail: &dyn Rail) -> Result<(), AppError> {

@@ -11,6 +11,7 @@ pub mod dashboard;
 pub mod demo;
 pub mod draft_payees;
 pub mod drafts;
+pub mod holds;
 pub mod ledger;
 pub mod limits;
 pub mod list;

@@ -127,7 +127,8 @@ pub fn check_single(conn: &mut DbConnection, actor: &Actor, form: &SinglePayoutF
         errors.add("description", e);
     }
     errors.into_result(())?;
-    // Said on the form already; the create's transaction checks it again.
+    // Said on the form already; the create's transaction checks both again.
+    crate::service::compliance::refuse_listed(conn, &[(1, row.address.as_str())])?;
     crate::service::payees::check_payable(conn, actor.org_id, asset, &[(1, row.address.as_str())], actor.now())?;
     let draft = price(conn, actor, PayoutKind::Single, asset, form.description.trim(), vec![row])?;
     Ok(Draft { fiat: fiat.map(|(_, pricing)| pricing), ..draft })
@@ -225,8 +226,9 @@ pub fn price(
     kind: PayoutKind,
     asset: &'static Asset,
     description: &str,
-    rows: Vec<Row>,
+    mut rows: Vec<Row>,
 ) -> Result<Draft, AppError> {
+    crate::service::compliance::mark_rows(conn, &mut rows)?;
     let draft = unpriced(kind, asset, description, rows)?;
     let available = ledger::balance_of(conn, actor.org_id, asset)?.available;
     let (rule, quote) = quote_rows(conn, actor.org_id, kind, asset, &draft.rows, Some(available))?;

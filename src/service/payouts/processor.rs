@@ -156,6 +156,42 @@ pub fn tick(
     Ok(report)
 }
 
+/// Screens the rows about to be handed to the rail against the lists as they are now (a list
+/// can change after approval): a listed row is held, nothing sent for it, with an event saying
+/// why. The rest go on. A screening that cannot be done stops the sending (never unscreened).
+fn hold_listed<'a>(
+    conn: &mut DbConnection,
+    owner: &str,
+    clock: &Clock,
+    fresh: Vec<&'a ItemRow>,
+) -> Result<Vec<&'a ItemRow>, AppError> {
+    let addresses: Vec<&str> = fresh.iter().map(|i| i.address.as_str()).collect();
+    let listed = crate::service::compliance::listed(conn, &addresses)?;
+    let mut go = Vec::with_capacity(fresh.len());
+    for (item, hit) in fresh.into_iter().zip(listed) {
+        let Some(hit) = hit else {
+            go.push(item);
+            continue;
+        };
+        let at = clock.now();
+        let reason = hit.message();
+        let text = format!(
+            "Line {} held for compliance, nothing sent: {reason} A manager may fail the row (its funds are \
+             released); an admin may release it once the address is on no list.",
+            item.line
+        );
+        let change = Change::Item(item.id, ItemStatus::Submitting, ItemStatus::Queued);
+        db::write_tx(conn, |conn| -> Result<(), AppError> {
+            if db::processor::hold(conn, item.id, owner, &reason, at)? {
+                event(conn, item.payout_id, change, None, &text, at)?;
+            }
+            Ok(())
+        })?;
+        tracing::warn!(item = item.id, list = %hit.list, "a row's address is listed: held, nothing sent");
+    }
+    Ok(go)
+}
+
 /// The row's transaction now goes by `hash`; the history keeps the one it had.
 fn record_new_hash(conn: &mut DbConnection, clock: &Clock, item: &ItemRow, hash: &str) -> Result<(), AppError> {
     let at = clock.now();
@@ -255,6 +291,7 @@ fn send(
             }
         }
     }
+    let fresh = hold_listed(conn, owner, clock, fresh)?;
     let transfers = |batch: &[&ItemRow]| -> Result<Vec<Transfer>, AppError> {
         batch
             .iter()

@@ -280,7 +280,11 @@ fn check(
         .collect();
     let draft = match pricing {
         Pricing::Quote => payouts::price(conn, &caller.actor, kind, asset, text, rows.clone())?,
-        Pricing::InCreate => payouts::unpriced(kind, asset, text, rows.clone())?,
+        Pricing::InCreate => {
+            let mut rows = rows.clone();
+            crate::service::compliance::mark_rows(conn, &mut rows)?;
+            payouts::unpriced(kind, asset, text, rows)?
+        }
     };
     let acknowledged_lookalikes = req.acknowledge_lookalikes.clone();
     Ok((Draft { scheduled_for, acknowledged_lookalikes, ..draft }, rows))

@@ -132,6 +132,8 @@ pub struct DetailsTemplate {
     pub layout: Layout,
     pub d: Details,
     pub can_review: bool,
+    /// Admins may release a row held for compliance once its address is on no list.
+    pub can_release: bool,
     /// The payout's asset is paid on a real chain, where a pending transfer can be cancelled.
     pub on_chain: bool,
     pub csrf_token: String,
@@ -148,6 +150,7 @@ pub struct DetailsTemplate {
 pub struct DetailsLive {
     pub d: Details,
     pub can_review: bool,
+    pub can_release: bool,
     pub on_chain: bool,
     pub csrf_token: String,
     pub rail_label: &'static str,
@@ -215,6 +218,7 @@ pub async fn details(
             d,
             on_chain,
             can_review: authed.user.role.can_approve(),
+            can_release: authed.user.role.can_administer(),
             csrf_token: authed.ctx.csrf_token.clone(),
             rail_label,
             shown,
@@ -226,6 +230,7 @@ pub async fn details(
         d,
         on_chain,
         can_review: authed.user.role.can_approve(),
+        can_release: authed.user.role.can_administer(),
         csrf_token: authed.ctx.csrf_token.clone(),
         decision,
         rail_label,
@@ -285,6 +290,39 @@ pub async fn resolve_item(
             let m = e.iter().map(|(_, m)| m).collect::<Vec<_>>().join(" ");
             Ok(see_other_with_flash(&authed.ctx, &location, FlashKind::Error, &m))
         }
+        Err(AppError::Conflict(m)) => Ok(see_other_with_flash(&authed.ctx, &location, FlashKind::Error, &m)),
+        Err(e) => Err(e),
+    }
+}
+
+/// A manager fails a row held for compliance (its funds released), or an admin releases it
+/// once its address is on no list.
+pub async fn decide_held(
+    state: web::Data<AppState>,
+    authed: Authed,
+    path: web::Path<(i64, i64, String)>,
+) -> Result<HttpResponse, AppError> {
+    let (id, item, decision) = path.into_inner();
+    let actor = authed.actor();
+    let location = format!("/payouts/{id}");
+    let release = match decision.as_str() {
+        "release" => true,
+        "fail" => false,
+        _ => return Err(AppError::NotFound),
+    };
+    let done = state
+        .run(move |conn| {
+            if release {
+                crate::service::payouts::holds::release_held(conn, &actor, id, item)
+            } else {
+                crate::service::payouts::holds::fail_held(conn, &actor, id, item)
+            }
+        })
+        .await;
+    let said =
+        if release { "Row released: it is screened again and sent." } else { "Row failed; its funds are released." };
+    match done {
+        Ok(()) => Ok(see_other_with_flash(&authed.ctx, &location, FlashKind::Success, said)),
         Err(AppError::Conflict(m)) => Ok(see_other_with_flash(&authed.ctx, &location, FlashKind::Error, &m)),
         Err(e) => Err(e),
     }
