@@ -9,9 +9,11 @@ use diesel::prelude::*;
 use super::schema::{sanction_lists::dsl as l, sanctioned_addresses::dsl as s};
 use super::{DbConnection, DbResult};
 
-/// Rows per INSERT statement, and statements per transaction, when staging a list.
+/// Rows per INSERT statement, and statements per transaction, when staging a list: one
+/// statement a transaction, so that a payout's write waits at most one statement on SQLite (ten
+/// a transaction made it wait 3 s in the debug build, BENCHMARKS.md).
 const ROWS_PER_INSERT: usize = 2_000;
-const INSERTS_PER_TX: usize = 10;
+const INSERTS_PER_TX: usize = 1;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = super::schema::sanction_lists)]
