@@ -26,8 +26,17 @@ fn find_asset(code: &str) -> Result<&'static Asset, String> {
     asset::find(code).ok_or_else(|| format!("unknown asset {code:?}; use one of {}", asset::codes()))
 }
 
-/// Finds the lookalike rows among (line, address): (line, message) each, or why it cannot.
-pub type LookalikeCheck<'a> = &'a mut dyn FnMut(&[(u64, &str)]) -> Result<Vec<(u64, String)>, String>;
+/// What the organization's database says of (line, address) rows: (line, message) each.
+#[derive(Debug, Default)]
+pub struct OrgFindings {
+    /// Rows whose address looks like one the organization knows (warnings).
+    pub lookalikes: Vec<(u64, String)>,
+    /// Rows whose address a sanctions list in force holds (errors: never payable).
+    pub listed: Vec<(u64, String)>,
+}
+
+/// Checks (line, address) rows against the organization's database, or says why it cannot.
+pub type LookalikeCheck<'a> = &'a mut dyn FnMut(&[(u64, &str)]) -> Result<OrgFindings, String>;
 
 pub fn check_registry(
     out: &mut impl Write,
@@ -79,6 +88,7 @@ pub fn check_registry(
         }
     }
     let mut lookalike_count = None;
+    let mut listed_count = None;
     if let Some(check) = lookalikes {
         let valid: Vec<(u64, &str)> =
             registry.rows.iter().filter(|r| r.is_valid()).map(|r| (r.line, r.address.as_str())).collect();
@@ -89,17 +99,23 @@ pub fn check_registry(
                 return EXIT_UNREADABLE;
             }
         };
-        lookalike_count = Some(found.len());
-        for (line, message) in found {
+        lookalike_count = Some(found.lookalikes.len());
+        listed_count = Some(found.listed.len());
+        for (line, message) in found.lookalikes {
             if let Some(row) = registry.rows.iter_mut().find(|r| r.line == line) {
                 row.warnings.push(registry::Issue::new("address", format!("lookalike address: {message}")));
+            }
+        }
+        for (line, message) in found.listed {
+            if let Some(row) = registry.rows.iter_mut().find(|r| r.line == line) {
+                row.errors.push(registry::Issue::coded("address", "sanctioned", message));
             }
         }
     }
     let summary = registry.summary(&FeeRule::default_for(asset, Operation::MassRow));
     let written = match format {
-        Format::Json => write_json(out, &registry.rows, &summary, lookalike_count),
-        Format::Text => write_text(out, asset, &registry, &summary, lookalike_count),
+        Format::Json => write_json(out, &registry.rows, &summary, lookalike_count, listed_count),
+        Format::Text => write_text(out, asset, &registry, &summary, lookalike_count, listed_count),
     };
     if let Err(e) = written {
         eprintln!("error: writing the report: {e}");
@@ -123,6 +139,7 @@ fn write_json(
     rows: &[Row],
     summary: &registry::Summary,
     lookalikes: Option<usize>,
+    listed: Option<usize>,
 ) -> std::io::Result<()> {
     for row in rows {
         let line = json!({
@@ -146,6 +163,9 @@ fn write_json(
     if let Some(n) = lookalikes {
         totals["lookalikes"] = json!(n);
     }
+    if let Some(n) = listed {
+        totals["sanctioned"] = json!(n);
+    }
     writeln!(out, "{}", json!({ "summary": totals }))
 }
 
@@ -155,6 +175,7 @@ fn write_text(
     registry: &registry::Registry,
     summary: &registry::Summary,
     lookalikes: Option<usize>,
+    listed: Option<usize>,
 ) -> std::io::Result<()> {
     if !registry.unknown_columns.is_empty() {
         writeln!(out, "note: ignored unknown columns: {}", registry.unknown_columns.join(", "))?;
@@ -169,6 +190,9 @@ fn write_text(
     }
     let q = &summary.quote;
     writeln!(out, "{} rows: {} valid, {} invalid.", summary.rows, summary.valid, summary.invalid)?;
+    if let Some(n) = listed.filter(|n| *n > 0) {
+        writeln!(out, "{n} sanctioned address(es): on a sanctions list in force; such rows cannot be paid.")?;
+    }
     if let Some(n) = lookalikes {
         writeln!(
             out,

@@ -217,8 +217,18 @@ fn main() -> ExitCode {
                 let url = cli.db.database_url();
                 move |rows: &[(u64, &str)]| {
                     let mut conn = payouts::ops::open_existing(url.as_ref().map_err(Clone::clone)?)?;
-                    payouts::service::payees::lookalike::in_org_named(&mut conn, &name, rows)
-                        .map(|found| found.into_iter().map(|l| (l.line, l.sentence())).collect())
+                    let lookalikes = payouts::service::payees::lookalike::in_org_named(&mut conn, &name, rows)?
+                        .into_iter()
+                        .map(|l| (l.line, l.sentence()))
+                        .collect();
+                    let addresses: Vec<&str> = rows.iter().map(|(_, a)| *a).collect();
+                    let listed = payouts::service::compliance::listed(&mut conn, &addresses)
+                        .map_err(|e| e.to_string())?
+                        .into_iter()
+                        .zip(rows)
+                        .filter_map(|(hit, (line, _))| hit.map(|h| (*line, h.message())))
+                        .collect();
+                    Ok(cli::OrgFindings { lookalikes, listed })
                 }
             });
             let check = known.as_mut().map(|k| k as cli::LookalikeCheck);
@@ -536,6 +546,12 @@ async fn serve(db_args: DbArgs, args: ServeArgs) -> Result<(), String> {
             Duration::from_secs(1),
         ));
         payouts::service::payouts::schedules::spawn(state.pool.clone(), state.clock.clone(), Duration::from_secs(20));
+        payouts::service::compliance::refresh::spawn(
+            state.pool.clone(),
+            state.config.sanctions_sources.clone(),
+            Duration::from_secs(60),
+            state.clock.clone(),
+        );
         payouts::service::outbound::gas_watch::spawn(
             state.pool.clone(),
             state.rails.clone(),

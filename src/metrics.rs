@@ -31,6 +31,8 @@ pub struct Scraped {
     pub oldest_pending_approval: Single,
     pub oldest_open_row: Single,
     pub stuck_rows: Single,
+    pub rows_held: Single,
+    pub sanctions_list_age: Figure,
     pub webhook_deliveries: Figure,
     pub notifications: Figure,
     pub hot_wallet: Figure,
@@ -84,6 +86,10 @@ pub fn metrics() -> &'static Metrics {
             "payouts_stuck_rows",
             "Rows in progress unchanged for longer than --stuck-after-minutes, and rows needing review",
         );
+        let rows_held = single(
+            "payouts_rows_held_for_compliance",
+            "Rows held because their address was on a sanctions list when they were about to be sent",
+        );
         let mut figure = |name: &str, help: &str| {
             let f = Figure::default();
             registry.register(name, help, f.clone());
@@ -93,6 +99,11 @@ pub fn metrics() -> &'static Metrics {
             oldest_pending_approval,
             oldest_open_row,
             stuck_rows,
+            rows_held,
+            sanctions_list_age: figure(
+                "payouts_sanctions_list_age_seconds",
+                "Time since each sanctions list in force was imported, by list",
+            ),
             rows_open: figure("payouts_rows_open", "Payout rows not yet ended, by status (all organizations)"),
             webhook_deliveries: figure("payouts_webhook_deliveries", "Webhook deliveries waiting or failed, by status"),
             notifications: figure("payouts_notifications", "Emails and chat messages queued or failed, by status"),

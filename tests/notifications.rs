@@ -112,6 +112,14 @@ async fn a_payout_emails_each_eligible_manager_once_and_approving_tells_the_acco
         assert!(last.text.contains("Approved by manager@demo.local"), "[{backend:?}]");
         assert!(last.reply_to.contains("manager@demo.local"), "[{backend:?}]");
         assert_eq!(mail.to("manager2@demo.local").len(), m2_before + 1, "[{backend:?}] no one else");
+        // Nobody needs to decide any more: the approval requests leave both inboxes' unread
+        // count (issue 44, item 1), the accountant's news stays unread.
+        for manager in ["manager@demo.local", "manager2@demo.local"] {
+            assert_eq!(unread(&app, manager), 0, "[{backend:?}] {manager}");
+            let asked = inbox(&app, manager);
+            assert!(asked.iter().any(|n| n.kind == "approval_needed" && n.read_at.is_some()), "[{backend:?}]");
+        }
+        assert_eq!(unread(&app, "accountant@demo.local"), 1, "[{backend:?}]");
     }
 }
 

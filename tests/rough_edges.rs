@@ -27,6 +27,14 @@ async fn every_page_names_its_icon_and_the_icon_is_served() {
         assert_eq!(icon.status, actix_web::http::StatusCode::OK, "[{backend:?}]");
         assert_eq!(icon.header("content-type"), Some("image/svg+xml"), "[{backend:?}]");
         assert!(icon.body.starts_with("<svg"), "[{backend:?}]");
+        // Where browsers look when a page names no icon (the API docs): sent to the same one.
+        let ico = client.get("/favicon.ico").await;
+        assert_eq!(ico.status, actix_web::http::StatusCode::MOVED_PERMANENTLY, "[{backend:?}]");
+        assert_eq!(ico.location(), Some("/static/favicon.svg"), "[{backend:?}]");
+        // The inbox bell is drawn, not an emoji a phone without an emoji font shows as a box.
+        let home = client.get("/").await;
+        assert!(home.body.contains("<svg class=\"bell-icon\""), "[{backend:?}]");
+        assert!(!home.body.contains("&#128276;") && !home.body.contains('\u{1F514}'), "[{backend:?}]");
     }
 }
 

@@ -71,6 +71,8 @@ async fn official_lists_are_read_and_a_listed_address_is_refused_everywhere_mone
         );
         assert_eq!(v["items"][1]["valid"], false, "[{backend:?}]");
         assert_eq!(v["items"][1]["errors"][0]["field"], "items[1].address");
+        assert_eq!(v["items"][1]["errors"][0]["code"], "sanctioned", "[{backend:?}] a code a program may act on");
+        assert!(v["items"][0]["errors"].as_array().unwrap().is_empty(), "[{backend:?}]");
         let message = v["items"][1]["errors"][0]["message"].as_str().unwrap();
         assert!(message.contains("OFAC SDN") && message.contains("TORNADO CASH"), "[{backend:?}] {message}");
 
@@ -82,6 +84,7 @@ async fn official_lists_are_read_and_a_listed_address_is_refused_everywhere_mone
         let res = c.send(req).await;
         assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "[{backend:?}] {}", res.body);
         assert_eq!(json_of(&res)["errors"][0]["field"], "items[1].address");
+        assert_eq!(json_of(&res)["errors"][0]["code"], "sanctioned", "[{backend:?}] {}", res.body);
         let count = || payouts::db::payouts::count(&mut app.conn(), demo_org(&app), &Default::default()).unwrap();
         assert_eq!(count(), 0, "[{backend:?}] nothing stored");
 
@@ -280,6 +283,45 @@ async fn a_row_listed_after_confirmation_is_held_at_sending_and_is_failed_or_rel
             admin.get(&format!("/payouts/{first}")).await
         };
         assert!(page.body.contains("Held for compliance") && page.body.contains("late list"), "[{backend:?}]");
+        assert!(page.body.contains("Before sending:") && page.body.contains("late list v1"), "[{backend:?}] evidence");
+
+        // Evidence on every row: screened at confirmation (no list then), and before sending.
+        let confirmed = items[0].screened_at_confirmation.clone().unwrap();
+        let v: serde_json::Value = serde_json::from_str(&confirmed).unwrap();
+        assert_eq!(v["lists"], json!([]), "[{backend:?}] {confirmed}");
+        for item in &items {
+            let sent: serde_json::Value = serde_json::from_str(item.screened_at_sending.as_deref().unwrap()).unwrap();
+            assert_eq!(sent["lists"], json!([{"name": "late list", "version": 1}]), "[{backend:?}] {sent}");
+        }
+
+        // Admins are told (a webhook topic and a notice), and so is the creator.
+        let held_events: Vec<serde_json::Value> = {
+            use diesel::prelude::*;
+            use payouts::db::schema::events::dsl as e;
+            e::events
+                .filter(e::topic.eq("payout.item_held"))
+                .select(e::data)
+                .load::<String>(&mut **app.conn())
+                .unwrap()
+                .iter()
+                .map(|d| serde_json::from_str(d).unwrap())
+                .collect()
+        };
+        assert_eq!(held_events.len(), 2, "[{backend:?}] {held_events:?}");
+        assert_eq!(held_events[0]["hold"]["list"], "late list", "[{backend:?}]");
+        payouts::service::outbound::sender::take_new(&mut app.conn(), &app.state.delivery()).unwrap();
+        for who in ["admin@demo.local", "accountant@demo.local"] {
+            let id = common::actor(&app, who).user_id;
+            let inbox = payouts::db::notices::inbox(&mut app.conn(), id, None, 50).unwrap();
+            let held: Vec<_> = inbox.iter().filter(|n| n.kind == "item_held").collect();
+            assert_eq!(
+                held.len(),
+                2,
+                "[{backend:?}] {who}: {:?}",
+                inbox.iter().map(|n| &n.subject).collect::<Vec<_>>()
+            );
+            assert!(held.iter().any(|n| n.subject == format!("Held for compliance: row 2 of payout #{first}")));
+        }
 
         // Nobody sends it while it is listed; a manager may not release it at all.
         let (admin, manager) = (common::actor(&app, "admin@demo.local"), common::actor(&app, "manager@demo.local"));
@@ -304,5 +346,101 @@ async fn a_row_listed_after_confirmation_is_held_at_sending_and_is_failed_or_rel
         let balance = payouts::service::payouts::ledger::balance_of(&mut app.conn(), demo_org(&app), asset).unwrap();
         assert_eq!(balance.reserved.to_string(), "0", "[{backend:?}]");
         assert!(holds::fail_held(&mut app.conn(), &manager, single, held).is_err(), "[{backend:?}] once");
+    }
+}
+
+#[actix_web::test]
+async fn the_live_check_the_mass_editor_payee_import_check_registry_and_approval_refuse_a_listed_address() {
+    for backend in backends() {
+        let app = TestApp::start(backend).await;
+        let (listed_now, listed_later, clean) = (tron_address(801), tron_address(802), tron_address(803));
+        import(&app, "ours", format!("{listed_now}\n").as_bytes()).unwrap();
+        let mut accountant = app.client().await;
+        accountant.login("accountant@demo.local", "demo").await;
+
+        // The single form's live check says it as the person leaves the field.
+        accountant.get("/payouts/new/single").await;
+        let check = |address: String| {
+            [
+                ("field", "address".to_owned()),
+                ("asset", "USDT_TRC20".into()),
+                ("amount", String::new()),
+                ("address", address),
+                ("description", String::new()),
+            ]
+        };
+        let fields = check(listed_now.clone());
+        let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let said = accountant.post_form("/payouts/new/single/check", &fields).await;
+        assert!(said.body.contains("sanctions list") && said.body.contains("ours"), "[{backend:?}] {}", said.body);
+        let fields = check(clean.clone());
+        let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let said = accountant.post_form("/payouts/new/single/check", &fields).await;
+        assert!(said.body.contains("Valid USDT_TRC20 address") && !said.body.contains("sanctions"), "[{backend:?}]");
+
+        // A CSV uploaded to the mass editor: the row says it, and the payout cannot be confirmed.
+        let id = accountant.start_draft("USDT_TRC20", "December").await;
+        let csv = format!("address,amount\n{clean},1\n{listed_now},2\n");
+        let res = accountant.upload(&format!("/payouts/drafts/{id}/upload"), "rows.csv", csv.as_bytes()).await;
+        let editor = accountant.get(res.location().unwrap()).await;
+        assert!(editor.body.contains("sanctions list &#34;ours&#34;"), "[{backend:?}] {}", editor.body);
+        let res = accountant.confirm_draft(id, &[]).await;
+        assert_ne!(res.status, StatusCode::SEE_OTHER, "[{backend:?}] {}", res.body);
+        let count = || payouts::db::payouts::count(&mut app.conn(), demo_org(&app), &Default::default()).unwrap();
+        assert_eq!(count(), 0, "[{backend:?}]");
+
+        // The payee import refuses the whole file, naming the line.
+        accountant.get("/payees").await;
+        let file = format!(
+            "name,external_id,email,asset,address\nAnn,E-1,,USDT_TRC20,{clean}\nIvan,E-2,,USDT_TRC20,{listed_now}\n"
+        );
+        accountant.upload("/payees/import", "payees.csv", file.as_bytes()).await;
+        let page = accountant.get("/payees").await;
+        assert!(
+            page.body.contains("Nothing was imported.") && page.body.contains("Line 3, column address:"),
+            "[{backend:?}] {}",
+            page.body
+        );
+        assert!(payouts::db::payees::all_in_org(&mut app.conn(), demo_org(&app)).unwrap().is_empty(), "[{backend:?}]");
+
+        // check-registry against the organization's database: an error on the row, exit 1.
+        let mut registry = tempfile::NamedTempFile::new().unwrap();
+        std::io::Write::write_all(&mut registry, format!("address,amount\n{clean},1\n{listed_now},2\n").as_bytes())
+            .unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_payouts"))
+            .args(["check-registry", "--asset", "USDT_TRC20", "--format", "json", "--org", "Demo Company"])
+            .arg(registry.path())
+            .env("DATABASE_URL", common::url_string(backend, &app.url))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "[{backend:?}] {}", String::from_utf8_lossy(&out.stderr));
+        let lines: Vec<serde_json::Value> =
+            String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(lines[0]["ok"], true, "[{backend:?}]");
+        assert_eq!(
+            (lines[1]["ok"].as_bool(), lines[1]["errors"][0]["code"].as_str()),
+            (Some(false), Some("sanctioned"))
+        );
+        assert_eq!(lines[2]["summary"]["sanctioned"], 1, "[{backend:?}]");
+
+        // A payout waiting for a manager when its address is listed cannot be approved.
+        payouts::db::orgs::set_approval_required(&mut app.conn(), demo_org(&app), true).unwrap();
+        let key = api_key(&app, "accountant@demo.local", "read,create");
+        let mut c = app.client().await;
+        let body = json!({"asset": "USDT_TRC20", "kind": "single", "purpose": "p", "items": [{"address": listed_later, "amount": "10"}]});
+        let req = api_request("POST", "/api/v1/payouts", &key, Some(body)).insert_header(("Idempotency-Key", "ap-1"));
+        let created = json_of(&c.send(req).await);
+        assert_eq!(created["status"], "pending", "[{backend:?}] {created}");
+        let payout = created["id"].as_i64().unwrap();
+        import(&app, "ours", format!("{listed_now}\n{listed_later}\n").as_bytes()).unwrap();
+        let manager = common::actor(&app, "manager@demo.local");
+        let refused = payouts::service::payouts::approvals::approve(&mut app.conn(), &manager, payout, "").unwrap_err();
+        assert!(
+            refused.to_string().contains("ours") && refused.to_string().contains("reject"),
+            "[{backend:?}] {refused}"
+        );
+        let p = payouts::db::payouts::find(&mut app.conn(), payout).unwrap();
+        assert_eq!(p.status.as_str(), "pending", "[{backend:?}] nothing approved, nothing recorded");
+        assert!(payouts::db::approvals::of_payout(&mut app.conn(), payout).unwrap().is_empty(), "[{backend:?}]");
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod mail;
 pub mod rates;
+pub mod sanctions;
 
 use std::path::{Path, PathBuf};
 
@@ -192,6 +193,11 @@ pub struct ServeArgs {
     /// (at least 32 characters). Without it /metrics answers 404.
     #[arg(long, env = "PAYOUTS_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,
+
+    /// A sanctions list fetched once a day (by one process) and imported under its name:
+    /// `--sanctions-url "OFAC SDN=https://…/SDN.XML"`; repeat the flag for several lists.
+    #[arg(long = "sanctions-url")]
+    pub sanctions_url: Vec<String>,
 }
 
 impl ServeArgs {
@@ -238,6 +244,7 @@ impl Default for ServeArgs {
             rates_interval_seconds: 60,
             rates_outlier_percent: 10,
             metrics_token: None,
+            sanctions_url: Vec::new(),
         }
     }
 }
@@ -262,6 +269,8 @@ pub struct Config {
     pub rates: Option<rates::Feed>,
     /// The bearer token /metrics asks for; None: no metrics served.
     pub metrics_token: Option<String>,
+    /// The sanctions lists fetched daily.
+    pub sanctions_sources: Vec<sanctions::Source>,
 }
 
 impl Config {
@@ -302,6 +311,11 @@ impl Config {
                 .map_err(|e| format!("PAYOUTS_TELEGRAM_API_URL is not a URL: {e}"))?,
             rates: rates_feed(args)?,
             metrics_token,
+            sanctions_sources: args
+                .sanctions_url
+                .iter()
+                .map(|s| sanctions::Source::parse(s))
+                .collect::<Result<_, _>>()?,
         })
     }
 }

@@ -30,6 +30,11 @@ pub fn rows_unmoved_since(conn: &mut DbConnection, before: NaiveDateTime) -> DbR
     i::payout_items.filter(i::status.eq_any(MOVING_ROWS).and(i::updated_at.lt(before))).count().get_result(conn)
 }
 
+/// Rows held for compliance, waiting for a person.
+pub fn rows_held(conn: &mut DbConnection) -> DbResult<i64> {
+    i::payout_items.filter(i::status.eq("queued").and(i::compliance_hold.is_not_null())).count().get_result(conn)
+}
+
 pub fn webhook_backlog(conn: &mut DbConnection) -> DbResult<Vec<(String, i64)>> {
     w::webhook_deliveries
         .filter(w::status.eq_any(["pending", "failed"]))

@@ -22,6 +22,8 @@ pub struct OrgRow {
     pub step_up_every_approval: bool,
     /// The Solana rail creates recipients' missing token accounts for this organization's rows.
     pub create_token_accounts: bool,
+    /// A sanctions list older than this many days is named to admins as stale.
+    pub sanctions_max_age_days: i32,
 }
 
 #[derive(Insertable)]

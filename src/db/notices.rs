@@ -78,6 +78,13 @@ pub fn mark_read(
         .optional()
 }
 
+/// Marks read every unread notice of `kinds` about `link` in the organization (a decision they
+/// asked for was made): returns how many.
+pub fn settle(conn: &mut DbConnection, org_id: i64, kinds: &[&str], link: &str, at: NaiveDateTime) -> DbResult<usize> {
+    let open = n::org_id.eq(org_id).and(n::link.eq(link)).and(n::read_at.is_null()).and(n::kind.eq_any(kinds));
+    diesel::update(n::notifications.filter(open)).set(n::read_at.eq(Some(at))).execute(conn)
+}
+
 pub fn mark_all_read(conn: &mut DbConnection, user_id: i64, at: NaiveDateTime) -> DbResult<usize> {
     diesel::update(n::notifications.filter(n::user_id.eq(user_id).and(n::read_at.is_null())))
         .set(n::read_at.eq(Some(at)))

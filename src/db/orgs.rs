@@ -31,6 +31,15 @@ pub fn set_approval_required(conn: &mut DbConnection, id: i64, required: bool) -
     diesel::update(o::organizations.find(id)).set(o::approval_required.eq(required)).execute(conn).map(drop)
 }
 
+pub fn set_sanctions_max_age_days(conn: &mut DbConnection, id: i64, days: i32) -> DbResult<()> {
+    diesel::update(o::organizations.find(id)).set(o::sanctions_max_age_days.eq(days)).execute(conn).map(drop)
+}
+
+/// Each organization and how old a sanctions list it allows, in days.
+pub fn sanctions_max_ages(conn: &mut DbConnection) -> DbResult<Vec<(i64, i32)>> {
+    o::organizations.select((o::id, o::sanctions_max_age_days)).order(o::id).load(conn)
+}
+
 pub fn set_create_token_accounts(conn: &mut DbConnection, id: i64, create: bool) -> DbResult<()> {
     diesel::update(o::organizations.find(id)).set(o::create_token_accounts.eq(create)).execute(conn).map(drop)
 }

@@ -88,6 +88,10 @@ pub struct ItemRow {
     pub instruction_index: Option<i32>,
     /// Why the row is held for compliance (its address listed when it was about to be sent).
     pub compliance_hold: Option<String>,
+    /// Screened when the payout was confirmed: JSON {at, lists: [{name, version}]}.
+    pub screened_at_confirmation: Option<String>,
+    /// Screened right before the row was handed to its rail, in the same form.
+    pub screened_at_sending: Option<String>,
 }
 
 #[derive(Clone, Insertable)]
@@ -108,6 +112,7 @@ pub struct NewItemRow {
     pub idempotency_key: String,
     pub updated_at: NaiveDateTime,
     pub payee_id: Option<i64>,
+    pub screened_at_confirmation: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]

@@ -303,18 +303,36 @@ pub fn release_leases(conn: &mut DbConnection, owner: &str, now: NaiveDateTime) 
 
 /// submitting → queued and held, for an item `owner` claimed and did not send: its address is
 /// listed. False when the claim is no longer `owner`'s.
-pub fn hold(conn: &mut DbConnection, item_id: i64, owner: &str, reason: &str, now: NaiveDateTime) -> DbResult<bool> {
+pub fn hold(
+    conn: &mut DbConnection,
+    item_id: i64,
+    owner: &str,
+    reason: &str,
+    evidence: &str,
+    now: NaiveDateTime,
+) -> DbResult<bool> {
     let claimed = i::id.eq(item_id).and(i::status.eq("submitting")).and(i::lease_owner.eq(owner));
     let n = diesel::update(i::payout_items.filter(claimed))
         .set((
             i::status.eq("queued"),
             i::compliance_hold.eq(reason),
+            i::screened_at_sending.eq(evidence),
             i::lease_owner.eq(None::<String>),
             i::lease_until.eq(None::<NaiveDateTime>),
             i::updated_at.eq(now),
         ))
         .execute(conn)?;
     Ok(n == 1)
+}
+
+/// Records that `ids` were screened right before sending (the evidence of that screening).
+pub fn set_screened(conn: &mut DbConnection, ids: &[i64], evidence: &str) -> DbResult<()> {
+    for chunk in ids.chunks(1_000) {
+        diesel::update(i::payout_items.filter(i::id.eq_any(chunk)))
+            .set(i::screened_at_sending.eq(evidence))
+            .execute(conn)?;
+    }
+    Ok(())
 }
 
 /// A held item released to be sent (false: it is not held any more).

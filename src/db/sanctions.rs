@@ -131,14 +131,14 @@ pub struct Hit {
     pub entity: String,
 }
 
-/// Which of `addresses` (in their compared form) a list in force holds: an index probe each.
-pub fn hits(conn: &mut DbConnection, addresses: &[&str]) -> DbResult<Vec<Hit>> {
-    if addresses.is_empty() {
-        return Ok(Vec::new());
-    }
-    let in_force: Vec<(String, i32)> =
-        l::sanction_lists.filter(l::version.gt(0)).select((l::name, l::version)).load(conn)?;
-    if in_force.is_empty() {
+/// Each list in force and its version, by name.
+pub fn in_force(conn: &mut DbConnection) -> DbResult<Vec<(String, i32)>> {
+    l::sanction_lists.filter(l::version.gt(0)).order(l::name.asc()).select((l::name, l::version)).load(conn)
+}
+
+/// Which of `addresses` (in their compared form) the lists `in_force` hold: an index probe each.
+pub fn hits(conn: &mut DbConnection, in_force: &[(String, i32)], addresses: &[&str]) -> DbResult<Vec<Hit>> {
+    if addresses.is_empty() || in_force.is_empty() {
         return Ok(Vec::new());
     }
     let mut found = Vec::new();

@@ -15,6 +15,7 @@ diesel::table! {
         second_factor_accountants -> Bool,
         step_up_every_approval -> Bool,
         create_token_accounts -> Bool,
+        sanctions_max_age_days -> Integer,
     }
 }
 
@@ -202,6 +203,8 @@ diesel::table! {
         vout -> Nullable<Integer>,
         instruction_index -> Nullable<Integer>,
         compliance_hold -> Nullable<Text>,
+        screened_at_confirmation -> Nullable<Text>,
+        screened_at_sending -> Nullable<Text>,
     }
 }
 

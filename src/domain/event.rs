@@ -13,7 +13,12 @@ pub const WALLET_GAS_LOW: &str = "wallet.gas_low";
 /// Whoever confirmed a payout acknowledged rows whose address looks like a known one (address
 /// poisoning): who, and which lines with the address each resembles.
 pub const LOOKALIKE_ACKNOWLEDGED: &str = "payout.lookalike_acknowledged";
-pub const EVENT_TYPES: [&str; 7] = [
+/// A row's address was on a sanctions list when it was about to be sent: held, nothing sent (the
+/// row, the list and the entity it names).
+pub const ITEM_HELD: &str = "payout.item_held";
+/// A sanctions list in force is older than the organization allows (the list, its age, the limit).
+pub const SANCTIONS_LIST_STALE: &str = "compliance.list_stale";
+pub const EVENT_TYPES: [&str; 9] = [
     PAYOUT_CREATED,
     PAYOUT_STATUS_CHANGED,
     ITEM_STATUS_CHANGED,
@@ -21,6 +26,8 @@ pub const EVENT_TYPES: [&str; 7] = [
     DRAFT_READY,
     WALLET_GAS_LOW,
     LOOKALIKE_ACKNOWLEDGED,
+    ITEM_HELD,
+    SANCTIONS_LIST_STALE,
 ];
 /// Something changed about a person's own account (a factor, a key, the password, a lockout):
 /// told to that person only, never to webhooks.

@@ -101,7 +101,7 @@ named!(
 );
 
 /// The topics an admin may send to the organization's chat channels.
-pub const CHAT_TOPICS: [(&str, &str); 7] = [
+pub const CHAT_TOPICS: [(&str, &str); 8] = [
     ("approval_needed", "A payout awaits approval"),
     ("payout_finished", "A payout completed, failed or partly completed"),
     ("payout_rejected", "A payout was rejected"),
@@ -109,6 +109,7 @@ pub const CHAT_TOPICS: [(&str, &str); 7] = [
     ("operations", "Stuck payouts, wallet gas low, failing webhooks"),
     ("address_pending", "A payee address awaits approval"),
     ("lookalike_acknowledged", "A payout pays a lookalike address its creator says they checked"),
+    ("compliance", "A row held for compliance, a sanctions list out of date"),
 ];
 
 /// Emails one recipient is sent at most per hour; beyond it notices wait for an hourly digest.

@@ -33,11 +33,18 @@ pub const MAX_REFERENCE_CHARS: usize = 64;
 pub struct Issue {
     pub column: &'static str,
     pub message: String,
+    /// A stable code a program may act on (`sanctioned`), sent by the API beside the message.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<&'static str>,
 }
 
 impl Issue {
     pub fn new(column: &'static str, message: impl Into<String>) -> Self {
-        Self { column, message: message.into() }
+        Self { column, message: message.into(), code: None }
+    }
+
+    pub fn coded(column: &'static str, code: &'static str, message: impl Into<String>) -> Self {
+        Self { column, message: message.into(), code: Some(code) }
     }
 }
 

@@ -5,8 +5,10 @@ use std::fmt;
 /// The field name used for errors that belong to the whole form.
 pub const FORM: &str = "_form";
 
+/// Each error: the field, the message, and for errors a program may act on, a stable code
+/// (`sanctioned`) that the API sends beside the message.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct FieldErrors(Vec<(String, String)>);
+pub struct FieldErrors(Vec<(String, String, Option<&'static str>)>);
 
 impl FieldErrors {
     pub fn new() -> Self {
@@ -27,7 +29,18 @@ impl FieldErrors {
     }
 
     pub fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
-        self.0.push((field.into(), message.into()));
+        self.0.push((field.into(), message.into(), None));
+    }
+
+    /// An error with a stable code a program may act on.
+    pub fn add_coded(&mut self, field: impl Into<String>, code: &'static str, message: impl Into<String>) {
+        self.0.push((field.into(), message.into(), Some(code)));
+    }
+
+    pub fn single_coded(field: impl Into<String>, code: &'static str, message: impl Into<String>) -> Self {
+        let mut e = Self::new();
+        e.add_coded(field, code, message);
+        e
     }
 
     pub fn is_empty(&self) -> bool {
@@ -36,11 +49,16 @@ impl FieldErrors {
 
     /// The first message for `field`, for showing next to it.
     pub fn get(&self, field: &str) -> Option<&str> {
-        self.0.iter().find(|(f, _)| f == field).map(|(_, m)| m.as_str())
+        self.0.iter().find(|(f, _, _)| f == field).map(|(_, m, _)| m.as_str())
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.0.iter().map(|(f, m)| (f.as_str(), m.as_str()))
+        self.0.iter().map(|(f, m, _)| (f.as_str(), m.as_str()))
+    }
+
+    /// Each error with its code, if it has one.
+    pub fn iter_coded(&self) -> impl Iterator<Item = (&str, &str, Option<&'static str>)> {
+        self.0.iter().map(|(f, m, c)| (f.as_str(), m.as_str(), *c))
     }
 
     /// `Ok(value)` when nothing was added, else the errors.
@@ -54,7 +72,7 @@ impl fmt::Display for FieldErrors {
         let parts: Vec<String> = self
             .0
             .iter()
-            .map(|(field, msg)| if field == FORM { msg.clone() } else { format!("{field}: {msg}") })
+            .map(|(field, msg, _)| if field == FORM { msg.clone() } else { format!("{field}: {msg}") })
             .collect();
         f.write_str(&parts.join("; "))
     }

@@ -58,6 +58,11 @@ fn etag(body: &[u8]) -> String {
     format!("\"{}\"", &crate::crypto::sha256_hex(body)[..16])
 }
 
+/// `/favicon.ico`: the icon every page names, where a browser looks for one by default.
+pub async fn favicon() -> HttpResponse {
+    HttpResponse::MovedPermanently().insert_header(("Location", "/static/favicon.svg")).finish()
+}
+
 pub async fn serve(req: HttpRequest, name: web::Path<String>) -> Result<HttpResponse, AppError> {
     let asset = ASSETS.iter().find(|a| a.name == name.as_str()).ok_or(AppError::NotFound)?;
     let tag = etag(asset.body);

@@ -45,6 +45,11 @@ pub async fn scrape(state: web::Data<AppState>, req: HttpRequest) -> Result<Http
     s.oldest_pending_approval.set(f.oldest_pending_approval as f64);
     s.oldest_open_row.set(f.oldest_open_row as f64);
     s.stuck_rows.set(f.stuck_rows as f64);
+    s.rows_held.set(f.rows_held as f64);
+    s.sanctions_list_age.clear();
+    for (list, age) in &f.sanctions_lists {
+        set(&s.sanctions_list_age, &[("list", list)], *age as f64);
+    }
     s.webhook_deliveries.clear();
     for status in ["pending", "failed"] {
         let n = f.webhook_deliveries.iter().find(|(k, _)| k == status).map_or(0, |(_, n)| *n);

@@ -92,6 +92,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             // Any other path under /api answers as the API does.
             .service(web::scope("/api").wrap(from_fn(api::problem_errors)).default_service(web::to(api::not_found)))
             .route("/static/{name}", web::get().to(assets::serve))
+            // Pages without the layout's icon link (the API docs) make browsers ask for this.
+            .route("/favicon.ico", web::get().to(assets::favicon))
             .route("/login", web::get().to(pages::auth::login_page))
             .route("/login", web::post().to(pages::auth::login))
             .route("/logout", web::post().to(pages::account::logout))
@@ -209,6 +211,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/settings/api-keys", web::get().to(pages::settings::api_keys))
             .route("/settings/api-keys", web::post().to(pages::settings::create_api_key))
             .route("/settings/api-keys/{id}/revoke", web::post().to(pages::settings::revoke_api_key))
+            .route("/settings/compliance", web::get().to(pages::settings_compliance::show))
+            .route("/settings/compliance/lists", web::post().to(pages::settings_compliance::upload))
+            .route("/settings/compliance/max-age", web::post().to(pages::settings_compliance::save_max_age))
             .route("/settings/assets", web::get().to(pages::settings_org::assets))
             .route("/settings/assets", web::post().to(pages::settings_org::save_assets))
             .route("/settings/assets/token-accounts", web::post().to(pages::settings_org::save_token_accounts))

@@ -59,6 +59,7 @@ pub fn import(
 ) -> Result<Imported, AppError> {
     if let Importer::Person(actor) = &by {
         actor.require(crate::domain::account::Role::can_administer)?;
+        crate::service::access::second_factor::require_fresh(conn, actor, "Importing a sanctions list")?;
     }
     let name = name.trim();
     check_name(name)?;
@@ -75,7 +76,7 @@ pub fn import(
         return Err(e.into());
     }
     let imported_by = match &by {
-        Importer::Person(actor) => format!("user {}", actor.user_id),
+        Importer::Person(actor) => actor.email.clone(),
         Importer::System(who) => (*who).to_owned(),
     };
     let meta = db::sanctions::ListMeta {

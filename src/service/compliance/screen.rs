@@ -1,11 +1,18 @@
 //! Screening addresses against the lists in force: each address put in its compared form and
 //! probed in the database's index, so that a request costs the same whatever the lists hold.
 
+use chrono::NaiveDateTime;
+use serde_json::json;
+
 use crate::db::{self, DbConnection};
 use crate::domain::FieldErrors;
 use crate::domain::registry::{Issue, Row};
 use crate::domain::sanctions::normalize;
+use crate::domain::validation::FORM;
 use crate::error::AppError;
+
+/// The code the API sends with an error about a listed address.
+pub const SANCTIONED: &str = "sanctioned";
 
 /// An address a list in force holds.
 #[derive(Debug, Clone)]
@@ -26,17 +33,61 @@ impl Listed {
     }
 }
 
-/// For each of `addresses`, the list in force that holds it, if any.
-pub fn listed(conn: &mut DbConnection, addresses: &[&str]) -> Result<Vec<Option<Listed>>, AppError> {
+/// Evidence of one screening: when, and against which list versions.
+#[derive(Debug, Clone)]
+pub struct Screening {
+    pub at: NaiveDateTime,
+    pub lists: Vec<(String, i32)>,
+}
+
+impl Screening {
+    /// As a row keeps it: `{"at": …, "lists": [{"name": …, "version": …}]}`.
+    pub fn evidence(&self) -> String {
+        let lists: Vec<_> =
+            self.lists.iter().map(|(name, version)| json!({"name": name, "version": version})).collect();
+        json!({"at": self.at.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Secs, true), "lists": lists}).to_string()
+    }
+
+    /// A row's evidence in words: "2026-12-07 13:00 UTC against OFAC SDN v3, ours v1".
+    pub fn describe(evidence: &str) -> String {
+        let v: serde_json::Value = serde_json::from_str(evidence).unwrap_or_default();
+        let at = v["at"].as_str().unwrap_or_default().replace('T', " ").replace('Z', " UTC");
+        let lists: Vec<String> = v["lists"]
+            .as_array()
+            .map(|ls| {
+                ls.iter()
+                    .map(|l| {
+                        format!("{} v{}", l["name"].as_str().unwrap_or_default(), l["version"].as_i64().unwrap_or(0))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        if lists.is_empty() { format!("{at}, no list in force") } else { format!("{at} against {}", lists.join(", ")) }
+    }
+}
+
+/// For each of `addresses`, the list in force that holds it, if any, and the screening's evidence.
+pub fn screen(
+    conn: &mut DbConnection,
+    addresses: &[&str],
+    at: NaiveDateTime,
+) -> Result<(Vec<Option<Listed>>, Screening), AppError> {
+    let lists = db::sanctions::in_force(conn)?;
     let forms: Vec<String> = addresses.iter().map(|a| normalize(a)).collect();
     let refs: Vec<&str> = forms.iter().map(String::as_str).collect();
-    let hits = db::sanctions::hits(conn, &refs)?;
-    Ok(forms
+    let hits = db::sanctions::hits(conn, &lists, &refs)?;
+    let found = forms
         .iter()
         .map(|f| {
             hits.iter().find(|h| &h.address == f).map(|h| Listed { list: h.list.clone(), entity: h.entity.clone() })
         })
-        .collect())
+        .collect();
+    Ok((found, Screening { at, lists }))
+}
+
+/// For each of `addresses`, the list in force that holds it, if any.
+pub fn listed(conn: &mut DbConnection, addresses: &[&str]) -> Result<Vec<Option<Listed>>, AppError> {
+    Ok(screen(conn, addresses, NaiveDateTime::default())?.0)
 }
 
 /// Marks each valid row whose address a list holds with an error on its address: the row can
@@ -46,17 +97,18 @@ pub fn mark_rows(conn: &mut DbConnection, rows: &mut [Row]) -> Result<(), AppErr
     let mut found = listed(conn, &addresses)?.into_iter();
     for row in rows.iter_mut().filter(|r| r.is_valid()) {
         if let Some(hit) = found.next().flatten() {
-            row.errors.push(Issue::new("address", hit.message()));
+            row.errors.push(Issue::coded("address", SANCTIONED, hit.message()));
         }
     }
     Ok(())
 }
 
 /// Refuses (line, address) rows any list holds, naming each line: decided again inside the
-/// transaction that writes a payout or an address, against the lists as they are then.
-pub fn refuse_listed(conn: &mut DbConnection, rows: &[(u64, &str)]) -> Result<(), AppError> {
+/// transaction that writes a payout or an address, against the lists as they are then. The
+/// screening's evidence when none is listed.
+pub fn refuse_listed(conn: &mut DbConnection, rows: &[(u64, &str)], at: NaiveDateTime) -> Result<Screening, AppError> {
     let addresses: Vec<&str> = rows.iter().map(|(_, a)| *a).collect();
-    let found = listed(conn, &addresses)?;
+    let (found, screening) = screen(conn, &addresses, at)?;
     let mut messages: Vec<String> = Vec::new();
     for ((line, _), hit) in rows.iter().zip(&found) {
         if let Some(hit) = hit {
@@ -64,12 +116,14 @@ pub fn refuse_listed(conn: &mut DbConnection, rows: &[(u64, &str)]) -> Result<()
         }
     }
     match messages.len() {
-        0 => Ok(()),
-        1 if rows.len() == 1 => Err(FieldErrors::single("address", messages.remove(0)).into()),
+        0 => Ok(screening),
+        1 if rows.len() == 1 => Err(FieldErrors::single_coded("address", SANCTIONED, messages.remove(0)).into()),
         n => {
             let more = if n > 5 { format!(" And {} more rows.", n - 5) } else { String::new() };
             messages.truncate(5);
-            Err(FieldErrors::form(format!("{}{more} Remove those rows.", messages.join(" "))).into())
+            let mut errors = FieldErrors::new();
+            errors.add_coded(FORM, SANCTIONED, format!("{}{more} Remove those rows.", messages.join(" ")));
+            Err(errors.into())
         }
     }
 }

@@ -20,6 +20,10 @@ pub struct Figures {
     pub notifications: Vec<(String, i64)>,
     /// (asset, wallet address, balance on chain as a decimal string).
     pub hot_wallets: Vec<(&'static str, String, String)>,
+    /// Rows held for compliance (a listed address at sending).
+    pub rows_held: i64,
+    /// Each sanctions list in force and seconds since it was imported.
+    pub sanctions_lists: Vec<(String, i64)>,
 }
 
 pub fn figures(
@@ -49,5 +53,11 @@ pub fn figures(
         webhook_deliveries: db::figures::webhook_backlog(conn)?,
         notifications: db::figures::outbox_backlog(conn)?,
         hot_wallets,
+        rows_held: db::figures::rows_held(conn)?,
+        sanctions_lists: db::sanctions::lists(conn)?
+            .into_iter()
+            .filter(|l| l.version > 0)
+            .map(|l| (l.name, (now - l.imported_at).num_seconds().max(0)))
+            .collect(),
     })
 }

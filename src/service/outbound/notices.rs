@@ -10,8 +10,8 @@ use crate::db::models::UserRow;
 use crate::db::{self, DbConnection};
 use crate::domain::account::Role;
 use crate::domain::event::{
-    DRAFT_READY, ITEM_STATUS_CHANGED, LOOKALIKE_ACKNOWLEDGED, PAYEE_ADDRESS_CHANGED, PAYOUT_CREATED,
-    PAYOUT_STATUS_CHANGED, SECURITY_NOTICE, WALLET_GAS_LOW,
+    DRAFT_READY, ITEM_HELD, ITEM_STATUS_CHANGED, LOOKALIKE_ACKNOWLEDGED, PAYEE_ADDRESS_CHANGED, PAYOUT_CREATED,
+    PAYOUT_STATUS_CHANGED, SANCTIONS_LIST_STALE, SECURITY_NOTICE, WALLET_GAS_LOW,
 };
 use crate::domain::notice::{Group, short_address};
 use crate::domain::payout::PayoutStatus;
@@ -65,6 +65,8 @@ fn concerns_people(event: &EventRow) -> bool {
         | DRAFT_READY
         | WALLET_GAS_LOW
         | LOOKALIKE_ACKNOWLEDGED
+        | ITEM_HELD
+        | SANCTIONS_LIST_STALE
         | SECURITY_NOTICE => true,
         _ => false,
     }
@@ -79,7 +81,15 @@ fn notices_of(conn: &mut DbConnection, event: &EventRow, at: NaiveDateTime) -> R
     let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
     let out = match event.topic.as_str() {
         PAYOUT_CREATED if data["status"] == "pending" => approval_needed(conn, id(&data["id"]), false, at)?,
-        PAYOUT_STATUS_CHANGED => outcome(conn, org, &data)?,
+        PAYOUT_STATUS_CHANGED => {
+            // Once a payout is no longer pending nobody needs to decide on it: its approval
+            // requests leave everyone's unread count.
+            if data["status"] != "pending" {
+                let link = format!("/payouts/{}", id(&data["id"]));
+                db::notices::settle(conn, org, &["approval_needed", "approval_reminder"], &link, at)?;
+            }
+            outcome(conn, org, &data)?
+        }
         ITEM_STATUS_CHANGED if data["item"]["status"] == "needs_review" => {
             let payout_id = id(&data["payout_id"]);
             // One notice per payout, however many of its rows need review.
@@ -196,6 +206,62 @@ fn notices_of(conn: &mut DbConnection, event: &EventRow, at: NaiveDateTime) -> R
                 reply_to: String::new(),
             };
             vec![(org, notice, with_role(conn, org, Role::can_create_payouts)?)]
+        }
+        ITEM_HELD => {
+            let payout_id = id(&data["payout_id"]);
+            let line = id(&data["item"]["line"]);
+            let (list, entity) = (text(&data["hold"]["list"]), text(&data["hold"]["entity"]));
+            let address = text(&data["item"]["address"]);
+            let whom = if entity.is_empty() { String::new() } else { format!(" ({entity})") };
+            let notice = Notice {
+                kind: "item_held",
+                group: Group::Operations,
+                chat_topic: Some("compliance"),
+                subject: format!("Held for compliance: row {line} of payout #{payout_id}"),
+                lines: vec![
+                    format!(
+                        "Row {line} ({} {} to {address}) was about to be sent, and the address is on the sanctions \
+                         list \"{list}\"{whom}. Nothing was sent.",
+                        text(&data["item"]["amount"]),
+                        text(&data["asset"]),
+                    ),
+                    "A manager may fail the row (its funds are released); an admin may release it only once the \
+                     address is on no list."
+                        .into(),
+                ],
+                chat_lines: vec![format!("Row {line}: {} on \"{list}\"", short_address(&address))],
+                link: format!("/payouts/{payout_id}"),
+                reply_to: String::new(),
+            };
+            let mut people = with_role(conn, org, Role::can_administer)?;
+            for p in creator_and_followers(conn, org, payout_id)? {
+                if !people.iter().any(|u| u.id == p.id) {
+                    people.push(p);
+                }
+            }
+            vec![(org, notice, people)]
+        }
+        SANCTIONS_LIST_STALE => {
+            let list = text(&data["list"]);
+            let notice = Notice {
+                kind: "list_stale",
+                group: Group::Operations,
+                chat_topic: Some("compliance"),
+                subject: format!("Sanctions list out of date: {list}"),
+                lines: vec![
+                    format!(
+                        "The sanctions list \"{list}\" was imported {} days ago; your organization allows {} days.",
+                        data["age_days"].as_i64().unwrap_or_default(),
+                        data["max_age_days"].as_i64().unwrap_or_default()
+                    ),
+                    "Payouts are screened against it as it is: import a current file under Settings → Compliance."
+                        .into(),
+                ],
+                chat_lines: vec![format!("Sanctions list \"{list}\" is out of date")],
+                link: "/settings/compliance".into(),
+                reply_to: String::new(),
+            };
+            vec![(org, notice, with_role(conn, org, Role::can_administer)?)]
         }
         WALLET_GAS_LOW => {
             let (coin, network) = (text(&data["coin"]), text(&data["network"]));

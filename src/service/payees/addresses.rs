@@ -63,7 +63,7 @@ pub(crate) fn enter_checked_address(
         // Entering the address the payee already has changes nothing.
         return Ok((same.id, false));
     }
-    crate::service::compliance::refuse_listed(conn, &[(1, address)])?;
+    crate::service::compliance::refuse_listed(conn, &[(1, address)], at)?;
     crate::service::access::second_factor::require_fresh(conn, actor, "Changing a payee's address")?;
     let id = db::payees::insert_address(
         conn,
@@ -138,7 +138,7 @@ pub fn decide_address(
         }
         // A list imported after the address was entered is read here, as it is when it is paid.
         if approve {
-            crate::service::compliance::refuse_listed(conn, &[(1, found.address.as_str())])?;
+            crate::service::compliance::refuse_listed(conn, &[(1, found.address.as_str())], at)?;
         }
         let mut second_of = None;
         if approve

@@ -162,6 +162,25 @@ pub fn import(conn: &mut DbConnection, actor: &Actor, bytes: &[u8]) -> Result<Im
     let rows = parse(bytes)?;
     let at = actor.now();
     db::write_tx(conn, |conn| {
+        // Every listed address named by its line, before anything is written.
+        let with_address: Vec<(u64, &str)> =
+            rows.iter().filter_map(|r| r.address.as_ref().map(|(_, a)| (r.line, a.as_str()))).collect();
+        let addresses: Vec<&str> = with_address.iter().map(|(_, a)| *a).collect();
+        let listed: Vec<String> = crate::service::compliance::listed(conn, &addresses)?
+            .into_iter()
+            .zip(&with_address)
+            .filter_map(|(hit, (line, _))| hit.map(|h| format!("Line {line}, column address: {}", h.message())))
+            .collect();
+        if !listed.is_empty() {
+            let count = listed.len();
+            let mut text = listed.into_iter().take(MAX_LISTED).collect::<Vec<_>>().join(" ");
+            if count > MAX_LISTED {
+                text.push_str(&format!(" And {} more problems.", count - MAX_LISTED));
+            }
+            let mut errors = FieldErrors::new();
+            errors.add_coded("file", crate::service::compliance::SANCTIONED, text);
+            return Err(errors.into());
+        }
         let mut done = Imported::default();
         let book = db::payees::all_in_org(conn, actor.org_id)?;
         let mut by_key: HashMap<String, i64> = HashMap::new();

@@ -70,3 +70,23 @@ pub(crate) fn lookalikes_acknowledged(
         &[NewEvent::json(payout.org_id, crate::domain::event::LOOKALIKE_ACKNOWLEDGED, &data, at)],
     )?)
 }
+
+/// A row held for compliance at sending: the row as it is now, and the list that holds it.
+pub(crate) fn held(
+    conn: &mut DbConnection,
+    payout_id: i64,
+    item_id: i64,
+    hit: &crate::service::compliance::Listed,
+    at: NaiveDateTime,
+) -> Result<(), AppError> {
+    let payout = db::payouts::find(conn, payout_id)?;
+    let events: Vec<NewEvent> = db::payouts::items_with_ids(conn, payout_id, &[item_id])?
+        .iter()
+        .map(|i| {
+            let mut data = views::item_event_json(&payout, i);
+            data["hold"] = serde_json::json!({ "list": hit.list, "entity": hit.entity, "reason": hit.message() });
+            NewEvent::json(payout.org_id, crate::domain::event::ITEM_HELD, &data, at)
+        })
+        .collect();
+    Ok(db::events::append(conn, &events)?)
+}

@@ -158,6 +158,16 @@ pub fn approve(
         if !seen_digest.is_empty() && seen_digest != current {
             return Err(AppError::Conflict("The payout is not what you reviewed; open it again.".into()));
         }
+        // A list can change while a payout waits: what the approval would start is screened now.
+        let items = db::payouts::items(conn, payout.id)?;
+        let lines: Vec<(u64, &str)> = items.iter().map(|i| (i.line as u64, i.address.as_str())).collect();
+        crate::service::compliance::refuse_listed(conn, &lines, at).map_err(|e| match e {
+            AppError::Validation(v) => AppError::Conflict(format!(
+                "{} This payout cannot be approved; reject it.",
+                v.iter().map(|(_, m)| m.trim_end_matches(" Remove those rows.")).collect::<Vec<_>>().join(" ")
+            )),
+            other => other,
+        })?;
         if !db::approvals::record(conn, payout.id, actor.user_id, "approve", "", &current, at)? {
             return Err(AppError::Conflict("You already decided on this payout.".into()));
         }

@@ -115,7 +115,7 @@ pub(crate) fn create_in_tx(
     let lines: Vec<(u64, &str)> = draft.rows.iter().map(|r| (r.line, r.address.as_str())).collect();
     let payees = crate::service::payees::check_payable(conn, actor.org_id, draft.asset, &lines, at)?;
     // Decided again against the lists as they are in this transaction, whatever the review said.
-    crate::service::compliance::refuse_listed(conn, &lines)?;
+    let screened = crate::service::compliance::refuse_listed(conn, &lines, at)?.evidence();
     if let Some(pricing) = &draft.fiat {
         check_fiat_pricing(conn, actor, draft, pricing, at)?;
     }
@@ -197,6 +197,7 @@ pub(crate) fn create_in_tx(
             idempotency_key: format!("payout-{}-item-{}", payout.id, n + 1),
             updated_at: at,
             payee_id: payees.get(&row.address).copied(),
+            screened_at_confirmation: Some(screened.clone()),
         })
         .collect();
     db::payouts::insert_items(conn, &rows)?;

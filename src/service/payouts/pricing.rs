@@ -128,7 +128,7 @@ pub fn check_single(conn: &mut DbConnection, actor: &Actor, form: &SinglePayoutF
     }
     errors.into_result(())?;
     // Said on the form already; the create's transaction checks both again.
-    crate::service::compliance::refuse_listed(conn, &[(1, row.address.as_str())])?;
+    crate::service::compliance::refuse_listed(conn, &[(1, row.address.as_str())], actor.now())?;
     crate::service::payees::check_payable(conn, actor.org_id, asset, &[(1, row.address.as_str())], actor.now())?;
     let draft = price(conn, actor, PayoutKind::Single, asset, form.description.trim(), vec![row])?;
     Ok(Draft { fiat: fiat.map(|(_, pricing)| pricing), ..draft })

@@ -166,7 +166,7 @@ fn hold_listed<'a>(
     fresh: Vec<&'a ItemRow>,
 ) -> Result<Vec<&'a ItemRow>, AppError> {
     let addresses: Vec<&str> = fresh.iter().map(|i| i.address.as_str()).collect();
-    let listed = crate::service::compliance::listed(conn, &addresses)?;
+    let (listed, screening) = crate::service::compliance::screen(conn, &addresses, clock.now())?;
     let mut go = Vec::with_capacity(fresh.len());
     for (item, hit) in fresh.into_iter().zip(listed) {
         let Some(hit) = hit else {
@@ -181,14 +181,18 @@ fn hold_listed<'a>(
             item.line
         );
         let change = Change::Item(item.id, ItemStatus::Submitting, ItemStatus::Queued);
+        let evidence = screening.evidence();
         db::write_tx(conn, |conn| -> Result<(), AppError> {
-            if db::processor::hold(conn, item.id, owner, &reason, at)? {
+            if db::processor::hold(conn, item.id, owner, &reason, &evidence, at)? {
                 event(conn, item.payout_id, change, None, &text, at)?;
+                super::announce::held(conn, item.payout_id, item.id, &hit, at)?;
             }
             Ok(())
         })?;
         tracing::warn!(item = item.id, list = %hit.list, "a row's address is listed: held, nothing sent");
     }
+    let ids: Vec<i64> = go.iter().map(|i| i.id).collect();
+    db::processor::set_screened(conn, &ids, &screening.evidence())?;
     Ok(go)
 }
 

@@ -74,8 +74,15 @@ impl ResponseError for ApiError {
             json!({ "type": format!("/problems/{kind}"), "title": title, "status": status.as_u16(), "detail": detail });
         if let AppError::Validation(errors) = &self.0 {
             body["errors"] = errors
-                .iter()
-                .map(|(field, message)| json!({ "field": if field == crate::domain::validation::FORM { "" } else { field }, "message": message }))
+                .iter_coded()
+                .map(|(field, message, code)| {
+                    let field = if field == crate::domain::validation::FORM { "" } else { field };
+                    let mut e = json!({ "field": field, "message": message });
+                    if let Some(code) = code {
+                        e["code"] = json!(code);
+                    }
+                    e
+                })
                 .collect();
         }
         let mut res = HttpResponse::build(status);

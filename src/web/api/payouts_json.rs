@@ -150,6 +150,11 @@ pub struct PayoutRequest {
 pub struct FieldError {
     pub field: String,
     pub message: String,
+    /// A stable code for errors a program may act on: `sanctioned` (the address is on a
+    /// sanctions list in force; nothing overrides it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub code: Option<&'static str>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -295,7 +300,10 @@ fn item_errors(draft: &Draft) -> FieldErrors {
     for (n, row) in draft.rows.iter().enumerate() {
         for e in &row.errors {
             let field = if e.column.is_empty() { format!("items[{n}]") } else { format!("items[{n}].{}", e.column) };
-            errors.add(field, e.message.clone());
+            match e.code {
+                Some(code) => errors.add_coded(field, code, e.message.clone()),
+                None => errors.add(field, e.message.clone()),
+            }
         }
     }
     errors
@@ -327,6 +335,7 @@ pub fn quote(
                 .map(|e| FieldError {
                     field: format!("items[{n}].{}", e.column).trim_end_matches('.').into(),
                     message: e.message.clone(),
+                    code: e.code,
                 })
                 .collect(),
             warnings: r
@@ -335,13 +344,13 @@ pub fn quote(
                 .map(|e| FieldError {
                     field: format!("items[{n}].{}", e.column).trim_end_matches('.').into(),
                     message: e.message.clone(),
+                    code: e.code,
                 })
-                .chain(
-                    lookalikes
-                        .iter()
-                        .filter(|l| l.line == r.line)
-                        .map(|l| FieldError { field: format!("items[{n}].address"), message: l.message.clone() }),
-                )
+                .chain(lookalikes.iter().filter(|l| l.line == r.line).map(|l| FieldError {
+                    field: format!("items[{n}].address"),
+                    message: l.message.clone(),
+                    code: None,
+                }))
                 .collect(),
         })
         .collect();

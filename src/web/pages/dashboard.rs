@@ -27,6 +27,8 @@ pub struct DashboardPage {
     pub wallets: Vec<WalletView>,
     /// Hot wallets whose coin cannot pay the gas of the payouts in progress.
     pub gas_short: Vec<GasOutlook>,
+    /// Sanctions lists older than the organization allows (told to admins only).
+    pub stale_lists: Vec<crate::service::compliance::freshness::ListAge>,
     /// Whom to ask for a deposit or a payout, for those who cannot make one.
     pub admins: Vec<String>,
     pub accountants: Vec<String>,
@@ -62,14 +64,20 @@ pub async fn show(state: web::Data<AppState>, authed: Authed) -> Result<HttpResp
     let actor = authed.actor();
     let stuck_after = state.config.stuck_after;
     let app = state.get_ref().clone();
-    let (overview, wallets, gas_short, admins, accountants) = state
+    let now = state.clock.now();
+    let (overview, wallets, gas_short, admins, accountants, stale_lists) = state
         .run(move |conn| {
             let o = dashboard::overview(conn, &actor, stuck_after)?;
             let wallets = o.balances.iter().filter_map(|b| app.wallet(b.asset())).collect();
             let gas_short = crate::service::outbound::gas_watch::short_wallets(conn, &app.rails)?;
             let admins = users::who_can_any(conn, actor.org_id, &[Role::Admin])?;
             let accountants = users::who_can_any(conn, actor.org_id, &[Role::Accountant])?;
-            Ok((o, wallets, gas_short, admins, accountants))
+            let stale = if actor.role.can_administer() {
+                crate::service::compliance::freshness::stale(conn, actor.org_id, now)?
+            } else {
+                Vec::new()
+            };
+            Ok((o, wallets, gas_short, admins, accountants, stale))
         })
         .await?;
     page(&DashboardPage {
@@ -81,6 +89,7 @@ pub async fn show(state: web::Data<AppState>, authed: Authed) -> Result<HttpResp
         o: overview,
         wallets,
         gas_short,
+        stale_lists,
         admins,
         accountants,
     })

@@ -15,6 +15,7 @@ pub mod runs;
 pub mod schedules;
 pub mod security_keys;
 pub mod settings;
+pub mod settings_compliance;
 pub mod settings_org;
 pub mod settings_rates;
 pub mod settings_security;

@@ -125,7 +125,7 @@ pub async fn save_prefs(
 pub struct ChannelsPage {
     pub layout: Layout,
     pub channels: Channels,
-    pub topics: [(&'static str, &'static str); 7],
+    pub topics: &'static [(&'static str, &'static str)],
     pub form: ChannelsForm,
     pub errors: FieldErrors,
     pub mail: bool,
@@ -153,7 +153,7 @@ async fn channels_page(
         &ChannelsPage {
             layout: Layout::new(&authed.ctx, "/settings"),
             channels,
-            topics: CHAT_TOPICS,
+            topics: &CHAT_TOPICS,
             form,
             errors,
             mail: state.config.smtp.is_some(),

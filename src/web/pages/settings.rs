@@ -378,7 +378,7 @@ pub struct WebhooksPage {
     pub o: crate::service::outbound::webhooks::Overview,
     pub new_secret: Option<String>,
     pub errors: FieldErrors,
-    pub event_types: [&'static str; 7],
+    pub event_types: &'static [&'static str],
 }
 
 async fn webhooks_page(
@@ -390,7 +390,7 @@ async fn webhooks_page(
     let actor = authed.actor();
     let o = state.run(move |conn| crate::service::outbound::webhooks::overview(conn, &actor)).await?;
     let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
-    let event_types = crate::service::outbound::webhooks::EVENT_TYPES;
+    let event_types = &crate::service::outbound::webhooks::EVENT_TYPES;
     html(status, &WebhooksPage { layout: Layout::new(&authed.ctx, "/settings"), o, new_secret, errors, event_types })
 }
 

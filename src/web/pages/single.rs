@@ -116,7 +116,7 @@ pub async fn check_field(
         })
         .await?;
     let in_fiat = form.amount_in.trim().eq_ignore_ascii_case(reporting.code);
-    let (error, notes) = match (field.as_str(), asset) {
+    let (mut error, mut notes) = match (field.as_str(), asset) {
         ("amount", _) if in_fiat && !form.amount.trim().is_empty() => {
             match crate::domain::fiat::Fiat::parse(&form.amount, reporting) {
                 Ok(f) => (None, vec![format!("{} — converted at the current rate on the review", f.money())]),
@@ -139,6 +139,31 @@ pub async fn check_field(
         },
         _ => (None, vec![]),
     };
+    // A valid address is screened and compared with the known ones as the review would: a
+    // listed one is refused at once, a lookalike said before anyone reaches the review.
+    if field == "address"
+        && error.is_none()
+        && let Some(asset) = asset
+        && let Ok(parsed) = Address::parse(asset, &form.address)
+    {
+        let (address, org_id) = (parsed.value, authed.user.org_id);
+        let (listed, lookalikes) = state
+            .run(move |conn| {
+                let listed = crate::service::compliance::listed(conn, &[address.as_str()])?;
+                let lookalikes = crate::service::payees::lookalike::find(conn, org_id, &[(0, address.as_str())])?;
+                Ok((listed, lookalikes))
+            })
+            .await?;
+        if let Some(hit) = listed.into_iter().next().flatten() {
+            (error, notes) = (Some(hit.message()), vec![]);
+        } else if let Some(l) = lookalikes.first() {
+            notes = vec![format!(
+                "Careful: this address looks like a known one but is another. {} Check it with the recipient by \
+                 another channel; the review asks you to confirm it.",
+                l.sentence()
+            )];
+        }
+    }
     let id = match field.as_str() {
         "address" => "address-feedback",
         _ => "amount-feedback",
