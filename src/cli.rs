@@ -189,9 +189,19 @@ fn write_text(
         }
     }
     let q = &summary.quote;
-    writeln!(out, "{} rows: {} valid, {} invalid.", summary.rows, summary.valid, summary.invalid)?;
+    writeln!(
+        out,
+        "{}: {} valid, {} invalid.",
+        crate::domain::words::count(summary.rows, "row", "rows"),
+        summary.valid,
+        summary.invalid
+    )?;
     if let Some(n) = listed.filter(|n| *n > 0) {
-        writeln!(out, "{n} sanctioned address(es): on a sanctions list in force; such rows cannot be paid.")?;
+        writeln!(
+            out,
+            "{} on a sanctions list in force: such rows cannot be paid.",
+            crate::domain::words::count(n, "sanctioned address", "sanctioned addresses")
+        )?;
     }
     if let Some(n) = lookalikes {
         writeln!(

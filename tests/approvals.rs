@@ -266,7 +266,7 @@ async fn managers_clear_the_queue_in_one_go() {
         let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let res = manager.post_form("/approvals/bulk", &fields).await;
         assert_eq!(res.status, StatusCode::SEE_OTHER);
-        assert!(manager.get("/approvals").await.body.contains("Approved 3 payout(s)."), "[{backend:?}]");
+        assert!(manager.get("/approvals").await.body.contains("Approved 3 payouts."), "[{backend:?}]");
         for id in ids {
             assert_eq!(status(&app, id), "in_progress", "[{backend:?}]");
         }

@@ -627,7 +627,7 @@ async fn payroll_in_eur(page: Page) -> Outcome {
             None => cents(&record[5])?,
         };
         balance += amount;
-        if amount > 0 && record[2].contains("row(s) paid") {
+        if amount > 0 && (record[2].contains(" rows paid: ") || record[2].contains(" row paid: ")) {
             expense += amount;
         }
         lines += 1;
@@ -790,7 +790,7 @@ async fn payroll(page: Page) -> Outcome {
     page.click("Upload and check").await?;
     page.wait_text("3 rows").await?;
     page.click("Review 3 rows").await?;
-    page.wait_text("3 first payment(s)").await?;
+    page.wait_text("3 first payments").await?;
     let october = confirm(&page).await?;
     approve_as_manager(&page, &october).await?;
     page.wait_text("Completed").await?;
@@ -822,7 +822,7 @@ async fn payroll(page: Page) -> Outcome {
     page.wait_text("Changes since payout").await?;
     page.wait_text(&format!("Address changed: {} → {}", tron_address(61), tron_address(70))).await?;
     page.click("Review 3 rows").await?;
-    page.wait_text("1 payee address(es) changed").await?;
+    page.wait_text("1 payee address changed").await?;
     let november = confirm(&page).await?;
     page.sign_out().await?;
     page.sign_in("manager@demo.local").await?;
@@ -861,7 +861,7 @@ async fn payroll(page: Page) -> Outcome {
     }
     page.fill("Amount for each (USDT_TRC20, optional)", "50").await?;
     page.click("Add the ticked payees").await?;
-    page.wait_text("Added 3 row(s) from the payee book").await?;
+    page.wait_text("Added 3 rows from the payee book").await?;
     page.wait_text("Review 3 rows").await?;
 
     page.nav("Payees").await?;

@@ -147,7 +147,7 @@ async fn a_summary_that_disagrees_with_the_rows_is_named_by_verify_ledger() {
         let report = payouts::service::payouts::verify::verify(&mut conn).unwrap();
         let said: Vec<String> = report.problems.iter().map(|p| p.to_string()).collect();
         for expected in [
-            format!("address {TRON_ADDRESS} is kept as paid 7 times but 1 rows paid it"),
+            format!("address {TRON_ADDRESS} is kept as paid 7 times but 1 row paid it"),
             "the paid days add up to 999 USDT_TRC20".to_owned(),
             "fees paid kept as 0 USDT_TRC20".to_owned(),
             format!("payee #{payee} is kept as last paid at {TRON_ADDRESS} by row #{item}, which did not pay it"),

@@ -231,7 +231,7 @@ async fn a_registry_row_like_a_payees_address_is_flagged_refused_unless_acknowle
 
         // The manager's approval page shows the row and the address it resembles.
         let page = manager.get(&format!("/payouts/{id}")).await;
-        assert!(page.body.contains("pay a lookalike address"), "[{backend:?}] {}", page.body);
+        assert!(page.body.contains("1 row pays a lookalike address"), "[{backend:?}] {}", page.body);
         assert!(page.body.contains(&lookalike) && page.body.contains(&known), "[{backend:?}]");
         assert!(
             page.body.contains("acknowledged the lookalike address on line 2"),
@@ -250,7 +250,7 @@ async fn a_registry_row_like_a_payees_address_is_flagged_refused_unless_acknowle
         let notice = told.iter().find(|n| n.subject == subject).unwrap_or_else(|| panic!("[{backend:?}] {told:?}"));
         assert!(notice.body.contains(&lookalike) && notice.body.contains(&known), "[{backend:?}] {}", notice.body);
         assert!(
-            told.iter().any(|n| n.body.contains("1 row(s) pay a lookalike address")),
+            told.iter().any(|n| n.body.contains("1 row pays a lookalike address")),
             "[{backend:?}] the approval request counts it"
         );
         assert!(!inbox("accountant@demo.local").iter().any(|n| n.subject == subject), "[{backend:?}]");

@@ -570,7 +570,7 @@ async fn new_and_changed_addresses_are_flagged_on_review_and_approval_and_can_ne
         client.upload(&format!("/payouts/drafts/{draft}/upload"), "run.csv", csv.as_bytes()).await;
         let review = client.get(&format!("/payouts/drafts/{draft}/review")).await;
         assert!(
-            review.body.contains("2 first payment(s) to an address never paid before; 1 payee address(es) changed"),
+            review.body.contains("2 first payments to an address never paid before; 1 payee address changed"),
             "[{backend:?}] {}",
             review.body
         );

@@ -211,7 +211,7 @@ async fn amounts_are_written_one_way_paid_means_one_thing_and_empty_assets_fold(
 
         let audit = admin.get("/settings/audit").await.body;
         assert!(audit.contains("2,512.5 USDT_TRC20: Top-up"), "[{backend:?}] {audit}");
-        assert!(audit.contains("Single 101 USDT_TRC20 to 1 recipient(s)"), "[{backend:?}] {audit}");
+        assert!(audit.contains("Single 101 USDT_TRC20 to 1 recipient"), "[{backend:?}] {audit}");
         assert!(audit.contains(&format!(r#"<a href="/payouts/{id}">payout {id}</a>"#)), "[{backend:?}] objects link");
     }
 }

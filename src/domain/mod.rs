@@ -23,6 +23,7 @@ pub mod stored;
 pub mod spreadsheet;
 pub mod threshold;
 pub mod validation;
+pub mod words;
 pub mod zone;
 
 pub use address::Address;

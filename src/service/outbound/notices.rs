@@ -149,9 +149,9 @@ fn notices_of(conn: &mut DbConnection, event: &EventRow, at: NaiveDateTime) -> R
             let (who, who_id) = (text(&data["acknowledged_by"]["email"]), id(&data["acknowledged_by"]["id"]));
             let rows = data["lines"].as_array().cloned().unwrap_or_default();
             let mut lines = vec![format!(
-                "{who} confirmed payout #{payout_id} with {} row(s) whose address looks like a known one, saying \
-                 they checked each with its recipient by another channel:",
-                rows.len()
+                "{who} confirmed payout #{payout_id} with {} whose address looks like a known one, saying they \
+                 checked each with its recipient by another channel:",
+                crate::domain::words::count(rows.len(), "row", "rows")
             )];
             lines.extend(rows.iter().take(20).map(|r| text(&r["message"])));
             if rows.len() > 20 {
@@ -196,9 +196,12 @@ fn notices_of(conn: &mut DbConnection, event: &EventRow, at: NaiveDateTime) -> R
                 kind: "draft_ready",
                 group: Group::Outcomes,
                 chat_topic: None,
-                subject: format!("Ready for review: {name}, {rows} rows"),
+                subject: format!("Ready for review: {name}, {}", crate::domain::words::count(rows, "row", "rows")),
                 lines: vec![
-                    format!("The schedule {name} made the draft of its next pay day ({rows} rows)."),
+                    format!(
+                        "The schedule {name} made the draft of its next pay day ({}).",
+                        crate::domain::words::count(rows, "row", "rows")
+                    ),
                     "Review and confirm it; nothing is paid until someone does.".into(),
                 ],
                 chat_lines: Vec::new(),
@@ -324,7 +327,7 @@ pub fn approval_needed(
         return Ok(Vec::new());
     };
     let p = &a.payout;
-    let rows = if p.item_count == 1 { "1 row".to_owned() } else { format!("{} rows", p.item_count) };
+    let rows = crate::domain::words::count(p.item_count, "row", "rows");
     let mut subject = format!("Approve: {}, {rows}", p.amount_total.money());
     if !p.description.is_empty() {
         subject.push_str(&format!(", {}", p.description));
@@ -355,14 +358,18 @@ pub fn approval_needed(
     ));
     if a.lookalikes > 0 {
         lines.push(format!(
-            "{} row(s) pay a lookalike address (it looks like an address you know but is another); check them \
-             before approving.",
-            a.lookalikes
+            "{} a lookalike address (it looks like an address you know but is another); check them before \
+             approving.",
+            crate::domain::words::count(a.lookalikes, "row pays", "rows pay")
         ));
-        chat_lines.push(format!("{} lookalike addresses", a.lookalikes));
+        chat_lines.push(crate::domain::words::count(a.lookalikes, "lookalike address", "lookalike addresses"));
     }
     if a.first_payments + a.changed_addresses > 0 {
-        chat_lines.push(format!("{} first payments, {} changed addresses", a.first_payments, a.changed_addresses));
+        chat_lines.push(format!(
+            "{}, {}",
+            crate::domain::words::count(a.first_payments, "first payment", "first payments"),
+            crate::domain::words::count(a.changed_addresses, "changed address", "changed addresses")
+        ));
     }
     if let Some(day) = &a.pay_day {
         lines.push(format!("Pay day: {day}."));
@@ -429,7 +436,11 @@ fn outcome(conn: &mut DbConnection, org: i64, data: &Value) -> Result<Told, AppE
             "completed",
             Some("payout_finished"),
             format!("Paid: {}, {what}", p.amount_total.money()),
-            vec![format!("Every row of payout #{} was paid ({} rows).", p.id, p.item_count)],
+            vec![format!(
+                "Every row of payout #{} was paid ({}).",
+                p.id,
+                crate::domain::words::count(p.item_count, "row", "rows")
+            )],
             String::new(),
         ),
         PayoutStatus::Failed => (

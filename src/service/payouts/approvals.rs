@@ -80,8 +80,9 @@ pub fn set_policy(conn: &mut DbConnection, actor: &Actor, fields: &[(String, Str
         let describe = |required: bool, needed: i32, thresholds: &[(&'static Asset, Amount)], extra: bool| {
             let t: Vec<String> = thresholds.iter().map(|(_, v)| v.money()).collect();
             format!(
-                "approval {}, {needed} approval(s){}{}",
+                "approval {}, {}{}{}",
                 if required { "required" } else { "not required" },
+                crate::domain::words::count(needed, "approval", "approvals"),
                 if t.is_empty() { String::new() } else { format!(", required above {}", t.join(" or ")) },
                 if extra { ", one more for new or changed addresses" } else { "" }
             )

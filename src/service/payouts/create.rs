@@ -259,10 +259,10 @@ pub(crate) fn create_in_tx(
     audit::record(
         conn,
         Entry::by(actor, "payout.created", "payout", payout.id).detail(format!(
-            "{} {} to {} recipient(s)",
+            "{} {} to {}",
             draft.kind.label(),
             total_debit.money(),
-            draft.rows.len()
+            crate::domain::words::count(draft.rows.len(), "recipient", "recipients")
         )),
         at,
     )?;

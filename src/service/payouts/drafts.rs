@@ -482,7 +482,9 @@ pub fn confirm(conn: &mut DbConnection, actor: &Actor, id: i64, c: Confirmation)
         let invalid = v.invalid();
         if invalid > 0 {
             return Err(FieldErrors::form(format!(
-                "{invalid} row(s) still have problems; correct or delete them first."
+                "{} still {} problems; correct or delete them first.",
+                crate::domain::words::count(invalid, "row", "rows"),
+                crate::domain::words::plural(invalid, "has", "have")
             ))
             .into());
         }

@@ -436,7 +436,11 @@ fn check_paid_addresses(conn: &mut DbConnection, org_id: i64, report: &mut Repor
     for (address, times, payout, line) in &kept {
         match counted.get(address) {
             Some(n) if n == times => {}
-            Some(n) => problem(format!("address {address} is kept as paid {times} times but {n} rows paid it")),
+            Some(n) => problem(format!(
+                "address {address} is kept as paid {} but {} paid it",
+                crate::domain::words::count(*times, "time", "times"),
+                crate::domain::words::count(*n, "row", "rows")
+            )),
             None => problem(format!("address {address} is kept as paid but no row paid it")),
         }
         match last_rows.get(&(*payout, *line)) {

@@ -281,7 +281,7 @@ fn entry_of(
     if !per_row {
         lines.push(Line {
             account: map.expense_for(&payout.description),
-            description: format!("{} row(s) paid: {}", rows.len(), crypto.money()),
+            description: format!("{} paid: {}", crate::domain::words::count(rows.len(), "row", "rows"), crypto.money()),
             amount: paid_total,
             crypto: Some((crypto.to_string(), asset.code.into(), rate_text.clone())),
         });

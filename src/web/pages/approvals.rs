@@ -66,7 +66,7 @@ pub async fn bulk_approve(
     let waiting = results.iter().filter(|(_, r)| matches!(r, Ok(Approved::Waiting(..)))).count();
     let failed: Vec<String> =
         results.iter().filter_map(|(id, r)| r.as_ref().err().map(|e| format!("#{id}: {e}"))).collect();
-    let mut message = format!("Approved {started} payout(s)");
+    let mut message = format!("Approved {}", crate::domain::words::count(started, "payout", "payouts"));
     if waiting > 0 {
         message.push_str(&format!("; {waiting} wait for another manager"));
     }

@@ -93,7 +93,8 @@ pub async fn add(
     let a = amount.clone();
     match state.run(move |conn| draft_payees::add_payees(conn, &actor, id, &ids, &a, &limits)).await {
         Ok(done) => {
-            let mut message = format!("Added {} row(s) from the payee book.", done.added);
+            let mut message =
+                format!("Added {} from the payee book.", crate::domain::words::count(done.added, "row", "rows"));
             if !done.skipped.is_empty() {
                 let mut names = done.skipped.iter().take(10).cloned().collect::<Vec<_>>().join(", ");
                 if done.skipped.len() > 10 {

@@ -461,7 +461,7 @@ pub async fn upload(
     let actor = authed.actor();
     match state.run(move |conn| drafts::upload(conn, &actor, id, bytes.as_slice(), &limits)).await {
         Ok(up) => {
-            let mut message = format!("Added {} row(s) from the file", up.rows);
+            let mut message = format!("Added {} from the file", crate::domain::words::count(up.rows, "row", "rows"));
             if up.with_problems > 0 {
                 message.push_str(&format!("; {} need correcting (shown in red)", up.with_problems));
             }
