@@ -947,8 +947,9 @@ async fn invitation(page: Page, mail: &MailServer, who: String) -> Outcome {
     Ok(())
 }
 
-const SETTINGS_PAGES: [&str; 12] = [
+const SETTINGS_PAGES: [&str; 13] = [
     "/settings/users",
+    "/settings/compliance",
     "/settings/assets",
     "/settings/fees",
     "/settings/security",

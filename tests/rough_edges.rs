@@ -128,6 +128,20 @@ async fn the_editor_stops_saying_no_rows_once_a_row_is_added_and_says_it_again_w
         );
         assert!(editor.contains(r#"<label for="purpose">Payout description</label>"#), "[{backend:?}] one wording");
         assert!(editor.contains(r#"<section class="card danger-zone discard">"#), "[{backend:?}] discard set apart");
+
+        // Discarding asks first (issue 44, item 10): one tap leads to a page that says what is
+        // lost; a bare POST changes nothing; the page's button discards.
+        assert!(editor.contains(&format!(r#"href="/payouts/drafts/{id}/discard""#)), "[{backend:?}]");
+        let ask = accountant.get(&format!("/payouts/drafts/{id}/discard")).await;
+        assert!(ask.body.contains("Discard this draft?") && ask.body.contains("0 rows"), "[{backend:?}] {}", ask.body);
+        let bare = accountant.post_form(&format!("/payouts/drafts/{id}/discard"), &[]).await;
+        assert_eq!(bare.location(), Some(format!("/payouts/drafts/{id}/discard").as_str()), "[{backend:?}]");
+        let open = payouts::db::drafts::find_in_org(&mut app.conn(), common::demo_org(&app), id).unwrap().unwrap();
+        assert_eq!(open.status.as_str(), "open", "[{backend:?}] still open");
+        let done = accountant.post_form(&format!("/payouts/drafts/{id}/discard"), &[("confirm", "yes")]).await;
+        assert_eq!(done.location(), Some("/payouts/new/mass"), "[{backend:?}]");
+        let gone = payouts::db::drafts::find_in_org(&mut app.conn(), common::demo_org(&app), id).unwrap().unwrap();
+        assert_eq!(gone.status.as_str(), "discarded", "[{backend:?}]");
     }
 }
 

@@ -22,7 +22,9 @@ pub use super::request::{FLASH_COOKIE, Flash, FlashKind, LOGIN_CSRF_COOKIE, Requ
 /// Static files and health need no session; the JSON API authenticates each request with its
 /// own bearer key and sends no cookies, so it needs neither session nor CSRF token.
 fn skips_session(path: &str) -> bool {
-    path.starts_with("/static/") || path == "/healthz" || path.starts_with("/api/")
+    // The API docs are a page like the others (header, menu, who is signed in); the rest of
+    // /api answers to bearer keys, never to the session.
+    path.starts_with("/static/") || path == "/healthz" || (path.starts_with("/api/") && path != "/api/docs")
 }
 
 pub async fn session_layer(

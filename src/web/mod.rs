@@ -155,6 +155,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/payouts/drafts/{id}/upload", web::post().to(pages::drafts::upload))
             .route("/payouts/drafts/{id}/payees", web::get().to(pages::draft_payees::picker))
             .route("/payouts/drafts/{id}/payees", web::post().to(pages::draft_payees::add))
+            .route("/payouts/drafts/{id}/discard", web::get().to(pages::drafts::discard_page))
             .route("/payouts/drafts/{id}/discard", web::post().to(pages::drafts::discard))
             .route("/payouts/drafts/{id}/review", web::get().to(pages::mass_review::review))
             .route("/payouts/drafts/{id}/confirm", web::post().to(pages::mass_review::confirm))

@@ -6,6 +6,8 @@ use utoipa::OpenApi;
 
 use crate::error::AppError;
 use crate::web::api::ApiDoc;
+use crate::web::context::Ctx;
+use crate::web::layout::Layout;
 use crate::web::page;
 
 pub struct Operation {
@@ -18,12 +20,13 @@ pub struct Operation {
 #[derive(Template)]
 #[template(path = "pages/api_docs.html")]
 pub struct DocsPage {
+    pub layout: Layout,
     pub title: String,
     pub description: String,
     pub operations: Vec<Operation>,
 }
 
-pub async fn show() -> Result<HttpResponse, AppError> {
+pub async fn show(Ctx(ctx): Ctx) -> Result<HttpResponse, AppError> {
     let doc = ApiDoc::openapi();
     let json = serde_json::to_value(&doc).map_err(|e| AppError::Internal(e.to_string()))?;
     let mut operations = Vec::new();
@@ -44,6 +47,7 @@ pub async fn show() -> Result<HttpResponse, AppError> {
         }
     }
     page(&DocsPage {
+        layout: Layout::new(&ctx, ""),
         title: doc.info.title.clone(),
         description: doc.info.description.clone().unwrap_or_default(),
         operations,

@@ -485,8 +485,48 @@ pub async fn upload(
     }
 }
 
-pub async fn discard(state: web::Data<AppState>, authed: Authed, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
+#[derive(Template)]
+#[template(path = "pages/draft_discard.html")]
+pub struct DiscardPage {
+    pub layout: Layout,
+    pub draft: DraftRow,
+    pub rows: usize,
+}
+
+/// Discarding asks first, on a page of its own: what is lost (the draft's rows) and a way back.
+pub async fn discard_page(
+    state: web::Data<AppState>,
+    authed: Authed,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
+    let actor = authed.actor();
+    match state.run(move |conn| drafts::view(conn, &actor, id)).await {
+        Ok(v) => html(
+            StatusCode::OK,
+            &DiscardPage { layout: Layout::new(&authed.ctx, "/payouts"), rows: v.lines.len(), draft: v.draft },
+        ),
+        Err(e) => closed_draft_redirect(Err(e), &authed.ctx),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct DiscardForm {
+    #[serde(default)]
+    confirm: String,
+}
+
+/// Discards the draft once the confirmation page said so; a bare POST is sent to that page.
+pub async fn discard(
+    state: web::Data<AppState>,
+    authed: Authed,
+    id: web::Path<i64>,
+    form: web::Form<DiscardForm>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    if form.confirm != "yes" {
+        return Ok(see_other(&format!("/payouts/drafts/{id}/discard")));
+    }
     let actor = authed.actor();
     match state.run(move |conn| drafts::discard(conn, &actor, id)).await {
         Ok(()) => Ok(see_other_with_flash(&authed.ctx, "/payouts/new/mass", FlashKind::Success, "Draft discarded.")),
