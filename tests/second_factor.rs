@@ -182,6 +182,13 @@ async fn a_new_organization_sends_its_admin_to_set_up_a_factor_before_anything_e
         assert_eq!(page.status, StatusCode::OK);
         assert!(page.body.contains("requires a second factor"), "[{backend:?}]");
         assert!(!page.body.contains("href=\"/payouts\""), "[{backend:?}] no navigation until enrolled");
+        // What must be done comes first; changing the password waits below it (issue 44, item 13).
+        let (factor, password) =
+            (page.body.find("Authenticator app").unwrap(), page.body.find("Change password").unwrap());
+        assert!(factor < password, "[{backend:?}] the required set-up first");
+        let setup = c.post_form("/account/security/totp", &[]).await;
+        assert!(setup.body.contains("href=\"otpauth://totp/"), "[{backend:?}] a phone opens its app from a link");
+        assert_eq!(secret_on(&setup.body).len(), 20, "[{backend:?}] the secret as text beside it");
         enrol!(c, backend);
         assert_eq!(c.get("/settings/users").await.status, StatusCode::OK, "[{backend:?}] enrolled, everything opens");
 

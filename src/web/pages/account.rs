@@ -23,7 +23,8 @@ pub struct SecurityPage {
     pub layout: Layout,
     pub factors: Factors,
     /// An authenticator being set up: its QR code (inline SVG) and secret.
-    pub setup: Option<(String, String)>,
+    /// The QR code (SVG), the secret as text and the `otpauth://` link a phone opens its app with.
+    pub setup: Option<(String, String, String)>,
     /// Recovery codes just made, shown this once.
     pub codes: Vec<String>,
     pub errors: FieldErrors,
@@ -59,7 +60,7 @@ pub(super) async fn security_page(
         .run(move |conn| Ok((second_factor::factors(conn, user_id)?, security_keys::list(conn, user_id)?)))
         .await?;
     let setup = match setup {
-        Some(s) => Some((qr_svg(&s.url)?, s.secret)),
+        Some(s) => Some((qr_svg(&s.url)?, s.secret, s.url)),
         None => None,
     };
     let must_enrol = authed.user.stage == crate::service::access::sessions::Stage::Enrol;
