@@ -86,6 +86,9 @@ async fn rows_with_errors_are_marked_by_line_and_block_confirm() {
         assert_eq!(res.location(), Some(format!("/payouts/drafts/{id}?problems=1").as_str()), "[{backend:?}]");
         let editor = client.get(res.location().unwrap()).await;
         assert!(editor.body.contains("Added 4 rows from the file; 3 need correcting"), "[{backend:?}] {}", editor.body);
+        // Filtered to the rows with problems, the page still holds what each edit updates out of
+        // band (issue 44, item 14: htmx:oobErrorNoTarget #no-rows).
+        assert!(editor.body.contains(r#"<p id="no-rows" class="empty">"#), "[{backend:?}]");
         assert!(
             editor.body.contains("(CSV 3)")
                 && editor.body.contains("Use a dot as the decimal mark: write 12.5, not 12,5.")

@@ -31,6 +31,8 @@ pub struct ListRow {
 
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = super::schema::sanctioned_addresses)]
+// Plain values (no DEFAULT): what PostgreSQL's binary COPY needs.
+#[diesel(treat_none_as_default_value = false)]
 pub struct NewListed<'a> {
     pub list_name: &'a str,
     pub version: i32,
@@ -68,8 +70,13 @@ pub fn begin_import(conn: &mut DbConnection, name: &str, at: NaiveDateTime) -> D
     })
 }
 
-/// Writes staged addresses, a few thousand per transaction.
+/// Writes staged addresses: on PostgreSQL in one COPY (its writers never wait on another's
+/// inserts), on SQLite a few thousand per transaction (one writer: payouts wait at most one).
 pub fn stage(conn: &mut DbConnection, rows: &[NewListed]) -> DbResult<()> {
+    if let DbConnection::Postgres(pg) = conn {
+        diesel::copy_from(s::sanctioned_addresses).from_insertable(rows).execute(pg)?;
+        return Ok(());
+    }
     for batch in rows.chunks(ROWS_PER_INSERT * INSERTS_PER_TX) {
         super::write_tx(conn, |conn| {
             for chunk in batch.chunks(ROWS_PER_INSERT) {

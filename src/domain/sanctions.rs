@@ -87,9 +87,13 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, String> {
     Ok(Parsed { entries: dedup(parsed.entries), ..parsed })
 }
 
+/// Each address once (its first entry), in address order: the database's indexes then take the
+/// rows as appends instead of a million random inserts.
 fn dedup(entries: Vec<Listed>) -> Vec<Listed> {
     let mut seen = std::collections::HashSet::with_capacity(entries.len());
-    entries.into_iter().filter(|e| seen.insert(e.address.clone())).collect()
+    let mut once: Vec<Listed> = entries.into_iter().filter(|e| seen.insert(e.address.clone())).collect();
+    once.sort_unstable_by(|a, b| a.address.cmp(&b.address));
+    once
 }
 
 fn listed(address: &str, entity: &str, at: impl Fn() -> String) -> Result<Listed, String> {
