@@ -314,3 +314,40 @@ fn an_unfunded_wallet_reserves_no_nonce_and_pays_once_funded() {
     assert_eq!(chain.eth(recipient(50_001)), units(5, 17));
     assert_eq!(chain.nonce(empty.address()), 1, "one transaction, nonce 0");
 }
+
+#[test]
+fn a_row_listed_after_confirmation_never_reaches_the_chain() {
+    let Some(chain) = chain_or_skip() else { return };
+    let wallet = WALLET_KEY.parse::<PrivateKeySigner>().unwrap().address();
+    for (round, backend) in backends().into_iter().enumerate() {
+        let dir = tempfile::tempdir().unwrap();
+        let books = Books::open(backend);
+        let base = 70_000 + 10 * round as u64;
+        let (listed, clean) = (recipient(base + 1), recipient(base + 2));
+        let held = books.pay("USDT_ERC20", &[(listed, "12")], &format!("held-{backend:?}"));
+        let paid = books.pay("USDT_ERC20", &[(clean, "13")], &format!("paid-{backend:?}"));
+        // Listed after both were confirmed, in lower case as a list may carry it.
+        let list = format!("{}\n", listed.to_string().to_lowercase());
+        let at = chrono::Utc::now().naive_utc();
+        let importer = payouts::service::compliance::Importer::System("tests");
+        let mut conn = books.state.pool.get().unwrap();
+        payouts::service::compliance::import(&mut conn, importer, "late list", "tests", list.as_bytes(), at).unwrap();
+        drop(conn);
+        let nonce_before = chain.nonce(wallet);
+        let _server = books.serve(&chain, dir.path(), WALLET_KEY);
+
+        assert_eq!(books.wait_end(paid), "completed", "[{backend:?}]");
+        let started = Instant::now();
+        while books.items(held)[0].compliance_hold.is_none() {
+            assert!(started.elapsed() < Duration::from_secs(60), "[{backend:?}] {:?}", books.items(held));
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let item = &books.items(held)[0];
+        assert_eq!((item.status.as_str(), item.tx_hash.as_deref()), ("queued", None), "[{backend:?}] held, unsent");
+        assert!(item.compliance_hold.as_deref().unwrap().contains("late list"), "[{backend:?}]");
+        assert_eq!(chain.tokens(listed), U256::ZERO, "[{backend:?}] nothing reached the listed address");
+        assert_eq!(chain.tokens(clean), units(13, 6), "[{backend:?}]");
+        assert_eq!(chain.nonce(wallet) - nonce_before, 1, "[{backend:?}] one transaction: the clean row's");
+        assert_eq!(books.status(held), "in_progress", "[{backend:?}] waiting for a person");
+    }
+}
