@@ -44,11 +44,21 @@ fn topics(app: &TestApp, topic: &str) -> usize {
 
 /// The compliance page's upload: the list's name and the file, as the browser sends them.
 fn upload_request(token: &str, list: &str, file: &[u8]) -> test::TestRequest {
+    upload_with_code(token, list, file, None)
+}
+
+/// The upload with the step-up field filled in (`otp`), as the form asks when a code is due.
+fn upload_with_code(token: &str, list: &str, file: &[u8], otp: Option<&str>) -> test::TestRequest {
     let boundary = "----payouts-test-boundary-c0mp";
     let mut body = Vec::new();
     body.extend_from_slice(
         format!("--{boundary}\r\nContent-Disposition: form-data; name=\"list\"\r\n\r\n{list}\r\n").as_bytes(),
     );
+    if let Some(otp) = otp {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"otp\"\r\n\r\n{otp}\r\n").as_bytes(),
+        );
+    }
     body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"list.txt\"\r\nContent-Type: text/plain\r\n\r\n").as_bytes());
     body.extend_from_slice(file);
     body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
@@ -254,5 +264,46 @@ async fn a_list_named_by_url_is_fetched_once_a_day_by_one_process_and_a_broken_f
         assert_eq!((done.entries, done.shape), (2, "SDN_ADVANCED.XML"), "[{backend:?}]");
         assert_eq!(list().entries, 2, "[{backend:?}]");
         assert_eq!(server.requests(), 4, "[{backend:?}]");
+    }
+}
+
+/// The code an authenticator shows `steps` time steps from now.
+fn code(secret: &[u8], steps: i64) -> String {
+    let now = chrono::Utc::now().timestamp() + steps * 30;
+    payouts::domain::second_factor::code_at(secret, now as u64)
+}
+
+#[actix_web::test]
+async fn an_admin_with_an_authenticator_uploads_a_list_only_with_a_fresh_code() {
+    for backend in backends() {
+        let app = TestApp::start(backend).await;
+        let mut admin = app.client().await;
+        admin.login("admin@demo.local", "demo").await;
+        admin.get("/account/security").await;
+        let setup = admin.post_form("/account/security/totp", &[]).await;
+        let marker = "<code class=\"mono secret\">";
+        let start = setup.body.find(marker).unwrap() + marker.len();
+        let text = &setup.body[start..start + setup.body[start..].find('<').unwrap()];
+        let secret = totp_rs::Secret::try_from_base32(text).unwrap().as_ref().to_vec();
+        let done = admin.post_form("/account/security/totp/confirm", &[("code", &code(&secret, -1))]).await;
+        assert_eq!(done.status, StatusCode::OK, "[{backend:?}] {}", done.body);
+        common::age_step_up(&app, "admin@demo.local");
+
+        let page = admin.get("/settings/compliance").await;
+        assert!(page.body.contains("name=\"otp\""), "[{backend:?}] the form asks for a code");
+        let token = common::csrf_in(&page.body).unwrap();
+        let file = format!("{}\n", tron_address(9));
+        let refused = admin.send(upload_request(&token, "ours", file.as_bytes())).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "[{backend:?}] {}", refused.body);
+        assert!(refused.body.contains("fresh second factor"), "[{backend:?}]");
+        assert!(payouts::db::sanctions::lists(&mut app.conn()).unwrap().is_empty(), "[{backend:?}] nothing imported");
+        let wrong = admin.send(upload_with_code(&token, "ours", file.as_bytes(), Some("000000"))).await;
+        assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY, "[{backend:?}] {}", wrong.body);
+        assert!(payouts::db::sanctions::lists(&mut app.conn()).unwrap().is_empty(), "[{backend:?}]");
+        let fresh = code(&secret, 0);
+        let res = admin.send(upload_with_code(&token, "ours", file.as_bytes(), Some(&fresh))).await;
+        assert_eq!(res.status, StatusCode::SEE_OTHER, "[{backend:?}] {}", res.body);
+        let lists = payouts::db::sanctions::lists(&mut app.conn()).unwrap();
+        assert_eq!((lists[0].name.as_str(), lists[0].version, lists[0].entries), ("ours", 1, 1), "[{backend:?}]");
     }
 }
