@@ -137,7 +137,26 @@ async fn a_salary_typed_in_eur_is_paid_in_usdt_at_the_reviewed_rate_or_reviewed_
         eur_rate(&app, "0.92");
         let mut client = app.client().await;
         client.login("accountant@demo.local", "demo").await;
-        client.get("/payouts/new/single").await;
+        let page = client.get("/payouts/new/single").await;
+        // The form says which assets have no rate to convert at, before anyone reaches the
+        // review (issue 44, item 7); the live check refuses EUR for them.
+        let hint = &page.body[page.body.find("No current rate in EUR now for").expect("said on the form")..];
+        let hint = &hint[..hint.find("</p>").unwrap()];
+        assert!(hint.contains("USDT_ERC20") && !hint.contains("USDT_TRC20"), "[{backend:?}] {hint}");
+        let check = |asset: &'static str| {
+            vec![
+                ("field", "amount"),
+                ("asset", asset),
+                ("amount", "1000"),
+                ("amount_in", "EUR"),
+                ("address", ""),
+                ("description", ""),
+            ]
+        };
+        let said = client.post_form("/payouts/new/single/check", &check("USDT_ERC20")).await;
+        assert!(said.body.contains("There is no current USDT_ERC20 rate in EUR"), "[{backend:?}] {}", said.body);
+        let said = client.post_form("/payouts/new/single/check", &check("USDT_TRC20")).await;
+        assert!(!said.body.contains("no current") && said.body.contains("1,000.00 EUR"), "[{backend:?}] {}", said.body);
         let form = typed("1000", "EUR");
         let review = client.post_form("/payouts/new/single", &as_refs(&form)).await;
         assert_eq!(review.status, StatusCode::OK, "[{backend:?}] {}", review.body);

@@ -46,6 +46,26 @@ pub struct SingleTemplate {
     pub admins: Vec<String>,
     /// The organization's reporting currency, in which an amount may be typed instead.
     pub reporting: &'static str,
+    /// Enabled assets with no current rate in the reporting currency: amounts for them cannot
+    /// be typed in it, and the form says so before the review.
+    pub unpriced: Vec<&'static str>,
+}
+
+/// The enabled assets without a current rate in the organization's reporting currency.
+fn unpriced(
+    conn: &mut crate::db::DbConnection,
+    org_id: i64,
+    assets: &[&'static Asset],
+    at: chrono::NaiveDateTime,
+) -> Result<Vec<&'static str>, AppError> {
+    let reporting = crate::service::valuation::rates::reporting(conn, org_id)?;
+    let mut none = Vec::new();
+    for a in assets {
+        if crate::service::valuation::rates::rate_now(conn, org_id, a, &reporting, at)?.current().is_none() {
+            none.push(a.code);
+        }
+    }
+    Ok(none)
 }
 
 async fn single_form(
@@ -56,10 +76,12 @@ async fn single_form(
 ) -> Result<HttpResponse, AppError> {
     let actor = authed.actor();
     actor.require(crate::domain::account::Role::can_create_payouts)?;
-    let (assets, available, reporting) = state
+    let now = state.clock.now();
+    let (assets, available, reporting, unpriced) = state
         .run(move |conn| {
             let reporting = crate::service::valuation::rates::reporting(conn, actor.org_id)?.currency.code;
             let assets = org_settings::enabled_assets(conn, actor.org_id)?;
+            let unpriced = unpriced(conn, actor.org_id, &assets, now)?;
             let available: Vec<crate::domain::Amount> =
                 crate::service::payouts::ledger::balance_sheet(conn, actor.org_id)?
                     .into_iter()
@@ -67,13 +89,13 @@ async fn single_form(
                     .map(|l| l.balance.available)
                     .filter(|a| !a.is_zero())
                     .collect();
-            Ok((assets, available, reporting))
+            Ok((assets, available, reporting, unpriced))
         })
         .await?;
     let admins = if available.is_empty() { super::admins_of(state, authed).await } else { Vec::new() };
     let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
     let layout = Layout::new(&authed.ctx, "/payouts");
-    html(status, &SingleTemplate { layout, form, errors, assets, available, admins, reporting })
+    html(status, &SingleTemplate { layout, form, errors, assets, available, admins, reporting, unpriced })
 }
 
 /// The form, filled with the query's values when coming back from the review ("Edit").
@@ -109,14 +131,27 @@ pub async fn check_field(
     let CheckForm { field, form } = form.into_inner();
     let actor = authed.actor();
     let code = form.asset.clone();
-    let (asset, reporting) = state
+    let now = state.clock.now();
+    let (asset, reporting, unpriced) = state
         .run(move |conn| {
             let asset = org_settings::enabled_assets(conn, actor.org_id)?.into_iter().find(|a| a.code == code);
-            Ok((asset, crate::service::valuation::rates::reporting(conn, actor.org_id)?.currency))
+            let unpriced = match asset {
+                Some(a) => unpriced(conn, actor.org_id, &[a], now)?,
+                None => Vec::new(),
+            };
+            Ok((asset, crate::service::valuation::rates::reporting(conn, actor.org_id)?.currency, unpriced))
         })
         .await?;
     let in_fiat = form.amount_in.trim().eq_ignore_ascii_case(reporting.code);
     let (mut error, mut notes) = match (field.as_str(), asset) {
+        ("amount", Some(a)) if in_fiat && !unpriced.is_empty() => (
+            Some(format!(
+                "There is no current {} rate in {}: type the amount in {}, or ask an admin to record a rate \
+                 (Settings → Rates).",
+                a.code, reporting.code, a.code
+            )),
+            vec![],
+        ),
         ("amount", _) if in_fiat && !form.amount.trim().is_empty() => {
             match crate::domain::fiat::Fiat::parse(&form.amount, reporting) {
                 Ok(f) => (None, vec![format!("{} — converted at the current rate on the review", f.money())]),
