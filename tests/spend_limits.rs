@@ -66,7 +66,10 @@ async fn payouts_over_a_limit_are_refused_with_the_figures_and_change_nothing() 
                 .unwrap(),
         );
         let message = refusal(create(&mut conn, &app, "20", "c"));
-        assert!(message.contains("24-hour limit 100 USDT_TRC20: 90 used, 20 asked"), "[{backend:?}] {message}");
+        assert!(
+            message.contains("24-hour limit 100 USDT_TRC20: 90 used, 10 left, 20 asked"),
+            "[{backend:?}] {message}"
+        );
         let message = refusal(create(&mut conn, &app, "75", "d"));
         assert!(message.contains("Per-payout limit 70 USDT_TRC20: 75 asked"), "[{backend:?}] {message}");
         assert_eq!(payouts_count(&app), before, "[{backend:?}] nothing was created");
@@ -78,7 +81,7 @@ async fn payouts_over_a_limit_are_refused_with_the_figures_and_change_nothing() 
         // Exactly up to the limit passes; a cancelled payout no longer counts.
         payouts::db::orgs::set_approval_required(&mut conn, demo_org(&app), true).unwrap();
         let pending = create(&mut conn, &app, "10", "e").unwrap();
-        assert!(refusal(create(&mut conn, &app, "1", "f")).contains("100 used, 1 asked"), "[{backend:?}]");
+        assert!(refusal(create(&mut conn, &app, "1", "f")).contains("100 used, 0 left, 1 asked"), "[{backend:?}]");
         payout_service::cancel(&mut conn, &actor(&app, "accountant@demo.local"), pending, "wrong amount").unwrap();
         create(&mut conn, &app, "10", "g").expect("the cancelled payout's 10 is free again");
 
@@ -97,7 +100,11 @@ async fn payouts_over_a_limit_are_refused_with_the_figures_and_change_nothing() 
         if same_month {
             assert_eq!(used.month.to_string(), "100", "[{backend:?}] and 60 earlier this month");
             let message = refusal(create(&mut conn, &app, "60", "h"));
-            assert!(message.contains("Monthly limit 150 USDT_TRC20: 100 used, 60 asked"), "[{backend:?}] {message}");
+            assert!(
+                message
+                    .contains("Monthly limit 150 USDT_TRC20: 100 used, 50 left, 60 asked; it starts again on the 1st"),
+                "[{backend:?}] {message}"
+            );
         }
     }
 }
@@ -141,7 +148,8 @@ async fn concurrent_creates_never_pass_a_limit_together() {
         let created = results.iter().filter(|r| r.is_ok()).count();
         for r in results.iter().filter(|r| r.is_err()) {
             match r {
-                Err(AppError::Conflict(m)) if m.contains("24-hour limit 100 USDT_TRC20: 90 used, 30 asked") => {}
+                Err(AppError::Conflict(m))
+                    if m.contains("24-hour limit 100 USDT_TRC20: 90 used, 10 left, 30 asked") => {}
                 other => panic!("[{backend:?}] unexpected {other:?}"),
             }
         }
@@ -192,11 +200,17 @@ async fn limits_are_set_with_a_fresh_second_factor_audited_and_shown_on_the_dash
         let review = accountant.post_form("/payouts/new/single", &fields).await;
         assert_eq!(review.status, StatusCode::OK, "[{backend:?}] {}", review.body);
         assert!(
-            review.body.contains("Over the spend limit: Confirm will be refused."),
+            review.body.contains("Over the spend limit: this payout cannot be confirmed now."),
             "[{backend:?}] {}",
             review.body
         );
-        assert!(review.body.contains("24-hour limit 5,000 USDT_TRC20: 1,200 used, 4,000 asked"), "[{backend:?}]");
+        // What is left, when it frees up and whom to ask; Confirm disabled with the reason (issue 44, item 4).
+        assert!(
+            review.body.contains("24-hour limit 5,000 USDT_TRC20: 1,200 used, 3,800 left, 4,000 asked; each payout"),
+            "[{backend:?}]"
+        );
+        assert!(review.body.contains("<a href=\"mailto:admin@demo.local\">admin@demo.local</a>"), "[{backend:?}]");
+        assert!(review.body.contains("disabled aria-describedby=\"over-limit-reason\""), "[{backend:?}]");
         let small = [("asset", "USDT_TRC20"), ("amount", "100"), ("address", to.as_str()), ("description", "small")];
         let review = accountant.post_form("/payouts/new/single", &small).await;
         assert!(!review.body.contains("Over the spend limit"), "[{backend:?}] within the limits nothing is said");

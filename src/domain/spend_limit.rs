@@ -96,21 +96,35 @@ pub struct Breach {
     pub asked: Amount,
 }
 
-/// `24-hour limit 50,000 USDT_TRC20: 46,200 used, 4,800 asked`.
+impl Breach {
+    /// What the period still allows (never below zero).
+    pub fn left(&self) -> Amount {
+        self.limit.checked_sub(self.used).filter(|a| !a.is_negative()).unwrap_or(Amount::zero(self.limit.asset()))
+    }
+}
+
+/// `24-hour limit 50,000 USDT_TRC20: 46,200 used, 3,800 left, 4,800 asked; each payout's share
+/// frees up 24 hours after it was made`.
 impl fmt::Display for Breach {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let label = self.period.label();
         match self.period {
-            Period::Payout => {
-                write!(f, "{} {}: {} asked", self.period.label(), self.limit.money(), self.asked.grouped())
+            Period::Payout => write!(f, "{label} {}: {} asked", self.limit.money(), self.asked.grouped()),
+            Period::Day | Period::Month => {
+                let frees = if self.period == Period::Day {
+                    "each payout's share frees up 24 hours after it was made"
+                } else {
+                    "it starts again on the 1st of next month"
+                };
+                write!(
+                    f,
+                    "{label} {}: {} used, {} left, {} asked; {frees}",
+                    self.limit.money(),
+                    self.used.grouped(),
+                    self.left().grouped(),
+                    self.asked.grouped()
+                )
             }
-            _ => write!(
-                f,
-                "{} {}: {} used, {} asked",
-                self.period.label(),
-                self.limit.money(),
-                self.used.grouped(),
-                self.asked.grouped()
-            ),
         }
     }
 }
@@ -131,7 +145,10 @@ mod tests {
         assert!(limits.breaches(&used, usdt("3800")).is_empty(), "up to the limit is allowed");
         let over = limits.breaches(&used, usdt("4800"));
         assert_eq!(over.len(), 1);
-        assert_eq!(over[0].to_string(), "24-hour limit 50,000 USDT_TRC20: 46,200 used, 4,800 asked");
+        assert_eq!(
+            over[0].to_string(),
+            "24-hour limit 50,000 USDT_TRC20: 46,200 used, 3,800 left, 4,800 asked; each payout's share frees up 24 hours after it was made"
+        );
         assert_eq!(limits.breaches(&used, usdt("3800.000001")).len(), 1);
     }
 
@@ -149,8 +166,10 @@ mod tests {
             text,
             [
                 "Per-payout limit 1,000 USDT_TRC20: 1,500 asked",
-                "24-hour limit 5,000 USDT_TRC20: 4,500 used, 1,500 asked",
-                "Monthly limit 20,000 USDT_TRC20: 19,500 used, 1,500 asked"
+                "24-hour limit 5,000 USDT_TRC20: 4,500 used, 500 left, 1,500 asked; each payout's share frees up 24 \
+                 hours after it was made",
+                "Monthly limit 20,000 USDT_TRC20: 19,500 used, 500 left, 1,500 asked; it starts again on the 1st of \
+                 next month"
             ]
         );
         assert!(Limits::none().breaches(&used, usdt("1000000")).is_empty());

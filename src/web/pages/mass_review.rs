@@ -69,7 +69,8 @@ async fn review_page(
         .map(|t| zone.local(t).format("%Y-%m-%dT%H:%M").to_string())
         .unwrap_or_default();
     let pay_day = super::single::PayDayField::new(zone, typed.unwrap_or(proposed));
-    let admins = if totals.sufficient { Vec::new() } else { super::admins_of(state, authed).await };
+    let refused = !v.checked.over_limits.is_empty();
+    let admins = if totals.sufficient && !refused { Vec::new() } else { super::admins_of(state, authed).await };
     html(status, &ReviewTemplate { layout, v, totals, lines, errors, network_fee, flags, pay_day, admins })
 }
 

@@ -259,7 +259,8 @@ async fn review(
         StatusCode::OK
     };
     let edit_query = serde_urlencoded::to_string(&form).unwrap_or_default();
-    let admins = if draft.quote.sufficient == Some(false) { super::admins_of(state, authed).await } else { Vec::new() };
+    let ask = draft.quote.sufficient == Some(false) || !draft.over_limits.is_empty();
+    let admins = if ask { super::admins_of(state, authed).await } else { Vec::new() };
     let layout = Layout::new(&authed.ctx, "/payouts");
     let page = ReviewTemplate {
         layout,
