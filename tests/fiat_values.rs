@@ -331,6 +331,17 @@ async fn the_month_exports_as_balanced_xero_and_quickbooks_journals() {
         );
         let bad = client.get("/payouts/accounting?month=2026-13").await;
         assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "[{backend:?}]");
+        // Opened without a month: the latest month with paid rows, not an empty previous one;
+        // accounts are set, so nothing warns (issue 44, item 11).
+        let opened = client.get("/payouts/accounting").await;
+        assert!(opened.body.contains(&format!("value=\"{month}\"")), "[{backend:?}]");
+        assert!(opened.body.contains("2 entries") && !opened.body.contains("No accounts are set"), "[{backend:?}]");
+        // Without any account set the page warns before the download.
+        let kept = payouts::db::values::accounts(&mut app.conn(), common::demo_org(&app)).unwrap();
+        payouts::db::values::save_accounts(&mut app.conn(), common::demo_org(&app), &[]).unwrap();
+        let warned = client.get(&format!("/payouts/accounting?month={month}")).await;
+        assert!(warned.body.contains("No accounts are set under"), "[{backend:?}]");
+        payouts::db::values::save_accounts(&mut app.conn(), common::demo_org(&app), &kept).unwrap();
 
         let file = |format: &str| {
             let path = format!("/payouts/accounting/journal.csv?month={month}&format={format}");

@@ -149,6 +149,11 @@ pub fn paid_between(
         .load(conn)
 }
 
+/// When the organization's latest row was paid (an index probe on `(org_id, paid_at)`).
+pub fn last_paid_at(conn: &mut DbConnection, org_id: i64) -> DbResult<Option<NaiveDateTime>> {
+    v::item_values.filter(v::org_id.eq(org_id)).select(diesel::dsl::max(v::paid_at)).first(conn)
+}
+
 /// An organization's account mapping: (entry, account).
 pub fn accounts(conn: &mut DbConnection, org_id: i64) -> DbResult<Vec<(String, String)>> {
     use super::schema::accounting_accounts::dsl as a;

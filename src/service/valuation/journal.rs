@@ -41,6 +41,19 @@ fn asset_default(a: &Asset) -> String {
     format!("Crypto assets — {}", a.code)
 }
 
+/// The month (`YYYY-MM`, in the organization's zone) of its latest paid row: what the export
+/// opens on, so that it shows activity rather than an empty previous month.
+pub fn latest_paid_month(conn: &mut DbConnection, org_id: i64) -> Result<Option<String>, AppError> {
+    let zone = crate::service::access::org_settings::time_zone(conn, org_id)?;
+    Ok(db::values::last_paid_at(conn, org_id)?.map(|t| zone.local(t).format("%Y-%m").to_string()))
+}
+
+/// Whether an admin set any account under Settings → Accounting (else the files carry the
+/// default names, which a ledger expecting account codes refuses).
+pub fn accounts_set(conn: &mut DbConnection, org_id: i64) -> Result<bool, AppError> {
+    Ok(!db::values::accounts(conn, org_id)?.is_empty())
+}
+
 pub fn mapping(conn: &mut DbConnection, org_id: i64) -> Result<Mapping, AppError> {
     let saved: HashMap<String, String> = db::values::accounts(conn, org_id)?.into_iter().collect();
     let get = |key: &str, default: &str| saved.get(key).cloned().unwrap_or_else(|| default.to_owned());

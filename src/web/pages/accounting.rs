@@ -32,9 +32,11 @@ pub struct ExportPage {
     pub query: ExportQuery,
     pub journal: Option<Journal>,
     pub errors: FieldErrors,
+    /// No account was set: the page warns before the download.
+    pub accounts_set: bool,
 }
 
-/// The month before the current one, in `YYYY-MM`: what is usually booked.
+/// The month before the current one, in `YYYY-MM`: opened when nothing was paid yet.
 fn last_month(now: chrono::NaiveDateTime) -> String {
     use chrono::Datelike;
     let (y, m) = if now.month() == 1 { (now.year() - 1, 12) } else { (now.year(), now.month() - 1) };
@@ -47,8 +49,12 @@ pub async fn export(
     query: web::Query<ExportQuery>,
 ) -> Result<HttpResponse, AppError> {
     let mut query = query.into_inner();
+    let org_id = authed.user.org_id;
+    let (latest, accounts_set) = state
+        .run(move |conn| Ok((journal::latest_paid_month(conn, org_id)?, journal::accounts_set(conn, org_id)?)))
+        .await?;
     if query.month.trim().is_empty() {
-        query.month = last_month(state.clock.now());
+        query.month = latest.unwrap_or_else(|| last_month(state.clock.now()));
     }
     let (actor, month, per_row) = (authed.actor(), query.month.clone(), !query.per_row.is_empty());
     let (journal, errors, status) = match state.run(move |conn| journal::journal(conn, &actor, &month, per_row)).await {
@@ -56,7 +62,8 @@ pub async fn export(
         Err(AppError::Validation(e)) => (None, e, StatusCode::UNPROCESSABLE_ENTITY),
         Err(e) => return Err(e),
     };
-    html(status, &ExportPage { layout: Layout::new(&authed.ctx, "/payouts"), query, journal, errors })
+    let layout = Layout::new(&authed.ctx, "/payouts");
+    html(status, &ExportPage { layout, query, journal, errors, accounts_set })
 }
 
 pub async fn download(
