@@ -1049,7 +1049,14 @@ impl Page {
               const r = el.getBoundingClientRect(), name = el.textContent.trim().replace(/\\s+/g, ' ');
               if (r.width === 0 || r.height === 0) out.push(name + ' has no box: it cannot be reached');
               else if (r.left < 0 || r.right > w + 0.5) out.push(name + ' spans ' + Math.round(r.left) + '..' + Math.round(r.right) + ' px');
-              if (el.matches('.primary') && r.height > 0 && r.height < 44) out.push(name + ' is ' + Math.round(r.height) + ' px tall');
+              if ((el.matches('.primary') || el.closest('header')) && r.height > 0 && r.height < 44) out.push(name + ' is ' + Math.round(r.height) + ' px tall');
+            }
+            for (const td of document.querySelectorAll('table.data td[data-label]')) {
+              if (td.getBoundingClientRect().height > 0 && td.scrollHeight > td.clientHeight + 1) out.push('the label ' + td.dataset.label + ' runs out of its cell');
+            }
+            for (const s of document.querySelectorAll('select')) {
+              const box = s.closest('.card, section'), r = s.getBoundingClientRect();
+              if (box && r.width > 0 && r.right > box.getBoundingClientRect().right + 0.5) out.push('the select ' + (s.name || s.id) + ' sticks out of its card');
             }
             const bar = document.querySelector('.totals-bar');
             if (bar && bar.getBoundingClientRect().height > h / 5) out.push('the totals bar covers ' + Math.round(bar.getBoundingClientRect().height) + ' px of ' + h);
