@@ -43,7 +43,10 @@ async fn the_rate_at_confirmation_and_the_rate_at_payment_are_both_kept() {
         let review = client.post_form("/payouts/new/single", &fields).await;
         // 1250.5 × 0.92 = 1150.46; the fee 6.2525 × 0.92 = 5.7523 → 5.75.
         assert!(review.body.contains("Value in EUR"), "[{backend:?}] {}", review.body);
-        assert!(review.body.contains("1,156.21 EUR") && review.body.contains("service fee 5.75 EUR"), "[{backend:?}]");
+        assert!(
+            review.body.contains("1,150.46 EUR <span class=\"muted\">+ service fee 5.75 EUR</span> = 1,156.21 EUR"),
+            "[{backend:?}] what the value includes is said"
+        );
         assert!(review.body.contains("at 0.92 EUR per USDT_TRC20 — ECB reference rate"), "[{backend:?}]");
 
         let id = payout_id_of(&client.single_payout("USDT_TRC20", "1250.5", TRON_ADDRESS, "Invoice 7").await);
@@ -503,6 +506,40 @@ async fn a_registry_of_eur_salaries_becomes_usdt_rows_at_the_shown_rate() {
         assert_eq!(
             json["items"][0]["amount"], "2638.243985",
             "[{backend:?}] 2500 / 0.9476 = 2638.2439848…, rounded up"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn a_mass_payouts_value_on_the_review_is_the_value_recorded_to_the_cent() {
+    for backend in backends() {
+        let app = TestApp::start(backend).await;
+        eur_rate(&app, "0.92");
+        let mut client = app.client().await;
+        client.login("accountant@demo.local", "demo").await;
+        let id = client.start_draft("USDT_TRC20", "Cents").await;
+        // Each row 1.005 × 0.92 = 0.9246 → 0.92, the total 3.015 × 0.92 = 2.7738 → 2.77: valued
+        // row by row as the payout records them, the review says 2.76 (issue 44, item 5). The
+        // fee 0.3 a row: 0.276 → 0.28 each, 0.84 (the total 0.9 would give 0.83).
+        let csv = format!(
+            "address,amount\n{},1.005\n{},1.005\n{},1.005\n",
+            common::tron_address(1),
+            common::tron_address(2),
+            common::tron_address(3)
+        );
+        client.upload(&format!("/payouts/drafts/{id}/upload"), "cents.csv", csv.as_bytes()).await;
+        let review = client.get(&format!("/payouts/drafts/{id}/review")).await;
+        assert!(
+            review.body.contains("2.76 EUR <span class=\"muted\">+ service fee 0.84 EUR</span> = 3.60 EUR"),
+            "[{backend:?}] {}",
+            review.body
+        );
+        let res = client.confirm_draft(id, &[]).await;
+        let payout = payout_id_of(&res);
+        let page = client.get(&format!("/payouts/{payout}")).await;
+        assert!(
+            page.body.contains("2.76 EUR <span class=\"muted\">+ service fee 0.84 EUR"),
+            "[{backend:?}] the same figures recorded"
         );
     }
 }

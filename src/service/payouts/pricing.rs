@@ -232,14 +232,9 @@ pub fn price(
     let draft = unpriced(kind, asset, description, rows)?;
     let available = ledger::balance_of(conn, actor.org_id, asset)?.available;
     let (rule, quote) = quote_rows(conn, actor.org_id, kind, asset, &draft.rows, Some(available))?;
-    let value = crate::service::valuation::values::preview(
-        conn,
-        actor.org_id,
-        asset,
-        quote.amount_total,
-        quote.fee,
-        actor.now(),
-    )?;
+    let rows: Vec<(Amount, Amount)> =
+        draft.rows.iter().filter_map(|r| r.amount).map(|a| (a, rule.fee_for(a))).collect();
+    let value = crate::service::valuation::values::preview(conn, actor.org_id, asset, &rows, actor.now())?;
     let (over_limits, over_limit) = super::limits::preview(conn, actor.org_id, quote.amount_total, actor.now())?;
     Ok(Draft { rule, quote, value, over_limits, over_limit, ..draft })
 }

@@ -271,18 +271,27 @@ pub fn of_payout(conn: &mut DbConnection, payout_id: i64) -> Result<PayoutValues
 }
 
 /// The value a confirmation would record now, for a review: the rate and the fiat totals.
+/// `rows` are each row's (amount, service fee): valued one by one and summed, by the same rule
+/// as [`record_confirmation`], so that the review shows to the cent what is recorded.
 pub fn preview(
     conn: &mut DbConnection,
     org_id: i64,
     asset: &'static Asset,
-    amount: Amount,
-    fee: Amount,
+    rows: &[(Amount, Amount)],
     at: NaiveDateTime,
 ) -> Result<Preview, AppError> {
     let reporting = rates::reporting(conn, org_id)?;
     let now = rates::rate_now(conn, org_id, asset, &reporting, at)?;
     let value = |a: Amount| now.current().and_then(|q| fiat::value_of(a, q.rate, reporting.currency));
-    Ok(Preview { amount: value(amount), fee: value(fee), currency: reporting.currency, rate: now, at })
+    let sum = |pick: fn(&(Amount, Amount)) -> Amount| -> Option<Fiat> {
+        let mut minor = 0i128;
+        for row in rows {
+            minor = minor.checked_add(value(pick(row))?.minor)?;
+        }
+        Some(Fiat { minor, currency: reporting.currency })
+    };
+    let (amount, fee) = if now.current().is_some() { (sum(|r| r.0), sum(|r| r.1)) } else { (None, None) };
+    Ok(Preview { amount, fee, currency: reporting.currency, rate: now, at })
 }
 
 /// A review's fiat line: the value of the amount and fee at the current rate, or why there is none.
