@@ -345,6 +345,14 @@ impl Page {
         Ok(violations.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
     }
 
+    /// With PAYOUTS_SCREENSHOTS=<dir>, saves what the window shows as `<dir>/<name>.png` (the
+    /// README's pictures); otherwise nothing.
+    async fn shot(&self, name: &str) -> Outcome {
+        let Some(dir) = std::env::var_os("PAYOUTS_SCREENSHOTS").map(PathBuf::from) else { return Ok(()) };
+        let png = self.client.screenshot().await.map_err(|e| e.to_string())?;
+        std::fs::write(dir.join(format!("{name}.png")), png).map_err(|e| e.to_string())
+    }
+
     async fn save_evidence(&self, name: &str) -> PathBuf {
         let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser-screenshots");
         let _ = std::fs::create_dir_all(&dir);
@@ -430,6 +438,7 @@ async fn single_payout(page: Page) -> Outcome {
     page.click("Review payout").await?;
     page.wait_text("Review payout").await?;
     page.wait_text(&good).await?;
+    page.shot("desktop-single-payout-review").await?;
     let amount = cents(&summary_value(&page, "Payout amount").await?)?;
     let fee = cents(&summary_value(&page, "Service fee").await?)?;
     let debit = cents(&summary_value(&page, "Total debit").await?)?;
@@ -508,6 +517,7 @@ async fn mass_payout(page: Page) -> Outcome {
 
     page.click("Review 5 rows").await?;
     page.wait_text("Review mass payout").await?;
+    page.shot("desktop-mass-payout-review").await?;
     let details = confirm(&page).await?;
     approve_as_manager(&page, &details).await?;
     page.wait_text("Approved").await?;
@@ -687,6 +697,7 @@ async fn approvals(page: Page) -> Outcome {
     page.nav("Approvals").await?;
     page.wait_text("Story 3: approve me").await?;
     page.wait_text("Story 3: reject me").await?;
+    page.shot("desktop-approvals").await?;
     let row_link = |d: &str| format!("//tr[contains(., {})]//a", literal(d));
     page.wait_find(&row_link("Story 3: approve me"), "approve-me row")
         .await?
@@ -694,6 +705,7 @@ async fn approvals(page: Page) -> Outcome {
         .await
         .map_err(|e| e.to_string())?;
     page.wait_text("Story 3: approve me").await?;
+    page.shot("desktop-pending-payout").await?;
     page.click("Approve payout of").await?;
     page.wait_text("Approved").await?;
     page.wait_text("Completed").await?;
