@@ -71,9 +71,11 @@ fn measure(label: &str, url: &DatabaseUrl) {
                         network: "Ethereum",
                         address: a,
                         status: AddressStatus::Approved,
-                        entered_by: accountant.id,
+                        entered_by: Some(accountant.id),
                         entered_at: payouts::clock::now(),
                         reason: "",
+                        submitted_by_payee: false,
+                        proof: None,
                     })
                     .collect();
                 let insert = diesel::insert_into(db::schema::payee_addresses::table).values(rows);

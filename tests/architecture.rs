@@ -8,13 +8,14 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 /// Each room and the rooms it may use. `views` (the JSON shapes) uses none.
-const ROOMS: [(&str, &[&str]); 7] = [
+const ROOMS: [(&str, &[&str]); 8] = [
     ("access", &["views"]),
     ("valuation", &["access"]),
     ("compliance", &["access"]),
     ("payees", &["compliance", "valuation", "access", "views"]),
     ("payouts", &["payees", "compliance", "valuation", "access", "views"]),
-    ("outbound", &["payouts", "payees", "compliance", "valuation", "access", "views"]),
+    ("portal", &["payees", "compliance", "access", "views"]),
+    ("outbound", &["payouts", "payees", "portal", "compliance", "valuation", "access", "views"]),
     ("views", &[]),
 ];
 

@@ -110,6 +110,9 @@ impl Driver {
         }
         let mut caps = serde_json::Map::new();
         caps.insert("goog:chromeOptions".into(), options);
+        // The console, read after each story: a page that breaks its own CSP or an htmx swap
+        // that finds no target fails the story (issue 44, item 14).
+        caps.insert("goog:loggingPrefs".into(), json!({"browser": "ALL"}));
         let client = ClientBuilder::new(HttpConnector::new())
             .capabilities(caps)
             .connect(&self.url)
@@ -959,6 +962,60 @@ async fn invitation(page: Page, mail: &MailServer, who: String) -> Outcome {
     Ok(())
 }
 
+/// Story 11, on a phone: an accountant adds a payee with an email and invites them to their own
+/// page; the payee opens the emailed link, gives an ETH address and pastes the signature their
+/// wallet made (eth-account's `personal_sign`); a manager sees the address is proven and
+/// approves it; the payee's page says so.
+async fn payee_proves_address(page: Page, mail: &MailServer, who: String) -> Outcome {
+    let signers = common::signers::Signers::find().ok_or("the independent signers are missing")?;
+    page.sign_in("accountant@demo.local").await?;
+    page.goto("/payees").await?;
+    page.fill("Name", "Story Eleven").await?;
+    page.fill("Email (optional)", &who).await?;
+    page.click("Add payee").await?;
+    page.wait_text("Invite to their own page").await?;
+    page.click("Invite to their own page").await?;
+    page.wait_text(&format!("Invited {who} to their page")).await?;
+    page.sign_out().await?;
+
+    let link = emailed_link(mail, &who, "invites you to your payments page", "/payee/link/").await?;
+    page.goto(&link).await?;
+    page.click("Continue to my page").await?;
+    page.wait_text("Welcome, Story Eleven").await?;
+    page.click("Give a new address").await?;
+    page.choose("What you are paid in (its network)", "Ether · Ethereum").await?;
+    let address = signers.sign("evm", "", [11u8; 32], "x").address;
+    page.fill("Your address", &address).await?;
+    page.click("Next: prove it is yours").await?;
+    page.wait_text("Prove the address is yours").await?;
+    let mut found = page.axe_violations().await?;
+    let message = page
+        .client
+        .execute("return document.getElementById('proof-message').value", vec![])
+        .await
+        .map_err(|e| e.to_string())?;
+    let message = message.as_str().ok_or("no message to sign")?.to_owned();
+    let signed = signers.sign("evm", "", [11u8; 32], &message);
+    page.fill("Signature", &signed.signature).await?;
+    page.click("Submit the address with its signature").await?;
+    page.wait_text("is submitted with its proof of ownership").await?;
+    page.wait_text("Ownership proven").await?;
+    found.extend(page.axe_violations().await?);
+    if !found.is_empty() {
+        return Err(format!("axe-core on the payee's pages: {}", found.join("; ")));
+    }
+    page.shot("payee-page").await?;
+    page.click("Sign out").await?;
+    page.wait_text("You are signed out").await?;
+
+    page.sign_in("manager@demo.local").await?;
+    page.goto("/approvals").await?;
+    page.wait_text("the payee, ownership proven (EIP-191 signature)").await?;
+    page.click("Approve address for Story Eleven").await?;
+    page.wait_text(&format!("Approved {address}")).await?;
+    Ok(())
+}
+
 const SETTINGS_PAGES: [&str; 13] = [
     "/settings/users",
     "/settings/compliance",
@@ -1201,6 +1258,34 @@ async fn phone(page: Page) -> Outcome {
     check(&page, "api docs").await
 }
 
+/// Chromium's console since the last read (chromedriver's log endpoint).
+#[derive(Debug)]
+struct BrowserLog;
+
+impl fantoccini::wd::WebDriverCompatibleCommand for BrowserLog {
+    fn endpoint(&self, base: &url::Url, session: Option<&str>) -> Result<url::Url, url::ParseError> {
+        base.join(&format!("session/{}/se/log", session.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(json!({"type": "browser"}).to_string()))
+    }
+}
+
+/// What the console said that a page must never cause: a Content-Security-Policy violation
+/// (an inline style or script) or an htmx error (a swap without its target, a bad response).
+async fn console_errors(client: &Client) -> Outcome<Vec<String>> {
+    let log = client.issue_cmd(BrowserLog).await.map_err(|e| format!("browser log: {e}"))?;
+    let entries = log.as_array().cloned().unwrap_or_default();
+    Ok(entries
+        .iter()
+        .filter_map(|e| e["message"].as_str())
+        // A refusal (403, 409) swapped into the page is an answer, not a fault.
+        .filter(|m| m.contains("Content Security Policy") || (m.contains("htmx:") && !m.contains("htmx:responseError")))
+        .map(str::to_owned)
+        .collect())
+}
+
 /// Chromium's WebDriver virtual authenticator: a USB security key that answers every prompt
 /// with a touch and a PIN.
 #[derive(Debug)]
@@ -1286,7 +1371,14 @@ where
     let page = Page { client: client.clone(), base: base.to_owned(), downloads: downloads.path().to_owned() };
     let evidence = Page { client: client.clone(), base: base.to_owned(), downloads: downloads.path().to_owned() };
     let started = Instant::now();
-    let outcome = story(page).await;
+    let mut outcome = story(page).await;
+    if outcome.is_ok() {
+        outcome = match console_errors(&client).await {
+            Ok(errors) if errors.is_empty() => Ok(()),
+            Ok(errors) => Err(format!("the console says:\n    {}", errors.join("\n    "))),
+            Err(e) => Err(e),
+        };
+    }
     let failure = match outcome {
         Ok(()) => {
             eprintln!("browser story {name}: passed in {:.1} s", started.elapsed().as_secs_f64());
@@ -1331,6 +1423,11 @@ async fn user_stories_in_a_real_browser() {
             failures.extend(run_story(&driver, &base, &tag("9-invitation"), false, story).await);
         }
         failures.extend(run_story(&driver, &base, &tag("10-payroll-in-eur"), false, payroll_in_eur).await);
+        if let Some(mail) = &mail {
+            let who = format!("story11-{}@example.com", tag("x"));
+            let story = |page| payee_proves_address(page, mail, who);
+            failures.extend(run_story(&driver, &base, &tag("11-payee-proves-address"), true, story).await);
+        }
         // Last: it gives the manager a key that every later sign-in would ask for.
         let localhost = base.replace("127.0.0.1", "localhost");
         failures.extend(run_story(&driver, &localhost, &tag("7-security-key"), false, security_key).await);

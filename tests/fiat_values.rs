@@ -15,9 +15,18 @@ fn eur_rate(app: &TestApp, rate: &str) {
     record(app, rate);
 }
 
+/// A rate of the organization's own, valid for the next quarter of an hour (to the minute):
+/// these tests pay rows after it lapsed, 16 or 20 minutes later.
 fn record(app: &TestApp, rate: &str) {
     let admin = actor(app, "admin@demo.local");
-    let form = RateForm { asset: "USDT_TRC20".into(), rate: rate.into(), source: "ECB reference rate".into() };
+    let zone = payouts::service::access::org_settings::time_zone(&mut app.conn(), admin.org_id).unwrap();
+    let until = zone.local(payouts::clock::now() + chrono::Duration::minutes(15));
+    let form = RateForm {
+        asset: "USDT_TRC20".into(),
+        rate: rate.into(),
+        source: "ECB reference rate".into(),
+        valid_until: until.format("%Y-%m-%d %H:%M").to_string(),
+    };
     rates::record(&mut app.conn(), &admin, &form).unwrap();
 }
 

@@ -770,8 +770,14 @@ async fn paid_and_failed_payouts_and_a_pending_payee_address_reach_their_people(
             &payouts::service::payees::book::PayeeForm { name: "Ada Lovelace".into(), ..Default::default() },
         )
         .unwrap();
-        payouts::service::payees::addresses::enter_address(&mut app.conn(), &a, payee.id, "USDT_TRC20", TRON_ADDRESS)
-            .unwrap();
+        let entered = payouts::service::payees::addresses::enter_address(
+            &mut app.conn(),
+            &a,
+            payee.id,
+            "USDT_TRC20",
+            TRON_ADDRESS,
+        )
+        .unwrap();
         run(&app, &d);
         for manager in ["manager@demo.local", "manager2@demo.local"] {
             let n = inbox(&app, manager);
@@ -780,5 +786,19 @@ async fn paid_and_failed_payouts_and_a_pending_payee_address_reach_their_people(
             assert_eq!(n[0].link, format!("/payees/{}", payee.id), "[{backend:?}]");
         }
         assert!(inbox(&app, "admin@demo.local").iter().all(|n| n.kind != "address_pending"), "[{backend:?}]");
+
+        // Decided: nobody needs to decide any more, and the request leaves every manager's
+        // unread count (issue 44, item 1).
+        let before = unread(&app, "manager2@demo.local");
+        let manager = actor(&app, "manager@demo.local");
+        payouts::service::payees::decide_address(&mut app.conn(), &manager, entered, false, false, "not theirs")
+            .unwrap();
+        run(&app, &d);
+        for manager in ["manager@demo.local", "manager2@demo.local"] {
+            let n = inbox(&app, manager);
+            let asked = n.iter().find(|n| n.kind == "address_pending").expect("asked");
+            assert!(asked.read_at.is_some(), "[{backend:?}] {manager}: settled");
+        }
+        assert_eq!(unread(&app, "manager2@demo.local"), before - 1, "[{backend:?}]");
     }
 }

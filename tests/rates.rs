@@ -34,35 +34,81 @@ fn current(app: &TestApp, code: &str) -> Option<String> {
 }
 
 #[actix_web::test]
-async fn a_typed_rate_values_amounts_until_it_goes_stale() {
+async fn a_typed_rate_values_amounts_until_the_end_of_its_day_ahead_of_the_price_api() {
     for backend in backends() {
         let app = TestApp::start(backend).await;
         eur(&app);
         assert!(matches!(now_of(&app, "USDT_TRC20", payouts::clock::now()), RateNow::None), "[{backend:?}] no guess");
         let admin = actor(&app, "admin@demo.local");
-        let form = RateForm { asset: "USDT_TRC20".into(), rate: "0.92".into(), source: "ECB reference rate".into() };
+        let form = RateForm {
+            asset: "USDT_TRC20".into(),
+            rate: "0.92".into(),
+            source: "ECB reference rate".into(),
+            ..Default::default()
+        };
+        let at = payouts::clock::now();
         rates::record(&mut app.conn(), &admin, &form).unwrap();
         let org = common::demo_org(&app);
         let reporting = rates::reporting(&mut app.conn(), org).unwrap();
         let usdt = asset::find("USDT_TRC20").unwrap();
         let amount = Amount::parse(usdt, "1234.567891").unwrap();
-        let at = payouts::clock::now();
         let (_, value) = rates::value_now(&mut app.conn(), org, amount, &reporting, at).unwrap();
         assert_eq!(value.unwrap().money(), "1,135.80 EUR", "[{backend:?}]");
-        let later = at + chrono::Duration::minutes(16);
-        let (now, value) = rates::value_now(&mut app.conn(), org, amount, &reporting, later).unwrap();
-        assert!(matches!(now, RateNow::Stale(_)), "[{backend:?}] stale after 15 minutes");
+        // The demo organization's day ends at midnight in its zone: the bank's rate of the day
+        // holds until then, whatever the 15-minute limit for a price API says.
+        let zone = payouts::service::access::org_settings::time_zone(&mut app.conn(), org).unwrap();
+        let midnight = payouts::domain::fiat::valid_until("", zone, at).unwrap();
+        let before =
+            rates::value_now(&mut app.conn(), org, amount, &reporting, midnight - chrono::Duration::seconds(1));
+        assert!(before.unwrap().1.is_some(), "[{backend:?}] still today: converted");
+        if midnight - at > chrono::Duration::minutes(16) {
+            let later = rates::value_now(&mut app.conn(), org, amount, &reporting, at + chrono::Duration::minutes(16));
+            assert!(later.unwrap().1.is_some(), "[{backend:?}] a typed rate does not go stale in 15 minutes");
+        }
+        let (now, value) = rates::value_now(&mut app.conn(), org, amount, &reporting, midnight).unwrap();
+        assert!(matches!(now, RateNow::Stale(_)), "[{backend:?}] stale once its day is over");
         assert!(value.is_none(), "[{backend:?}] nothing converted with a stale rate");
+
+        // A price API's newer reading does not displace the organization's own rate while it is
+        // valid; once it lapses, the provider's rate applies while fresh (15 minutes).
+        let eur = payouts::domain::fiat::currency("EUR").unwrap();
+        let api = payouts::domain::fiat::Rate::parse("0.95").unwrap();
+        let read_at = at + chrono::Duration::seconds(5);
+        rates::record_provider(&mut app.conn(), usdt, eur, api, "coingecko", 10, read_at).unwrap();
+        let rate_at = |t| now_of(&app, "USDT_TRC20", t).current().map(|q| q.rate.to_string());
+        if midnight - at > chrono::Duration::minutes(1) {
+            let own = rate_at(read_at + chrono::Duration::seconds(1));
+            assert_eq!(own.as_deref(), Some("0.92"), "[{backend:?}] own first");
+        }
+        rates::record_provider(&mut app.conn(), usdt, eur, api, "coingecko", 10, midnight).unwrap();
+        assert_eq!(rate_at(midnight).as_deref(), Some("0.95"), "[{backend:?}] then the provider's");
+        let late = midnight + chrono::Duration::minutes(16);
+        assert!(matches!(now_of(&app, "USDT_TRC20", late), RateNow::Stale(_)), "[{backend:?}] the provider's ages");
+
+        // A validity of its own: a day and time in the organization's zone, checked by field.
+        let until = zone.local(at + chrono::Duration::days(2)).format("%Y-%m-%d 18:00").to_string();
+        let form = RateForm { rate: "0.93".into(), valid_until: until.clone(), ..form };
+        rates::record(&mut app.conn(), &admin, &form).unwrap();
+        let expected = zone.to_utc(chrono::NaiveDateTime::parse_from_str(&until, "%Y-%m-%d %H:%M").unwrap()).unwrap();
+        match now_of(&app, "USDT_TRC20", expected - chrono::Duration::seconds(1)) {
+            RateNow::Current(q) => {
+                assert_eq!((q.rate.to_string().as_str(), q.valid_until), ("0.93", Some(expected)), "[{backend:?}]")
+            }
+            other => panic!("[{backend:?}] valid until {until}: {other:?}"),
+        }
+        assert!(
+            !matches!(now_of(&app, "USDT_TRC20", expected), RateNow::Current(ref q) if q.rate.to_string() == "0.93")
+        );
 
         let mut client = app.client().await;
         client.login("admin@demo.local", "demo").await;
         let dash = client.get("/").await;
         assert!(dash.body.contains("Available in EUR"), "[{backend:?}]");
-        assert!(dash.body.contains("46,000.00 EUR"), "[{backend:?}] 50,000 USDT_TRC20 at 0.92");
+        assert!(dash.body.contains("46,500.00 EUR"), "[{backend:?}] 50,000 USDT_TRC20 at 0.93");
         assert!(dash.body.contains("no current rate"), "[{backend:?}] BTC has none: no guess");
         let page = client.get("/settings/rates").await;
         assert_eq!(page.status, StatusCode::OK, "[{backend:?}]");
-        assert!(page.body.contains("0.92") && page.body.contains("ECB reference rate"), "[{backend:?}]");
+        assert!(page.body.contains("0.93") && page.body.contains("ECB reference rate"), "[{backend:?}]");
         assert!(page.body.contains("No current rate"), "[{backend:?}] the other assets say so");
         for (field, rate, source) in [("rate", "-1", "bank"), ("rate", "1e3", "bank"), ("source", "1", "a\u{0}b")] {
             let res = client
@@ -73,9 +119,21 @@ async fn a_typed_rate_values_amounts_until_it_goes_stale() {
                 res.body.contains(&format!("id=\"rate-{}-error\"", if field == "rate" { "value" } else { "source" }))
             );
         }
+        for (until, says) in [("2020-01-01", "has passed"), ("2099-01-01", "at most 31 days"), ("soon", "not a date")] {
+            let res = client
+                .post_form(
+                    "/settings/rates",
+                    &[("asset", "USDT_TRC20"), ("rate", "0.5"), ("source", "bank"), ("valid_until", until)],
+                )
+                .await;
+            assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "[{backend:?}] {until}");
+            assert!(res.body.contains("id=\"rate-valid-until-error\"") && res.body.contains(says), "[{backend:?}]");
+            assert!(res.body.contains(&format!("value=\"{until}\"")), "[{backend:?}] what was typed is kept");
+        }
         let res = client.post_form("/settings/rates/reporting", &[("currency", "XYZ"), ("stale_minutes", "15")]).await;
         assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "[{backend:?}]");
-        assert_eq!(current(&app, "USDT_TRC20").as_deref(), Some("0.92"), "[{backend:?}] nothing changed");
+        assert_eq!(current(&app, "USDT_TRC20").as_deref(), Some("0.93"), "[{backend:?}] nothing changed");
+        assert!(page.body.contains("Valid until"), "[{backend:?}]");
         let mut accountant = app.client().await;
         accountant.login("accountant@demo.local", "demo").await;
         assert_eq!(accountant.get("/settings/rates").await.status, StatusCode::FORBIDDEN, "[{backend:?}]");
@@ -88,7 +146,7 @@ async fn a_pin_holds_until_unpinned_and_an_import_is_all_or_nothing() {
         let app = TestApp::start(backend).await;
         eur(&app);
         let admin = actor(&app, "admin@demo.local");
-        let pin = RateForm { asset: "USDT_TRC20".into(), rate: "1".into(), source: String::new() };
+        let pin = RateForm { asset: "USDT_TRC20".into(), rate: "1".into(), ..Default::default() };
         rates::pin(&mut app.conn(), &admin, &pin).unwrap();
         let far = payouts::clock::now() + chrono::Duration::days(30);
         match now_of(&app, "USDT_TRC20", far) {
@@ -101,6 +159,10 @@ async fn a_pin_holds_until_unpinned_and_an_import_is_all_or_nothing() {
         let bad = b"asset,rate,source\nUSDT_TRC20,0.91,bank\nBTC,abc,bank\n";
         let err = rates::import(&mut app.conn(), &admin, bad).unwrap_err();
         assert!(err.to_string().contains("Line 3, column rate"), "[{backend:?}] {err}");
+        assert!(current(&app, "USDT_TRC20").is_none(), "[{backend:?}] nothing recorded");
+        let stale = b"asset,rate,source,valid_until\nUSDT_TRC20,0.91,bank,\nBTC,61000.5,bank,2020-01-01\n";
+        let err = rates::import(&mut app.conn(), &admin, stale).unwrap_err();
+        assert!(err.to_string().contains("Line 3, column valid_until"), "[{backend:?}] {err}");
         assert!(current(&app, "USDT_TRC20").is_none(), "[{backend:?}] nothing recorded");
         let good = b"asset,rate,source\nUSDT_TRC20,0.91,bank\nBTC,61000.5,bank\n";
         assert_eq!(rates::import(&mut app.conn(), &admin, good).unwrap(), 2);

@@ -23,6 +23,7 @@ pub mod paid_addresses;
 pub mod paid_totals;
 pub mod payees;
 pub mod payouts;
+pub mod portal;
 pub mod processor;
 pub mod rates;
 pub mod sanctions;

@@ -24,6 +24,8 @@ pub struct OrgRow {
     pub create_token_accounts: bool,
     /// A sanctions list older than this many days is named to admins as stale.
     pub sanctions_max_age_days: i32,
+    /// Payees may submit an address without a signature (marked "not proven").
+    pub payees_may_skip_proof: bool,
 }
 
 #[derive(Insertable)]

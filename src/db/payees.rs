@@ -52,7 +52,8 @@ pub struct PayeeAddressRow {
     pub address: String,
     #[diesel(deserialize_as = String)]
     pub status: AddressStatus,
-    pub entered_by: i64,
+    /// The staff member who entered it; none when the payee submitted it themselves.
+    pub entered_by: Option<i64>,
     #[diesel(deserialize_as = super::stamp::Stamp)]
     pub entered_at: NaiveDateTime,
     pub decided_by: Option<i64>,
@@ -62,6 +63,9 @@ pub struct PayeeAddressRow {
     /// The first of the two managers a lookalike address needs, who acknowledged it.
     pub lookalike_ack_by: Option<i64>,
     pub lookalike_ack_at: Option<NaiveDateTime>,
+    pub submitted_by_payee: bool,
+    /// The payee's proof of control (JSON {method, message, signature, at}); none: not proven.
+    pub proof: Option<String>,
 }
 
 #[derive(Clone, Insertable)]
@@ -73,9 +77,11 @@ pub struct NewPayeeAddressRow<'a> {
     pub address: &'a str,
     #[diesel(serialize_as = String)]
     pub status: AddressStatus,
-    pub entered_by: i64,
+    pub entered_by: Option<i64>,
     pub entered_at: NaiveDateTime,
     pub reason: &'a str,
+    pub submitted_by_payee: bool,
+    pub proof: Option<&'a str>,
 }
 
 pub fn insert(conn: &mut DbConnection, row: &NewPayeeRow) -> DbResult<PayeeRow> {
@@ -116,6 +122,17 @@ pub fn lock_in_org(conn: &mut DbConnection, org_id: i64, id: i64) -> DbResult<Op
         }
         DbConnection::Sqlite(c) => p::payees.filter(mine).select(PayeeRow::as_select()).first(c).optional(),
     }
+}
+
+/// Payees (of any organization, not archived) whose email is `email`, exactly as stored
+/// (emails are kept normalized): the sign-in form's lookup, at most a few.
+pub fn with_email(conn: &mut DbConnection, email: &str) -> DbResult<Vec<PayeeRow>> {
+    p::payees
+        .filter(p::email.eq(email).and(p::archived.eq(false)))
+        .order(p::id)
+        .limit(20)
+        .select(PayeeRow::as_select())
+        .load(conn)
 }
 
 pub fn find_by_external_id(conn: &mut DbConnection, org_id: i64, external_id: &str) -> DbResult<Option<PayeeRow>> {
@@ -265,6 +282,23 @@ pub fn pending_in_org(conn: &mut DbConnection, org_id: i64, limit: i64) -> DbRes
         .limit(limit)
         .select((PayeeAddressRow::as_select(), p::name))
         .load(conn)
+}
+
+/// Keeps a payee's proof with an address they already had (entered by the organization, or
+/// earlier without proof); a proof once kept is never replaced.
+pub fn attach_proof(conn: &mut DbConnection, id: i64, proof: &str) -> DbResult<bool> {
+    let n = diesel::update(a::payee_addresses.filter(a::id.eq(id).and(a::proof.is_null())))
+        .set(a::proof.eq(Some(proof)))
+        .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// Whether any address of one payee still waits for a manager.
+pub fn has_pending(conn: &mut DbConnection, payee_id: i64) -> DbResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        a::payee_addresses.filter(a::payee_id.eq(payee_id).and(a::status.eq("pending"))),
+    ))
+    .get_result(conn)
 }
 
 pub fn pending_count(conn: &mut DbConnection, org_id: i64) -> DbResult<i64> {

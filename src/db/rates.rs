@@ -47,6 +47,8 @@ pub struct RateRow {
     pub observed_at: NaiveDateTime,
     pub recorded_by: Option<i64>,
     pub created_at: NaiveDateTime,
+    /// An organization's own rate applies until then; a provider's has none (it ages).
+    pub valid_until: Option<NaiveDateTime>,
 }
 
 #[derive(Debug, Clone, Insertable)]
@@ -62,17 +64,29 @@ pub struct NewRate<'a> {
     pub observed_at: NaiveDateTime,
     pub recorded_by: Option<i64>,
     pub created_at: NaiveDateTime,
+    pub valid_until: Option<NaiveDateTime>,
 }
 
 pub fn insert(conn: &mut DbConnection, row: &NewRate) -> DbResult<()> {
     diesel::insert_into(r::rates).values(row.clone()).execute(conn).map(drop)
 }
 
-/// The newest accepted observation of a pair an organization may use: its own, or a provider's.
-pub fn latest_accepted(conn: &mut DbConnection, org_id: i64, asset: &str, currency: &str) -> DbResult<Option<RateRow>> {
+/// The newest rate of a pair an organization recorded itself (typed, imported).
+pub fn latest_own(conn: &mut DbConnection, org_id: i64, asset: &str, currency: &str) -> DbResult<Option<RateRow>> {
     r::rates
-        .filter(r::asset.eq(asset).and(r::currency.eq(currency)).and(r::status.eq(RateStatus::Accepted.as_str())))
-        .filter(r::org_id.eq(org_id).or(r::org_id.is_null()))
+        .filter(r::org_id.eq(org_id).and(r::asset.eq(asset)).and(r::currency.eq(currency)))
+        .filter(r::status.eq(RateStatus::Accepted.as_str()))
+        .order((r::observed_at.desc(), r::id.desc()))
+        .select(RateRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The newest provider observation of a pair that passed the outlier guard.
+pub fn latest_provider_accepted(conn: &mut DbConnection, asset: &str, currency: &str) -> DbResult<Option<RateRow>> {
+    r::rates
+        .filter(r::asset.eq(asset).and(r::currency.eq(currency)).and(r::org_id.is_null()))
+        .filter(r::status.eq(RateStatus::Accepted.as_str()))
         .order((r::observed_at.desc(), r::id.desc()))
         .select(RateRow::as_select())
         .first(conn)

@@ -16,6 +16,47 @@ diesel::table! {
         step_up_every_approval -> Bool,
         create_token_accounts -> Bool,
         sanctions_max_age_days -> Integer,
+        payees_may_skip_proof -> Bool,
+    }
+}
+
+diesel::table! {
+    payee_links (id) {
+        id -> BigInt,
+        org_id -> BigInt,
+        payee_id -> BigInt,
+        purpose -> Text,
+        token_hash -> Text,
+        created_by -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    payee_sessions (id) {
+        id -> BigInt,
+        token_hash -> Text,
+        org_id -> BigInt,
+        payee_id -> BigInt,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    payee_challenges (id) {
+        id -> BigInt,
+        org_id -> BigInt,
+        payee_id -> BigInt,
+        asset -> Text,
+        address -> Text,
+        nonce -> Text,
+        message -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
     }
 }
 
@@ -512,7 +553,7 @@ diesel::table! {
         network -> Text,
         address -> Text,
         status -> Text,
-        entered_by -> BigInt,
+        entered_by -> Nullable<BigInt>,
         entered_at -> Timestamp,
         decided_by -> Nullable<BigInt>,
         decided_at -> Nullable<Timestamp>,
@@ -520,6 +561,8 @@ diesel::table! {
         reason -> Text,
         lookalike_ack_by -> Nullable<BigInt>,
         lookalike_ack_at -> Nullable<Timestamp>,
+        submitted_by_payee -> Bool,
+        proof -> Nullable<Text>,
     }
 }
 
@@ -701,6 +744,7 @@ diesel::table! {
         observed_at -> Timestamp,
         recorded_by -> Nullable<BigInt>,
         created_at -> Timestamp,
+        valid_until -> Nullable<Timestamp>,
     }
 }
 

@@ -5,6 +5,9 @@ pub const PAYOUT_STATUS_CHANGED: &str = "payout.status_changed";
 pub const ITEM_STATUS_CHANGED: &str = "payout.item_status_changed";
 /// A payee's address entered (pending), approved or rejected.
 pub const PAYEE_ADDRESS_CHANGED: &str = "payee.address_changed";
+/// A payee gave an address on their own page (pending a manager), with its proof of control or
+/// none.
+pub const PAYEE_ADDRESS_SUBMITTED: &str = "payee.address_submitted";
 /// A schedule made the draft of its next pay day, ready for review and confirmation.
 pub const DRAFT_READY: &str = "payout.draft_ready";
 /// A hot wallet's coin cannot pay the gas of the payouts in progress (with the rows it pays in
@@ -18,11 +21,12 @@ pub const LOOKALIKE_ACKNOWLEDGED: &str = "payout.lookalike_acknowledged";
 pub const ITEM_HELD: &str = "payout.item_held";
 /// A sanctions list in force is older than the organization allows (the list, its age, the limit).
 pub const SANCTIONS_LIST_STALE: &str = "compliance.list_stale";
-pub const EVENT_TYPES: [&str; 9] = [
+pub const EVENT_TYPES: [&str; 10] = [
     PAYOUT_CREATED,
     PAYOUT_STATUS_CHANGED,
     ITEM_STATUS_CHANGED,
     PAYEE_ADDRESS_CHANGED,
+    PAYEE_ADDRESS_SUBMITTED,
     DRAFT_READY,
     WALLET_GAS_LOW,
     LOOKALIKE_ACKNOWLEDGED,

@@ -5,6 +5,7 @@ use rust_decimal::Decimal;
 
 use crate::domain::Amount;
 use crate::domain::asset::Asset;
+use crate::domain::zone::Zone;
 
 /// A reporting currency.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -238,6 +239,44 @@ impl RateStatus {
 
 crate::domain::stored::stored_name!(RateStatus, "rate status");
 
+/// The longest an organization's own rate may be valid: a rate that should hold longer is pinned.
+pub const MAX_VALIDITY_DAYS: i64 = 31;
+
+/// Until when an organization's own rate applies, from what an admin typed in the organization's
+/// zone: nothing (the end of today), a day (`2026-12-31`: to its end) or a day and a time
+/// (`2026-12-31 18:00`). It must lie after `now` and within [`MAX_VALIDITY_DAYS`].
+pub fn valid_until(text: &str, zone: Zone, now: chrono::NaiveDateTime) -> Result<chrono::NaiveDateTime, String> {
+    use chrono::{NaiveDate, NaiveDateTime};
+    let t = text.trim();
+    let end_of = |day: NaiveDate| {
+        let next = day.succ_opt().ok_or_else(|| "Choose a date before the year 262000.".to_string())?;
+        zone.to_utc(next.and_hms_opt(0, 0, 0).expect("midnight exists"))
+            // A zone whose clocks skip midnight: the day ends an hour later.
+            .or_else(|_| zone.to_utc(next.and_hms_opt(1, 0, 0).expect("one o'clock exists")))
+    };
+    let until = if t.is_empty() {
+        end_of(zone.local(now).date())?
+    } else if t.len() > 20 {
+        return Err("Enter a date (2026-12-31) or a date and time (2026-12-31 18:00).".into());
+    } else if let Ok(day) = NaiveDate::parse_from_str(t, "%Y-%m-%d") {
+        end_of(day)?
+    } else {
+        let local = NaiveDateTime::parse_from_str(t, "%Y-%m-%d %H:%M")
+            .or_else(|_| NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M"))
+            .map_err(|_| format!("{t:?} is not a date (2026-12-31) or a date and time (2026-12-31 18:00)."))?;
+        zone.to_utc(local)?
+    };
+    if until <= now {
+        return Err(format!("{} has passed; a rate must be valid for some time from now.", zone.describe(until)));
+    }
+    if until - now > chrono::Duration::days(MAX_VALIDITY_DAYS) {
+        return Err(format!(
+            "A recorded rate is valid for at most {MAX_VALIDITY_DAYS} days; pin a rate that should hold longer."
+        ));
+    }
+    Ok(until)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -325,6 +364,33 @@ mod tests {
             else { return Ok(()) };
             prop_assert!(worth_now >= wanted, "{amount:?} at {rate} is worth less than {}", fiat.money());
             prop_assert!(worth_less < wanted, "one smallest unit less would do");
+        }
+    }
+    #[test]
+    fn a_recorded_rate_is_valid_to_the_end_of_the_day_in_the_organizations_zone() {
+        use super::valid_until;
+        use crate::domain::zone::Zone;
+        let at = |s: &str| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap();
+        let berlin = Zone::parse("Europe/Berlin").unwrap();
+        let now = at("2026-12-07 16:00"); // 17:00 in Berlin
+        assert_eq!(valid_until("", berlin, now).unwrap(), at("2026-12-07 23:00"), "midnight in Berlin");
+        assert_eq!(valid_until("", Zone::UTC, now).unwrap(), at("2026-12-08 00:00"));
+        assert_eq!(valid_until("2026-12-09", berlin, now).unwrap(), at("2026-12-09 23:00"));
+        assert_eq!(valid_until("2026-12-07 18:30", berlin, now).unwrap(), at("2026-12-07 17:30"));
+        assert_eq!(valid_until("2026-12-07T18:30", berlin, now).unwrap(), at("2026-12-07 17:30"));
+        // Tokyo is already on the 8th: today there ends at 15:00 UTC on the 8th.
+        let tokyo = Zone::parse("Asia/Tokyo").unwrap();
+        assert_eq!(valid_until("", tokyo, now).unwrap(), at("2026-12-08 15:00"));
+        for (typed, says) in [
+            ("2026-12-07 16:59", "has passed"),
+            ("2026-12-06", "has passed"),
+            ("2027-02-01", "at most 31 days"),
+            ("tomorrow", "is not a date"),
+            ("2026-13-01", "is not a date"),
+            (&"9".repeat(300), "Enter a date"),
+        ] {
+            let err = valid_until(typed, berlin, now).unwrap_err();
+            assert!(err.contains(says), "{typed}: {err}");
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod notice;
 pub mod outbound;
 pub mod payee;
 pub mod payout;
+pub mod proof;
 pub mod registry;
 pub mod sanctions;
 pub mod second_factor;

@@ -150,6 +150,13 @@ fn return_after_sign_in<B>(mut res: ServiceResponse<B>) -> ServiceResponse<B> {
         _ => return res,
     };
     let req = res.request();
+    // The payee's pages have their own sign-in, by an emailed link.
+    if req.path() == "/payee" || req.path().starts_with("/payee/") {
+        let to = HeaderValue::from_static("/payee/sign-in");
+        res.headers_mut().insert(LOCATION, to.clone());
+        res.headers_mut().insert(actix_web::http::header::HeaderName::from_static("hx-redirect"), to);
+        return res;
+    }
     if !matches!(*req.method(), Method::GET | Method::HEAD) || req.headers().contains_key("HX-Request") {
         return res;
     }

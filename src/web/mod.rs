@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod next;
 pub mod pages;
 pub mod panics;
+pub mod payee_session;
 pub mod request;
 pub mod request_log;
 pub mod security;
@@ -29,6 +30,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::scope("")
             .wrap(from_fn(panics::catch_panics))
             .wrap(from_fn(context::session_layer))
+            .wrap(from_fn(payee_session::guard))
             .wrap(from_fn(security::secret_pages))
             .wrap(security::headers())
             .wrap(from_fn(request_log::request_log))
@@ -72,6 +74,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .service(api::resource("/payees/{id}/archive").route(web::post().to(api::payees::archive)))
                     .service(api::resource("/payees/{id}/restore").route(web::post().to(api::payees::restore)))
                     .service(api::resource("/payees/{id}/addresses").route(web::post().to(api::payees::enter_address)))
+                    .service(api::resource("/payees/{id}/invite").route(web::post().to(api::payees::invite)))
                     .service(api::resource("/payee-addresses/pending").route(web::get().to(api::payees::pending)))
                     .service(api::resource("/payee-addresses/{id}/approve").route(web::post().to(api::payees::approve)))
                     .service(api::resource("/payee-addresses/{id}/reject").route(web::post().to(api::payees::reject)))
@@ -177,6 +180,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/payees/{id}/statement.csv", web::get().to(pages::payees::statement_csv))
             .route("/payees/{id}", web::post().to(pages::payees::update))
             .route("/payees/{id}/addresses", web::post().to(pages::payees::enter_address))
+            .route("/payees/{id}/invite", web::post().to(pages::payees::invite))
+            // The payee's own pages: a session of their own, nothing of the staff side.
+            .route("/payee", web::get().to(pages::portal::home))
+            .route("/payee/sign-in", web::get().to(pages::portal::sign_in_page))
+            .route("/payee/sign-in", web::post().to(pages::portal::sign_in))
+            .route("/payee/link/{token}", web::get().to(pages::portal::link_page))
+            .route("/payee/link/{token}", web::post().to(pages::portal::open_link))
+            .route("/payee/sign-out", web::post().to(pages::portal::sign_out))
+            .route("/payee/addresses/new", web::get().to(pages::portal::address_new))
+            .route("/payee/addresses", web::post().to(pages::portal::address_start))
+            .route("/payee/challenges/{id}", web::get().to(pages::portal::challenge))
+            .route("/payee/challenges/{id}", web::post().to(pages::portal::prove))
             .route("/payees/{id}/archive", web::post().to(pages::payees::archive))
             .route("/payees/{id}/restore", web::post().to(pages::payees::restore))
             .route("/payee-addresses/{id}/approve", web::post().to(pages::payees::approve_address))
@@ -187,6 +202,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/settings/approvals", web::post().to(pages::approvals::save_policy))
             .route("/settings/approvals/limits", web::post().to(pages::approvals::save_limits))
             .route("/settings/payees", web::post().to(pages::payees::save_cooling_off))
+            .route("/settings/payees/proof", web::post().to(pages::payees::save_proof_policy))
             .route("/settings/time-zone", web::post().to(pages::schedules::save_zone))
             .route("/schedules", web::get().to(pages::schedules::list))
             .route("/schedules", web::post().to(pages::schedules::create))

@@ -3,6 +3,7 @@
 //! PAYOUTS_TEST_DATABASE_URL names a server (dropped afterwards).
 #![allow(dead_code)]
 
+pub mod signers;
 pub mod smtp;
 
 use std::collections::HashMap;

@@ -157,3 +157,87 @@ pub fn handle_reset_requests(conn: &mut DbConnection, n: &Notifier, at: NaiveDat
     db::invitations::purge_reset_requests(conn, at - chrono::Duration::days(2))?;
     Ok(open.len())
 }
+
+/// A payee's link made (an invitation or a sign-in link): shown once where no email goes out.
+pub struct PayeeLinked {
+    pub payee_id: i64,
+    pub email: String,
+    pub link: String,
+    pub emailed: bool,
+    pub expires_at: NaiveDateTime,
+}
+
+fn queue_payee_link(
+    conn: &mut DbConnection,
+    n: &Notifier,
+    issued: &crate::service::portal::links::Issued,
+    at: NaiveDateTime,
+) -> Result<PayeeLinked, AppError> {
+    use crate::service::portal::links::{INVITE_HOURS, Purpose, SIGN_IN_MINUTES};
+    let link = n.url(&format!("/payee/link/{}", issued.token));
+    let payee = &issued.payee;
+    if n.mail {
+        let (subject, lines, action, kind) = match issued.purpose {
+            Purpose::Invite => (
+                format!("{} invites you to your payments page", issued.org_name),
+                vec![
+                    format!(
+                        "{} pays you through Payouts. On your page you give the address you are paid at, proven with \
+                             a signature from its wallet, and see what you were paid.",
+                        issued.org_name
+                    ),
+                    format!("The link works once, for {INVITE_HOURS} hours. Later, sign in with this email address."),
+                ],
+                "Open your page",
+                "payee_invitation",
+            ),
+            Purpose::SignIn => (
+                format!("Your sign-in link for {}", issued.org_name),
+                vec![
+                    format!("Someone asked to sign in to your payments page from {}.", issued.org_name),
+                    format!(
+                        "The link works once, for {SIGN_IN_MINUTES} minutes. If it was not you, ignore this email."
+                    ),
+                ],
+                "Sign in",
+                "payee_sign_in",
+            ),
+        };
+        let expires = format!("{} UTC", issued.expires_at.format("%Y-%m-%d %H:%M"));
+        let text = LinkText { subject: &subject, lines: &lines, link: &link, expires: &expires }.render()?;
+        let html = LinkHtml { subject: &subject, lines: &lines, link: &link, action, expires: &expires }.render()?;
+        queue_email(conn, payee.org_id, &payee.email, "", kind, &subject, text, html, true, at)?;
+    }
+    Ok(PayeeLinked {
+        payee_id: payee.id,
+        email: payee.email.clone(),
+        link,
+        emailed: n.mail,
+        expires_at: issued.expires_at,
+    })
+}
+
+/// A payee's page → Invite: the link by email (72 hours).
+pub fn invite_payee(
+    conn: &mut DbConnection,
+    n: &Notifier,
+    actor: &Actor,
+    payee_id: i64,
+) -> Result<PayeeLinked, AppError> {
+    let at = actor.now();
+    db::write_tx(conn, |conn| {
+        let issued = crate::service::portal::links::invite_in_tx(conn, actor, payee_id, at)?;
+        queue_payee_link(conn, n, &issued, at)
+    })
+}
+
+/// The payee sign-in form: a link to each payee with this email (15 minutes); nothing is said
+/// of whether there was any.
+pub fn payee_sign_in(conn: &mut DbConnection, n: &Notifier, email: &str, at: NaiveDateTime) -> Result<(), AppError> {
+    db::write_tx(conn, |conn| {
+        for issued in crate::service::portal::links::sign_in_links_in_tx(conn, email, at)? {
+            queue_payee_link(conn, n, &issued, at)?;
+        }
+        Ok(())
+    })
+}

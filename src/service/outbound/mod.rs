@@ -11,6 +11,7 @@ pub mod links;
 pub mod mail;
 pub mod net;
 pub mod notices;
+pub mod payee_mail;
 pub mod periodic;
 pub mod rates_feed;
 pub mod sender;

@@ -38,6 +38,9 @@ pub fn notify(conn: &mut DbConnection, n: &Notifier, at: NaiveDateTime) -> Resul
             for (org, notice, people) in notices_of(conn, event, at)? {
                 tell(conn, n, org, &notice, &people, at)?;
             }
+            if event.topic == PAYEE_ADDRESS_CHANGED {
+                super::payee_mail::address_changed(conn, n, event, at)?;
+            }
             Ok::<_, AppError>(true)
         });
         match told {
@@ -123,7 +126,16 @@ fn notices_of(conn: &mut DbConnection, event: &EventRow, at: NaiveDateTime) -> R
             let people = creator_and_followers(conn, org, payout_id)?;
             vec![(org, notice, people)]
         }
-        PAYEE_ADDRESS_CHANGED if data["address"]["status"] == "pending" => {
+        PAYEE_ADDRESS_CHANGED if data["address"]["status"] != "pending" => {
+            // Decided (approved, rejected, replaced): once none of the payee's addresses waits,
+            // nobody needs to decide, and the requests leave everyone's unread count.
+            let payee = id(&data["payee"]["id"]);
+            if !db::payees::has_pending(conn, payee)? {
+                db::notices::settle(conn, org, &["address_pending"], &format!("/payees/{payee}"), at)?;
+            }
+            Vec::new()
+        }
+        PAYEE_ADDRESS_CHANGED => {
             let (name, network, address) =
                 (text(&data["payee"]["name"]), text(&data["address"]["network"]), text(&data["address"]["address"]));
             let previous = data["previous_address"].as_str().map(str::to_owned);

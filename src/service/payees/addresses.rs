@@ -7,7 +7,7 @@ use crate::db::payees::{NewPayeeAddressRow, PayeeAddressRow, PayeeRow};
 use crate::db::{self, DbConnection};
 use crate::domain::account::Role;
 use crate::domain::asset::{self, Asset};
-use crate::domain::event::PAYEE_ADDRESS_CHANGED;
+use crate::domain::event::{PAYEE_ADDRESS_CHANGED, PAYEE_ADDRESS_SUBMITTED};
 use crate::domain::payee::AddressStatus;
 use crate::domain::registry::check_text;
 use crate::domain::{Address, FieldErrors};
@@ -45,11 +45,50 @@ pub fn check_address(asset_code: &str, address: &str) -> Result<(&'static Asset,
     Ok((asset, address.value))
 }
 
+/// Who entered an address, in words: a staff member's email, or the payee with their proof's state.
+pub(crate) fn entered_by_words(who: &std::collections::HashMap<i64, String>, row: &PayeeAddressRow) -> String {
+    match row.entered_by {
+        Some(id) => who.get(&id).cloned().unwrap_or_default(),
+        None if row.proof.is_some() => {
+            let method = row
+                .proof
+                .as_deref()
+                .and_then(|p| serde_json::from_str::<serde_json::Value>(p).ok())
+                .and_then(|v| crate::domain::proof::Method::parse(v["method"].as_str()?));
+            match method {
+                Some(m) => format!("the payee, ownership proven ({})", m.label()),
+                None => "the payee, ownership proven".into(),
+            }
+        }
+        None => "the payee, ownership not proven".into(),
+    }
+}
+
+/// Who puts an address under change control: a staff member (after a fresh second factor), or
+/// the payee themselves from their own page, with their proof of control when they gave one.
+#[derive(Clone, Copy)]
+pub enum EnteredBy<'a> {
+    Staff(&'a Actor),
+    Payee { proof: Option<&'a str> },
+}
+
 /// Enters a checked address inside the caller's transaction, which holds the payee's lock.
 /// Returns its id and whether it was new (the payee's current address changes nothing).
 pub(crate) fn enter_checked_address(
     conn: &mut DbConnection,
     actor: &Actor,
+    payee: &PayeeRow,
+    asset: &'static Asset,
+    address: &str,
+    at: NaiveDateTime,
+) -> Result<(i64, bool), AppError> {
+    enter_address_by(conn, EnteredBy::Staff(actor), payee, asset, address, at)
+}
+
+/// [`enter_checked_address`] for whoever enters it.
+pub(crate) fn enter_address_by(
+    conn: &mut DbConnection,
+    by: EnteredBy,
     payee: &PayeeRow,
     asset: &'static Asset,
     address: &str,
@@ -64,7 +103,13 @@ pub(crate) fn enter_checked_address(
         return Ok((same.id, false));
     }
     crate::service::compliance::refuse_listed(conn, &[(1, address)], at)?;
-    crate::service::access::second_factor::require_fresh(conn, actor, "Changing a payee's address")?;
+    let (entered_by, proof) = match by {
+        EnteredBy::Staff(actor) => {
+            crate::service::access::second_factor::require_fresh(conn, actor, "Changing a payee's address")?;
+            (Some(actor.user_id), None)
+        }
+        EnteredBy::Payee { proof } => (None, proof),
+    };
     let id = db::payees::insert_address(
         conn,
         &NewPayeeAddressRow {
@@ -73,9 +118,11 @@ pub(crate) fn enter_checked_address(
             network: asset.network,
             address,
             status: AddressStatus::Pending,
-            entered_by: actor.user_id,
+            entered_by,
             entered_at: at,
             reason: "",
+            submitted_by_payee: matches!(by, EnteredBy::Payee { .. }),
+            proof,
         },
     )?;
     super::lookalike::remember(conn, payee.org_id, &[address])?;
@@ -88,12 +135,36 @@ pub(crate) fn enter_checked_address(
         "Superseded by a newer address before approval",
     )?;
     let previous = current.iter().find(|a| a.status == AddressStatus::Approved).map(|a| a.address.as_str());
-    let detail = match previous {
+    let mut detail = match previous {
         Some(old) => format!("{} on {}: {old} → {address} (pending approval)", payee.name, asset.network),
         None => format!("{} on {}: {address} (pending approval)", payee.name, asset.network),
     };
-    audit::record(conn, Entry::by(actor, "payee.address_entered", "payee", payee.id).detail(detail), at)?;
+    let entry = match by {
+        EnteredBy::Staff(actor) => Entry::by(actor, "payee.address_entered", "payee", payee.id),
+        EnteredBy::Payee { proof } => {
+            detail.push_str(if proof.is_some() {
+                "; submitted by the payee, ownership proven"
+            } else {
+                "; submitted by the payee, not proven"
+            });
+            Entry {
+                org_id: Some(payee.org_id),
+                actor_user_id: None,
+                action: "payee.address_submitted",
+                object_type: "payee",
+                object_id: Some(payee.id.to_string()),
+                detail: String::new(),
+                ip: None,
+            }
+        }
+    };
+    audit::record(conn, entry.detail(detail), at)?;
     announce_address(conn, payee, id, previous, at)?;
+    if let EnteredBy::Payee { .. } = by {
+        let a = db::payees::find_address_in_org(conn, payee.org_id, id)?.ok_or(AppError::NotFound)?;
+        let told = crate::service::views::payees::address_event_json(payee, &a, previous);
+        db::events::append(conn, &[db::events::NewEvent::json(payee.org_id, PAYEE_ADDRESS_SUBMITTED, &told, at)])?;
+    }
     Ok((id, true))
 }
 
@@ -131,7 +202,7 @@ pub fn decide_address(
         let found = db::payees::find_address_in_org(conn, actor.org_id, address_id)?.ok_or(AppError::NotFound)?;
         let payee = db::payees::lock_in_org(conn, actor.org_id, found.payee_id)?.ok_or(AppError::NotFound)?;
         crate::service::access::second_factor::require_fresh(conn, actor, "Deciding on a payee's address")?;
-        if found.entered_by == actor.user_id {
+        if found.entered_by == Some(actor.user_id) {
             return Err(AppError::Conflict(
                 "You entered this address; a manager other than you must approve or reject it.".into(),
             ));
@@ -260,7 +331,7 @@ pub fn pending(conn: &mut DbConnection, actor: &Actor) -> Result<Vec<PendingAddr
             .find(|a| a.network == row.network && a.status == AddressStatus::Approved)
             .map(|a| a.address);
         out.push(PendingAddress {
-            entered_by: who.get(&row.entered_by).cloned().unwrap_or_default(),
+            entered_by: entered_by_words(&who, &row),
             first_approved_by: row.lookalike_ack_by.and_then(|id| who.get(&id).cloned()),
             payee_name,
             replaces,

@@ -177,6 +177,11 @@ pub(crate) fn update_in_tx(
             updated_at: at,
         };
         db::payees::update(conn, id, &change).map_err(taken_external_id)?;
+        if before.email != p.email {
+            // The payee's page belongs to whoever holds the email on file: sessions signed in
+            // with the old one end.
+            db::portal::end_sessions_of(conn, id)?;
+        }
         let mut changes = Vec::new();
         for (field, old, new) in [
             ("name", &before.name, &p.name),
@@ -236,7 +241,7 @@ pub fn details(conn: &mut DbConnection, actor: &Actor, id: i64) -> Result<PayeeD
         .into_iter()
         .map(|row| AddressView {
             state: AddressState::of(row.status, row.payable_from, at),
-            entered_by: who.get(&row.entered_by).cloned().unwrap_or_default(),
+            entered_by: super::addresses::entered_by_words(&who, &row),
             decided_by: row.decided_by.and_then(|u| who.get(&u).cloned()),
             row,
         })

@@ -77,10 +77,21 @@ pub fn statement(
     period: &Period,
     limit: i64,
 ) -> Result<Statement, AppError> {
-    db::payees::find_in_org(conn, actor.org_id, payee_id)?.ok_or(AppError::NotFound)?;
+    statement_of(conn, actor.org_id, payee_id, period, limit)
+}
+
+/// [`statement`] for a payee of `org_id`, as the payee's own page reads it.
+pub(crate) fn statement_of(
+    conn: &mut DbConnection,
+    org_id: i64,
+    payee_id: i64,
+    period: &Period,
+    limit: i64,
+) -> Result<Statement, AppError> {
+    db::payees::find_in_org(conn, org_id, payee_id)?.ok_or(AppError::NotFound)?;
     let (from, before) = period.bounds()?;
     let limit = limit.clamp(1, STATEMENT_MAX_ROWS);
-    let mut found = db::payees::paid_rows(conn, actor.org_id, payee_id, from, before, limit + 1)?;
+    let mut found = db::payees::paid_rows(conn, org_id, payee_id, from, before, limit + 1)?;
     let truncated = found.len() as i64 > limit;
     found.truncate(limit as usize);
     let mut payout_ids: Vec<i64> = found.iter().map(|(i, _)| i.payout_id).collect();

@@ -118,6 +118,8 @@ pub struct Quote {
     pub observed_at: NaiveDateTime,
     /// Fixed by an admin: it does not age.
     pub pinned: bool,
+    /// An organization's own rate applies until then, whatever the staleness limit says.
+    pub valid_until: Option<NaiveDateTime>,
 }
 
 /// What an organization may convert `asset` with at `at`.
@@ -138,8 +140,10 @@ impl RateNow {
     }
 }
 
-/// The rate that applies now: a pin, else the newest accepted observation (the organization's own
-/// or a provider's), stale past the organization's limit.
+/// The rate that applies now: a pin; else the organization's own newest rate while it is valid
+/// (its bank's rate of the day outranks a provider's reading); else the provider's newest
+/// accepted reading, stale past the organization's limit. Own rates recorded before validity was
+/// kept age by the limit too.
 pub fn rate_now(
     conn: &mut DbConnection,
     org_id: i64,
@@ -155,14 +159,38 @@ pub fn rate_now(
             source: "pinned by an admin".into(),
             observed_at: pin.pinned_at,
             pinned: true,
+            valid_until: None,
         }));
     }
-    let Some(row) = db::rates::latest_accepted(conn, org_id, asset.code, code)? else {
-        return Ok(RateNow::None);
+    let quote = |row: db::rates::RateRow| -> Result<Quote, AppError> {
+        let rate = Rate::parse(&row.rate).map_err(|e| AppError::Internal(format!("stored rate {}: {e}", row.rate)))?;
+        Ok(Quote {
+            rate,
+            source: row.source,
+            observed_at: row.observed_at,
+            pinned: false,
+            valid_until: row.valid_until,
+        })
     };
-    let rate = Rate::parse(&row.rate).map_err(|e| AppError::Internal(format!("stored rate {}: {e}", row.rate)))?;
-    let quote = Quote { rate, source: row.source, observed_at: row.observed_at, pinned: false };
-    Ok(if at - quote.observed_at > reporting.stale_after { RateNow::Stale(quote) } else { RateNow::Current(quote) })
+    let fresh = |q: &Quote| match q.valid_until {
+        Some(until) => at < until,
+        None => at - q.observed_at <= reporting.stale_after,
+    };
+    let own = db::rates::latest_own(conn, org_id, asset.code, code)?.map(quote).transpose()?;
+    if let Some(q) = own.as_ref().filter(|q| q.valid_until.is_some() && fresh(q)) {
+        return Ok(RateNow::Current(q.clone()));
+    }
+    let provider = db::rates::latest_provider_accepted(conn, asset.code, code)?.map(quote).transpose()?;
+    // The newer of the two; a legacy own rate (no validity) competes by age as it always did.
+    let newest = match (own, provider) {
+        (Some(o), Some(p)) => Some(if o.valid_until.is_none() && o.observed_at >= p.observed_at { o } else { p }),
+        (o, p) => o.or(p),
+    };
+    Ok(match newest {
+        None => RateNow::None,
+        Some(q) if fresh(&q) => RateNow::Current(q),
+        Some(q) => RateNow::Stale(q),
+    })
 }
 
 /// An amount's value in the reporting currency now, when there is a current rate.
@@ -187,6 +215,10 @@ pub struct RateForm {
     /// Where it comes from: "ECB reference rate", "our bank".
     #[serde(default)]
     pub source: String,
+    /// Until when it applies, in the organization's zone (`2026-12-31` or `2026-12-31 18:00`);
+    /// empty: the end of today there.
+    #[serde(default)]
+    pub valid_until: String,
 }
 
 /// Longest source text.
@@ -209,14 +241,18 @@ fn parse_rate_form(form: &RateForm) -> Result<(&'static Asset, Rate, String), Fi
     Ok((asset.expect("checked"), rate.expect("checked"), source.to_owned()))
 }
 
-/// An admin records a rate the organization must use (its bank's, a central bank's), now.
+/// An admin records a rate the organization must use (its bank's, a central bank's), from now
+/// until the time the form names (the end of today in the organization's zone by default).
 pub fn record(conn: &mut DbConnection, actor: &Actor, form: &RateForm) -> Result<(), AppError> {
     actor.require(Role::can_administer)?;
     let (asset, rate, source) = parse_rate_form(form)?;
     let at = actor.now();
     db::write_tx(conn, |conn| {
+        let zone = crate::service::access::org_settings::time_zone(conn, actor.org_id)?;
+        let until =
+            fiat::valid_until(&form.valid_until, zone, at).map_err(|e| FieldErrors::single("valid_until", e))?;
         let currency = reporting(conn, actor.org_id)?.currency;
-        insert_own(conn, actor, asset, currency, rate, &source, at)?;
+        insert_own(conn, actor, asset, currency, rate, &source, (at, until))?;
         Ok(())
     })
 }
@@ -228,7 +264,7 @@ fn insert_own(
     currency: &Currency,
     rate: Rate,
     source: &str,
-    at: NaiveDateTime,
+    (at, until): (NaiveDateTime, NaiveDateTime),
 ) -> Result<(), AppError> {
     let text = rate.to_string();
     db::rates::insert(
@@ -243,19 +279,21 @@ fn insert_own(
             observed_at: at,
             recorded_by: Some(actor.user_id),
             created_at: at,
+            valid_until: Some(until),
         },
     )?;
     audit::record(
         conn,
         Entry::by(actor, "rates.recorded", "rate", format!("{}/{}", asset.code, currency.code))
-            .detail(format!("{text} from {source}")),
+            .detail(format!("{text} from {source}, valid until {until} UTC")),
         at,
     )?;
     Ok(())
 }
 
-/// Rates from a CSV file (`asset,rate,source`, a header line first), all or nothing: a bad line
-/// is named with its column and nothing is recorded.
+/// Rates from a CSV file (`asset,rate,source`, and `valid_until` if the rates hold longer than
+/// today; a header line first), all or nothing: a bad line is named with its column and nothing
+/// is recorded.
 pub fn import(conn: &mut DbConnection, actor: &Actor, bytes: &[u8]) -> Result<usize, AppError> {
     actor.require(Role::can_administer)?;
     if bytes.len() > 256 * 1024 {
@@ -268,6 +306,7 @@ pub fn import(conn: &mut DbConnection, actor: &Actor, bytes: &[u8]) -> Result<us
     let (Some(a), Some(r), Some(s)) = (col("asset"), col("rate"), col("source")) else {
         return Err(FieldErrors::single("file", "The first line must name the columns asset, rate and source.").into());
     };
+    let until_col = col("valid_until");
     let mut rows = Vec::new();
     for (i, record) in reader.records().enumerate() {
         let line = i + 2;
@@ -276,21 +315,25 @@ pub fn import(conn: &mut DbConnection, actor: &Actor, bytes: &[u8]) -> Result<us
             asset: record.get(a).unwrap_or_default().into(),
             rate: record.get(r).unwrap_or_default().into(),
             source: record.get(s).unwrap_or_default().into(),
+            valid_until: until_col.and_then(|c| record.get(c)).unwrap_or_default().into(),
         };
-        let parsed = parse_rate_form(&form).map_err(|errors| {
+        let (asset, rate, source) = parse_rate_form(&form).map_err(|errors| {
             let (field, message) = errors.iter().next().map(|(f, m)| (f.to_owned(), m.to_owned())).unwrap_or_default();
             FieldErrors::single("file", format!("Line {line}, column {field}: {message}"))
         })?;
-        rows.push(parsed);
+        rows.push((line, asset, rate, source, form.valid_until));
         if rows.len() > 1000 {
             return Err(FieldErrors::single("file", "A rates file has at most 1,000 lines.").into());
         }
     }
     let at = actor.now();
     db::write_tx(conn, |conn| {
+        let zone = crate::service::access::org_settings::time_zone(conn, actor.org_id)?;
         let currency = reporting(conn, actor.org_id)?.currency;
-        for (asset, rate, source) in &rows {
-            insert_own(conn, actor, asset, currency, *rate, source, at)?;
+        for (line, asset, rate, source, valid_until) in &rows {
+            let until = fiat::valid_until(valid_until, zone, at)
+                .map_err(|e| FieldErrors::single("file", format!("Line {line}, column valid_until: {e}")))?;
+            insert_own(conn, actor, asset, currency, *rate, source, (at, until))?;
         }
         Ok(rows.len())
     })
@@ -376,7 +419,7 @@ pub fn record_provider(
             // A second reading close to the held one confirms the move.
             Some(prev) if agrees(prev) => Reading::Accepted,
             Some(prev) if prev.status == RateStatus::Held => {
-                let accepted = db::rates::latest_accepted(conn, 0, asset.code, currency.code)?;
+                let accepted = db::rates::latest_provider_accepted(conn, asset.code, currency.code)?;
                 if accepted.as_ref().is_some_and(agrees) { Reading::Accepted } else { Reading::Held }
             }
             Some(_) => Reading::Held,
@@ -394,6 +437,7 @@ pub fn record_provider(
                 observed_at: at,
                 recorded_by: None,
                 created_at: at,
+                valid_until: None,
             },
         )?;
         Ok(reading)
@@ -403,6 +447,8 @@ pub fn record_provider(
 /// Settings → Rates: the reporting currency and, for each enabled asset, the rate that applies.
 pub struct Overview {
     pub reporting: Reporting,
+    /// The organization's zone: recorded rates' validity is typed and shown in it.
+    pub zone: crate::domain::zone::Zone,
     pub stale_minutes: i64,
     pub rows: Vec<(&'static Asset, RateNow)>,
 }
@@ -415,5 +461,6 @@ pub fn overview(conn: &mut DbConnection, actor: &Actor) -> Result<Overview, AppE
         .into_iter()
         .map(|a| Ok((a, rate_now(conn, actor.org_id, a, &reporting, at)?)))
         .collect::<Result<_, AppError>>()?;
-    Ok(Overview { stale_minutes: reporting.stale_after.num_minutes(), reporting, rows })
+    let zone = crate::service::access::org_settings::time_zone(conn, actor.org_id)?;
+    Ok(Overview { stale_minutes: reporting.stale_after.num_minutes(), reporting, zone, rows })
 }

@@ -181,6 +181,7 @@ pub(crate) fn confirmed_rate(row: &PayoutRateRow) -> Option<ConfirmedRate> {
             source: row.source.clone(),
             observed_at: row.observed_at,
             pinned: false,
+            valid_until: None,
         },
         amount: Fiat { minor: row.amount_fiat.parse().ok()?, currency },
         fee: Fiat { minor: row.fee_fiat.parse().ok()?, currency },
@@ -192,9 +193,13 @@ pub(crate) fn row_value(row: &ItemValueRow) -> RowValue {
     let paid = row.paid_at.map(|at| {
         let code = row.paid_currency.as_deref().unwrap_or(&row.currency);
         let rate = match (&row.paid_rate, &row.paid_source, row.paid_observed_at) {
-            (Some(r), Some(s), Some(o)) => {
-                fiat::Rate::parse(r).ok().map(|rate| Quote { rate, source: s.clone(), observed_at: o, pinned: false })
-            }
+            (Some(r), Some(s), Some(o)) => fiat::Rate::parse(r).ok().map(|rate| Quote {
+                rate,
+                source: s.clone(),
+                observed_at: o,
+                pinned: false,
+                valid_until: None,
+            }),
             _ => None,
         };
         let network_fee = row

@@ -23,6 +23,37 @@ pub struct PayeeAddressJson {
     /// From when a payout may pay it (RFC 3339 UTC), once approved.
     pub payable_from: Option<String>,
     pub reason: String,
+    /// The payee gave it on their own page (not a staff member).
+    pub submitted_by_payee: bool,
+    /// The payee's proof of control: their wallet's signature of a challenge, kept as evidence;
+    /// null when not proven (entered by staff, or accepted unproven).
+    pub ownership_proof: Option<ProofJson>,
+}
+
+/// A wallet's signature proving control of an address.
+#[derive(Serialize, serde::Deserialize, Clone, utoipa::ToSchema)]
+pub struct ProofJson {
+    /// eip191 (EVM personal_sign), tip191 (TRON), signed_message (Bitcoin family, BIP-137
+    /// headers) or ed25519 (Solana).
+    #[schema(schema_with = proof_method)]
+    pub method: String,
+    /// The challenge signed: organization, payee, network, address, nonce, expiry.
+    pub message: String,
+    pub signature: String,
+    /// When it was checked (RFC 3339 UTC).
+    pub at: String,
+}
+
+fn proof_method() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(["eip191", "tip191", "signed_message", "ed25519"]))
+        .build()
+}
+
+/// The proof kept with an address, as JSON.
+pub fn proof_json(a: &PayeeAddressRow) -> Option<ProofJson> {
+    serde_json::from_str(a.proof.as_deref()?).ok()
 }
 
 fn address_state() -> utoipa::openapi::schema::Object {
@@ -52,6 +83,8 @@ pub fn address_json(a: &PayeeAddressRow, at: NaiveDateTime) -> PayeeAddressJson 
         entered_at: rfc3339(a.entered_at),
         payable_from: a.payable_from.map(rfc3339),
         reason: a.reason.clone(),
+        submitted_by_payee: a.submitted_by_payee,
+        ownership_proof: proof_json(a),
     }
 }
 
@@ -109,7 +142,8 @@ pub fn address_event_json(payee: &PayeeRow, a: &PayeeAddressRow, previous: Optio
     serde_json::json!({
         "payee": { "id": payee.id, "name": payee.name, "external_id": payee.external_id },
         "address": { "id": a.id, "network": a.network, "address": a.address, "status": a.status.as_str(),
-                     "payable_from": a.payable_from.map(rfc3339), "reason": a.reason },
+                     "payable_from": a.payable_from.map(rfc3339), "reason": a.reason,
+                     "submitted_by_payee": a.submitted_by_payee, "ownership_proof": proof_json(a) },
         "previous_address": previous,
     })
 }

@@ -346,7 +346,7 @@ impl utoipa::Modify for BearerAuth {
         payouts::assets, payouts::balances, payouts::validate_address, payouts::quote, payouts::create,
         payouts::list, payouts::get, payouts::approve, payouts::reject, payouts::cancel,
         payees::list, payees::create, payees::get, payees::update, payees::archive, payees::restore,
-        payees::enter_address, payees::pending, payees::approve, payees::reject,
+        payees::enter_address, payees::invite, payees::pending, payees::approve, payees::reject,
         schedules::schedules, schedules::create_schedule, schedules::pause_schedule, schedules::resume_schedule,
         notifications::list,
     ),

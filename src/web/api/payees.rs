@@ -71,6 +71,13 @@ pub async fn enter_address(
     ok(StatusCode::OK, &state.run(move |conn| api::enter_address(conn, &caller, id, &req)).await?)
 }
 
+#[utoipa::path(post, path = "/api/v1/payees/{id}/invite", operation_id = "invite_payee", tag = "payees", security(("bearer" = [])), params(("id" = i64, Path, description = "Payee id")),
+    responses((status = 200, description = "A one-time link to the payee's own page (72 hours), emailed to the payee's email; there they give their address and prove it with a signature from its wallet", body = api::InvitationJson), Denied, Missing, Conflicting, Invalid))]
+pub async fn invite(state: web::Data<AppState>, Api(caller): Api, id: web::Path<i64>) -> ApiResult {
+    let (id, notifier) = (id.into_inner(), state.notifier());
+    ok(StatusCode::OK, &state.run(move |conn| api::invite(conn, &caller, &notifier, id)).await?)
+}
+
 #[utoipa::path(get, path = "/api/v1/payee-addresses/pending", operation_id = "pending_payee_addresses", tag = "approvals", security(("bearer" = [])),
     responses((status = 200, description = "Addresses awaiting a manager, oldest first", body = [api::PendingAddressJson]), Denied))]
 pub async fn pending(state: web::Data<AppState>, Api(caller): Api) -> ApiResult {

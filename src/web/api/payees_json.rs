@@ -236,3 +236,34 @@ pub fn decide(
     )?;
     Ok(address_json(&a, caller.actor.now()))
 }
+
+/// A payee invited to their own page.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct InvitationJson {
+    pub payee_id: i64,
+    /// Where the link went: the payee's email.
+    pub email: String,
+    /// The link was emailed (the server sends email).
+    pub emailed: bool,
+    /// Only when this server sends no email: the one-time link, to pass on privately.
+    pub link: Option<String>,
+    /// RFC 3339 UTC; the link works once until then (72 hours).
+    pub expires_at: String,
+}
+
+pub fn invite(
+    conn: &mut DbConnection,
+    caller: &ApiCaller,
+    n: &crate::service::outbound::tell::Notifier,
+    payee_id: i64,
+) -> Result<InvitationJson, AppError> {
+    caller.require(Scope::Create)?;
+    let linked = crate::service::outbound::links::invite_payee(conn, n, &caller.actor, payee_id)?;
+    Ok(InvitationJson {
+        payee_id: linked.payee_id,
+        email: linked.email,
+        emailed: linked.emailed,
+        link: (!linked.emailed).then_some(linked.link),
+        expires_at: crate::service::views::rfc3339(linked.expires_at),
+    })
+}

@@ -151,6 +151,8 @@ pub struct PolicyTemplate {
     pub cooling_off_hours: String,
     pub limits: Vec<(&'static Asset, Limits)>,
     pub zone: &'static str,
+    /// Payees may submit an address on their own page without a signature.
+    pub payees_may_skip_proof: bool,
 }
 
 impl PolicyTemplate {
@@ -179,20 +181,32 @@ pub(crate) async fn policy_page(
     errors: FieldErrors,
 ) -> Result<HttpResponse, AppError> {
     let actor = authed.actor();
-    let (policy, minutes, limits, zone) = state
+    let (policy, org, limits, zone) = state
         .run(move |conn| {
             actor.require(crate::domain::account::Role::can_administer)?;
-            let minutes = crate::db::orgs::find(conn, actor.org_id)?.payee_cooling_off_minutes;
+            let org = crate::db::orgs::find(conn, actor.org_id)?;
             let limits = crate::service::payouts::limits::all_limits(conn, actor.org_id)?;
             let zone = crate::service::payouts::schedules::org_zone(conn, actor.org_id)?.name();
-            Ok((approvals::policy(conn, actor.org_id)?, minutes, limits, zone))
+            Ok((approvals::policy(conn, actor.org_id)?, org, limits, zone))
         })
         .await?;
+    let minutes = org.payee_cooling_off_minutes;
     let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
     let hours = rust_decimal::Decimal::from(minutes) / rust_decimal::Decimal::from(60);
     let cooling_off_hours = hours.round_dp(2).normalize().to_string();
     let layout = Layout::new(&authed.ctx, "/settings");
-    html(status, &PolicyTemplate { layout, policy, assets: &ASSETS, errors, cooling_off_hours, limits, zone })
+    let payees_may_skip_proof = org.payees_may_skip_proof;
+    let page = PolicyTemplate {
+        layout,
+        policy,
+        assets: &ASSETS,
+        errors,
+        cooling_off_hours,
+        limits,
+        zone,
+        payees_may_skip_proof,
+    };
+    html(status, &page)
 }
 
 pub async fn policy(state: web::Data<AppState>, authed: Authed) -> Result<HttpResponse, AppError> {

@@ -11,6 +11,7 @@ pub mod mass_review;
 pub mod notices;
 pub mod payees;
 pub mod payouts;
+pub mod portal;
 pub mod runs;
 pub mod schedules;
 pub mod security_keys;

@@ -270,6 +270,36 @@ pub async fn enter_address(
     }
 }
 
+/// Invites the payee to their own page (a link by email, 72 hours).
+pub async fn invite(state: web::Data<AppState>, authed: Authed, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
+    let (id, actor, notifier) = (id.into_inner(), authed.actor(), state.notifier());
+    let to = format!("/payees/{id}");
+    match state.run(move |conn| crate::service::outbound::links::invite_payee(conn, &notifier, &actor, id)).await {
+        Ok(linked) => {
+            let message = if linked.emailed {
+                format!(
+                    "Invited {} to their page: the link is on its way by email and works once, for 72 hours.",
+                    linked.email
+                )
+            } else {
+                format!(
+                    "This server sends no email: give {} this link privately (once, 72 hours): {}",
+                    linked.email, linked.link
+                )
+            };
+            Ok(see_other_with_flash(&authed.ctx, &to, FlashKind::Success, &message))
+        }
+        Err(AppError::Validation(e)) => Ok(see_other_with_flash(
+            &authed.ctx,
+            &to,
+            FlashKind::Error,
+            e.get("email").unwrap_or("The payee could not be invited."),
+        )),
+        Err(AppError::Conflict(m)) => Ok(see_other_with_flash(&authed.ctx, &to, FlashKind::Error, &m)),
+        Err(e) => Err(e),
+    }
+}
+
 pub async fn archive(state: web::Data<AppState>, authed: Authed, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
     set_archived(state, authed, id.into_inner(), true).await
 }
@@ -378,6 +408,28 @@ pub async fn save_cooling_off(
         Err(AppError::Validation(errors)) => super::approvals::policy_page(&state, &authed, errors).await,
         Err(e) => Err(e),
     }
+}
+
+#[derive(Deserialize, Default)]
+pub struct ProofPolicyForm {
+    #[serde(default)]
+    allow_unproven: String,
+}
+
+/// Whether payees may submit addresses without a signature.
+pub async fn save_proof_policy(
+    state: web::Data<AppState>,
+    authed: Authed,
+    form: web::Form<ProofPolicyForm>,
+) -> Result<HttpResponse, AppError> {
+    let (actor, allowed) = (authed.actor(), form.into_inner().allow_unproven == "yes");
+    state.run(move |conn| crate::service::portal::proofs::set_skip_allowed(conn, &actor, allowed)).await?;
+    let message = if allowed {
+        "Payees may now submit an address without a signature; it is marked \"not proven\"."
+    } else {
+        "Payees must now prove each address they give with a signature from its wallet."
+    };
+    Ok(see_other_with_flash(&authed.ctx, "/settings/approvals", FlashKind::Success, message))
 }
 
 /// A CSV of payees (name, external_id, email, asset, address): all lines or none.

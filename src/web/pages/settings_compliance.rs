@@ -157,13 +157,21 @@ pub async fn upload(state: web::Data<AppState>, authed: Authed, payload: Multipa
     let done =
         state.run(move |conn| compliance::import(conn, Importer::Person(&actor), &name, "uploaded", &bytes, at)).await;
     match done {
-        Ok(i) => {
+        Ok(i) if i.stood => {
             let published = i.published.map(|d| format!(", published {d}")).unwrap_or_default();
             let message = format!(
                 "{}: {} addresses from {}{published} are in force (version {}).",
                 i.list, i.entries, i.shape, i.version
             );
             Ok(see_other_with_flash(&authed.ctx, "/settings/compliance", FlashKind::Success, &message))
+        }
+        // Two imports of one list at once: the one handed the later version stands.
+        Ok(i) => {
+            let message = format!(
+                "{}: another import of this list, started after yours, is in force instead; yours was not kept.                  Check the list's version and entries below.",
+                i.list
+            );
+            Ok(see_other_with_flash(&authed.ctx, "/settings/compliance", FlashKind::Error, &message))
         }
         Err(AppError::Validation(e)) => page(&state, &authed, list, e).await,
         Err(e) => Err(e),

@@ -32,6 +32,11 @@ impl RatesPage {
     pub fn age(&self, at: &chrono::NaiveDateTime) -> String {
         crate::web::datetime::age(at, &self.now)
     }
+
+    /// "2026-12-07 24:00 Europe/Berlin (23:00 UTC)": when a recorded rate stops applying.
+    pub fn until(&self, at: &chrono::NaiveDateTime) -> String {
+        self.overview.zone.describe(*at)
+    }
 }
 
 async fn page(

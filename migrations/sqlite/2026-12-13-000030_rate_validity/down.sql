@@ -1,0 +1,2 @@
+DROP INDEX rates_own_pair;
+ALTER TABLE rates DROP COLUMN valid_until;

@@ -1,0 +1,83 @@
+//! What a payee is told by email, at the address the organization has for them: every change of
+//! the address they are paid at — entered (by them or by someone at the organization), approved,
+//! rejected. A swapped address is the classic payroll fraud; this is the payee's warning.
+
+use askama::Template;
+use chrono::NaiveDateTime;
+use serde_json::Value;
+
+use super::tell::{Notifier, queue_email};
+use crate::db::events::EventRow;
+use crate::db::{self, DbConnection};
+use crate::error::AppError;
+
+#[derive(Template)]
+#[template(path = "mail/payee.txt")]
+struct PayeeText<'a> {
+    subject: &'a str,
+    lines: &'a [String],
+    link: &'a str,
+    org_name: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "mail/payee.html")]
+struct PayeeHtml<'a> {
+    subject: &'a str,
+    lines: &'a [String],
+    link: &'a str,
+    org_name: &'a str,
+}
+
+/// Tells the payee of a `payee.address_changed` event, once per address and state.
+pub fn address_changed(
+    conn: &mut DbConnection,
+    n: &Notifier,
+    event: &EventRow,
+    at: NaiveDateTime,
+) -> Result<(), AppError> {
+    if !n.mail {
+        return Ok(());
+    }
+    let data: Value = serde_json::from_str(&event.data).unwrap_or(Value::Null);
+    let (payee_id, address_id) =
+        (data["payee"]["id"].as_i64().unwrap_or(0), data["address"]["id"].as_i64().unwrap_or(0));
+    let status = data["address"]["status"].as_str().unwrap_or_default();
+    let Some(payee) = db::payees::find_in_org(conn, event.org_id, payee_id)? else { return Ok(()) };
+    if payee.email.is_empty() || payee.archived {
+        return Ok(());
+    }
+    // A lookalike's first approval announces the still-pending address again: said once.
+    if !db::notices::mark_once(conn, &format!("payee_address:{address_id}:{status}"), at)? {
+        return Ok(());
+    }
+    let org_name = db::orgs::find(conn, event.org_id)?.name;
+    let network = data["address"]["network"].as_str().unwrap_or_default();
+    let address = data["address"]["address"].as_str().unwrap_or_default();
+    let (subject, mut lines) = match status {
+        "pending" => (
+            format!("A new {network} address for your payments from {org_name}"),
+            vec![
+                format!("This {network} address was given for your payments: {address}"),
+                "A manager checks it before it is used; until then any address approved before stays in use.".into(),
+            ],
+        ),
+        "approved" => (
+            format!("Your {network} address for payments from {org_name} is approved"),
+            vec![format!("Payments on {network} go to {address} from now on (after a short waiting time).")],
+        ),
+        "rejected" => (
+            format!("A {network} address for your payments from {org_name} was not accepted"),
+            vec![format!("{address} was not accepted: {}", data["address"]["reason"].as_str().unwrap_or_default())],
+        ),
+        _ => return Ok(()),
+    };
+    lines.push(format!(
+        "If you did not ask for this, tell {org_name} at once, by a channel you already use (not by replying here)."
+    ));
+    let link = n.url("/payee/sign-in");
+    let text = PayeeText { subject: &subject, lines: &lines, link: &link, org_name: &org_name }.render()?;
+    let html = PayeeHtml { subject: &subject, lines: &lines, link: &link, org_name: &org_name }.render()?;
+    queue_email(conn, event.org_id, &payee.email, "", "payee_address", &subject, text, html, false, at)?;
+    Ok(())
+}

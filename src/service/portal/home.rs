@@ -1,0 +1,56 @@
+//! The payee's page: their addresses with each one's state and proof, and what they were paid.
+
+use chrono::NaiveDateTime;
+
+use super::PayeeActor;
+use crate::db::{self, DbConnection};
+use crate::domain::payee::AddressState;
+use crate::error::AppError;
+use crate::service::payees::{Period, STATEMENT_PAGE_ROWS, Statement, statement_of};
+
+/// One of the payee's addresses, as they see it.
+pub struct AddressLine {
+    pub network: String,
+    pub address: String,
+    /// In the payee's words: "Waiting for a manager", "In use", …
+    pub state: String,
+    pub entered_at: NaiveDateTime,
+    /// They submitted it with a signature from its wallet.
+    pub proven: bool,
+    /// The organization entered it (not the payee).
+    pub by_organization: bool,
+}
+
+fn words(state: AddressState, payable_from: Option<NaiveDateTime>) -> String {
+    match state {
+        AddressState::Pending => "Waiting for a manager".into(),
+        AddressState::CoolingOff => match payable_from {
+            Some(t) => format!("Approved; in use from {} UTC", t.format("%Y-%m-%d %H:%M")),
+            None => "Approved".into(),
+        },
+        AddressState::Payable => "In use".into(),
+        AddressState::Rejected => "Not accepted".into(),
+        AddressState::Replaced => "Replaced".into(),
+    }
+}
+
+/// Addresses newest first (the last 50), and the payments of the statement page.
+pub fn overview(conn: &mut DbConnection, who: &PayeeActor) -> Result<(Vec<AddressLine>, Statement), AppError> {
+    let at = who.now();
+    let mut rows = db::payees::addresses_of(conn, who.payee_id)?;
+    rows.sort_by_key(|r| std::cmp::Reverse(r.id));
+    rows.truncate(50);
+    let addresses = rows
+        .into_iter()
+        .map(|r| AddressLine {
+            state: words(AddressState::of(r.status, r.payable_from, at), r.payable_from),
+            entered_at: r.entered_at,
+            proven: r.proof.is_some(),
+            by_organization: !r.submitted_by_payee,
+            network: r.network,
+            address: r.address,
+        })
+        .collect();
+    let statement = statement_of(conn, who.org_id, who.payee_id, &Period::default(), STATEMENT_PAGE_ROWS)?;
+    Ok((addresses, statement))
+}
