@@ -394,3 +394,58 @@ async fn the_api_invites_a_payee_and_shows_each_addresss_proof() {
         assert!(submitted.data.contains(&address) && submitted.data.contains("signed_message"), "[{backend:?}]");
     }
 }
+
+#[actix_web::test]
+async fn the_payee_reads_prints_and_downloads_what_they_were_paid_and_nothing_more() {
+    for backend in backends() {
+        let app = TestApp::start(backend).await;
+        db::orgs::set_approval_required(&mut app.conn(), common::demo_org(&app), false).unwrap();
+        let (payee_id, link) = invited(&app, "Ada Lovelace", "ada@example.com");
+        let accountant = actor(&app, "accountant@demo.local");
+        let address = common::tron_address(91);
+        let entered = payouts::service::payees::addresses::enter_address(
+            &mut app.conn(),
+            &accountant,
+            payee_id,
+            "USDT_TRC20",
+            &address,
+        )
+        .unwrap();
+        let manager = actor(&app, "manager@demo.local");
+        payouts::service::payees::decide_address(&mut app.conn(), &manager, entered, true, false, "").unwrap();
+        common::end_cooling_off(&app);
+        let mut staff = app.client().await;
+        staff.login("accountant@demo.local", "demo").await;
+        common::payout_id_of(&staff.single_payout("USDT_TRC20", "12.5", &address, "December salary").await);
+        common::payout_id_of(&staff.single_payout("USDT_TRC20", "30", &common::tron_address(92), "Someone else").await);
+        common::process_all(&app, &common::instant_rail(&app, &[]));
+
+        let mut payee = app.client().await;
+        payee.get(&link).await;
+        payee.post_form(&link, &[]).await;
+        let home = payee.get("/payee").await;
+        assert!(home.body.contains("12.5 USDT_TRC20") && home.body.contains("December salary"), "[{backend:?}]");
+        assert!(!home.body.contains("Someone else"), "[{backend:?}] only their own rows");
+        let page = payee.get("/payee/statement").await;
+        assert_eq!(page.status, StatusCode::OK, "[{backend:?}]");
+        assert!(page.body.contains("Statement of payments") && page.body.contains("December salary"), "[{backend:?}]");
+        assert!(!page.body.to_lowercase().contains("service fee"), "[{backend:?}] not the organization's fees");
+        let csv = payee.get("/payee/statement.csv").await;
+        assert_eq!(csv.status, StatusCode::OK, "[{backend:?}]");
+        let mut lines = csv.body.lines();
+        let header = lines.next().unwrap();
+        assert_eq!(
+            header, "paid_at_utc,asset,network,amount,tx_hash,explorer_url,description,currency,value_at_payment",
+            "[{backend:?}]"
+        );
+        let rows: Vec<&str> = lines.collect();
+        assert_eq!(rows.len(), 1, "[{backend:?}] {}", csv.body);
+        assert!(rows[0].contains(",USDT_TRC20,TRON,12.5,") && rows[0].contains("December salary"), "[{backend:?}]");
+        // A period that ended before the payment shows nothing; a bad day is named.
+        let past = payee.get("/payee/statement?from=2020-01-01&to=2020-01-31").await;
+        assert!(past.body.contains("Nothing was paid to you in this period"), "[{backend:?}]");
+        let bad = payee.get("/payee/statement?from=2026-13-01").await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "[{backend:?}]");
+        assert!(bad.body.contains("statement-from-error"), "[{backend:?}]");
+    }
+}

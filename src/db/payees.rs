@@ -377,7 +377,7 @@ pub fn paid_rows(
     from: Option<NaiveDateTime>,
     before: Option<NaiveDateTime>,
     limit: i64,
-) -> DbResult<Vec<(super::payouts::ItemRow, String)>> {
+) -> DbResult<Vec<(super::payouts::ItemRow, String, String)>> {
     use super::schema::payout_items::dsl as i;
     use super::schema::payouts::dsl as po;
     let mut q = i::payout_items
@@ -392,7 +392,7 @@ pub fn paid_rows(
     }
     q.order((i::updated_at.desc(), i::id.desc()))
         .limit(limit)
-        .select((super::payouts::ItemRow::as_select(), po::asset))
+        .select((super::payouts::ItemRow::as_select(), po::asset, po::description))
         .load(conn)
 }
 

@@ -188,6 +188,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/payee/link/{token}", web::get().to(pages::portal::link_page))
             .route("/payee/link/{token}", web::post().to(pages::portal::open_link))
             .route("/payee/sign-out", web::post().to(pages::portal::sign_out))
+            .route("/payee/statement", web::get().to(pages::portal::statement))
+            .route("/payee/statement.csv", web::get().to(pages::portal::statement_csv))
             .route("/payee/addresses/new", web::get().to(pages::portal::address_new))
             .route("/payee/addresses", web::post().to(pages::portal::address_start))
             .route("/payee/challenges/{id}", web::get().to(pages::portal::challenge))

@@ -39,6 +39,8 @@ pub struct StatementRow {
     pub explorer_url: String,
     pub reference: String,
     pub comment: String,
+    /// The payout's description ("December salaries").
+    pub description: String,
     /// Its value in the reporting currency when it was paid, and the rate then; None when there
     /// was no current rate (or the row was paid before values were kept).
     pub value: Option<Fiat>,
@@ -94,7 +96,7 @@ pub(crate) fn statement_of(
     let mut found = db::payees::paid_rows(conn, org_id, payee_id, from, before, limit + 1)?;
     let truncated = found.len() as i64 > limit;
     found.truncate(limit as usize);
-    let mut payout_ids: Vec<i64> = found.iter().map(|(i, _)| i.payout_id).collect();
+    let mut payout_ids: Vec<i64> = found.iter().map(|(i, _, _)| i.payout_id).collect();
     payout_ids.sort_unstable();
     payout_ids.dedup();
     let recorded: std::collections::HashMap<(i64, i32), crate::db::values::ItemValueRow> =
@@ -102,7 +104,7 @@ pub(crate) fn statement_of(
     let (mut values, mut unvalued): (Vec<Fiat>, usize) = (Vec::new(), 0);
     let mut rows = Vec::with_capacity(found.len());
     let mut totals: Vec<(&'static Asset, crate::domain::Amount, crate::domain::Amount)> = Vec::new();
-    for (item, code) in found {
+    for (item, code, description) in found {
         let asset = asset::find(&code).ok_or_else(|| AppError::Internal(format!("unknown asset {code}")))?;
         let amount = crate::error::stored_amount(asset, &item.amount)?;
         let fee = crate::error::stored_amount(asset, &item.fee)?;
@@ -144,6 +146,7 @@ pub(crate) fn statement_of(
             tx_hash,
             reference: item.reference,
             comment: item.comment,
+            description,
         });
     }
     Ok(Statement { rows, totals, values, unvalued, truncated })

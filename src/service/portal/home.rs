@@ -54,3 +54,49 @@ pub fn overview(conn: &mut DbConnection, who: &PayeeActor) -> Result<(Vec<Addres
     let statement = statement_of(conn, who.org_id, who.payee_id, &Period::default(), STATEMENT_PAGE_ROWS)?;
     Ok((addresses, statement))
 }
+
+/// The payee's statement for a period: their page's payslip view and CSV. What the payee was
+/// paid and how, never the organization's own figures (its service fees, the network's fees).
+pub fn statement(conn: &mut DbConnection, who: &PayeeActor, period: &Period) -> Result<Statement, AppError> {
+    statement_of(conn, who.org_id, who.payee_id, period, crate::service::payees::STATEMENT_PAGE_ROWS * 50)
+}
+
+pub fn statement_csv(conn: &mut DbConnection, who: &PayeeActor, period: &Period) -> Result<String, AppError> {
+    let s = statement(conn, who, period)?;
+    let mut out = ::csv::Writer::from_writer(Vec::new());
+    let fail = |e: ::csv::Error| AppError::Internal(e.to_string());
+    out.write_record([
+        "paid_at_utc",
+        "asset",
+        "network",
+        "amount",
+        "tx_hash",
+        "explorer_url",
+        "description",
+        "currency",
+        "value_at_payment",
+    ])
+    .map_err(fail)?;
+    for r in &s.rows {
+        let (currency, value) = match &r.value {
+            Some(v) => (v.currency.code.to_owned(), v.plain()),
+            None => (String::new(), String::new()),
+        };
+        let cells = [
+            r.paid_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+            r.asset.code.to_owned(),
+            r.asset.network.to_owned(),
+            r.amount.to_string(),
+            r.tx_hash.clone(),
+            r.explorer_url.clone(),
+            r.description.clone(),
+            currency,
+            value,
+        ];
+        // A description is the organization's text: a cell a spreadsheet would run as a
+        // formula is written as text.
+        out.write_record(cells.iter().map(|c| crate::domain::spreadsheet::safe_cell(c).into_owned())).map_err(fail)?;
+    }
+    String::from_utf8(out.into_inner().map_err(|e| AppError::Internal(e.to_string()))?)
+        .map_err(|e| AppError::Internal(e.to_string()))
+}

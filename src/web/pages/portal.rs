@@ -10,7 +10,7 @@ use crate::AppState;
 use crate::domain::FieldErrors;
 use crate::domain::asset::Asset;
 use crate::error::AppError;
-use crate::service::payees::Statement;
+use crate::service::payees::{Period, Statement};
 use crate::service::portal::proofs::{self, AddressForm, ChallengeView, ProofForm};
 use crate::service::portal::{PayeeActor, links, sessions};
 use crate::web::context::{Ctx, FlashKind, RequestContext};
@@ -242,4 +242,50 @@ pub async fn prove(
         Err(AppError::Conflict(message)) => Ok(see_other_with_flash(&authed.ctx, "/payee", FlashKind::Error, &message)),
         Err(e) => Err(e),
     }
+}
+
+#[derive(Template)]
+#[template(path = "portal/statement.html")]
+struct StatementPage {
+    layout: PortalLayout,
+    period: Period,
+    statement: Option<Statement>,
+    errors: FieldErrors,
+    query: String,
+}
+
+/// The payee's statement for a period: the payslip view, which prints (or saves as PDF) on its own.
+pub async fn statement(
+    state: web::Data<AppState>,
+    authed: PayeeAuthed,
+    period: web::Query<Period>,
+) -> Result<HttpResponse, AppError> {
+    let (who, period) = (authed.who.clone(), period.into_inner());
+    let asked = period.clone();
+    let layout = PortalLayout::new(&authed.ctx, Some(&authed.who));
+    let query = serde_urlencoded::to_string(&period).unwrap_or_default();
+    match state.run(move |conn| crate::service::portal::home::statement(conn, &who, &asked)).await {
+        Ok(s) => html(
+            StatusCode::OK,
+            &StatementPage { layout, period, statement: Some(s), errors: FieldErrors::new(), query },
+        ),
+        Err(AppError::Validation(errors)) => {
+            html(StatusCode::UNPROCESSABLE_ENTITY, &StatementPage { layout, period, statement: None, errors, query })
+        }
+        Err(e) => Err(e),
+    }
+}
+
+pub async fn statement_csv(
+    state: web::Data<AppState>,
+    authed: PayeeAuthed,
+    period: web::Query<Period>,
+) -> Result<HttpResponse, AppError> {
+    let (who, period) = (authed.who.clone(), period.into_inner());
+    let body = state.run(move |conn| crate::service::portal::home::statement_csv(conn, &who, &period)).await?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header(("Content-Disposition", "attachment; filename=\"payments-statement.csv\""))
+        .insert_header(("Cache-Control", "no-store"))
+        .body(body))
 }
