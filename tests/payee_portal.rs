@@ -449,3 +449,72 @@ async fn the_payee_reads_prints_and_downloads_what_they_were_paid_and_nothing_mo
         assert!(bad.body.contains("statement-from-error"), "[{backend:?}]");
     }
 }
+
+#[actix_web::test]
+async fn a_paid_row_sends_its_payee_one_receipt_where_the_organization_enables_it() {
+    for backend in backends() {
+        let app = TestApp::start(backend).await;
+        let org = common::demo_org(&app);
+        db::orgs::set_approval_required(&mut app.conn(), org, false).unwrap();
+        let (payee_id, _) = invited(&app, "Ada Lovelace", "ada@example.com");
+        let accountant = actor(&app, "accountant@demo.local");
+        let address = common::tron_address(93);
+        let entered = payouts::service::payees::addresses::enter_address(
+            &mut app.conn(),
+            &accountant,
+            payee_id,
+            "USDT_TRC20",
+            &address,
+        )
+        .unwrap();
+        let manager = actor(&app, "manager@demo.local");
+        payouts::service::payees::decide_address(&mut app.conn(), &manager, entered, true, false, "").unwrap();
+        common::end_cooling_off(&app);
+        let n = payouts::service::outbound::tell::Notifier {
+            public_url: url::Url::parse("https://payouts.example.com/").unwrap(),
+            mail: true,
+            stuck_after: chrono::Duration::hours(1),
+        };
+        let notify = || {
+            while payouts::service::outbound::notices::notify(&mut app.conn(), &n, payouts::clock::now()).unwrap() > 0 {
+            }
+        };
+        let receipts = |to: &str| {
+            db::outbox::to_recipient(&mut app.conn(), to)
+                .unwrap()
+                .into_iter()
+                .filter(|m| m.kind == "payee_receipt")
+                .collect::<Vec<_>>()
+        };
+        let mut staff = app.client().await;
+        staff.login("accountant@demo.local", "demo").await;
+        common::payout_id_of(&staff.single_payout("USDT_TRC20", "12.5", &address, "December salary").await);
+        common::process_all(&app, &common::instant_rail(&app, &[]));
+        notify();
+        assert!(receipts("ada@example.com").is_empty(), "[{backend:?}] off by default");
+
+        let mut admin = app.client().await;
+        admin.login("admin@demo.local", "demo").await;
+        admin.get("/settings/approvals").await;
+        let res = admin.post_form("/settings/payees/receipts", &[("receipts", "yes")]).await;
+        assert_eq!(res.status, StatusCode::SEE_OTHER, "[{backend:?}] {}", res.body);
+        assert!(db::orgs::find(&mut app.conn(), org).unwrap().payee_receipts, "[{backend:?}]");
+        let paid = common::payout_id_of(&staff.single_payout("USDT_TRC20", "7", &address, "Bonus").await);
+        common::payout_id_of(&staff.single_payout("USDT_TRC20", "9", &common::tron_address(94), "Other").await);
+        common::process_all(&app, &common::instant_rail(&app, &[]));
+        notify();
+        notify();
+        let sent = receipts("ada@example.com");
+        assert_eq!(sent.len(), 1, "[{backend:?}] one receipt, for the row paid to Ada");
+        assert_eq!(sent[0].subject, "Payment received: 7 USDT_TRC20 from Demo Company", "[{backend:?}]");
+        let tx = db::payouts::items(&mut app.conn(), paid).unwrap()[0].tx_hash.clone().unwrap();
+        let body = &sent[0].body_text;
+        assert!(
+            body.contains(&tx) && body.contains(&format!("https://tronscan.org/#/transaction/{tx}")),
+            "[{backend:?}]"
+        );
+        assert!(body.contains("Description: Bonus") && body.contains("Network: TRON"), "[{backend:?}]");
+        assert!(!body.to_lowercase().contains("fee"), "[{backend:?}] nothing of the organization's fees");
+        assert!(receipts("accountant@demo.local").is_empty(), "[{backend:?}]");
+    }
+}

@@ -26,6 +26,8 @@ pub struct OrgRow {
     pub sanctions_max_age_days: i32,
     /// Payees may submit an address without a signature (marked "not proven").
     pub payees_may_skip_proof: bool,
+    /// Payees with an email are sent a receipt for each row paid to them.
+    pub payee_receipts: bool,
 }
 
 #[derive(Insertable)]

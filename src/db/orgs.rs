@@ -35,6 +35,10 @@ pub fn set_payees_may_skip_proof(conn: &mut DbConnection, id: i64, allowed: bool
     diesel::update(o::organizations.find(id)).set(o::payees_may_skip_proof.eq(allowed)).execute(conn).map(drop)
 }
 
+pub fn set_payee_receipts(conn: &mut DbConnection, id: i64, on: bool) -> DbResult<()> {
+    diesel::update(o::organizations.find(id)).set(o::payee_receipts.eq(on)).execute(conn).map(drop)
+}
+
 pub fn set_sanctions_max_age_days(conn: &mut DbConnection, id: i64, days: i32) -> DbResult<()> {
     diesel::update(o::organizations.find(id)).set(o::sanctions_max_age_days.eq(days)).execute(conn).map(drop)
 }

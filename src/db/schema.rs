@@ -17,6 +17,7 @@ diesel::table! {
         create_token_accounts -> Bool,
         sanctions_max_age_days -> Integer,
         payees_may_skip_proof -> Bool,
+        payee_receipts -> Bool,
     }
 }
 

@@ -135,6 +135,15 @@ pub fn items_of(conn: &mut DbConnection, payout_id: i64) -> DbResult<Vec<ItemVal
     v::item_values.filter(v::payout_id.eq(payout_id)).order(v::line).select(ItemValueRow::as_select()).load(conn)
 }
 
+/// One row's values.
+pub fn item_of(conn: &mut DbConnection, payout_id: i64, line: i32) -> DbResult<Option<ItemValueRow>> {
+    v::item_values
+        .filter(v::payout_id.eq(payout_id).and(v::line.eq(line)))
+        .select(ItemValueRow::as_select())
+        .first(conn)
+        .optional()
+}
+
 /// Rows of an organization paid in `[from, to)`, by payment time.
 pub fn paid_between(
     conn: &mut DbConnection,

@@ -205,6 +205,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/settings/approvals/limits", web::post().to(pages::approvals::save_limits))
             .route("/settings/payees", web::post().to(pages::payees::save_cooling_off))
             .route("/settings/payees/proof", web::post().to(pages::payees::save_proof_policy))
+            .route("/settings/payees/receipts", web::post().to(pages::payees::save_receipts))
             .route("/settings/time-zone", web::post().to(pages::schedules::save_zone))
             .route("/schedules", web::get().to(pages::schedules::list))
             .route("/schedules", web::post().to(pages::schedules::create))

@@ -28,8 +28,20 @@ pub fn notify(conn: &mut DbConnection, n: &Notifier, at: NaiveDateTime) -> Resul
     // Most of a large payout's events are its rows' progress, which nobody is told of: taken
     // together, not one transaction each.
     let (events, quiet): (Vec<EventRow>, Vec<EventRow>) = events.into_iter().partition(concerns_people);
-    let quiet: Vec<i64> = quiet.iter().map(|e| e.id).collect();
-    let mut taken = db::write_tx(conn, |conn| db::events::take_many_for_notices(conn, &quiet, at))?;
+    let quiet_ids: Vec<i64> = quiet.iter().map(|e| e.id).collect();
+    let mut taken = db::write_tx(conn, |conn| {
+        let taken = db::events::take_many_for_notices(conn, &quiet_ids, at)?;
+        // Receipts for rows paid to payees go out with the events that tell of them (each once:
+        // a mark per row, whichever process takes the event).
+        for event in quiet.iter().filter(|e| e.topic == ITEM_STATUS_CHANGED) {
+            match super::payee_mail::receipt(conn, n, event, at) {
+                Ok(()) => {}
+                Err(e @ (AppError::Db(_) | AppError::Pool(_))) => return Err(e),
+                Err(e) => tracing::error!(event = event.id, error = %e, "a receipt could not be made; skipped"),
+            }
+        }
+        Ok(taken)
+    })?;
     for event in &events {
         let told = db::write_tx(conn, |conn| {
             if !db::events::take_for_notices(conn, event.id, at)? {

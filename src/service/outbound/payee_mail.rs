@@ -81,3 +81,60 @@ pub fn address_changed(
     queue_email(conn, event.org_id, &payee.email, "", "payee_address", &subject, text, html, false, at)?;
     Ok(())
 }
+
+/// A receipt for a row paid to a payee (a `payout.item_status_changed` to completed), where the
+/// organization sends them and the payee has an email: the amount, asset, network, transaction
+/// with its explorer link, the value when paid if recorded, and the payout's description —
+/// nothing else of the organization. Once per row, however often the event is read.
+pub fn receipt(conn: &mut DbConnection, n: &Notifier, event: &EventRow, at: NaiveDateTime) -> Result<(), AppError> {
+    if !n.mail || !event.data.contains("\"completed\"") {
+        return Ok(());
+    }
+    let data: Value = serde_json::from_str(&event.data).unwrap_or(Value::Null);
+    if data["item"]["status"] != "completed" {
+        return Ok(());
+    }
+    let (payout_id, item_id) = (data["payout_id"].as_i64().unwrap_or(0), data["item"]["id"].as_i64().unwrap_or(0));
+    let org = db::orgs::find(conn, event.org_id)?;
+    if !org.payee_receipts {
+        return Ok(());
+    }
+    let Some(item) = db::payouts::find_item(conn, payout_id, item_id)? else { return Ok(()) };
+    let Some(payee_id) = item.payee_id else { return Ok(()) };
+    let Some(payee) = db::payees::find_in_org(conn, event.org_id, payee_id)? else { return Ok(()) };
+    if payee.email.is_empty() || payee.archived {
+        return Ok(());
+    }
+    if !db::notices::mark_once(conn, &format!("receipt:{item_id}"), at)? {
+        return Ok(());
+    }
+    let payout = db::payouts::find(conn, payout_id)?;
+    let asset = crate::domain::asset::find(&payout.asset)
+        .ok_or_else(|| AppError::Internal(format!("unknown asset {}", payout.asset)))?;
+    let amount = crate::error::stored_amount(asset, &item.amount)?;
+    let tx = item.tx_hash.clone().unwrap_or_default();
+    let mut lines = vec![
+        format!("{} paid you {}.", org.name, amount.money()),
+        format!("Network: {}. Paid to: {}", asset.network, item.address),
+    ];
+    if !tx.is_empty() {
+        lines.push(format!("Transaction: {tx}"));
+        lines.push(format!("See it on the network: {}", asset.explorer_url(&tx)));
+    }
+    let value = db::values::item_of(conn, payout_id, item.line)?.and_then(|v| {
+        let currency = crate::domain::fiat::currency(v.paid_currency.as_deref()?)?;
+        Some(crate::domain::fiat::Fiat { minor: v.paid_fiat.as_deref()?.parse().ok()?, currency })
+    });
+    if let Some(v) = value {
+        lines.push(format!("Value when paid: {}", v.money()));
+    }
+    if !payout.description.is_empty() {
+        lines.push(format!("Description: {}", payout.description));
+    }
+    let subject = format!("Payment received: {} from {}", amount.money(), org.name);
+    let link = n.url("/payee/sign-in");
+    let text = PayeeText { subject: &subject, lines: &lines, link: &link, org_name: &org.name }.render()?;
+    let html = PayeeHtml { subject: &subject, lines: &lines, link: &link, org_name: &org.name }.render()?;
+    queue_email(conn, event.org_id, &payee.email, "", "payee_receipt", &subject, text, html, false, at)?;
+    Ok(())
+}

@@ -91,6 +91,29 @@ pub fn set_skip_allowed(
     })
 }
 
+/// An admin turns receipts to payees on or off (audited).
+pub fn set_receipts(conn: &mut DbConnection, actor: &crate::service::access::Actor, on: bool) -> Result<(), AppError> {
+    actor.require(crate::domain::account::Role::can_administer)?;
+    let at = actor.now();
+    db::write_tx(conn, |conn| {
+        if db::orgs::find(conn, actor.org_id)?.payee_receipts != on {
+            db::orgs::set_payee_receipts(conn, actor.org_id, on)?;
+            crate::service::access::audit::record(
+                conn,
+                crate::service::access::audit::Entry::by(
+                    actor,
+                    "settings.payee_receipts",
+                    "organization",
+                    actor.org_id,
+                )
+                .detail(if on { "on" } else { "off" }),
+                at,
+            )?;
+        }
+        Ok(())
+    })
+}
+
 /// Checks the address and makes the challenge its wallet signs.
 pub fn start(conn: &mut DbConnection, who: &PayeeActor, form: &AddressForm) -> Result<ChallengeView, AppError> {
     let (asset, address) = check_address(&form.asset, &form.address)?;

@@ -153,6 +153,8 @@ pub struct PolicyTemplate {
     pub zone: &'static str,
     /// Payees may submit an address on their own page without a signature.
     pub payees_may_skip_proof: bool,
+    /// Payees with an email get a receipt for each payment.
+    pub payee_receipts: bool,
 }
 
 impl PolicyTemplate {
@@ -195,7 +197,7 @@ pub(crate) async fn policy_page(
     let hours = rust_decimal::Decimal::from(minutes) / rust_decimal::Decimal::from(60);
     let cooling_off_hours = hours.round_dp(2).normalize().to_string();
     let layout = Layout::new(&authed.ctx, "/settings");
-    let payees_may_skip_proof = org.payees_may_skip_proof;
+    let (payees_may_skip_proof, payee_receipts) = (org.payees_may_skip_proof, org.payee_receipts);
     let page = PolicyTemplate {
         layout,
         policy,
@@ -205,6 +207,7 @@ pub(crate) async fn policy_page(
         limits,
         zone,
         payees_may_skip_proof,
+        payee_receipts,
     };
     html(status, &page)
 }

@@ -432,6 +432,25 @@ pub async fn save_proof_policy(
     Ok(see_other_with_flash(&authed.ctx, "/settings/approvals", FlashKind::Success, message))
 }
 
+#[derive(Deserialize, Default)]
+pub struct ReceiptsForm {
+    #[serde(default)]
+    receipts: String,
+}
+
+/// Whether payees get a receipt for each payment.
+pub async fn save_receipts(
+    state: web::Data<AppState>,
+    authed: Authed,
+    form: web::Form<ReceiptsForm>,
+) -> Result<HttpResponse, AppError> {
+    let (actor, on) = (authed.actor(), form.into_inner().receipts == "yes");
+    state.run(move |conn| crate::service::portal::proofs::set_receipts(conn, &actor, on)).await?;
+    let message =
+        if on { "Payees with an email now get a receipt for each payment." } else { "Payees no longer get receipts." };
+    Ok(see_other_with_flash(&authed.ctx, "/settings/approvals", FlashKind::Success, message))
+}
+
 /// A CSV of payees (name, external_id, email, asset, address): all lines or none.
 pub async fn import(
     state: web::Data<AppState>,
