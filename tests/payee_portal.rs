@@ -76,6 +76,11 @@ async fn an_invited_payee_proves_an_address_a_manager_approves_and_the_staff_sid
         let page = payee.get(&link).await;
         assert_eq!(page.status, StatusCode::OK, "[{backend:?}] {}", page.body);
         assert!(page.body.contains("Continue to my page"), "[{backend:?}] a button: a mail scanner uses nothing");
+        assert_eq!(
+            page.header("referrer-policy"),
+            Some("no-referrer"),
+            "[{backend:?}] the token never leaves in a Referer"
+        );
         let res = payee.post_form(&link, &[]).await;
         assert_eq!((res.status, res.location()), (StatusCode::SEE_OTHER, Some("/payee")), "[{backend:?}]");
         let home = payee.get("/payee").await;

@@ -20,8 +20,8 @@ pub fn headers() -> DefaultHeaders {
         .add(("Permissions-Policy", "camera=(), microphone=(), geolocation=()"))
 }
 
-/// The pages whose path is a secret (a reset or invitation token).
-pub const SECRET_ROUTES: [&str; 2] = ["/invitation/{token}", "/password/reset/{token}"];
+/// The pages whose path is a secret (a reset or invitation token, a payee's one-time link).
+pub const SECRET_ROUTES: [&str; 3] = ["/invitation/{token}", "/password/reset/{token}", "/payee/link/{token}"];
 
 /// A page whose path is a secret sends no Referer anywhere, not even to this site, whatever it
 /// answers (the error pages too).
