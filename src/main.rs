@@ -546,6 +546,7 @@ async fn serve(db_args: DbArgs, args: ServeArgs) -> Result<(), String> {
             Duration::from_secs(1),
         ));
         payouts::service::payouts::schedules::spawn(state.pool.clone(), state.clock.clone(), Duration::from_secs(20));
+        payouts::service::payouts::claims::spawn(state.pool.clone(), state.clock.clone(), Duration::from_secs(10));
         payouts::service::compliance::refresh::spawn(
             state.pool.clone(),
             state.config.sanctions_sources.clone(),

@@ -219,6 +219,7 @@ fn request(amount: &str) -> PayoutRequest {
             comment: String::new(),
             reference: String::new(),
             payee_id: None,
+            claim: false,
         }],
         scheduled_for: None,
         acknowledge_lookalikes: Vec::new(),

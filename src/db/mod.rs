@@ -4,6 +4,7 @@ pub mod address_keys;
 pub mod api;
 pub mod approvals;
 pub mod audit;
+pub mod claims;
 pub mod drafts;
 pub mod events;
 pub mod evm;

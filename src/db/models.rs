@@ -28,6 +28,8 @@ pub struct OrgRow {
     pub payees_may_skip_proof: bool,
     /// Payees with an email are sent a receipt for each row paid to them.
     pub payee_receipts: bool,
+    /// Days a payee has to give an address for a claim before it is cancelled and released.
+    pub claim_days: i32,
 }
 
 #[derive(Insertable)]

@@ -39,6 +39,10 @@ pub fn set_payee_receipts(conn: &mut DbConnection, id: i64, on: bool) -> DbResul
     diesel::update(o::organizations.find(id)).set(o::payee_receipts.eq(on)).execute(conn).map(drop)
 }
 
+pub fn set_claim_days(conn: &mut DbConnection, id: i64, days: i32) -> DbResult<()> {
+    diesel::update(o::organizations.find(id)).set(o::claim_days.eq(days)).execute(conn).map(drop)
+}
+
 pub fn set_sanctions_max_age_days(conn: &mut DbConnection, id: i64, days: i32) -> DbResult<()> {
     diesel::update(o::organizations.find(id)).set(o::sanctions_max_age_days.eq(days)).execute(conn).map(drop)
 }

@@ -92,6 +92,13 @@ pub struct ItemRow {
     pub screened_at_confirmation: Option<String>,
     /// Screened right before the row was handed to its rail, in the same form.
     pub screened_at_sending: Option<String>,
+    /// A claim: the payee gives the address (empty until then).
+    pub claim: bool,
+    /// When an unclaimed claim is cancelled and its funds released (set once it awaits the
+    /// payee's address).
+    pub claim_until: Option<NaiveDateTime>,
+    /// Reminders sent to the payee about this claim.
+    pub claim_reminders: i32,
 }
 
 #[derive(Clone, Insertable)]
@@ -113,6 +120,8 @@ pub struct NewItemRow {
     pub updated_at: NaiveDateTime,
     pub payee_id: Option<i64>,
     pub screened_at_confirmation: Option<String>,
+    pub claim: bool,
+    pub claim_until: Option<NaiveDateTime>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -440,8 +449,16 @@ pub fn in_progress_since_before(
     org_id: i64,
     before: NaiveDateTime,
 ) -> DbResult<Vec<PayoutRow>> {
+    // A payout whose rows left are claims waits for its payees, for days by design: not stuck.
+    let moving = i::payout_items.filter(i::payout_id.eq(p::id).and(i::status.eq_any([
+        "queued",
+        "submitting",
+        "submitted",
+        "needs_review",
+    ])));
     p::payouts
         .filter(p::org_id.eq(org_id).and(p::status.eq("in_progress")).and(p::updated_at.lt(before)))
+        .filter(diesel::dsl::exists(moving))
         .order(p::id)
         .limit(100)
         .select(PayoutRow::as_select())

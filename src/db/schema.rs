@@ -18,6 +18,7 @@ diesel::table! {
         sanctions_max_age_days -> Integer,
         payees_may_skip_proof -> Bool,
         payee_receipts -> Bool,
+        claim_days -> Integer,
     }
 }
 
@@ -247,6 +248,9 @@ diesel::table! {
         compliance_hold -> Nullable<Text>,
         screened_at_confirmation -> Nullable<Text>,
         screened_at_sending -> Nullable<Text>,
+        claim -> Bool,
+        claim_until -> Nullable<Timestamp>,
+        claim_reminders -> Integer,
     }
 }
 

@@ -21,7 +21,10 @@ pub const LOOKALIKE_ACKNOWLEDGED: &str = "payout.lookalike_acknowledged";
 pub const ITEM_HELD: &str = "payout.item_held";
 /// A sanctions list in force is older than the organization allows (the list, its age, the limit).
 pub const SANCTIONS_LIST_STALE: &str = "compliance.list_stale";
-pub const EVENT_TYPES: [&str; 10] = [
+/// A claim was answered: the payee's address became payable and the row is queued to be sent
+/// there (the row, and the address with whether its ownership was proven).
+pub const ITEM_CLAIMED: &str = "payout.item_claimed";
+pub const EVENT_TYPES: [&str; 11] = [
     PAYOUT_CREATED,
     PAYOUT_STATUS_CHANGED,
     ITEM_STATUS_CHANGED,
@@ -32,6 +35,7 @@ pub const EVENT_TYPES: [&str; 10] = [
     LOOKALIKE_ACKNOWLEDGED,
     ITEM_HELD,
     SANCTIONS_LIST_STALE,
+    ITEM_CLAIMED,
 ];
 /// Something changed about a person's own account (a factor, a key, the password, a lockout):
 /// told to that person only, never to webhooks.

@@ -110,13 +110,21 @@ impl PayoutStatus {
         )
     }
 
-    /// The final status once every item has ended: None while some item has not.
-    pub fn settle(kind: PayoutKind, completed: usize, failed: usize, total: usize) -> Option<PayoutStatus> {
-        if completed + failed < total || total == 0 {
+    /// The final status once every item has ended: None while some item has not. Rows cancelled
+    /// while the payout was in progress are claims nobody claimed in time: unpaid, not failed.
+    pub fn settle(
+        kind: PayoutKind,
+        completed: usize,
+        failed: usize,
+        cancelled: usize,
+        total: usize,
+    ) -> Option<PayoutStatus> {
+        if completed + failed + cancelled < total || total == 0 {
             return None;
         }
         Some(match (completed, failed) {
-            (_, 0) => PayoutStatus::Completed,
+            (0, 0) => PayoutStatus::Cancelled,
+            (_, 0) if cancelled == 0 => PayoutStatus::Completed,
             (0, _) => PayoutStatus::Failed,
             _ if kind == PayoutKind::Mass => PayoutStatus::PartiallyCompleted,
             _ => PayoutStatus::Failed,
@@ -141,6 +149,8 @@ pub enum ItemStatus {
     Submitting,
     /// On the network, awaiting confirmations.
     Submitted,
+    /// A claim: funds reserved, waiting for the payee to give an address that becomes payable.
+    AwaitingAddress,
     /// The rail cannot say what became of it: a manager decides, with evidence.
     NeedsReview,
     Completed,
@@ -149,11 +159,12 @@ pub enum ItemStatus {
 }
 
 impl ItemStatus {
-    pub const ALL: [ItemStatus; 8] = [
+    pub const ALL: [ItemStatus; 9] = [
         ItemStatus::Waiting,
         ItemStatus::Queued,
         ItemStatus::Submitting,
         ItemStatus::Submitted,
+        ItemStatus::AwaitingAddress,
         ItemStatus::NeedsReview,
         ItemStatus::Completed,
         ItemStatus::Failed,
@@ -166,6 +177,7 @@ impl ItemStatus {
             ItemStatus::Queued => "queued",
             ItemStatus::Submitting => "submitting",
             ItemStatus::Submitted => "submitted",
+            ItemStatus::AwaitingAddress => "awaiting_address",
             ItemStatus::NeedsReview => "needs_review",
             ItemStatus::Completed => "completed",
             ItemStatus::Failed => "failed",
@@ -183,6 +195,7 @@ impl ItemStatus {
             ItemStatus::Queued => "Queued",
             ItemStatus::Submitting => "Sending",
             ItemStatus::Submitted => "Confirming",
+            ItemStatus::AwaitingAddress => "Awaiting the payee's address",
             ItemStatus::NeedsReview => "Needs review",
             ItemStatus::Completed => "Paid",
             ItemStatus::Failed => "Failed",
@@ -192,7 +205,7 @@ impl ItemStatus {
 
     pub fn badge(self) -> &'static str {
         match self {
-            ItemStatus::Waiting | ItemStatus::NeedsReview => "badge badge-pending",
+            ItemStatus::Waiting | ItemStatus::NeedsReview | ItemStatus::AwaitingAddress => "badge badge-pending",
             ItemStatus::Queued | ItemStatus::Submitting | ItemStatus::Submitted => "badge badge-in-progress",
             ItemStatus::Completed => "badge badge-completed",
             ItemStatus::Failed => "badge badge-failed",
@@ -226,11 +239,16 @@ mod tests {
     #[test]
     fn final_status_follows_the_items() {
         use PayoutKind::*;
-        assert_eq!(PayoutStatus::settle(Mass, 3, 0, 3), Some(PayoutStatus::Completed));
-        assert_eq!(PayoutStatus::settle(Mass, 2, 1, 3), Some(PayoutStatus::PartiallyCompleted));
-        assert_eq!(PayoutStatus::settle(Mass, 0, 3, 3), Some(PayoutStatus::Failed));
-        assert_eq!(PayoutStatus::settle(Single, 0, 1, 1), Some(PayoutStatus::Failed));
-        assert_eq!(PayoutStatus::settle(Mass, 1, 1, 3), None);
+        assert_eq!(PayoutStatus::settle(Mass, 3, 0, 0, 3), Some(PayoutStatus::Completed));
+        assert_eq!(PayoutStatus::settle(Mass, 2, 1, 0, 3), Some(PayoutStatus::PartiallyCompleted));
+        assert_eq!(PayoutStatus::settle(Mass, 0, 3, 0, 3), Some(PayoutStatus::Failed));
+        assert_eq!(PayoutStatus::settle(Single, 0, 1, 0, 1), Some(PayoutStatus::Failed));
+        assert_eq!(PayoutStatus::settle(Mass, 1, 1, 0, 3), None);
+        // Unclaimed claims: cancelled rows are unpaid, never "failed".
+        assert_eq!(PayoutStatus::settle(Single, 0, 0, 1, 1), Some(PayoutStatus::Cancelled));
+        assert_eq!(PayoutStatus::settle(Mass, 2, 0, 1, 3), Some(PayoutStatus::PartiallyCompleted));
+        assert_eq!(PayoutStatus::settle(Mass, 0, 1, 1, 2), Some(PayoutStatus::Failed));
+        assert_eq!(PayoutStatus::settle(Mass, 1, 0, 1, 3), None);
     }
 
     #[test]

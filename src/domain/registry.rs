@@ -70,6 +70,8 @@ pub struct Row {
     pub reference: String,
     pub errors: Vec<Issue>,
     pub warnings: Vec<Issue>,
+    /// A claim: the payee (by id) gives the address later; `address` is empty until then.
+    pub claim_for: Option<i64>,
 }
 
 impl Row {
@@ -114,7 +116,22 @@ impl Row {
             reference: input.reference.trim().to_owned(),
             errors,
             warnings,
+            claim_for: None,
         }
+    }
+
+    /// A claim for payee `payee_id`: checked like any row except the address, which the payee
+    /// gives later and which must therefore be left empty here.
+    pub fn claim(asset: &'static Asset, line: u64, payee_id: i64, input: &RowInput) -> Row {
+        let mut row = Row::check(asset, line, input);
+        row.errors.retain(|i| i.column != "address");
+        row.warnings.retain(|i| i.column != "address");
+        row.address = String::new();
+        if !input.address.trim().is_empty() {
+            row.errors.push(Issue::new("address", "A claim's address is given by the payee: leave it empty."));
+        }
+        row.claim_for = Some(payee_id);
+        row
     }
 }
 
@@ -214,6 +231,7 @@ impl Row {
             reference: input.reference.trim().to_owned(),
             errors: issues(stored.errors)?,
             warnings: issues(stored.warnings)?,
+            claim_for: None,
         })
     }
 }
@@ -257,6 +275,7 @@ pub fn check_duplicates(rows: &mut [Row]) {
     // a 100,000-row registry's check (BENCHMARKS.md). SipHash stays: the keys are the uploader's.
     let mut references: HashMap<&str, u64> = HashMap::with_capacity(rows.len());
     let mut payments: HashMap<(Caseless<'_>, i128), u64> = HashMap::with_capacity(rows.len());
+    let mut claims: HashMap<(i64, i128), u64> = HashMap::new();
     // (row, is an error, issue): recorded after the pass, while the keys still borrow the rows.
     let mut found: Vec<(usize, bool, Issue)> = Vec::new();
     for (i, row) in rows.iter().enumerate() {
@@ -275,7 +294,17 @@ pub fn check_duplicates(rows: &mut [Row]) {
                 }
             }
         }
-        if let Some(amount) = row.amount {
+        if let (Some(amount), Some(payee)) = (row.amount, row.claim_for) {
+            match claims.entry((payee, amount.minor())) {
+                Entry::Occupied(first) => {
+                    let text = format!("Same payee and amount as line {}: a possible duplicate payment.", first.get());
+                    found.push((i, false, Issue::new("", text)));
+                }
+                Entry::Vacant(slot) => {
+                    slot.insert(row.line);
+                }
+            }
+        } else if let Some(amount) = row.amount {
             match payments.entry((Caseless(&row.address), amount.minor())) {
                 Entry::Occupied(first) => found.push((
                     i,

@@ -57,6 +57,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                             .route(web::post().to(api::payouts::create))
                             .route(web::get().to(api::payouts::list)),
                     )
+                    .service(api::resource("/claims").route(web::get().to(api::payouts::claims)))
                     .service(api::resource("/payouts/{id}").route(web::get().to(api::payouts::get)))
                     .service(api::resource("/payouts/{id}/approve").route(web::post().to(api::payouts::approve)))
                     .service(api::resource("/payouts/{id}/reject").route(web::post().to(api::payouts::reject)))
@@ -206,6 +207,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/settings/payees", web::post().to(pages::payees::save_cooling_off))
             .route("/settings/payees/proof", web::post().to(pages::payees::save_proof_policy))
             .route("/settings/payees/receipts", web::post().to(pages::payees::save_receipts))
+            .route("/settings/payees/claims", web::post().to(pages::payees::save_claim_days))
             .route("/settings/time-zone", web::post().to(pages::schedules::save_zone))
             .route("/schedules", web::get().to(pages::schedules::list))
             .route("/schedules", web::post().to(pages::schedules::create))

@@ -241,3 +241,24 @@ pub fn payee_sign_in(conn: &mut DbConnection, n: &Notifier, email: &str, at: Nai
         Ok(())
     })
 }
+
+/// A claim's email or reminder: `lines` say what is owed and until when; the link opens the
+/// payee's page (72 hours; later they sign in with their email).
+pub(super) fn queue_claim_link(
+    conn: &mut DbConnection,
+    n: &Notifier,
+    issued: &crate::service::portal::links::Issued,
+    subject: &str,
+    mut lines: Vec<String>,
+    at: NaiveDateTime,
+) -> Result<(), AppError> {
+    use crate::service::portal::links::INVITE_HOURS;
+    let link = n.url(&format!("/payee/link/{}", issued.token));
+    lines.push(format!("The link works once, for {INVITE_HOURS} hours. Later, sign in with this email address."));
+    let expires = format!("{} UTC", issued.expires_at.format("%Y-%m-%d %H:%M"));
+    let text = LinkText { subject, lines: &lines, link: &link, expires: &expires }.render()?;
+    let html =
+        LinkHtml { subject, lines: &lines, link: &link, action: "Give your address", expires: &expires }.render()?;
+    let payee = &issued.payee;
+    queue_email(conn, payee.org_id, &payee.email, "", "payee_claim", subject, text, html, true, at).map(|_| ())
+}

@@ -33,11 +33,14 @@ pub fn notify(conn: &mut DbConnection, n: &Notifier, at: NaiveDateTime) -> Resul
         let taken = db::events::take_many_for_notices(conn, &quiet_ids, at)?;
         // Receipts for rows paid to payees go out with the events that tell of them (each once:
         // a mark per row, whichever process takes the event).
+        // Claims opened ask their payees for an address the same way.
         for event in quiet.iter().filter(|e| e.topic == ITEM_STATUS_CHANGED) {
-            match super::payee_mail::receipt(conn, n, event, at) {
+            let made = super::payee_mail::receipt(conn, n, event, at)
+                .and_then(|()| super::payee_mail::claim(conn, n, event, at));
+            match made {
                 Ok(()) => {}
                 Err(e @ (AppError::Db(_) | AppError::Pool(_))) => return Err(e),
-                Err(e) => tracing::error!(event = event.id, error = %e, "a receipt could not be made; skipped"),
+                Err(e) => tracing::error!(event = event.id, error = %e, "a payee's email could not be made; skipped"),
             }
         }
         Ok(taken)

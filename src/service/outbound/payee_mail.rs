@@ -138,3 +138,70 @@ pub fn receipt(conn: &mut DbConnection, n: &Notifier, event: &EventRow, at: Naiv
     queue_email(conn, event.org_id, &payee.email, "", "payee_receipt", &subject, text, html, false, at)?;
     Ok(())
 }
+
+/// A claim opened (a `payout.item_status_changed` to awaiting_address): the payee is emailed what
+/// is owed, until when, and a link to give their address. Once per claim.
+pub fn claim(conn: &mut DbConnection, n: &Notifier, event: &EventRow, at: NaiveDateTime) -> Result<(), AppError> {
+    if !n.mail || !event.data.contains("\"awaiting_address\"") {
+        return Ok(());
+    }
+    let data: Value = serde_json::from_str(&event.data).unwrap_or(Value::Null);
+    if data["item"]["status"] != "awaiting_address" {
+        return Ok(());
+    }
+    let (payout_id, item_id) = (data["payout_id"].as_i64().unwrap_or(0), data["item"]["id"].as_i64().unwrap_or(0));
+    let Some(item) = db::payouts::find_item(conn, payout_id, item_id)? else { return Ok(()) };
+    if !db::notices::mark_once(conn, &format!("claim:{item_id}"), at)? {
+        return Ok(());
+    }
+    claim_mail(conn, n, &item, Stage::Opened, at)
+}
+
+/// Which email about a claim.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Opened,
+    /// A reminder: `1` a week before it lapses, `2` the day before.
+    Reminder(i32),
+}
+
+/// Days before a claim lapses that each reminder goes out.
+pub const REMINDER_DAYS: [(i32, i64); 2] = [(1, 7), (2, 1)];
+
+/// Writes one claim's email (with a fresh link) in the caller's transaction; nothing when the
+/// payee cannot be written to.
+pub fn claim_mail(
+    conn: &mut DbConnection,
+    n: &Notifier,
+    item: &crate::db::payouts::ItemRow,
+    stage: Stage,
+    at: NaiveDateTime,
+) -> Result<(), AppError> {
+    let Some(payee_id) = item.payee_id else { return Ok(()) };
+    let Some(issued) = crate::service::portal::links::claim_in_tx(conn, item.org_id, payee_id, at)? else {
+        return Ok(());
+    };
+    let payout = db::payouts::find(conn, item.payout_id)?;
+    let asset = crate::domain::asset::find(&payout.asset)
+        .ok_or_else(|| AppError::Internal(format!("unknown asset {}", payout.asset)))?;
+    let amount = crate::error::stored_amount(asset, &item.amount)?;
+    let until = item.claim_until.map(|t| format!("{} UTC", t.format("%Y-%m-%d %H:%M"))).unwrap_or_default();
+    let org = &issued.org_name;
+    let subject = match stage {
+        Stage::Opened => format!("{org} has a payment for you: {}", amount.money()),
+        Stage::Reminder(_) => format!("Reminder: give your address to receive {} from {org}", amount.money()),
+    };
+    let mut lines = vec![
+        format!("{org} is paying you {} on {}.", amount.money(), asset.network),
+        format!(
+            "Give the {} address you want it paid to on your page, proven with a signature from its wallet. \
+             Once {org} has approved it, the payment is sent.",
+            asset.network
+        ),
+        format!("It is kept for you until {until}; if no address is given by then, it goes back to {org}."),
+    ];
+    if !payout.description.is_empty() {
+        lines.push(format!("Description: {}", payout.description));
+    }
+    super::links::queue_claim_link(conn, n, &issued, &subject, lines, at)
+}

@@ -21,12 +21,38 @@ pub fn run(conn: &mut DbConnection, n: &Notifier, at: NaiveDateTime) -> Result<(
         ("stuck payouts", stuck(conn, n, at)),
         ("failing webhooks", failing_webhooks(conn, n, at)),
         ("digests", digests(conn, n, at)),
+        ("claim reminders", claim_reminders(conn, n, at)),
     ] {
         if let Err(e) = result {
             tracing::error!(check = name, error = %e, "a periodic notice check failed");
         }
     }
     db::notices::purge_marks(conn, at - chrono::Duration::days(60))?;
+    Ok(())
+}
+
+/// Claims still unanswered a week and a day before they lapse: their payees are reminded, each
+/// stage once (counted on the row by the process that sends it). A claim opened less than a day
+/// before a stage is not reminded of it: the first email has just gone.
+fn claim_reminders(conn: &mut DbConnection, n: &Notifier, at: NaiveDateTime) -> Result<(), AppError> {
+    use super::payee_mail::{REMINDER_DAYS, Stage, claim_mail};
+    if !n.mail {
+        return Ok(());
+    }
+    for (stage, days) in REMINDER_DAYS {
+        for item in db::claims::to_remind(conn, at + chrono::Duration::days(days), stage, 200)? {
+            let fresh = item.updated_at > at - chrono::Duration::days(1);
+            let sent = db::write_tx(conn, |conn| {
+                if db::claims::mark_reminded(conn, item.id, stage)? && !fresh {
+                    claim_mail(conn, n, &item, Stage::Reminder(stage), at)?;
+                }
+                Ok::<_, AppError>(())
+            });
+            if let Err(e) = sent {
+                tracing::error!(item = item.id, error = %e, "a claim reminder could not be sent");
+            }
+        }
+    }
     Ok(())
 }
 

@@ -305,3 +305,51 @@ pub fn current_addresses(
     }
     Ok(out)
 }
+
+/// What stops a claim to each payee (None when nothing): a claim asks the payee for their
+/// address by email, so the payee must be in the book, not archived, and have an email. Read
+/// inside the transaction that writes the payout (and by the API's check, to name the item).
+pub fn claim_problems(
+    conn: &mut DbConnection,
+    org_id: i64,
+    asset: &'static Asset,
+    payee_ids: &[i64],
+) -> Result<Vec<Option<String>>, AppError> {
+    let mut ids = payee_ids.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    let (payees, _) = if ids.is_empty() {
+        (Vec::new(), Vec::new())
+    } else {
+        db::payees::with_addresses(conn, org_id, &ids, asset.network)?
+    };
+    Ok(payee_ids
+        .iter()
+        .map(|id| match payees.iter().find(|p| p.id == *id) {
+            None => Some(format!("There is no payee {id}.")),
+            Some(p) if p.archived => Some(format!("Payee {} is archived; restore it to pay it.", p.name)),
+            Some(p) if p.email.is_empty() => {
+                Some(format!("Payee {} has no email: a claim asks the payee for their address by email.", p.name))
+            }
+            Some(_) => None,
+        })
+        .collect())
+}
+
+/// The address a claim to `payee_id` is paid at: the payee's approved address on the asset's
+/// network once it is payable (past its cooling-off), or None while there is none.
+pub fn claim_address(
+    conn: &mut DbConnection,
+    org_id: i64,
+    asset: &'static Asset,
+    payee_id: i64,
+    at: NaiveDateTime,
+) -> Result<Option<PayeeAddressRow>, AppError> {
+    let (payees, addresses) = db::payees::with_addresses(conn, org_id, &[payee_id], asset.network)?;
+    if payees.first().is_none_or(|p| p.archived) {
+        return Ok(None);
+    }
+    Ok(addresses
+        .into_iter()
+        .find(|a| a.payee_id == payee_id && AddressState::of(a.status, a.payable_from, at) == AddressState::Payable))
+}

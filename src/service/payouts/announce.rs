@@ -90,3 +90,29 @@ pub(crate) fn held(
         .collect();
     Ok(db::events::append(conn, &events)?)
 }
+
+/// A claim answered: the row as it is now (queued, with its address), and the payee's address
+/// it is paid at with its proof of control, if any.
+pub(crate) fn claimed(
+    conn: &mut DbConnection,
+    payout: &crate::db::payouts::PayoutRow,
+    item_id: i64,
+    address: &crate::db::payees::PayeeAddressRow,
+    at: NaiveDateTime,
+) -> Result<(), AppError> {
+    let events: Vec<NewEvent> = db::payouts::items_with_ids(conn, payout.id, &[item_id])?
+        .iter()
+        .map(|i| {
+            let mut data = views::item_event_json(payout, i);
+            data["payee_address"] = serde_json::json!({
+                "id": address.id,
+                "address": address.address,
+                "network": address.network,
+                "submitted_by_payee": address.submitted_by_payee,
+                "ownership_proven": address.proof.is_some(),
+            });
+            NewEvent::json(payout.org_id, crate::domain::event::ITEM_CLAIMED, &data, at)
+        })
+        .collect();
+    Ok(db::events::append(conn, &events)?)
+}

@@ -206,6 +206,8 @@ fn start(
     if !db::payouts::cas_status(conn, payout.id, PayoutStatus::Pending, PayoutStatus::InProgress, at)? {
         return Err(AppError::Conflict("Another decision on this payout came first; reload the page.".into()));
     }
+    // Claims first: they wait for their payees' addresses, the rest go to the processor.
+    super::claims::opened(conn, payout.id, at)?;
     db::payouts::set_items_status(conn, payout.id, ItemStatus::Waiting, ItemStatus::Queued, at)?;
     event(
         conn,

@@ -21,7 +21,7 @@ pub(super) fn may_cancel(actor: &Actor, payout: &PayoutRow) -> bool {
 }
 
 /// Cancels a payout that has not started paying: Pending, or In progress with every item
-/// still queued. Its reservation is released. The creator or a manager may cancel.
+/// still queued or awaiting its payee's address (a claim). Its reservation is released. The creator or a manager may cancel.
 pub fn cancel(conn: &mut DbConnection, actor: &Actor, payout_id: i64, reason: &str) -> Result<PayoutRow, AppError> {
     let reason = reason.trim();
     if reason.is_empty() {
@@ -48,7 +48,12 @@ pub fn cancel(conn: &mut DbConnection, actor: &Actor, payout_id: i64, reason: &s
             return Err(AppError::Conflict("The payout changed meanwhile; reload the page.".into()));
         }
         let waiting = if status == PayoutStatus::Pending { ItemStatus::Waiting } else { ItemStatus::Queued };
-        let moved = db::payouts::set_items_status(conn, payout.id, waiting, ItemStatus::Cancelled, at)?;
+        let mut moved = db::payouts::set_items_status(conn, payout.id, waiting, ItemStatus::Cancelled, at)?;
+        if status == PayoutStatus::InProgress {
+            // Claims still waiting for their payees' addresses have not started paying either.
+            moved +=
+                db::payouts::set_items_status(conn, payout.id, ItemStatus::AwaitingAddress, ItemStatus::Cancelled, at)?;
+        }
         if moved != payout.item_count as usize {
             // Rolled back with the status change above.
             return Err(AppError::Conflict(

@@ -112,7 +112,11 @@ pub(crate) fn create_in_tx(
             draft.asset.code
         )));
     }
-    let lines: Vec<(u64, &str)> = draft.rows.iter().map(|r| (r.line, r.address.as_str())).collect();
+    // Claims have no address yet: the payee gives it, and it goes through the book's change
+    // control and screening before the row is sent.
+    let lines: Vec<(u64, &str)> =
+        draft.rows.iter().filter(|r| r.claim_for.is_none()).map(|r| (r.line, r.address.as_str())).collect();
+    let claim_until = check_claims(conn, actor.org_id, draft, at)?;
     let payees = crate::service::payees::check_payable(conn, actor.org_id, draft.asset, &lines, at)?;
     // Decided again against the lists as they are in this transaction, whatever the review said.
     let screened = crate::service::compliance::refuse_listed(conn, &lines, at)?.evidence();
@@ -179,6 +183,8 @@ pub(crate) fn create_in_tx(
             scheduled_for: draft.scheduled_for.filter(|t| *t > at),
         },
     )?;
+    // A claim waits for its payee's address once the payout may start; its time runs from then.
+    let claim_status = if status == PayoutStatus::Pending { ItemStatus::Waiting } else { ItemStatus::AwaitingAddress };
     let rows: Vec<NewItemRow> = draft
         .rows
         .iter()
@@ -193,11 +199,13 @@ pub(crate) fn create_in_tx(
             fee: fee.to_string(),
             comment: row.comment.clone(),
             reference: row.reference.clone(),
-            status: item_status,
+            status: if row.claim_for.is_some() { claim_status } else { item_status },
             idempotency_key: format!("payout-{}-item-{}", payout.id, n + 1),
             updated_at: at,
-            payee_id: payees.get(&row.address).copied(),
-            screened_at_confirmation: Some(screened.clone()),
+            payee_id: row.claim_for.or_else(|| payees.get(&row.address).copied()),
+            screened_at_confirmation: row.claim_for.is_none().then(|| screened.clone()),
+            claim: row.claim_for.is_some(),
+            claim_until: row.claim_for.and(claim_until).filter(|_| claim_status == ItemStatus::AwaitingAddress),
         })
         .collect();
     db::payouts::insert_items(conn, &rows)?;
@@ -253,6 +261,9 @@ pub(crate) fn create_in_tx(
     )?;
     // Told in the same transaction: no event is lost on a crash.
     let told = super::announce::created(conn, &payout, at)?;
+    if claim_until.is_some() && claim_status == ItemStatus::AwaitingAddress {
+        super::claims::opened(conn, payout.id, at)?;
+    }
     if !lookalikes.is_empty() {
         super::announce::lookalikes_acknowledged(conn, &payout, actor, &lookalikes, at)?;
     }
@@ -280,6 +291,28 @@ pub(crate) fn create_in_tx(
     ledger::move_funds(conn, Movement::Reserve, total_debit, &ctx)?;
     db::payouts::count_created(conn, &payout)?;
     Ok((payout, told))
+}
+
+/// Refuses claims whose payee cannot be asked for an address (named by line); when there are
+/// claims, when they lapse if opened now, by the organization's limit read in this transaction.
+fn check_claims(
+    conn: &mut DbConnection,
+    org_id: i64,
+    draft: &Draft,
+    at: NaiveDateTime,
+) -> Result<Option<NaiveDateTime>, AppError> {
+    let claims: Vec<(u64, i64)> = draft.rows.iter().filter_map(|r| Some((r.line, r.claim_for?))).collect();
+    if claims.is_empty() {
+        return Ok(None);
+    }
+    let ids: Vec<i64> = claims.iter().map(|c| c.1).collect();
+    let problems = crate::service::payees::claim_problems(conn, org_id, draft.asset, &ids)?;
+    let messages: Vec<String> =
+        claims.iter().zip(problems).filter_map(|((line, _), p)| Some(format!("Line {line}: {}", p?))).take(5).collect();
+    if !messages.is_empty() {
+        return Err(FieldErrors::form(messages.join(" ")).into());
+    }
+    Ok(Some(super::claims::until(conn, org_id, at)?))
 }
 
 /// Every lookalike row must be acknowledged by line. Otherwise nothing is created, and the

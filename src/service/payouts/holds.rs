@@ -4,14 +4,13 @@
 
 use crate::db::{self, DbConnection};
 use crate::domain::account::Role;
-use crate::domain::ledger::Movement;
 use crate::domain::payout::ItemStatus;
-use crate::error::{AppError, stored_amount};
+use crate::error::AppError;
 use crate::service::access::Actor;
 use crate::service::access::audit::{self, Entry};
-use crate::service::payouts::ledger::{self, MoveContext};
+use crate::service::payouts::ledger;
 use crate::service::payouts::processor::settle_payout;
-use crate::service::payouts::{Change, event, payout_asset};
+use crate::service::payouts::{Change, event};
 
 const NOT_HELD: &str = "This row is not held for compliance any more; reload the page.";
 
@@ -21,7 +20,6 @@ pub fn fail_held(conn: &mut DbConnection, actor: &Actor, payout_id: i64, item_id
     let at = actor.now();
     db::write_tx(conn, |conn| {
         let payout = db::payouts::find_in_org(conn, actor.org_id, payout_id)?.ok_or(AppError::NotFound)?;
-        let asset = payout_asset(&payout)?;
         let item = db::payouts::find_item(conn, payout.id, item_id)?.ok_or(AppError::NotFound)?;
         let reason = format!(
             "Failed by {} while held for compliance: {}",
@@ -31,16 +29,8 @@ pub fn fail_held(conn: &mut DbConnection, actor: &Actor, payout_id: i64, item_id
         if !db::processor::fail_held(conn, item.id, &reason, at)? {
             return Err(AppError::Conflict(NOT_HELD.into()));
         }
-        let (amount, fee) = (stored_amount(asset, &item.amount)?, stored_amount(asset, &item.fee)?);
-        let held = amount.checked_add(fee).ok_or_else(|| AppError::Internal("item total overflow".into()))?;
-        let ctx = MoveContext {
-            org_id: payout.org_id,
-            payout_id: Some(payout.id),
-            note: "Released: a row held for compliance failed by a manager",
-            actor_user_id: Some(actor.user_id),
-            at,
-        };
-        ledger::move_funds(conn, Movement::Release, held, &ctx)?;
+        let note = "Released: a row held for compliance failed by a manager";
+        ledger::release_row(conn, &payout, &item, note, Some(actor.user_id), at)?;
         let text = format!("Line {}: {reason}", item.line);
         event(
             conn,

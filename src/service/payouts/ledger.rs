@@ -35,6 +35,24 @@ pub struct MoveContext<'a> {
     pub at: NaiveDateTime,
 }
 
+/// Releases one row's reservation (its amount and fee) back to the available balance, in the
+/// caller's write transaction: a row failed by a person, a claim nobody answered.
+pub(crate) fn release_row(
+    conn: &mut DbConnection,
+    payout: &crate::db::payouts::PayoutRow,
+    item: &crate::db::payouts::ItemRow,
+    note: &str,
+    actor_user_id: Option<i64>,
+    at: NaiveDateTime,
+) -> Result<(), AppError> {
+    let asset = super::payout_asset(payout)?;
+    let (amount, fee) =
+        (crate::error::stored_amount(asset, &item.amount)?, crate::error::stored_amount(asset, &item.fee)?);
+    let held = amount.checked_add(fee).ok_or_else(|| AppError::Internal("item total overflow".into()))?;
+    let ctx = MoveContext { org_id: payout.org_id, payout_id: Some(payout.id), note, actor_user_id, at };
+    move_funds(conn, Movement::Release, held, &ctx).map(drop)
+}
+
 /// Moves `amount` between buckets. Call inside a write transaction: the balance row and the
 /// entry change together or not at all.
 pub fn move_funds(

@@ -319,7 +319,8 @@ impl Draft {
         for (n, row) in self.rows.iter().enumerate() {
             let amount = row.amount.map(|a| a.to_string()).unwrap_or_default();
             let fee = row.amount.map(|a| self.rule.fee_for(a).to_string()).unwrap_or_default();
-            text.push_str(&format!("{}|{}|{amount}|{fee}|{}|{}\n", n + 1, row.address, row.comment, row.reference));
+            let to = row.claim_for.map_or_else(|| row.address.clone(), |p| format!("claim:{p}"));
+            text.push_str(&format!("{}|{to}|{amount}|{fee}|{}|{}\n", n + 1, row.comment, row.reference));
         }
         format!("sha256:{}", crate::crypto::sha256_hex(text.as_bytes()))
     }

@@ -542,15 +542,21 @@ pub(crate) fn settle_payout(conn: &mut DbConnection, payout: &PayoutRow, at: Nai
     let count = |s: ItemStatus| counts.iter().find(|(k, _)| k == s.as_str()).map_or(0, |(_, n)| *n as usize);
     let kind = payout.kind;
     let (completed, failed) = (count(ItemStatus::Completed), count(ItemStatus::Failed));
-    if let Some(end) = PayoutStatus::settle(kind, completed, failed, payout.item_count as usize)
+    let unclaimed = count(ItemStatus::Cancelled);
+    if let Some(end) = PayoutStatus::settle(kind, completed, failed, unclaimed, payout.item_count as usize)
         && db::payouts::cas_status(conn, payout.id, PayoutStatus::InProgress, end, at)?
     {
+        let unclaimed_note = match unclaimed {
+            0 => String::new(),
+            n => format!("; {} unclaimed, released", crate::domain::words::count(n, "claim", "claims")),
+        };
         let reason = match end {
             PayoutStatus::Completed => format!("All {completed} paid"),
             PayoutStatus::PartiallyCompleted => {
-                format!("{completed} paid, {failed} failed; the failed rows' funds are released")
+                format!("{completed} paid, {failed} failed{unclaimed_note}; the unpaid rows' funds are released")
             }
-            _ => format!("Nothing was paid; {failed} failed and the funds are released"),
+            PayoutStatus::Cancelled => "Nobody claimed it in time; the funds are released".to_owned(),
+            _ => format!("Nothing was paid; {failed} failed{unclaimed_note} and the funds are released"),
         };
         event(conn, payout.id, Change::Payout(PayoutStatus::InProgress, end), None, &reason, at)?;
     }

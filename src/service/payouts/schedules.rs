@@ -364,24 +364,7 @@ fn run_one(conn: &mut DbConnection, s: &ScheduleRow, now: NaiveDateTime) -> Resu
 
 /// Runs the scheduler on its own thread until the process ends.
 pub fn spawn(pool: db::Pool, clock: crate::clock::Clock, interval: std::time::Duration) {
-    std::thread::Builder::new()
-        .name("scheduler".into())
-        .spawn(move || {
-            loop {
-                match pool.get() {
-                    Ok(mut conn) => match run_due(&mut conn, clock.now()) {
-                        Ok(r) if r != RunReport::default() => {
-                            tracing::info!(made = r.made, failed = r.failed, "scheduler round")
-                        }
-                        Ok(_) => {}
-                        Err(e) => tracing::error!(error = %e, "scheduler round failed"),
-                    },
-                    Err(e) => tracing::error!(error = %e, "scheduler has no database connection"),
-                }
-                std::thread::sleep(interval);
-            }
-        })
-        .expect("the scheduler thread starts");
+    super::rounds::spawn("scheduler", pool, clock, interval, run_due);
 }
 
 #[cfg(test)]

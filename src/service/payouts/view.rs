@@ -160,7 +160,9 @@ fn details_now(conn: &mut DbConnection, actor: &Actor, payout_id: i64) -> Result
     let failed = items.iter().filter(|i| i.status == ItemStatus::Failed).count();
     let not_started = match payout.status {
         PayoutStatus::Pending => true,
-        PayoutStatus::InProgress => items.iter().all(|i| i.status == ItemStatus::Queued),
+        PayoutStatus::InProgress => {
+            items.iter().all(|i| matches!(i.status, ItemStatus::Queued | ItemStatus::AwaitingAddress))
+        }
         _ => false,
     };
     let can_cancel = not_started && may_cancel(actor, &row);

@@ -5,6 +5,7 @@ use chrono::NaiveDateTime;
 use super::PayeeActor;
 use crate::db::{self, DbConnection};
 use crate::domain::payee::AddressState;
+use crate::domain::payout::ItemStatus;
 use crate::error::AppError;
 use crate::service::payees::{Period, STATEMENT_PAGE_ROWS, Statement, statement_of};
 
@@ -32,6 +33,57 @@ fn words(state: AddressState, payable_from: Option<NaiveDateTime>) -> String {
         AddressState::Rejected => "Not accepted".into(),
         AddressState::Replaced => "Replaced".into(),
     }
+}
+
+/// A payment to the payee not yet ended, as they see it.
+pub struct OnItsWay {
+    pub asset: &'static crate::domain::asset::Asset,
+    pub amount: crate::domain::Amount,
+    /// In the payee's words: "Waiting for your address until …", "Being sent", …
+    pub state: String,
+    /// A claim waiting for their address: the page asks for one on this network.
+    pub needs_address: bool,
+    pub tx_hash: String,
+    pub explorer_url: String,
+    pub description: String,
+}
+
+fn payment_words(status: ItemStatus, claim_until: Option<NaiveDateTime>) -> String {
+    match status {
+        ItemStatus::AwaitingAddress => match claim_until {
+            Some(t) => format!("Waiting for your address, until {} UTC", t.format("%Y-%m-%d %H:%M")),
+            None => "Waiting for your address".into(),
+        },
+        ItemStatus::Waiting => "Being approved".into(),
+        ItemStatus::Queued | ItemStatus::Submitting => "Being sent".into(),
+        ItemStatus::Submitted => "Confirming on the network".into(),
+        ItemStatus::NeedsReview => "Being checked".into(),
+        ItemStatus::Completed => "Paid".into(),
+        ItemStatus::Failed => "Not paid".into(),
+        ItemStatus::Cancelled => "Cancelled".into(),
+    }
+}
+
+/// The payee's payments not yet ended: claims waiting for their address, rows being approved,
+/// sent or confirmed. Nothing of the organization's own figures.
+pub fn on_its_way(conn: &mut DbConnection, who: &PayeeActor) -> Result<Vec<OnItsWay>, AppError> {
+    let rows = db::claims::in_flight_of_payee(conn, who.org_id, who.payee_id)?;
+    let mut out = Vec::with_capacity(rows.len());
+    for (item, code) in rows {
+        let Some(asset) = crate::domain::asset::find(&code) else { continue };
+        let payout = db::payouts::find(conn, item.payout_id)?;
+        let tx_hash = item.tx_hash.clone().unwrap_or_default();
+        out.push(OnItsWay {
+            asset,
+            amount: crate::error::stored_amount(asset, &item.amount)?,
+            state: payment_words(item.status, item.claim_until),
+            needs_address: item.status == ItemStatus::AwaitingAddress,
+            explorer_url: if tx_hash.is_empty() { String::new() } else { asset.explorer_url(&tx_hash) },
+            tx_hash,
+            description: payout.description,
+        });
+    }
+    Ok(out)
 }
 
 /// Addresses newest first (the last 50), and the payments of the statement page.

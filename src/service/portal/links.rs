@@ -100,6 +100,21 @@ pub fn invite_in_tx(
     Ok(issued)
 }
 
+/// A link for the payee of a claim, sent with the claim's email and its reminders: an invitation
+/// made by nobody (72 hours). None when the payee cannot be written to (archived, or no email).
+pub fn claim_in_tx(
+    conn: &mut DbConnection,
+    org_id: i64,
+    payee_id: i64,
+    at: NaiveDateTime,
+) -> Result<Option<Issued>, AppError> {
+    let Some(payee) = db::payees::find_in_org(conn, org_id, payee_id)? else { return Ok(None) };
+    if payee.archived || payee.email.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(issue(conn, payee, Purpose::Invite, None, at)?))
+}
+
 /// Someone asks for a sign-in link for `email`: one link per payee with that email (in any
 /// organization), at most a few an hour each. The answer is the same whether or not any payee
 /// has the address; malformed input is named.

@@ -39,8 +39,14 @@ pub struct ItemJson {
     /// a transaction, and the signature with the instruction names this row's payment.
     pub instruction_index: Option<i32>,
     pub error: Option<String>,
-    /// The payee this row paid, when its address was a payee's approved address.
+    /// The payee this row paid, when its address was a payee's approved address (for a claim:
+    /// the payee who gives the address).
     pub payee_id: Option<i64>,
+    /// A claim: the payee gives the address (`address` is empty while `awaiting_address`).
+    pub claim: bool,
+    /// When an unanswered claim is cancelled and released (RFC 3339 UTC); null for other rows
+    /// and for claims not yet open (their payout awaits approval).
+    pub claim_until: Option<String>,
     /// Its values in the reporting currency as recorded; null for rows confirmed before values were kept.
     pub fiat: Option<ItemFiatJson>,
 }
@@ -210,6 +216,8 @@ pub fn item_json(i: ItemRow) -> ItemJson {
         instruction_index: i.instruction_index,
         error: i.error,
         payee_id: i.payee_id,
+        claim: i.claim,
+        claim_until: i.claim_until.map(rfc3339),
         fiat: None,
     }
 }
@@ -223,7 +231,8 @@ pub fn item_event_json(payout: &PayoutRow, i: &ItemRow) -> serde_json::Value {
         "asset": payout.asset,
         "item": { "id": i.id, "line": i.line, "address": i.address, "amount": i.amount, "fee": i.fee,
                   "comment": i.comment, "reference": i.reference, "status": i.status.as_str(), "tx_hash": i.tx_hash,
-                  "error": i.error },
+                  "error": i.error, "payee_id": i.payee_id, "claim": i.claim,
+                  "claim_until": i.claim_until.map(rfc3339) },
     })
 }
 

@@ -344,7 +344,7 @@ impl utoipa::Modify for BearerAuth {
     info(title = "payouts API", version = "1", description = "Single and mass cryptocurrency payouts. Amounts are decimal strings; times are RFC 3339 UTC; errors are application/problem+json."),
     paths(
         payouts::assets, payouts::balances, payouts::validate_address, payouts::quote, payouts::create,
-        payouts::list, payouts::get, payouts::approve, payouts::reject, payouts::cancel,
+        payouts::list, payouts::claims, payouts::get, payouts::approve, payouts::reject, payouts::cancel,
         payees::list, payees::create, payees::get, payees::update, payees::archive, payees::restore,
         payees::enter_address, payees::invite, payees::pending, payees::approve, payees::reject,
         schedules::schedules, schedules::create_schedule, schedules::pause_schedule, schedules::resume_schedule,

@@ -66,6 +66,12 @@ pub async fn list(state: web::Data<AppState>, Api(caller): Api, params: web::Que
     ok(StatusCode::OK, &state.run(move |conn| api::list(conn, &caller, &params)).await?)
 }
 
+#[utoipa::path(get, path = "/api/v1/claims", operation_id = "open_claims", tag = "payouts", security(("bearer" = [])), params(api::ClaimParams), responses((status = 200, description = "Claims waiting for their payees' addresses, by item id; pass the last item_id as after for the next page", body = [api::ClaimJson]), Denied, Invalid))]
+pub async fn claims(state: web::Data<AppState>, Api(caller): Api, params: web::Query<api::ClaimParams>) -> ApiResult {
+    let params = params.into_inner();
+    ok(StatusCode::OK, &state.run(move |conn| api::claims(conn, &caller, &params)).await?)
+}
+
 #[utoipa::path(get, path = "/api/v1/payouts/{id}", tag = "payouts", security(("bearer" = [])), params(("id" = i64, Path, description = "Payout id")), responses((status = 200, description = "The payout with its items", body = PayoutJson), Denied, Missing))]
 pub async fn get(state: web::Data<AppState>, Api(caller): Api, id: web::Path<i64>) -> ApiResult {
     let id = id.into_inner();

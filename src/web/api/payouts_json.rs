@@ -111,6 +111,12 @@ pub struct ItemRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(minimum = 1)]
     pub payee_id: Option<i64>,
+    /// A claim: the payee named by `payee_id` gives the address (leave `address` empty). The
+    /// payee is emailed a link; the item waits `awaiting_address` with its funds reserved and
+    /// is sent once their address is approved and payable, or is cancelled and released after
+    /// the organization's claim limit (default 30 days).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub claim: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
@@ -258,12 +264,19 @@ fn check(
     };
     errors.clone().into_result(())?;
     let (asset, kind) = (asset.expect("checked"), kind.expect("checked"));
+    // Claims' addresses come later, from their payees: only the payee is checked now.
     let addresses = crate::service::payees::addresses_for_items(
         conn,
         caller.actor.org_id,
         asset,
-        &req.items.iter().map(|i| (i.payee_id, i.address.as_str())).collect::<Vec<_>>(),
+        &req.items
+            .iter()
+            .map(|i| if i.claim { (None, "") } else { (i.payee_id, i.address.as_str()) })
+            .collect::<Vec<_>>(),
     )?;
+    let claimed: Vec<i64> = req.items.iter().filter(|i| i.claim).filter_map(|i| i.payee_id).collect();
+    let mut claim_problems =
+        crate::service::payees::claim_problems(conn, caller.actor.org_id, asset, &claimed)?.into_iter();
     let rows: Vec<Row> = req
         .items
         .iter()
@@ -276,7 +289,21 @@ fn check(
             };
             let input = RowInput { address, amount: &i.amount, comment: &i.comment, reference: &i.reference };
             // Lines count from 1, as a registry's and a stored payout's do: items[0] is line 1.
-            let mut row = Row::check(asset, n as u64 + 1, &input);
+            let line = n as u64 + 1;
+            if i.claim {
+                let input = RowInput { address: &i.address, ..input };
+                let Some(payee_id) = i.payee_id else {
+                    let mut row = Row::claim(asset, line, 0, &input);
+                    row.errors.push(Issue::new("payee_id", "A claim names the payee who gives the address."));
+                    return row;
+                };
+                let mut row = Row::claim(asset, line, payee_id, &input);
+                if let Some(problem) = claim_problems.next().flatten() {
+                    row.errors.push(Issue::new("payee_id", problem));
+                }
+                return row;
+            }
+            let mut row = Row::check(asset, line, &input);
             if let Err(message) = &addresses[n] {
                 row.errors.push(Issue::new("payee_id", message.clone()));
             }
@@ -514,4 +541,62 @@ pub fn cancel(conn: &mut DbConnection, caller: &ApiCaller, id: i64, reason: &str
 fn get_after(conn: &mut DbConnection, caller: &ApiCaller, id: i64) -> Result<PayoutJson, AppError> {
     let row = payouts::find(conn, &caller.actor, id)?;
     views::payout_json(conn, &row, true)
+}
+
+#[derive(Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ClaimParams {
+    /// Only this payee's claims.
+    #[param(minimum = 1)]
+    pub payee_id: Option<i64>,
+    /// The last `item_id` of the previous page.
+    #[param(minimum = 0)]
+    pub after: Option<i64>,
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<i64>,
+}
+
+/// A claim waiting for its payee's address.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ClaimJson {
+    pub item_id: i64,
+    pub payout_id: i64,
+    pub line: i32,
+    pub payee_id: Option<i64>,
+    pub asset: &'static str,
+    pub network: &'static str,
+    pub amount: String,
+    pub fee: String,
+    pub reference: String,
+    pub comment: String,
+    /// When it is cancelled and its funds released if still unanswered (RFC 3339 UTC).
+    pub claim_until: Option<String>,
+    /// Reminders the payee was sent so far.
+    pub reminders: i32,
+}
+
+pub fn claims(conn: &mut DbConnection, caller: &ApiCaller, params: &ClaimParams) -> Result<Vec<ClaimJson>, AppError> {
+    caller.require(Scope::Read)?;
+    let limit = params.limit.unwrap_or(100);
+    if !(1..=200).contains(&limit) {
+        return Err(FieldErrors::single("limit", "Use a limit from 1 to 200.").into());
+    }
+    let after = params.after.unwrap_or(0).max(0);
+    Ok(payouts::claims::open(conn, &caller.actor, params.payee_id, after, limit)?
+        .into_iter()
+        .map(|c| ClaimJson {
+            item_id: c.item.id,
+            payout_id: c.item.payout_id,
+            line: c.item.line,
+            payee_id: c.item.payee_id,
+            asset: c.asset.code,
+            network: c.asset.network,
+            amount: c.item.amount,
+            fee: c.item.fee,
+            reference: c.item.reference,
+            comment: c.item.comment,
+            claim_until: c.item.claim_until.map(views::rfc3339),
+            reminders: c.item.claim_reminders,
+        })
+        .collect())
 }

@@ -155,6 +155,8 @@ pub struct PolicyTemplate {
     pub payees_may_skip_proof: bool,
     /// Payees with an email get a receipt for each payment.
     pub payee_receipts: bool,
+    /// Days a payee has to answer a claim.
+    pub claim_days: i32,
 }
 
 impl PolicyTemplate {
@@ -208,6 +210,7 @@ pub(crate) async fn policy_page(
         zone,
         payees_may_skip_proof,
         payee_receipts,
+        claim_days: org.claim_days,
     };
     html(status, &page)
 }

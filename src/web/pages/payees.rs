@@ -451,6 +451,31 @@ pub async fn save_receipts(
     Ok(see_other_with_flash(&authed.ctx, "/settings/approvals", FlashKind::Success, message))
 }
 
+#[derive(Deserialize, Default)]
+pub struct ClaimDaysForm {
+    #[serde(default)]
+    claim_days: String,
+}
+
+/// How many days payees have to answer a claim.
+pub async fn save_claim_days(
+    state: web::Data<AppState>,
+    authed: Authed,
+    form: web::Form<ClaimDaysForm>,
+) -> Result<HttpResponse, AppError> {
+    let (actor, text) = (authed.actor(), form.into_inner().claim_days);
+    let saved = state.run(move |conn| crate::service::payouts::claims::set_days(conn, &actor, &text)).await;
+    match saved {
+        Ok(days) => {
+            let message =
+                format!("Payees now have {} to claim.", crate::domain::words::count(days as usize, "day", "days"));
+            Ok(see_other_with_flash(&authed.ctx, "/settings/approvals", FlashKind::Success, &message))
+        }
+        Err(AppError::Validation(errors)) => super::approvals::policy_page(&state, &authed, errors).await,
+        Err(e) => Err(e),
+    }
+}
+
 /// A CSV of payees (name, external_id, email, asset, address): all lines or none.
 pub async fn import(
     state: web::Data<AppState>,

@@ -135,13 +135,23 @@ pub async fn sign_out(
 struct HomePage {
     layout: PortalLayout,
     addresses: Vec<crate::service::portal::home::AddressLine>,
+    on_its_way: Vec<crate::service::portal::home::OnItsWay>,
+    /// A claim waits for the payee's address: the page asks for it.
+    waiting_for_address: bool,
     statement: Statement,
 }
 
 pub async fn home(state: web::Data<AppState>, authed: PayeeAuthed) -> Result<HttpResponse, AppError> {
     let who = authed.who.clone();
-    let (addresses, statement) = state.run(move |conn| crate::service::portal::home::overview(conn, &who)).await?;
-    html(StatusCode::OK, &HomePage { layout: PortalLayout::new(&authed.ctx, Some(&authed.who)), addresses, statement })
+    let ((addresses, statement), on_its_way) = state
+        .run(move |conn| {
+            use crate::service::portal::home;
+            Ok((home::overview(conn, &who)?, home::on_its_way(conn, &who)?))
+        })
+        .await?;
+    let layout = PortalLayout::new(&authed.ctx, Some(&authed.who));
+    let waiting_for_address = on_its_way.iter().any(|p| p.needs_address);
+    html(StatusCode::OK, &HomePage { layout, addresses, on_its_way, waiting_for_address, statement })
 }
 
 #[derive(Template)]
