@@ -482,9 +482,16 @@ async fn serve(db_args: DbArgs, args: ServeArgs) -> Result<(), String> {
     }
     let setup = family::Setup { pool: state.pool.clone(), clock: state.clock.clone() };
     let chains = family::connect_all(&args.chain_configs(), &setup)?;
+    let mut explorers = std::collections::HashMap::new();
     for chain in &chains {
         tracing::info!(rail = chain.rail.label(), wallet = %chain.wallet, assets = ?chain.assets, "rail ready");
+        for code in &chain.assets {
+            if let (Some(template), Some(asset)) = (&chain.explorer_tx, payouts::domain::asset::find(code)) {
+                explorers.insert(asset.code, template.clone());
+            }
+        }
     }
+    payouts::domain::asset::set_explorers(explorers);
     let mut state = state;
     state.rails = Arc::new(chains.iter().map(|c| c.rail.clone()).collect());
     spawn_session_purge(state.clone());

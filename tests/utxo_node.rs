@@ -122,3 +122,35 @@ fn regtest_addresses_are_accepted_only_once_a_regtest_node_is_connected() {
     assert_eq!(connected[0].assets, ["LTC"]);
     assert_eq!(payouts::domain::address::Address::parse(ltc, &address).unwrap().value, address);
 }
+
+/// Issue 43: a payee proves a Litecoin address with Litecoin Core's own `signmessage` (P2PKH,
+/// the "Litecoin Signed Message" magic): the proof the payee's page checks accepts it, and
+/// refuses it for another message or another address of the same wallet.
+#[test]
+fn litecoin_cores_signmessage_proves_a_legacy_address() {
+    use payouts::domain::asset::AddressFamily;
+    use payouts::domain::proof::{self, Challenge, Method};
+    let Some(node) = node_or_skip() else { return };
+    let address = node.wallet("hot", "getnewaddress", json!(["", "legacy"])).as_str().unwrap().to_owned();
+    let other = node.wallet("hot", "getnewaddress", json!(["", "legacy"])).as_str().unwrap().to_owned();
+    let challenge = |nonce| Challenge {
+        org_id: 7,
+        org_name: "Demo Company",
+        payee_id: 42,
+        payee_name: "Ada Lovelace",
+        network: "Litecoin",
+        address: &address,
+        nonce,
+        expires_at: chrono::NaiveDateTime::parse_from_str("2026-12-31 18:00:00", "%Y-%m-%d %H:%M:%S").unwrap(),
+    };
+    let message = proof::message(&challenge("5f3c9a0b1d2e4f60"));
+    let signature = node.wallet("hot", "signmessage", json!([address, message])).as_str().unwrap().to_owned();
+    assert_eq!(proof::verify(AddressFamily::Litecoin, &address, &message, &signature), Ok(Method::SignedMessage));
+    // The node agrees with itself: the check is of the same bytes.
+    assert_eq!(node.cli("verifymessage", json!([address, signature, message])).unwrap(), json!(true));
+    let another = proof::message(&challenge("0000000000000000"));
+    assert!(proof::verify(AddressFamily::Litecoin, &address, &another, &signature).is_err(), "another message");
+    assert!(proof::verify(AddressFamily::Litecoin, &other, &message, &signature).is_err(), "another address");
+    // A Bitcoin-magic check of the same signature fails: the chain's magic is part of the proof.
+    assert!(proof::verify(AddressFamily::Bitcoin, &address, &message, &signature).is_err(), "another chain's magic");
+}

@@ -78,8 +78,11 @@ impl Asset {
         })
     }
 
+    /// The transaction's page on the explorer its chain's config names, or else the asset's
+    /// usual one.
     pub fn explorer_url(&self, tx_hash: &str) -> String {
-        self.explorer_tx.replace("{tx}", tx_hash)
+        let template = EXPLORERS.get().and_then(|m| m.get(self.code)).map_or(self.explorer_tx, String::as_str);
+        template.replace("{tx}", tx_hash)
     }
 }
 
@@ -132,6 +135,33 @@ pub static ASSETS: [Asset; 15] = [
     asset("USDC_SOL", "USD Coin (Solana)", "Solana", 6, "1", Solana, "https://solscan.io/tx/{tx}"),
     asset("USDT_SOL", "Tether USD (Solana)", "Solana", 6, "1", Solana, "https://solscan.io/tx/{tx}"),
 ];
+
+/// The explorer templates the chain configs give, by asset code: set once, when the server starts
+/// (a deployment's configuration, like the assets themselves; never changed while it runs).
+static EXPLORERS: std::sync::OnceLock<std::collections::HashMap<&'static str, String>> = std::sync::OnceLock::new();
+
+/// Sets the chain configs' explorer templates (asset code → template) for this process; false
+/// when they were set already.
+pub fn set_explorers(templates: std::collections::HashMap<&'static str, String>) -> bool {
+    EXPLORERS.set(templates).is_ok()
+}
+
+/// A chain config's `explorer_tx`: an http(s) URL of at most 200 characters with one `{tx}`.
+pub fn explorer_template(text: &str) -> Result<String, String> {
+    let t = text.trim();
+    let ok = t.len() <= 200
+        && (t.starts_with("https://") || t.starts_with("http://"))
+        && t.matches("{tx}").count() == 1
+        && !t.chars().any(|c| c.is_whitespace() || c.is_control() || c == '"' || c == '<' || c == '>');
+    if !ok {
+        return Err(format!(
+            "explorer_tx must be an http(s) URL of at most 200 characters with {{tx}} once where the \
+             transaction's hash goes, like https://litecoinspace.org/tx/{{tx}}; got {:?}",
+            t.chars().take(60).collect::<String>()
+        ));
+    }
+    Ok(t.to_owned())
+}
 
 /// The asset with this code, ignoring case and surrounding spaces.
 pub fn find(code: &str) -> Option<&'static Asset> {

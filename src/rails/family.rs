@@ -26,6 +26,8 @@ pub struct Connected {
     pub assets: Vec<String>,
     /// The hot wallet's address, for the start-up log.
     pub wallet: String,
+    /// The config's explorer template for its assets' transactions, if it names one.
+    pub explorer_tx: Option<String>,
 }
 
 pub struct Family {

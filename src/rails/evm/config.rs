@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::signer::{HsmSigner, PIN_ENV, Pkcs11Settings, Signer};
 
-use crate::domain::asset::{self, AddressFamily, Asset};
+use crate::domain::asset::{self, AddressFamily, Asset, explorer_template};
 
 /// The environment variable holding the hot wallet's private key (hex), unless the file names
 /// `private_key_file`.
@@ -40,6 +40,9 @@ struct File {
     replace_after_seconds: u64,
     /// Where the key is when it is not in the server's memory.
     signer: Option<SignerFile>,
+    /// The explorer's page of a transaction, `{tx}` standing for its hash (for a test network's
+    /// explorer, or your own): the links in receipts and on pages. Default: the asset's usual one.
+    explorer_tx: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -95,6 +98,7 @@ pub struct EvmConfig {
     pub batch_contract: Option<Address>,
     pub batch_rows: usize,
     pub replace_after: chrono::Duration,
+    pub explorer_tx: Option<String>,
 }
 
 impl std::fmt::Debug for EvmConfig {
@@ -167,6 +171,12 @@ impl EvmConfig {
             batch_contract,
             batch_rows,
             replace_after: chrono::Duration::seconds(file.replace_after_seconds.clamp(1, 86_400) as i64),
+            explorer_tx: file
+                .explorer_tx
+                .as_deref()
+                .map(explorer_template)
+                .transpose()
+                .map_err(|e| format!("{}: {e}", path.display()))?,
         })
     }
 }

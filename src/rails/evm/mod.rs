@@ -61,10 +61,11 @@ fn unavailable(e: impl std::fmt::Display) -> RailError {
 /// `private_key_file`, its PKCS#11 signer, or [`config::KEY_ENV`].
 pub fn connect_file(file: &std::path::Path, setup: &super::family::Setup) -> Result<super::family::Connected, String> {
     let config = EvmConfig::load(file, std::env::var(config::KEY_ENV).ok())?;
+    let explorer_tx = config.explorer_tx.clone();
     let rail = EvmRail::connect(config, setup.pool.clone())?.with_clock(setup.clock.clone());
     rail.check_batch_contract().map_err(|e| format!("{}: {e}", file.display()))?;
     let (assets, wallet) = (rail.asset_codes(), rail.wallet().to_checksum(None));
-    Ok(super::family::Connected { rail: std::sync::Arc::new(rail), assets, wallet })
+    Ok(super::family::Connected { rail: std::sync::Arc::new(rail), assets, wallet, explorer_tx })
 }
 
 impl EvmRail {

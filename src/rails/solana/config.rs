@@ -10,7 +10,7 @@ use ed25519_dalek::SigningKey;
 use serde::Deserialize;
 
 use crate::domain::address::Address;
-use crate::domain::asset::{self, AddressFamily, Asset};
+use crate::domain::asset::{self, AddressFamily, Asset, explorer_template};
 
 /// The environment variable holding the keypair (the Solana CLI's JSON array of 64 numbers),
 /// unless the file names `keypair_file`.
@@ -32,6 +32,9 @@ struct File {
     #[serde(default = "default_true")]
     create_token_accounts: bool,
     assets: BTreeMap<String, AssetFile>,
+    /// The explorer's page of a transaction, `{tx}` standing for its hash (for a test network's
+    /// explorer, or your own): the links in receipts and on pages. Default: the asset's usual one.
+    explorer_tx: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -80,6 +83,7 @@ pub struct SolanaConfig {
     pub max_priority_fee_micro_lamports: u64,
     pub create_token_accounts: bool,
     pub assets: Vec<(&'static Asset, Payment)>,
+    pub explorer_tx: Option<String>,
 }
 
 impl std::fmt::Debug for SolanaConfig {
@@ -154,6 +158,12 @@ impl SolanaConfig {
             max_priority_fee_micro_lamports: file.max_priority_fee_micro_lamports,
             create_token_accounts: file.create_token_accounts,
             assets,
+            explorer_tx: file
+                .explorer_tx
+                .as_deref()
+                .map(explorer_template)
+                .transpose()
+                .map_err(|e| format!("{}: {e}", path.display()))?,
         })
     }
 }

@@ -54,11 +54,12 @@ pub(super) fn unavailable(e: impl std::fmt::Display) -> RailError {
 /// file it names or [`KEY_ENV`], each token's mint checked on chain.
 pub fn connect_file(file: &std::path::Path, setup: &Setup) -> Result<Connected, String> {
     let config = SolanaConfig::load(file, std::env::var(KEY_ENV).ok())?;
+    let explorer_tx = config.explorer_tx.clone();
     let rail = SolanaRail::connect(config, setup.pool.clone(), setup.clock.clone())
         .map_err(|e| format!("{}: {e}", file.display()))?;
     let wallet = format!("wallet {} on {}", rail.config.wallet(), rail.config.rpc_url);
     let assets = rail.config.assets.iter().map(|(a, _)| a.code.to_owned()).collect();
-    Ok(Connected { assets, wallet, rail: Arc::new(rail) })
+    Ok(Connected { assets, wallet, rail: Arc::new(rail), explorer_tx })
 }
 
 impl SolanaRail {

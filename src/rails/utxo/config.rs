@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::domain::asset::{self, Asset};
+use crate::domain::asset::{self, Asset, explorer_template};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -46,6 +46,9 @@ struct File {
     /// Outputs per transaction; a mass payout above it goes out in several.
     #[serde(default = "default_max_outputs")]
     max_outputs: usize,
+    /// The explorer's page of a transaction, `{tx}` standing for its hash (for a test network's
+    /// explorer, or your own): the links in receipts and on pages. Default: the asset's usual one.
+    explorer_tx: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -168,6 +171,7 @@ pub struct UtxoConfig {
     pub asset: &'static Asset,
     pub dust_limit_sat: u64,
     pub max_outputs: usize,
+    pub explorer_tx: Option<String>,
 }
 
 impl UtxoConfig {
@@ -230,6 +234,12 @@ impl UtxoConfig {
             asset,
             dust_limit_sat: file.dust_limit_sat,
             max_outputs: file.max_outputs,
+            explorer_tx: file
+                .explorer_tx
+                .as_deref()
+                .map(explorer_template)
+                .transpose()
+                .map_err(|e| format!("{shown}: {e}"))?,
         })
     }
 }
@@ -254,6 +264,9 @@ mod tests {
         assert_eq!((c.asset.code, c.network, c.confirmations, c.fee_target_blocks), ("LTC", Network::Main, 6, 6));
         assert_eq!((c.dust_limit_sat, c.max_outputs, c.rpc_url.as_str()), (546, 1000, "http://127.0.0.1:9332"));
         assert!(matches!(c.credentials, Credentials::Cookie(_)));
+        assert_eq!(c.explorer_tx, None);
+        let own = GOOD.replace("\"wallet\"", "\"explorer_tx\": \"https://explorer.example/ltc/tx/{tx}\", \"wallet\"");
+        assert_eq!(load(&own).unwrap().explorer_tx.as_deref(), Some("https://explorer.example/ltc/tx/{tx}"));
     }
 
     #[test]
@@ -270,6 +283,8 @@ mod tests {
                 GOOD.replace("\"max_fee_rate_sat_vb\"", "\"fallback_fee_rate_sat_vb\": 60, \"max_fee_rate_sat_vb\""),
                 "between 1",
             ),
+            (GOOD.replace("\"wallet\"", "\"explorer_tx\": \"https://x.example/tx/\", \"wallet\""), "with {tx} once"),
+            (GOOD.replace("\"wallet\"", "\"explorer_tx\": \"javascript:{tx}\", \"wallet\""), "an http(s) URL"),
         ];
         for (json, why) in cases {
             let e = load(&json).unwrap_err();

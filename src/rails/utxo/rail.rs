@@ -46,7 +46,8 @@ pub fn connect_file(file: &std::path::Path, setup: &Setup) -> Result<Connected, 
     let rail = UtxoRail::new(node, setup.pool.clone(), setup.clock.clone())?;
     rail.relock().map_err(|e| format!("{}: {e}", file.display()))?;
     let wallet = format!("wallet {:?} on {}", rail.node.config.wallet, rail.node.config.rpc_url);
-    Ok(Connected { assets: vec![rail.node.config.asset.code.to_owned()], wallet, rail: Arc::new(rail) })
+    let explorer_tx = rail.node.config.explorer_tx.clone();
+    Ok(Connected { assets: vec![rail.node.config.asset.code.to_owned()], wallet, rail: Arc::new(rail), explorer_tx })
 }
 
 const FUNDING_LABEL: &str = "payouts funding";
