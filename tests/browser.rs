@@ -965,7 +965,8 @@ async fn invitation(page: Page, mail: &MailServer, who: String) -> Outcome {
 /// Story 11, on a phone: an accountant adds a payee with an email and invites them to their own
 /// page; the payee opens the emailed link, gives an ETH address and pastes the signature their
 /// wallet made (eth-account's `personal_sign`); a manager sees the address is proven and
-/// approves it; the payee's page says so.
+/// approves it (an admin having turned receipts on); a payout to the address is approved and paid;
+/// the payee reads the emailed receipt, signs in from it and sees the payment on their page.
 async fn payee_proves_address(page: Page, mail: &MailServer, who: String) -> Outcome {
     let signers = common::signers::Signers::find().ok_or("the independent signers are missing")?;
     page.sign_in("accountant@demo.local").await?;
@@ -1008,11 +1009,58 @@ async fn payee_proves_address(page: Page, mail: &MailServer, who: String) -> Out
     page.click("Sign out").await?;
     page.wait_text("You are signed out").await?;
 
+    // An admin turns receipts on and lets approved addresses be paid at once (no cooling-off).
+    page.sign_in("admin@demo.local").await?;
+    page.goto("/settings/approvals").await?;
+    page.fill("Cooling-off period after approval (hours)", "0").await?;
+    page.click("Save cooling-off period").await?;
+    page.wait_text("Approved payee addresses now wait").await?;
+    page.click_xpath("//label[contains(normalize-space(.), 'Email payees a receipt')]", "the receipts box").await?;
+    page.click("Save receipts").await?;
+    page.wait_text("Payees with an email now get a receipt").await?;
+    page.sign_out().await?;
+
     page.sign_in("manager@demo.local").await?;
     page.goto("/approvals").await?;
     page.wait_text("the payee, ownership proven (EIP-191 signature)").await?;
     page.click("Approve address for Story Eleven").await?;
     page.wait_text(&format!("Approved {address}")).await?;
+    page.sign_out().await?;
+
+    // The accountant pays the proven address; a manager approves; the network pays it.
+    page.sign_in("accountant@demo.local").await?;
+    page.goto("/payouts/new/single").await?;
+    page.choose("Payout currency", "ETH").await?;
+    page.fill("Payout amount", "0.01").await?;
+    page.fill("Payout description", "Story 11 fee").await?;
+    page.fill("Destination address", &address).await?;
+    page.click("Review payout").await?;
+    let details = confirm(&page).await?;
+    approve_as_manager(&page, &details).await?;
+    page.wait_text("Completed").await?;
+    page.sign_out().await?;
+
+    // The payee reads the receipt, follows it to their page and sees the payment there.
+    let sign_in = emailed_link(mail, &who, "Payment received: 0.01 ETH from Demo Company", "/payee/sign-in").await?;
+    let receipt =
+        mail.to(&who).into_iter().rev().find(|m| m.subject.starts_with("Payment received")).ok_or("no receipt")?;
+    for part in ["Story 11 fee", &address, "See it on the network: https://etherscan.io/tx/0x"] {
+        if !receipt.text.contains(part) {
+            return Err(format!("the receipt does not say {part:?}: {}", receipt.text));
+        }
+    }
+    if receipt.text.contains("service fee") || receipt.text.contains("Service fee") {
+        return Err("the receipt shows the organization's fee".into());
+    }
+    page.goto(&sign_in).await?;
+    page.fill("Email", &who).await?;
+    page.click("Email me a sign-in link").await?;
+    let link = emailed_link(mail, &who, "Your sign-in link", "/payee/link/").await?;
+    page.goto(&link).await?;
+    page.click("Continue to my page").await?;
+    page.wait_text("Payments received").await?;
+    page.wait_text("Story 11 fee").await?;
+    page.wait_text("0.01 ETH").await?;
     Ok(())
 }
 
