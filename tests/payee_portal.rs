@@ -523,3 +523,41 @@ async fn a_paid_row_sends_its_payee_one_receipt_where_the_organization_enables_i
         assert!(receipts("accountant@demo.local").is_empty(), "[{backend:?}]");
     }
 }
+
+#[actix_web::test]
+async fn a_payee_import_invites_the_lines_that_ask_for_it() {
+    for backend in backends() {
+        let args = payouts::config::ServeArgs {
+            smtp_url: Some("smtp://127.0.0.1:2525?tls=none".into()),
+            ..payouts::config::ServeArgs::default()
+        };
+        let app = TestApp::start_with(backend, payouts::Config::from_args(&args).unwrap()).await;
+        let mut staff = app.client().await;
+        staff.login("accountant@demo.local", "demo").await;
+        staff.get("/payees").await;
+        let invitations = |to: &str| {
+            db::outbox::to_recipient(&mut app.conn(), to)
+                .unwrap()
+                .into_iter()
+                .filter(|m| m.kind == "payee_invitation")
+                .count()
+        };
+
+        // A bad value, and an invitation with nowhere to go, are named by line and column.
+        let bad = "name,email,invite\nAda,ada@example.com,maybe\nGrace,,yes\n";
+        let res = staff.upload("/payees/import", "payees.csv", bad.as_bytes()).await;
+        assert_eq!(res.status, StatusCode::SEE_OTHER, "[{backend:?}]");
+        let page = staff.get("/payees").await;
+        assert!(page.body.contains("Line 2, column invite: write yes or no."), "[{backend:?}] {}", page.body);
+        assert!(page.body.contains("Line 3, column invite: the invitation goes to"), "[{backend:?}]");
+        assert_eq!(invitations("ada@example.com"), 0, "[{backend:?}] nothing imported, nobody invited");
+
+        let good = "name,external_id,email,invite\nAda,E1,ada@example.com,yes\nGrace,E2,grace@example.com,no\n\
+                    Linus,E3,linus@example.com,\n";
+        staff.upload("/payees/import", "payees.csv", good.as_bytes()).await;
+        let page = staff.get("/payees").await;
+        assert!(page.body.contains("1 of 1 invited to their own page by email"), "[{backend:?}] {}", page.body);
+        assert_eq!(invitations("ada@example.com"), 1, "[{backend:?}]");
+        assert_eq!(invitations("grace@example.com") + invitations("linus@example.com"), 0, "[{backend:?}]");
+    }
+}

@@ -17,7 +17,7 @@ pub const MAX_IMPORT_ROWS: usize = 5_000;
 /// Problems listed in one answer; the rest are counted.
 const MAX_LISTED: usize = 20;
 
-const COLUMNS: [&str; 6] = ["name", "external_id", "email", "asset", "address", "tags"];
+const COLUMNS: [&str; 7] = ["name", "external_id", "email", "asset", "address", "tags", "invite"];
 
 /// One checked line of an import.
 #[derive(Debug, Clone)]
@@ -28,6 +28,9 @@ pub struct ImportRow {
     pub has_tags: bool,
     /// The asset and canonical address, when the line gives one.
     pub address: Option<(&'static Asset, String)>,
+    /// `invite` is yes: the payee is invited to their own page (at the line's email) once the
+    /// import is in.
+    pub invite: bool,
 }
 
 /// What an import did.
@@ -37,6 +40,8 @@ pub struct Imported {
     pub updated: usize,
     /// Addresses entered, each pending a manager's approval.
     pub addresses: usize,
+    /// The payees whose lines ask for an invitation to their own page, once each.
+    pub to_invite: Vec<i64>,
 }
 
 /// Reads and checks a file; any problem refuses the whole file with every problem's line and
@@ -120,7 +125,20 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<ImportRow>, FieldErrors> {
                 },
             },
         };
-        rows.push(ImportRow { line, form, has_tags: column("tags").is_some(), address });
+        let invite = match cell("invite").trim().to_ascii_lowercase().as_str() {
+            "" | "no" | "false" | "0" => false,
+            "yes" | "true" | "1" => true,
+            _ => {
+                problems.push(format!("Line {line}, column invite: write yes or no."));
+                false
+            }
+        };
+        if invite && form.email.trim().is_empty() {
+            problems.push(format!(
+                "Line {line}, column invite: the invitation goes to the payee's email; give it in column email."
+            ));
+        }
+        rows.push(ImportRow { line, form, has_tags: column("tags").is_some(), address, invite });
     }
     if rows.is_empty() && problems.is_empty() {
         return Err(fail("The file has no payees below its header.".into()));
@@ -232,6 +250,9 @@ pub fn import(conn: &mut DbConnection, actor: &Actor, bytes: &[u8]) -> Result<Im
                 }
             };
             by_key.insert(key, id);
+            if row.invite && !done.to_invite.contains(&id) {
+                done.to_invite.push(id);
+            }
             if let Some((a, address)) = &row.address {
                 let payee = db::payees::lock_in_org(conn, actor.org_id, id)?.ok_or(AppError::NotFound)?;
                 if crate::service::payees::enter_checked_address(conn, actor, &payee, a, address, at)?.1 {

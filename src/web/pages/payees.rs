@@ -494,17 +494,38 @@ pub async fn import(
         }
         Err(e) => return Err(e),
     };
-    let actor = authed.actor();
-    match state.run(move |conn| crate::service::payees::csv::import(conn, &actor, &bytes)).await {
-        Ok(done) => Ok(see_other_with_flash(
-            &authed.ctx,
-            "/payees",
-            FlashKind::Success,
-            &format!(
+    let (actor, notifier) = (authed.actor(), state.notifier());
+    let mails = notifier.mail;
+    let imported = state
+        .run(move |conn| {
+            let done = crate::service::payees::csv::import(conn, &actor, &bytes)?;
+            // The import is in; each invitation is its own (one that cannot go is counted). Without
+            // email a link would have nowhere to go: they are invited from their pages then.
+            let invited = done
+                .to_invite
+                .iter()
+                .filter(|_| notifier.mail)
+                .filter(|id| crate::service::outbound::links::invite_payee(conn, &notifier, &actor, **id).is_ok())
+                .count();
+            Ok((done, invited))
+        })
+        .await;
+    match imported {
+        Ok((done, invited)) => {
+            let mut text = format!(
                 "Imported: {} added, {} updated, {} address(es) entered; a manager other than you approves each address before it can be paid.",
                 done.created, done.updated, done.addresses
-            ),
-        )),
+            );
+            if !done.to_invite.is_empty() {
+                text.push_str(&format!(
+                    " {} of {} invited to their own page{}.",
+                    invited,
+                    done.to_invite.len(),
+                    if mails { " by email" } else { " (this server sends no email: invite them from their pages)" }
+                ));
+            }
+            Ok(see_other_with_flash(&authed.ctx, "/payees", FlashKind::Success, &text))
+        }
         Err(AppError::Validation(e)) => {
             let message = e.iter().map(|(_, m)| m).collect::<Vec<_>>().join(" ");
             Ok(see_other_with_flash(
