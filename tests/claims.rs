@@ -83,6 +83,13 @@ async fn a_claim_waits_for_its_payees_address_and_is_paid_once_when_that_address
                 .unwrap();
         assert_eq!(reserved.available.checked_add(debit), Some(before.available), "[{backend:?}]");
 
+        // The staff's page says who gives the address, and until when.
+        let mut staff = app.client().await;
+        staff.login("accountant@demo.local", "demo").await;
+        let page = staff.get(&format!("/payouts/{payout_id}")).await;
+        assert!(page.body.contains("Claim: the payee gives the address by"), "[{backend:?}]");
+        assert!(page.body.contains("Awaiting the payee"), "[{backend:?}] the row's status");
+
         // The open claims, by API.
         let open = json_of(&client.send(api_request("GET", "/api/v1/claims", &key, None)).await);
         assert_eq!(open.as_array().unwrap().len(), 1, "[{backend:?}] {open}");
