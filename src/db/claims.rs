@@ -11,19 +11,34 @@ use crate::domain::payout::ItemStatus;
 
 const AWAITING: &str = "awaiting_address";
 
-/// A payout's claims still waiting for approval start waiting for the payee's address; they
-/// lapse at `until`. Returns their ids.
-pub fn open_waiting(
-    conn: &mut DbConnection,
-    payout_id: i64,
-    until: NaiveDateTime,
-    at: NaiveDateTime,
-) -> DbResult<Vec<i64>> {
-    let mine = i::payout_id.eq(payout_id).and(i::claim.eq(true));
-    diesel::update(i::payout_items.filter(mine.and(i::status.eq(ItemStatus::Waiting.as_str()))))
-        .set((i::status.eq(AWAITING), i::claim_until.eq(Some(until)), i::updated_at.eq(at)))
-        .execute(conn)?;
-    i::payout_items.filter(mine.and(i::status.eq(AWAITING))).select(i::id).order(i::id).load(conn)
+/// A payout's claims still waiting for its approval (or, at creation, its start).
+pub fn waiting(conn: &mut DbConnection, payout_id: i64) -> DbResult<Vec<i64>> {
+    i::payout_items
+        .filter(i::payout_id.eq(payout_id).and(i::claim.eq(true)).and(i::status.eq(ItemStatus::Waiting.as_str())))
+        .select(i::id)
+        .order(i::id)
+        .load(conn)
+}
+
+/// A payout's claims waiting for their payees' addresses.
+pub fn open_of_payout(conn: &mut DbConnection, payout_id: i64) -> DbResult<Vec<i64>> {
+    i::payout_items
+        .filter(i::payout_id.eq(payout_id).and(i::claim.eq(true)).and(i::status.eq(AWAITING)))
+        .select(i::id)
+        .order(i::id)
+        .load(conn)
+}
+
+/// Those claims start waiting for their payees' addresses; they lapse at `until`.
+pub fn open(conn: &mut DbConnection, ids: &[i64], until: NaiveDateTime, at: NaiveDateTime) -> DbResult<usize> {
+    let mut n = 0;
+    for chunk in ids.chunks(super::processor::IDS_PER_STATEMENT) {
+        n +=
+            diesel::update(i::payout_items.filter(i::id.eq_any(chunk).and(i::status.eq(ItemStatus::Waiting.as_str()))))
+                .set((i::status.eq(AWAITING), i::claim_until.eq(Some(until)), i::updated_at.eq(at)))
+                .execute(conn)?;
+    }
+    Ok(n)
 }
 
 /// Open claims that have lapsed, the oldest first.

@@ -207,7 +207,7 @@ fn start(
         return Err(AppError::Conflict("Another decision on this payout came first; reload the page.".into()));
     }
     // Claims first: they wait for their payees' addresses, the rest go to the processor.
-    super::claims::opened(conn, payout.id, at)?;
+    super::claims::opened(conn, payout.org_id, payout.id, at)?;
     db::payouts::set_items_status(conn, payout.id, ItemStatus::Waiting, ItemStatus::Queued, at)?;
     event(
         conn,

@@ -50,12 +50,22 @@ pub(crate) fn until(conn: &mut DbConnection, org_id: i64, at: NaiveDateTime) -> 
     Ok(at + chrono::Duration::days(days.into()))
 }
 
-/// A payout's claims start waiting for their payees' addresses (at creation without approval, or
-/// when the approval completes): each told as a row event, which asks the payee by email.
-pub(crate) fn opened(conn: &mut DbConnection, payout_id: i64, at: NaiveDateTime) -> Result<(), AppError> {
-    let payout = db::payouts::find(conn, payout_id)?;
-    let lapses = until(conn, payout.org_id, at)?;
-    let ids = db::claims::open_waiting(conn, payout_id, lapses, at)?;
+/// A payout's claims start waiting for their payees' addresses when its approval completes: each
+/// told as a row event, which asks the payee by email. One statement when it has none.
+pub(crate) fn opened(conn: &mut DbConnection, org_id: i64, payout_id: i64, at: NaiveDateTime) -> Result<(), AppError> {
+    let ids = db::claims::waiting(conn, payout_id)?;
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let lapses = until(conn, org_id, at)?;
+    db::claims::open(conn, &ids, lapses, at)?;
+    super::announce::items(conn, payout_id, &ids, at)
+}
+
+/// A payout created without approval: its claims are already waiting for their payees (written
+/// so), each told as a row event.
+pub(crate) fn created(conn: &mut DbConnection, payout_id: i64, at: NaiveDateTime) -> Result<(), AppError> {
+    let ids = db::claims::open_of_payout(conn, payout_id)?;
     super::announce::items(conn, payout_id, &ids, at)
 }
 

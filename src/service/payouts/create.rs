@@ -262,7 +262,7 @@ pub(crate) fn create_in_tx(
     // Told in the same transaction: no event is lost on a crash.
     let told = super::announce::created(conn, &payout, at)?;
     if claim_until.is_some() && claim_status == ItemStatus::AwaitingAddress {
-        super::claims::opened(conn, payout.id, at)?;
+        super::claims::created(conn, payout.id, at)?;
     }
     if !lookalikes.is_empty() {
         super::announce::lookalikes_acknowledged(conn, &payout, actor, &lookalikes, at)?;
