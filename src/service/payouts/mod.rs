@@ -1,5 +1,6 @@
 //! Payouts owns the payout lifecycle: create, review and quote, drafts and the registry upload,
-//! approvals and the approval policy, schedules, processing and the ledger, the dashboard figures.
+//! approvals and the approval policy, schedules, claims, processing and the ledger, the dashboard
+//! figures.
 //! It may use `payees` and `access`.
 
 mod announce;
