@@ -312,6 +312,39 @@ async fn claims_name_what_is_wrong_wait_for_approval_and_can_be_cancelled() {
         notify(&app);
         assert_eq!(claim_mails(&app, "ada@example.com").len(), 1, "[{backend:?}] asked once approved");
 
+        // The same from the browser: the payee's page offers "Pay by claim"; the form and the
+        // review say who gives the address; Confirm makes the claim, waiting for approval.
+        let mut staff = app.client().await;
+        staff.login("accountant@demo.local", "demo").await;
+        let page = staff.get(&format!("/payees/{ada}")).await;
+        assert!(page.body.contains(&format!("/payouts/new/single?claim_for={ada}")), "[{backend:?}]");
+        let page = staff.get(&format!("/payouts/new/single?claim_for={ada}")).await;
+        assert!(page.body.contains("Paid by claim to Ada Lovelace"), "[{backend:?}] {}", page.body);
+        let ada_text = ada.to_string();
+        let fields = [
+            ("asset", "USDT_TRC20"),
+            ("amount", "7"),
+            ("description", "Bounty by form"),
+            ("claim_for", ada_text.as_str()),
+        ];
+        let review = staff.post_form("/payouts/new/single", &fields).await;
+        assert_eq!(review.status, StatusCode::OK, "[{backend:?}] {}", review.body);
+        assert!(review.body.contains("Given by Ada Lovelace by claim"), "[{backend:?}]");
+        let token = common::hidden_field(&review.body, "token").unwrap();
+        let digest = common::hidden_field(&review.body, "digest").unwrap();
+        let mut confirm = vec![("token", token.as_str()), ("digest", digest.as_str())];
+        confirm.extend_from_slice(&fields);
+        let by_form = common::payout_id_of(&staff.post_form("/payouts/new/single/confirm", &confirm).await);
+        let row = db::payouts::items(&mut app.conn(), by_form).unwrap().remove(0);
+        assert_eq!((row.claim, row.payee_id, row.status.as_str()), (true, Some(ada), "waiting"), "[{backend:?}]");
+        assert_eq!(row.address, "", "[{backend:?}]");
+        // A payee without an email cannot be asked: named on the form, nothing made.
+        let nobody = no_email.to_string();
+        let fields = [("asset", "USDT_TRC20"), ("amount", "7"), ("description", "x"), ("claim_for", nobody.as_str())];
+        let refused = staff.post_form("/payouts/new/single", &fields).await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "[{backend:?}]");
+        assert!(refused.body.contains("has no email"), "[{backend:?}]");
+
         // Not started paying: the creator may cancel it, and its funds are released.
         let before = usdt(&app);
         let accountant = actor(&app, "accountant@demo.local");

@@ -89,6 +89,31 @@ pub struct SinglePayoutForm {
     /// The rate the review converted a fiat amount at (a hidden field of the review).
     #[serde(default)]
     pub rate: String,
+    /// A claim: the id of the payee who gives the address (from their page's "Pay by claim");
+    /// `address` is then ignored.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub claim_for: String,
+}
+
+/// The payee a claim form names, as the form and the review show them.
+pub struct ClaimFor {
+    pub id: i64,
+    pub name: String,
+    pub email: String,
+    /// Days they have to give an address, by the organization's limit now.
+    pub days: i32,
+}
+
+/// The payee named by a single form's `claim_for`, when it names one of the organization's.
+pub fn claim_for(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    form: &SinglePayoutForm,
+) -> Result<Option<ClaimFor>, AppError> {
+    let Ok(id) = form.claim_for.trim().parse::<i64>() else { return Ok(None) };
+    let Some(p) = crate::db::payees::find_in_org(conn, actor.org_id, id)? else { return Ok(None) };
+    let days = crate::db::orgs::find(conn, actor.org_id)?.claim_days;
+    Ok(Some(ClaimFor { id: p.id, name: p.name, email: p.email, days }))
 }
 
 pub(super) fn enabled_asset(
@@ -119,7 +144,28 @@ pub fn check_single(conn: &mut DbConnection, actor: &Actor, form: &SinglePayoutF
     let fiat = fiat_amount(conn, actor, asset, form, &mut errors)?;
     let crypto_text = fiat.as_ref().map(|(amount, _)| amount.to_string());
     let amount_text = crypto_text.as_deref().unwrap_or(&form.amount);
-    let row = Row::check(asset, 1, &RowInput { address: &form.address, amount: amount_text, ..Default::default() });
+    let claim = match form.claim_for.trim() {
+        "" => None,
+        text => match text.parse::<i64>() {
+            Ok(id) => Some(id),
+            Err(_) => {
+                errors.add("address", "This claim names no payee of yours; start it again from the payee's page.");
+                None
+            }
+        },
+    };
+    let row = match claim {
+        Some(id) => {
+            let input = RowInput { amount: amount_text, ..Default::default() };
+            let mut row = Row::claim(asset, 1, id, &input);
+            if let Some(problem) = crate::service::payees::claim_problems(conn, actor.org_id, asset, &[id])?.remove(0) {
+                errors.add("address", problem);
+            }
+            row.errors.retain(|i| i.column != "address");
+            row
+        }
+        None => Row::check(asset, 1, &RowInput { address: &form.address, amount: amount_text, ..Default::default() }),
+    };
     for issue in &row.errors {
         errors.add(issue.column, issue.message.clone());
     }
@@ -127,9 +173,12 @@ pub fn check_single(conn: &mut DbConnection, actor: &Actor, form: &SinglePayoutF
         errors.add("description", e);
     }
     errors.into_result(())?;
-    // Said on the form already; the create's transaction checks both again.
-    crate::service::compliance::refuse_listed(conn, &[(1, row.address.as_str())], actor.now())?;
-    crate::service::payees::check_payable(conn, actor.org_id, asset, &[(1, row.address.as_str())], actor.now())?;
+    // Said on the form already; the create's transaction checks both again. A claim's address
+    // comes later, from the payee, through the book's change control and screening.
+    if row.claim_for.is_none() {
+        crate::service::compliance::refuse_listed(conn, &[(1, row.address.as_str())], actor.now())?;
+        crate::service::payees::check_payable(conn, actor.org_id, asset, &[(1, row.address.as_str())], actor.now())?;
+    }
     let draft = price(conn, actor, PayoutKind::Single, asset, form.description.trim(), vec![row])?;
     Ok(Draft { fiat: fiat.map(|(_, pricing)| pricing), ..draft })
 }

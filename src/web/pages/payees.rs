@@ -105,6 +105,8 @@ pub struct DetailsTemplate {
     pub layout: Layout,
     pub d: PayeeDetails,
     pub can_manage: bool,
+    /// May pay them by claim (creates payouts).
+    pub can_pay: bool,
     pub form: PayeeForm,
     pub errors: FieldErrors,
     pub address_form: AddressForm,
@@ -177,6 +179,7 @@ async fn details_page(
             layout: Layout::new(&authed.ctx, "/payees"),
             d,
             can_manage: payees::can_manage(authed.user.role),
+            can_pay: authed.user.role.can_create_payouts(),
             form,
             errors,
             address_form,

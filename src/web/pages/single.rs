@@ -49,6 +49,8 @@ pub struct SingleTemplate {
     /// Enabled assets with no current rate in the reporting currency: amounts for them cannot
     /// be typed in it, and the form says so before the review.
     pub unpriced: Vec<&'static str>,
+    /// A claim: the payee who gives the address.
+    pub claim: Option<payouts::ClaimFor>,
 }
 
 /// The enabled assets without a current rate in the organization's reporting currency.
@@ -77,8 +79,10 @@ async fn single_form(
     let actor = authed.actor();
     actor.require(crate::domain::account::Role::can_create_payouts)?;
     let now = state.clock.now();
-    let (assets, available, reporting, unpriced) = state
+    let f = form.clone();
+    let (assets, available, reporting, unpriced, claim) = state
         .run(move |conn| {
+            let claim = payouts::claim_for(conn, &actor, &f)?;
             let reporting = crate::service::valuation::rates::reporting(conn, actor.org_id)?.currency.code;
             let assets = org_settings::enabled_assets(conn, actor.org_id)?;
             let unpriced = unpriced(conn, actor.org_id, &assets, now)?;
@@ -89,13 +93,13 @@ async fn single_form(
                     .map(|l| l.balance.available)
                     .filter(|a| !a.is_zero())
                     .collect();
-            Ok((assets, available, reporting, unpriced))
+            Ok((assets, available, reporting, unpriced, claim))
         })
         .await?;
     let admins = if available.is_empty() { super::admins_of(state, authed).await } else { Vec::new() };
     let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
     let layout = Layout::new(&authed.ctx, "/payouts");
-    html(status, &SingleTemplate { layout, form, errors, assets, available, admins, reporting, unpriced })
+    html(status, &SingleTemplate { layout, form, errors, assets, available, admins, reporting, unpriced, claim })
 }
 
 /// The form, filled with the query's values when coming back from the review ("Edit").
@@ -224,6 +228,8 @@ pub struct ReviewTemplate {
     pub admins: Vec<String>,
     /// Lookalike rows confirmed without their acknowledgement.
     pub lookalike_errors: FieldErrors,
+    /// A claim: the payee who gives the address.
+    pub claim: Option<payouts::ClaimFor>,
 }
 
 /// The review pages' pay day field: typed in the organization's time zone.
@@ -261,6 +267,8 @@ async fn review(
     let edit_query = serde_urlencoded::to_string(&form).unwrap_or_default();
     let ask = draft.quote.sufficient == Some(false) || !draft.over_limits.is_empty();
     let admins = if ask { super::admins_of(state, authed).await } else { Vec::new() };
+    let (actor, f) = (authed.actor(), form.clone());
+    let claim = state.run(move |conn| payouts::claim_for(conn, &actor, &f)).await?;
     let layout = Layout::new(&authed.ctx, "/payouts");
     let page = ReviewTemplate {
         layout,
@@ -274,6 +282,7 @@ async fn review(
         pay_day,
         admins,
         lookalike_errors,
+        claim,
     };
     html(status, &page)
 }
@@ -292,7 +301,9 @@ pub async fn single_review(
         .run(move |conn| {
             let draft = payouts::check_single(conn, &actor, &f)?;
             let creates = crate::service::access::org_settings::creates_token_accounts(conn, actor.org_id)?;
-            let fee = draft.rows.first().and_then(|r| app.network_fee(draft.asset, &[r.address.as_str()], creates));
+            // A claim has no address to estimate a transfer to yet.
+            let to = draft.rows.first().filter(|r| r.claim_for.is_none());
+            let fee = to.and_then(|r| app.network_fee(draft.asset, &[r.address.as_str()], creates));
             let flags = single_flags(conn, &actor, &draft)?;
             let zone = crate::service::payouts::schedules::org_zone(conn, actor.org_id)?;
             Ok((draft, fee, flags, zone))
@@ -412,6 +423,7 @@ pub async fn single_confirm(
 }
 
 fn single_flags(conn: &mut crate::db::DbConnection, actor: &Actor, draft: &Draft) -> Result<AddressFlags, AppError> {
-    let rows: Vec<(u64, &str)> = draft.rows.iter().map(|r| (r.line, r.address.as_str())).collect();
+    let rows: Vec<(u64, &str)> =
+        draft.rows.iter().filter(|r| r.claim_for.is_none()).map(|r| (r.line, r.address.as_str())).collect();
     crate::service::payees::address_flags(conn, actor, draft.asset, &rows)
 }
