@@ -90,6 +90,9 @@ async fn a_claim_waits_for_its_payees_address_and_is_paid_once_when_that_address
         assert!(page.body.contains("Claim: the payee gives the address by"), "[{backend:?}]");
         assert!(page.body.contains("Awaiting the payee"), "[{backend:?}] the row's status");
 
+        let report = payouts::service::payouts::verify::verify(&mut app.conn()).unwrap();
+        assert!(report.is_whole(), "[{backend:?}] an open claim's reservation adds up");
+
         // The open claims, by API.
         let open = json_of(&client.send(api_request("GET", "/api/v1/claims", &key, None)).await);
         assert_eq!(open.as_array().unwrap().len(), 1, "[{backend:?}] {open}");
