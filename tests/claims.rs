@@ -124,6 +124,8 @@ async fn a_claim_waits_for_its_payees_address_and_is_paid_once_when_that_address
         let home = their.get("/payee").await;
         assert!(home.body.contains("Waiting for your address"), "[{backend:?}] {}", home.body);
         assert!(home.body.contains("25 USDT_TRC20") && home.body.contains("Bounty"), "[{backend:?}]");
+        let form = their.get("/payee/addresses/new?asset=USDT_TRC20").await;
+        assert!(form.body.contains("<option value=\"USDT_TRC20\" selected>"), "[{backend:?}] the claim's asset chosen");
 
         // An address entered and approved is still cooling off: not yet.
         let address = common::tron_address(71);

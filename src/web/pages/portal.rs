@@ -175,8 +175,15 @@ async fn address_page(
     html(status, &AddressPage { layout: PortalLayout::new(&authed.ctx, Some(&authed.who)), assets, form, errors })
 }
 
-pub async fn address_new(state: web::Data<AppState>, authed: PayeeAuthed) -> Result<HttpResponse, AppError> {
-    address_page(&state, &authed, StatusCode::OK, AddressForm::default(), FieldErrors::new()).await
+/// The form; `?asset=CODE` (from a payment waiting for their address) chooses its asset.
+pub async fn address_new(
+    state: web::Data<AppState>,
+    authed: PayeeAuthed,
+    query: web::Query<AddressForm>,
+) -> Result<HttpResponse, AppError> {
+    let chosen: String = query.into_inner().asset.chars().take(20).collect();
+    let form = AddressForm { asset: chosen, address: String::new() };
+    address_page(&state, &authed, StatusCode::OK, form, FieldErrors::new()).await
 }
 
 pub async fn address_start(
