@@ -89,6 +89,7 @@ pub fn sweep(conn: &mut DbConnection, at: NaiveDateTime) -> Result<SweepReport, 
         }
     }
     let mut networks: Vec<&str> = ASSETS.iter().map(|a| a.network).collect();
+    networks.sort_unstable();
     networks.dedup();
     for network in networks {
         let assets: Vec<&str> = ASSETS.iter().filter(|a| a.network == network).map(|a| a.code).collect();

@@ -69,9 +69,13 @@ fn payment_words(status: ItemStatus, claim_until: Option<NaiveDateTime>) -> Stri
 pub fn on_its_way(conn: &mut DbConnection, who: &PayeeActor) -> Result<Vec<OnItsWay>, AppError> {
     let rows = db::claims::in_flight_of_payee(conn, who.org_id, who.payee_id)?;
     let mut out = Vec::with_capacity(rows.len());
+    // A mass payout's rows share their payout's description: read once.
+    let mut descriptions: std::collections::HashMap<i64, String> = std::collections::HashMap::new();
     for (item, code) in rows {
         let Some(asset) = crate::domain::asset::find(&code) else { continue };
-        let payout = db::payouts::find(conn, item.payout_id)?;
+        if let std::collections::hash_map::Entry::Vacant(slot) = descriptions.entry(item.payout_id) {
+            slot.insert(db::payouts::find(conn, item.payout_id)?.description);
+        }
         let tx_hash = item.tx_hash.clone().unwrap_or_default();
         out.push(OnItsWay {
             asset,
@@ -80,7 +84,7 @@ pub fn on_its_way(conn: &mut DbConnection, who: &PayeeActor) -> Result<Vec<OnIts
             needs_address: item.status == ItemStatus::AwaitingAddress,
             explorer_url: if tx_hash.is_empty() { String::new() } else { asset.explorer_url(&tx_hash) },
             tx_hash,
-            description: payout.description,
+            description: descriptions.get(&item.payout_id).cloned().unwrap_or_default(),
         });
     }
     Ok(out)

@@ -39,7 +39,8 @@ pub async fn quote(state: web::Data<AppState>, Api(caller): Api, body: web::Payl
     let quote = state
         .run(move |conn| {
             let mut quote = api::quote(conn, &caller, &req, &limits)?;
-            let addresses: Vec<&str> = req.items.iter().map(|i| i.address.trim()).collect();
+            // Claims have no address to send to yet.
+            let addresses: Vec<&str> = req.items.iter().filter(|i| !i.claim).map(|i| i.address.trim()).collect();
             let creates = crate::service::access::org_settings::creates_token_accounts(conn, caller.actor.org_id)?;
             let estimate =
                 crate::domain::asset::find(quote.asset).and_then(|a| app.network_fee(a, &addresses, creates));

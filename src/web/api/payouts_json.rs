@@ -571,7 +571,8 @@ pub struct ClaimJson {
     pub comment: String,
     /// When it is cancelled and its funds released if still unanswered (RFC 3339 UTC).
     pub claim_until: Option<String>,
-    /// Reminders the payee was sent so far.
+    /// Reminder stages passed (1: a week before it lapses, 2: the day before); a claim opened
+    /// within a day of a stage skips its reminder.
     pub reminders: i32,
 }
 
