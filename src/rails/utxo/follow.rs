@@ -250,7 +250,11 @@ impl UtxoRail {
         let draft = self.cancellation(&inputs, &back, 1)?;
         let held = draft.fee + 1;
         let old_rate = (tx.fee_sat as u64).div_ceil(tx.vsize.max(1) as u64);
-        let fee = (tx.fee_sat as u64 + draft.vsize as u64).max((old_rate + 1) * draft.vsize as u64);
+        // Priced on a size a little above the draft's: the final signatures may each be a byte
+        // longer (DER), and a cancellation short of the original's fee plus the relay increment
+        // on its own size is refused by the nodes and never takes the original's place.
+        let size = draft.vsize.max(0) as u64 + inputs.len() as u64 + 1;
+        let fee = (tx.fee_sat as u64 + size).max((old_rate + 1) * size);
         let keep = held.checked_sub(fee).filter(|k| *k >= self.config().dust_limit_sat).ok_or_else(|| {
             unavailable("the inputs cannot pay a cancellation's fee; the transaction is left to confirm")
         })?;
