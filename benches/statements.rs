@@ -24,10 +24,29 @@ struct Counter(Arc<Mutex<Vec<String>>>);
 
 impl Instrumentation for Counter {
     fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
-        if let InstrumentationEvent::StartQuery { query, .. } = event {
-            self.0.lock().unwrap().push(query.to_string());
+        match event {
+            InstrumentationEvent::StartQuery { query, .. } => {
+                self.0.lock().unwrap().push(query.to_string());
+                START.with(|s| s.set(Some(std::time::Instant::now())));
+            }
+            InstrumentationEvent::FinishQuery { query, .. } if std::env::var("STATEMENTS_TIME").is_ok() => {
+                if let Some(t) = START.with(|s| s.take()) {
+                    let q = query.to_string();
+                    SPENT.with(|m| {
+                        *m.borrow_mut()
+                            .entry(q.chars().take(90).collect::<String>())
+                            .or_insert(std::time::Duration::ZERO) += t.elapsed()
+                    });
+                }
+            }
+            _ => {}
         }
     }
+}
+
+thread_local! {
+    static START: std::cell::Cell<Option<std::time::Instant>> = const { std::cell::Cell::new(None) };
+    static SPENT: std::cell::RefCell<std::collections::BTreeMap<String, std::time::Duration>> = Default::default();
 }
 
 impl Counter {
@@ -84,6 +103,32 @@ fn measure(label: &str, url: &DatabaseUrl) {
     report("create, mass payout of 100 rows", counter.take());
     api::create(conn, &caller, "single-1", &request("single", 1, 1), &limits).unwrap();
     report("create again (same Idempotency-Key)", counter.take());
+
+    // What the round trips cost one connection, one request after another (no HTTP, no other
+    // load): the mean time of a quote and of a single payout's creation.
+    const TIMES: usize = 500;
+    let started = std::time::Instant::now();
+    for n in 0..TIMES {
+        api::quote(conn, &caller, &request("single", 1, n + 2), &limits).unwrap();
+    }
+    let quote = started.elapsed() / TIMES as u32;
+    if std::env::var("STATEMENTS_TIME").is_ok() {
+        SPENT.with(|m| {
+            let mut v: Vec<_> = m.borrow().iter().map(|(k, d)| (*d, k.clone())).collect();
+            v.sort();
+            for (d, k) in v.iter().rev().take(14) {
+                println!("   {:>8.1?}  {k}", *d / TIMES as u32);
+            }
+            m.borrow_mut().clear();
+        });
+    }
+    let started = std::time::Instant::now();
+    for n in 0..TIMES {
+        api::create(conn, &caller, &format!("timed-{n}"), &request("single", 1, n + 2), &limits).unwrap();
+    }
+    let create = started.elapsed() / TIMES as u32;
+    counter.take();
+    println!("{label:<10} one connection, mean of {TIMES}: quote {quote:.2?}, create {create:.2?}");
 }
 
 fn main() {

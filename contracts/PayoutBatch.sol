@@ -48,7 +48,7 @@ contract PayoutBatch {
         uint256 paid;
         assembly {
             // Calls are built in scratch memory (0x00-0x63); the free memory pointer and the zero
-            // slot they overwrite are put back afterwards.
+            // slot they and their answers overwrite are put back afterwards.
             let freePointer := mload(0x40)
 
             // transferFrom(msg.sender, this, total). Accepted: the call succeeded and answered
@@ -64,21 +64,22 @@ contract PayoutBatch {
                 failed := sub(failed, 1)
             }
 
-            // transfer(to, amount), row by row
+            // transfer(to, amount), row by row. The selector is written once: each row writes
+            // only its two arguments (0x04-0x43) and each answer goes after them (0x44-0x63).
             if eq(failed, not(0)) {
+                mstore(0x00, shl(224, 0xa9059cbb))
                 let end := add(rows.offset, shl(5, rows.length))
                 for { let p := rows.offset } lt(p, end) { p := add(p, 0x20) } {
-                    mstore(0x00, shl(224, 0xa9059cbb))
+                    let amount := and(calldataload(p), 0xffffffffffffffffffffffff)
                     mstore(0x04, shr(96, calldataload(p)))
-                    mstore(0x24, and(calldataload(p), 0xffffffffffffffffffffffff))
-                    ok := call(gas(), token, 0, 0x00, 0x44, 0x00, 0x20)
-                    if iszero(and(ok, or(iszero(returndatasize()), and(eq(returndatasize(), 0x20), eq(mload(0x00), 1))))) {
+                    mstore(0x24, amount)
+                    ok := call(gas(), token, 0, 0x00, 0x44, 0x44, 0x20)
+                    if iszero(and(ok, or(iszero(returndatasize()), and(eq(returndatasize(), 0x20), eq(mload(0x44), 1))))) {
                         failed := shr(5, sub(p, rows.offset))
                         break
                     }
-                    // The amount still at 0x24 (the answer went to 0x00). 96-bit amounts: no
-                    // overflow in any number of rows a call can carry.
-                    paid := add(paid, mload(0x24))
+                    // 96-bit amounts: no overflow in any number of rows a call can carry.
+                    paid := add(paid, amount)
                 }
             }
 

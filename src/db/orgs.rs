@@ -15,6 +15,18 @@ pub fn find(conn: &mut DbConnection, id: i64) -> DbResult<OrgRow> {
     o::organizations.find(id).select(OrgRow::as_select()).first(conn)
 }
 
+/// The organization and its approval thresholds (asset, amount), in one statement.
+pub fn find_with_thresholds(conn: &mut DbConnection, id: i64) -> DbResult<(OrgRow, Vec<(String, String)>)> {
+    use super::schema::approval_thresholds::dsl as t;
+    let rows: Vec<(OrgRow, Option<(String, String)>)> = o::organizations
+        .left_join(t::approval_thresholds.on(t::org_id.eq(o::id)))
+        .filter(o::id.eq(id))
+        .select((OrgRow::as_select(), (t::asset, t::threshold).nullable()))
+        .load(conn)?;
+    let org = rows.first().map(|(org, _)| org.clone()).ok_or(diesel::result::Error::NotFound)?;
+    Ok((org, rows.into_iter().filter_map(|(_, t)| t).collect()))
+}
+
 pub fn find_by_name(conn: &mut DbConnection, name: &str) -> DbResult<Option<OrgRow>> {
     o::organizations.filter(o::name.eq(name)).order(o::id).select(OrgRow::as_select()).first(conn).optional()
 }

@@ -71,17 +71,6 @@ pub fn insert(conn: &mut DbConnection, row: &NewRate) -> DbResult<()> {
     diesel::insert_into(r::rates).values(row.clone()).execute(conn).map(drop)
 }
 
-/// The newest rate of a pair an organization recorded itself (typed, imported).
-pub fn latest_own(conn: &mut DbConnection, org_id: i64, asset: &str, currency: &str) -> DbResult<Option<RateRow>> {
-    r::rates
-        .filter(r::org_id.eq(org_id).and(r::asset.eq(asset)).and(r::currency.eq(currency)))
-        .filter(r::status.eq(RateStatus::Accepted.as_str()))
-        .order((r::observed_at.desc(), r::id.desc()))
-        .select(RateRow::as_select())
-        .first(conn)
-        .optional()
-}
-
 /// The newest provider observation of a pair that passed the outlier guard.
 pub fn latest_provider_accepted(conn: &mut DbConnection, asset: &str, currency: &str) -> DbResult<Option<RateRow>> {
     r::rates
@@ -108,6 +97,55 @@ pub fn purge_provider(conn: &mut DbConnection, before: NaiveDateTime) -> DbResul
     diesel::delete(r::rates.filter(r::org_id.is_null().and(r::observed_at.lt(before)))).execute(conn)
 }
 
+/// One of the rates [`candidates`] finds: which ([`PINNED`], [`OWN`], [`PROVIDER`]) and its
+/// figures (a pin's source is empty, its time the pinning's).
+#[derive(Debug, Clone, Queryable)]
+pub struct Candidate {
+    pub kind: i32,
+    pub rate: String,
+    pub source: String,
+    pub observed_at: NaiveDateTime,
+    pub valid_until: Option<NaiveDateTime>,
+}
+
+pub const PINNED: i32 = 0;
+pub const OWN: i32 = 1;
+pub const PROVIDER: i32 = 2;
+
+/// The rates a pair's current rate is chosen from, in one statement (each is a round trip inside
+/// every quote and creation): its pin, the organization's newest accepted rate and the
+/// provider's newest accepted one ([`latest_provider_accepted`]). Built with diesel's query
+/// builder, so that the connection keeps it prepared.
+pub fn candidates(conn: &mut DbConnection, org_id: i64, asset: &str, currency: &str) -> DbResult<Vec<Candidate>> {
+    use diesel::sql_types::{Integer, Nullable, Text, Timestamp};
+    let accepted = RateStatus::Accepted.as_str();
+    let pin = p::rate_pins.filter(p::org_id.eq(org_id).and(p::asset.eq(asset)).and(p::currency.eq(currency))).select((
+        PINNED.into_sql::<Integer>(),
+        p::rate,
+        "".into_sql::<Text>(),
+        p::pinned_at,
+        None::<NaiveDateTime>.into_sql::<Nullable<Timestamp>>(),
+    ));
+    let own = r::rates
+        .filter(r::org_id.eq(org_id).and(r::asset.eq(asset)).and(r::currency.eq(currency)))
+        .filter(r::status.eq(accepted))
+        .order((r::observed_at.desc(), r::id.desc()))
+        .limit(1)
+        .select((OWN.into_sql::<Integer>(), r::rate, r::source, r::observed_at, r::valid_until));
+    let provider = r::rates
+        .filter(r::asset.eq(asset).and(r::currency.eq(currency)).and(r::org_id.is_null()))
+        .filter(r::status.eq(accepted))
+        .order((r::observed_at.desc(), r::id.desc()))
+        .limit(1)
+        .select((PROVIDER.into_sql::<Integer>(), r::rate, r::source, r::observed_at, r::valid_until));
+    // Each backend on its own: diesel's multi-backend connection has no nested UNION.
+    let query = pin.union_all(own).union_all(provider);
+    match conn {
+        DbConnection::Postgres(c) => query.load(c),
+        DbConnection::Sqlite(c) => query.load(c),
+    }
+}
+
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = super::schema::rate_pins)]
 pub struct PinRow {
@@ -117,14 +155,6 @@ pub struct PinRow {
     pub rate: String,
     pub pinned_by: i64,
     pub pinned_at: NaiveDateTime,
-}
-
-pub fn pin(conn: &mut DbConnection, org_id: i64, asset: &str, currency: &str) -> DbResult<Option<PinRow>> {
-    p::rate_pins
-        .filter(p::org_id.eq(org_id).and(p::asset.eq(asset)).and(p::currency.eq(currency)))
-        .select(PinRow::as_select())
-        .first(conn)
-        .optional()
 }
 
 pub fn set_pin(conn: &mut DbConnection, row: &PinRow) -> DbResult<()> {

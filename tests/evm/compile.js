@@ -1,10 +1,10 @@
-// Recompiles the test contracts (TestToken.sol, LeanToken.sol, OddTokens.sol, DisperseStyle.sol) into one
+// Recompiles the test contracts (TestToken.sol, LeanToken.sol, AsmToken.sol, OddTokens.sol, DisperseStyle.sol) into one
 // .bin file of creation bytecode (hex) per contract:
 //   npm install solc@0.8.28 && node tests/evm/compile.js
 const fs = require("fs");
 const path = require("path");
 const solc = require("solc");
-const files = ["TestToken.sol", "LeanToken.sol", "OddTokens.sol", "DisperseStyle.sol"];
+const files = ["TestToken.sol", "LeanToken.sol", "AsmToken.sol", "OddTokens.sol", "DisperseStyle.sol"];
 const sources = {};
 for (const f of files) sources[f] = { content: fs.readFileSync(path.join(__dirname, f), "utf8") };
 const input = {

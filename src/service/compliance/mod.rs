@@ -9,4 +9,4 @@ pub mod refresh;
 pub mod screen;
 
 pub use lists::{Imported, Importer, import};
-pub use screen::{Listed, SANCTIONED, Screening, listed, mark_rows, refuse_listed, screen};
+pub use screen::{Listed, SANCTIONED, Screening, listed, mark_rows, mark_rows_at, refuse_listed, screen};

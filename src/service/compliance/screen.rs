@@ -93,14 +93,21 @@ pub fn listed(conn: &mut DbConnection, addresses: &[&str]) -> Result<Vec<Option<
 /// Marks each valid row whose address a list holds with an error on its address: the row can
 /// be shown, never paid.
 pub fn mark_rows(conn: &mut DbConnection, rows: &mut [Row]) -> Result<(), AppError> {
+    mark_rows_at(conn, rows, NaiveDateTime::default()).map(drop)
+}
+
+/// [`mark_rows`], with the screening's evidence as of `at`: inside the transaction that writes
+/// the payout, rows left unmarked were screened against the lists as they are then.
+pub fn mark_rows_at(conn: &mut DbConnection, rows: &mut [Row], at: NaiveDateTime) -> Result<Screening, AppError> {
     let addresses: Vec<&str> = rows.iter().filter(|r| r.is_valid()).map(|r| r.address.as_str()).collect();
-    let mut found = listed(conn, &addresses)?.into_iter();
+    let (found, screening) = screen(conn, &addresses, at)?;
+    let mut found = found.into_iter();
     for row in rows.iter_mut().filter(|r| r.is_valid()) {
         if let Some(hit) = found.next().flatten() {
             row.errors.push(Issue::coded("address", SANCTIONED, hit.message()));
         }
     }
-    Ok(())
+    Ok(screening)
 }
 
 /// Refuses (line, address) rows any list holds, naming each line: decided again inside the

@@ -23,9 +23,10 @@ pub(crate) fn payout(conn: &mut DbConnection, payout_id: i64, topic: &str, at: N
 pub(crate) fn created(
     conn: &mut DbConnection,
     row: &crate::db::payouts::PayoutRow,
+    creator_email: &str,
     at: NaiveDateTime,
 ) -> Result<views::payouts::PayoutJson, AppError> {
-    let data = views::payout_json(conn, row, row.item_count <= MAX_ITEMS_TOLD)?;
+    let data = views::payouts::created_json(conn, row, row.item_count <= MAX_ITEMS_TOLD, creator_email)?;
     db::events::append(conn, &[NewEvent::json(row.org_id, crate::domain::event::PAYOUT_CREATED, &data, at)])?;
     Ok(data)
 }

@@ -32,8 +32,8 @@ pub struct Policy {
 }
 
 pub fn policy(conn: &mut DbConnection, org_id: i64) -> Result<Policy, AppError> {
-    let org = db::orgs::find(conn, org_id)?;
-    let thresholds = crate::domain::threshold::stored(db::approvals::thresholds(conn, org_id)?);
+    let (org, thresholds) = db::orgs::find_with_thresholds(conn, org_id)?;
+    let thresholds = crate::domain::threshold::stored(thresholds);
     Ok(Policy {
         required: org.approval_required,
         needed: org.approvals_needed.max(1),

@@ -73,7 +73,8 @@ pub fn create_with(
     let at = actor.now();
     let result = db::write_tx(conn, |conn| {
         let draft = draft_of(conn)?;
-        let (payout, _) = create_in_tx(conn, actor, &draft, idempotency_key, reviewed_digest, at)?;
+        let checked = Checked { screened: None, reviewed_digest };
+        let (payout, _) = create_in_tx(conn, actor, &draft, idempotency_key, checked, at)?;
         also(conn, &payout)?;
         Ok(payout)
     });
@@ -87,6 +88,15 @@ pub fn create_with(
     }
 }
 
+/// What the caller of [`create_in_tx`] decided already, in the same transaction.
+pub struct Checked<'a> {
+    /// Set when the rows were screened and the asset found enabled in this transaction (the
+    /// API checks both while it reads the request, naming the item); else both are done here.
+    pub screened: Option<crate::service::compliance::Screening>,
+    /// What the person confirming reviewed (the draft's digest), when one did.
+    pub reviewed_digest: Option<&'a str>,
+}
+
 /// Writes the payout inside the caller's write transaction. Everything that decides money is
 /// read here, in that transaction: whether the asset is enabled, the fee rule, the approval
 /// policy and the balance (admins change them while others create payouts); the payout's
@@ -96,9 +106,10 @@ pub(crate) fn create_in_tx(
     actor: &Actor,
     draft: &Draft,
     idempotency_key: &str,
-    reviewed_digest: Option<&str>,
+    checked: Checked<'_>,
     at: NaiveDateTime,
 ) -> Result<(PayoutRow, crate::service::views::payouts::PayoutJson), AppError> {
+    let Checked { screened, reviewed_digest } = checked;
     actor.require(Role::can_create_payouts)?;
     if draft.rows.is_empty() {
         return Err(FieldErrors::form("A payout needs at least one recipient.").into());
@@ -106,7 +117,7 @@ pub(crate) fn create_in_tx(
     if draft.rows.iter().any(|r| !r.is_valid()) {
         return Err(FieldErrors::form("Correct the rows with problems before confirming.").into());
     }
-    if enabled_asset(conn, actor.org_id, draft.asset.code)?.is_none() {
+    if screened.is_none() && enabled_asset(conn, actor.org_id, draft.asset.code)?.is_none() {
         return Err(AppError::Conflict(format!(
             "{} is no longer enabled for your organization; an admin can enable it under Settings → Assets.",
             draft.asset.code
@@ -119,7 +130,11 @@ pub(crate) fn create_in_tx(
     let claim_until = check_claims(conn, actor.org_id, draft, at)?;
     let payees = crate::service::payees::check_payable(conn, actor.org_id, draft.asset, &lines, at)?;
     // Decided again against the lists as they are in this transaction, whatever the review said.
-    let screened = crate::service::compliance::refuse_listed(conn, &lines, at)?.evidence();
+    let screened = match screened {
+        Some(screening) => screening,
+        None => crate::service::compliance::refuse_listed(conn, &lines, at)?,
+    }
+    .evidence();
     if let Some(pricing) = &draft.fiat {
         check_fiat_pricing(conn, actor, draft, pricing, at)?;
     }
@@ -260,7 +275,7 @@ pub(crate) fn create_in_tx(
         },
     )?;
     // Told in the same transaction: no event is lost on a crash.
-    let told = super::announce::created(conn, &payout, at)?;
+    let told = super::announce::created(conn, &payout, &actor.email, at)?;
     if claim_until.is_some() && claim_status == ItemStatus::AwaitingAddress {
         super::claims::created(conn, payout.id, at)?;
     }

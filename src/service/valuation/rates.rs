@@ -152,21 +152,23 @@ pub fn rate_now(
     at: NaiveDateTime,
 ) -> Result<RateNow, AppError> {
     let code = reporting.currency.code;
-    if let Some(pin) = db::rates::pin(conn, org_id, asset.code, code)? {
+    let candidates = db::rates::candidates(conn, org_id, asset.code, code)?;
+    let of = |kind: i32| candidates.iter().find(|c| c.kind == kind);
+    if let Some(pin) = of(db::rates::PINNED) {
         let rate = Rate::parse(&pin.rate).map_err(|e| AppError::Internal(format!("pinned rate {}: {e}", pin.rate)))?;
         return Ok(RateNow::Current(Quote {
             rate,
             source: "pinned by an admin".into(),
-            observed_at: pin.pinned_at,
+            observed_at: pin.observed_at,
             pinned: true,
             valid_until: None,
         }));
     }
-    let quote = |row: db::rates::RateRow| -> Result<Quote, AppError> {
+    let quote = |row: &db::rates::Candidate| -> Result<Quote, AppError> {
         let rate = Rate::parse(&row.rate).map_err(|e| AppError::Internal(format!("stored rate {}: {e}", row.rate)))?;
         Ok(Quote {
             rate,
-            source: row.source,
+            source: row.source.clone(),
             observed_at: row.observed_at,
             pinned: false,
             valid_until: row.valid_until,
@@ -176,11 +178,11 @@ pub fn rate_now(
         Some(until) => at < until,
         None => at - q.observed_at <= reporting.stale_after,
     };
-    let own = db::rates::latest_own(conn, org_id, asset.code, code)?.map(quote).transpose()?;
+    let own = of(db::rates::OWN).map(quote).transpose()?;
     if let Some(q) = own.as_ref().filter(|q| q.valid_until.is_some() && fresh(q)) {
         return Ok(RateNow::Current(q.clone()));
     }
-    let provider = db::rates::latest_provider_accepted(conn, asset.code, code)?.map(quote).transpose()?;
+    let provider = of(db::rates::PROVIDER).map(quote).transpose()?;
     // The newer of the two; a legacy own rate (no validity) competes by age as it always did.
     let newest = match (own, provider) {
         (Some(o), Some(p)) => Some(if o.valid_until.is_none() && o.observed_at >= p.observed_at { o } else { p }),

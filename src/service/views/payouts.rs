@@ -142,12 +142,34 @@ pub struct PayoutJson {
 
 /// A payout as the API answers it and webhooks tell it; with its items when `with_items`.
 pub fn payout_json(conn: &mut DbConnection, row: &PayoutRow, with_items: bool) -> Result<PayoutJson, AppError> {
+    let emails = db::users::emails_in_org(conn, row.org_id)?;
+    let approvals = db::approvals::of_payout(conn, row.id)?;
+    payout_json_of(conn, row, with_items, &emails, approvals)
+}
+
+/// [`payout_json`] of a payout this transaction just created: by `creator_email`'s user, and
+/// approved by no one yet (no one else can see it before the commit).
+pub fn created_json(
+    conn: &mut DbConnection,
+    row: &PayoutRow,
+    with_items: bool,
+    creator_email: &str,
+) -> Result<PayoutJson, AppError> {
+    payout_json_of(conn, row, with_items, &[(row.created_by, creator_email.to_owned())], Vec::new())
+}
+
+fn payout_json_of(
+    conn: &mut DbConnection,
+    row: &PayoutRow,
+    with_items: bool,
+    emails: &[(i64, String)],
+    approvals: Vec<db::approvals::ApprovalRow>,
+) -> Result<PayoutJson, AppError> {
     let corrupt = |what: &str| AppError::Internal(format!("payout {}: stored {what} unknown", row.id));
     let asset = asset::find(&row.asset).ok_or_else(|| corrupt("asset"))?;
     let (kind, status) = (row.kind, row.status);
-    let emails = db::users::emails_in_org(conn, row.org_id)?;
     let email = |id: i64| emails.iter().find(|(u, _)| *u == id).map_or_else(String::new, |(_, e)| e.clone());
-    let approvals = db::approvals::of_payout(conn, row.id)?
+    let approvals = approvals
         .into_iter()
         .map(|a| ApprovalJson {
             user: email(a.user_id),

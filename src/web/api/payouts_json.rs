@@ -207,7 +207,9 @@ pub struct NetworkFeeQuote {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Pricing {
     Quote,
-    InCreate,
+    /// Inside the creation's transaction, at this time: the rows are screened here, and the
+    /// creation takes that screening and this asset check as its own.
+    InCreate(NaiveDateTime),
 }
 
 fn check(
@@ -216,7 +218,7 @@ fn check(
     req: &PayoutRequest,
     limits: &Limits,
     pricing: Pricing,
-) -> Result<(Draft, Vec<Row>), AppError> {
+) -> Result<(Draft, Option<crate::service::compliance::Screening>), AppError> {
     let mut errors = FieldErrors::new();
     let enabled = org_settings::enabled_assets(conn, caller.actor.org_id)?;
     let asset: Option<&'static Asset> = asset::find(&req.asset).filter(|a| enabled.iter().any(|e| e.code == a.code));
@@ -310,16 +312,16 @@ fn check(
             row
         })
         .collect();
-    let draft = match pricing {
-        Pricing::Quote => payouts::price(conn, &caller.actor, kind, asset, text, rows.clone())?,
-        Pricing::InCreate => {
-            let mut rows = rows.clone();
-            crate::service::compliance::mark_rows(conn, &mut rows)?;
-            payouts::unpriced(kind, asset, text, rows)?
+    let (draft, screened) = match pricing {
+        Pricing::Quote => (payouts::price(conn, &caller.actor, kind, asset, text, rows)?, None),
+        Pricing::InCreate(at) => {
+            let mut rows = rows;
+            let screened = crate::service::compliance::mark_rows_at(conn, &mut rows, at)?;
+            (payouts::unpriced(kind, asset, text, rows)?, Some(screened))
         }
     };
     let acknowledged_lookalikes = req.acknowledge_lookalikes.clone();
-    Ok((Draft { scheduled_for, acknowledged_lookalikes, ..draft }, rows))
+    Ok((Draft { scheduled_for, acknowledged_lookalikes, ..draft }, screened))
 }
 
 fn item_errors(draft: &Draft) -> FieldErrors {
@@ -414,10 +416,11 @@ pub fn create(
     caller.require(Scope::Create)?;
     let org_id = caller.actor.org_id;
     once(conn, org_id, "", key, req, caller.actor.now(), |conn, at| {
-        let (draft, _) = check(conn, caller, req, limits, Pricing::InCreate)?;
+        let (draft, screened) = check(conn, caller, req, limits, Pricing::InCreate(at))?;
         item_errors(&draft).into_result(())?;
+        let checked = payouts::Checked { screened, reviewed_digest: None };
         let (payout, told) =
-            payouts::create_in_tx(conn, &caller.actor, &draft, &format!("api:{}", key.trim()), None, at)?;
+            payouts::create_in_tx(conn, &caller.actor, &draft, &format!("api:{}", key.trim()), checked, at)?;
         // The payout as the event stream was just told it, when that carried its items.
         let view = if told.items.is_some() { told } else { views::payout_json(conn, &payout, true)? };
         let body = serde_json::to_string(&view).map_err(|e| AppError::Internal(e.to_string()))?;
