@@ -552,3 +552,43 @@ async fn a_mass_payouts_value_on_the_review_is_the_value_recorded_to_the_cent() 
         );
     }
 }
+
+/// The API answers a creation with the payout as its transaction wrote it (not read back), and
+/// tells the event stream the same: it must be exactly what reading the payout shows, values
+/// and rate included, with and without a current rate.
+#[actix_web::test]
+async fn a_created_payouts_answer_is_the_payout_as_read_back() {
+    for backend in backends() {
+        let app = TestApp::start(backend).await;
+        let mut client = app.client().await;
+        let key = common::api_key(&app, "accountant@demo.local", "read,create");
+        for (n, rate) in [None, Some("0.92")].into_iter().enumerate() {
+            if let Some(rate) = rate {
+                eur_rate(&app, rate);
+            }
+            let items: Vec<serde_json::Value> = (0..3)
+                .map(|i| serde_json::json!({"address": common::tron_address(i + 1), "amount": format!("1{i}.5"), "reference": format!("R{i}")}))
+                .collect();
+            let body = serde_json::json!({"asset": "USDT_TRC20", "kind": "mass", "purpose": "p", "items": items});
+            let created = client
+                .send(
+                    common::api_request("POST", "/api/v1/payouts", &key, Some(body))
+                        .insert_header(("Idempotency-Key", format!("read-back-{n}"))),
+                )
+                .await;
+            assert_eq!(created.status, StatusCode::CREATED, "[{backend:?}] {}", created.body);
+            let answer = common::json_of(&created);
+            assert_eq!(answer["fiat"].is_null(), rate.is_none(), "[{backend:?}] {answer}");
+            if rate.is_some() {
+                assert_eq!(answer["items"][1]["fiat"]["value_at_confirmation"], "10.58", "[{backend:?}] 11.5 × 0.92");
+            }
+            let id = answer["id"].as_i64().unwrap();
+            let read = client.send(common::api_request("GET", &format!("/api/v1/payouts/{id}"), &key, None)).await;
+            assert_eq!(common::json_of(&read), answer, "[{backend:?}] rate {rate:?}");
+            let told = payouts::db::events::of_org(&mut app.conn(), common::demo_org(&app)).unwrap();
+            let told = told.iter().rev().find(|e| e.topic == "payout.created").expect("told");
+            let told: serde_json::Value = serde_json::from_str(&told.data).unwrap();
+            assert_eq!(told, answer, "[{backend:?}] the event stream is told the same");
+        }
+    }
+}

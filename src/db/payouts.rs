@@ -179,12 +179,19 @@ pub fn status_counts(conn: &mut DbConnection, org_id: i64) -> DbResult<Vec<(Stri
     c::payout_status_counts.filter(c::org_id.eq(org_id)).select((c::status, c::count)).load(conn)
 }
 
-/// Many rows per statement, in chunks that stay under both backends' bind-parameter limits.
-pub fn insert_items(conn: &mut DbConnection, rows: &[NewItemRow]) -> DbResult<()> {
+/// Many rows per statement, in chunks that stay under both backends' bind-parameter limits;
+/// with `returning`, the rows as stored (their ids) from the same statements, else none.
+pub fn insert_items(conn: &mut DbConnection, rows: &[NewItemRow], returning: bool) -> DbResult<Vec<ItemRow>> {
+    let mut stored = Vec::with_capacity(if returning { rows.len() } else { 0 });
     for chunk in rows.chunks(500) {
-        super::per_backend!(conn, |c| diesel::insert_into(i::payout_items).values(chunk.to_vec()).execute(c))?;
+        let insert = || diesel::insert_into(i::payout_items).values(chunk.to_vec());
+        if returning {
+            stored.extend(super::per_backend!(conn, |c| insert().returning(ItemRow::as_returning()).get_results(c))?);
+        } else {
+            super::per_backend!(conn, |c| insert().execute(c))?;
+        }
     }
-    Ok(())
+    Ok(stored)
 }
 
 pub fn insert_event(conn: &mut DbConnection, row: &NewEventRow) -> DbResult<()> {

@@ -53,6 +53,30 @@ pub struct NewItemValue {
     pub entered_fiat: Option<String>,
 }
 
+impl NewItemValue {
+    /// The row as this insert stores it: nothing paid yet.
+    pub fn as_stored(&self) -> ItemValueRow {
+        ItemValueRow {
+            payout_id: self.payout_id,
+            line: self.line,
+            org_id: self.org_id,
+            currency: self.currency.clone(),
+            confirmed_fiat: self.confirmed_fiat.clone(),
+            entered_fiat: self.entered_fiat.clone(),
+            paid_at: None,
+            paid_currency: None,
+            paid_rate: None,
+            paid_source: None,
+            paid_observed_at: None,
+            paid_fiat: None,
+            fee_fiat: None,
+            network_asset: None,
+            network_fee: None,
+            network_fee_fiat: None,
+        }
+    }
+}
+
 /// What a row's payment recorded.
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = super::schema::item_values)]

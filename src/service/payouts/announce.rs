@@ -10,7 +10,7 @@ use crate::error::AppError;
 use crate::service::views;
 
 /// Payouts with more items than this are told without their items.
-const MAX_ITEMS_TOLD: i32 = 100;
+pub(crate) const MAX_ITEMS_TOLD: i32 = 100;
 
 /// The payout as it is now, under `topic` (created, or its status changed).
 pub(crate) fn payout(conn: &mut DbConnection, payout_id: i64, topic: &str, at: NaiveDateTime) -> Result<(), AppError> {
@@ -23,10 +23,11 @@ pub(crate) fn payout(conn: &mut DbConnection, payout_id: i64, topic: &str, at: N
 pub(crate) fn created(
     conn: &mut DbConnection,
     row: &crate::db::payouts::PayoutRow,
+    written: views::payouts::Stored,
     creator_email: &str,
     at: NaiveDateTime,
 ) -> Result<views::payouts::PayoutJson, AppError> {
-    let data = views::payouts::created_json(conn, row, row.item_count <= MAX_ITEMS_TOLD, creator_email)?;
+    let data = views::payouts::created_json(row, written, creator_email)?;
     db::events::append(conn, &[NewEvent::json(row.org_id, crate::domain::event::PAYOUT_CREATED, &data, at)])?;
     Ok(data)
 }

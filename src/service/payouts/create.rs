@@ -223,7 +223,11 @@ pub(crate) fn create_in_tx(
             claim_until: row.claim_for.and(claim_until).filter(|_| claim_status == ItemStatus::AwaitingAddress),
         })
         .collect();
-    db::payouts::insert_items(conn, &rows)?;
+    // The items told with the payout come back from their insert.
+    let told_items = payout.item_count <= super::announce::MAX_ITEMS_TOLD;
+    let mut stored_items = db::payouts::insert_items(conn, &rows, told_items)?;
+    // RETURNING promises no order.
+    stored_items.sort_unstable_by_key(|i| i.line);
     let confirmed: Vec<crate::service::valuation::values::ConfirmedRow> = items
         .iter()
         .enumerate()
@@ -235,7 +239,7 @@ pub(crate) fn create_in_tx(
         })
         .collect();
     let priced = draft.fiat.as_ref().map(|f| &f.quote);
-    crate::service::valuation::values::record_confirmation(
+    let confirmation = crate::service::valuation::values::record_confirmation(
         conn,
         actor.org_id,
         payout.id,
@@ -275,7 +279,12 @@ pub(crate) fn create_in_tx(
         },
     )?;
     // Told in the same transaction: no event is lost on a crash.
-    let told = super::announce::created(conn, &payout, &actor.email, at)?;
+    let written = crate::service::views::payouts::Stored {
+        items: told_items.then_some(stored_items),
+        values: if told_items { confirmation.values } else { Vec::new() },
+        rate: confirmation.rate,
+    };
+    let told = super::announce::created(conn, &payout, written, &actor.email, at)?;
     if claim_until.is_some() && claim_status == ItemStatus::AwaitingAddress {
         super::claims::created(conn, payout.id, at)?;
     }

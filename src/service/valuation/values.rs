@@ -23,6 +23,12 @@ pub(crate) struct ConfirmedRow {
     pub entered: Option<Fiat>,
 }
 
+/// What [`record_confirmation`] wrote, as stored: the rows' values and the payout's rate.
+pub(crate) struct Confirmation {
+    pub values: Vec<ItemValueRow>,
+    pub rate: Option<PayoutRateRow>,
+}
+
 /// Records the rate in force at confirmation (`priced`: the rate fiat-typed rows were converted
 /// at, else the organization's current rate) and each row's value at it. Runs in the create
 /// transaction.
@@ -34,7 +40,7 @@ pub(crate) fn record_confirmation(
     rows: &[ConfirmedRow],
     priced: Option<&Quote>,
     at: NaiveDateTime,
-) -> Result<(), AppError> {
+) -> Result<Confirmation, AppError> {
     let reporting = rates::reporting(conn, org_id)?;
     let currency = reporting.currency;
     let quote = match priced {
@@ -58,10 +64,9 @@ pub(crate) fn record_confirmation(
         });
     }
     db::values::insert_items(conn, &values)?;
-    if let (Some(q), Some(amount), Some(fee)) = (quote, amount_total, fee_total) {
-        db::values::insert_rate(
-            conn,
-            &PayoutRateRow {
+    let rate = match (quote, amount_total, fee_total) {
+        (Some(q), Some(amount), Some(fee)) => {
+            let row = PayoutRateRow {
                 payout_id,
                 currency: currency.code.into(),
                 rate: q.rate.to_string(),
@@ -70,10 +75,13 @@ pub(crate) fn record_confirmation(
                 amount_fiat: amount.to_string(),
                 fee_fiat: fee.to_string(),
                 entered_in_fiat: priced.is_some(),
-            },
-        )?;
-    }
-    Ok(())
+            };
+            db::values::insert_rate(conn, &row)?;
+            Some(row)
+        }
+        _ => None,
+    };
+    Ok(Confirmation { values: values.iter().map(NewItemValue::as_stored).collect(), rate })
 }
 
 /// One row as paid: its line, amount, service fee and what the network charged for it.

@@ -144,24 +144,32 @@ pub struct PayoutJson {
 pub fn payout_json(conn: &mut DbConnection, row: &PayoutRow, with_items: bool) -> Result<PayoutJson, AppError> {
     let emails = db::users::emails_in_org(conn, row.org_id)?;
     let approvals = db::approvals::of_payout(conn, row.id)?;
-    payout_json_of(conn, row, with_items, &emails, approvals)
+    let (items, values) = match with_items {
+        true => (Some(db::payouts::items(conn, row.id)?), db::values::items_of(conn, row.id)?),
+        false => (None, Vec::new()),
+    };
+    let stored = Stored { items, values, rate: db::values::rate_of(conn, row.id)? };
+    payout_json_of(row, stored, &emails, approvals)
 }
 
-/// [`payout_json`] of a payout this transaction just created: by `creator_email`'s user, and
-/// approved by no one yet (no one else can see it before the commit).
-pub fn created_json(
-    conn: &mut DbConnection,
-    row: &PayoutRow,
-    with_items: bool,
-    creator_email: &str,
-) -> Result<PayoutJson, AppError> {
-    payout_json_of(conn, row, with_items, &[(row.created_by, creator_email.to_owned())], Vec::new())
+/// A payout's rows, their values and its rate, as stored.
+pub struct Stored {
+    /// None: the payout is told without its items.
+    pub items: Option<Vec<ItemRow>>,
+    pub values: Vec<crate::db::values::ItemValueRow>,
+    pub rate: Option<crate::db::values::PayoutRateRow>,
+}
+
+/// [`payout_json`] of a payout this transaction just created, from what it wrote: by
+/// `creator_email`'s user, and approved by no one yet (no one else can see it before the
+/// commit).
+pub fn created_json(row: &PayoutRow, written: Stored, creator_email: &str) -> Result<PayoutJson, AppError> {
+    payout_json_of(row, written, &[(row.created_by, creator_email.to_owned())], Vec::new())
 }
 
 fn payout_json_of(
-    conn: &mut DbConnection,
     row: &PayoutRow,
-    with_items: bool,
+    stored: Stored,
     emails: &[(i64, String)],
     approvals: Vec<db::approvals::ApprovalRow>,
 ) -> Result<PayoutJson, AppError> {
@@ -178,23 +186,18 @@ fn payout_json_of(
             at: rfc3339(a.created_at),
         })
         .collect();
-    let items = if with_items {
-        let values: std::collections::HashMap<i32, ItemFiatJson> =
-            db::values::items_of(conn, row.id)?.iter().map(|v| (v.line, item_fiat(v))).collect();
-        let mut values = values;
-        Some(
-            db::payouts::items(conn, row.id)?
-                .into_iter()
-                .map(|i| {
-                    let fiat = values.remove(&i.line);
-                    ItemJson { fiat, ..item_json(i) }
-                })
-                .collect(),
-        )
-    } else {
-        None
-    };
-    let fiat = db::values::rate_of(conn, row.id)?.map(|r| PayoutFiatJson {
+    let mut values: std::collections::HashMap<i32, ItemFiatJson> =
+        stored.values.iter().map(|v| (v.line, item_fiat(v))).collect();
+    let items = stored.items.map(|items| {
+        items
+            .into_iter()
+            .map(|i| {
+                let fiat = values.remove(&i.line);
+                ItemJson { fiat, ..item_json(i) }
+            })
+            .collect()
+    });
+    let fiat = stored.rate.map(|r| PayoutFiatJson {
         amount_total: fiat_text(Some(&r.amount_fiat), &r.currency).unwrap_or_default(),
         fee: fiat_text(Some(&r.fee_fiat), &r.currency).unwrap_or_default(),
         currency: r.currency,
