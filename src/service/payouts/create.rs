@@ -281,7 +281,10 @@ pub(crate) fn create_in_tx(
     // Told in the same transaction: no event is lost on a crash.
     let written = crate::service::views::payouts::Stored {
         items: told_items.then_some(stored_items),
-        values: if told_items { confirmation.values } else { Vec::new() },
+        values: match told_items {
+            true => confirmation.values.iter().map(crate::db::values::NewItemValue::as_stored).collect(),
+            false => Vec::new(),
+        },
         rate: confirmation.rate,
     };
     let told = super::announce::created(conn, &payout, written, &actor.email, at)?;

@@ -23,9 +23,9 @@ pub(crate) struct ConfirmedRow {
     pub entered: Option<Fiat>,
 }
 
-/// What [`record_confirmation`] wrote, as stored: the rows' values and the payout's rate.
+/// What [`record_confirmation`] wrote: the rows' values and the payout's rate.
 pub(crate) struct Confirmation {
-    pub values: Vec<ItemValueRow>,
+    pub values: Vec<NewItemValue>,
     pub rate: Option<PayoutRateRow>,
 }
 
@@ -81,7 +81,7 @@ pub(crate) fn record_confirmation(
         }
         _ => None,
     };
-    Ok(Confirmation { values: values.iter().map(NewItemValue::as_stored).collect(), rate })
+    Ok(Confirmation { values, rate })
 }
 
 /// One row as paid: its line, amount, service fee and what the network charged for it.
